@@ -1,0 +1,362 @@
+//! Appending exports to an archive.
+//!
+//! Ingest runs in two passes. The first reads and validates every input file
+//! and stages each entry's canonical record in a temporary file, keeping only
+//! a small sort key per entry in memory; with the default all-or-nothing mode
+//! a single bad record stops here and nothing is written. The second pass
+//! appends the staged entries in time order (oldest first, ties by id) in
+//! batched transactions, skipping entries already stored and recording
+//! conflicts. A crash leaves the archive at its last commit, and running the
+//! same ingest again resumes: what is stored is recognised as a duplicate.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::core::archive::{self, ArchiveError, IndexColumns, db_error};
+use crate::core::chain::{self, ArchiveId, Hash};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::job::Job;
+use crate::core::source::{Format, RecordError, Source, SourceError};
+
+/// How to treat bad records.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// Store the good records and write each rejected one to `rejects_path`.
+    pub skip_invalid: bool,
+    /// Where rejected records go (defaults to `ARCHIVE.rejects.jsonl`).
+    pub rejects_path: Option<PathBuf>,
+    /// Entries per transaction.
+    pub batch_size: Option<usize>,
+}
+
+/// What an ingest did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub read: u64,
+    pub added: u64,
+    /// Entries already stored with identical content (overlapping exports).
+    pub duplicates: u64,
+    /// Entries whose id is stored with different content: kept out, recorded.
+    pub conflicts: Vec<Conflict>,
+    pub rejected: u64,
+    pub rejects_path: Option<PathBuf>,
+    pub first_seq: Option<u64>,
+    pub last_seq: Option<u64>,
+    pub created: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conflict {
+    pub entry_id: String,
+    pub existing_seq: u64,
+    pub source: String,
+}
+
+#[derive(Debug)]
+pub enum IngestError {
+    /// An input file could not be opened or recognised.
+    Source(SourceError),
+    /// A bad record (all-or-nothing mode): nothing was written.
+    Record(RecordError),
+    Archive(ArchiveError),
+    Io(String),
+    Cancelled,
+}
+
+impl std::fmt::Display for IngestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IngestError::Source(e) => write!(f, "{e}"),
+            IngestError::Record(e) => write!(
+                f,
+                "{e}\nnothing was stored; fix the file or pass --skip-invalid to store the good records"
+            ),
+            IngestError::Archive(e) => write!(f, "{e}"),
+            IngestError::Io(e) => f.write_str(e),
+            IngestError::Cancelled => f.write_str("cancelled; the archive holds what was committed before"),
+        }
+    }
+}
+
+impl std::error::Error for IngestError {}
+
+impl From<ArchiveError> for IngestError {
+    fn from(e: ArchiveError) -> Self {
+        IngestError::Archive(e)
+    }
+}
+
+/// One staged entry: where its record sits in the staging file, and its sort key.
+struct Staged {
+    time_ms: i64,
+    id: Box<str>,
+    source: u32,
+    offset: u64,
+    len: u32,
+}
+
+/// Ingests `files` into the archive at `archive_path`, creating it if absent.
+pub fn ingest(
+    archive_path: &Path,
+    files: &[PathBuf],
+    opts: &IngestOptions,
+    job: &Job,
+) -> Result<IngestReport, IngestError> {
+    let mut report = IngestReport::default();
+
+    // Refuse obviously wrong archive paths before reading anything.
+    if archive_path.is_dir() {
+        return Err(IngestError::Io(format!("{} is a directory; give an archive file path", archive_path.display())));
+    }
+    if archive_path.exists() {
+        // Checks that it really is an archive, with a clear message if not.
+        archive::Archive::open(archive_path)?;
+    }
+
+    // Pass 1: read, validate, stage.
+    let staging_dir = archive_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut staging = tempfile_in(staging_dir)?;
+    let mut writer = BufWriter::with_capacity(1 << 20, staging.try_clone().map_err(io)?);
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut offset = 0u64;
+    let mut rejects: Option<BufWriter<File>> = None;
+    let rejects_path = opts
+        .rejects_path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.jsonl", archive_path.display())));
+    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    job.start_phase("reading", total_bytes);
+    let mut source_names = Vec::new();
+    for (source_index, path) in files.iter().enumerate() {
+        let mut src = Source::open(path).map_err(IngestError::Source)?;
+        if src.format == Format::Archive {
+            return Err(IngestError::Source(SourceError(format!(
+                "{} is an archive; ingest reads exports (export it first with `auditlens export`)",
+                path.display()
+            ))));
+        }
+        source_names.push(path.display().to_string());
+        let mut record_buf = String::new();
+        while let Some(r) = src.next_record() {
+            if report.read % 4096 == 0 {
+                job.check().map_err(|_| IngestError::Cancelled)?;
+            }
+            match r {
+                Ok(rec) => {
+                    report.read += 1;
+                    record_buf.clear();
+                    rec.entry.to_record().write_canonical(&mut record_buf);
+                    writer.write_all(record_buf.as_bytes()).map_err(io)?;
+                    staged.push(Staged {
+                        time_ms: rec.entry.time.0,
+                        id: rec.entry.id.into_boxed_str(),
+                        source: source_index as u32,
+                        offset,
+                        len: record_buf.len() as u32,
+                    });
+                    offset += record_buf.len() as u64;
+                }
+                Err(e) if e.fatal || !opts.skip_invalid => return Err(IngestError::Record(e)),
+                Err(e) => {
+                    report.rejected += 1;
+                    if rejects.is_none() {
+                        let f = File::create(&rejects_path)
+                            .map_err(|err| IngestError::Io(format!("{}: {err}", rejects_path.display())))?;
+                        rejects = Some(BufWriter::new(f));
+                    }
+                    let line = serde_json::json!({
+                        "file": e.file.display().to_string(),
+                        "record": e.record,
+                        "line": e.line,
+                        "reason": e.message,
+                        "raw": e.raw,
+                    });
+                    if let Some(w) = rejects.as_mut() {
+                        writeln!(w, "{line}").map_err(io)?;
+                    }
+                }
+            }
+        }
+        job.add_done(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
+    }
+    if let Some(mut w) = rejects {
+        w.flush().map_err(io)?;
+        report.rejects_path = Some(rejects_path);
+    }
+    writer.flush().map_err(io)?;
+    drop(writer);
+    staged.sort_by(|a, b| (a.time_ms, &a.id, a.source, a.offset).cmp(&(b.time_ms, &b.id, b.source, b.offset)));
+
+    // Pass 2: append.
+    let created = !archive_path.exists();
+    if created {
+        archive::create(archive_path)?;
+        report.created = true;
+    }
+    let err = |e: rusqlite::Error| IngestError::Archive(db_error(archive_path, e));
+    let mut conn = Connection::open(archive_path).map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;").map_err(err)?;
+    let reader = archive::Archive::open(archive_path)?;
+    let id = reader.id();
+    drop(reader);
+    let (mut seq, mut prev) = tail_state(&conn, &id).map_err(|m| IngestError::Archive(ArchiveError(format!("{}: {m}", archive_path.display()))))?;
+    let batch = opts.batch_size.unwrap_or(20_000).max(1);
+    let sources = source_names.join(", ");
+    job.start_phase("appending", staged.len() as u64);
+    let mut record = Vec::new();
+    staging.seek(SeekFrom::Start(0)).map_err(io)?;
+    let mut i = 0;
+    while i < staged.len() {
+        job.check().map_err(|_| IngestError::Cancelled)?;
+        let end = (i + batch).min(staged.len());
+        let tx = conn.transaction().map_err(err)?;
+        {
+            let mut find = tx.prepare_cached("SELECT seq, record FROM entries WHERE entry_id = ?1").map_err(err)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO entries (seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, \
+                     actor_id, actor_label, action, resource_type, resource_id, project_id, org_id, ip_address) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                )
+                .map_err(err)?;
+            let mut conflict = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO conflicts (entry_id, existing_seq, record, source) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(err)?;
+            for s in &staged[i..end] {
+                record.resize(s.len as usize, 0);
+                staging.seek(SeekFrom::Start(s.offset)).map_err(io)?;
+                staging.read_exact(&mut record).map_err(io)?;
+                let existing: Option<(i64, Vec<u8>)> = find
+                    .query_row([&*s.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+                    .map_err(err)?;
+                if let Some((existing_seq, existing_record)) = existing {
+                    if existing_record == record {
+                        report.duplicates += 1;
+                    } else {
+                        let text = String::from_utf8_lossy(&record).into_owned();
+                        let source = files[s.source as usize].display().to_string();
+                        conflict.execute(params![&*s.id, existing_seq, text, source]).map_err(err)?;
+                        report.conflicts.push(Conflict {
+                            entry_id: s.id.to_string(),
+                            existing_seq: existing_seq as u64,
+                            source,
+                        });
+                    }
+                    continue;
+                }
+                let text = std::str::from_utf8(&record).map_err(|_| IngestError::Io("staging file damaged".into()))?;
+                let entry = archive::parse_record(record.as_slice())
+                    .map_err(|m| IngestError::Io(format!("staging file damaged: {m}")))?;
+                seq += 1;
+                let leaf = chain::leaf_hash(&id, seq, &record);
+                let link = chain::chain_link(&prev, &leaf);
+                let c = IndexColumns::from_entry(&entry);
+                insert
+                    .execute(params![
+                        seq as i64,
+                        text,
+                        &leaf.0[..],
+                        &link.0[..],
+                        c.entry_id,
+                        c.time_ms,
+                        c.actor_type,
+                        c.actor_id,
+                        c.actor_label,
+                        c.action,
+                        c.resource_type,
+                        c.resource_id,
+                        c.project_id,
+                        c.org_id,
+                        c.ip_address
+                    ])
+                    .map_err(err)?;
+                prev = link;
+                report.added += 1;
+                report.first_seq.get_or_insert(seq);
+                report.last_seq = Some(seq);
+            }
+            if end == staged.len() {
+                tx.execute(
+                    "INSERT INTO ingests (finished_at, sources, added, duplicates, conflicts, first_seq, last_seq) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        sources,
+                        report.added as i64,
+                        report.duplicates as i64,
+                        report.conflicts.len() as i64,
+                        report.first_seq.map(|s| s as i64),
+                        report.last_seq.map(|s| s as i64)
+                    ],
+                )
+                .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)?;
+        job.set_done(end as u64);
+        i = end;
+    }
+    if staged.is_empty() {
+        // Still record the run, so the archive shows that the files were seen.
+        conn.execute(
+            "INSERT INTO ingests (finished_at, sources, added, duplicates, conflicts) VALUES (?1, ?2, 0, 0, 0)",
+            params![chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), sources],
+        )
+        .map_err(err)?;
+    }
+    Ok(report)
+}
+
+/// The last seq and its chain hash, after checking that the tail entry is
+/// consistent (so a damaged archive is not silently extended).
+fn tail_state(conn: &Connection, id: &ArchiveId) -> Result<(u64, Hash), String> {
+    let rows: Vec<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
+        .prepare("SELECT seq, record, leaf_hash, chain_hash FROM entries ORDER BY seq DESC LIMIT 2")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| e.to_string())?;
+    let Some((seq, record, leaf, link)) = rows.first() else {
+        return Ok((0, chain::genesis(id)));
+    };
+    let count: i64 = conn.query_row("SELECT count(*) FROM entries", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    let prev = match rows.get(1) {
+        Some((_, _, _, c)) => Hash::from_slice(c),
+        None => Some(chain::genesis(id)),
+    };
+    let expected_leaf = chain::leaf_hash(id, *seq as u64, record);
+    let ok = count == *seq
+        && Hash::from_slice(leaf) == Some(expected_leaf)
+        && prev.map(|p| chain::chain_link(&p, &expected_leaf)) == Hash::from_slice(link);
+    if !ok {
+        return Err("the archive's last entries do not verify; run `auditlens verify` before adding to it".into());
+    }
+    Ok((*seq as u64, Hash::from_slice(link).unwrap_or_default()))
+}
+
+fn io(e: std::io::Error) -> IngestError {
+    match e.raw_os_error() {
+        Some(28) => IngestError::Io("the disk is full; nothing after the last commit was stored".into()),
+        _ => IngestError::Io(e.to_string()),
+    }
+}
+
+/// A staging file beside the archive, removed when dropped (unlinked at once on Unix).
+fn tempfile_in(dir: &Path) -> Result<File, IngestError> {
+    tempfile::tempfile_in(dir)
+        .or_else(|_| tempfile::tempfile())
+        .map_err(|e| IngestError::Io(format!("cannot create a staging file in {}: {e}", dir.display())))
+}
+
+/// The archive's checkpoint after an ingest.
+pub fn checkpoint_after(archive_path: &Path) -> Result<Checkpoint, ArchiveError> {
+    archive::Archive::open(archive_path)?.checkpoint()
+}

@@ -1,0 +1,705 @@
+//! A strict JSON reader and the canonical JSON writer.
+//!
+//! serde_json is not used for anything that is hashed because it folds duplicate
+//! object keys (the last one wins) and rounds integers above 2^53 unless a
+//! crate-wide feature is switched on. Either would let two different source
+//! records produce the same canonical bytes. This module:
+//!
+//! * rejects duplicate keys, lone surrogates, invalid UTF-8 and trailing garbage;
+//! * keeps every number as the exact text it was written with;
+//! * bounds nesting depth and the size of a single value, so hostile input ends
+//!   in an error instead of a stack overflow or an allocation blow-up;
+//! * streams: [`Parser`] reads from any `io::Read`, one value at a time, and
+//!   knows the line it is on for error messages.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Read;
+
+/// Deepest nesting accepted in a record. Real platform states are a handful of
+/// levels deep; 128 leaves ample room while keeping recursion safe.
+pub const MAX_DEPTH: usize = 128;
+
+/// Largest single JSON value (one entry, or one before/after state) accepted.
+pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// A JSON value as auditlens stores it. Objects keep their keys sorted by
+/// UTF-8 bytes (the canonical order) and never hold a key twice; numbers keep
+/// their original lexeme.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Json {
+    Null,
+    Bool(bool),
+    /// The number exactly as written (validated against the JSON grammar).
+    Number(String),
+    String(String),
+    Array(Vec<Json>),
+    Object(BTreeMap<String, Json>),
+}
+
+impl Json {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_object(&self) -> Option<&BTreeMap<String, Json>> {
+        match self {
+            Json::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// Looks up `key` if this is an object.
+    pub fn get(&self, key: &str) -> Option<&Json> {
+        self.as_object().and_then(|m| m.get(key))
+    }
+
+    /// A short name of the value's type for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool(_) => "a boolean",
+            Json::Number(_) => "a number",
+            Json::String(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+
+    /// The canonical bytes of this value: no whitespace, keys in byte order,
+    /// minimal string escapes, numbers verbatim. See docs/FORMAT.md.
+    pub fn to_canonical(&self) -> String {
+        let mut out = String::new();
+        self.write_canonical(&mut out);
+        out
+    }
+
+    pub fn write_canonical(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(true) => out.push_str("true"),
+            Json::Bool(false) => out.push_str("false"),
+            Json::Number(n) => out.push_str(n),
+            Json::String(s) => write_canonical_string(s, out),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    item.write_canonical(out);
+                }
+                out.push(']');
+            }
+            Json::Object(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_canonical_string(k, out);
+                    out.push(':');
+                    v.write_canonical(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+
+    /// Indented text for people (detail pane, copy buttons). Same escaping as
+    /// the canonical form, so what is shown is what was hashed.
+    pub fn to_pretty(&self) -> String {
+        let mut out = String::new();
+        self.write_pretty(&mut out, 0);
+        out
+    }
+
+    fn write_pretty(&self, out: &mut String, indent: usize) {
+        match self {
+            Json::Array(items) if !items.is_empty() => {
+                out.push_str("[\n");
+                for (i, item) in items.iter().enumerate() {
+                    push_indent(out, indent + 1);
+                    item.write_pretty(out, indent + 1);
+                    if i + 1 < items.len() {
+                        out.push(',');
+                    }
+                    out.push('\n');
+                }
+                push_indent(out, indent);
+                out.push(']');
+            }
+            Json::Object(map) if !map.is_empty() => {
+                out.push_str("{\n");
+                for (i, (k, v)) in map.iter().enumerate() {
+                    push_indent(out, indent + 1);
+                    write_canonical_string(k, out);
+                    out.push_str(": ");
+                    v.write_pretty(out, indent + 1);
+                    if i + 1 < map.len() {
+                        out.push(',');
+                    }
+                    out.push('\n');
+                }
+                push_indent(out, indent);
+                out.push('}');
+            }
+            other => other.write_canonical(out),
+        }
+    }
+
+    /// Converts to serde_json for callers that only display or re-serialise.
+    /// Numbers that serde_json cannot hold exactly become strings.
+    pub fn to_serde(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => serde_json::from_str::<serde_json::Number>(n)
+                .ok()
+                .filter(|parsed| parsed.to_string() == *n)
+                .map(Value::Number)
+                .unwrap_or_else(|| Value::String(n.clone())),
+            Json::String(s) => Value::String(s.clone()),
+            Json::Array(a) => Value::Array(a.iter().map(Json::to_serde).collect()),
+            Json::Object(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_serde())).collect())
+            }
+        }
+    }
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_canonical())
+    }
+}
+
+fn push_indent(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push_str("  ");
+    }
+}
+
+/// Writes `s` as a JSON string: `"` and `\` escaped, the short escapes for
+/// \b \f \n \r \t, `\u00XX` (lower-case hex) for other control characters,
+/// everything else as raw UTF-8.
+pub fn write_canonical_string(s: &str, out: &mut String) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0x08 => Some("\\b"),
+            0x0c => Some("\\f"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 0xf) as usize] as char);
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Why a JSON text was rejected, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError {
+    pub message: String,
+    /// 1-based line of the offending byte.
+    pub line: u64,
+    /// 1-based column (in bytes) of the offending byte.
+    pub column: u64,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// Parses one complete JSON text; anything but whitespace after it is an error.
+pub fn parse(text: &[u8]) -> Result<Json, JsonError> {
+    let mut p = Parser::new(text);
+    let v = p.parse_value()?;
+    p.skip_ws()?;
+    if p.peek()?.is_some() {
+        return Err(p.error("unexpected data after the JSON value"));
+    }
+    Ok(v)
+}
+
+/// A streaming JSON reader over any byte source.
+pub struct Parser<R> {
+    src: R,
+    buf: Vec<u8>,
+    pos: usize,
+    len: usize,
+    eof: bool,
+    line: u64,
+    column: u64,
+    /// Bytes consumed since [`Parser::start_value`]; bounds one value's size.
+    value_bytes: usize,
+    io_error: Option<String>,
+}
+
+impl<R: Read> Parser<R> {
+    pub fn new(src: R) -> Self {
+        Parser {
+            src,
+            buf: vec![0; 64 * 1024],
+            pos: 0,
+            len: 0,
+            eof: false,
+            line: 1,
+            column: 1,
+            value_bytes: 0,
+            io_error: None,
+        }
+    }
+
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    pub fn error(&self, message: impl Into<String>) -> JsonError {
+        JsonError { message: message.into(), line: self.line, column: self.column }
+    }
+
+    fn fill(&mut self) -> Result<(), JsonError> {
+        if self.pos < self.len || self.eof {
+            return Ok(());
+        }
+        loop {
+            match self.src.read(&mut self.buf) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.pos = 0;
+                    self.len = 0;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.pos = 0;
+                    self.len = n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.io_error = Some(e.to_string());
+                    return Err(self.error(format!("read error: {e}")));
+                }
+            }
+        }
+    }
+
+    /// The next byte without consuming it; `None` at end of input.
+    #[inline]
+    pub fn peek(&mut self) -> Result<Option<u8>, JsonError> {
+        if self.pos >= self.len {
+            self.fill()?;
+            if self.pos >= self.len {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.buf[self.pos]))
+    }
+
+    #[inline]
+    fn bump(&mut self) -> Result<Option<u8>, JsonError> {
+        let b = self.peek()?;
+        if let Some(b) = b {
+            self.pos += 1;
+            self.value_bytes += 1;
+            if b == b'\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+            if self.value_bytes > MAX_VALUE_BYTES {
+                return Err(self.error(format!(
+                    "value is larger than {} MiB, the most auditlens accepts for one entry",
+                    MAX_VALUE_BYTES / (1024 * 1024)
+                )));
+            }
+        }
+        Ok(b)
+    }
+
+    fn expect_byte(&mut self, want: u8) -> Result<(), JsonError> {
+        match self.bump()? {
+            Some(b) if b == want => Ok(()),
+            Some(b) => Err(self.error(format!(
+                "expected '{}' but found {}",
+                want as char,
+                describe_byte(b)
+            ))),
+            None => Err(self.error(format!("expected '{}' but the input ended", want as char))),
+        }
+    }
+
+    /// Skips JSON whitespace.
+    pub fn skip_ws(&mut self) -> Result<(), JsonError> {
+        while let Some(b) = self.peek()? {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                self.bump()?;
+            } else {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Skips whitespace and, at the very start of input, a UTF-8 byte order mark.
+    pub fn skip_bom_and_ws(&mut self) -> Result<(), JsonError> {
+        if self.peek()? == Some(0xEF) {
+            for want in [0xEF, 0xBB, 0xBF] {
+                if self.bump()? != Some(want) {
+                    return Err(self.error("invalid byte at the start of the file"));
+                }
+            }
+            self.column = 1;
+        }
+        self.skip_ws()
+    }
+
+    /// Consumes `b` if it is next (after whitespace); tells whether it was.
+    pub fn eat(&mut self, b: u8) -> Result<bool, JsonError> {
+        self.skip_ws()?;
+        if self.peek()? == Some(b) {
+            self.bump()?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Consumes `b` after whitespace or fails with a message naming it.
+    pub fn expect(&mut self, b: u8) -> Result<(), JsonError> {
+        self.skip_ws()?;
+        self.expect_byte(b)
+    }
+
+    /// Parses the next value (after whitespace), resetting the per-value size budget.
+    pub fn parse_value(&mut self) -> Result<Json, JsonError> {
+        self.value_bytes = 0;
+        self.skip_ws()?;
+        self.value(0)
+    }
+
+    /// Parses an object key (a string) followed by ':'.
+    pub fn parse_key(&mut self) -> Result<String, JsonError> {
+        self.skip_ws()?;
+        match self.peek()? {
+            Some(b'"') => {}
+            Some(b) => return Err(self.error(format!("expected a key but found {}", describe_byte(b)))),
+            None => return Err(self.error("expected a key but the input ended")),
+        }
+        let k = self.string()?;
+        self.expect(b':')?;
+        Ok(k)
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error(format!("nested more than {MAX_DEPTH} levels deep")));
+        }
+        match self.peek()? {
+            None => Err(self.error("unexpected end of input; the JSON is truncated")),
+            Some(b'{') => {
+                self.bump()?;
+                let mut map = BTreeMap::new();
+                self.skip_ws()?;
+                if self.peek()? == Some(b'}') {
+                    self.bump()?;
+                    return Ok(Json::Object(map));
+                }
+                loop {
+                    self.skip_ws()?;
+                    let (line, column) = (self.line, self.column);
+                    let key = self.parse_key()?;
+                    self.skip_ws()?;
+                    let v = self.value(depth + 1)?;
+                    if map.contains_key(&key) {
+                        return Err(JsonError {
+                            message: format!("duplicate key {key:?} in an object"),
+                            line,
+                            column,
+                        });
+                    }
+                    map.insert(key, v);
+                    self.skip_ws()?;
+                    match self.bump()? {
+                        Some(b',') => continue,
+                        Some(b'}') => return Ok(Json::Object(map)),
+                        Some(b) => {
+                            return Err(self.error(format!(
+                                "expected ',' or '}}' in an object but found {}",
+                                describe_byte(b)
+                            )));
+                        }
+                        None => return Err(self.error("unexpected end of input inside an object")),
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.bump()?;
+                let mut items = Vec::new();
+                self.skip_ws()?;
+                if self.peek()? == Some(b']') {
+                    self.bump()?;
+                    return Ok(Json::Array(items));
+                }
+                loop {
+                    self.skip_ws()?;
+                    items.push(self.value(depth + 1)?);
+                    self.skip_ws()?;
+                    match self.bump()? {
+                        Some(b',') => continue,
+                        Some(b']') => return Ok(Json::Array(items)),
+                        Some(b) => {
+                            return Err(self.error(format!(
+                                "expected ',' or ']' in an array but found {}",
+                                describe_byte(b)
+                            )));
+                        }
+                        None => return Err(self.error("unexpected end of input inside an array")),
+                    }
+                }
+            }
+            Some(b'"') => Ok(Json::String(self.string()?)),
+            Some(b't') => self.literal(b"true", Json::Bool(true)),
+            Some(b'f') => self.literal(b"false", Json::Bool(false)),
+            Some(b'n') => self.literal(b"null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => Ok(Json::Number(self.number()?)),
+            Some(b) => Err(self.error(format!("expected a JSON value but found {}", describe_byte(b)))),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], v: Json) -> Result<Json, JsonError> {
+        for &w in word {
+            if self.bump()? != Some(w) {
+                return Err(self.error(format!(
+                    "invalid literal; expected '{}'",
+                    String::from_utf8_lossy(word)
+                )));
+            }
+        }
+        Ok(v)
+    }
+
+    fn number(&mut self) -> Result<String, JsonError> {
+        let mut s = String::new();
+        if self.peek()? == Some(b'-') {
+            s.push('-');
+            self.bump()?;
+        }
+        match self.peek()? {
+            Some(b'0') => {
+                s.push('0');
+                self.bump()?;
+            }
+            Some(b'1'..=b'9') => self.digits(&mut s)?,
+            _ => return Err(self.error("invalid number: expected a digit")),
+        }
+        if self.peek()? == Some(b'.') {
+            s.push('.');
+            self.bump()?;
+            if !matches!(self.peek()?, Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number: expected a digit after '.'"));
+            }
+            self.digits(&mut s)?;
+        }
+        if matches!(self.peek()?, Some(b'e' | b'E')) {
+            s.push(self.bump()?.unwrap_or(b'e') as char);
+            if let Some(sign @ (b'+' | b'-')) = self.peek()? {
+                s.push(sign as char);
+                self.bump()?;
+            }
+            if !matches!(self.peek()?, Some(b'0'..=b'9')) {
+                return Err(self.error("invalid number: expected a digit in the exponent"));
+            }
+            self.digits(&mut s)?;
+        }
+        if matches!(self.peek()?, Some(b'0'..=b'9')) {
+            return Err(self.error("invalid number: leading zero"));
+        }
+        Ok(s)
+    }
+
+    fn digits(&mut self, s: &mut String) -> Result<(), JsonError> {
+        while let Some(b @ b'0'..=b'9') = self.peek()? {
+            s.push(b as char);
+            self.bump()?;
+        }
+        Ok(())
+    }
+
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.expect_byte(b'"')?;
+        let mut bytes: Vec<u8> = Vec::new();
+        loop {
+            // Fast path: copy a run of plain bytes straight from the buffer.
+            if self.pos < self.len {
+                let run = self.buf[self.pos..self.len]
+                    .iter()
+                    .position(|&b| b == b'"' || b == b'\\' || b < 0x20 || b == b'\n')
+                    .unwrap_or(self.len - self.pos);
+                if run > 0 {
+                    bytes.extend_from_slice(&self.buf[self.pos..self.pos + run]);
+                    self.pos += run;
+                    self.column += run as u64;
+                    self.value_bytes += run;
+                    if self.value_bytes > MAX_VALUE_BYTES {
+                        return Err(self.error(format!(
+                            "value is larger than {} MiB, the most auditlens accepts for one entry",
+                            MAX_VALUE_BYTES / (1024 * 1024)
+                        )));
+                    }
+                    continue;
+                }
+            }
+            match self.bump()? {
+                None => return Err(self.error("unexpected end of input inside a string")),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    let e = self.bump()?;
+                    let c = match e {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => self.unicode_escape()?,
+                        Some(b) => {
+                            return Err(self.error(format!(
+                                "invalid escape '\\{}' in a string",
+                                describe_byte(b)
+                            )));
+                        }
+                        None => return Err(self.error("unexpected end of input inside a string")),
+                    };
+                    let mut tmp = [0u8; 4];
+                    bytes.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+                }
+                Some(b) if b < 0x20 => {
+                    return Err(self.error(format!(
+                        "unescaped control character 0x{b:02x} in a string"
+                    )));
+                }
+                Some(b) => bytes.push(b),
+            }
+        }
+        String::from_utf8(bytes).map_err(|_| self.error("string is not valid UTF-8"))
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = match self.bump()? {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                _ => return Err(self.error("invalid \\u escape: expected 4 hex digits")),
+            };
+            v = v * 16 + d as u32;
+        }
+        Ok(v)
+    }
+
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let hi = self.hex4()?;
+        let code = if (0xD800..0xDC00).contains(&hi) {
+            if self.bump()? != Some(b'\\') || self.bump()? != Some(b'u') {
+                return Err(self.error("lone surrogate in a \\u escape (not valid Unicode)"));
+            }
+            let lo = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return Err(self.error("lone surrogate in a \\u escape (not valid Unicode)"));
+            }
+            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+        } else if (0xDC00..0xE000).contains(&hi) {
+            return Err(self.error("lone surrogate in a \\u escape (not valid Unicode)"));
+        } else {
+            hi
+        };
+        char::from_u32(code).ok_or_else(|| self.error("invalid \\u escape"))
+    }
+}
+
+fn describe_byte(b: u8) -> String {
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("byte 0x{b:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_big_numbers_exactly() {
+        let v = parse(b"[12345678901234567890123, 1.0, -0.5e-7, 0]").unwrap();
+        assert_eq!(v.to_canonical(), "[12345678901234567890123,1.0,-0.5e-7,0]");
+    }
+
+    #[test]
+    fn rejects_duplicate_keys() {
+        let e = parse(br#"{"a":1,"b":2,"a":3}"#).unwrap_err();
+        assert!(e.message.contains("duplicate key \"a\""), "{e}");
+    }
+
+    #[test]
+    fn sorts_keys_and_escapes_minimally() {
+        let v = parse("{\"b\":\"\\u00e9\\n\\u0001/\",\"a\":[true,null]}".as_bytes()).unwrap();
+        assert_eq!(v.to_canonical(), "{\"a\":[true,null],\"b\":\"é\\n\\u0001/\"}");
+        assert_eq!(parse(v.to_canonical().as_bytes()).unwrap(), v);
+    }
+
+    #[test]
+    fn surrogates() {
+        assert_eq!(parse(br#""\ud83d\ude00""#).unwrap(), Json::String("😀".into()));
+        assert!(parse(br#""\ud83d""#).is_err());
+        assert!(parse(br#""\ude00x""#).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_input_with_position() {
+        for bad in [&b"{"[..], b"[1,]", b"01", b"1.", b"\"\x01\"", b"tru", b"{} x", b"\"\xff\"", b""] {
+            assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let e = parse(b"{\n  \"a\": x}").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 8));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        let e = parse(deep.as_bytes()).unwrap_err();
+        assert!(e.message.contains("nested more than"));
+    }
+}

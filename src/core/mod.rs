@@ -1,0 +1,12 @@
+//! The core library: everything but the user interface. Nothing here depends on egui.
+
+pub mod archive;
+pub mod chain;
+pub mod checkpoint;
+pub mod ingest;
+pub mod job;
+pub mod json;
+pub mod model;
+pub mod source;
+pub mod time;
+pub mod verify;

@@ -1,0 +1,891 @@
+//! Reading entries out of files: the platform's exports and auditlens's own.
+//!
+//! The format is detected from the content, never from the file name. Every
+//! reader streams, one record at a time, and reports errors with the file, the
+//! record number and the line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::core::archive::is_sqlite_file;
+use crate::core::chain::{ArchiveId, Hash};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::json::{self, Json, MAX_VALUE_BYTES, Parser};
+use crate::core::model::{Actor, ActorType, Entry};
+use crate::core::time::Timestamp;
+
+/// What kind of file this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A sealed auditlens archive (SQLite).
+    Archive,
+    /// The platform's export: one JSON array of rows.
+    PlatformJson,
+    /// The platform's export: one JSON object per line.
+    PlatformJsonl,
+    /// The platform's export: CSV with a header row.
+    PlatformCsv,
+    /// An auditlens export (carries seq and hashes), JSON.
+    ExportJson,
+    /// An auditlens export, NDJSON.
+    ExportNdjson,
+    /// An auditlens export, CSV.
+    ExportCsv,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Archive => "auditlens archive",
+            Format::PlatformJson => "platform export (JSON)",
+            Format::PlatformJsonl => "platform export (JSONL)",
+            Format::PlatformCsv => "platform export (CSV)",
+            Format::ExportJson => "auditlens export (JSON)",
+            Format::ExportNdjson => "auditlens export (NDJSON)",
+            Format::ExportCsv => "auditlens export (CSV)",
+        }
+    }
+
+    /// Does the file carry chain fields (seq and hashes) that can be verified?
+    pub fn has_chain(self) -> bool {
+        matches!(self, Format::Archive | Format::ExportJson | Format::ExportNdjson | Format::ExportCsv)
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A problem with an input file as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError(pub String);
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// A problem with one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    pub file: PathBuf,
+    /// 1-based record number within the file.
+    pub record: u64,
+    /// 1-based line where the record starts (or where parsing failed).
+    pub line: u64,
+    pub message: String,
+    /// The record's text, when it could be recovered (for the rejects file).
+    pub raw: Option<String>,
+    /// The file cannot be read past this point.
+    pub fatal: bool,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: record {} (line {}): {}", self.file.display(), self.record, self.line, self.message)
+    }
+}
+
+/// The chain fields an auditlens export carries for each entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChainFields {
+    pub seq: u64,
+    pub leaf_hash: Hash,
+    pub chain_hash: Hash,
+}
+
+/// One entry read from a file.
+#[derive(Clone, Debug)]
+pub struct SourceRecord {
+    pub entry: Entry,
+    pub chain: Option<ChainFields>,
+    /// The archive named by the export row (CSV carries it per row).
+    pub archive_id: Option<ArchiveId>,
+    pub record: u64,
+    pub line: u64,
+}
+
+/// The header of an auditlens export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportHeader {
+    pub archive_id: ArchiveId,
+    pub checkpoint: Option<Checkpoint>,
+    pub exported_at: Option<String>,
+    pub filter: Option<Json>,
+}
+
+/// Column order of the platform's `audit_logs` export.
+pub const PLATFORM_COLUMNS: [&str; 15] = [
+    "id",
+    "createdAt",
+    "updatedAt",
+    "type",
+    "apiKeyId",
+    "userId",
+    "orgId",
+    "userOrgRole",
+    "projectId",
+    "userProjectRole",
+    "resourceType",
+    "resourceId",
+    "action",
+    "before",
+    "after",
+];
+
+/// Columns a platform export must have (the others may be absent).
+const PLATFORM_REQUIRED: [&str; 4] = ["id", "createdAt", "resourceType", "action"];
+
+/// Extra fields a richer platform export may carry (the "log entry structure"
+/// of the platform's documentation), in the platform's camelCase.
+pub const PLATFORM_RICH_COLUMNS: [&str; 12] = [
+    "userEmail",
+    "authMethod",
+    "apiKeyName",
+    "apiKeyScope",
+    "apiKeyScopeId",
+    "apiKeyCreatedAt",
+    "apiKeyCreatedBy",
+    "orgName",
+    "projectName",
+    "resourceName",
+    "ipAddress",
+    "userAgent",
+];
+
+/// Columns of an auditlens CSV export, in order.
+pub const EXPORT_CSV_COLUMNS: [&str; 32] = [
+    "archive_id",
+    "seq",
+    "leaf_hash",
+    "chain_hash",
+    "id",
+    "time",
+    "updated_at",
+    "actor_type",
+    "user_id",
+    "email",
+    "org_role",
+    "project_role",
+    "auth_method",
+    "api_key_id",
+    "api_key_name",
+    "api_key_scope",
+    "api_key_scope_id",
+    "api_key_created_at",
+    "api_key_created_by",
+    "org_id",
+    "org_name",
+    "project_id",
+    "project_name",
+    "resource_type",
+    "resource_id",
+    "resource_name",
+    "action",
+    "before",
+    "after",
+    "ip_address",
+    "user_agent",
+    "extra",
+];
+
+/// Key of the header object in auditlens JSON and NDJSON exports.
+pub const EXPORT_HEADER_KEY: &str = "auditlens_export";
+/// Key of the footer object (entry count) in auditlens exports.
+pub const EXPORT_FOOTER_KEY: &str = "auditlens_export_end";
+
+/// Detects a file's format from its first bytes.
+pub fn detect(path: &Path) -> Result<Format, SourceError> {
+    let meta = std::fs::metadata(path).map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+    if meta.is_dir() {
+        return Err(SourceError(format!("{} is a directory; give a file", path.display())));
+    }
+    if is_sqlite_file(path) {
+        return Ok(Format::Archive);
+    }
+    let mut head = Vec::with_capacity(64 * 1024);
+    File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Err(SourceError(format!("{} is empty: there are no entries to read", path.display())));
+    };
+    let text = &text[start..];
+    let valid_prefix = match std::str::from_utf8(text) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && text.len() >= 64 * 1024 - 4,
+    };
+    if !valid_prefix || text.iter().take(4096).any(|&b| b == 0) {
+        return Err(SourceError(format!(
+            "{} is not a text file auditlens can read (it holds binary data); expected an archive \
+             (.sqlite) or a JSON, JSONL or CSV export",
+            path.display()
+        )));
+    }
+    match text[0] {
+        b'[' => Ok(Format::PlatformJson),
+        b'{' => {
+            let line_end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
+            match json::parse(&text[..line_end]) {
+                Ok(Json::Object(m)) if m.contains_key(EXPORT_HEADER_KEY) => Ok(Format::ExportNdjson),
+                Ok(Json::Object(_)) => Ok(Format::PlatformJsonl),
+                _ => {
+                    let compact: Vec<u8> = text.iter().filter(|b| !b.is_ascii_whitespace()).take(20).copied().collect();
+                    if compact.starts_with(format!("{{\"{EXPORT_HEADER_KEY}\"").as_bytes()) {
+                        Ok(Format::ExportJson)
+                    } else if line_end == text.len() && text.len() < 64 * 1024 {
+                        // One object on one line that does not parse: report as JSONL so the
+                        // error names the line.
+                        Ok(Format::PlatformJsonl)
+                    } else {
+                        Err(SourceError(format!(
+                            "{}: a JSON object that is neither an auditlens export nor one entry per line \
+                             (platform exports are a JSON array or JSONL)",
+                            path.display()
+                        )))
+                    }
+                }
+            }
+        }
+        _ => {
+            let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text);
+            let mut header = csv::StringRecord::new();
+            let ok = rdr.read_record(&mut header).unwrap_or(false);
+            let cols: Vec<&str> = if ok { header.iter().map(|c| c.trim()).collect() } else { vec![] };
+            if cols.contains(&"leaf_hash") && cols.contains(&"seq") && cols.contains(&"archive_id") {
+                return Ok(Format::ExportCsv);
+            }
+            let missing: Vec<&str> = PLATFORM_REQUIRED.iter().copied().filter(|c| !cols.contains(c)).collect();
+            if missing.is_empty() {
+                return Ok(Format::PlatformCsv);
+            }
+            Err(SourceError(format!(
+                "{}: not a format auditlens reads. Read as CSV, its header lacks the column(s) {}; \
+                 expected the platform's columns ({}) or an auditlens export",
+                path.display(),
+                missing.join(", "),
+                PLATFORM_COLUMNS.join(", ")
+            )))
+        }
+    }
+}
+
+fn io_msg(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// An open input file, yielding records one by one.
+pub struct Source {
+    pub path: PathBuf,
+    pub format: Format,
+    /// Present for auditlens JSON and NDJSON exports.
+    pub header: Option<ExportHeader>,
+    /// The entry count in an export's footer, once the reader has reached it.
+    pub footer_count: Option<u64>,
+    reader: Reader,
+    record_no: u64,
+    done: bool,
+}
+
+enum Reader {
+    JsonArray(Parser<BufReader<File>>),
+    ExportJson(Parser<BufReader<File>>),
+    Lines { reader: BufReader<File>, line: u64, buf: Vec<u8> },
+    Csv { reader: csv::Reader<BufReader<File>>, columns: Vec<String> },
+}
+
+impl Source {
+    /// Opens a file that is not an archive. Archives are read through `core::archive`.
+    pub fn open(path: &Path) -> Result<Source, SourceError> {
+        let format = detect(path)?;
+        Source::open_as(path, format)
+    }
+
+    pub fn open_as(path: &Path, format: Format) -> Result<Source, SourceError> {
+        let file = File::open(path).map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+        let buffered = BufReader::with_capacity(256 * 1024, file);
+        let fail = |msg: String| SourceError(format!("{}: {msg}", path.display()));
+        let mut header = None;
+        let reader = match format {
+            Format::Archive => return Err(fail("this is an archive; open it as an archive".into())),
+            Format::PlatformJson => {
+                let mut p = Parser::new(buffered);
+                p.skip_bom_and_ws().map_err(|e| fail(e.to_string()))?;
+                p.expect(b'[').map_err(|e| fail(e.to_string()))?;
+                Reader::JsonArray(p)
+            }
+            Format::ExportJson => {
+                let mut p = Parser::new(buffered);
+                let h = (|| -> Result<ExportHeader, String> {
+                    p.skip_bom_and_ws().map_err(|e| e.to_string())?;
+                    p.expect(b'{').map_err(|e| e.to_string())?;
+                    let k = p.parse_key().map_err(|e| e.to_string())?;
+                    if k != EXPORT_HEADER_KEY {
+                        return Err(format!("expected the {EXPORT_HEADER_KEY:?} header first, found {k:?}"));
+                    }
+                    let h = p.parse_value().map_err(|e| e.to_string())?;
+                    let h = parse_export_header(&h)?;
+                    p.expect(b',').map_err(|e| e.to_string())?;
+                    let k = p.parse_key().map_err(|e| e.to_string())?;
+                    if k != "entries" {
+                        return Err(format!("expected \"entries\" after the header, found {k:?}"));
+                    }
+                    p.expect(b'[').map_err(|e| e.to_string())?;
+                    Ok(h)
+                })()
+                .map_err(fail)?;
+                header = Some(h);
+                Reader::ExportJson(p)
+            }
+            Format::PlatformJsonl | Format::ExportNdjson => {
+                let mut reader = buffered;
+                let mut line = 0;
+                if format == Format::ExportNdjson {
+                    let mut buf = Vec::new();
+                    read_line_capped(&mut reader, &mut buf).map_err(fail)?;
+                    line = 1;
+                    let j = json::parse(strip_bom(&buf)).map_err(|e| fail(format!("line 1: {e}")))?;
+                    let h = j.get(EXPORT_HEADER_KEY).ok_or_else(|| fail("line 1 is not an export header".into()))?;
+                    header = Some(parse_export_header(h).map_err(fail)?);
+                }
+                Reader::Lines { reader, line, buf: Vec::new() }
+            }
+            Format::PlatformCsv | Format::ExportCsv => {
+                let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(buffered);
+                let columns: Vec<String> = reader
+                    .headers()
+                    .map_err(|e| fail(format!("cannot read the CSV header: {e}")))?
+                    .iter()
+                    .map(|c| c.trim_start_matches('\u{feff}').trim().to_string())
+                    .collect();
+                let mut seen = std::collections::HashSet::new();
+                if let Some(d) = columns.iter().find(|c| !seen.insert(c.as_str())) {
+                    return Err(fail(format!("the CSV header names the column {d:?} twice")));
+                }
+                if format == Format::ExportCsv {
+                    let missing: Vec<&str> =
+                        EXPORT_CSV_COLUMNS.iter().copied().filter(|c| !columns.iter().any(|x| x == c)).collect();
+                    if !missing.is_empty() {
+                        return Err(fail(format!("the export's CSV header lacks {}", missing.join(", "))));
+                    }
+                    if let Some(u) = columns.iter().find(|c| !EXPORT_CSV_COLUMNS.contains(&c.as_str())) {
+                        return Err(fail(format!("unknown column {u:?} in an auditlens CSV export")));
+                    }
+                }
+                Reader::Csv { reader, columns }
+            }
+        };
+        Ok(Source { path: path.to_path_buf(), format, header, footer_count: None, reader, record_no: 0, done: false })
+    }
+
+    fn record_error(&self, line: u64, message: String, raw: Option<String>, fatal: bool) -> RecordError {
+        RecordError { file: self.path.clone(), record: self.record_no, line, message, raw, fatal }
+    }
+
+    /// The next record, an error for a bad one, or `None` at the end.
+    /// After a fatal error the reader returns `None`.
+    pub fn next_record(&mut self) -> Option<Result<SourceRecord, RecordError>> {
+        if self.done {
+            return None;
+        }
+        let r = self.read_next();
+        if let Some(Err(e)) = &r
+            && e.fatal
+        {
+            self.done = true;
+        }
+        if r.is_none() {
+            self.done = true;
+        }
+        r
+    }
+
+    fn read_next(&mut self) -> Option<Result<SourceRecord, RecordError>> {
+        let format = self.format;
+        match &mut self.reader {
+            Reader::JsonArray(p) | Reader::ExportJson(p) => {
+                let first = self.record_no == 0;
+                let step = (|| -> Result<Option<(Json, u64)>, json::JsonError> {
+                    if p.eat(b']')? {
+                        return Ok(None);
+                    }
+                    if !first {
+                        p.expect(b',')?;
+                    }
+                    p.skip_ws()?;
+                    let line = p.line();
+                    Ok(Some((p.parse_value()?, line)))
+                })();
+                let value = match step {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.record_no += 1;
+                        let line = e.line;
+                        return Some(Err(self.record_error(line, e.message, None, true)));
+                    }
+                };
+                let Some((value, line)) = value else {
+                    let end = if format == Format::ExportJson {
+                        read_export_json_end(p).map(Some)
+                    } else {
+                        p.skip_ws()
+                            .and_then(|_| p.peek())
+                            .map_err(|e| e.to_string())
+                            .and_then(|b| match b {
+                                None => Ok(None),
+                                Some(_) => Err("unexpected data after the JSON array".to_string()),
+                            })
+                    };
+                    let end_line = p.line();
+                    return match end {
+                        Ok(count) => {
+                            self.footer_count = count.flatten();
+                            None
+                        }
+                        Err(m) => Some(Err(self.record_error(end_line, m, None, true))),
+                    };
+                };
+                self.record_no += 1;
+                Some(self.map_value(&value, line))
+            }
+            Reader::Lines { reader, line, buf } => loop {
+                if self.footer_count.is_some() {
+                    // Anything after the footer line other than blank lines is an error.
+                    buf.clear();
+                    return match read_line_capped(reader, buf) {
+                        Ok(0) => None,
+                        Ok(_) if buf.iter().all(|b| b.is_ascii_whitespace()) => continue,
+                        Ok(_) => {
+                            *line += 1;
+                            let l = *line;
+                            Some(Err(self.record_error(l, "data after the export's end line".into(), None, true)))
+                        }
+                        Err(m) => {
+                            let l = *line;
+                            Some(Err(self.record_error(l, m, None, true)))
+                        }
+                    };
+                }
+                buf.clear();
+                let n = match read_line_capped(reader, buf) {
+                    Ok(n) => n,
+                    Err(m) => {
+                        *line += 1;
+                        let l = *line;
+                        self.record_no += 1;
+                        let fatal = !m.contains("longer than");
+                        return Some(Err(self.record_error(l, m, None, fatal)));
+                    }
+                };
+                if n == 0 {
+                    if format == Format::ExportNdjson {
+                        let l = *line;
+                        return Some(Err(self.record_error(
+                            l,
+                            "the export ends without its end line: it was cut short".into(),
+                            None,
+                            true,
+                        )));
+                    }
+                    return None;
+                }
+                *line += 1;
+                let l = *line;
+                let text = if l == 1 { strip_bom(buf) } else { &buf[..] };
+                if text.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                let raw = String::from_utf8_lossy(text).trim_end().to_string();
+                let value = match json::parse(text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.record_no += 1;
+                        return Some(Err(self.record_error(l, e.to_string(), Some(raw), false)));
+                    }
+                };
+                if format == Format::ExportNdjson
+                    && let Some(end) = value.get(EXPORT_FOOTER_KEY)
+                {
+                    match end.get("count").and_then(json_u64) {
+                        Some(c) => {
+                            self.footer_count = Some(c);
+                            continue;
+                        }
+                        None => {
+                            return Some(Err(self.record_error(l, "malformed end line".into(), Some(raw), true)));
+                        }
+                    }
+                }
+                self.record_no += 1;
+                return Some(self.map_value(&value, l).map_err(|mut e| {
+                    e.raw = Some(raw);
+                    e
+                }));
+            },
+            Reader::Csv { reader, columns } => {
+                let mut rec = csv::StringRecord::new();
+                match reader.read_record(&mut rec) {
+                    Ok(false) => None,
+                    Err(e) => {
+                        self.record_no += 1;
+                        let line = e.position().map(|p| p.line()).unwrap_or(0);
+                        let fatal = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. });
+                        let msg = match e.kind() {
+                            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                                format!("has {len} fields but the header has {expected_len}")
+                            }
+                            csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+                            _ => e.to_string(),
+                        };
+                        Some(Err(self.record_error(line, msg, None, fatal)))
+                    }
+                    Ok(true) => {
+                        self.record_no += 1;
+                        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                        let raw = rec.iter().collect::<Vec<_>>();
+                        let cells: Vec<(String, String)> =
+                            columns.iter().cloned().zip(rec.iter().map(str::to_string)).collect();
+                        let too_big = cells.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_VALUE_BYTES;
+                        let result = if too_big {
+                            Err(format!(
+                                "the record is larger than {} MiB, the most auditlens accepts for one entry",
+                                MAX_VALUE_BYTES / (1024 * 1024)
+                            ))
+                        } else if format == Format::PlatformCsv {
+                            let m: BTreeMap<String, Json> = cells
+                                .into_iter()
+                                .map(|(k, v)| (k, if v.is_empty() { Json::Null } else { Json::String(v) }))
+                                .collect();
+                            platform_entry(&m).map(|entry| SourceRecord {
+                                entry,
+                                chain: None,
+                                archive_id: None,
+                                record: 0,
+                                line,
+                            })
+                        } else {
+                            export_csv_entry(&cells).map(|(entry, chain, archive_id)| SourceRecord {
+                                entry,
+                                chain: Some(chain),
+                                archive_id: Some(archive_id),
+                                record: 0,
+                                line,
+                            })
+                        };
+                        Some(
+                            result
+                                .map(|mut r| {
+                                    r.record = self.record_no;
+                                    r
+                                })
+                                .map_err(|m| {
+                                    let raw = csv_line(&raw);
+                                    self.record_error(line, m, Some(raw), false)
+                                }),
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    fn map_value(&self, value: &Json, line: u64) -> Result<SourceRecord, RecordError> {
+        let raw = || Some(value.to_canonical());
+        let Json::Object(m) = value else {
+            return Err(self.record_error(line, format!("expected an object per entry, found {}", value.kind()), raw(), false));
+        };
+        let result = match self.format {
+            Format::PlatformJson | Format::PlatformJsonl => {
+                platform_entry(m).map(|entry| SourceRecord { entry, chain: None, archive_id: None, record: self.record_no, line })
+            }
+            _ => export_json_entry(m).map(|(entry, chain)| SourceRecord {
+                entry,
+                chain: Some(chain),
+                archive_id: self.header.as_ref().map(|h| h.archive_id),
+                record: self.record_no,
+                line,
+            }),
+        };
+        result.map_err(|msg| self.record_error(line, msg, raw(), false))
+    }
+}
+
+fn strip_bom(b: &[u8]) -> &[u8] {
+    b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b)
+}
+
+fn csv_line(fields: &[&str]) -> String {
+    let mut w = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
+    let _ = w.write_record(fields);
+    String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).trim_end().to_string()
+}
+
+/// Reads one line into `buf` (without growing past the per-entry limit).
+/// Returns the number of bytes read, 0 at end of file.
+fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usize, String> {
+    let cap = MAX_VALUE_BYTES as u64 + 1;
+    let n = reader.by_ref().take(cap).read_until(b'\n', buf).map_err(|e| format!("read error: {e}"))?;
+    if n as u64 == cap && buf.last() != Some(&b'\n') {
+        // Skip the rest of the over-long line so the next record can be read.
+        let mut rest = Vec::new();
+        loop {
+            rest.clear();
+            let k = reader.by_ref().take(1 << 20).read_until(b'\n', &mut rest).map_err(|e| format!("read error: {e}"))?;
+            if k == 0 || rest.last() == Some(&b'\n') {
+                break;
+            }
+        }
+        return Err(format!(
+            "the line is longer than {} MiB, the most auditlens accepts for one entry",
+            MAX_VALUE_BYTES / (1024 * 1024)
+        ));
+    }
+    Ok(n)
+}
+
+fn read_export_json_end(p: &mut Parser<BufReader<File>>) -> Result<Option<u64>, String> {
+    let e = |e: json::JsonError| e.to_string();
+    if !p.eat(b',').map_err(e)? {
+        return Err("the export ends without its end record: it was cut short".into());
+    }
+    let k = p.parse_key().map_err(e)?;
+    if k != EXPORT_FOOTER_KEY {
+        return Err(format!("expected {EXPORT_FOOTER_KEY:?} after the entries, found {k:?}"));
+    }
+    let v = p.parse_value().map_err(e)?;
+    let count = v.get("count").and_then(json_u64).ok_or("malformed end record")?;
+    p.expect(b'}').map_err(e)?;
+    p.skip_ws().map_err(e)?;
+    if p.peek().map_err(e)?.is_some() {
+        return Err("unexpected data after the export".into());
+    }
+    Ok(Some(count))
+}
+
+fn json_u64(j: &Json) -> Option<u64> {
+    match j {
+        Json::Number(n) => n.parse().ok(),
+        _ => None,
+    }
+}
+
+fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
+    let version = h.get("version").and_then(json_u64);
+    if version != Some(1) {
+        return Err(format!("unsupported auditlens export version {:?}; use a newer auditlens", h.get("version").map(|v| v.to_canonical())));
+    }
+    let archive_id = h
+        .get("archive_id")
+        .and_then(Json::as_str)
+        .and_then(ArchiveId::parse)
+        .ok_or("the export header has no valid archive_id")?;
+    let checkpoint = match h.get("checkpoint") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(t)) => Some(Checkpoint::parse(t).map_err(|e| format!("the export's checkpoint: {e}"))?),
+        Some(_) => return Err("the export's checkpoint must be text".into()),
+    };
+    Ok(ExportHeader {
+        archive_id,
+        checkpoint,
+        exported_at: h.get("exported_at").and_then(Json::as_str).map(str::to_string),
+        filter: h.get("filter").cloned(),
+    })
+}
+
+/// Maps one platform row (JSON object, or CSV cells as strings) to an entry.
+pub fn platform_entry(m: &BTreeMap<String, Json>) -> Result<Entry, String> {
+    let mut used: Vec<&str> = Vec::new();
+    let mut opt = |k: &'static str| -> Result<Option<String>, String> {
+        used.push(k);
+        match m.get(k) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::String(s)) => Ok(Some(s.clone())),
+            Some(Json::Number(n)) => Ok(Some(n.clone())),
+            Some(other) => Err(format!("{k:?} must be a string, not {}", other.kind())),
+        }
+    };
+    let id = opt("id")?.filter(|s| !s.is_empty()).ok_or("the entry has no \"id\"")?;
+    let created = opt("createdAt")?.ok_or("the entry has no \"createdAt\"")?;
+    let time = Timestamp::parse(&created).map_err(|e| format!("createdAt: {e}"))?;
+    let updated_at = match opt("updatedAt")? {
+        None => None,
+        Some(s) => Some(Timestamp::parse(&s).map_err(|e| format!("updatedAt: {e}"))?),
+    };
+    let actor_type = opt("type")?.map(|t| ActorType::parse(&t));
+    let api_key_created_at = match opt("apiKeyCreatedAt")? {
+        None => None,
+        Some(s) => Some(Timestamp::parse(&s).map_err(|e| format!("apiKeyCreatedAt: {e}"))?),
+    };
+    let actor = Actor {
+        actor_type,
+        user_id: opt("userId")?,
+        email: opt("userEmail")?,
+        org_role: opt("userOrgRole")?,
+        project_role: opt("userProjectRole")?,
+        auth_method: opt("authMethod")?,
+        api_key_id: opt("apiKeyId")?,
+        api_key_name: opt("apiKeyName")?,
+        api_key_scope: opt("apiKeyScope")?,
+        api_key_scope_id: opt("apiKeyScopeId")?,
+        api_key_created_at,
+        api_key_created_by: opt("apiKeyCreatedBy")?,
+    };
+    let resource_type = opt("resourceType")?.ok_or("the entry has no \"resourceType\"")?;
+    let resource_id = opt("resourceId")?.unwrap_or_default();
+    let action = opt("action")?.ok_or("the entry has no \"action\"")?;
+    let mut entry = Entry::new(&id, time, &resource_type, &resource_id, &action);
+    entry.updated_at = updated_at;
+    entry.actor = actor;
+    entry.resource_name = opt("resourceName")?;
+    entry.org_id = opt("orgId")?;
+    entry.org_name = opt("orgName")?;
+    entry.project_id = opt("projectId")?;
+    entry.project_name = opt("projectName")?;
+    entry.ip_address = opt("ipAddress")?;
+    entry.user_agent = opt("userAgent")?;
+    used.extend(["before", "after"]);
+    entry.before = platform_state(m.get("before"), "before")?;
+    entry.after = platform_state(m.get("after"), "after")?;
+    for (k, v) in m {
+        if !used.contains(&k.as_str()) && !matches!(v, Json::Null) {
+            entry.extra.insert(k.clone(), v.clone());
+        }
+    }
+    Ok(entry)
+}
+
+/// `before`/`after` arrive as stringified JSON; some exporters already decoded them.
+fn platform_state(v: Option<&Json>, name: &str) -> Result<Option<Json>, String> {
+    match v {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => json::parse(s.as_bytes())
+            .map(Some)
+            .map_err(|e| format!("{name:?} is not valid JSON text ({})", e.message)),
+        Some(other) => Ok(Some(other.clone())),
+    }
+}
+
+fn hash_field(m: &BTreeMap<String, Json>, k: &str) -> Result<Hash, String> {
+    m.get(k)
+        .and_then(Json::as_str)
+        .and_then(Hash::from_hex)
+        .ok_or_else(|| format!("{k:?} is missing or not 64 hex digits"))
+}
+
+fn export_json_entry(m: &BTreeMap<String, Json>) -> Result<(Entry, ChainFields), String> {
+    let seq = m.get("seq").and_then(json_u64).filter(|s| *s > 0).ok_or("\"seq\" is missing or not a positive integer")?;
+    let chain = ChainFields { seq, leaf_hash: hash_field(m, "leaf_hash")?, chain_hash: hash_field(m, "chain_hash")? };
+    let mut record = m.clone();
+    for k in ["seq", "leaf_hash", "chain_hash"] {
+        record.remove(k);
+    }
+    let entry = Entry::from_record(&Json::Object(record))?;
+    Ok((entry, chain))
+}
+
+/// Characters that make a spreadsheet treat a cell as a formula (OWASP CSV
+/// injection), plus the apostrophe used to defuse them, so that decoding is exact.
+const CSV_DANGEROUS_START: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+
+/// Encodes an optional text cell: absent is empty; a present value that is
+/// empty or starts with a formula character gets a leading apostrophe.
+pub fn csv_encode(v: Option<&str>) -> std::borrow::Cow<'_, str> {
+    match v {
+        None => "".into(),
+        Some(s) if s.is_empty() || s.starts_with(CSV_DANGEROUS_START) => format!("'{s}").into(),
+        Some(s) => s.into(),
+    }
+}
+
+/// The inverse of [`csv_encode`].
+pub fn csv_decode(cell: &str) -> Option<String> {
+    if cell.is_empty() {
+        None
+    } else if let Some(rest) = cell.strip_prefix('\'') {
+        Some(rest.to_string())
+    } else {
+        Some(cell.to_string())
+    }
+}
+
+fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, ArchiveId), String> {
+    let get = |k: &str| cells.iter().find(|(c, _)| c == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let text = |k: &str| csv_decode(get(k));
+    let time = |k: &str| -> Result<Option<Timestamp>, String> {
+        text(k).map(|s| Timestamp::parse(&s).map_err(|e| format!("{k}: {e}"))).transpose()
+    };
+    let json_cell = |k: &str| -> Result<Option<Json>, String> {
+        text(k).map(|s| json::parse(s.as_bytes()).map_err(|e| format!("{k} is not valid JSON ({e})"))).transpose()
+    };
+    let archive_id = ArchiveId::parse(get("archive_id")).ok_or("\"archive_id\" is missing or malformed")?;
+    let seq: u64 = get("seq").parse().ok().filter(|s| *s > 0).ok_or("\"seq\" is missing or not a positive integer")?;
+    let hash = |k: &str| Hash::from_hex(get(k)).ok_or_else(|| format!("{k:?} is missing or not 64 hex digits"));
+    let chain = ChainFields { seq, leaf_hash: hash("leaf_hash")?, chain_hash: hash("chain_hash")? };
+    let id = text("id").ok_or("the entry has no id")?;
+    let t = time("time")?.ok_or("the entry has no time")?;
+    let mut e = Entry::new(
+        &id,
+        t,
+        &text("resource_type").ok_or("the entry has no resource_type")?,
+        &text("resource_id").ok_or("the entry has no resource_id")?,
+        &text("action").ok_or("the entry has no action")?,
+    );
+    e.updated_at = time("updated_at")?;
+    e.actor = Actor {
+        actor_type: text("actor_type").map(|t| ActorType::parse(&t)),
+        user_id: text("user_id"),
+        email: text("email"),
+        org_role: text("org_role"),
+        project_role: text("project_role"),
+        auth_method: text("auth_method"),
+        api_key_id: text("api_key_id"),
+        api_key_name: text("api_key_name"),
+        api_key_scope: text("api_key_scope"),
+        api_key_scope_id: text("api_key_scope_id"),
+        api_key_created_at: time("api_key_created_at")?,
+        api_key_created_by: text("api_key_created_by"),
+    };
+    e.org_id = text("org_id");
+    e.org_name = text("org_name");
+    e.project_id = text("project_id");
+    e.project_name = text("project_name");
+    e.resource_name = text("resource_name");
+    e.before = json_cell("before")?;
+    e.after = json_cell("after")?;
+    e.ip_address = text("ip_address");
+    e.user_agent = text("user_agent");
+    e.extra = match json_cell("extra")? {
+        None => BTreeMap::new(),
+        Some(Json::Object(m)) => m,
+        Some(_) => return Err("\"extra\" must be a JSON object".into()),
+    };
+    Ok((e, chain, archive_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_round_trip_and_are_inert() {
+        for v in [None, Some(""), Some("=1+1"), Some("'"), Some("'=x"), Some("-5"), Some("plain"), Some("@a"), Some("\tx")] {
+            let enc = csv_encode(v);
+            assert!(!enc.starts_with(['=', '+', '-', '@', '\t', '\r']), "{enc:?}");
+            assert_eq!(csv_decode(&enc).as_deref(), v);
+        }
+    }
+}

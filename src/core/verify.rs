@@ -1,0 +1,748 @@
+//! Verification: re-derives every hash and index column and reports findings.
+//!
+//! A finding says what is wrong, where (seq and entry id) and, where it
+//! applies, the expected and the found value. One damaged entry gives one
+//! finding: after a broken link the walk continues from the stored chain
+//! hash, so later entries are judged on their own.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::path::Path;
+use std::time::Instant;
+
+use crate::core::archive::{self, Archive, ArchiveError, INDEX_COLUMN_NAMES, IndexColumns, PROTECTIVE_TRIGGERS};
+use crate::core::chain::{self, ArchiveId, Hash, MerkleBuilder};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::job::Job;
+use crate::core::source::{self, Format, Source};
+
+/// Findings kept in full; beyond this only counts per kind are kept.
+pub const MAX_FINDINGS: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FindingKind {
+    /// The record's bytes no longer match the leaf hash stored beside it.
+    RecordModified,
+    /// The stored leaf hash was changed (the record still links correctly).
+    LeafHashChanged,
+    /// The stored chain hash does not follow from the previous entry.
+    ChainBroken,
+    /// Sequence numbers are missing: entries were deleted.
+    MissingEntries,
+    /// An entry that does not belong at this position (inserted or forged).
+    ForeignEntry,
+    /// An entry that belongs at another position (two entries swapped or moved).
+    Misplaced,
+    /// The same entry id stored twice.
+    DuplicateEntry,
+    /// A denormalised column disagrees with the hashed record.
+    IndexMismatch,
+    /// The record cannot be read as an entry.
+    UnreadableRecord,
+    /// Fewer entries than the checkpoint records: the tail was cut off.
+    Truncated,
+    /// The entries up to the checkpoint's size differ from what it records.
+    Rewritten,
+    /// The checkpoint names another archive.
+    WrongArchive,
+    /// An export's entry count disagrees with its footer, or it is cut short.
+    ExportIncomplete,
+    /// Entries of an export are not in increasing seq order.
+    OutOfOrder,
+    /// Protective triggers or indexes were removed (warning).
+    ProtectionRemoved,
+    /// An entry's time is earlier than the previous entry's (warning).
+    TimeBackwards,
+}
+
+impl FindingKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::RecordModified => "record_modified",
+            FindingKind::LeafHashChanged => "leaf_hash_changed",
+            FindingKind::ChainBroken => "chain_broken",
+            FindingKind::MissingEntries => "missing_entries",
+            FindingKind::ForeignEntry => "foreign_entry",
+            FindingKind::Misplaced => "misplaced_entry",
+            FindingKind::DuplicateEntry => "duplicate_entry",
+            FindingKind::IndexMismatch => "index_mismatch",
+            FindingKind::UnreadableRecord => "unreadable_record",
+            FindingKind::Truncated => "truncated",
+            FindingKind::Rewritten => "rewritten",
+            FindingKind::WrongArchive => "wrong_archive",
+            FindingKind::ExportIncomplete => "export_incomplete",
+            FindingKind::OutOfOrder => "out_of_order",
+            FindingKind::ProtectionRemoved => "protection_removed",
+            FindingKind::TimeBackwards => "time_backwards",
+        }
+    }
+
+    /// Warnings are reported but do not make the archive "tampered".
+    pub fn is_warning(self) -> bool {
+        matches!(self, FindingKind::ProtectionRemoved | FindingKind::TimeBackwards)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub seq: Option<u64>,
+    pub entry_id: Option<String>,
+    pub expected: Option<String>,
+    pub found: Option<String>,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(kind: FindingKind, seq: Option<u64>, message: impl Into<String>) -> Finding {
+        Finding { kind, seq, entry_id: None, expected: None, found: None, message: message.into() }
+    }
+
+    fn id(mut self, id: Option<&str>) -> Self {
+        self.entry_id = id.map(str::to_string);
+        self
+    }
+
+    fn values(mut self, expected: impl ToString, found: impl ToString) -> Self {
+        self.expected = Some(expected.to_string());
+        self.found = Some(found.to_string());
+        self
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Intact,
+    Tampered,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Intact => "intact",
+            Status::Tampered => "tampered",
+        }
+    }
+}
+
+/// How the checkpoint compared, when one was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckpointStatus {
+    /// The first `size` entries match; `added` entries came after.
+    Matches { size: u64, added: u64 },
+    /// See the findings.
+    Fails,
+    /// A filtered export that does not reach the checkpoint's last entry.
+    NotCovered,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub format: Format,
+    pub archive_id: Option<ArchiveId>,
+    /// Entries examined.
+    pub entries: u64,
+    /// Bytes of record text hashed.
+    pub record_bytes: u64,
+    pub findings: Vec<Finding>,
+    /// Counts per kind, including findings beyond [`MAX_FINDINGS`].
+    pub counts: Vec<(FindingKind, u64)>,
+    pub head: Option<Hash>,
+    /// Merkle root over the recomputed leaf hashes.
+    pub root: Option<Hash>,
+    pub checkpoint: Option<CheckpointStatus>,
+    pub elapsed: std::time::Duration,
+}
+
+impl Report {
+    pub fn status(&self) -> Status {
+        if self.counts.iter().any(|(k, n)| !k.is_warning() && *n > 0) { Status::Tampered } else { Status::Intact }
+    }
+
+    pub fn problems(&self) -> u64 {
+        self.counts.iter().filter(|(k, _)| !k.is_warning()).map(|(_, n)| n).sum()
+    }
+
+    pub fn warnings(&self) -> u64 {
+        self.counts.iter().filter(|(k, _)| k.is_warning()).map(|(_, n)| n).sum()
+    }
+}
+
+/// Why verification could not run at all (exit code 2).
+#[derive(Debug)]
+pub enum VerifyError {
+    Cannot(String),
+    Cancelled,
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyError::Cannot(m) => f.write_str(m),
+            VerifyError::Cancelled => f.write_str("verification cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl From<ArchiveError> for VerifyError {
+    fn from(e: ArchiveError) -> Self {
+        VerifyError::Cannot(e.0)
+    }
+}
+
+struct Collector {
+    findings: Vec<Finding>,
+    counts: HashMap<FindingKind, u64>,
+}
+
+impl Collector {
+    fn new() -> Self {
+        Collector { findings: Vec::new(), counts: HashMap::new() }
+    }
+
+    fn push(&mut self, f: Finding) {
+        *self.counts.entry(f.kind).or_default() += 1;
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(f);
+        }
+    }
+
+    fn counts(&self) -> Vec<(FindingKind, u64)> {
+        let mut v: Vec<_> = self.counts.iter().map(|(k, n)| (*k, *n)).collect();
+        v.sort();
+        v
+    }
+}
+
+/// Verifies an archive or an auditlens export, detected by content.
+pub fn verify_file(path: &Path, checkpoint: Option<&Checkpoint>, job: &Job) -> Result<Report, VerifyError> {
+    let format = source::detect(path).map_err(|e| VerifyError::Cannot(e.0))?;
+    match format {
+        Format::Archive => verify_archive(&Archive::open(path)?, checkpoint, job),
+        f if f.has_chain() => verify_export(path, checkpoint, job),
+        f => Err(VerifyError::Cannot(format!(
+            "{} is a {f}: it carries no hash chain, so there is nothing to verify. \
+             Ingest it into an archive (`auditlens ingest --archive A.sqlite FILE`) to seal it.",
+            path.display()
+        ))),
+    }
+}
+
+/// The part of verification that follows the chain in seq order; shared by
+/// archives and exports.
+struct ChainWalk {
+    id: ArchiveId,
+    prev_seq: u64,
+    prev_chain: Hash,
+    /// Contiguous from seq 1 so far (the Merkle root is meaningful).
+    contiguous: bool,
+    tree: MerkleBuilder,
+    last_time: Option<(i64, u64)>,
+    ids: HashMap<u64, u64>,
+    id_hasher: RandomState,
+    suspects: Vec<Suspect>,
+    checkpoint: Option<Checkpoint>,
+    checkpoint_matched: Option<bool>,
+}
+
+/// An entry whose leaf hash did not match its position, kept to detect swaps.
+struct Suspect {
+    seq: u64,
+    record: Vec<u8>,
+    stored_leaf: Hash,
+    id: Option<String>,
+}
+
+impl ChainWalk {
+    fn new(id: ArchiveId, checkpoint: Option<&Checkpoint>) -> Self {
+        ChainWalk {
+            id,
+            prev_seq: 0,
+            prev_chain: chain::genesis(&id),
+            contiguous: true,
+            tree: MerkleBuilder::new(),
+            last_time: None,
+            ids: HashMap::new(),
+            id_hasher: RandomState::new(),
+            suspects: Vec::new(),
+            checkpoint: checkpoint.cloned(),
+            checkpoint_matched: None,
+        }
+    }
+
+    /// Checks one entry. `gap_is_finding` is false for filtered exports,
+    /// where missing seqs are expected.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        out: &mut Collector,
+        seq: u64,
+        record: &[u8],
+        stored_leaf: Hash,
+        stored_chain: Hash,
+        entry_id: Option<&str>,
+        time_ms: Option<i64>,
+        gap_is_finding: bool,
+    ) {
+        let computed_leaf = chain::leaf_hash(&self.id, seq, record);
+        if seq <= self.prev_seq {
+            out.push(
+                Finding::new(FindingKind::OutOfOrder, Some(seq), format!("seq {seq} comes after seq {}", self.prev_seq))
+                    .id(entry_id),
+            );
+            return;
+        }
+        let gap = seq != self.prev_seq + 1;
+        if gap {
+            self.contiguous = false;
+            if gap_is_finding {
+                let first = self.prev_seq + 1;
+                let msg = if first == seq - 1 {
+                    format!("entry {first} is missing (deleted)")
+                } else {
+                    format!("entries {first}–{} are missing ({} deleted)", seq - 1, seq - first)
+                };
+                out.push(Finding::new(FindingKind::MissingEntries, Some(first), msg).values(first, seq));
+            }
+        }
+        if self.contiguous {
+            self.tree.push(computed_leaf);
+        }
+        let leaf_ok = computed_leaf == stored_leaf;
+        let link_ok = gap || chain::chain_link(&self.prev_chain, &stored_leaf) == stored_chain;
+        let leaf_links = !gap && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
+        match (leaf_ok, link_ok) {
+            (true, true) => {}
+            (false, true) => out.push(
+                Finding::new(
+                    FindingKind::RecordModified,
+                    Some(seq),
+                    "the record was changed after it was sealed: its hash no longer matches",
+                )
+                .id(entry_id)
+                .values(stored_leaf, computed_leaf),
+            ),
+            (true, false) => out.push(
+                Finding::new(
+                    FindingKind::ChainBroken,
+                    Some(seq),
+                    "the chain hash does not follow from the previous entry (hash column changed, or an \
+                     entry before it was removed or inserted)",
+                )
+                .id(entry_id)
+                .values(chain::chain_link(&self.prev_chain, &stored_leaf), stored_chain),
+            ),
+            (false, false) if leaf_links => out.push(
+                Finding::new(FindingKind::LeafHashChanged, Some(seq), "the stored leaf hash was changed")
+                    .id(entry_id)
+                    .values(computed_leaf, stored_leaf),
+            ),
+            (false, false) => {
+                if self.suspects.len() < 512 {
+                    self.suspects.push(Suspect {
+                        seq,
+                        record: record.to_vec(),
+                        stored_leaf,
+                        id: entry_id.map(str::to_string),
+                    });
+                } else {
+                    out.push(
+                        Finding::new(
+                            FindingKind::ForeignEntry,
+                            Some(seq),
+                            "this entry does not belong at this position (inserted, forged or moved)",
+                        )
+                        .id(entry_id)
+                        .values(stored_leaf, computed_leaf),
+                    );
+                }
+            }
+        }
+        if let Some(id) = entry_id {
+            let h = self.id_hasher.hash_one(id);
+            if let Some(first) = self.ids.insert(h, seq) {
+                // A 64-bit hash collision between different ids is astronomically unlikely
+                // but would only add a finding the person can check by looking at both seqs.
+                out.push(
+                    Finding::new(FindingKind::DuplicateEntry, Some(seq), format!("entry id {id:?} is also stored at seq {first}"))
+                        .id(Some(id))
+                        .values(first, seq),
+                );
+            }
+        }
+        if let Some(t) = time_ms {
+            if let Some((prev_t, prev_seq)) = self.last_time
+                && t < prev_t
+            {
+                out.push(
+                    Finding::new(
+                        FindingKind::TimeBackwards,
+                        Some(seq),
+                        format!("time runs backwards: earlier than seq {prev_seq}"),
+                    )
+                    .id(entry_id)
+                    .values(format!("≥ {}", crate::core::time::Timestamp(prev_t)), crate::core::time::Timestamp(t)),
+                );
+            }
+            self.last_time = Some((t, seq));
+        }
+        self.prev_seq = seq;
+        self.prev_chain = stored_chain;
+        if let Some(cp) = &self.checkpoint
+            && self.checkpoint_matched.is_none()
+            && seq == cp.size
+        {
+            let root_ok = !self.contiguous || self.tree.root() == cp.root;
+            let matched = root_ok && stored_chain == cp.head;
+            self.checkpoint_matched = Some(matched);
+            if !matched {
+                out.push(
+                    Finding::new(
+                        FindingKind::Rewritten,
+                        Some(seq),
+                        format!(
+                            "the first {} entries are not the ones the checkpoint records: history was rewritten",
+                            cp.size
+                        ),
+                    )
+                    .values(format!("root {} head {}", b64(&cp.root), cp.head), format!("root {} head {}", b64(&self.tree.root()), stored_chain)),
+                );
+            }
+        }
+    }
+
+    /// Resolves suspects into swaps/moves or foreign entries, then checks the checkpoint.
+    fn finish(mut self, out: &mut Collector, entries: u64, complete: bool) -> (Option<Hash>, Option<Hash>, Option<CheckpointStatus>) {
+        let suspects = std::mem::take(&mut self.suspects);
+        for a in &suspects {
+            let home = suspects.iter().find(|b| {
+                b.seq != a.seq && {
+                    let moved = chain::leaf_hash(&self.id, b.seq, &a.record);
+                    moved == a.stored_leaf || moved == b.stored_leaf
+                }
+            });
+            let f = match home {
+                Some(b) => Finding::new(
+                    FindingKind::Misplaced,
+                    Some(a.seq),
+                    format!("this entry belongs at seq {} (entries swapped or moved)", b.seq),
+                )
+                .values(b.seq, a.seq),
+                None => Finding::new(
+                    FindingKind::ForeignEntry,
+                    Some(a.seq),
+                    "this entry does not belong at this position (inserted, forged or moved)",
+                )
+                .values(a.stored_leaf, chain::leaf_hash(&self.id, a.seq, &a.record)),
+            };
+            out.push(f.id(a.id.as_deref()));
+        }
+        let head = (self.prev_seq > 0).then_some(self.prev_chain);
+        let root = (self.contiguous && complete).then(|| self.tree.root());
+        let cp_status = self.checkpoint.as_ref().map(|cp| {
+            if cp.archive_id != self.id {
+                out.push(
+                    Finding::new(FindingKind::WrongArchive, None, "the checkpoint is for another archive")
+                        .values(cp.archive_id, self.id),
+                );
+                return CheckpointStatus::Fails;
+            }
+            if cp.size == 0 {
+                return CheckpointStatus::Matches { size: 0, added: entries };
+            }
+            match self.checkpoint_matched {
+                Some(true) => CheckpointStatus::Matches { size: cp.size, added: self.prev_seq.saturating_sub(cp.size) },
+                Some(false) => CheckpointStatus::Fails,
+                None => {
+                    if !complete {
+                        return CheckpointStatus::NotCovered;
+                    }
+                    {
+                        out.push(
+                            Finding::new(
+                                FindingKind::Truncated,
+                                Some(self.prev_seq + 1),
+                                format!(
+                                    "the checkpoint records {} entries but only {} are here: the tail was cut off",
+                                    cp.size, self.prev_seq
+                                ),
+                            )
+                            .values(cp.size, self.prev_seq),
+                        );
+                    }
+                    CheckpointStatus::Fails
+                }
+            }
+        });
+        (head, root, cp_status)
+    }
+}
+
+fn b64(h: &Hash) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(h.0)
+}
+
+/// A row as read from the archive.
+struct Row {
+    seq: u64,
+    record: Vec<u8>,
+    leaf: Vec<u8>,
+    chain: Vec<u8>,
+    columns: [Option<String>; 11],
+}
+
+/// What the parallel stage learns from one row.
+struct RowCheck {
+    entry_id: Option<String>,
+    time_ms: Option<i64>,
+    findings: Vec<Finding>,
+}
+
+fn check_row(row: &Row) -> RowCheck {
+    let mut findings = Vec::new();
+    match archive::parse_record(&row.record) {
+        Ok(entry) => {
+            let derived = IndexColumns::from_entry(&entry).values();
+            for (i, (want, have)) in derived.iter().zip(row.columns.iter()).enumerate() {
+                if want != have {
+                    findings.push(
+                        Finding::new(
+                            FindingKind::IndexMismatch,
+                            Some(row.seq),
+                            format!(
+                                "column {} disagrees with the hashed record: the table would show a value that was never sealed",
+                                INDEX_COLUMN_NAMES[i]
+                            ),
+                        )
+                        .id(Some(&entry.id))
+                        .values(show(want), show(have)),
+                    );
+                }
+            }
+            RowCheck { entry_id: Some(entry.id), time_ms: Some(entry.time.0), findings }
+        }
+        Err(m) => {
+            findings.push(Finding::new(FindingKind::UnreadableRecord, Some(row.seq), m));
+            RowCheck { entry_id: row.columns[0].clone(), time_ms: None, findings }
+        }
+    }
+}
+
+fn show(v: &Option<String>) -> String {
+    match v {
+        Some(s) => s.clone(),
+        None => "NULL".into(),
+    }
+}
+
+/// Verifies a sealed archive.
+pub fn verify_archive(archive: &Archive, checkpoint: Option<&Checkpoint>, job: &Job) -> Result<Report, VerifyError> {
+    let started = Instant::now();
+    let mut out = Collector::new();
+    let conn = archive.connection();
+    // Protections that should be there.
+    let present: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index')")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| archive.err(e))?;
+    for name in PROTECTIVE_TRIGGERS.iter().chain(["entries_entry_id"].iter()) {
+        if !present.iter().any(|p| p == name) {
+            out.push(Finding::new(
+                FindingKind::ProtectionRemoved,
+                None,
+                format!("{name} was removed from the archive's schema: it no longer refuses changes"),
+            ));
+        }
+    }
+    let total = archive.count()?;
+    job.start_phase("verifying", total);
+    let mut walk = ChainWalk::new(archive.id(), checkpoint);
+    let mut stmt = conn
+        .prepare(
+            "SELECT seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, actor_id, actor_label, \
+             action, resource_type, resource_id, project_id, org_id, ip_address FROM entries ORDER BY seq",
+        )
+        .map_err(|e| VerifyError::Cannot(format!("{}: the entries table is damaged or incomplete ({e})", archive.path().display())))?;
+    let mut rows = stmt.query([]).map_err(|e| archive.err(e))?;
+    let mut entries = 0u64;
+    let mut record_bytes = 0u64;
+    let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    loop {
+        let row = rows.next().map_err(|e| archive.err(e))?;
+        let at_end = row.is_none();
+        if let Some(r) = row {
+            batch.push(read_row(r).map_err(|e| VerifyError::Cannot(format!("{}: {e}", archive.path().display())))?);
+        }
+        if batch.len() == BATCH || (at_end && !batch.is_empty()) {
+            job.check().map_err(|_| VerifyError::Cancelled)?;
+            let checks = check_rows_parallel(&batch, workers);
+            for (row, check) in batch.iter().zip(checks) {
+                let leaf = Hash::from_slice(&row.leaf).unwrap_or_default();
+                let link = Hash::from_slice(&row.chain).unwrap_or_default();
+                walk.step(&mut out, row.seq, &row.record, leaf, link, check.entry_id.as_deref(), check.time_ms, true);
+                for f in check.findings {
+                    out.push(f);
+                }
+                entries += 1;
+                record_bytes += row.record.len() as u64;
+            }
+            job.set_done(entries);
+            batch.clear();
+        }
+        if at_end {
+            break;
+        }
+    }
+    let (head, root, cp) = walk.finish(&mut out, entries, true);
+    let mut findings = out.findings.clone();
+    findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
+    Ok(Report {
+        format: Format::Archive,
+        archive_id: Some(archive.id()),
+        entries,
+        record_bytes,
+        counts: out.counts(),
+        findings,
+        head,
+        root,
+        checkpoint: cp,
+        elapsed: started.elapsed(),
+    })
+}
+
+const BATCH: usize = 4096;
+
+fn read_row(r: &rusqlite::Row<'_>) -> Result<Row, String> {
+    use rusqlite::types::ValueRef;
+    let bytes = |i: usize| -> Result<Vec<u8>, String> {
+        match r.get_ref(i).map_err(|e| e.to_string())? {
+            ValueRef::Text(t) | ValueRef::Blob(t) => Ok(t.to_vec()),
+            ValueRef::Null => Ok(Vec::new()),
+            ValueRef::Integer(n) => Ok(n.to_string().into_bytes()),
+            ValueRef::Real(f) => Ok(f.to_string().into_bytes()),
+        }
+    };
+    let text = |i: usize| -> Result<Option<String>, String> {
+        Ok(match r.get_ref(i).map_err(|e| e.to_string())? {
+            ValueRef::Null => None,
+            ValueRef::Integer(n) => Some(n.to_string()),
+            ValueRef::Real(f) => Some(f.to_string()),
+            ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        })
+    };
+    let seq: i64 = r.get(0).map_err(|e| format!("a row has a non-integer seq ({e})"))?;
+    let mut columns: [Option<String>; 11] = Default::default();
+    for (i, c) in columns.iter_mut().enumerate() {
+        *c = text(4 + i)?;
+    }
+    Ok(Row { seq: seq.max(0) as u64, record: bytes(1)?, leaf: bytes(2)?, chain: bytes(3)?, columns })
+}
+
+fn check_rows_parallel(batch: &[Row], workers: usize) -> Vec<RowCheck> {
+    if workers <= 1 || batch.len() < 256 {
+        return batch.iter().map(check_row).collect();
+    }
+    let chunk = batch.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .map(|c| s.spawn(move || c.iter().map(check_row).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+/// Verifies an auditlens export (JSON, NDJSON or CSV) without the archive.
+pub fn verify_export(path: &Path, checkpoint: Option<&Checkpoint>, job: &Job) -> Result<Report, VerifyError> {
+    let started = Instant::now();
+    let mut src = Source::open(path).map_err(|e| VerifyError::Cannot(e.0))?;
+    let format = src.format;
+    let mut out = Collector::new();
+    let header_id = src.header.as_ref().map(|h| h.archive_id);
+    let header_cp = src.header.as_ref().and_then(|h| h.checkpoint.clone());
+    let cp = checkpoint.cloned().or(header_cp);
+    let mut walk: Option<ChainWalk> = header_id.map(|id| ChainWalk::new(id, cp.as_ref()));
+    let mut entries = 0u64;
+    let mut record_bytes = 0u64;
+    let mut record = String::new();
+    let mut complete = true;
+    job.start_phase("verifying", 0);
+    while let Some(r) = src.next_record() {
+        if entries % 4096 == 0 {
+            job.check().map_err(|_| VerifyError::Cancelled)?;
+            job.set_done(entries);
+        }
+        let rec = match r {
+            Ok(rec) => rec,
+            Err(e) if e.fatal => {
+                complete = false;
+                out.push(Finding::new(FindingKind::ExportIncomplete, None, e.to_string()));
+                break;
+            }
+            Err(e) => {
+                out.push(Finding::new(FindingKind::UnreadableRecord, None, e.to_string()));
+                continue;
+            }
+        };
+        let Some(chain_fields) = rec.chain else { continue };
+        let id = rec.archive_id.or(header_id).unwrap_or(ArchiveId([0; 16]));
+        let w = walk.get_or_insert_with(|| ChainWalk::new(id, cp.as_ref()));
+        if id != w.id {
+            out.push(
+                Finding::new(FindingKind::WrongArchive, Some(chain_fields.seq), "this row names another archive")
+                    .id(Some(&rec.entry.id))
+                    .values(w.id, id),
+            );
+            continue;
+        }
+        record.clear();
+        rec.entry.to_record().write_canonical(&mut record);
+        w.step(
+            &mut out,
+            chain_fields.seq,
+            record.as_bytes(),
+            chain_fields.leaf_hash,
+            chain_fields.chain_hash,
+            Some(&rec.entry.id),
+            Some(rec.entry.time.0),
+            false,
+        );
+        entries += 1;
+        record_bytes += record.len() as u64;
+    }
+    if let Some(n) = src.footer_count
+        && n != entries
+    {
+        out.push(
+            Finding::new(FindingKind::ExportIncomplete, None, format!("the export says it holds {n} entries but {entries} were read"))
+                .values(n, entries),
+        );
+    }
+    let archive_id = walk.as_ref().map(|w| w.id);
+    let (head, root, cp_status) = match walk {
+        // Only a complete, unfiltered export can show that a checkpoint's tail is missing.
+        Some(w) => {
+            let full = complete && w.contiguous;
+            w.finish(&mut out, entries, full)
+        }
+        None => (None, None, None),
+    };
+    let mut findings = out.findings.clone();
+    findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
+    Ok(Report {
+        format,
+        archive_id,
+        entries,
+        record_bytes,
+        counts: out.counts(),
+        findings,
+        head,
+        root,
+        checkpoint: cp_status,
+        elapsed: started.elapsed(),
+    })
+}
