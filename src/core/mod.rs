@@ -1,8 +1,11 @@
 //! The core library: everything but the user interface. Nothing here depends on egui.
 
 pub mod archive;
+pub mod catalog;
 pub mod chain;
 pub mod checkpoint;
+pub mod export;
+pub mod filter;
 pub mod ingest;
 pub mod job;
 pub mod json;

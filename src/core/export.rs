@@ -1,0 +1,302 @@
+//! Exporting filtered entries as JSON, NDJSON or CSV (docs/FORMAT.md, "Exports").
+//!
+//! Every exported entry carries its seq, leaf hash and chain hash, and the
+//! export names the archive and its checkpoint, so the file can be verified
+//! on its own and ingested back without loss. The output is written to a
+//! temporary file and renamed into place when complete, so a cancelled or
+//! failed export leaves nothing behind.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::core::archive::{self, Archive, ArchiveError};
+use crate::core::chain::Hash;
+use crate::core::filter::Filter;
+use crate::core::job::Job;
+use crate::core::json::{Json, write_canonical_string};
+use crate::core::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Json,
+    Ndjson,
+    Csv,
+}
+
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "json",
+            ExportFormat::Ndjson => "ndjson",
+            ExportFormat::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ExportError {
+    Archive(ArchiveError),
+    Io(String),
+    Cancelled,
+}
+
+impl std::fmt::Display for ExportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExportError::Archive(e) => write!(f, "{e}"),
+            ExportError::Io(m) => f.write_str(m),
+            ExportError::Cancelled => f.write_str("export cancelled; no file was written"),
+        }
+    }
+}
+
+impl std::error::Error for ExportError {}
+
+impl From<ArchiveError> for ExportError {
+    fn from(e: ArchiveError) -> Self {
+        ExportError::Archive(e)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportReport {
+    pub entries: u64,
+    pub path: PathBuf,
+}
+
+/// The filter as it is written into an export's header.
+pub fn filter_json(f: &Filter) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    if let Some(t) = f.from {
+        m.insert("from".into(), t.to_string().into());
+    }
+    if let Some(t) = f.to {
+        m.insert("to".into(), t.to_string().into());
+    }
+    for (k, v) in [("projects", &f.projects), ("actions", &f.actions), ("resource_types", &f.resource_types)] {
+        if !v.is_empty() {
+            m.insert(k.into(), v.clone().into());
+        }
+    }
+    if let Some(a) = &f.actor {
+        m.insert("actor".into(), a.clone().into());
+    }
+    if let Some(t) = &f.actor_type {
+        m.insert("actor_type".into(), t.as_str().into());
+    }
+    if let Some(s) = &f.search {
+        m.insert("search".into(), s.clone().into());
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Exports the entries of `archive` that match `filter` to `out`.
+pub fn export(
+    archive: &Archive,
+    filter: &Filter,
+    format: ExportFormat,
+    out: &Path,
+    job: &Job,
+) -> Result<ExportReport, ExportError> {
+    export_seqs(archive, filter, None, format, out, job)
+}
+
+/// Like [`export`], limited to the given seqs when `only` is set (the viewer
+/// passes the rows it shows).
+pub fn export_seqs(
+    archive: &Archive,
+    filter: &Filter,
+    only: Option<&[u64]>,
+    format: ExportFormat,
+    out: &Path,
+    job: &Job,
+) -> Result<ExportReport, ExportError> {
+    if out.is_dir() {
+        return Err(ExportError::Io(format!("{} is a directory; give a file name", out.display())));
+    }
+    if std::fs::canonicalize(out).ok().is_some_and(|o| std::fs::canonicalize(archive.path()).ok() == Some(o)) {
+        return Err(ExportError::Io("refusing to overwrite the archive with an export".into()));
+    }
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
+    let io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", out.display()));
+    let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io)?);
+
+    job.start_phase("preparing", 0);
+    let checkpoint = archive.checkpoint()?;
+    let header = serde_json::json!({
+        "version": 1,
+        "archive_id": archive.id().to_string(),
+        "checkpoint": checkpoint.to_text(),
+        "exported_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "exported_by": format!("auditlens {}", env!("CARGO_PKG_VERSION")),
+        "filter": filter_json(filter),
+    });
+    match format {
+        ExportFormat::Json => write!(w, "{{\"{EXPORT_HEADER_KEY}\":{header},\n\"entries\":[").map_err(io)?,
+        ExportFormat::Ndjson => writeln!(w, "{{\"{EXPORT_HEADER_KEY}\":{header}}}").map_err(io)?,
+        ExportFormat::Csv => {}
+    }
+    // The CSV writer takes the file writer over and gives it back at the end.
+    let mut csv = None;
+    if format == ExportFormat::Csv {
+        let mut c = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Necessary).buffer_capacity(1 << 16).from_writer(w);
+        c.write_record(EXPORT_CSV_COLUMNS).map_err(|e| ExportError::Io(e.to_string()))?;
+        csv = Some(c);
+        w = BufWriter::new(tmp.as_file().try_clone().map_err(io)?);
+    }
+
+    let (clause, params) = filter.sql_prefilter();
+    let sql = format!("SELECT seq, record, leaf_hash, chain_hash FROM entries WHERE {clause} ORDER BY seq");
+    let conn = archive.connection();
+    let mut stmt = conn.prepare(&sql).map_err(|e| archive.err(e))?;
+    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(|e| archive.err(e))?;
+    let only_set: Option<std::collections::HashSet<u64>> = only.map(|s| s.iter().copied().collect());
+    job.start_phase("exporting", only.map(|s| s.len() as u64).unwrap_or(checkpoint.size));
+    let id_text = archive.id().to_string();
+    let needs_parse = format == ExportFormat::Csv || !filter.is_empty();
+    let mut count = 0u64;
+    let mut seen = 0u64;
+    let mut line = String::new();
+    while let Some(r) = rows.next().map_err(|e| archive.err(e))? {
+        seen += 1;
+        if seen % 4096 == 0 {
+            job.check().map_err(|_| ExportError::Cancelled)?;
+            job.set_done(if only.is_some() { count } else { seen });
+        }
+        let seq = r.get::<_, i64>(0).map_err(|e| archive.err(e))? as u64;
+        if let Some(s) = &only_set
+            && !s.contains(&seq)
+        {
+            continue;
+        }
+        let record = match r.get_ref(1).map_err(|e| archive.err(e))? {
+            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+            _ => return Err(ExportError::Io(format!("entry {seq} has no record; run `auditlens verify`"))),
+        };
+        let leaf = Hash::from_slice(&r.get::<_, Vec<u8>>(2).map_err(|e| archive.err(e))?).unwrap_or_default();
+        let chain = Hash::from_slice(&r.get::<_, Vec<u8>>(3).map_err(|e| archive.err(e))?).unwrap_or_default();
+        let entry = if needs_parse {
+            let e = archive::parse_record(record)
+                .map_err(|m| ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`")))?;
+            if !filter.matches(&e) {
+                continue;
+            }
+            Some(e)
+        } else {
+            None
+        };
+        match format {
+            ExportFormat::Json | ExportFormat::Ndjson => {
+                let text = std::str::from_utf8(record)
+                    .ok()
+                    .filter(|t| t.starts_with('{') && t.len() > 2)
+                    .ok_or_else(|| ExportError::Io(format!("entry {seq} has a malformed record; run `auditlens verify`")))?;
+                line.clear();
+                if format == ExportFormat::Json {
+                    line.push_str(if count == 0 { "\n" } else { ",\n" });
+                }
+                line.push_str("{\"seq\":");
+                line.push_str(&seq.to_string());
+                line.push_str(",\"leaf_hash\":\"");
+                line.push_str(&leaf.to_hex());
+                line.push_str("\",\"chain_hash\":\"");
+                line.push_str(&chain.to_hex());
+                line.push_str("\",");
+                line.push_str(&text[1..]);
+                if format == ExportFormat::Ndjson {
+                    line.push('\n');
+                }
+                w.write_all(line.as_bytes()).map_err(io)?;
+            }
+            ExportFormat::Csv => {
+                let e = entry.as_ref().expect("parsed for CSV");
+                let c = csv.as_mut().expect("csv writer");
+                write_csv_row(c, &id_text, seq, &leaf, &chain, e).map_err(|e| ExportError::Io(e.to_string()))?;
+            }
+        }
+        count += 1;
+    }
+    match format {
+        ExportFormat::Json => write!(w, "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}\n").map_err(io)?,
+        ExportFormat::Ndjson => writeln!(w, "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}").map_err(io)?,
+        ExportFormat::Csv => {
+            if let Some(c) = csv.take() {
+                w = c.into_inner().map_err(|e| ExportError::Io(e.error().to_string()))?;
+            }
+        }
+    }
+    w.flush().map_err(io)?;
+    drop(w);
+    job.check().map_err(|_| ExportError::Cancelled)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(out).map_err(|e| ExportError::Io(format!("{}: {}", out.display(), e.error)))?;
+    Ok(ExportReport { entries: count, path: out.to_path_buf() })
+}
+
+fn write_csv_row(
+    w: &mut csv::Writer<BufWriter<std::fs::File>>,
+    archive_id: &str,
+    seq: u64,
+    leaf: &Hash,
+    chain: &Hash,
+    e: &crate::core::model::Entry,
+) -> csv::Result<()> {
+    let a = &e.actor;
+    let json_text = |j: &Option<Json>| j.as_ref().map(Json::to_canonical);
+    let extra = (!e.extra.is_empty()).then(|| Json::Object(e.extra.clone()).to_canonical());
+    let before = json_text(&e.before);
+    let after = json_text(&e.after);
+    let time = e.time.to_string();
+    let updated = e.updated_at.map(|t| t.to_string());
+    let key_created = a.api_key_created_at.map(|t| t.to_string());
+    let seq_text = seq.to_string();
+    let leaf_hex = leaf.to_hex();
+    let chain_hex = chain.to_hex();
+    let cells: [Option<&str>; 32] = [
+        Some(archive_id),
+        Some(&seq_text),
+        Some(&leaf_hex),
+        Some(&chain_hex),
+        Some(&e.id),
+        Some(&time),
+        updated.as_deref(),
+        a.actor_type.as_ref().map(|t| t.as_str()),
+        a.user_id.as_deref(),
+        a.email.as_deref(),
+        a.org_role.as_deref(),
+        a.project_role.as_deref(),
+        a.auth_method.as_deref(),
+        a.api_key_id.as_deref(),
+        a.api_key_name.as_deref(),
+        a.api_key_scope.as_deref(),
+        a.api_key_scope_id.as_deref(),
+        key_created.as_deref(),
+        a.api_key_created_by.as_deref(),
+        e.org_id.as_deref(),
+        e.org_name.as_deref(),
+        e.project_id.as_deref(),
+        e.project_name.as_deref(),
+        Some(&e.resource_type),
+        Some(&e.resource_id),
+        e.resource_name.as_deref(),
+        Some(&e.action),
+        before.as_deref(),
+        after.as_deref(),
+        e.ip_address.as_deref(),
+        e.user_agent.as_deref(),
+        extra.as_deref(),
+    ];
+    for c in cells {
+        w.write_field(csv_encode(c).as_bytes())?;
+    }
+    w.write_record(None::<&[u8]>)
+}
+
+/// Writes a JSON string literal (used by callers building JSON by hand).
+pub fn json_string(s: &str) -> String {
+    let mut out = String::new();
+    write_canonical_string(s, &mut out);
+    out
+}

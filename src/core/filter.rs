@@ -1,0 +1,140 @@
+//! The one filter used by the CLI's export and the viewer.
+//!
+//! [`Filter::matches`] is the definition; [`Filter::sql_prefilter`] narrows the
+//! rows read from the archive using indexed columns and never excludes a row
+//! that `matches` would accept.
+
+use crate::core::model::{ActorType, Entry};
+use crate::core::time::Timestamp;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Entries at or after this time.
+    pub from: Option<Timestamp>,
+    /// Entries strictly before this time.
+    pub to: Option<Timestamp>,
+    /// Project ids or names (any of them).
+    pub projects: Vec<String>,
+    /// Actions (any of them), e.g. `create`, `setLabel`.
+    pub actions: Vec<String>,
+    /// Resource types by internal name (`apiKey`) or display name ("API Key").
+    pub resource_types: Vec<String>,
+    /// A user id, email, API key id or API key name (case-insensitive, exact).
+    pub actor: Option<String>,
+    pub actor_type: Option<ActorType>,
+    /// Case-insensitive text searched in ids, names, email, IP, user agent,
+    /// action, resource type and the before/after states.
+    pub search: Option<String>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    pub fn matches(&self, e: &Entry) -> bool {
+        if self.from.is_some_and(|f| e.time < f) || self.to.is_some_and(|t| e.time >= t) {
+            return false;
+        }
+        if !self.projects.is_empty()
+            && !self.projects.iter().any(|p| e.project_id.as_deref() == Some(p) || e.project_name.as_deref() == Some(p))
+        {
+            return false;
+        }
+        if !self.actions.is_empty() && !self.actions.iter().any(|a| *a == e.action) {
+            return false;
+        }
+        if !self.resource_types.is_empty()
+            && !self.resource_types.iter().any(|r| {
+                *r == e.resource_type || crate::core::catalog::display_name(&e.resource_type).eq_ignore_ascii_case(r)
+            })
+        {
+            return false;
+        }
+        if let Some(t) = &self.actor_type
+            && e.actor.actor_type.as_ref() != Some(t)
+        {
+            return false;
+        }
+        if let Some(actor) = &self.actor {
+            let a = &e.actor;
+            let hit = [&a.user_id, &a.email, &a.api_key_id, &a.api_key_name]
+                .into_iter()
+                .flatten()
+                .any(|v| v.to_lowercase() == actor.to_lowercase());
+            if !hit {
+                return false;
+            }
+        }
+        if let Some(text) = &self.search
+            && !text.is_empty()
+            && !search_text(e).contains(&text.to_lowercase())
+        {
+            return false;
+        }
+        true
+    }
+
+    /// A WHERE clause (without the keyword) over the archive's indexed
+    /// columns, and its parameters. Always a superset of [`Filter::matches`].
+    pub fn sql_prefilter(&self) -> (String, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value;
+        let mut clauses = vec!["1".to_string()];
+        let mut params: Vec<Value> = Vec::new();
+        if let Some(f) = self.from {
+            params.push(Value::Integer(f.0));
+            clauses.push(format!("time_ms >= ?{}", params.len()));
+        }
+        if let Some(t) = self.to {
+            params.push(Value::Integer(t.0));
+            clauses.push(format!("time_ms < ?{}", params.len()));
+        }
+        if !self.actions.is_empty() {
+            let mut marks = Vec::new();
+            for a in &self.actions {
+                params.push(Value::Text(a.clone()));
+                marks.push(format!("?{}", params.len()));
+            }
+            clauses.push(format!("action IN ({})", marks.join(",")));
+        }
+        if let Some(t) = &self.actor_type {
+            params.push(Value::Text(t.as_str().to_string()));
+            clauses.push(format!("actor_type = ?{}", params.len()));
+        }
+        (clauses.join(" AND "), params)
+    }
+}
+
+/// The lower-cased text that free-text search looks in.
+pub fn search_text(e: &Entry) -> String {
+    let mut s = String::with_capacity(256);
+    let a = &e.actor;
+    for v in [
+        Some(&e.id),
+        Some(&e.resource_id),
+        e.resource_name.as_ref(),
+        Some(&e.resource_type),
+        Some(&e.action),
+        a.user_id.as_ref(),
+        a.email.as_ref(),
+        a.api_key_id.as_ref(),
+        a.api_key_name.as_ref(),
+        e.org_id.as_ref(),
+        e.org_name.as_ref(),
+        e.project_id.as_ref(),
+        e.project_name.as_ref(),
+        e.ip_address.as_ref(),
+        e.user_agent.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        s.push_str(v);
+        s.push('\n');
+    }
+    for state in [&e.before, &e.after].into_iter().flatten() {
+        state.write_canonical(&mut s);
+        s.push('\n');
+    }
+    s.to_lowercase()
+}
