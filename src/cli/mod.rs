@@ -1,0 +1,658 @@
+//! The command-line interface. Each command is a thin shell over `core`.
+//!
+//! Exit codes: 0 success / intact, 1 tampering found (or ingest conflicts),
+//! 2 could not run.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use auditlens::core::archive::Archive;
+use auditlens::core::checkpoint::Checkpoint;
+use auditlens::core::export::{self, ExportFormat};
+use auditlens::core::filter::Filter;
+use auditlens::core::ingest::{self, IngestOptions};
+use auditlens::core::job::Job;
+use auditlens::core::model::ActorType;
+use auditlens::core::sample::{self, PlatformFormat, Sample};
+use auditlens::core::source::{self, Format, Source};
+use auditlens::core::time::Timestamp;
+use auditlens::core::verify::{self, Report, Status};
+use auditlens::core::{chain, digest};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "auditlens",
+    version,
+    about = "Open, verify, search and re-export hash-chained audit-log archives",
+    long_about = "auditlens opens audit-log archives and platform exports, proves them intact through a hash \
+                  chain, and re-exports verifiable subsets.\n\nWith no command (or with just a FILE) it opens \
+                  the viewer.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// A file to open in the viewer.
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Append platform exports (JSON, JSONL, CSV) or auditlens exports to an archive.
+    Ingest(IngestArgs),
+    /// Verify an archive or an auditlens export. Exit 0 intact, 1 tampered, 2 could not run.
+    Verify(VerifyArgs),
+    /// Print the archive's checkpoint (keep it somewhere else: it anchors the chain).
+    Checkpoint(CheckpointArgs),
+    /// Describe a file: format, entry count, time span, archive id, head hash, SHA-256.
+    Info(InfoArgs),
+    /// Export the entries matching a filter as JSON, NDJSON or CSV.
+    Export(ExportArgs),
+    /// Generate realistic sample data (an archive or a platform-style export).
+    Sample(SampleArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// The archive to append to (created if absent).
+    #[arg(long, value_name = "ARCHIVE.sqlite")]
+    pub archive: PathBuf,
+    /// Store the good records; write each rejected one, with its reason, to the rejects file.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Where rejected records go (default: ARCHIVE.rejects.jsonl).
+    #[arg(long, value_name = "FILE", requires = "skip_invalid")]
+    pub rejects: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Export files to read; the format is detected from the content.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// An archive (.sqlite) or an auditlens export (JSON, NDJSON, CSV).
+    pub file: PathBuf,
+    /// A checkpoint kept outside the archive: catches a cut-off tail and a rewritten chain.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub checkpoint: Option<PathBuf>,
+    /// Print one JSON object with status, entries and findings.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckpointArgs {
+    pub archive: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormatArg {
+    Json,
+    Ndjson,
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ActorTypeArg {
+    User,
+    ApiKey,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct FilterArgs {
+    /// Entries at or after this time (ISO 8601, UTC if no offset).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Entries before this time.
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Project id or name (repeatable).
+    #[arg(long = "project", value_name = "P")]
+    pub projects: Vec<String>,
+    /// Action, e.g. create, update, delete, setLabel (repeatable).
+    #[arg(long = "action", value_name = "A")]
+    pub actions: Vec<String>,
+    /// Resource type, e.g. apiKey or "API Key" (repeatable).
+    #[arg(long = "resource-type", value_name = "R")]
+    pub resource_types: Vec<String>,
+    /// User id, email, API key id or API key name.
+    #[arg(long, value_name = "X")]
+    pub actor: Option<String>,
+    #[arg(long, value_enum)]
+    pub actor_type: Option<ActorTypeArg>,
+    /// Case-insensitive text in ids, names, email, IP, user agent, before/after.
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+}
+
+impl FilterArgs {
+    pub fn to_filter(&self) -> Result<Filter, String> {
+        let time = |s: &Option<String>, name: &str| -> Result<Option<Timestamp>, String> {
+            s.as_deref()
+                .map(|t| Timestamp::parse(t).map_err(|e| format!("--{name}: {e}")))
+                .transpose()
+        };
+        Ok(Filter {
+            from: time(&self.from, "from")?,
+            to: time(&self.to, "to")?,
+            projects: self.projects.clone(),
+            actions: self.actions.clone(),
+            resource_types: self.resource_types.clone(),
+            actor: self.actor.clone(),
+            actor_type: self.actor_type.map(|t| match t {
+                ActorTypeArg::User => ActorType::User,
+                ActorTypeArg::ApiKey => ActorType::ApiKey,
+            }),
+            search: self.search.clone(),
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    pub archive: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormatArg,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Output file (written completely or not at all).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SampleFormatArg {
+    /// A sealed archive (SQLite).
+    Archive,
+    /// Platform-style JSON array.
+    Json,
+    /// Platform-style JSON lines.
+    Jsonl,
+    /// Platform-style CSV.
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// Number of entries.
+    #[arg(long, default_value_t = 3000)]
+    pub entries: u64,
+    /// Seed: the same seed gives the same data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Output format (default: from the file extension: .sqlite, .json, .jsonl, .csv).
+    #[arg(long, value_enum)]
+    pub format: Option<SampleFormatArg>,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// A failure that means "could not run" (exit 2).
+pub struct Fail(pub String);
+
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+/// Runs a command; returns the exit code.
+pub fn run(command: Command) -> i32 {
+    let result = match command {
+        Command::Ingest(a) => cmd_ingest(a),
+        Command::Verify(a) => cmd_verify(a),
+        Command::Checkpoint(a) => cmd_checkpoint(a),
+        Command::Info(a) => cmd_info(a),
+        Command::Export(a) => cmd_export(a),
+        Command::Sample(a) => cmd_sample(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Fail(msg)) => {
+            eprintln!("auditlens: {}", terminal_safe(&msg));
+            2
+        }
+    }
+}
+
+/// Replaces control characters so that file content cannot drive the terminal.
+pub fn terminal_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Shows a progress line on stderr while `work` runs, if stderr is a terminal.
+fn with_progress<T>(job: &Arc<Job>, work: impl FnOnce() -> T) -> T {
+    if !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let watcher_job = job.clone();
+        let watcher_done = done.clone();
+        s.spawn(move || {
+            let mut shown = false;
+            while !watcher_done.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let (phase, d, t) = watcher_job.snapshot();
+                let line = if t > 0 {
+                    format!("{phase}: {:>3}% ({d}/{t})", d * 100 / t.max(1))
+                } else {
+                    format!("{phase}: {d}")
+                };
+                eprint!("\r\x1b[2K{line}");
+                shown = true;
+            }
+            if shown {
+                eprint!("\r\x1b[2K");
+            }
+        });
+        let r = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        r
+    })
+}
+
+fn read_checkpoint(path: &Path) -> Result<Checkpoint, Fail> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+    Checkpoint::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())))
+}
+
+fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
+    let job = Arc::new(Job::new());
+    let opts = IngestOptions {
+        skip_invalid: a.skip_invalid,
+        rejects_path: a.rejects.clone(),
+        batch_size: None,
+    };
+    let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
+    let cp = ingest::checkpoint_after(&a.archive)?;
+    if a.json {
+        println!(
+            "{}",
+            json!({
+                "archive": a.archive.display().to_string(),
+                "created": report.created,
+                "read": report.read,
+                "added": report.added,
+                "duplicates": report.duplicates,
+                "conflicts": report.conflicts.iter().map(|c| json!({"id": c.entry_id, "existing_seq": c.existing_seq, "source": c.source})).collect::<Vec<_>>(),
+                "rejected": report.rejected,
+                "rejects_file": report.rejects_path.as_ref().map(|p| p.display().to_string()),
+                "first_seq": report.first_seq,
+                "last_seq": report.last_seq,
+                "checkpoint": cp.to_text(),
+            })
+        );
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{} {}: read {}, added {}, already stored {}, conflicting {}{}",
+            if report.created {
+                "created"
+            } else {
+                "appended to"
+            },
+            a.archive.display(),
+            report.read,
+            report.added,
+            report.duplicates,
+            report.conflicts.len(),
+            if report.rejected > 0 {
+                format!(", rejected {}", report.rejected)
+            } else {
+                String::new()
+            }
+        );
+        if let (Some(f), Some(l)) = (report.first_seq, report.last_seq) {
+            let _ = writeln!(out, "new entries: seq {f}–{l}");
+        }
+        for c in report.conflicts.iter().take(20) {
+            let _ = writeln!(
+                out,
+                "conflict: entry {} from {} differs from the stored seq {} (kept out, recorded in the archive)",
+                terminal_safe(&c.entry_id),
+                c.source,
+                c.existing_seq
+            );
+        }
+        if report.conflicts.len() > 20 {
+            let _ = writeln!(out, "… and {} more conflicts", report.conflicts.len() - 20);
+        }
+        if let Some(p) = &report.rejects_path {
+            let _ = writeln!(out, "rejected records and their reasons: {}", p.display());
+        }
+        let _ = writeln!(
+            out,
+            "\ncheckpoint (keep a copy outside the archive):\n{}",
+            cp.to_text()
+        );
+    }
+    Ok(if report.conflicts.is_empty() { 0 } else { 1 })
+}
+
+fn report_json(path: &Path, r: &Report) -> serde_json::Value {
+    json!({
+        "file": path.display().to_string(),
+        "format": r.format.name(),
+        "status": r.status().as_str(),
+        "entries": r.entries,
+        "archive_id": r.archive_id.map(|i| i.to_string()),
+        "head": r.head.map(|h| h.to_hex()),
+        "root": r.root.map(|h| h.to_hex()),
+        "checkpoint": r.checkpoint.as_ref().map(|c| match c {
+            verify::CheckpointStatus::Matches { size, added } => json!({"status": "matches", "size": size, "added_since": added}),
+            verify::CheckpointStatus::Fails => json!({"status": "fails"}),
+            verify::CheckpointStatus::NotCovered => json!({"status": "not_covered"}),
+        }),
+        "problems": r.problems(),
+        "warnings": r.warnings(),
+        "counts": r.counts.iter().map(|(k, n)| (k.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "findings": r.findings.iter().map(|f| json!({
+            "kind": f.kind.as_str(),
+            "severity": if f.kind.is_warning() { "warning" } else { "tampering" },
+            "seq": f.seq,
+            "id": f.entry_id,
+            "expected": f.expected,
+            "found": f.found,
+            "message": f.message,
+        })).collect::<Vec<_>>(),
+        "elapsed_ms": r.elapsed.as_millis() as u64,
+    })
+}
+
+fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
+    let cp = a.checkpoint.as_deref().map(read_checkpoint).transpose()?;
+    let job = Arc::new(Job::new());
+    let report = with_progress(&job, || verify::verify_file(&a.file, cp.as_ref(), &job))?;
+    if a.json {
+        println!("{}", report_json(&a.file, &report));
+    } else {
+        let mut out = std::io::stdout().lock();
+        let status = report.status();
+        let _ = writeln!(
+            out,
+            "{}: {} — {} ({} entries{}, {:.2} s)",
+            a.file.display(),
+            report.format.name(),
+            match status {
+                Status::Intact => "INTACT".to_string(),
+                Status::Tampered => format!("TAMPERED: {} problem(s) found", report.problems()),
+            },
+            report.entries,
+            report
+                .head
+                .map(|h| format!(", head {}", &h.to_hex()[..16]))
+                .unwrap_or_default(),
+            report.elapsed.as_secs_f64()
+        );
+        match &report.checkpoint {
+            Some(verify::CheckpointStatus::Matches { size, added }) => {
+                let _ = writeln!(
+                    out,
+                    "checkpoint: matches its {size} entries{}",
+                    if *added > 0 {
+                        format!("; {added} entries added since")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            Some(verify::CheckpointStatus::Fails) => {
+                let _ = writeln!(out, "checkpoint: DOES NOT MATCH");
+            }
+            Some(verify::CheckpointStatus::NotCovered) => {
+                let _ = writeln!(
+                    out,
+                    "checkpoint: this export does not include the checkpoint's last entry"
+                );
+            }
+            None if report.format == Format::Archive => {
+                let _ = writeln!(
+                    out,
+                    "no checkpoint given: a cut-off tail or a rewritten chain cannot be ruled out (use --checkpoint)"
+                );
+            }
+            None => {}
+        }
+        for f in &report.findings {
+            let _ = writeln!(
+                out,
+                "{} {}{}{}: {}{}",
+                if f.kind.is_warning() {
+                    "warning"
+                } else {
+                    "FINDING"
+                },
+                f.kind.as_str(),
+                f.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
+                f.entry_id
+                    .as_ref()
+                    .map(|i| format!(" (id {})", terminal_safe(i)))
+                    .unwrap_or_default(),
+                terminal_safe(&f.message),
+                match (&f.expected, &f.found) {
+                    (Some(e), Some(g)) => format!(
+                        "\n    expected {}\n    found    {}",
+                        terminal_safe(e),
+                        terminal_safe(g)
+                    ),
+                    _ => String::new(),
+                }
+            );
+        }
+        let shown = report.findings.len() as u64;
+        let total: u64 = report.counts.iter().map(|(_, n)| n).sum();
+        if total > shown {
+            let _ = writeln!(out, "… {} more findings not listed", total - shown);
+        }
+    }
+    Ok(match report.status() {
+        Status::Intact => 0,
+        Status::Tampered => 1,
+    })
+}
+
+fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
+    if source::detect(&a.archive)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; checkpoints describe archives",
+            a.archive.display()
+        )));
+    }
+    let archive = Archive::open(&a.archive)?;
+    print!("{}", archive.checkpoint()?.to_text());
+    Ok(0)
+}
+
+fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
+    let format = source::detect(&a.file)?;
+    let sha =
+        digest::file_sha256(&a.file).map_err(|e| Fail(format!("{}: {e}", a.file.display())))?;
+    let mut info = serde_json::Map::new();
+    info.insert("file".into(), a.file.display().to_string().into());
+    info.insert("format".into(), format.name().into());
+    info.insert("sha256".into(), sha.into());
+    let span = |min: Option<i64>, max: Option<i64>| match (min, max) {
+        (Some(a), Some(b)) => {
+            json!({"from": Timestamp(a).to_string(), "to": Timestamp(b).to_string()})
+        }
+        _ => serde_json::Value::Null,
+    };
+    if format == Format::Archive {
+        let archive = Archive::open(&a.file)?;
+        let cp = archive.checkpoint()?;
+        let (min, max) = archive.time_span()?.unzip();
+        info.insert("entries".into(), cp.size.into());
+        info.insert("archive_id".into(), archive.id().to_string().into());
+        info.insert("head".into(), cp.head.to_hex().into());
+        info.insert("root".into(), chain::to_hex(&cp.root.0).into());
+        info.insert("time_span".into(), span(min, max));
+        for (k, v) in archive.meta() {
+            if k == "created_at" || k == "format_version" {
+                info.insert(k.clone(), v.clone().into());
+            }
+        }
+    } else {
+        let mut src = Source::open_as(&a.file, format)?;
+        let (mut n, mut bad, mut min, mut max) = (0u64, 0u64, None::<i64>, None::<i64>);
+        let mut last_head = None;
+        while let Some(r) = src.next_record() {
+            match r {
+                Ok(rec) => {
+                    n += 1;
+                    let t = rec.entry.time.0;
+                    min = Some(min.map_or(t, |m| m.min(t)));
+                    max = Some(max.map_or(t, |m| m.max(t)));
+                    if let Some(c) = rec.chain {
+                        last_head = Some(c.chain_hash);
+                    }
+                }
+                Err(e) if e.fatal => return Err(Fail(e.to_string())),
+                Err(_) => bad += 1,
+            }
+        }
+        info.insert("entries".into(), n.into());
+        if bad > 0 {
+            info.insert("unreadable_records".into(), bad.into());
+        }
+        info.insert("time_span".into(), span(min, max));
+        if let Some(h) = &src.header {
+            info.insert("archive_id".into(), h.archive_id.to_string().into());
+            if let Some(cp) = &h.checkpoint {
+                info.insert("checkpoint_size".into(), cp.size.into());
+            }
+        }
+        if let Some(h) = last_head {
+            info.insert("head".into(), h.to_hex().into());
+        }
+        info.insert("sealed".into(), format.has_chain().into());
+    }
+    if a.json {
+        println!("{}", serde_json::Value::Object(info));
+    } else {
+        for (k, v) in &info {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Object(m) if k == "time_span" => format!(
+                    "{} … {}",
+                    m.get("from").and_then(|v| v.as_str()).unwrap_or(""),
+                    m.get("to").and_then(|v| v.as_str()).unwrap_or("")
+                ),
+                serde_json::Value::Null => "—".into(),
+                other => other.to_string(),
+            };
+            println!(
+                "{:<18} {}",
+                format!("{}:", k.replace('_', " ")),
+                terminal_safe(&text)
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
+    let filter = a.filter.to_filter().map_err(Fail)?;
+    if source::detect(&a.archive)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite {}`)",
+            a.archive.display(),
+            a.archive.display()
+        )));
+    }
+    let archive = Archive::open(&a.archive)?;
+    let format = match a.format {
+        ExportFormatArg::Json => ExportFormat::Json,
+        ExportFormatArg::Ndjson => ExportFormat::Ndjson,
+        ExportFormatArg::Csv => ExportFormat::Csv,
+    };
+    let job = Arc::new(Job::new());
+    let r = with_progress(&job, || {
+        export::export(&archive, &filter, format, &a.output, &job)
+    })?;
+    eprintln!("exported {} entries to {}", r.entries, r.path.display());
+    Ok(0)
+}
+
+fn cmd_sample(a: SampleArgs) -> Result<i32, Fail> {
+    let ext = a
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let format = match (a.format, ext.as_str()) {
+        (Some(f), _) => f,
+        (None, "sqlite" | "db" | "sqlite3") => SampleFormatArg::Archive,
+        (None, "json") => SampleFormatArg::Json,
+        (None, "jsonl" | "ndjson") => SampleFormatArg::Jsonl,
+        (None, "csv") => SampleFormatArg::Csv,
+        (None, _) => return Err(Fail("give --format archive|json|jsonl|csv, or an output name ending in .sqlite, .json, .jsonl or .csv".into())),
+    };
+    if a.output.exists() {
+        return Err(Fail(format!(
+            "{} already exists; choose a new file name",
+            a.output.display()
+        )));
+    }
+    let s = Sample::new(a.entries, a.seed);
+    let write = |path: &Path, f: PlatformFormat| -> Result<(), Fail> {
+        let file =
+            std::fs::File::create(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+        sample::write_platform(&s, f, file).map_err(|e| Fail(format!("{}: {e}", path.display())))
+    };
+    match format {
+        SampleFormatArg::Json => write(&a.output, PlatformFormat::Json)?,
+        SampleFormatArg::Jsonl => write(&a.output, PlatformFormat::Jsonl)?,
+        SampleFormatArg::Csv => write(&a.output, PlatformFormat::Csv)?,
+        SampleFormatArg::Archive => {
+            let dir = a
+                .output
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let tmp = tempfile::Builder::new().suffix(".jsonl").tempfile_in(dir)?;
+            write(tmp.path(), PlatformFormat::Jsonl)?;
+            let job = Arc::new(Job::new());
+            with_progress(&job, || {
+                ingest::ingest(
+                    &a.output,
+                    &[tmp.path().to_path_buf()],
+                    &IngestOptions::default(),
+                    &job,
+                )
+            })?;
+        }
+    }
+    eprintln!(
+        "wrote {} sample entries to {}",
+        a.entries,
+        a.output.display()
+    );
+    Ok(0)
+}

@@ -1,0 +1,847 @@
+//! A realistic sample-data generator (`auditlens sample`).
+//!
+//! Entry `i` is a pure function of `(seed, i, n)`, so files of any size are
+//! written in any order without holding entries in memory, and the same seed
+//! gives the same bytes on every machine. A small SplitMix64 generator is
+//! used instead of the `rand` crate because `rand` does not promise the same
+//! stream across versions, and sample files are committed.
+//!
+//! The data covers every resource/action pair of the platform's table, two
+//! organisations with several projects, users and API keys, platform-shaped
+//! before/after states, IPs and user agents, weeks of business-hours activity,
+//! and a few planted patterns an investigator should find: off-hours admin
+//! changes, a burst of deletes, a role escalation, and a new API key used from
+//! an IP never seen before.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use crate::core::catalog::RESOURCES;
+use crate::core::json::{Json, write_canonical_string};
+use crate::core::model::{Actor, ActorType, Entry};
+use crate::core::source::{PLATFORM_COLUMNS, PLATFORM_RICH_COLUMNS};
+use crate::core::time::Timestamp;
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64, i: u64, salt: u64) -> Rng {
+        let mut r = Rng(seed
+            ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        r.next();
+        r
+    }
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+fn cuid(r: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut s = String::with_capacity(25);
+    s.push('c');
+    for _ in 0..24 {
+        s.push(ALPHABET[r.below(36) as usize] as char);
+    }
+    s
+}
+
+struct Org {
+    id: &'static str,
+    name: &'static str,
+    projects: &'static [(&'static str, &'static str)],
+}
+
+const ORGS: [Org; 2] = [
+    Org {
+        id: "clorgacme0000000000000001",
+        name: "Acme Corp",
+        projects: &[
+            ("clprjacmeprod00000000001", "support-bot-prod"),
+            ("clprjacmestag00000000002", "support-bot-staging"),
+            ("clprjacmeeval00000000003", "evals"),
+        ],
+    },
+    Org {
+        id: "clorgglobex000000000000002",
+        name: "Globex",
+        projects: &[
+            ("clprjglobexrag0000000004", "rag-search"),
+            ("clprjglobexsum0000000005", "summarizer"),
+        ],
+    },
+];
+
+/// (user id, email, org index, org role, usual IP, auth method)
+const USERS: [(&str, &str, usize, &str, &str, &str); 10] = [
+    (
+        "cluseralice00000000000001",
+        "alice@acme.example",
+        0,
+        "OWNER",
+        "198.51.100.10",
+        "sso",
+    ),
+    (
+        "cluserbob0000000000000002",
+        "bob@acme.example",
+        0,
+        "ADMIN",
+        "198.51.100.11",
+        "sso",
+    ),
+    (
+        "clusercarol00000000000003",
+        "carol@acme.example",
+        0,
+        "MEMBER",
+        "198.51.100.12",
+        "password",
+    ),
+    (
+        "cluserdave000000000000004",
+        "dave@acme.example",
+        0,
+        "MEMBER",
+        "198.51.100.13",
+        "sso",
+    ),
+    (
+        "clusererin000000000000005",
+        "erin@acme.example",
+        0,
+        "VIEWER",
+        "198.51.100.14",
+        "google",
+    ),
+    (
+        "cluserfrank0000000000006",
+        "frank@globex.example",
+        1,
+        "OWNER",
+        "192.0.2.20",
+        "github",
+    ),
+    (
+        "clusergrace00000000000007",
+        "grace@globex.example",
+        1,
+        "ADMIN",
+        "192.0.2.21",
+        "password",
+    ),
+    (
+        "cluserheidi00000000000008",
+        "heidi@globex.example",
+        1,
+        "MEMBER",
+        "192.0.2.22",
+        "sso",
+    ),
+    (
+        "cluserivan000000000000009",
+        "ivan@globex.example",
+        1,
+        "MEMBER",
+        "192.0.2.23",
+        "google",
+    ),
+    (
+        "cluserjudy000000000000010",
+        "judy@globex.example",
+        1,
+        "VIEWER",
+        "192.0.2.24",
+        "password",
+    ),
+];
+
+/// (key id, name, org index, project index, creator user index, server IP)
+const KEYS: [(&str, &str, usize, usize, usize, &str); 5] = [
+    (
+        "clkeyacmeprod000000000001",
+        "prod-ingest",
+        0,
+        0,
+        0,
+        "203.0.113.5",
+    ),
+    (
+        "clkeyacmeci00000000000002",
+        "ci-evals",
+        0,
+        2,
+        1,
+        "203.0.113.6",
+    ),
+    (
+        "clkeyacmestag00000000003",
+        "staging-worker",
+        0,
+        1,
+        1,
+        "203.0.113.7",
+    ),
+    (
+        "clkeyglobexrag0000000004",
+        "rag-backend",
+        1,
+        0,
+        5,
+        "203.0.113.8",
+    ),
+    (
+        "clkeyglobexsum0000000005",
+        "summarizer-batch",
+        1,
+        1,
+        6,
+        "203.0.113.9",
+    ),
+];
+
+/// The key planted for the "new key used from a new IP" pattern.
+const ROGUE_KEY: (&str, &str) = ("clkeyacmerogue0000000006", "temp-debug");
+const ROGUE_IP: &str = "185.220.101.47";
+
+const USER_AGENTS: [&str; 4] = [
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:127.0) Gecko/20100101 Firefox/127.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+];
+
+/// Monday 2025-01-06 00:00 UTC.
+const START_MS: i64 = 1_736_121_600_000;
+const DAY_MS: i64 = 86_400_000;
+const MINUTE_MS: i64 = 60_000;
+
+/// The generator for `n` entries with `seed`.
+pub struct Sample {
+    pub n: u64,
+    pub seed: u64,
+    /// Business days covered.
+    days: u64,
+}
+
+/// Where planted patterns sit, as fractions of n.
+const BURST_AT: f64 = 0.62;
+const BURST_LEN: u64 = 40;
+const ESCALATION_AT: f64 = 0.45;
+const OFF_HOURS_AT: [f64; 3] = [0.30, 0.31, 0.70];
+const ROGUE_CREATE_AT: f64 = 0.80;
+const ROGUE_USES: u64 = 12;
+
+impl Sample {
+    pub fn new(n: u64, seed: u64) -> Sample {
+        let days = (n / 1500).clamp(10, 400);
+        Sample { n, seed, days }
+    }
+
+    fn at(&self, f: f64) -> u64 {
+        ((self.n as f64) * f) as u64
+    }
+
+    /// Business-hours time of entry `i`: weekdays 08:00–18:00 UTC, increasing with `i`.
+    fn base_time(&self, i: u64) -> i64 {
+        let minutes_per_day = 600i64;
+        let total = self.days as i64 * minutes_per_day;
+        let pos_ms =
+            ((i as f64 + 0.5) / self.n.max(1) as f64 * total as f64 * MINUTE_MS as f64) as i64;
+        let day = pos_ms / (minutes_per_day * MINUTE_MS);
+        let within = pos_ms % (minutes_per_day * MINUTE_MS);
+        let week = day / 5;
+        let weekday = day % 5;
+        START_MS + (week * 7 + weekday) * DAY_MS + 8 * 60 * MINUTE_MS + within
+    }
+
+    /// Entry `i` (0 = oldest).
+    pub fn entry(&self, i: u64) -> Entry {
+        let mut r = Rng::new(self.seed, i, 1);
+        let mut time = self.base_time(i);
+        let burst_start = self.at(BURST_AT);
+        let rogue_at = self.at(ROGUE_CREATE_AT);
+        let planted = if self.n < 200 {
+            None
+        } else if (burst_start..burst_start + BURST_LEN).contains(&i) {
+            time = self.base_time(burst_start) + (i - burst_start) as i64 * 7_000;
+            Some("burst")
+        } else if i == self.at(ESCALATION_AT) {
+            Some("escalation")
+        } else if OFF_HOURS_AT.iter().any(|f| self.at(*f) == i) {
+            Some("offhours")
+        } else if i == rogue_at {
+            Some("rogue_create")
+        } else if i > rogue_at && i <= rogue_at + ROGUE_USES {
+            Some("rogue_use")
+        } else {
+            None
+        };
+
+        // Actor: mostly users, some API keys.
+        let use_key = planted == Some("rogue_use") || (planted.is_none() && r.chance(35));
+        let (org_ix, mut actor, mut ip, mut ua) = if use_key {
+            let k = r.pick(&KEYS);
+            let (id, name, ip) = if planted == Some("rogue_use") {
+                (ROGUE_KEY.0, ROGUE_KEY.1, ROGUE_IP)
+            } else {
+                (k.0, k.1, k.5)
+            };
+            let org_ix = if planted == Some("rogue_use") { 0 } else { k.2 };
+            let project =
+                ORGS[org_ix].projects[if planted == Some("rogue_use") { 0 } else { k.3 }].0;
+            let creator = USERS[k.4].0;
+            let actor = Actor {
+                actor_type: Some(ActorType::ApiKey),
+                api_key_id: Some(id.into()),
+                api_key_name: Some(name.into()),
+                api_key_scope: Some("PROJECT".into()),
+                api_key_scope_id: Some(project.into()),
+                api_key_created_at: Some(Timestamp(START_MS - 30 * DAY_MS)),
+                api_key_created_by: Some(creator.into()),
+                ..Actor::default()
+            };
+            (
+                org_ix,
+                actor,
+                ip.to_string(),
+                "abv-python/2.14.1 httpx/0.27".to_string(),
+            )
+        } else {
+            let u = if matches!(planted, Some("burst")) {
+                &USERS[3]
+            } else if matches!(planted, Some("escalation" | "offhours" | "rogue_create")) {
+                &USERS[1]
+            } else {
+                r.pick(&USERS)
+            };
+            let actor = Actor {
+                actor_type: Some(ActorType::User),
+                user_id: Some(u.0.into()),
+                email: Some(u.1.into()),
+                org_role: Some(u.3.into()),
+                project_role: Some(u.3.into()),
+                auth_method: Some(u.5.into()),
+                ..Actor::default()
+            };
+            let ua = USER_AGENTS[(u.0.len() + u.1.len()) % USER_AGENTS.len()].to_string();
+            (u.2, actor, u.4.to_string(), ua)
+        };
+        let org = &ORGS[org_ix];
+        let (project_id, project_name) = *r.pick(org.projects);
+
+        // What happened.
+        let (rtype, action) = match planted {
+            Some("burst") => ("trace", "delete"),
+            Some("escalation") => ("projectMembership", "update"),
+            Some("offhours") => ("orgMembership", "update"),
+            Some("rogue_create") => ("apiKey", "create"),
+            Some("rogue_use") => (*r.pick(&["prompt", "dataset", "datasetItem"]), "update"),
+            _ => {
+                let (t, _, actions) = pick_resource(&mut r, use_key);
+                (t, *r.pick(actions))
+            }
+        };
+        if planted == Some("offhours") {
+            // Saturday 02:00-03:00 UTC of the same week.
+            let week_start = START_MS + ((time - START_MS) / (7 * DAY_MS)) * 7 * DAY_MS;
+            time = week_start + 5 * DAY_MS + 2 * 60 * MINUTE_MS + r.below(60) as i64 * MINUTE_MS;
+        }
+        let id = cuid(&mut r);
+        let time = Timestamp(time);
+        let org_level = matches!(
+            rtype,
+            "organization"
+                | "orgMembership"
+                | "membershipInvitation"
+                | "project"
+                | "stripeCheckoutSession"
+        );
+        let (resource_id, resource_name, before, after) = states(
+            &mut r, rtype, action, planted, project_id, org.id, time, &actor,
+        );
+        let mut e = Entry::new(&id, time, rtype, &resource_id, action);
+        e.updated_at = Some(time);
+        if !use_key && org_level {
+            actor.project_role = None;
+        }
+        if org_level {
+            e.project_id = None;
+            e.project_name = None;
+        } else {
+            e.project_id = Some(project_id.into());
+            e.project_name = Some(project_name.into());
+        }
+        if rtype == "apiKey" && planted == Some("rogue_create") {
+            ip = "198.51.100.11".into();
+        }
+        if use_key {
+            ua = "abv-python/2.14.1 httpx/0.27".into();
+        }
+        e.actor = actor;
+        e.resource_name = resource_name;
+        e.before = before;
+        e.after = after;
+        e.org_id = Some(org.id.into());
+        e.org_name = Some(org.name.into());
+        e.ip_address = Some(ip);
+        e.user_agent = Some(ua);
+        e
+    }
+}
+
+fn pick_resource(
+    r: &mut Rng,
+    by_key: bool,
+) -> (&'static str, &'static str, &'static [&'static str]) {
+    // Weighted: day-to-day resources often, administration rarely.
+    let weight = |t: &str| -> u64 {
+        match t {
+            "trace" | "score" | "datasetItem" | "comment" | "annotationQueueItem" => 30,
+            "prompt" | "dataset" | "session" | "scoreConfig" | "job" => 10,
+            "organization"
+            | "stripeCheckoutSession"
+            | "project"
+            | "orgMembership"
+            | "membershipInvitation" => {
+                if by_key {
+                    0
+                } else {
+                    2
+                }
+            }
+            _ => 3,
+        }
+    };
+    let total: u64 = RESOURCES.iter().map(|(t, _, _)| weight(t)).sum();
+    let mut x = r.below(total);
+    for (t, d, a) in RESOURCES {
+        let w = weight(t);
+        if x < w {
+            return (t, d, a);
+        }
+        x -= w;
+    }
+    let (t, d, a) = RESOURCES[0];
+    (t, d, a)
+}
+
+fn obj(pairs: Vec<(&str, Json)>) -> Json {
+    Json::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+fn s(v: &str) -> Json {
+    Json::String(v.to_string())
+}
+
+fn num(v: i64) -> Json {
+    Json::Number(v.to_string())
+}
+
+const ROLES: [&str; 4] = ["VIEWER", "MEMBER", "ADMIN", "OWNER"];
+
+#[allow(clippy::too_many_arguments)]
+fn states(
+    r: &mut Rng,
+    rtype: &str,
+    action: &str,
+    planted: Option<&str>,
+    project_id: &str,
+    org_id: &str,
+    time: Timestamp,
+    actor: &Actor,
+) -> (String, Option<String>, Option<Json>, Option<Json>) {
+    let rid = cuid(r);
+    let ts = s(&time.to_string());
+    let created = s(&Timestamp(time.0 - (r.below(60) as i64 + 1) * DAY_MS).to_string());
+    let by = actor
+        .user_id
+        .clone()
+        .or(actor.api_key_id.clone())
+        .unwrap_or_default();
+    match rtype {
+        "prompt" => {
+            let names = [
+                "support-answer",
+                "triage-classifier",
+                "summarize-ticket",
+                "rag-answer",
+                "tone-check",
+            ];
+            let name = *r.pick(&names);
+            let version = 1 + ((time.0 - START_MS) / (3 * DAY_MS)) + r.below(3) as i64;
+            let labels = |prod: bool| {
+                let mut l = vec![s("latest")];
+                if prod {
+                    l.insert(0, s("production"));
+                }
+                Json::Array(l)
+            };
+            let state = |v: i64, prod: bool, temp: &str| {
+                obj(vec![
+                    ("id", s(&format!("{rid}{v}"))),
+                    ("createdAt", created.clone()),
+                    ("updatedAt", ts.clone()),
+                    ("projectId", s(project_id)),
+                    ("createdBy", s(&by)),
+                    ("name", s(name)),
+                    ("version", num(v)),
+                    ("type", s("chat")),
+                    ("isActive", Json::Bool(true)),
+                    (
+                        "prompt",
+                        Json::Array(vec![
+                            obj(vec![
+                                ("role", s("system")),
+                                (
+                                    "content",
+                                    s("You are a helpful support agent for {{product}}."),
+                                ),
+                            ]),
+                            obj(vec![("role", s("user")), ("content", s("{{question}}"))]),
+                        ]),
+                    ),
+                    (
+                        "config",
+                        obj(vec![
+                            ("model", s("gpt-4o-mini")),
+                            ("temperature", Json::Number(temp.into())),
+                        ]),
+                    ),
+                    ("tags", Json::Array(vec![s("support")])),
+                    ("labels", labels(prod)),
+                    (
+                        "commitMessage",
+                        if v % 2 == 0 {
+                            s("tighten tone")
+                        } else {
+                            Json::Null
+                        },
+                    ),
+                ])
+            };
+            let (b, a) = match action {
+                "create" => (None, Some(state(version, false, "0.2"))),
+                "delete" => (Some(state(version, false, "0.2")), None),
+                "updateTags" => (
+                    Some(Json::Array(vec![s("support")])),
+                    Some(Json::Array(vec![s("support"), s("v2")])),
+                ),
+                "setLabel" | "promote" => (
+                    Some(state(version, false, "0.2")),
+                    Some(state(version, true, "0.2")),
+                ),
+                _ => (
+                    Some(state(version, false, "0.2")),
+                    Some(state(version, false, "0.7")),
+                ),
+            };
+            (format!("{name}:{version}"), Some(name.to_string()), b, a)
+        }
+        "promptProtectedLabel" => (rid, Some("production".into()), None, Some(s("production"))),
+        "trace" | "session" => match action {
+            "bookmark" | "publish" => (rid, None, None, Some(Json::Bool(true))),
+            "updateTags" => (
+                rid,
+                None,
+                Some(Json::Array(vec![s("triage")])),
+                Some(Json::Array(vec![s("triage"), s("escalated")])),
+            ),
+            _ => (
+                rid.clone(),
+                None,
+                Some(obj(vec![
+                    ("id", s(&rid)),
+                    ("name", s("chat-completion")),
+                    ("projectId", s(project_id)),
+                    ("timestamp", ts),
+                ])),
+                None,
+            ),
+        },
+        "projectMembership" | "orgMembership" => {
+            let user = USERS[r.below(USERS.len() as u64) as usize].0;
+            let (from, to) = if planted == Some("escalation") {
+                ("VIEWER", "OWNER")
+            } else if planted == Some("offhours") {
+                ("MEMBER", "ADMIN")
+            } else {
+                let f = r.below(3) as usize;
+                (ROLES[f], ROLES[(f + 1 + r.below(2) as usize).min(2)])
+            };
+            let state = |role: &str| {
+                let mut m = vec![
+                    ("userId", s(user)),
+                    ("role", s(role)),
+                    ("createdAt", created.clone()),
+                    ("updatedAt", ts.clone()),
+                ];
+                if rtype == "projectMembership" {
+                    m.push(("orgMembershipId", s(&format!("om{}", &rid[2..]))));
+                    m.push(("projectId", s(project_id)));
+                } else {
+                    m.push(("id", s(&rid)));
+                    m.push(("orgId", s(org_id)));
+                }
+                obj(m)
+            };
+            let rid_out = if rtype == "projectMembership" {
+                format!("{project_id}--{user}")
+            } else {
+                rid.clone()
+            };
+            match action {
+                "create" => (rid_out, None, None, Some(state(to))),
+                "delete" => (rid_out, None, Some(state(from)), None),
+                _ => (rid_out, None, Some(state(from)), Some(state(to))),
+            }
+        }
+        "membershipInvitation" => {
+            let st = obj(vec![
+                ("id", s(&rid)),
+                ("email", s(&format!("new.hire{}@acme.example", r.below(90)))),
+                ("orgId", s(org_id)),
+                ("orgRole", s("MEMBER")),
+                ("projectId", Json::Null),
+                ("projectRole", Json::Null),
+                ("invitedByUserId", s(&by)),
+                ("createdAt", ts.clone()),
+                ("updatedAt", ts),
+            ]);
+            if action == "delete" {
+                (rid, None, Some(st), None)
+            } else {
+                (rid, None, None, Some(st))
+            }
+        }
+        "apiKey" => {
+            let (id, note) = if planted == Some("rogue_create") {
+                (ROGUE_KEY.0.to_string(), ROGUE_KEY.1)
+            } else {
+                (rid, "automation")
+            };
+            (id, Some(note.to_string()), None, None)
+        }
+        "llmApiKey" => {
+            let st = obj(vec![
+                ("id", s(&rid)),
+                ("provider", s("openai")),
+                ("adapter", s("openai")),
+                ("displaySecretKey", s("...x9Qa")),
+                ("secretKey", s("enc:v1:9f2c1e0b7a...")),
+                ("extraHeaders", Json::Null),
+                ("projectId", s(project_id)),
+                ("createdAt", created),
+            ]);
+            if action == "delete" {
+                (rid, Some("openai".into()), Some(st), None)
+            } else {
+                (rid, Some("openai".into()), None, Some(st))
+            }
+        }
+        "score" | "scoreConfig" | "dataset" | "datasetItem" | "model" | "job"
+        | "annotationQueue" => {
+            let name = format!("{rtype}-{}", r.below(40));
+            let state = |v: i64| {
+                obj(vec![
+                    ("id", s(&rid)),
+                    ("name", s(&name)),
+                    ("projectId", s(project_id)),
+                    ("value", num(v)),
+                    (
+                        "metadata",
+                        obj(vec![
+                            ("source", s("ui")),
+                            ("flags", Json::Array(vec![Json::Bool(v % 2 == 0)])),
+                        ]),
+                    ),
+                    ("createdAt", created.clone()),
+                    ("updatedAt", ts.clone()),
+                ])
+            };
+            let v = r.below(100) as i64;
+            match action {
+                "create" => (rid.clone(), Some(name.clone()), None, Some(state(v))),
+                "delete" => (rid.clone(), Some(name.clone()), Some(state(v)), None),
+                _ => (
+                    rid.clone(),
+                    Some(name.clone()),
+                    Some(state(v)),
+                    Some(state(v + 1 + r.below(5) as i64)),
+                ),
+            }
+        }
+        _ => {
+            let st = obj(vec![
+                ("id", s(&rid)),
+                ("projectId", s(project_id)),
+                ("createdAt", created),
+                ("updatedAt", ts),
+            ]);
+            match action {
+                "delete" => (rid, None, Some(st), None),
+                "create" | "complete" => (rid, None, None, Some(st)),
+                _ => (rid, None, None, None),
+            }
+        }
+    }
+}
+
+/// The platform export formats the generator writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformFormat {
+    Json,
+    Jsonl,
+    Csv,
+}
+
+/// The platform row of an entry: the 15 standard columns, then the richer
+/// "log entry structure" fields where present. `None` is the platform's null.
+pub fn platform_row(e: &Entry) -> Vec<(&'static str, Option<String>)> {
+    let a = &e.actor;
+    let state = |j: &Option<Json>| j.as_ref().map(Json::to_canonical);
+    let mut row: Vec<(&'static str, Option<String>)> = vec![
+        ("id", Some(e.id.clone())),
+        ("createdAt", Some(e.time.to_string())),
+        ("updatedAt", e.updated_at.map(|t| t.to_string())),
+        (
+            "type",
+            a.actor_type.as_ref().map(|t| t.as_str().to_string()),
+        ),
+        ("apiKeyId", a.api_key_id.clone()),
+        ("userId", a.user_id.clone()),
+        ("orgId", e.org_id.clone()),
+        ("userOrgRole", a.org_role.clone()),
+        ("projectId", e.project_id.clone()),
+        ("userProjectRole", a.project_role.clone()),
+        ("resourceType", Some(e.resource_type.clone())),
+        ("resourceId", Some(e.resource_id.clone())),
+        ("action", Some(e.action.clone())),
+        ("before", state(&e.before)),
+        ("after", state(&e.after)),
+    ];
+    debug_assert_eq!(
+        row.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        PLATFORM_COLUMNS
+    );
+    let rich = [
+        a.email.clone(),
+        a.auth_method.clone(),
+        a.api_key_name.clone(),
+        a.api_key_scope.clone(),
+        a.api_key_scope_id.clone(),
+        a.api_key_created_at.map(|t| t.to_string()),
+        a.api_key_created_by.clone(),
+        e.org_name.clone(),
+        e.project_name.clone(),
+        e.resource_name.clone(),
+        e.ip_address.clone(),
+        e.user_agent.clone(),
+    ];
+    row.extend(PLATFORM_RICH_COLUMNS.iter().copied().zip(rich));
+    row
+}
+
+/// Writes entries in the platform's export shape, newest first like the platform.
+pub fn write_platform<W: Write>(sample: &Sample, format: PlatformFormat, out: W) -> io::Result<()> {
+    let mut w = io::BufWriter::with_capacity(1 << 20, out);
+    let mut line = String::new();
+    match format {
+        PlatformFormat::Csv => {
+            let mut c = csv::WriterBuilder::new()
+                .quote_style(csv::QuoteStyle::Always)
+                .from_writer(w);
+            let header: Vec<&str> = PLATFORM_COLUMNS
+                .iter()
+                .chain(PLATFORM_RICH_COLUMNS.iter())
+                .copied()
+                .collect();
+            c.write_record(&header)?;
+            for i in (0..sample.n).rev() {
+                let row = platform_row(&sample.entry(i));
+                c.write_record(row.iter().map(|(_, v)| v.as_deref().unwrap_or("")))?;
+            }
+            c.flush()?;
+            return Ok(());
+        }
+        PlatformFormat::Json => w.write_all(b"[")?,
+        PlatformFormat::Jsonl => {}
+    }
+    for (k, i) in (0..sample.n).rev().enumerate() {
+        line.clear();
+        if format == PlatformFormat::Json {
+            line.push_str(if k == 0 { "\n" } else { ",\n" });
+        }
+        line.push('{');
+        for (j, (key, v)) in platform_row(&sample.entry(i)).iter().enumerate() {
+            if j > 0 {
+                line.push(',');
+            }
+            write_canonical_string(key, &mut line);
+            line.push(':');
+            match v {
+                Some(v) => write_canonical_string(v, &mut line),
+                None => line.push_str("null"),
+            }
+        }
+        line.push('}');
+        if format == PlatformFormat::Jsonl {
+            line.push('\n');
+        }
+        w.write_all(line.as_bytes())?;
+    }
+    if format == PlatformFormat::Json {
+        w.write_all(b"\n]\n")?;
+    }
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::catalog::is_documented;
+
+    #[test]
+    fn deterministic_and_covers_the_table() {
+        let s = Sample::new(3000, 7);
+        assert_eq!(s.entry(17), Sample::new(3000, 7).entry(17));
+        assert_ne!(s.entry(17), Sample::new(3000, 8).entry(17));
+        let entries: Vec<Entry> = (0..s.n).map(|i| s.entry(i)).collect();
+        for (t, _, actions) in RESOURCES {
+            for a in *actions {
+                assert!(
+                    entries
+                        .iter()
+                        .any(|e| e.resource_type == *t && e.action == *a),
+                    "{t}/{a} missing"
+                );
+            }
+        }
+        assert!(
+            entries
+                .iter()
+                .all(|e| is_documented(&e.resource_type, &e.action))
+        );
+        let ids: std::collections::HashSet<_> = entries.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids.len(), entries.len());
+    }
+}
