@@ -294,6 +294,7 @@ impl Sample {
 
         // Actor: mostly users, some API keys.
         let use_key = planted == Some("rogue_use") || (planted.is_none() && r.chance(35));
+        let mut key_project = None;
         let (org_ix, mut actor, mut ip, mut ua) = if use_key {
             let k = r.pick(&KEYS);
             let (id, name, ip) = if planted == Some("rogue_use") {
@@ -302,8 +303,9 @@ impl Sample {
                 (k.0, k.1, k.5)
             };
             let org_ix = if planted == Some("rogue_use") { 0 } else { k.2 };
-            let project =
-                ORGS[org_ix].projects[if planted == Some("rogue_use") { 0 } else { k.3 }].0;
+            let project_ix = if planted == Some("rogue_use") { 0 } else { k.3 };
+            key_project = Some(ORGS[org_ix].projects[project_ix]);
+            let project = ORGS[org_ix].projects[project_ix].0;
             let creator = USERS[k.4].0;
             let actor = Actor {
                 actor_type: Some(ActorType::ApiKey),
@@ -342,7 +344,8 @@ impl Sample {
             (u.2, actor, u.4.to_string(), ua)
         };
         let org = &ORGS[org_ix];
-        let (project_id, project_name) = *r.pick(org.projects);
+        let random_project = *r.pick(org.projects);
+        let (project_id, project_name) = key_project.unwrap_or(random_project);
 
         // What happened.
         let (rtype, action) = match planted {

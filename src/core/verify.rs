@@ -276,6 +276,9 @@ struct ChainWalk {
     suspects: Vec<Suspect>,
     checkpoint: Option<Checkpoint>,
     checkpoint_matched: Option<bool>,
+    /// Stored chain hashes of the last few suspect entries: a link that breaks
+    /// right after a moved entry may be explained by it.
+    recent_suspect_chains: Vec<Hash>,
 }
 
 /// An entry whose leaf hash did not match its position, kept to detect swaps.
@@ -300,6 +303,7 @@ impl ChainWalk {
             suspects: Vec::new(),
             checkpoint: checkpoint.cloned(),
             checkpoint_matched: None,
+            recent_suspect_chains: Vec::new(),
         }
     }
 
@@ -366,6 +370,14 @@ impl ChainWalk {
                 .id(entry_id)
                 .values(stored_leaf, computed_leaf),
             ),
+            (true, false)
+                if self
+                    .recent_suspect_chains
+                    .iter()
+                    .any(|c| chain::chain_link(c, &stored_leaf) == stored_chain) =>
+            {
+                // The link is intact; it points at an entry that was moved (reported there).
+            }
             (true, false) => out.push(
                 Finding::new(
                     FindingKind::ChainBroken,
@@ -382,6 +394,10 @@ impl ChainWalk {
                     .values(computed_leaf, stored_leaf),
             ),
             (false, false) => {
+                self.recent_suspect_chains.push(stored_chain);
+                if self.recent_suspect_chains.len() > 8 {
+                    self.recent_suspect_chains.remove(0);
+                }
                 if self.suspects.len() < 512 {
                     self.suspects.push(Suspect {
                         seq,
@@ -522,7 +538,7 @@ impl ChainWalk {
                                 FindingKind::Truncated,
                                 Some(self.prev_seq + 1),
                                 format!(
-                                    "the checkpoint records {} entries but only {} are here: the tail was cut off",
+                                    "the checkpoint records {} entries but the archive ends at seq {}: the tail was cut off",
                                     cp.size, self.prev_seq
                                 ),
                             )
