@@ -110,6 +110,7 @@ pub enum ExportFormatArg {
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ActorTypeArg {
     User,
+    #[value(name = "api_key", alias = "api-key")]
     ApiKey,
 }
 

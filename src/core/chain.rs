@@ -51,7 +51,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 pub fn from_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -186,8 +186,10 @@ mod tests {
             0 => empty_root(),
             1 => leaves[0],
             n => {
-                let k = (n - 1).next_power_of_two() / 2;
-                let k = if k == 0 { 1 } else { k };
+                let mut k = 1;
+                while k * 2 < n {
+                    k *= 2;
+                }
                 merkle_node(&reference_root(&leaves[..k]), &reference_root(&leaves[k..]))
             }
         }

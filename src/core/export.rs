@@ -190,7 +190,7 @@ pub fn export_seqs(
     let mut line = String::new();
     while let Some(r) = rows.next().map_err(|e| archive.err(e))? {
         seen += 1;
-        if seen % 4096 == 0 {
+        if seen.is_multiple_of(4096) {
             job.check().map_err(|_| ExportError::Cancelled)?;
             job.set_done(if only.is_some() { count } else { seen });
         }

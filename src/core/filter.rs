@@ -44,7 +44,7 @@ impl Filter {
         {
             return false;
         }
-        if !self.actions.is_empty() && !self.actions.iter().any(|a| *a == e.action) {
+        if !self.actions.is_empty() && !self.actions.contains(&e.action) {
             return false;
         }
         if !self.resource_types.is_empty()

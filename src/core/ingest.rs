@@ -72,7 +72,7 @@ impl std::fmt::Display for IngestError {
             IngestError::Source(e) => write!(f, "{e}"),
             IngestError::Record(e) => write!(
                 f,
-                "{e}\nnothing was stored; fix the file or pass --skip-invalid to store the good records"
+                "{e}; nothing was stored (fix the file, or pass --skip-invalid to store the good records)"
             ),
             IngestError::Archive(e) => write!(f, "{e}"),
             IngestError::Io(e) => f.write_str(e),
@@ -143,17 +143,17 @@ pub fn ingest(
     job.start_phase("reading", total_bytes);
     let mut source_names = Vec::new();
     for (source_index, path) in files.iter().enumerate() {
-        let mut src = Source::open(path).map_err(IngestError::Source)?;
-        if src.format == Format::Archive {
+        if crate::core::source::detect(path).map_err(IngestError::Source)? == Format::Archive {
             return Err(IngestError::Source(SourceError(format!(
                 "{} is an archive; ingest reads exports (export it first with `auditlens export`)",
                 path.display()
             ))));
         }
+        let mut src = Source::open(path).map_err(IngestError::Source)?;
         source_names.push(path.display().to_string());
         let mut record_buf = String::new();
         while let Some(r) = src.next_record() {
-            if report.read % 4096 == 0 {
+            if report.read.is_multiple_of(4096) {
                 job.check().map_err(|_| IngestError::Cancelled)?;
             }
             match r {
@@ -343,7 +343,8 @@ pub fn ingest(
 /// The last seq and its chain hash, after checking that the tail entry is
 /// consistent (so a damaged archive is not silently extended).
 fn tail_state(conn: &Connection, id: &ArchiveId) -> Result<(u64, Hash), String> {
-    let rows: Vec<(i64, Vec<u8>, Vec<u8>, Vec<u8>)> = conn
+    type TailRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
+    let rows: Vec<TailRow> = conn
         .prepare("SELECT seq, record, leaf_hash, chain_hash FROM entries ORDER BY seq DESC LIMIT 2")
         .and_then(|mut s| {
             s.query_map([], |r| {

@@ -238,11 +238,14 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
         )));
     };
     let text = &text[start..];
-    let valid_prefix = match std::str::from_utf8(text) {
-        Ok(_) => true,
-        Err(e) => e.error_len().is_none() && text.len() >= 64 * 1024 - 4,
-    };
-    if !valid_prefix || text.iter().take(4096).any(|&b| b == 0) {
+    // Binary: NUL bytes, or mostly bytes that are not UTF-8 text. A few invalid
+    // bytes in a text file are left to the reader, which names their line.
+    let sniff = &text[..text.len().min(4096)];
+    let invalid = String::from_utf8_lossy(sniff)
+        .chars()
+        .filter(|&c| c == char::REPLACEMENT_CHARACTER)
+        .count();
+    if sniff.contains(&0) || invalid * 20 > sniff.len().max(1) {
         return Err(SourceError(format!(
             "{} is not a text file auditlens can read (it holds binary data); expected an archive \
              (.sqlite) or a JSON, JSONL or CSV export",
@@ -252,33 +255,32 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
     match text[0] {
         b'[' => Ok(Format::PlatformJson),
         b'{' => {
+            let compact: Vec<u8> = text
+                .iter()
+                .filter(|b| !b.is_ascii_whitespace())
+                .take(24)
+                .copied()
+                .collect();
+            let is_export = compact.starts_with(format!("{{\"{EXPORT_HEADER_KEY}\"").as_bytes());
             let line_end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
-            match json::parse(&text[..line_end]) {
-                Ok(Json::Object(m)) if m.contains_key(EXPORT_HEADER_KEY) => {
-                    Ok(Format::ExportNdjson)
-                }
-                Ok(Json::Object(_)) => Ok(Format::PlatformJsonl),
-                _ => {
-                    let compact: Vec<u8> = text
-                        .iter()
-                        .filter(|b| !b.is_ascii_whitespace())
-                        .take(20)
-                        .copied()
-                        .collect();
-                    if compact.starts_with(format!("{{\"{EXPORT_HEADER_KEY}\"").as_bytes()) {
-                        Ok(Format::ExportJson)
-                    } else if line_end == text.len() && text.len() < 64 * 1024 {
-                        // One object on one line that does not parse: report as JSONL so the
-                        // error names the line.
-                        Ok(Format::PlatformJsonl)
-                    } else {
-                        Err(SourceError(format!(
-                            "{}: a JSON object that is neither an auditlens export nor one entry per line \
-                             (platform exports are a JSON array or JSONL)",
-                            path.display()
-                        )))
-                    }
-                }
+            let first_line = &text[..line_end];
+            let complete = matches!(json::parse(first_line), Ok(Json::Object(_)));
+            if is_export {
+                Ok(if complete {
+                    Format::ExportNdjson
+                } else {
+                    Format::ExportJson
+                })
+            } else if first_line.trim_ascii() == b"{" {
+                Err(SourceError(format!(
+                    "{}: one JSON object spread over many lines is not an export auditlens reads \
+                     (platform exports are a JSON array, or one entry per line)",
+                    path.display()
+                )))
+            } else {
+                // One object per line (a first line longer than the sniffed window, or one
+                // that does not parse, is reported by the reader with its line number).
+                Ok(Format::PlatformJsonl)
             }
         }
         _ => {

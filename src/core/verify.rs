@@ -276,9 +276,12 @@ struct ChainWalk {
     suspects: Vec<Suspect>,
     checkpoint: Option<Checkpoint>,
     checkpoint_matched: Option<bool>,
-    /// Stored chain hashes of the last few suspect entries: a link that breaks
-    /// right after a moved entry may be explained by it.
-    recent_suspect_chains: Vec<Hash>,
+    /// The chain value the previous entry should have had, when only its
+    /// stored chain hash was wrong: the next entry may link from it.
+    repaired_prev: Option<Hash>,
+    /// Broken links held back until the end: a link that points at an entry
+    /// which was moved elsewhere is explained by that move.
+    pending_breaks: Vec<(Finding, Hash, Hash)>,
 }
 
 /// An entry whose leaf hash did not match its position, kept to detect swaps.
@@ -286,6 +289,7 @@ struct Suspect {
     seq: u64,
     record: Vec<u8>,
     stored_leaf: Hash,
+    stored_chain: Hash,
     id: Option<String>,
 }
 
@@ -303,7 +307,8 @@ impl ChainWalk {
             suspects: Vec::new(),
             checkpoint: checkpoint.cloned(),
             checkpoint_matched: None,
-            recent_suspect_chains: Vec::new(),
+            repaired_prev: None,
+            pending_breaks: Vec::new(),
         }
     }
 
@@ -317,11 +322,11 @@ impl ChainWalk {
         record: &[u8],
         stored_leaf: Hash,
         stored_chain: Hash,
+        computed_leaf: Hash,
         entry_id: Option<&str>,
         time_ms: Option<i64>,
         gap_is_finding: bool,
     ) {
-        let computed_leaf = chain::leaf_hash(&self.id, seq, record);
         if seq <= self.prev_seq {
             out.push(
                 Finding::new(
@@ -352,11 +357,16 @@ impl ChainWalk {
                 );
             }
         }
+        // The tree is built over the stored leaf hashes: a changed record is
+        // reported as such, while a recomputed (rewritten) leaf changes the root.
         if self.contiguous {
-            self.tree.push(computed_leaf);
+            self.tree.push(stored_leaf);
         }
         let leaf_ok = computed_leaf == stored_leaf;
-        let link_ok = gap || chain::chain_link(&self.prev_chain, &stored_leaf) == stored_chain;
+        let repaired = self.repaired_prev.take();
+        let link_ok = gap
+            || chain::chain_link(&self.prev_chain, &stored_leaf) == stored_chain
+            || repaired.is_some_and(|r| chain::chain_link(&r, &stored_leaf) == stored_chain);
         let leaf_links =
             !gap && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
         match (leaf_ok, link_ok) {
@@ -370,39 +380,39 @@ impl ChainWalk {
                 .id(entry_id)
                 .values(stored_leaf, computed_leaf),
             ),
-            (true, false)
-                if self
-                    .recent_suspect_chains
-                    .iter()
-                    .any(|c| chain::chain_link(c, &stored_leaf) == stored_chain) =>
-            {
-                // The link is intact; it points at an entry that was moved (reported there).
-            }
-            (true, false) => out.push(
-                Finding::new(
+            (true, false) => {
+                let expected = chain::chain_link(&self.prev_chain, &stored_leaf);
+                self.repaired_prev = Some(expected);
+                let f = Finding::new(
                     FindingKind::ChainBroken,
                     Some(seq),
                     "the chain hash does not follow from the previous entry (hash column changed, or an \
                      entry before it was removed or inserted)",
                 )
                 .id(entry_id)
-                .values(chain::chain_link(&self.prev_chain, &stored_leaf), stored_chain),
-            ),
+                .values(expected, stored_chain);
+                if self.pending_breaks.len() < MAX_FINDINGS {
+                    self.pending_breaks.push((f, stored_leaf, stored_chain));
+                } else {
+                    out.push(f);
+                }
+            }
             (false, false) if leaf_links => out.push(
-                Finding::new(FindingKind::LeafHashChanged, Some(seq), "the stored leaf hash was changed")
-                    .id(entry_id)
-                    .values(computed_leaf, stored_leaf),
+                Finding::new(
+                    FindingKind::LeafHashChanged,
+                    Some(seq),
+                    "the stored leaf hash was changed",
+                )
+                .id(entry_id)
+                .values(computed_leaf, stored_leaf),
             ),
             (false, false) => {
-                self.recent_suspect_chains.push(stored_chain);
-                if self.recent_suspect_chains.len() > 8 {
-                    self.recent_suspect_chains.remove(0);
-                }
                 if self.suspects.len() < 512 {
                     self.suspects.push(Suspect {
                         seq,
                         record: record.to_vec(),
                         stored_leaf,
+                        stored_chain,
                         id: entry_id.map(str::to_string),
                     });
                 } else {
@@ -456,6 +466,7 @@ impl ChainWalk {
         self.prev_seq = seq;
         self.prev_chain = stored_chain;
         if let Some(cp) = &self.checkpoint
+            && cp.archive_id == self.id
             && self.checkpoint_matched.is_none()
             && seq == cp.size
         {
@@ -486,6 +497,14 @@ impl ChainWalk {
         complete: bool,
     ) -> (Option<Hash>, Option<Hash>, Option<CheckpointStatus>) {
         let suspects = std::mem::take(&mut self.suspects);
+        for (f, stored_leaf, stored_chain) in std::mem::take(&mut self.pending_breaks) {
+            let explained = suspects
+                .iter()
+                .any(|s| chain::chain_link(&s.stored_chain, &stored_leaf) == stored_chain);
+            if !explained {
+                out.push(f);
+            }
+        }
         for a in &suspects {
             let home = suspects.iter().find(|b| {
                 b.seq != a.seq && {
@@ -569,12 +588,14 @@ struct Row {
 
 /// What the parallel stage learns from one row.
 struct RowCheck {
+    computed_leaf: Hash,
     entry_id: Option<String>,
     time_ms: Option<i64>,
     findings: Vec<Finding>,
 }
 
-fn check_row(row: &Row) -> RowCheck {
+fn check_row(id: &ArchiveId, row: &Row) -> RowCheck {
+    let computed_leaf = chain::leaf_hash(id, row.seq, &row.record);
     let mut findings = Vec::new();
     match archive::parse_record(&row.record) {
         Ok(entry) => {
@@ -596,6 +617,7 @@ fn check_row(row: &Row) -> RowCheck {
                 }
             }
             RowCheck {
+                computed_leaf,
                 entry_id: Some(entry.id),
                 time_ms: Some(entry.time.0),
                 findings,
@@ -608,6 +630,7 @@ fn check_row(row: &Row) -> RowCheck {
                 m,
             ));
             RowCheck {
+                computed_leaf,
                 entry_id: row.columns[0].clone(),
                 time_ms: None,
                 findings,
@@ -680,7 +703,7 @@ pub fn verify_archive(
         }
         if batch.len() == BATCH || (at_end && !batch.is_empty()) {
             job.check().map_err(|_| VerifyError::Cancelled)?;
-            let checks = check_rows_parallel(&batch, workers);
+            let checks = check_rows_parallel(&archive.id(), &batch, workers);
             for (row, check) in batch.iter().zip(checks) {
                 let leaf = Hash::from_slice(&row.leaf).unwrap_or_default();
                 let link = Hash::from_slice(&row.chain).unwrap_or_default();
@@ -690,6 +713,7 @@ pub fn verify_archive(
                     &row.record,
                     leaf,
                     link,
+                    check.computed_leaf,
                     check.entry_id.as_deref(),
                     check.time_ms,
                     true,
@@ -760,15 +784,15 @@ fn read_row(r: &rusqlite::Row<'_>) -> Result<Row, String> {
     })
 }
 
-fn check_rows_parallel(batch: &[Row], workers: usize) -> Vec<RowCheck> {
+fn check_rows_parallel(id: &ArchiveId, batch: &[Row], workers: usize) -> Vec<RowCheck> {
     if workers <= 1 || batch.len() < 256 {
-        return batch.iter().map(check_row).collect();
+        return batch.iter().map(|r| check_row(id, r)).collect();
     }
     let chunk = batch.len().div_ceil(workers);
     std::thread::scope(|s| {
         let handles: Vec<_> = batch
             .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(check_row).collect::<Vec<_>>()))
+            .map(|c| s.spawn(move || c.iter().map(|r| check_row(id, r)).collect::<Vec<_>>()))
             .collect();
         handles
             .into_iter()
@@ -791,13 +815,20 @@ pub fn verify_export(
     let header_cp = src.header.as_ref().and_then(|h| h.checkpoint.clone());
     let cp = checkpoint.cloned().or(header_cp);
     let mut walk: Option<ChainWalk> = header_id.map(|id| ChainWalk::new(id, cp.as_ref()));
+    // In an export made without a filter, a missing seq is a deleted entry.
+    let unfiltered = src
+        .header
+        .as_ref()
+        .and_then(|h| h.filter.as_ref())
+        .and_then(|f| f.as_object())
+        .is_some_and(|m| m.is_empty());
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
     let mut record = String::new();
     let mut complete = true;
     job.start_phase("verifying", 0);
     while let Some(r) = src.next_record() {
-        if entries % 4096 == 0 {
+        if entries.is_multiple_of(4096) {
             job.check().map_err(|_| VerifyError::Cancelled)?;
             job.set_done(entries);
         }
@@ -846,9 +877,10 @@ pub fn verify_export(
             record.as_bytes(),
             chain_fields.leaf_hash,
             chain_fields.chain_hash,
+            chain::leaf_hash(&id, chain_fields.seq, record.as_bytes()),
             Some(&rec.entry.id),
             Some(rec.entry.time.0),
-            false,
+            unfiltered,
         );
         entries += 1;
         record_bytes += record.len() as u64;
