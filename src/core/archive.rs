@@ -249,8 +249,10 @@ impl Archive {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| db_error(path, e))?;
-        conn.execute_batch("PRAGMA query_only = ON;")
-            .map_err(|e| db_error(path, e))?;
+        conn.execute_batch(
+            "PRAGMA query_only = ON; PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -32768;",
+        )
+        .map_err(|e| db_error(path, e))?;
         let meta = read_meta(&conn).map_err(|_| {
             ArchiveError(format!(
                 "{} is a SQLite file but not an auditlens archive (it has no meta table)",

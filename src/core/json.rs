@@ -243,7 +243,9 @@ impl std::error::Error for JsonError {}
 
 /// Parses one complete JSON text; anything but whitespace after it is an error.
 pub fn parse(text: &[u8]) -> Result<Json, JsonError> {
-    let mut p = Parser::new(text);
+    // A buffer the size of the text: one read fills it, and small values
+    // (most records) do not pay for a 64 KiB buffer.
+    let mut p = Parser::with_buffer_size(text, text.len().clamp(16, 64 * 1024));
     let v = p.parse_value()?;
     p.skip_ws()?;
     if p.peek()?.is_some() {
@@ -268,9 +270,13 @@ pub struct Parser<R> {
 
 impl<R: Read> Parser<R> {
     pub fn new(src: R) -> Self {
+        Self::with_buffer_size(src, 64 * 1024)
+    }
+
+    pub fn with_buffer_size(src: R, size: usize) -> Self {
         Parser {
             src,
-            buf: vec![0; 64 * 1024],
+            buf: vec![0; size.max(1)],
             pos: 0,
             len: 0,
             eof: false,

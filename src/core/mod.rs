@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod job;
 pub mod json;
 pub mod model;
+pub mod record_view;
 pub mod sample;
 pub mod source;
 pub mod time;

@@ -608,11 +608,12 @@ impl Source {
                 if text.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
-                let raw = String::from_utf8_lossy(text).trim_end().to_string();
+                let raw = || String::from_utf8_lossy(text).trim_end().to_string();
                 let value = match json::parse(text) {
                     Ok(v) => v,
                     Err(e) => {
                         self.record_no += 1;
+                        let raw = raw();
                         return Some(Err(self.record_error(l, e.to_string(), Some(raw), false)));
                     }
                 };
@@ -625,20 +626,32 @@ impl Source {
                             continue;
                         }
                         None => {
+                            let raw = Some(end.to_canonical());
                             return Some(Err(self.record_error(
                                 l,
                                 "malformed end line".into(),
-                                Some(raw),
+                                raw,
                                 true,
                             )));
                         }
                     }
                 }
                 self.record_no += 1;
-                return Some(self.map_value(&value, l).map_err(|mut e| {
-                    e.raw = Some(raw);
+                // Take the line out of the reader so that it can name the raw record on error.
+                let line_bytes = std::mem::take(buf);
+                let result = self.map_value(&value, l).map_err(|mut e| {
+                    let text = if l == 1 {
+                        strip_bom(&line_bytes)
+                    } else {
+                        &line_bytes[..]
+                    };
+                    e.raw = Some(String::from_utf8_lossy(text).trim_end().to_string());
                     e
-                }));
+                });
+                if let Reader::Lines { buf, .. } = &mut self.reader {
+                    *buf = line_bytes;
+                }
+                return Some(result);
             },
             Reader::Csv { reader, columns } => {
                 let mut rec = csv::StringRecord::new();

@@ -10,12 +10,11 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::time::Instant;
 
-use crate::core::archive::{
-    self, Archive, ArchiveError, INDEX_COLUMN_NAMES, IndexColumns, PROTECTIVE_TRIGGERS,
-};
+use crate::core::archive::{Archive, ArchiveError, INDEX_COLUMN_NAMES, PROTECTIVE_TRIGGERS};
 use crate::core::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::job::Job;
+use crate::core::record_view::RecordView;
 use crate::core::source::{self, Format, Source};
 
 /// Findings kept in full; beyond this only counts per kind are kept.
@@ -597,11 +596,15 @@ struct RowCheck {
 fn check_row(id: &ArchiveId, row: &Row) -> RowCheck {
     let computed_leaf = chain::leaf_hash(id, row.seq, &row.record);
     let mut findings = Vec::new();
-    match archive::parse_record(&row.record) {
-        Ok(entry) => {
-            let derived = IndexColumns::from_entry(&entry).values();
-            for (i, (want, have)) in derived.iter().zip(row.columns.iter()).enumerate() {
-                if want != have {
+    match RecordView::parse(&row.record) {
+        Ok(view) => {
+            for (i, (want, have)) in view
+                .index_columns()
+                .iter()
+                .zip(row.columns.iter())
+                .enumerate()
+            {
+                if want.as_deref() != have.as_deref() {
                     findings.push(
                         Finding::new(
                             FindingKind::IndexMismatch,
@@ -611,15 +614,15 @@ fn check_row(id: &ArchiveId, row: &Row) -> RowCheck {
                                 INDEX_COLUMN_NAMES[i]
                             ),
                         )
-                        .id(Some(&entry.id))
-                        .values(show(want), show(have)),
+                        .id(Some(&view.id))
+                        .values(show(&want.as_ref().map(|s| s.to_string())), show(have)),
                     );
                 }
             }
             RowCheck {
                 computed_leaf,
-                entry_id: Some(entry.id),
-                time_ms: Some(entry.time.0),
+                entry_id: Some(view.id.into_owned()),
+                time_ms: Some(view.time.0),
                 findings,
             }
         }
@@ -686,51 +689,72 @@ pub fn verify_archive(
     let mut rows = stmt.query([]).map_err(|e| archive.err(e))?;
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
-    let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(8);
-    loop {
-        let row = rows.next().map_err(|e| archive.err(e))?;
-        let at_end = row.is_none();
-        if let Some(r) = row {
-            batch.push(
-                read_row(r).map_err(|e| {
-                    VerifyError::Cannot(format!("{}: {e}", archive.path().display()))
-                })?,
-            );
-        }
-        if batch.len() == BATCH || (at_end && !batch.is_empty()) {
-            job.check().map_err(|_| VerifyError::Cancelled)?;
-            let checks = check_rows_parallel(&archive.id(), &batch, workers);
-            for (row, check) in batch.iter().zip(checks) {
-                let leaf = Hash::from_slice(&row.leaf).unwrap_or_default();
-                let link = Hash::from_slice(&row.chain).unwrap_or_default();
-                walk.step(
-                    &mut out,
-                    row.seq,
-                    &row.record,
-                    leaf,
-                    link,
-                    check.computed_leaf,
-                    check.entry_id.as_deref(),
-                    check.time_ms,
-                    true,
-                );
-                for f in check.findings {
-                    out.push(f);
+    let id = archive.id();
+    // A pipeline: while worker threads parse and hash one batch, this thread
+    // reads the next one from SQLite, then walks the chain over the checked batch.
+    std::thread::scope(|scope| -> Result<(), VerifyError> {
+        let mut pending: Option<std::thread::ScopedJoinHandle<'_, (Vec<Row>, Vec<RowCheck>)>> =
+            None;
+        let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
+        let mut walk_batch =
+            |handle: std::thread::ScopedJoinHandle<'_, (Vec<Row>, Vec<RowCheck>)>| {
+                let (rows, checks) = handle
+                    .join()
+                    .map_err(|_| VerifyError::Cannot("a verification worker failed".into()))?;
+                for (row, check) in rows.iter().zip(checks) {
+                    let leaf = Hash::from_slice(&row.leaf).unwrap_or_default();
+                    let link = Hash::from_slice(&row.chain).unwrap_or_default();
+                    walk.step(
+                        &mut out,
+                        row.seq,
+                        &row.record,
+                        leaf,
+                        link,
+                        check.computed_leaf,
+                        check.entry_id.as_deref(),
+                        check.time_ms,
+                        true,
+                    );
+                    for f in check.findings {
+                        out.push(f);
+                    }
+                    entries += 1;
+                    record_bytes += row.record.len() as u64;
                 }
-                entries += 1;
-                record_bytes += row.record.len() as u64;
+                job.set_done(entries);
+                Ok::<(), VerifyError>(())
+            };
+        loop {
+            let row = rows.next().map_err(|e| archive.err(e))?;
+            let at_end = row.is_none();
+            if let Some(r) = row {
+                batch.push(read_row(r).map_err(|e| {
+                    VerifyError::Cannot(format!("{}: {e}", archive.path().display()))
+                })?);
             }
-            job.set_done(entries);
-            batch.clear();
+            if batch.len() == BATCH || (at_end && !batch.is_empty()) {
+                job.check().map_err(|_| VerifyError::Cancelled)?;
+                if let Some(h) = pending.take() {
+                    walk_batch(h)?;
+                }
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                pending = Some(scope.spawn(move || {
+                    let checks = check_rows_parallel(&id, &full, workers);
+                    (full, checks)
+                }));
+            }
+            if at_end {
+                if let Some(h) = pending.take() {
+                    walk_batch(h)?;
+                }
+                return Ok(());
+            }
         }
-        if at_end {
-            break;
-        }
-    }
+    })?;
     let (head, root, cp) = walk.finish(&mut out, entries, true);
     let mut findings = out.findings.clone();
     findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));

@@ -1,0 +1,435 @@
+//! A borrowed, allocation-light view of a stored canonical record.
+//!
+//! Verification and CSV export touch every record of an archive; building a
+//! full [`Entry`](crate::core::model::Entry) for each (a tree of owned strings
+//! and maps) costs far more than hashing it. This view scans the record once:
+//! top-level and actor fields become string slices (decoded only when they
+//! contain escapes), while `before`, `after` and `extra` stay raw canonical
+//! JSON slices whose structure (strings, brackets) is followed but whose
+//! grammar is not re-checked: a record whose leaf hash matches is byte for
+//! byte what ingest sealed, and ingest only seals canonical JSON; a record
+//! whose hash does not match is reported as tampered anyway. The top level and
+//! the actor are checked as strictly as `Entry::from_record` checks them, and
+//! the derived values are the same (see the tests below).
+
+use std::borrow::Cow;
+
+use crate::core::json;
+use crate::core::time::Timestamp;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ActorView<'a> {
+    pub actor_type: Option<Cow<'a, str>>,
+    pub user_id: Option<Cow<'a, str>>,
+    pub email: Option<Cow<'a, str>>,
+    pub org_role: Option<Cow<'a, str>>,
+    pub project_role: Option<Cow<'a, str>>,
+    pub auth_method: Option<Cow<'a, str>>,
+    pub api_key_id: Option<Cow<'a, str>>,
+    pub api_key_name: Option<Cow<'a, str>>,
+    pub api_key_scope: Option<Cow<'a, str>>,
+    pub api_key_scope_id: Option<Cow<'a, str>>,
+    pub api_key_created_at: Option<Cow<'a, str>>,
+    pub api_key_created_by: Option<Cow<'a, str>>,
+}
+
+impl ActorView<'_> {
+    /// Same rule as `Actor::label`.
+    pub fn label(&self) -> Option<&str> {
+        let c = if self.actor_type.as_deref() == Some("API_KEY") {
+            [
+                &self.api_key_name,
+                &self.api_key_id,
+                &self.email,
+                &self.user_id,
+            ]
+        } else {
+            [
+                &self.email,
+                &self.user_id,
+                &self.api_key_name,
+                &self.api_key_id,
+            ]
+        };
+        c.into_iter()
+            .flatten()
+            .map(|s| s.as_ref())
+            .find(|_| true)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Same rule as `Actor::key`.
+    pub fn key(&self) -> Option<&str> {
+        let c = if self.actor_type.as_deref() == Some("API_KEY") {
+            [&self.api_key_id, &self.user_id]
+        } else {
+            [&self.user_id, &self.api_key_id]
+        };
+        c.into_iter()
+            .flatten()
+            .map(|s| s.as_ref())
+            .find(|_| true)
+            .filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    pub id: Cow<'a, str>,
+    /// The time as written in the record.
+    pub time_text: Cow<'a, str>,
+    pub time: Timestamp,
+    pub updated_at: Option<Cow<'a, str>>,
+    pub actor: ActorView<'a>,
+    pub resource_type: Cow<'a, str>,
+    pub resource_id: Cow<'a, str>,
+    pub resource_name: Option<Cow<'a, str>>,
+    pub action: Cow<'a, str>,
+    /// Raw canonical JSON of the states and the extra object.
+    pub before: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub extra: Option<&'a str>,
+    pub org_id: Option<Cow<'a, str>>,
+    pub org_name: Option<Cow<'a, str>>,
+    pub project_id: Option<Cow<'a, str>>,
+    pub project_name: Option<Cow<'a, str>>,
+    pub ip_address: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+}
+
+struct Scan<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn err<T>(&self, m: &str) -> Result<T, String> {
+        Err(format!(
+            "record is not valid JSON (byte {}: {m})",
+            self.i + 1
+        ))
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), String> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            self.err(&format!("expected '{}'", c as char))
+        }
+    }
+
+    /// A string at the cursor; borrowed when it has no escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, String> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let rest = &self.b[start..];
+        match rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        {
+            Some(n) if rest[n] == b'"' => {
+                self.i = start + n + 1;
+                std::str::from_utf8(&rest[..n])
+                    .map(Cow::Borrowed)
+                    .map_err(|_| "string is not valid UTF-8".into())
+            }
+            Some(n) if rest[n] == b'\\' => {
+                // Rare: let the strict parser decode it.
+                self.i = start - 1;
+                let end = self.skip_string_end()?;
+                match json::parse(&self.b[start - 1..end]) {
+                    Ok(json::Json::String(s)) => Ok(Cow::Owned(s)),
+                    _ => self.err("bad string"),
+                }
+            }
+            _ => self.err("unterminated string or control character"),
+        }
+    }
+
+    /// Skips a string starting at the cursor (`"`), returning the index after it.
+    fn skip_string_end(&mut self) -> Result<usize, String> {
+        self.expect(b'"')?;
+        while let Some(c) = self.peek() {
+            self.i += 1;
+            match c {
+                b'"' => return Ok(self.i),
+                b'\\' => self.i += 1,
+                c if c < 0x20 => return self.err("control character in a string"),
+                _ => {}
+            }
+        }
+        self.err("unterminated string")
+    }
+
+    /// Skips one value (following strings and brackets); returns its raw text.
+    fn raw_value(&mut self) -> Result<&'a str, String> {
+        let start = self.i;
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                None => return self.err("truncated value"),
+                Some(b'"') => {
+                    self.skip_string_end()?;
+                }
+                Some(b'{' | b'[') => {
+                    depth += 1;
+                    self.i += 1;
+                }
+                Some(b'}' | b']') => {
+                    if depth == 0 {
+                        return self.err("unbalanced brackets");
+                    }
+                    depth -= 1;
+                    self.i += 1;
+                }
+                Some(b',' | b':') if depth > 0 => self.i += 1,
+                Some(_) => {
+                    // A scalar: runs to the next delimiter.
+                    while let Some(c) = self.peek() {
+                        if matches!(c, b',' | b'}' | b']' | b':') {
+                            break;
+                        }
+                        self.i += 1;
+                    }
+                }
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+        let raw = &self.b[start..self.i];
+        std::str::from_utf8(raw).map_err(|_| "record is not valid UTF-8".to_string())
+    }
+
+    /// Iterates the keys of an object at the cursor.
+    fn object(
+        &mut self,
+        mut field: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.expect(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        let mut last: Option<Cow<'a, str>> = None;
+        loop {
+            let k = self.string()?;
+            if last.as_ref().is_some_and(|l| l.as_bytes() >= k.as_bytes()) {
+                return Err("record keys are not in canonical order (or repeat)".into());
+            }
+            self.expect(b':')?;
+            field(self, k.clone())?;
+            last = Some(k);
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return self.err("expected ',' or '}'"),
+            }
+        }
+    }
+}
+
+impl<'a> RecordView<'a> {
+    /// The archive's index columns as derived from this record, in the order of
+    /// `archive::INDEX_COLUMN_NAMES` (the same values as `IndexColumns::from_entry`).
+    pub fn index_columns(&self) -> [Option<Cow<'_, str>>; 11] {
+        [
+            Some(Cow::Borrowed(self.id.as_ref())),
+            Some(Cow::Owned(self.time.0.to_string())),
+            self.actor.actor_type.as_deref().map(Cow::Borrowed),
+            self.actor.key().map(Cow::Borrowed),
+            self.actor.label().map(Cow::Borrowed),
+            Some(Cow::Borrowed(self.action.as_ref())),
+            Some(Cow::Borrowed(self.resource_type.as_ref())),
+            Some(Cow::Borrowed(self.resource_id.as_ref())),
+            self.project_id.as_deref().map(Cow::Borrowed),
+            self.org_id.as_deref().map(Cow::Borrowed),
+            self.ip_address.as_deref().map(Cow::Borrowed),
+        ]
+    }
+
+    /// Reads a stored record. Errors read like `Entry::from_record`'s.
+    pub fn parse(bytes: &'a [u8]) -> Result<RecordView<'a>, String> {
+        let mut s = Scan { b: bytes, i: 0 };
+        let mut v = RecordView::default();
+        let (mut has_id, mut has_time, mut has_actor, mut has_rt, mut has_rid, mut has_action) =
+            (false, false, false, false, false, false);
+        s.object(|s, key| {
+            let text = |s: &mut Scan<'a>| -> Result<Cow<'a, str>, String> {
+                if s.peek() == Some(b'"') {
+                    s.string()
+                } else {
+                    Err(format!("\"{key}\" must be a string"))
+                }
+            };
+            match key.as_ref() {
+                "id" => (v.id, has_id) = (text(s)?, true),
+                "time" => (v.time_text, has_time) = (text(s)?, true),
+                "updated_at" => v.updated_at = Some(text(s)?),
+                "resource_type" => (v.resource_type, has_rt) = (text(s)?, true),
+                "resource_id" => (v.resource_id, has_rid) = (text(s)?, true),
+                "resource_name" => v.resource_name = Some(text(s)?),
+                "action" => (v.action, has_action) = (text(s)?, true),
+                "org_id" => v.org_id = Some(text(s)?),
+                "org_name" => v.org_name = Some(text(s)?),
+                "project_id" => v.project_id = Some(text(s)?),
+                "project_name" => v.project_name = Some(text(s)?),
+                "ip_address" => v.ip_address = Some(text(s)?),
+                "user_agent" => v.user_agent = Some(text(s)?),
+                "before" => v.before = Some(s.raw_value()?),
+                "after" => v.after = Some(s.raw_value()?),
+                "extra" => {
+                    if s.peek() != Some(b'{') {
+                        return Err("\"extra\" must be an object".into());
+                    }
+                    v.extra = Some(s.raw_value()?);
+                }
+                "actor" => {
+                    has_actor = true;
+                    if s.peek() != Some(b'{') {
+                        return Err("\"actor\" must be an object".into());
+                    }
+                    let a = &mut v.actor;
+                    s.object(|s, k| {
+                        if s.peek() != Some(b'"') {
+                            return Err(format!("\"actor.{k}\" must be a string"));
+                        }
+                        let val = Some(s.string()?);
+                        match k.as_ref() {
+                            "type" => a.actor_type = val,
+                            "user_id" => a.user_id = val,
+                            "email" => a.email = val,
+                            "org_role" => a.org_role = val,
+                            "project_role" => a.project_role = val,
+                            "auth_method" => a.auth_method = val,
+                            "api_key_id" => a.api_key_id = val,
+                            "api_key_name" => a.api_key_name = val,
+                            "api_key_scope" => a.api_key_scope = val,
+                            "api_key_scope_id" => a.api_key_scope_id = val,
+                            "api_key_created_at" => a.api_key_created_at = val,
+                            "api_key_created_by" => a.api_key_created_by = val,
+                            other => {
+                                return Err(format!(
+                                    "unknown field \"actor.{other}\" in the record"
+                                ));
+                            }
+                        }
+                        Ok(())
+                    })?;
+                }
+                other => return Err(format!("unknown field \"{other}\" in the record")),
+            }
+            Ok(())
+        })?;
+        if s.i != bytes.len() {
+            return Err("record is not valid JSON (data after the object)".into());
+        }
+        for (ok, name) in [
+            (has_id, "id"),
+            (has_time, "time"),
+            (has_actor, "actor"),
+            (has_rt, "resource_type"),
+            (has_rid, "resource_id"),
+            (has_action, "action"),
+        ] {
+            if !ok {
+                return Err(format!("record has no \"{name}\""));
+            }
+        }
+        v.time = Timestamp::parse(&v.time_text).map_err(|e| format!("\"time\": {e}"))?;
+        for (name, t) in [
+            ("updated_at", &v.updated_at),
+            ("actor.api_key_created_at", &v.actor.api_key_created_at),
+        ] {
+            if let Some(t) = t {
+                Timestamp::parse(t).map_err(|e| format!("\"{name}\": {e}"))?;
+            }
+        }
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::archive::IndexColumns;
+    use crate::core::model::Entry;
+    use crate::core::sample::Sample;
+
+    fn columns(v: &RecordView) -> [Option<String>; 11] {
+        let o = |c: &Option<Cow<str>>| c.as_ref().map(|s| s.to_string());
+        [
+            Some(v.id.to_string()),
+            Some(v.time.0.to_string()),
+            o(&v.actor.actor_type),
+            v.actor.key().map(str::to_string),
+            v.actor.label().map(str::to_string),
+            Some(v.action.to_string()),
+            Some(v.resource_type.to_string()),
+            Some(v.resource_id.to_string()),
+            o(&v.project_id),
+            o(&v.org_id),
+            o(&v.ip_address),
+        ]
+    }
+
+    #[test]
+    fn agrees_with_the_full_parser_on_sample_records() {
+        let s = Sample::new(2000, 3);
+        for i in 0..s.n {
+            let e = s.entry(i);
+            let rec = e.canonical_record();
+            let v = RecordView::parse(rec.as_bytes()).unwrap();
+            assert_eq!(
+                columns(&v),
+                IndexColumns::from_entry(&e).values(),
+                "entry {i}"
+            );
+            let derived: Vec<Option<String>> = v
+                .index_columns()
+                .iter()
+                .map(|c| c.as_ref().map(|s| s.to_string()))
+                .collect();
+            assert_eq!(
+                derived,
+                IndexColumns::from_entry(&e).values().to_vec(),
+                "entry {i}"
+            );
+            assert_eq!(
+                v.before,
+                e.before.as_ref().map(|b| b.to_canonical()).as_deref()
+            );
+            assert_eq!(
+                v.after,
+                e.after.as_ref().map(|b| b.to_canonical()).as_deref()
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_what_the_full_parser_rejects() {
+        let good = Sample::new(10, 1).entry(3).canonical_record();
+        let bad = [
+            good.replacen("{", "{\"zzz\":1,", 1),
+            good.replace("\"action\"", "\"actionX\""),
+            good[..good.len() - 1].to_string(),
+            good.replacen("\"actor\":{", "\"actor\":{\"type\":1,", 1),
+            "{}".to_string(),
+        ];
+        for b in bad {
+            let full = crate::core::json::parse(b.as_bytes())
+                .map_err(|e| e.to_string())
+                .and_then(|j| Entry::from_record(&j));
+            assert!(full.is_err(), "{b}");
+            assert!(RecordView::parse(b.as_bytes()).is_err(), "{b}");
+        }
+    }
+}
