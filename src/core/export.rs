@@ -14,6 +14,7 @@ use crate::core::chain::Hash;
 use crate::core::filter::Filter;
 use crate::core::job::Job;
 use crate::core::json::{Json, write_canonical_string};
+use crate::core::record_view::RecordView;
 use crate::core::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,7 +185,7 @@ pub fn export_seqs(
         only.map(|s| s.len() as u64).unwrap_or(checkpoint.size),
     );
     let id_text = archive.id().to_string();
-    let needs_parse = format == ExportFormat::Csv || !filter.is_empty();
+    let needs_parse = !filter.is_empty();
     let mut count = 0u64;
     let mut seen = 0u64;
     let mut line = String::new();
@@ -259,10 +260,18 @@ pub fn export_seqs(
                 w.write_all(line.as_bytes()).map_err(io)?;
             }
             ExportFormat::Csv => {
-                let e = entry.as_ref().expect("parsed for CSV");
                 let c = csv.as_mut().expect("csv writer");
-                write_csv_row(c, &id_text, seq, &leaf, &chain, e)
-                    .map_err(|e| ExportError::Io(e.to_string()))?;
+                let written = match &entry {
+                    Some(e) => write_csv_row(c, &id_text, seq, &leaf, &chain, e),
+                    None => {
+                        // Without a filter there is no entry to build: flatten the record directly.
+                        let v = RecordView::parse(record).map_err(|m| {
+                            ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
+                        })?;
+                        write_csv_row_view(c, &id_text, seq, &leaf, &chain, &v)
+                    }
+                };
+                written.map_err(|e| ExportError::Io(e.to_string()))?;
             }
         }
         count += 1;
@@ -346,6 +355,58 @@ fn write_csv_row(
         e.ip_address.as_deref(),
         e.user_agent.as_deref(),
         extra.as_deref(),
+    ];
+    for c in cells {
+        w.write_field(csv_encode(c).as_bytes())?;
+    }
+    w.write_record(None::<&[u8]>)
+}
+
+fn write_csv_row_view(
+    w: &mut csv::Writer<BufWriter<std::fs::File>>,
+    archive_id: &str,
+    seq: u64,
+    leaf: &Hash,
+    chain: &Hash,
+    v: &RecordView<'_>,
+) -> csv::Result<()> {
+    let a = &v.actor;
+    let seq_text = seq.to_string();
+    let leaf_hex = leaf.to_hex();
+    let chain_hex = chain.to_hex();
+    let cells: [Option<&str>; 32] = [
+        Some(archive_id),
+        Some(&seq_text),
+        Some(&leaf_hex),
+        Some(&chain_hex),
+        Some(&v.id),
+        Some(&v.time_text),
+        v.updated_at.as_deref(),
+        a.actor_type.as_deref(),
+        a.user_id.as_deref(),
+        a.email.as_deref(),
+        a.org_role.as_deref(),
+        a.project_role.as_deref(),
+        a.auth_method.as_deref(),
+        a.api_key_id.as_deref(),
+        a.api_key_name.as_deref(),
+        a.api_key_scope.as_deref(),
+        a.api_key_scope_id.as_deref(),
+        a.api_key_created_at.as_deref(),
+        a.api_key_created_by.as_deref(),
+        v.org_id.as_deref(),
+        v.org_name.as_deref(),
+        v.project_id.as_deref(),
+        v.project_name.as_deref(),
+        Some(&v.resource_type),
+        Some(&v.resource_id),
+        v.resource_name.as_deref(),
+        Some(&v.action),
+        v.before,
+        v.after,
+        v.ip_address.as_deref(),
+        v.user_agent.as_deref(),
+        v.extra,
     ];
     for c in cells {
         w.write_field(csv_encode(c).as_bytes())?;
