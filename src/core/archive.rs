@@ -72,8 +72,12 @@ BEGIN SELECT RAISE(ABORT, 'auditlens: archive metadata is fixed'); END;
 "#;
 
 /// The triggers whose absence verification reports.
-pub const PROTECTIVE_TRIGGERS: [&str; 4] =
-    ["entries_no_update", "entries_no_delete", "meta_no_update", "meta_no_delete"];
+pub const PROTECTIVE_TRIGGERS: [&str; 4] = [
+    "entries_no_update",
+    "entries_no_delete",
+    "meta_no_update",
+    "meta_no_delete",
+];
 
 /// An error about an archive file, worded for the person who picked it.
 #[derive(Debug)]
@@ -93,14 +97,17 @@ pub(crate) fn db_error(path: &Path, e: rusqlite::Error) -> ArchiveError {
     let detail = match &e {
         rusqlite::Error::SqliteFailure(f, msg) => match f.code {
             rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
-                "the archive is locked by another program; wait for it to finish and try again".to_string()
+                "the archive is locked by another program; wait for it to finish and try again"
+                    .to_string()
             }
             rusqlite::ErrorCode::ReadOnly => {
                 "the archive is read-only here (or has an unfinished ingest that needs a writable \
                  file to roll back): run `auditlens ingest` on a writable copy"
                     .to_string()
             }
-            rusqlite::ErrorCode::DiskFull => "the disk is full; nothing after the last commit was stored".to_string(),
+            rusqlite::ErrorCode::DiskFull => {
+                "the disk is full; nothing after the last commit was stored".to_string()
+            }
             rusqlite::ErrorCode::NotADatabase => "the file is not a SQLite database".to_string(),
             rusqlite::ErrorCode::DatabaseCorrupt => "the SQLite file is damaged".to_string(),
             _ => msg.clone().unwrap_or_else(|| e.to_string()),
@@ -208,27 +215,38 @@ impl Archive {
     /// Opens an archive for reading. Never writes to the file.
     pub fn open(path: &Path) -> Result<Archive> {
         if path.is_dir() {
-            return Err(ArchiveError(format!("{} is a directory, not an archive file", path.display())));
+            return Err(ArchiveError(format!(
+                "{} is a directory, not an archive file",
+                path.display()
+            )));
         }
         if !path.exists() {
             return Err(ArchiveError(format!("{}: no such file", path.display())));
         }
         if !is_sqlite_file(path) {
-            return Err(ArchiveError(format!("{} is not an auditlens archive (not a SQLite file)", path.display())));
+            return Err(ArchiveError(format!(
+                "{} is not an auditlens archive (not a SQLite file)",
+                path.display()
+            )));
         }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| db_error(path, e))?;
-        conn.execute_batch("PRAGMA query_only = ON;").map_err(|e| db_error(path, e))?;
+        conn.execute_batch("PRAGMA query_only = ON;")
+            .map_err(|e| db_error(path, e))?;
         let meta = read_meta(&conn).map_err(|_| {
             ArchiveError(format!(
                 "{} is a SQLite file but not an auditlens archive (it has no meta table)",
                 path.display()
             ))
         })?;
-        let get = |k: &str| meta.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let get = |k: &str| {
+            meta.iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
         if get("format").as_deref() != Some(FORMAT_NAME) {
             return Err(ArchiveError(format!(
                 "{} is a SQLite file but not an auditlens archive (meta.format is not {FORMAT_NAME:?})",
@@ -245,8 +263,18 @@ impl Archive {
         }
         let id = get("archive_id")
             .and_then(|s| ArchiveId::parse(&s))
-            .ok_or_else(|| ArchiveError(format!("{}: meta.archive_id is missing or malformed", path.display())))?;
-        Ok(Archive { conn, path: path.to_path_buf(), id, meta })
+            .ok_or_else(|| {
+                ArchiveError(format!(
+                    "{}: meta.archive_id is missing or malformed",
+                    path.display()
+                ))
+            })?;
+        Ok(Archive {
+            conn,
+            path: path.to_path_buf(),
+            id,
+            meta,
+        })
     }
 
     pub fn id(&self) -> ArchiveId {
@@ -280,9 +308,11 @@ impl Archive {
     /// Highest seq and its chain hash, or `None` for an empty archive.
     pub fn head(&self) -> Result<Option<(u64, Hash)>> {
         self.conn
-            .query_row("SELECT seq, chain_hash FROM entries ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-            })
+            .query_row(
+                "SELECT seq, chain_hash FROM entries ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
             .optional()
             .map_err(|e| self.err(e))
             .map(|o| o.map(|(s, h)| (s as u64, Hash::from_slice(&h).unwrap_or_default())))
@@ -305,11 +335,19 @@ impl Archive {
             .query_row(
                 "SELECT record, leaf_hash, chain_hash FROM entries WHERE seq = ?1",
                 [seq as i64],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                },
             )
             .optional()
             .map_err(|e| self.err(e))?;
-        let Some((record, leaf, chain)) = row else { return Ok(None) };
+        let Some((record, leaf, chain)) = row else {
+            return Ok(None);
+        };
         let entry = parse_record(&record).map_err(|m| ArchiveError(format!("entry {seq}: {m}")))?;
         Ok(Some(StoredEntry {
             seq,
@@ -322,15 +360,26 @@ impl Archive {
     /// The checkpoint of the archive as stored (leaf hashes and head read, not re-verified;
     /// `auditlens verify` checks them).
     pub fn checkpoint(&self) -> Result<Checkpoint> {
-        let mut stmt = self.conn.prepare("SELECT leaf_hash FROM entries ORDER BY seq").map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT leaf_hash FROM entries ORDER BY seq")
+            .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
         let mut tree = MerkleBuilder::new();
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let leaf: Vec<u8> = r.get(0).map_err(|e| self.err(e))?;
             tree.push(Hash::from_slice(&leaf).unwrap_or_default());
         }
-        let head = self.head()?.map(|(_, h)| h).unwrap_or_else(|| chain::genesis(&self.id));
-        Ok(Checkpoint { archive_id: self.id, size: tree.size(), root: tree.root(), head })
+        let head = self
+            .head()?
+            .map(|(_, h)| h)
+            .unwrap_or_else(|| chain::genesis(&self.id));
+        Ok(Checkpoint {
+            archive_id: self.id,
+            size: tree.size(),
+            root: tree.root(),
+            head,
+        })
     }
 }
 
@@ -345,7 +394,8 @@ pub struct StoredEntry {
 
 pub(crate) fn read_meta(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare("SELECT key, value FROM meta ORDER BY key")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
 }
 
 /// Creates a new, empty archive at `path` (which must not exist).
@@ -357,7 +407,9 @@ pub fn create(path: &Path) -> Result<ArchiveId> {
     let id = ArchiveId::random();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let tx_result = (|| -> rusqlite::Result<()> {
-        conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA application_id = 1096107084; BEGIN;")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = DELETE; PRAGMA application_id = 1096107084; BEGIN;",
+        )?;
         conn.execute_batch(SCHEMA)?;
         let mut ins = conn.prepare("INSERT INTO meta(key, value) VALUES (?1, ?2)")?;
         for (k, v) in [
@@ -365,7 +417,10 @@ pub fn create(path: &Path) -> Result<ArchiveId> {
             ("format_version", FORMAT_VERSION.to_string()),
             ("archive_id", id.to_string()),
             ("created_at", now),
-            ("created_by", format!("auditlens {}", env!("CARGO_PKG_VERSION"))),
+            (
+                "created_by",
+                format!("auditlens {}", env!("CARGO_PKG_VERSION")),
+            ),
         ] {
             ins.execute(params![k, v])?;
         }

@@ -6,33 +6,100 @@
 
 /// (internal name, display name, documented actions)
 pub const RESOURCES: &[(&str, &str, &[&str])] = &[
-    ("trace", "Trace", &["bookmark", "delete", "publish", "updateTags"]),
+    (
+        "trace",
+        "Trace",
+        &["bookmark", "delete", "publish", "updateTags"],
+    ),
     ("session", "Session", &["bookmark", "publish"]),
     ("score", "Score", &["create", "delete", "update"]),
     ("scoreConfig", "Score Config", &["create", "update"]),
     ("dataset", "Dataset", &["create", "delete", "update"]),
-    ("datasetItem", "Dataset Item", &["create", "delete", "update"]),
+    (
+        "datasetItem",
+        "Dataset Item",
+        &["create", "delete", "update"],
+    ),
     ("datasetRun", "Dataset Run", &["delete"]),
     ("comment", "Comment", &["create", "delete"]),
-    ("prompt", "Prompt", &["create", "delete", "promote", "setLabel", "update", "updateTags"]),
-    ("promptProtectedLabel", "Prompt Protected Label", &["create"]),
+    (
+        "prompt",
+        "Prompt",
+        &[
+            "create",
+            "delete",
+            "promote",
+            "setLabel",
+            "update",
+            "updateTags",
+        ],
+    ),
+    (
+        "promptProtectedLabel",
+        "Prompt Protected Label",
+        &["create"],
+    ),
     ("evalTemplate", "Evaluation Template", &["create"]),
-    ("job", "Job (Evaluation Jobs)", &["create", "delete", "update"]),
-    ("annotationQueue", "Annotation Queue", &["create", "delete", "update"]),
-    ("annotationQueueItem", "Annotation Queue Item", &["complete", "create", "delete"]),
-    ("organization", "Organization", &["create", "delete", "update"]),
-    ("project", "Project", &["create", "delete", "transfer", "update"]),
-    ("orgMembership", "Organization Membership", &["create", "delete", "update"]),
-    ("projectMembership", "Project Membership", &["create", "delete", "update"]),
-    ("membershipInvitation", "Membership Invitation", &["create", "delete"]),
+    (
+        "job",
+        "Job (Evaluation Jobs)",
+        &["create", "delete", "update"],
+    ),
+    (
+        "annotationQueue",
+        "Annotation Queue",
+        &["create", "delete", "update"],
+    ),
+    (
+        "annotationQueueItem",
+        "Annotation Queue Item",
+        &["complete", "create", "delete"],
+    ),
+    (
+        "organization",
+        "Organization",
+        &["create", "delete", "update"],
+    ),
+    (
+        "project",
+        "Project",
+        &["create", "delete", "transfer", "update"],
+    ),
+    (
+        "orgMembership",
+        "Organization Membership",
+        &["create", "delete", "update"],
+    ),
+    (
+        "projectMembership",
+        "Project Membership",
+        &["create", "delete", "update"],
+    ),
+    (
+        "membershipInvitation",
+        "Membership Invitation",
+        &["create", "delete"],
+    ),
     ("apiKey", "API Key", &["create", "delete", "update"]),
     ("llmApiKey", "LLM API Key", &["create", "delete"]),
     ("model", "Model", &["create", "delete", "update"]),
     ("batchExport", "Batch Export", &["create"]),
     ("batchAction", "Batch Action", &["create", "delete"]),
-    ("blobStorageIntegration", "Blob Storage Integration", &["update"]),
-    ("posthogIntegration", "PostHog Integration", &["delete", "update"]),
-    ("stripeCheckoutSession", "Stripe Checkout Session", &["create"]),
+    (
+        "blobStorageIntegration",
+        "Blob Storage Integration",
+        &["update"],
+    ),
+    (
+        "posthogIntegration",
+        "PostHog Integration",
+        &["delete", "update"],
+    ),
+    (
+        "stripeCheckoutSession",
+        "Stripe Checkout Session",
+        &["create"],
+    ),
 ];
 
 /// Resource types seen in real exports beyond the documented table.
@@ -68,7 +135,9 @@ pub fn display_name(resource_type: &str) -> &str {
 
 /// Is this (resource type, action) pair in the platform's documented table?
 pub fn is_documented(resource_type: &str, action: &str) -> bool {
-    RESOURCES.iter().any(|(k, _, actions)| *k == resource_type && actions.contains(&action))
+    RESOURCES
+        .iter()
+        .any(|(k, _, actions)| *k == resource_type && actions.contains(&action))
 }
 
 #[cfg(test)]
@@ -77,7 +146,10 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(display_name("promptProtectedLabel"), "Prompt Protected Label");
+        assert_eq!(
+            display_name("promptProtectedLabel"),
+            "Prompt Protected Label"
+        );
         assert_eq!(display_name("apiKey"), "API Key");
         assert_eq!(display_name("somethingNew"), "somethingNew");
         assert!(is_documented("prompt", "promote"));

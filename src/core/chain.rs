@@ -195,7 +195,9 @@ mod tests {
 
     #[test]
     fn builder_matches_recursive_definition() {
-        let leaves: Vec<Hash> = (0..40u8).map(|i| Hash(Sha256::digest([i]).into())).collect();
+        let leaves: Vec<Hash> = (0..40u8)
+            .map(|i| Hash(Sha256::digest([i]).into()))
+            .collect();
         for n in 0..leaves.len() {
             let mut b = MerkleBuilder::new();
             leaves[..n].iter().for_each(|l| b.push(*l));

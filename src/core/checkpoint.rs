@@ -50,26 +50,39 @@ impl Checkpoint {
                  {ORIGIN_PREFIX:?}; create one with `auditlens checkpoint ARCHIVE > FILE`"
             )
         })?;
-        let archive_id = ArchiveId::parse(id).ok_or_else(|| format!("bad archive id {id:?} in the origin line"))?;
-        let size_line = lines.next().ok_or("the checkpoint ends before its size line")?;
+        let archive_id = ArchiveId::parse(id)
+            .ok_or_else(|| format!("bad archive id {id:?} in the origin line"))?;
+        let size_line = lines
+            .next()
+            .ok_or("the checkpoint ends before its size line")?;
         let size: u64 = size_line
             .trim()
             .parse()
             .map_err(|_| format!("bad tree size {size_line:?} on line 2"))?;
-        let root_line = lines.next().ok_or("the checkpoint ends before its root hash line")?;
+        let root_line = lines
+            .next()
+            .ok_or("the checkpoint ends before its root hash line")?;
         let root = STANDARD
             .decode(root_line.trim())
             .ok()
             .and_then(|b| Hash::from_slice(&b))
-            .ok_or_else(|| format!("bad root hash {root_line:?} on line 3 (expected base64 of 32 bytes)"))?;
+            .ok_or_else(|| {
+                format!("bad root hash {root_line:?} on line 3 (expected base64 of 32 bytes)")
+            })?;
         let mut head = None;
         for line in lines {
             if let Some(h) = line.trim().strip_prefix("chain ") {
-                head = Some(Hash::from_hex(h.trim()).ok_or_else(|| format!("bad chain head {h:?}"))?);
+                head =
+                    Some(Hash::from_hex(h.trim()).ok_or_else(|| format!("bad chain head {h:?}"))?);
             }
         }
         let head = head.ok_or("the checkpoint has no `chain` line with the chain head")?;
-        Ok(Checkpoint { archive_id, size, root, head })
+        Ok(Checkpoint {
+            archive_id,
+            size,
+            root,
+            head,
+        })
     }
 }
 
@@ -79,12 +92,24 @@ mod tests {
 
     #[test]
     fn text_round_trip() {
-        let c = Checkpoint { archive_id: ArchiveId([7; 16]), size: 42, root: Hash([1; 32]), head: Hash([2; 32]) };
+        let c = Checkpoint {
+            archive_id: ArchiveId([7; 16]),
+            size: 42,
+            root: Hash([1; 32]),
+            head: Hash([2; 32]),
+        };
         let t = c.to_text();
         assert!(t.starts_with("auditlens.archive/07070707"));
         assert_eq!(Checkpoint::parse(&t).unwrap(), c);
-        assert_eq!(Checkpoint::parse(&format!("{t}\n— signer AAAA\n")).unwrap(), c);
-        assert!(Checkpoint::parse("example.com/log\n1\nAAAA\n").unwrap_err().contains("not an auditlens checkpoint"));
+        assert_eq!(
+            Checkpoint::parse(&format!("{t}\n— signer AAAA\n")).unwrap(),
+            c
+        );
+        assert!(
+            Checkpoint::parse("example.com/log\n1\nAAAA\n")
+                .unwrap_err()
+                .contains("not an auditlens checkpoint")
+        );
         assert!(Checkpoint::parse(&t.replace("\n42\n", "\nx\n")).is_err());
     }
 }

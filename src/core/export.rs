@@ -73,7 +73,11 @@ pub fn filter_json(f: &Filter) -> serde_json::Value {
     if let Some(t) = f.to {
         m.insert("to".into(), t.to_string().into());
     }
-    for (k, v) in [("projects", &f.projects), ("actions", &f.actions), ("resource_types", &f.resource_types)] {
+    for (k, v) in [
+        ("projects", &f.projects),
+        ("actions", &f.actions),
+        ("resource_types", &f.resource_types),
+    ] {
         if !v.is_empty() {
             m.insert(k.into(), v.clone().into());
         }
@@ -112,12 +116,23 @@ pub fn export_seqs(
     job: &Job,
 ) -> Result<ExportReport, ExportError> {
     if out.is_dir() {
-        return Err(ExportError::Io(format!("{} is a directory; give a file name", out.display())));
+        return Err(ExportError::Io(format!(
+            "{} is a directory; give a file name",
+            out.display()
+        )));
     }
-    if std::fs::canonicalize(out).ok().is_some_and(|o| std::fs::canonicalize(archive.path()).ok() == Some(o)) {
-        return Err(ExportError::Io("refusing to overwrite the archive with an export".into()));
+    if std::fs::canonicalize(out)
+        .ok()
+        .is_some_and(|o| std::fs::canonicalize(archive.path()).ok() == Some(o))
+    {
+        return Err(ExportError::Io(
+            "refusing to overwrite the archive with an export".into(),
+        ));
     }
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let tmp = tempfile::NamedTempFile::new_in(dir)
         .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
     let io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", out.display()));
@@ -134,26 +149,40 @@ pub fn export_seqs(
         "filter": filter_json(filter),
     });
     match format {
-        ExportFormat::Json => write!(w, "{{\"{EXPORT_HEADER_KEY}\":{header},\n\"entries\":[").map_err(io)?,
+        ExportFormat::Json => {
+            write!(w, "{{\"{EXPORT_HEADER_KEY}\":{header},\n\"entries\":[").map_err(io)?
+        }
         ExportFormat::Ndjson => writeln!(w, "{{\"{EXPORT_HEADER_KEY}\":{header}}}").map_err(io)?,
         ExportFormat::Csv => {}
     }
     // The CSV writer takes the file writer over and gives it back at the end.
     let mut csv = None;
     if format == ExportFormat::Csv {
-        let mut c = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Necessary).buffer_capacity(1 << 16).from_writer(w);
-        c.write_record(EXPORT_CSV_COLUMNS).map_err(|e| ExportError::Io(e.to_string()))?;
+        let mut c = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Necessary)
+            .buffer_capacity(1 << 16)
+            .from_writer(w);
+        c.write_record(EXPORT_CSV_COLUMNS)
+            .map_err(|e| ExportError::Io(e.to_string()))?;
         csv = Some(c);
         w = BufWriter::new(tmp.as_file().try_clone().map_err(io)?);
     }
 
     let (clause, params) = filter.sql_prefilter();
-    let sql = format!("SELECT seq, record, leaf_hash, chain_hash FROM entries WHERE {clause} ORDER BY seq");
+    let sql = format!(
+        "SELECT seq, record, leaf_hash, chain_hash FROM entries WHERE {clause} ORDER BY seq"
+    );
     let conn = archive.connection();
     let mut stmt = conn.prepare(&sql).map_err(|e| archive.err(e))?;
-    let mut rows = stmt.query(rusqlite::params_from_iter(params)).map_err(|e| archive.err(e))?;
-    let only_set: Option<std::collections::HashSet<u64>> = only.map(|s| s.iter().copied().collect());
-    job.start_phase("exporting", only.map(|s| s.len() as u64).unwrap_or(checkpoint.size));
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params))
+        .map_err(|e| archive.err(e))?;
+    let only_set: Option<std::collections::HashSet<u64>> =
+        only.map(|s| s.iter().copied().collect());
+    job.start_phase(
+        "exporting",
+        only.map(|s| s.len() as u64).unwrap_or(checkpoint.size),
+    );
     let id_text = archive.id().to_string();
     let needs_parse = format == ExportFormat::Csv || !filter.is_empty();
     let mut count = 0u64;
@@ -173,13 +202,20 @@ pub fn export_seqs(
         }
         let record = match r.get_ref(1).map_err(|e| archive.err(e))? {
             rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
-            _ => return Err(ExportError::Io(format!("entry {seq} has no record; run `auditlens verify`"))),
+            _ => {
+                return Err(ExportError::Io(format!(
+                    "entry {seq} has no record; run `auditlens verify`"
+                )));
+            }
         };
-        let leaf = Hash::from_slice(&r.get::<_, Vec<u8>>(2).map_err(|e| archive.err(e))?).unwrap_or_default();
-        let chain = Hash::from_slice(&r.get::<_, Vec<u8>>(3).map_err(|e| archive.err(e))?).unwrap_or_default();
+        let leaf = Hash::from_slice(&r.get::<_, Vec<u8>>(2).map_err(|e| archive.err(e))?)
+            .unwrap_or_default();
+        let chain = Hash::from_slice(&r.get::<_, Vec<u8>>(3).map_err(|e| archive.err(e))?)
+            .unwrap_or_default();
         let entry = if needs_parse {
-            let e = archive::parse_record(record)
-                .map_err(|m| ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`")))?;
+            let e = archive::parse_record(record).map_err(|m| {
+                ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
+            })?;
             if !filter.matches(&e) {
                 continue;
             }
@@ -192,7 +228,11 @@ pub fn export_seqs(
                 let text = std::str::from_utf8(record)
                     .ok()
                     .filter(|t| t.starts_with('{') && t.len() > 2)
-                    .ok_or_else(|| ExportError::Io(format!("entry {seq} has a malformed record; run `auditlens verify`")))?;
+                    .ok_or_else(|| {
+                        ExportError::Io(format!(
+                            "entry {seq} has a malformed record; run `auditlens verify`"
+                        ))
+                    })?;
                 line.clear();
                 if format == ExportFormat::Json {
                     line.push_str(if count == 0 { "\n" } else { ",\n" });
@@ -213,17 +253,24 @@ pub fn export_seqs(
             ExportFormat::Csv => {
                 let e = entry.as_ref().expect("parsed for CSV");
                 let c = csv.as_mut().expect("csv writer");
-                write_csv_row(c, &id_text, seq, &leaf, &chain, e).map_err(|e| ExportError::Io(e.to_string()))?;
+                write_csv_row(c, &id_text, seq, &leaf, &chain, e)
+                    .map_err(|e| ExportError::Io(e.to_string()))?;
             }
         }
         count += 1;
     }
     match format {
-        ExportFormat::Json => write!(w, "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}\n").map_err(io)?,
-        ExportFormat::Ndjson => writeln!(w, "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}").map_err(io)?,
+        ExportFormat::Json => {
+            write!(w, "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}\n").map_err(io)?
+        }
+        ExportFormat::Ndjson => {
+            writeln!(w, "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}").map_err(io)?
+        }
         ExportFormat::Csv => {
             if let Some(c) = csv.take() {
-                w = c.into_inner().map_err(|e| ExportError::Io(e.error().to_string()))?;
+                w = c
+                    .into_inner()
+                    .map_err(|e| ExportError::Io(e.error().to_string()))?;
             }
         }
     }
@@ -231,8 +278,12 @@ pub fn export_seqs(
     drop(w);
     job.check().map_err(|_| ExportError::Cancelled)?;
     tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(out).map_err(|e| ExportError::Io(format!("{}: {}", out.display(), e.error)))?;
-    Ok(ExportReport { entries: count, path: out.to_path_buf() })
+    tmp.persist(out)
+        .map_err(|e| ExportError::Io(format!("{}: {}", out.display(), e.error)))?;
+    Ok(ExportReport {
+        entries: count,
+        path: out.to_path_buf(),
+    })
 }
 
 fn write_csv_row(

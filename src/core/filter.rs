@@ -37,7 +37,10 @@ impl Filter {
             return false;
         }
         if !self.projects.is_empty()
-            && !self.projects.iter().any(|p| e.project_id.as_deref() == Some(p) || e.project_name.as_deref() == Some(p))
+            && !self
+                .projects
+                .iter()
+                .any(|p| e.project_id.as_deref() == Some(p) || e.project_name.as_deref() == Some(p))
         {
             return false;
         }
@@ -46,7 +49,8 @@ impl Filter {
         }
         if !self.resource_types.is_empty()
             && !self.resource_types.iter().any(|r| {
-                *r == e.resource_type || crate::core::catalog::display_name(&e.resource_type).eq_ignore_ascii_case(r)
+                *r == e.resource_type
+                    || crate::core::catalog::display_name(&e.resource_type).eq_ignore_ascii_case(r)
             })
         {
             return false;

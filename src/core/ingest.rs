@@ -76,7 +76,9 @@ impl std::fmt::Display for IngestError {
             ),
             IngestError::Archive(e) => write!(f, "{e}"),
             IngestError::Io(e) => f.write_str(e),
-            IngestError::Cancelled => f.write_str("cancelled; the archive holds what was committed before"),
+            IngestError::Cancelled => {
+                f.write_str("cancelled; the archive holds what was committed before")
+            }
         }
     }
 }
@@ -109,7 +111,10 @@ pub fn ingest(
 
     // Refuse obviously wrong archive paths before reading anything.
     if archive_path.is_dir() {
-        return Err(IngestError::Io(format!("{} is a directory; give an archive file path", archive_path.display())));
+        return Err(IngestError::Io(format!(
+            "{} is a directory; give an archive file path",
+            archive_path.display()
+        )));
     }
     if archive_path.exists() {
         // Checks that it really is an archive, with a clear message if not.
@@ -117,7 +122,10 @@ pub fn ingest(
     }
 
     // Pass 1: read, validate, stage.
-    let staging_dir = archive_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let staging_dir = archive_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut staging = tempfile_in(staging_dir)?;
     let mut writer = BufWriter::with_capacity(1 << 20, staging.try_clone().map_err(io)?);
     let mut staged: Vec<Staged> = Vec::new();
@@ -127,7 +135,11 @@ pub fn ingest(
         .rejects_path
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.jsonl", archive_path.display())));
-    let total_bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let total_bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
     job.start_phase("reading", total_bytes);
     let mut source_names = Vec::new();
     for (source_index, path) in files.iter().enumerate() {
@@ -163,8 +175,9 @@ pub fn ingest(
                 Err(e) => {
                     report.rejected += 1;
                     if rejects.is_none() {
-                        let f = File::create(&rejects_path)
-                            .map_err(|err| IngestError::Io(format!("{}: {err}", rejects_path.display())))?;
+                        let f = File::create(&rejects_path).map_err(|err| {
+                            IngestError::Io(format!("{}: {err}", rejects_path.display()))
+                        })?;
                         rejects = Some(BufWriter::new(f));
                     }
                     let line = serde_json::json!({
@@ -188,7 +201,9 @@ pub fn ingest(
     }
     writer.flush().map_err(io)?;
     drop(writer);
-    staged.sort_by(|a, b| (a.time_ms, &a.id, a.source, a.offset).cmp(&(b.time_ms, &b.id, b.source, b.offset)));
+    staged.sort_by(|a, b| {
+        (a.time_ms, &a.id, a.source, a.offset).cmp(&(b.time_ms, &b.id, b.source, b.offset))
+    });
 
     // Pass 2: append.
     let created = !archive_path.exists();
@@ -198,12 +213,16 @@ pub fn ingest(
     }
     let err = |e: rusqlite::Error| IngestError::Archive(db_error(archive_path, e));
     let mut conn = Connection::open(archive_path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;").map_err(err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(err)?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;")
+        .map_err(err)?;
     let reader = archive::Archive::open(archive_path)?;
     let id = reader.id();
     drop(reader);
-    let (mut seq, mut prev) = tail_state(&conn, &id).map_err(|m| IngestError::Archive(ArchiveError(format!("{}: {m}", archive_path.display()))))?;
+    let (mut seq, mut prev) = tail_state(&conn, &id).map_err(|m| {
+        IngestError::Archive(ArchiveError(format!("{}: {m}", archive_path.display())))
+    })?;
     let batch = opts.batch_size.unwrap_or(20_000).max(1);
     let sources = source_names.join(", ");
     job.start_phase("appending", staged.len() as u64);
@@ -215,7 +234,9 @@ pub fn ingest(
         let end = (i + batch).min(staged.len());
         let tx = conn.transaction().map_err(err)?;
         {
-            let mut find = tx.prepare_cached("SELECT seq, record FROM entries WHERE entry_id = ?1").map_err(err)?;
+            let mut find = tx
+                .prepare_cached("SELECT seq, record FROM entries WHERE entry_id = ?1")
+                .map_err(err)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO entries (seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, \
@@ -242,7 +263,9 @@ pub fn ingest(
                     } else {
                         let text = String::from_utf8_lossy(&record).into_owned();
                         let source = files[s.source as usize].display().to_string();
-                        conflict.execute(params![&*s.id, existing_seq, text, source]).map_err(err)?;
+                        conflict
+                            .execute(params![&*s.id, existing_seq, text, source])
+                            .map_err(err)?;
                         report.conflicts.push(Conflict {
                             entry_id: s.id.to_string(),
                             existing_seq: existing_seq as u64,
@@ -251,7 +274,8 @@ pub fn ingest(
                     }
                     continue;
                 }
-                let text = std::str::from_utf8(&record).map_err(|_| IngestError::Io("staging file damaged".into()))?;
+                let text = std::str::from_utf8(&record)
+                    .map_err(|_| IngestError::Io("staging file damaged".into()))?;
                 let entry = archive::parse_record(record.as_slice())
                     .map_err(|m| IngestError::Io(format!("staging file damaged: {m}")))?;
                 seq += 1;
@@ -327,7 +351,9 @@ fn tail_state(conn: &Connection, id: &ArchiveId) -> Result<(u64, Hash), String> 
     let Some((seq, record, leaf, link)) = rows.first() else {
         return Ok((0, chain::genesis(id)));
     };
-    let count: i64 = conn.query_row("SELECT count(*) FROM entries", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    let count: i64 = conn
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
     let prev = match rows.get(1) {
         Some((_, _, _, c)) => Hash::from_slice(c),
         None => Some(chain::genesis(id)),
@@ -337,14 +363,19 @@ fn tail_state(conn: &Connection, id: &ArchiveId) -> Result<(u64, Hash), String> 
         && Hash::from_slice(leaf) == Some(expected_leaf)
         && prev.map(|p| chain::chain_link(&p, &expected_leaf)) == Hash::from_slice(link);
     if !ok {
-        return Err("the archive's last entries do not verify; run `auditlens verify` before adding to it".into());
+        return Err(
+            "the archive's last entries do not verify; run `auditlens verify` before adding to it"
+                .into(),
+        );
     }
     Ok((*seq as u64, Hash::from_slice(link).unwrap_or_default()))
 }
 
 fn io(e: std::io::Error) -> IngestError {
     match e.raw_os_error() {
-        Some(28) => IngestError::Io("the disk is full; nothing after the last commit was stored".into()),
+        Some(28) => {
+            IngestError::Io("the disk is full; nothing after the last commit was stored".into())
+        }
         _ => IngestError::Io(e.to_string()),
     }
 }
@@ -353,7 +384,12 @@ fn io(e: std::io::Error) -> IngestError {
 fn tempfile_in(dir: &Path) -> Result<File, IngestError> {
     tempfile::tempfile_in(dir)
         .or_else(|_| tempfile::tempfile())
-        .map_err(|e| IngestError::Io(format!("cannot create a staging file in {}: {e}", dir.display())))
+        .map_err(|e| {
+            IngestError::Io(format!(
+                "cannot create a staging file in {}: {e}",
+                dir.display()
+            ))
+        })
 }
 
 /// The archive's checkpoint after an ingest.

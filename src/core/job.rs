@@ -34,7 +34,11 @@ impl Job {
 
     /// `Err(Cancelled)` once cancellation was asked for.
     pub fn check(&self) -> Result<(), Cancelled> {
-        if self.is_cancelled() { Err(Cancelled) } else { Ok(()) }
+        if self.is_cancelled() {
+            Err(Cancelled)
+        } else {
+            Ok(())
+        }
     }
 
     /// Starts a new phase with a known amount of work (0 if unknown).
@@ -57,6 +61,10 @@ impl Job {
     /// (phase, done, total).
     pub fn snapshot(&self) -> (String, u64, u64) {
         let phase = self.phase.lock().map(|p| p.clone()).unwrap_or_default();
-        (phase, self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
+        (
+            phase,
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
     }
 }

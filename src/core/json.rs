@@ -231,7 +231,11 @@ pub struct JsonError {
 
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}, column {}: {}", self.line, self.column, self.message)
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
     }
 }
 
@@ -282,7 +286,11 @@ impl<R: Read> Parser<R> {
     }
 
     pub fn error(&self, message: impl Into<String>) -> JsonError {
-        JsonError { message: message.into(), line: self.line, column: self.column }
+        JsonError {
+            message: message.into(),
+            line: self.line,
+            column: self.column,
+        }
     }
 
     fn fill(&mut self) -> Result<(), JsonError> {
@@ -411,7 +419,9 @@ impl<R: Read> Parser<R> {
         self.skip_ws()?;
         match self.peek()? {
             Some(b'"') => {}
-            Some(b) => return Err(self.error(format!("expected a key but found {}", describe_byte(b)))),
+            Some(b) => {
+                return Err(self.error(format!("expected a key but found {}", describe_byte(b))));
+            }
             None => return Err(self.error("expected a key but the input ended")),
         }
         let k = self.string()?;
@@ -491,7 +501,10 @@ impl<R: Read> Parser<R> {
             Some(b'f') => self.literal(b"false", Json::Bool(false)),
             Some(b'n') => self.literal(b"null", Json::Null),
             Some(b'-' | b'0'..=b'9') => Ok(Json::Number(self.number()?)),
-            Some(b) => Err(self.error(format!("expected a JSON value but found {}", describe_byte(b)))),
+            Some(b) => Err(self.error(format!(
+                "expected a JSON value but found {}",
+                describe_byte(b)
+            ))),
         }
     }
 
@@ -605,9 +618,9 @@ impl<R: Read> Parser<R> {
                     bytes.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
                 }
                 Some(b) if b < 0x20 => {
-                    return Err(self.error(format!(
-                        "unescaped control character 0x{b:02x} in a string"
-                    )));
+                    return Err(
+                        self.error(format!("unescaped control character 0x{b:02x} in a string"))
+                    );
                 }
                 Some(b) => bytes.push(b),
             }
@@ -676,20 +689,36 @@ mod tests {
     #[test]
     fn sorts_keys_and_escapes_minimally() {
         let v = parse("{\"b\":\"\\u00e9\\n\\u0001/\",\"a\":[true,null]}".as_bytes()).unwrap();
-        assert_eq!(v.to_canonical(), "{\"a\":[true,null],\"b\":\"é\\n\\u0001/\"}");
+        assert_eq!(
+            v.to_canonical(),
+            "{\"a\":[true,null],\"b\":\"é\\n\\u0001/\"}"
+        );
         assert_eq!(parse(v.to_canonical().as_bytes()).unwrap(), v);
     }
 
     #[test]
     fn surrogates() {
-        assert_eq!(parse(br#""\ud83d\ude00""#).unwrap(), Json::String("😀".into()));
+        assert_eq!(
+            parse(br#""\ud83d\ude00""#).unwrap(),
+            Json::String("😀".into())
+        );
         assert!(parse(br#""\ud83d""#).is_err());
         assert!(parse(br#""\ude00x""#).is_err());
     }
 
     #[test]
     fn rejects_bad_input_with_position() {
-        for bad in [&b"{"[..], b"[1,]", b"01", b"1.", b"\"\x01\"", b"tru", b"{} x", b"\"\xff\"", b""] {
+        for bad in [
+            &b"{"[..],
+            b"[1,]",
+            b"01",
+            b"1.",
+            b"\"\x01\"",
+            b"tru",
+            b"{} x",
+            b"\"\xff\"",
+            b"",
+        ] {
             assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         let e = parse(b"{\n  \"a\": x}").unwrap_err();

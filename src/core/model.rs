@@ -80,10 +80,25 @@ impl Actor {
     /// The best short label: email, then key name, then user id, then key id.
     pub fn label(&self) -> &str {
         let candidates = match self.actor_type {
-            Some(ActorType::ApiKey) => [&self.api_key_name, &self.api_key_id, &self.email, &self.user_id],
-            _ => [&self.email, &self.user_id, &self.api_key_name, &self.api_key_id],
+            Some(ActorType::ApiKey) => [
+                &self.api_key_name,
+                &self.api_key_id,
+                &self.email,
+                &self.user_id,
+            ],
+            _ => [
+                &self.email,
+                &self.user_id,
+                &self.api_key_name,
+                &self.api_key_id,
+            ],
         };
-        candidates.into_iter().flatten().next().map(String::as_str).unwrap_or("")
+        candidates
+            .into_iter()
+            .flatten()
+            .next()
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// The stable identity used for "everything this actor did": user id or key id.
@@ -92,7 +107,12 @@ impl Actor {
             Some(ActorType::ApiKey) => [&self.api_key_id, &self.user_id],
             _ => [&self.user_id, &self.api_key_id],
         };
-        candidates.into_iter().flatten().next().map(String::as_str).unwrap_or("")
+        candidates
+            .into_iter()
+            .flatten()
+            .next()
+            .map(String::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -127,7 +147,13 @@ pub struct Entry {
 
 impl Entry {
     /// A minimal entry; the other fields start empty.
-    pub fn new(id: &str, time: Timestamp, resource_type: &str, resource_id: &str, action: &str) -> Entry {
+    pub fn new(
+        id: &str,
+        time: Timestamp,
+        resource_type: &str,
+        resource_id: &str,
+        action: &str,
+    ) -> Entry {
         Entry {
             id: id.to_string(),
             time,
@@ -225,7 +251,10 @@ impl Entry {
     /// wrongly typed field is an error, because a record is auditlens's own format.
     pub fn from_record(record: &Json) -> Result<Entry, String> {
         let Json::Object(m) = record else {
-            return Err(format!("a record must be a JSON object, not {}", record.kind()));
+            return Err(format!(
+                "a record must be a JSON object, not {}",
+                record.kind()
+            ));
         };
         let mut r = Fields::new(m, "");
         let id = r.req_str("id")?;
@@ -289,7 +318,11 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn new(map: &'a BTreeMap<String, Json>, prefix: &'static str) -> Self {
-        Fields { map, used: Vec::new(), prefix }
+        Fields {
+            map,
+            used: Vec::new(),
+            prefix,
+        }
     }
 
     fn take(&mut self, key: &'static str) -> Option<&'a Json> {
@@ -301,12 +334,17 @@ impl<'a> Fields<'a> {
         match self.take(key) {
             None => Ok(None),
             Some(Json::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(format!("\"{}{key}\" must be a string, not {}", self.prefix, other.kind())),
+            Some(other) => Err(format!(
+                "\"{}{key}\" must be a string, not {}",
+                self.prefix,
+                other.kind()
+            )),
         }
     }
 
     fn req_str(&mut self, key: &'static str) -> Result<String, String> {
-        self.opt_str(key)?.ok_or_else(|| format!("record has no \"{}{key}\"", self.prefix))
+        self.opt_str(key)?
+            .ok_or_else(|| format!("record has no \"{}{key}\"", self.prefix))
     }
 
     fn opt_time(&mut self, key: &'static str) -> Result<Option<Timestamp>, String> {
@@ -320,12 +358,16 @@ impl<'a> Fields<'a> {
     }
 
     fn req_time(&mut self, key: &'static str) -> Result<Timestamp, String> {
-        self.opt_time(key)?.ok_or_else(|| format!("record has no \"{}{key}\"", self.prefix))
+        self.opt_time(key)?
+            .ok_or_else(|| format!("record has no \"{}{key}\"", self.prefix))
     }
 
     fn finish(self) -> Result<(), String> {
         match self.map.keys().find(|k| !self.used.contains(&k.as_str())) {
-            Some(k) => Err(format!("unknown field \"{}{k}\" in the record", self.prefix)),
+            Some(k) => Err(format!(
+                "unknown field \"{}{k}\" in the record",
+                self.prefix
+            )),
             None => Ok(()),
         }
     }

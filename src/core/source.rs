@@ -51,7 +51,10 @@ impl Format {
 
     /// Does the file carry chain fields (seq and hashes) that can be verified?
     pub fn has_chain(self) -> bool {
-        matches!(self, Format::Archive | Format::ExportJson | Format::ExportNdjson | Format::ExportCsv)
+        matches!(
+            self,
+            Format::Archive | Format::ExportJson | Format::ExportNdjson | Format::ExportCsv
+        )
     }
 }
 
@@ -90,7 +93,14 @@ pub struct RecordError {
 
 impl fmt::Display for RecordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: record {} (line {}): {}", self.file.display(), self.record, self.line, self.message)
+        write!(
+            f,
+            "{}: record {} (line {}): {}",
+            self.file.display(),
+            self.record,
+            self.line,
+            self.message
+        )
     }
 }
 
@@ -204,9 +214,13 @@ pub const EXPORT_FOOTER_KEY: &str = "auditlens_export_end";
 
 /// Detects a file's format from its first bytes.
 pub fn detect(path: &Path) -> Result<Format, SourceError> {
-    let meta = std::fs::metadata(path).map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
     if meta.is_dir() {
-        return Err(SourceError(format!("{} is a directory; give a file", path.display())));
+        return Err(SourceError(format!(
+            "{} is a directory; give a file",
+            path.display()
+        )));
     }
     if is_sqlite_file(path) {
         return Ok(Format::Archive);
@@ -218,7 +232,10 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
-        return Err(SourceError(format!("{} is empty: there are no entries to read", path.display())));
+        return Err(SourceError(format!(
+            "{} is empty: there are no entries to read",
+            path.display()
+        )));
     };
     let text = &text[start..];
     let valid_prefix = match std::str::from_utf8(text) {
@@ -237,10 +254,17 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
         b'{' => {
             let line_end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
             match json::parse(&text[..line_end]) {
-                Ok(Json::Object(m)) if m.contains_key(EXPORT_HEADER_KEY) => Ok(Format::ExportNdjson),
+                Ok(Json::Object(m)) if m.contains_key(EXPORT_HEADER_KEY) => {
+                    Ok(Format::ExportNdjson)
+                }
                 Ok(Json::Object(_)) => Ok(Format::PlatformJsonl),
                 _ => {
-                    let compact: Vec<u8> = text.iter().filter(|b| !b.is_ascii_whitespace()).take(20).copied().collect();
+                    let compact: Vec<u8> = text
+                        .iter()
+                        .filter(|b| !b.is_ascii_whitespace())
+                        .take(20)
+                        .copied()
+                        .collect();
                     if compact.starts_with(format!("{{\"{EXPORT_HEADER_KEY}\"").as_bytes()) {
                         Ok(Format::ExportJson)
                     } else if line_end == text.len() && text.len() < 64 * 1024 {
@@ -258,14 +282,26 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
             }
         }
         _ => {
-            let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text);
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(text);
             let mut header = csv::StringRecord::new();
             let ok = rdr.read_record(&mut header).unwrap_or(false);
-            let cols: Vec<&str> = if ok { header.iter().map(|c| c.trim()).collect() } else { vec![] };
-            if cols.contains(&"leaf_hash") && cols.contains(&"seq") && cols.contains(&"archive_id") {
+            let cols: Vec<&str> = if ok {
+                header.iter().map(|c| c.trim()).collect()
+            } else {
+                vec![]
+            };
+            if cols.contains(&"leaf_hash") && cols.contains(&"seq") && cols.contains(&"archive_id")
+            {
                 return Ok(Format::ExportCsv);
             }
-            let missing: Vec<&str> = PLATFORM_REQUIRED.iter().copied().filter(|c| !cols.contains(c)).collect();
+            let missing: Vec<&str> = PLATFORM_REQUIRED
+                .iter()
+                .copied()
+                .filter(|c| !cols.contains(c))
+                .collect();
             if missing.is_empty() {
                 return Ok(Format::PlatformCsv);
             }
@@ -304,8 +340,15 @@ pub struct Source {
 enum Reader {
     JsonArray(Parser<BufReader<File>>),
     ExportJson(Parser<BufReader<File>>),
-    Lines { reader: BufReader<File>, line: u64, buf: Vec<u8> },
-    Csv { reader: csv::Reader<BufReader<File>>, columns: Vec<String> },
+    Lines {
+        reader: BufReader<File>,
+        line: u64,
+        buf: Vec<u8>,
+    },
+    Csv {
+        reader: csv::Reader<BufReader<File>>,
+        columns: Vec<String>,
+    },
 }
 
 impl Source {
@@ -316,12 +359,15 @@ impl Source {
     }
 
     pub fn open_as(path: &Path, format: Format) -> Result<Source, SourceError> {
-        let file = File::open(path).map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+        let file = File::open(path)
+            .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
         let buffered = BufReader::with_capacity(256 * 1024, file);
         let fail = |msg: String| SourceError(format!("{}: {msg}", path.display()));
         let mut header = None;
         let reader = match format {
-            Format::Archive => return Err(fail("this is an archive; open it as an archive".into())),
+            Format::Archive => {
+                return Err(fail("this is an archive; open it as an archive".into()));
+            }
             Format::PlatformJson => {
                 let mut p = Parser::new(buffered);
                 p.skip_bom_and_ws().map_err(|e| fail(e.to_string()))?;
@@ -335,14 +381,18 @@ impl Source {
                     p.expect(b'{').map_err(|e| e.to_string())?;
                     let k = p.parse_key().map_err(|e| e.to_string())?;
                     if k != EXPORT_HEADER_KEY {
-                        return Err(format!("expected the {EXPORT_HEADER_KEY:?} header first, found {k:?}"));
+                        return Err(format!(
+                            "expected the {EXPORT_HEADER_KEY:?} header first, found {k:?}"
+                        ));
                     }
                     let h = p.parse_value().map_err(|e| e.to_string())?;
                     let h = parse_export_header(&h)?;
                     p.expect(b',').map_err(|e| e.to_string())?;
                     let k = p.parse_key().map_err(|e| e.to_string())?;
                     if k != "entries" {
-                        return Err(format!("expected \"entries\" after the header, found {k:?}"));
+                        return Err(format!(
+                            "expected \"entries\" after the header, found {k:?}"
+                        ));
                     }
                     p.expect(b'[').map_err(|e| e.to_string())?;
                     Ok(h)
@@ -358,14 +408,24 @@ impl Source {
                     let mut buf = Vec::new();
                     read_line_capped(&mut reader, &mut buf).map_err(fail)?;
                     line = 1;
-                    let j = json::parse(strip_bom(&buf)).map_err(|e| fail(format!("line 1: {e}")))?;
-                    let h = j.get(EXPORT_HEADER_KEY).ok_or_else(|| fail("line 1 is not an export header".into()))?;
+                    let j =
+                        json::parse(strip_bom(&buf)).map_err(|e| fail(format!("line 1: {e}")))?;
+                    let h = j
+                        .get(EXPORT_HEADER_KEY)
+                        .ok_or_else(|| fail("line 1 is not an export header".into()))?;
                     header = Some(parse_export_header(h).map_err(fail)?);
                 }
-                Reader::Lines { reader, line, buf: Vec::new() }
+                Reader::Lines {
+                    reader,
+                    line,
+                    buf: Vec::new(),
+                }
             }
             Format::PlatformCsv | Format::ExportCsv => {
-                let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(buffered);
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .flexible(false)
+                    .from_reader(buffered);
                 let columns: Vec<String> = reader
                     .headers()
                     .map_err(|e| fail(format!("cannot read the CSV header: {e}")))?
@@ -377,23 +437,55 @@ impl Source {
                     return Err(fail(format!("the CSV header names the column {d:?} twice")));
                 }
                 if format == Format::ExportCsv {
-                    let missing: Vec<&str> =
-                        EXPORT_CSV_COLUMNS.iter().copied().filter(|c| !columns.iter().any(|x| x == c)).collect();
+                    let missing: Vec<&str> = EXPORT_CSV_COLUMNS
+                        .iter()
+                        .copied()
+                        .filter(|c| !columns.iter().any(|x| x == c))
+                        .collect();
                     if !missing.is_empty() {
-                        return Err(fail(format!("the export's CSV header lacks {}", missing.join(", "))));
+                        return Err(fail(format!(
+                            "the export's CSV header lacks {}",
+                            missing.join(", ")
+                        )));
                     }
-                    if let Some(u) = columns.iter().find(|c| !EXPORT_CSV_COLUMNS.contains(&c.as_str())) {
-                        return Err(fail(format!("unknown column {u:?} in an auditlens CSV export")));
+                    if let Some(u) = columns
+                        .iter()
+                        .find(|c| !EXPORT_CSV_COLUMNS.contains(&c.as_str()))
+                    {
+                        return Err(fail(format!(
+                            "unknown column {u:?} in an auditlens CSV export"
+                        )));
                     }
                 }
                 Reader::Csv { reader, columns }
             }
         };
-        Ok(Source { path: path.to_path_buf(), format, header, footer_count: None, reader, record_no: 0, done: false })
+        Ok(Source {
+            path: path.to_path_buf(),
+            format,
+            header,
+            footer_count: None,
+            reader,
+            record_no: 0,
+            done: false,
+        })
     }
 
-    fn record_error(&self, line: u64, message: String, raw: Option<String>, fatal: bool) -> RecordError {
-        RecordError { file: self.path.clone(), record: self.record_no, line, message, raw, fatal }
+    fn record_error(
+        &self,
+        line: u64,
+        message: String,
+        raw: Option<String>,
+        fatal: bool,
+    ) -> RecordError {
+        RecordError {
+            file: self.path.clone(),
+            record: self.record_no,
+            line,
+            message,
+            raw,
+            fatal,
+        }
     }
 
     /// The next record, an error for a bad one, or `None` at the end.
@@ -472,7 +564,12 @@ impl Source {
                         Ok(_) => {
                             *line += 1;
                             let l = *line;
-                            Some(Err(self.record_error(l, "data after the export's end line".into(), None, true)))
+                            Some(Err(self.record_error(
+                                l,
+                                "data after the export's end line".into(),
+                                None,
+                                true,
+                            )))
                         }
                         Err(m) => {
                             let l = *line;
@@ -526,7 +623,12 @@ impl Source {
                             continue;
                         }
                         None => {
-                            return Some(Err(self.record_error(l, "malformed end line".into(), Some(raw), true)));
+                            return Some(Err(self.record_error(
+                                l,
+                                "malformed end line".into(),
+                                Some(raw),
+                                true,
+                            )));
                         }
                     }
                 }
@@ -543,9 +645,14 @@ impl Source {
                     Err(e) => {
                         self.record_no += 1;
                         let line = e.position().map(|p| p.line()).unwrap_or(0);
-                        let fatal = !matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. });
+                        let fatal = !matches!(
+                            e.kind(),
+                            csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. }
+                        );
                         let msg = match e.kind() {
-                            csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+                            csv::ErrorKind::UnequalLengths {
+                                expected_len, len, ..
+                            } => {
                                 format!("has {len} fields but the header has {expected_len}")
                             }
                             csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
@@ -557,9 +664,13 @@ impl Source {
                         self.record_no += 1;
                         let line = rec.position().map(|p| p.line()).unwrap_or(0);
                         let raw = rec.iter().collect::<Vec<_>>();
-                        let cells: Vec<(String, String)> =
-                            columns.iter().cloned().zip(rec.iter().map(str::to_string)).collect();
-                        let too_big = cells.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_VALUE_BYTES;
+                        let cells: Vec<(String, String)> = columns
+                            .iter()
+                            .cloned()
+                            .zip(rec.iter().map(str::to_string))
+                            .collect();
+                        let too_big =
+                            cells.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_VALUE_BYTES;
                         let result = if too_big {
                             Err(format!(
                                 "the record is larger than {} MiB, the most auditlens accepts for one entry",
@@ -568,7 +679,16 @@ impl Source {
                         } else if format == Format::PlatformCsv {
                             let m: BTreeMap<String, Json> = cells
                                 .into_iter()
-                                .map(|(k, v)| (k, if v.is_empty() { Json::Null } else { Json::String(v) }))
+                                .map(|(k, v)| {
+                                    (
+                                        k,
+                                        if v.is_empty() {
+                                            Json::Null
+                                        } else {
+                                            Json::String(v)
+                                        },
+                                    )
+                                })
                                 .collect();
                             platform_entry(&m).map(|entry| SourceRecord {
                                 entry,
@@ -578,12 +698,14 @@ impl Source {
                                 line,
                             })
                         } else {
-                            export_csv_entry(&cells).map(|(entry, chain, archive_id)| SourceRecord {
-                                entry,
-                                chain: Some(chain),
-                                archive_id: Some(archive_id),
-                                record: 0,
-                                line,
+                            export_csv_entry(&cells).map(|(entry, chain, archive_id)| {
+                                SourceRecord {
+                                    entry,
+                                    chain: Some(chain),
+                                    archive_id: Some(archive_id),
+                                    record: 0,
+                                    line,
+                                }
                             })
                         };
                         Some(
@@ -606,11 +728,22 @@ impl Source {
     fn map_value(&self, value: &Json, line: u64) -> Result<SourceRecord, RecordError> {
         let raw = || Some(value.to_canonical());
         let Json::Object(m) = value else {
-            return Err(self.record_error(line, format!("expected an object per entry, found {}", value.kind()), raw(), false));
+            return Err(self.record_error(
+                line,
+                format!("expected an object per entry, found {}", value.kind()),
+                raw(),
+                false,
+            ));
         };
         let result = match self.format {
             Format::PlatformJson | Format::PlatformJsonl => {
-                platform_entry(m).map(|entry| SourceRecord { entry, chain: None, archive_id: None, record: self.record_no, line })
+                platform_entry(m).map(|entry| SourceRecord {
+                    entry,
+                    chain: None,
+                    archive_id: None,
+                    record: self.record_no,
+                    line,
+                })
             }
             _ => export_json_entry(m).map(|(entry, chain)| SourceRecord {
                 entry,
@@ -629,22 +762,34 @@ fn strip_bom(b: &[u8]) -> &[u8] {
 }
 
 fn csv_line(fields: &[&str]) -> String {
-    let mut w = csv::WriterBuilder::new().quote_style(csv::QuoteStyle::Always).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
     let _ = w.write_record(fields);
-    String::from_utf8_lossy(&w.into_inner().unwrap_or_default()).trim_end().to_string()
+    String::from_utf8_lossy(&w.into_inner().unwrap_or_default())
+        .trim_end()
+        .to_string()
 }
 
 /// Reads one line into `buf` (without growing past the per-entry limit).
 /// Returns the number of bytes read, 0 at end of file.
 fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usize, String> {
     let cap = MAX_VALUE_BYTES as u64 + 1;
-    let n = reader.by_ref().take(cap).read_until(b'\n', buf).map_err(|e| format!("read error: {e}"))?;
+    let n = reader
+        .by_ref()
+        .take(cap)
+        .read_until(b'\n', buf)
+        .map_err(|e| format!("read error: {e}"))?;
     if n as u64 == cap && buf.last() != Some(&b'\n') {
         // Skip the rest of the over-long line so the next record can be read.
         let mut rest = Vec::new();
         loop {
             rest.clear();
-            let k = reader.by_ref().take(1 << 20).read_until(b'\n', &mut rest).map_err(|e| format!("read error: {e}"))?;
+            let k = reader
+                .by_ref()
+                .take(1 << 20)
+                .read_until(b'\n', &mut rest)
+                .map_err(|e| format!("read error: {e}"))?;
             if k == 0 || rest.last() == Some(&b'\n') {
                 break;
             }
@@ -664,10 +809,15 @@ fn read_export_json_end(p: &mut Parser<BufReader<File>>) -> Result<Option<u64>, 
     }
     let k = p.parse_key().map_err(e)?;
     if k != EXPORT_FOOTER_KEY {
-        return Err(format!("expected {EXPORT_FOOTER_KEY:?} after the entries, found {k:?}"));
+        return Err(format!(
+            "expected {EXPORT_FOOTER_KEY:?} after the entries, found {k:?}"
+        ));
     }
     let v = p.parse_value().map_err(e)?;
-    let count = v.get("count").and_then(json_u64).ok_or("malformed end record")?;
+    let count = v
+        .get("count")
+        .and_then(json_u64)
+        .ok_or("malformed end record")?;
     p.expect(b'}').map_err(e)?;
     p.skip_ws().map_err(e)?;
     if p.peek().map_err(e)?.is_some() {
@@ -686,7 +836,10 @@ fn json_u64(j: &Json) -> Option<u64> {
 fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
     let version = h.get("version").and_then(json_u64);
     if version != Some(1) {
-        return Err(format!("unsupported auditlens export version {:?}; use a newer auditlens", h.get("version").map(|v| v.to_canonical())));
+        return Err(format!(
+            "unsupported auditlens export version {:?}; use a newer auditlens",
+            h.get("version").map(|v| v.to_canonical())
+        ));
     }
     let archive_id = h
         .get("archive_id")
@@ -695,13 +848,18 @@ fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
         .ok_or("the export header has no valid archive_id")?;
     let checkpoint = match h.get("checkpoint") {
         None | Some(Json::Null) => None,
-        Some(Json::String(t)) => Some(Checkpoint::parse(t).map_err(|e| format!("the export's checkpoint: {e}"))?),
+        Some(Json::String(t)) => {
+            Some(Checkpoint::parse(t).map_err(|e| format!("the export's checkpoint: {e}"))?)
+        }
         Some(_) => return Err("the export's checkpoint must be text".into()),
     };
     Ok(ExportHeader {
         archive_id,
         checkpoint,
-        exported_at: h.get("exported_at").and_then(Json::as_str).map(str::to_string),
+        exported_at: h
+            .get("exported_at")
+            .and_then(Json::as_str)
+            .map(str::to_string),
         filter: h.get("filter").cloned(),
     })
 }
@@ -718,7 +876,9 @@ pub fn platform_entry(m: &BTreeMap<String, Json>) -> Result<Entry, String> {
             Some(other) => Err(format!("{k:?} must be a string, not {}", other.kind())),
         }
     };
-    let id = opt("id")?.filter(|s| !s.is_empty()).ok_or("the entry has no \"id\"")?;
+    let id = opt("id")?
+        .filter(|s| !s.is_empty())
+        .ok_or("the entry has no \"id\"")?;
     let created = opt("createdAt")?.ok_or("the entry has no \"createdAt\"")?;
     let time = Timestamp::parse(&created).map_err(|e| format!("createdAt: {e}"))?;
     let updated_at = match opt("updatedAt")? {
@@ -787,8 +947,16 @@ fn hash_field(m: &BTreeMap<String, Json>, k: &str) -> Result<Hash, String> {
 }
 
 fn export_json_entry(m: &BTreeMap<String, Json>) -> Result<(Entry, ChainFields), String> {
-    let seq = m.get("seq").and_then(json_u64).filter(|s| *s > 0).ok_or("\"seq\" is missing or not a positive integer")?;
-    let chain = ChainFields { seq, leaf_hash: hash_field(m, "leaf_hash")?, chain_hash: hash_field(m, "chain_hash")? };
+    let seq = m
+        .get("seq")
+        .and_then(json_u64)
+        .filter(|s| *s > 0)
+        .ok_or("\"seq\" is missing or not a positive integer")?;
+    let chain = ChainFields {
+        seq,
+        leaf_hash: hash_field(m, "leaf_hash")?,
+        chain_hash: hash_field(m, "chain_hash")?,
+    };
     let mut record = m.clone();
     for k in ["seq", "leaf_hash", "chain_hash"] {
         record.remove(k);
@@ -823,18 +991,39 @@ pub fn csv_decode(cell: &str) -> Option<String> {
 }
 
 fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, ArchiveId), String> {
-    let get = |k: &str| cells.iter().find(|(c, _)| c == k).map(|(_, v)| v.as_str()).unwrap_or("");
+    let get = |k: &str| {
+        cells
+            .iter()
+            .find(|(c, _)| c == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
     let text = |k: &str| csv_decode(get(k));
     let time = |k: &str| -> Result<Option<Timestamp>, String> {
-        text(k).map(|s| Timestamp::parse(&s).map_err(|e| format!("{k}: {e}"))).transpose()
+        text(k)
+            .map(|s| Timestamp::parse(&s).map_err(|e| format!("{k}: {e}")))
+            .transpose()
     };
     let json_cell = |k: &str| -> Result<Option<Json>, String> {
-        text(k).map(|s| json::parse(s.as_bytes()).map_err(|e| format!("{k} is not valid JSON ({e})"))).transpose()
+        text(k)
+            .map(|s| json::parse(s.as_bytes()).map_err(|e| format!("{k} is not valid JSON ({e})")))
+            .transpose()
     };
-    let archive_id = ArchiveId::parse(get("archive_id")).ok_or("\"archive_id\" is missing or malformed")?;
-    let seq: u64 = get("seq").parse().ok().filter(|s| *s > 0).ok_or("\"seq\" is missing or not a positive integer")?;
-    let hash = |k: &str| Hash::from_hex(get(k)).ok_or_else(|| format!("{k:?} is missing or not 64 hex digits"));
-    let chain = ChainFields { seq, leaf_hash: hash("leaf_hash")?, chain_hash: hash("chain_hash")? };
+    let archive_id =
+        ArchiveId::parse(get("archive_id")).ok_or("\"archive_id\" is missing or malformed")?;
+    let seq: u64 = get("seq")
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or("\"seq\" is missing or not a positive integer")?;
+    let hash = |k: &str| {
+        Hash::from_hex(get(k)).ok_or_else(|| format!("{k:?} is missing or not 64 hex digits"))
+    };
+    let chain = ChainFields {
+        seq,
+        leaf_hash: hash("leaf_hash")?,
+        chain_hash: hash("chain_hash")?,
+    };
     let id = text("id").ok_or("the entry has no id")?;
     let t = time("time")?.ok_or("the entry has no time")?;
     let mut e = Entry::new(
@@ -882,9 +1071,22 @@ mod tests {
 
     #[test]
     fn csv_cells_round_trip_and_are_inert() {
-        for v in [None, Some(""), Some("=1+1"), Some("'"), Some("'=x"), Some("-5"), Some("plain"), Some("@a"), Some("\tx")] {
+        for v in [
+            None,
+            Some(""),
+            Some("=1+1"),
+            Some("'"),
+            Some("'=x"),
+            Some("-5"),
+            Some("plain"),
+            Some("@a"),
+            Some("\tx"),
+        ] {
             let enc = csv_encode(v);
-            assert!(!enc.starts_with(['=', '+', '-', '@', '\t', '\r']), "{enc:?}");
+            assert!(
+                !enc.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{enc:?}"
+            );
             assert_eq!(csv_decode(&enc).as_deref(), v);
         }
     }

@@ -20,7 +20,9 @@ impl Timestamp {
             .ok()
             .or_else(|| {
                 let normalised = t.replacen(' ', "T", 1);
-                DateTime::parse_from_rfc3339(&normalised).map(|d| d.with_timezone(&Utc)).ok()
+                DateTime::parse_from_rfc3339(&normalised)
+                    .map(|d| d.with_timezone(&Utc))
+                    .ok()
             })
             .or_else(|| {
                 // Postgres-style "+00" offsets and zone-less times are taken as UTC.
@@ -34,7 +36,9 @@ impl Timestamp {
             format!("{s:?} is not a timestamp (expected ISO 8601 such as 2025-03-14T09:21:07.412Z)")
         })?;
         if d.timestamp_subsec_nanos() % 1_000_000 != 0 {
-            return Err(format!("{s:?} has precision below a millisecond, which auditlens cannot keep"));
+            return Err(format!(
+                "{s:?} has precision below a millisecond, which auditlens cannot keep"
+            ));
         }
         Ok(Timestamp(d.timestamp_millis()))
     }
@@ -49,7 +53,11 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// The canonical form: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_datetime().to_rfc3339_opts(SecondsFormat::Millis, true))
+        f.write_str(
+            &self
+                .to_datetime()
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+        )
     }
 }
 
@@ -61,10 +69,18 @@ mod tests {
     fn parses_platform_forms() {
         let t = Timestamp::parse("2025-03-14T09:21:07.412Z").unwrap();
         assert_eq!(t.to_string(), "2025-03-14T09:21:07.412Z");
-        assert_eq!(Timestamp::parse("2025-03-14 11:21:07.412+02:00").unwrap(), t);
+        assert_eq!(
+            Timestamp::parse("2025-03-14 11:21:07.412+02:00").unwrap(),
+            t
+        );
         assert_eq!(Timestamp::parse("2025-03-14 09:21:07.412+00").unwrap(), t);
         assert_eq!(Timestamp::parse("2025-03-14T09:21:07.412000Z").unwrap(), t);
-        assert_eq!(Timestamp::parse("2025-03-14T09:21:07Z").unwrap().to_string(), "2025-03-14T09:21:07.000Z");
+        assert_eq!(
+            Timestamp::parse("2025-03-14T09:21:07Z")
+                .unwrap()
+                .to_string(),
+            "2025-03-14T09:21:07.000Z"
+        );
     }
 
     #[test]

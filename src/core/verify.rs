@@ -10,7 +10,9 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::time::Instant;
 
-use crate::core::archive::{self, Archive, ArchiveError, INDEX_COLUMN_NAMES, IndexColumns, PROTECTIVE_TRIGGERS};
+use crate::core::archive::{
+    self, Archive, ArchiveError, INDEX_COLUMN_NAMES, IndexColumns, PROTECTIVE_TRIGGERS,
+};
 use crate::core::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::job::Job;
@@ -79,7 +81,10 @@ impl FindingKind {
 
     /// Warnings are reported but do not make the archive "tampered".
     pub fn is_warning(self) -> bool {
-        matches!(self, FindingKind::ProtectionRemoved | FindingKind::TimeBackwards)
+        matches!(
+            self,
+            FindingKind::ProtectionRemoved | FindingKind::TimeBackwards
+        )
     }
 }
 
@@ -95,7 +100,14 @@ pub struct Finding {
 
 impl Finding {
     fn new(kind: FindingKind, seq: Option<u64>, message: impl Into<String>) -> Finding {
-        Finding { kind, seq, entry_id: None, expected: None, found: None, message: message.into() }
+        Finding {
+            kind,
+            seq,
+            entry_id: None,
+            expected: None,
+            found: None,
+            message: message.into(),
+        }
     }
 
     fn id(mut self, id: Option<&str>) -> Self {
@@ -156,15 +168,27 @@ pub struct Report {
 
 impl Report {
     pub fn status(&self) -> Status {
-        if self.counts.iter().any(|(k, n)| !k.is_warning() && *n > 0) { Status::Tampered } else { Status::Intact }
+        if self.counts.iter().any(|(k, n)| !k.is_warning() && *n > 0) {
+            Status::Tampered
+        } else {
+            Status::Intact
+        }
     }
 
     pub fn problems(&self) -> u64 {
-        self.counts.iter().filter(|(k, _)| !k.is_warning()).map(|(_, n)| n).sum()
+        self.counts
+            .iter()
+            .filter(|(k, _)| !k.is_warning())
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn warnings(&self) -> u64 {
-        self.counts.iter().filter(|(k, _)| k.is_warning()).map(|(_, n)| n).sum()
+        self.counts
+            .iter()
+            .filter(|(k, _)| k.is_warning())
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -199,7 +223,10 @@ struct Collector {
 
 impl Collector {
     fn new() -> Self {
-        Collector { findings: Vec::new(), counts: HashMap::new() }
+        Collector {
+            findings: Vec::new(),
+            counts: HashMap::new(),
+        }
     }
 
     fn push(&mut self, f: Finding) {
@@ -217,7 +244,11 @@ impl Collector {
 }
 
 /// Verifies an archive or an auditlens export, detected by content.
-pub fn verify_file(path: &Path, checkpoint: Option<&Checkpoint>, job: &Job) -> Result<Report, VerifyError> {
+pub fn verify_file(
+    path: &Path,
+    checkpoint: Option<&Checkpoint>,
+    job: &Job,
+) -> Result<Report, VerifyError> {
     let format = source::detect(path).map_err(|e| VerifyError::Cannot(e.0))?;
     match format {
         Format::Archive => verify_archive(&Archive::open(path)?, checkpoint, job),
@@ -289,8 +320,12 @@ impl ChainWalk {
         let computed_leaf = chain::leaf_hash(&self.id, seq, record);
         if seq <= self.prev_seq {
             out.push(
-                Finding::new(FindingKind::OutOfOrder, Some(seq), format!("seq {seq} comes after seq {}", self.prev_seq))
-                    .id(entry_id),
+                Finding::new(
+                    FindingKind::OutOfOrder,
+                    Some(seq),
+                    format!("seq {seq} comes after seq {}", self.prev_seq),
+                )
+                .id(entry_id),
             );
             return;
         }
@@ -302,9 +337,15 @@ impl ChainWalk {
                 let msg = if first == seq - 1 {
                     format!("entry {first} is missing (deleted)")
                 } else {
-                    format!("entries {first}–{} are missing ({} deleted)", seq - 1, seq - first)
+                    format!(
+                        "entries {first}–{} are missing ({} deleted)",
+                        seq - 1,
+                        seq - first
+                    )
                 };
-                out.push(Finding::new(FindingKind::MissingEntries, Some(first), msg).values(first, seq));
+                out.push(
+                    Finding::new(FindingKind::MissingEntries, Some(first), msg).values(first, seq),
+                );
             }
         }
         if self.contiguous {
@@ -312,7 +353,8 @@ impl ChainWalk {
         }
         let leaf_ok = computed_leaf == stored_leaf;
         let link_ok = gap || chain::chain_link(&self.prev_chain, &stored_leaf) == stored_chain;
-        let leaf_links = !gap && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
+        let leaf_links =
+            !gap && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
         match (leaf_ok, link_ok) {
             (true, true) => {}
             (false, true) => out.push(
@@ -366,9 +408,13 @@ impl ChainWalk {
                 // A 64-bit hash collision between different ids is astronomically unlikely
                 // but would only add a finding the person can check by looking at both seqs.
                 out.push(
-                    Finding::new(FindingKind::DuplicateEntry, Some(seq), format!("entry id {id:?} is also stored at seq {first}"))
-                        .id(Some(id))
-                        .values(first, seq),
+                    Finding::new(
+                        FindingKind::DuplicateEntry,
+                        Some(seq),
+                        format!("entry id {id:?} is also stored at seq {first}"),
+                    )
+                    .id(Some(id))
+                    .values(first, seq),
                 );
             }
         }
@@ -383,7 +429,10 @@ impl ChainWalk {
                         format!("time runs backwards: earlier than seq {prev_seq}"),
                     )
                     .id(entry_id)
-                    .values(format!("≥ {}", crate::core::time::Timestamp(prev_t)), crate::core::time::Timestamp(t)),
+                    .values(
+                        format!("≥ {}", crate::core::time::Timestamp(prev_t)),
+                        crate::core::time::Timestamp(t),
+                    ),
                 );
             }
             self.last_time = Some((t, seq));
@@ -414,7 +463,12 @@ impl ChainWalk {
     }
 
     /// Resolves suspects into swaps/moves or foreign entries, then checks the checkpoint.
-    fn finish(mut self, out: &mut Collector, entries: u64, complete: bool) -> (Option<Hash>, Option<Hash>, Option<CheckpointStatus>) {
+    fn finish(
+        mut self,
+        out: &mut Collector,
+        entries: u64,
+        complete: bool,
+    ) -> (Option<Hash>, Option<Hash>, Option<CheckpointStatus>) {
         let suspects = std::mem::take(&mut self.suspects);
         for a in &suspects {
             let home = suspects.iter().find(|b| {
@@ -427,7 +481,10 @@ impl ChainWalk {
                 Some(b) => Finding::new(
                     FindingKind::Misplaced,
                     Some(a.seq),
-                    format!("this entry belongs at seq {} (entries swapped or moved)", b.seq),
+                    format!(
+                        "this entry belongs at seq {} (entries swapped or moved)",
+                        b.seq
+                    ),
                 )
                 .values(b.seq, a.seq),
                 None => Finding::new(
@@ -522,11 +579,23 @@ fn check_row(row: &Row) -> RowCheck {
                     );
                 }
             }
-            RowCheck { entry_id: Some(entry.id), time_ms: Some(entry.time.0), findings }
+            RowCheck {
+                entry_id: Some(entry.id),
+                time_ms: Some(entry.time.0),
+                findings,
+            }
         }
         Err(m) => {
-            findings.push(Finding::new(FindingKind::UnreadableRecord, Some(row.seq), m));
-            RowCheck { entry_id: row.columns[0].clone(), time_ms: None, findings }
+            findings.push(Finding::new(
+                FindingKind::UnreadableRecord,
+                Some(row.seq),
+                m,
+            ));
+            RowCheck {
+                entry_id: row.columns[0].clone(),
+                time_ms: None,
+                findings,
+            }
         }
     }
 }
@@ -539,7 +608,11 @@ fn show(v: &Option<String>) -> String {
 }
 
 /// Verifies a sealed archive.
-pub fn verify_archive(archive: &Archive, checkpoint: Option<&Checkpoint>, job: &Job) -> Result<Report, VerifyError> {
+pub fn verify_archive(
+    archive: &Archive,
+    checkpoint: Option<&Checkpoint>,
+    job: &Job,
+) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let mut out = Collector::new();
     let conn = archive.connection();
@@ -548,12 +621,17 @@ pub fn verify_archive(archive: &Archive, checkpoint: Option<&Checkpoint>, job: &
         .prepare("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index')")
         .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
         .map_err(|e| archive.err(e))?;
-    for name in PROTECTIVE_TRIGGERS.iter().chain(["entries_entry_id"].iter()) {
+    for name in PROTECTIVE_TRIGGERS
+        .iter()
+        .chain(["entries_entry_id"].iter())
+    {
         if !present.iter().any(|p| p == name) {
             out.push(Finding::new(
                 FindingKind::ProtectionRemoved,
                 None,
-                format!("{name} was removed from the archive's schema: it no longer refuses changes"),
+                format!(
+                    "{name} was removed from the archive's schema: it no longer refuses changes"
+                ),
             ));
         }
     }
@@ -570,12 +648,19 @@ pub fn verify_archive(archive: &Archive, checkpoint: Option<&Checkpoint>, job: &
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
     let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
     loop {
         let row = rows.next().map_err(|e| archive.err(e))?;
         let at_end = row.is_none();
         if let Some(r) = row {
-            batch.push(read_row(r).map_err(|e| VerifyError::Cannot(format!("{}: {e}", archive.path().display())))?);
+            batch.push(
+                read_row(r).map_err(|e| {
+                    VerifyError::Cannot(format!("{}: {e}", archive.path().display()))
+                })?,
+            );
         }
         if batch.len() == BATCH || (at_end && !batch.is_empty()) {
             job.check().map_err(|_| VerifyError::Cancelled)?;
@@ -583,7 +668,16 @@ pub fn verify_archive(archive: &Archive, checkpoint: Option<&Checkpoint>, job: &
             for (row, check) in batch.iter().zip(checks) {
                 let leaf = Hash::from_slice(&row.leaf).unwrap_or_default();
                 let link = Hash::from_slice(&row.chain).unwrap_or_default();
-                walk.step(&mut out, row.seq, &row.record, leaf, link, check.entry_id.as_deref(), check.time_ms, true);
+                walk.step(
+                    &mut out,
+                    row.seq,
+                    &row.record,
+                    leaf,
+                    link,
+                    check.entry_id.as_deref(),
+                    check.time_ms,
+                    true,
+                );
                 for f in check.findings {
                     out.push(f);
                 }
@@ -634,12 +728,20 @@ fn read_row(r: &rusqlite::Row<'_>) -> Result<Row, String> {
             ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
         })
     };
-    let seq: i64 = r.get(0).map_err(|e| format!("a row has a non-integer seq ({e})"))?;
+    let seq: i64 = r
+        .get(0)
+        .map_err(|e| format!("a row has a non-integer seq ({e})"))?;
     let mut columns: [Option<String>; 11] = Default::default();
     for (i, c) in columns.iter_mut().enumerate() {
         *c = text(4 + i)?;
     }
-    Ok(Row { seq: seq.max(0) as u64, record: bytes(1)?, leaf: bytes(2)?, chain: bytes(3)?, columns })
+    Ok(Row {
+        seq: seq.max(0) as u64,
+        record: bytes(1)?,
+        leaf: bytes(2)?,
+        chain: bytes(3)?,
+        columns,
+    })
 }
 
 fn check_rows_parallel(batch: &[Row], workers: usize) -> Vec<RowCheck> {
@@ -652,12 +754,19 @@ fn check_rows_parallel(batch: &[Row], workers: usize) -> Vec<RowCheck> {
             .chunks(chunk)
             .map(|c| s.spawn(move || c.iter().map(check_row).collect::<Vec<_>>()))
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     })
 }
 
 /// Verifies an auditlens export (JSON, NDJSON or CSV) without the archive.
-pub fn verify_export(path: &Path, checkpoint: Option<&Checkpoint>, job: &Job) -> Result<Report, VerifyError> {
+pub fn verify_export(
+    path: &Path,
+    checkpoint: Option<&Checkpoint>,
+    job: &Job,
+) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let mut src = Source::open(path).map_err(|e| VerifyError::Cannot(e.0))?;
     let format = src.format;
@@ -680,22 +789,36 @@ pub fn verify_export(path: &Path, checkpoint: Option<&Checkpoint>, job: &Job) ->
             Ok(rec) => rec,
             Err(e) if e.fatal => {
                 complete = false;
-                out.push(Finding::new(FindingKind::ExportIncomplete, None, e.to_string()));
+                out.push(Finding::new(
+                    FindingKind::ExportIncomplete,
+                    None,
+                    e.to_string(),
+                ));
                 break;
             }
             Err(e) => {
-                out.push(Finding::new(FindingKind::UnreadableRecord, None, e.to_string()));
+                out.push(Finding::new(
+                    FindingKind::UnreadableRecord,
+                    None,
+                    e.to_string(),
+                ));
                 continue;
             }
         };
-        let Some(chain_fields) = rec.chain else { continue };
+        let Some(chain_fields) = rec.chain else {
+            continue;
+        };
         let id = rec.archive_id.or(header_id).unwrap_or(ArchiveId([0; 16]));
         let w = walk.get_or_insert_with(|| ChainWalk::new(id, cp.as_ref()));
         if id != w.id {
             out.push(
-                Finding::new(FindingKind::WrongArchive, Some(chain_fields.seq), "this row names another archive")
-                    .id(Some(&rec.entry.id))
-                    .values(w.id, id),
+                Finding::new(
+                    FindingKind::WrongArchive,
+                    Some(chain_fields.seq),
+                    "this row names another archive",
+                )
+                .id(Some(&rec.entry.id))
+                .values(w.id, id),
             );
             continue;
         }
@@ -718,8 +841,12 @@ pub fn verify_export(path: &Path, checkpoint: Option<&Checkpoint>, job: &Job) ->
         && n != entries
     {
         out.push(
-            Finding::new(FindingKind::ExportIncomplete, None, format!("the export says it holds {n} entries but {entries} were read"))
-                .values(n, entries),
+            Finding::new(
+                FindingKind::ExportIncomplete,
+                None,
+                format!("the export says it holds {n} entries but {entries} were read"),
+            )
+            .values(n, entries),
         );
     }
     let archive_id = walk.as_ref().map(|w| w.id);
