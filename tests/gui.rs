@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
+use auditlens::app::state::read_entry;
 use auditlens::app::{NoDialogs, Settings, Viewer};
 use auditlens::core::filter::Filter;
 use auditlens::core::ingest::{IngestOptions, ingest};
@@ -276,7 +277,7 @@ fn intact_archive_shows_intact_banner() {
     let before = std::fs::read(&archive).unwrap();
     let mut h = harness(&archive);
     wait_for(&mut h, "open", loaded_and_verified);
-    h.get_by_label_contains("✔ Intact — 12 entries");
+    h.get_by_label_contains("Intact — 12 entries");
     h.get_by_label("12 of 12 entries");
     assert!(h.query_by_label_contains("Tampered").is_none());
     // Status bar: read-only and the file's SHA-256.
@@ -298,7 +299,7 @@ fn tampered_archive_banner_and_finding_jump() {
     let tampered = tamper(&archive, dir.path());
     let mut h = harness(&tampered);
     wait_for(&mut h, "open", loaded_and_verified);
-    h.get_by_label_contains("✖ Tampered");
+    h.get_by_label_contains("Tampered —");
     assert!(h.query_by_label_contains("Intact").is_none());
     // Narrow the view first so the jump has to clear the filter.
     h.state_mut().state.filter.search = "alice".into();
@@ -306,8 +307,7 @@ fn tampered_archive_banner_and_finding_jump() {
         !v.state.busy() && v.state.view.len() == 5
     });
     assert!(h.state().state.row_of_seq(3).is_none());
-    h.get_by_label_contains("● entry 3 · record_modified")
-        .click();
+    h.get_by_label_contains("entry 3 · record_modified").click();
     wait_for(&mut h, "jump", |v| {
         !v.state.busy() && v.state.selected == Some(3)
     });
@@ -316,13 +316,13 @@ fn tampered_archive_banner_and_finding_jump() {
     assert_eq!(s.seq_at(s.selected_row.unwrap()), Some(3));
     assert!(s.doc.as_ref().unwrap().finding_seqs.contains(&3));
     // The detail pane shows the damaged entry and its finding.
-    h.get_by_label_contains("⚠ record_modified");
+    h.get_by_label_contains("Finding: record_modified");
 }
 
 fn expected_count(archive: &Path, f: &Filter) -> usize {
     let a = auditlens::core::archive::Archive::open(archive).unwrap();
     (1..=a.count().unwrap())
-        .filter(|&s| f.matches(&a.entry(s).unwrap().unwrap().entry))
+        .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
         .count()
 }
 
@@ -332,9 +332,11 @@ fn typing_a_filter_changes_the_count() {
     let archive = make_archive(dir.path());
     let mut h = harness(&archive);
     wait_for(&mut h, "open", loaded_and_verified);
-    h.get_by_label("Search").click();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
     h.run_steps(2);
-    h.get_by_label("Search").type_text("production");
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("production");
     wait_for(&mut h, "filter", |v| {
         !v.state.busy() && v.state.filter.search == "production"
     });
@@ -422,7 +424,7 @@ fn index_filter_agrees_with_core_filter() {
         let got: Vec<u64> = got.iter().map(|&p| ix.rows[p as usize].seq).collect();
         let a = auditlens::core::archive::Archive::open(&archive).unwrap();
         let want: Vec<u64> = (1..=12)
-            .filter(|&s| f.matches(&a.entry(s).unwrap().unwrap().entry))
+            .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
             .collect();
         assert_eq!(got, want, "filter {f:?}");
     }
@@ -439,7 +441,7 @@ fn selecting_an_update_shows_the_diff() {
     wait_for(&mut h, "select", |v| v.state.selected.is_some());
     assert_eq!(h.state().state.selected, Some(4));
     h.get_by_label("config.temperature: 0.2 → 0.7");
-    h.get_by_label("labels[2]: ∅ → \"production\"");
+    h.get_by_label("labels[2]: (absent) → \"production\"");
     h.get_by_label("Changes (2)");
     // Keyboard: ArrowDown moves to e05, Ctrl+C copies it as JSON.
     h.key_press(egui::Key::ArrowDown);
@@ -462,9 +464,11 @@ fn export_writes_exactly_the_filtered_entries() {
     let archive = make_archive(dir.path());
     let mut h = harness(&archive);
     wait_for(&mut h, "open", loaded_and_verified);
-    h.get_by_label("Search").click();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
     h.run_steps(2);
-    h.get_by_label("Search").type_text("bob");
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("bob");
     wait_for(&mut h, "filter", |v| {
         !v.state.busy() && v.state.filter.search == "bob"
     });
@@ -477,9 +481,11 @@ fn export_writes_exactly_the_filtered_entries() {
     h.run_steps(2);
     let out = dir.path().join("bob.ndjson");
     h.get_by_label("NDJSON").click();
-    h.get_by_label("Save to").click();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Save to")
+        .click();
     h.run_steps(2);
-    h.get_by_label("Save to").type_text(out.to_str().unwrap());
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Save to")
+        .type_text(out.to_str().unwrap());
     h.run_steps(2);
     h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
         .click();

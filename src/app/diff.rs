@@ -23,7 +23,7 @@ pub struct DiffItem {
 
 impl DiffItem {
     pub fn text(&self) -> String {
-        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "∅".into());
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
         format!("{}: {} → {}", self.path, show(&self.old), show(&self.new))
     }
 }
@@ -238,10 +238,10 @@ mod tests {
             d,
             vec![
                 "config.tags[1]: \"b\" → \"c\"",
-                "config.tags[2]: ∅ → \"d\"",
+                "config.tags[2]: (absent) → \"d\"",
                 "config.temp: 0.2 → 0.7",
-                "gone: 1 → ∅",
-                "new: ∅ → true",
+                "gone: 1 → (absent)",
+                "new: (absent) → true",
             ]
         );
     }

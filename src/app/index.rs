@@ -187,7 +187,7 @@ impl Index {
                 ip: ix.ips.intern(text(8)?.as_deref()),
             };
             ix.rows.push(row);
-            if ix.rows.len() % 65536 == 0 {
+            if ix.rows.len().is_multiple_of(65536) {
                 job.set_done(ix.rows.len() as u64);
                 if job.is_cancelled() {
                     return Err("cancelled".into());
@@ -421,7 +421,7 @@ pub fn refine_with_records(
         let pos = candidates[ci];
         ci += 1;
         done += 1;
-        if done % 8192 == 0 {
+        if done.is_multiple_of(8192) {
             job.set_done(done);
             if job.is_cancelled() {
                 return Err("cancelled".into());

@@ -15,7 +15,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -56,7 +56,7 @@ impl TopBar {
         ui.horizontal(|ui| {
             ui.strong("auditlens");
             ui.separator();
-            if ui.button("📂 Open…").on_hover_text("Ctrl+O").clicked() {
+            if ui.button("Open…").on_hover_text("Ctrl+O").clicked() {
                 open_dialog(s);
             }
             let recent = s.settings.recent.clone();
@@ -72,7 +72,7 @@ impl TopBar {
             });
             let has_doc = s.index().is_some();
             if ui
-                .add_enabled(has_doc, egui::Button::new("💾 Export…"))
+                .add_enabled(has_doc, egui::Button::new("Export…"))
                 .on_hover_text("Ctrl+E")
                 .clicked()
             {
@@ -104,9 +104,9 @@ impl TopBar {
             }
             ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                 let theme = if s.settings.dark {
-                    "☀ Light"
+                    "Light theme"
                 } else {
-                    "🌙 Dark"
+                    "Dark theme"
                 };
                 if ui.button(theme).clicked() {
                     s.settings.dark = !s.settings.dark;
@@ -191,7 +191,7 @@ impl Banner {
             VerifyState::Unsealed => {
                 banner_frame(ui, Color32::from_rgb(120, 100, 20), |ui| {
                     ui.label(
-                        RichText::new(format!("⚠ {UNSEALED_LABEL}"))
+                        RichText::new(UNSEALED_LABEL.to_string())
                             .strong()
                             .color(Color32::WHITE),
                     );
@@ -242,7 +242,7 @@ impl Banner {
                     banner_frame(ui, Color32::from_rgb(30, 110, 50), |ui| {
                         ui.label(
                             RichText::new(format!(
-                                "✔ Intact — {} entries · head {}… · {checkpoint} · verified in {secs:.2} s{warn}",
+                                "Intact — {} entries · head {}… · {checkpoint} · verified in {secs:.2} s{warn}",
                                 thousands(r.entries),
                                 &head[..head.len().min(16)]
                             ))
@@ -255,7 +255,7 @@ impl Banner {
                         ui.horizontal(|ui| {
                             ui.label(
                                 RichText::new(format!(
-                                    "✖ Tampered — {} findings ({} problems, {} warnings) · {checkpoint}",
+                                    "Tampered — {} findings ({} problems, {} warnings) · {checkpoint}",
                                     thousands(r.problems() + r.warnings()),
                                     thousands(r.problems()),
                                     thousands(r.warnings())
@@ -287,7 +287,7 @@ impl Banner {
                                             Color32::from_rgb(220, 70, 70)
                                         };
                                         let text = RichText::new(format!(
-                                            "● {at} · {} · {}",
+                                            "{at} · {} · {}",
                                             f.kind.as_str(),
                                             f.message
                                         ));
@@ -386,8 +386,7 @@ impl FilterPanel {
                 let current = s.filter.actor_type.clone();
                 let label = current.clone().unwrap_or_else(|| "Any".into());
                 ui.horizontal(|ui| {
-                    ui.label("Actor type");
-                    egui::ComboBox::from_id_salt("actor_type")
+                    egui::ComboBox::from_label("Actor type")
                         .selected_text(label)
                         .show_ui(ui, |ui| {
                             ui.selectable_value(&mut s.filter.actor_type, None, "Any");
@@ -448,7 +447,7 @@ fn facet(
         .enumerate()
         .filter_map(|(i, v)| v.as_ref().map(|v| (v.to_string(), show(v), counts[i])))
         .collect();
-    items.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    items.sort_by_key(|a| a.1.to_lowercase());
     let header = if chosen.is_empty() {
         title.to_string()
     } else {
@@ -576,7 +575,7 @@ impl TablePanel {
                         match key {
                             Some(k) => {
                                 let arrow = if sort == k {
-                                    if desc { " ⏷" } else { " ⏶" }
+                                    if desc { " ↓" } else { " ↑" }
                                 } else {
                                     ""
                                 };
@@ -607,7 +606,9 @@ impl TablePanel {
                         if flagged {
                             ui.add(
                                 egui::Label::new(
-                                    RichText::new("⚠").color(Color32::from_rgb(230, 80, 60)),
+                                    RichText::new("!")
+                                        .strong()
+                                        .color(Color32::from_rgb(230, 80, 60)),
                                 )
                                 .selectable(false),
                             )
@@ -726,12 +727,12 @@ impl DetailPane {
                         e.action,
                         e.resource_label()
                     ));
-                    if ui.button("📋 Copy entry").clicked() {
+                    if ui.button("Copy entry").clicked() {
                         copy = Some(entry_json(st));
                     }
                 });
                 for f in &findings {
-                    ui.colored_label(Color32::from_rgb(230, 80, 60), format!("⚠ {f}"));
+                    ui.colored_label(Color32::from_rgb(230, 80, 60), format!("Finding: {f}"));
                 }
                 let a = &e.actor;
                 let time = |t: crate::core::time::Timestamp| {
@@ -819,7 +820,7 @@ impl DetailPane {
                             col.horizontal(|ui| {
                                 ui.strong(title);
                                 if let Some(v) = state
-                                    && ui.small_button("📋 Copy").clicked()
+                                    && ui.small_button("Copy").clicked()
                                 {
                                     copy = Some(v.to_pretty());
                                 }
@@ -878,7 +879,7 @@ impl StatusBar {
                     )
                     .on_hover_text(h.clone());
                     if ui
-                        .small_button("📋")
+                        .small_button("Copy")
                         .on_hover_text("Copy the file's SHA-256")
                         .clicked()
                     {

@@ -292,7 +292,7 @@ impl RowText {
             time_ms: 0,
             actor: String::new(),
             actor_type: String::new(),
-            action: format!("⚠ unreadable record: {message}"),
+            action: format!("unreadable record: {message}"),
             resource_type: String::new(),
             resource: String::new(),
             project: String::new(),
@@ -831,11 +831,7 @@ impl AppState {
         let seq = self.selected?;
         if self.detail.as_ref().is_none_or(|d| d.seq != seq) {
             let archive = self.doc.as_ref()?.archive.as_ref()?;
-            let result = match archive.entry(seq) {
-                Ok(Some(e)) => Ok(e),
-                Ok(None) => Err(format!("entry {seq} is not in the archive")),
-                Err(e) => Err(e.0),
-            };
+            let result = read_entry(archive, seq);
             let diff = match &result {
                 Ok(s) if s.entry.before.is_some() && s.entry.after.is_some() => {
                     diff::diff(s.entry.before.as_ref(), s.entry.after.as_ref())
@@ -898,6 +894,47 @@ impl AppState {
             Err(e) => self.error = Some(format!("{}: {e}", out.display())),
         }
     }
+}
+
+/// Reads one stored entry by seq.
+///
+/// Same as `Archive::entry`, but accepts the record column as TEXT: the core's
+/// `entry()` asks rusqlite for `Vec<u8>`, which rusqlite 0.43 refuses for a
+/// TEXT value ("Invalid column type Text"). Parsing and hashes come from the core.
+pub fn read_entry(archive: &Archive, seq: u64) -> Result<StoredEntry, String> {
+    use crate::core::chain::Hash;
+    use rusqlite::OptionalExtension;
+    use rusqlite::types::ValueRef;
+    let bytes = |v: ValueRef<'_>| match v {
+        ValueRef::Text(t) | ValueRef::Blob(t) => t.to_vec(),
+        _ => Vec::new(),
+    };
+    let row = archive
+        .connection()
+        .query_row(
+            "SELECT record, leaf_hash, chain_hash FROM entries WHERE seq = ?1",
+            [seq as i64],
+            |r| {
+                Ok((
+                    bytes(r.get_ref(0)?),
+                    bytes(r.get_ref(1)?),
+                    bytes(r.get_ref(2)?),
+                ))
+            },
+        )
+        .optional()
+        .map_err(|e| format!("entry {seq}: {e}"))?;
+    let Some((record, leaf, chain)) = row else {
+        return Err(format!("entry {seq} is not in the archive"));
+    };
+    let entry =
+        crate::core::archive::parse_record(&record).map_err(|m| format!("entry {seq}: {m}"))?;
+    Ok(StoredEntry {
+        seq,
+        entry,
+        leaf_hash: Hash::from_slice(&leaf).unwrap_or_default(),
+        chain_hash: Hash::from_slice(&chain).unwrap_or_default(),
+    })
 }
 
 /// The entry as pretty JSON: seq, hashes and the record.
