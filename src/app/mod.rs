@@ -80,7 +80,7 @@ impl Viewer {
                 .show(ui, |ui| self.filters.ui(ui, s));
             egui::Panel::bottom("detail")
                 .resizable(true)
-                .default_size(330.0)
+                .default_size(270.0)
                 .min_size(80.0)
                 .show(ui, |ui| self.detail.ui(ui, s));
         }

@@ -474,14 +474,14 @@ fn facet(
 }
 
 const COLUMNS: [(&str, Option<SortKey>, f32); 9] = [
-    ("Time (UTC)", Some(SortKey::Time), 175.0),
-    ("Actor", Some(SortKey::Actor), 170.0),
-    ("Actor type", Some(SortKey::ActorType), 75.0),
-    ("Action", Some(SortKey::Action), 85.0),
-    ("Resource type", Some(SortKey::ResourceType), 130.0),
-    ("Resource", None, 150.0),
-    ("Project", Some(SortKey::Project), 120.0),
-    ("Organization", Some(SortKey::Org), 110.0),
+    ("Time (UTC)", Some(SortKey::Time), 165.0),
+    ("Actor", Some(SortKey::Actor), 150.0),
+    ("Actor type", Some(SortKey::ActorType), 70.0),
+    ("Action", Some(SortKey::Action), 70.0),
+    ("Resource type", Some(SortKey::ResourceType), 120.0),
+    ("Resource", None, 130.0),
+    ("Project", Some(SortKey::Project), 80.0),
+    ("Organization", Some(SortKey::Org), 90.0),
     ("IP", Some(SortKey::Ip), 100.0),
 ];
 
