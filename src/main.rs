@@ -19,6 +19,6 @@ fn main() {
     std::process::exit(code);
 }
 
-fn open_viewer(_file: Option<std::path::PathBuf>) -> Result<(), String> {
-    Err("the viewer is not part of this build yet; run `auditlens --help` for the commands".into())
+fn open_viewer(file: Option<std::path::PathBuf>) -> Result<(), String> {
+    auditlens::app::run(file)
 }

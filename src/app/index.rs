@@ -1,0 +1,446 @@
+//! The compact in-memory index of an archive: one small row per entry, loaded
+//! by a single SQL scan over the denormalised columns, plus interned strings.
+//!
+//! The index answers the structured parts of a [`Filter`] (time, project,
+//! action, resource type, actor type) and sorting. Parts that need the
+//! hashed record (free text, actor) are decided by the core's
+//! [`Filter::matches`] on the parsed record, in [`refine_with_records`].
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::core::archive::{self, Archive};
+use crate::core::filter::Filter;
+use crate::core::job::Job;
+
+/// Strings seen in one column, each stored once. Id 0 is "absent" (SQL NULL).
+#[derive(Default, Debug)]
+pub struct Interner {
+    pub values: Vec<Option<Box<str>>>,
+    lookup: HashMap<Box<str>, u32>,
+}
+
+impl Interner {
+    fn new() -> Self {
+        Interner {
+            values: vec![None],
+            lookup: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, s: Option<&str>) -> u32 {
+        let Some(s) = s else { return 0 };
+        if let Some(&id) = self.lookup.get(s) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(Some(s.into()));
+        self.lookup.insert(s.into(), id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> Option<&str> {
+        self.values.get(id as usize).and_then(|v| v.as_deref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.len() <= 1
+    }
+
+    /// Rank of each id in sorted string order (absent first).
+    fn ranks(&self, key: impl Fn(&str) -> String) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.values.len() as u32).collect();
+        ids.sort_by_cached_key(|&i| self.get(i).map(&key));
+        let mut rank = vec![0u32; ids.len()];
+        for (r, &i) in ids.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        rank
+    }
+}
+
+/// One entry in the index (40 bytes).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Row {
+    pub seq: u64,
+    pub time_ms: i64,
+    pub actor: u32,
+    pub project: u32,
+    pub org: u32,
+    pub ip: u32,
+    pub action: u16,
+    pub resource_type: u16,
+    pub actor_type: u8,
+}
+
+/// Sortable columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SortKey {
+    Seq,
+    Time,
+    Actor,
+    ActorType,
+    Action,
+    ResourceType,
+    Project,
+    Org,
+    Ip,
+}
+
+#[derive(Debug, Default)]
+pub struct Index {
+    pub rows: Vec<Row>,
+    pub actors: Interner,
+    pub actor_types: Interner,
+    pub actions: Interner,
+    pub resource_types: Interner,
+    pub projects: Interner,
+    pub orgs: Interner,
+    pub ips: Interner,
+    ranks: Ranks,
+    /// Counts per interned id, over all rows.
+    pub counts: Counts,
+}
+
+#[derive(Debug, Default)]
+struct Ranks {
+    actor: Vec<u32>,
+    actor_type: Vec<u32>,
+    action: Vec<u32>,
+    resource_type: Vec<u32>,
+    project: Vec<u32>,
+    org: Vec<u32>,
+    ip: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub actor_types: Vec<u64>,
+    pub actions: Vec<u64>,
+    pub resource_types: Vec<u64>,
+    pub projects: Vec<u64>,
+}
+
+fn count(n: usize, ids: impl Iterator<Item = u32>) -> Vec<u64> {
+    let mut c = vec![0u64; n];
+    for i in ids {
+        c[i as usize] += 1;
+    }
+    c
+}
+
+impl Index {
+    /// Loads the index with one scan over the archive's indexed columns.
+    pub fn load(path: &Path, job: &Job) -> Result<Index, String> {
+        let archive = Archive::open(path).map_err(|e| e.to_string())?;
+        let total = archive.count().map_err(|e| e.to_string())?;
+        job.start_phase("loading index", total);
+        let conn = archive.connection();
+        let mut stmt = conn
+            .prepare(
+                "SELECT seq, time_ms, actor_label, actor_type, action, resource_type, project_id, org_id, ip_address \
+                 FROM entries ORDER BY seq",
+            )
+            .map_err(|e| archive::db_error(path, e).to_string())?;
+        let mut q = stmt.query([]).map_err(|e| e.to_string())?;
+        let mut ix = Index {
+            rows: Vec::with_capacity(total as usize),
+            actors: Interner::new(),
+            actor_types: Interner::new(),
+            actions: Interner::new(),
+            resource_types: Interner::new(),
+            projects: Interner::new(),
+            orgs: Interner::new(),
+            ips: Interner::new(),
+            ..Default::default()
+        };
+        let bad = |e: rusqlite::Error| format!("{}: {e}", path.display());
+        while let Some(r) = q.next().map_err(bad)? {
+            let text = |i: usize| -> Result<Option<String>, String> {
+                match r.get_ref(i).map_err(bad)? {
+                    rusqlite::types::ValueRef::Null => Ok(None),
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        Ok(Some(String::from_utf8_lossy(t).into_owned()))
+                    }
+                    rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string())),
+                    rusqlite::types::ValueRef::Real(f) => Ok(Some(f.to_string())),
+                }
+            };
+            let seq: i64 = r.get(0).map_err(bad)?;
+            let time_ms: i64 = r.get(1).unwrap_or(0);
+            let row = Row {
+                seq: seq as u64,
+                time_ms,
+                actor: ix.actors.intern(text(2)?.as_deref()),
+                actor_type: ix.actor_types.intern(text(3)?.as_deref()).min(255) as u8,
+                action: ix.actions.intern(text(4)?.as_deref()).min(u16::MAX as u32) as u16,
+                resource_type: ix
+                    .resource_types
+                    .intern(text(5)?.as_deref())
+                    .min(u16::MAX as u32) as u16,
+                project: ix.projects.intern(text(6)?.as_deref()),
+                org: ix.orgs.intern(text(7)?.as_deref()),
+                ip: ix.ips.intern(text(8)?.as_deref()),
+            };
+            ix.rows.push(row);
+            if ix.rows.len().is_multiple_of(65536) {
+                job.set_done(ix.rows.len() as u64);
+                if job.is_cancelled() {
+                    return Err("cancelled".into());
+                }
+            }
+        }
+        job.set_done(ix.rows.len() as u64);
+        ix.ranks = Ranks {
+            actor: ix.actors.ranks(|s| s.to_lowercase()),
+            actor_type: ix.actor_types.ranks(str::to_string),
+            action: ix.actions.ranks(str::to_string),
+            resource_type: ix
+                .resource_types
+                .ranks(|s| crate::core::catalog::display_name(s).to_lowercase()),
+            project: ix.projects.ranks(str::to_string),
+            org: ix.orgs.ranks(str::to_string),
+            ip: ix.ips.ranks(str::to_string),
+        };
+        ix.counts = Counts {
+            actor_types: count(
+                ix.actor_types.len(),
+                ix.rows.iter().map(|r| r.actor_type as u32),
+            ),
+            actions: count(ix.actions.len(), ix.rows.iter().map(|r| r.action as u32)),
+            resource_types: count(
+                ix.resource_types.len(),
+                ix.rows.iter().map(|r| r.resource_type as u32),
+            ),
+            projects: count(ix.projects.len(), ix.rows.iter().map(|r| r.project)),
+        };
+        Ok(ix)
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn time_span(&self) -> Option<(i64, i64)> {
+        let min = self.rows.iter().map(|r| r.time_ms).min()?;
+        let max = self.rows.iter().map(|r| r.time_ms).max()?;
+        Some((min, max))
+    }
+
+    /// Position of a seq in `rows` (rows are in seq order).
+    pub fn position(&self, seq: u64) -> Option<u32> {
+        self.rows
+            .binary_search_by_key(&seq, |r| r.seq)
+            .ok()
+            .map(|p| p as u32)
+    }
+
+    /// Positions of the rows that the structured part of `f` accepts, in seq
+    /// order. Each predicate mirrors the corresponding test in
+    /// [`Filter::matches`]; see [`needs_records`] for the parts it leaves out.
+    pub fn candidates(&self, f: &Filter) -> Vec<u32> {
+        let by = |interner: &Interner,
+                  list: &[String],
+                  test: &dyn Fn(&str, &str) -> bool|
+         -> Option<Vec<bool>> {
+            if list.is_empty() {
+                return None;
+            }
+            Some(
+                (0..interner.len() as u32)
+                    .map(|i| {
+                        interner
+                            .get(i)
+                            .is_some_and(|v| list.iter().any(|want| test(want, v)))
+                    })
+                    .collect(),
+            )
+        };
+        let projects = by(&self.projects, &f.projects, &|w, v| w == v);
+        let actions = by(&self.actions, &f.actions, &|w, v| w == v);
+        let rtypes = by(&self.resource_types, &f.resource_types, &|w, v| {
+            w == v || crate::core::catalog::display_name(v).eq_ignore_ascii_case(w)
+        });
+        let atype: Option<Vec<bool>> = f.actor_type.as_ref().map(|t| {
+            (0..self.actor_types.len() as u32)
+                .map(|i| self.actor_types.get(i) == Some(t.as_str()))
+                .collect()
+        });
+        let from = f.from.map(|t| t.0);
+        let to = f.to.map(|t| t.0);
+        let ok = |table: &Option<Vec<bool>>, id: u32| table.as_ref().is_none_or(|t| t[id as usize]);
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                from.is_none_or(|f| r.time_ms >= f)
+                    && to.is_none_or(|t| r.time_ms < t)
+                    && ok(&projects, r.project)
+                    && ok(&actions, r.action as u32)
+                    && ok(&rtypes, r.resource_type as u32)
+                    && ok(&atype, r.actor_type as u32)
+            })
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Sorts positions by a column (stable; ties keep seq order).
+    pub fn sort(&self, positions: &mut [u32], key: SortKey, descending: bool) {
+        let rows = &self.rows;
+        let rk = &self.ranks;
+        let k = |p: &u32| -> i64 {
+            let r = &rows[*p as usize];
+            match key {
+                SortKey::Seq => r.seq as i64,
+                SortKey::Time => r.time_ms,
+                SortKey::Actor => rk.actor[r.actor as usize] as i64,
+                SortKey::ActorType => rk.actor_type[r.actor_type as usize] as i64,
+                SortKey::Action => rk.action[r.action as usize] as i64,
+                SortKey::ResourceType => rk.resource_type[r.resource_type as usize] as i64,
+                SortKey::Project => rk.project[r.project as usize] as i64,
+                SortKey::Org => rk.org[r.org as usize] as i64,
+                SortKey::Ip => rk.ip[r.ip as usize] as i64,
+            }
+        };
+        if key == SortKey::Seq && !descending {
+            positions.sort_unstable();
+            return;
+        }
+        positions.sort_by_key(|p| (k(p), *p));
+        if descending {
+            // Newest/largest first; ties keep seq order.
+            positions.sort_by_key(|p| (std::cmp::Reverse(k(p)), *p));
+        }
+    }
+
+    /// Approximate heap bytes used (for the memory figure).
+    pub fn heap_bytes(&self) -> usize {
+        let interned = |i: &Interner| {
+            i.values
+                .iter()
+                .map(|v| v.as_ref().map_or(0, |s| 2 * s.len() + 48))
+                .sum::<usize>()
+                + i.values.len() * 24
+        };
+        self.rows.capacity() * std::mem::size_of::<Row>()
+            + [
+                &self.actors,
+                &self.actor_types,
+                &self.actions,
+                &self.resource_types,
+                &self.projects,
+                &self.orgs,
+                &self.ips,
+            ]
+            .into_iter()
+            .map(interned)
+            .sum::<usize>()
+    }
+}
+
+/// Does this filter have parts that only the record can decide?
+pub fn needs_records(f: &Filter) -> bool {
+    f.actor.is_some() || f.search.as_deref().is_some_and(|s| !s.is_empty())
+}
+
+/// Characters for which "absent from the record bytes" proves "absent from
+/// the searched fields": no JSON structure, escapes or whitespace but space.
+fn byte_test_ok(needle: &str) -> bool {
+    !needle.is_empty()
+        && needle
+            .bytes()
+            .all(|b| (b.is_ascii_graphic() || b == b' ') && !b"\"\\{}[]:,".contains(&b))
+}
+
+fn contains_ascii_ci(hay: &[u8], needle_lower: &[u8]) -> bool {
+    if needle_lower.len() > hay.len() {
+        return false;
+    }
+    let first = needle_lower[0];
+    let n = needle_lower.len();
+    (0..=hay.len() - n).any(|i| {
+        hay[i].to_ascii_lowercase() == first
+            && hay[i + 1..i + n]
+                .iter()
+                .zip(&needle_lower[1..])
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
+}
+
+/// Keeps the candidates whose parsed record the core's [`Filter::matches`]
+/// accepts. A record that is plain ASCII without escapes and lacks a needle
+/// is skipped without parsing (it cannot match); all others are parsed.
+/// `candidates` are positions in seq order. Unreadable records never match.
+pub fn refine_with_records(
+    index: &Index,
+    archive_path: &Path,
+    candidates: &[u32],
+    f: &Filter,
+    job: &Job,
+) -> Result<Vec<u32>, String> {
+    let archive = Archive::open(archive_path).map_err(|e| e.to_string())?;
+    let needles: Vec<Vec<u8>> = [f.search.as_deref(), f.actor.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| byte_test_ok(s))
+        .map(|s| s.to_ascii_lowercase().into_bytes())
+        .collect();
+    job.start_phase("searching", candidates.len() as u64);
+    let conn = archive.connection();
+    let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
+        return Ok(Vec::new());
+    };
+    let lo = index.rows[first as usize].seq as i64;
+    let hi = index.rows[last as usize].seq as i64;
+    let mut stmt = conn
+        .prepare("SELECT seq, record FROM entries WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
+        .map_err(|e| e.to_string())?;
+    let mut q = stmt.query([lo, hi]).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    let mut ci = 0usize;
+    let mut done = 0u64;
+    while let Some(r) = q.next().map_err(|e| e.to_string())? {
+        if ci >= candidates.len() {
+            break;
+        }
+        let seq = r.get::<_, i64>(0).map_err(|e| e.to_string())? as u64;
+        while ci < candidates.len() && index.rows[candidates[ci] as usize].seq < seq {
+            ci += 1;
+        }
+        if ci >= candidates.len() || index.rows[candidates[ci] as usize].seq != seq {
+            continue;
+        }
+        let pos = candidates[ci];
+        ci += 1;
+        done += 1;
+        if done.is_multiple_of(8192) {
+            job.set_done(done);
+            if job.is_cancelled() {
+                return Err("cancelled".into());
+            }
+        }
+        let bytes = match r.get_ref(1).map_err(|e| e.to_string())? {
+            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+            _ => continue,
+        };
+        let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
+        if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {
+            continue;
+        }
+        if let Ok(e) = archive::parse_record(bytes)
+            && f.matches(&e)
+        {
+            out.push(pos);
+        }
+    }
+    job.set_done(done);
+    Ok(out)
+}

@@ -1,0 +1,936 @@
+//! Application state and the background jobs that feed it.
+//!
+//! Workers (open/ingest, index load, file hash, verification, filtering,
+//! export) run on their own threads, each with its own `Archive` handle, and
+//! report through one channel. Every message carries the generation of the
+//! document it belongs to, so results for a file that was closed are dropped.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use crate::app::diff::{self, DiffItem};
+use crate::app::index::{self, Index, SortKey};
+use crate::core::archive::{Archive, StoredEntry};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::export::{ExportFormat, ExportReport};
+use crate::core::filter::Filter;
+use crate::core::job::Job;
+use crate::core::model::{ActorType, Entry};
+use crate::core::source::{self, Format};
+use crate::core::time::Timestamp;
+use crate::core::verify::Report;
+
+/// Above this many rows, structured filtering runs on a worker thread.
+const SYNC_FILTER_LIMIT: usize = 200_000;
+const ROW_CACHE_LIMIT: usize = 20_000;
+pub const UNSEALED_LABEL: &str = "unsealed: no chain in the source";
+
+/// Settings kept between runs.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub recent: Vec<PathBuf>,
+    pub dark: bool,
+    pub local_time: bool,
+    pub sort: SortKey,
+    pub sort_desc: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            recent: Vec::new(),
+            dark: true,
+            local_time: false,
+            sort: SortKey::Seq,
+            sort_desc: false,
+        }
+    }
+}
+
+/// File pickers, behind a trait so tests can bypass the system dialog.
+pub trait FileDialogs {
+    fn pick_open(&mut self) -> Option<PathBuf>;
+    fn pick_save(&mut self, default_name: &str) -> Option<PathBuf>;
+}
+
+/// The system dialogs (rfd). Without a desktop portal they return `None` and
+/// the viewer offers a path field instead.
+pub struct SystemDialogs;
+
+impl FileDialogs for SystemDialogs {
+    fn pick_open(&mut self) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .add_filter(
+                "Archives and exports",
+                &["sqlite", "db", "json", "jsonl", "ndjson", "csv"],
+            )
+            .add_filter("All files", &["*"])
+            .pick_file()
+    }
+    fn pick_save(&mut self, default_name: &str) -> Option<PathBuf> {
+        rfd::FileDialog::new()
+            .set_file_name(default_name)
+            .save_file()
+    }
+}
+
+/// Dialogs that never answer: the path fields are used instead (tests).
+pub struct NoDialogs;
+
+impl FileDialogs for NoDialogs {
+    fn pick_open(&mut self) -> Option<PathBuf> {
+        None
+    }
+    fn pick_save(&mut self, _: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+pub enum VerifyState {
+    Running(Arc<Job>),
+    Done(Box<Report>),
+    Failed(String),
+    Cancelled,
+    /// A raw platform export: nothing to verify.
+    Unsealed,
+}
+
+pub struct Document {
+    /// The file the person opened.
+    pub path: PathBuf,
+    pub format: Option<Format>,
+    /// The archive read for display (the file itself, or a temporary archive).
+    pub archive_path: Option<PathBuf>,
+    pub unsealed: bool,
+    _temp: Option<tempfile::TempDir>,
+    pub archive: Option<Archive>,
+    pub index: Option<Arc<Index>>,
+    pub load_job: Arc<Job>,
+    pub sha256: Option<String>,
+    pub verify: VerifyState,
+    pub verify_started: Option<Instant>,
+    pub checkpoint: Option<Checkpoint>,
+    pub finding_seqs: HashSet<u64>,
+    pub open_time: Instant,
+    pub first_frame: Option<Duration>,
+}
+
+enum Msg {
+    Opened {
+        generation: u64,
+        archive_path: PathBuf,
+        temp: Option<tempfile::TempDir>,
+        format: Format,
+        unsealed: bool,
+    },
+    Index {
+        generation: u64,
+        result: Result<Arc<Index>, String>,
+    },
+    Sha {
+        generation: u64,
+        hex: String,
+    },
+    Verified {
+        generation: u64,
+        result: Result<Report, crate::core::verify::VerifyError>,
+    },
+    View {
+        generation: u64,
+        view_gen: u64,
+        result: Result<Vec<u32>, String>,
+    },
+    Exported {
+        result: Result<ExportReport, String>,
+    },
+    Failed {
+        generation: u64,
+        message: String,
+    },
+}
+
+/// Which time range the filter shows, relative to the newest entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimePreset {
+    All,
+    Day,
+    Week,
+    Month,
+    Custom,
+}
+
+impl TimePreset {
+    pub fn label(self) -> &'static str {
+        match self {
+            TimePreset::All => "All",
+            TimePreset::Day => "Last 24 h",
+            TimePreset::Week => "Last 7 days",
+            TimePreset::Month => "Last 30 days",
+            TimePreset::Custom => "Custom",
+        }
+    }
+}
+
+/// What the filter panel edits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FilterUi {
+    pub search: String,
+    pub actor: String,
+    pub preset: TimePreset,
+    pub from: String,
+    pub to: String,
+    pub projects: BTreeSet<String>,
+    pub actions: BTreeSet<String>,
+    pub resource_types: BTreeSet<String>,
+    pub actor_type: Option<String>,
+}
+
+impl Default for FilterUi {
+    fn default() -> Self {
+        FilterUi {
+            search: String::new(),
+            actor: String::new(),
+            preset: TimePreset::All,
+            from: String::new(),
+            to: String::new(),
+            projects: BTreeSet::new(),
+            actions: BTreeSet::new(),
+            resource_types: BTreeSet::new(),
+            actor_type: None,
+        }
+    }
+}
+
+impl FilterUi {
+    /// The core filter these settings stand for; `newest` is the archive's newest entry time.
+    pub fn to_filter(&self, newest: Option<i64>) -> (Filter, Option<String>) {
+        let mut f = Filter::default();
+        let mut err = None;
+        let day = 86_400_000i64;
+        let back = match self.preset {
+            TimePreset::Day => Some(day),
+            TimePreset::Week => Some(7 * day),
+            TimePreset::Month => Some(30 * day),
+            _ => None,
+        };
+        if let (Some(back), Some(newest)) = (back, newest) {
+            // The newest entry itself is included: the range ends just after it.
+            f.from = Some(Timestamp(newest + 1 - back));
+            f.to = Some(Timestamp(newest + 1));
+        }
+        if self.preset == TimePreset::Custom {
+            for (text, slot) in [(&self.from, &mut f.from), (&self.to, &mut f.to)] {
+                if !text.trim().is_empty() {
+                    match Timestamp::parse(text) {
+                        Ok(t) => *slot = Some(t),
+                        Err(e) => err = Some(e),
+                    }
+                }
+            }
+        }
+        f.projects = self.projects.iter().cloned().collect();
+        f.actions = self.actions.iter().cloned().collect();
+        f.resource_types = self.resource_types.iter().cloned().collect();
+        f.actor_type = self.actor_type.as_deref().map(ActorType::parse);
+        let actor = self.actor.trim();
+        f.actor = (!actor.is_empty()).then(|| actor.to_string());
+        f.search = (!self.search.is_empty()).then(|| self.search.clone());
+        (f, err)
+    }
+}
+
+/// Text of one table row, taken from the hashed record.
+#[derive(Clone, Debug)]
+pub struct RowText {
+    pub time_ms: i64,
+    pub actor: String,
+    pub actor_type: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource: String,
+    pub project: String,
+    pub org: String,
+    pub ip: String,
+}
+
+impl RowText {
+    fn from_entry(e: &Entry) -> RowText {
+        RowText {
+            time_ms: e.time.0,
+            actor: e.actor.label().to_string(),
+            actor_type: e
+                .actor
+                .actor_type
+                .as_ref()
+                .map(|t| t.display_name().to_string())
+                .unwrap_or_default(),
+            action: e.action.clone(),
+            resource_type: crate::core::catalog::display_name(&e.resource_type).to_string(),
+            resource: e.resource_label().to_string(),
+            project: e
+                .project_name
+                .clone()
+                .or_else(|| e.project_id.clone())
+                .unwrap_or_default(),
+            org: e
+                .org_name
+                .clone()
+                .or_else(|| e.org_id.clone())
+                .unwrap_or_default(),
+            ip: e.ip_address.clone().unwrap_or_default(),
+        }
+    }
+
+    fn unreadable(message: &str) -> RowText {
+        RowText {
+            time_ms: 0,
+            actor: String::new(),
+            actor_type: String::new(),
+            action: format!("unreadable record: {message}"),
+            resource_type: String::new(),
+            resource: String::new(),
+            project: String::new(),
+            org: String::new(),
+            ip: String::new(),
+        }
+    }
+}
+
+/// The selected entry, read in full.
+pub struct Detail {
+    pub seq: u64,
+    pub result: Result<StoredEntry, String>,
+    pub diff: Vec<DiffItem>,
+}
+
+#[derive(Default)]
+pub struct ExportUi {
+    pub open: bool,
+    pub path: String,
+    pub format: Option<ExportFormat>,
+    pub job: Option<Arc<Job>>,
+    pub result: Option<Result<ExportReport, String>>,
+}
+
+pub struct AppState {
+    pub settings: Settings,
+    pub doc: Option<Document>,
+    pub filter: FilterUi,
+    /// The filter and sort the current view was computed for.
+    applied: Option<(Filter, SortKey, bool, u64)>,
+    pub filter_error: Option<String>,
+    /// Positions (into the index) of the shown rows, in display order.
+    pub view: Vec<u32>,
+    pub view_job: Option<Arc<Job>>,
+    view_gen: u64,
+    pub selected: Option<u64>,
+    pub selected_row: Option<usize>,
+    pub scroll_to_row: Option<usize>,
+    pending_jump: Option<u64>,
+    pub rows: HashMap<u64, RowText>,
+    pub detail: Option<Detail>,
+    pub error: Option<String>,
+    pub export: ExportUi,
+    pub open_ui: Option<String>,
+    pub notice: Option<String>,
+    pub focus_search: bool,
+    pub dialogs: Box<dyn FileDialogs>,
+    pub ctx: Option<egui::Context>,
+    generation: u64,
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    let _ = std::thread::Builder::new().name(name.into()).spawn(f);
+}
+
+impl AppState {
+    pub fn new(settings: Settings, dialogs: Box<dyn FileDialogs>) -> Self {
+        let (tx, rx) = channel();
+        AppState {
+            settings,
+            doc: None,
+            filter: FilterUi::default(),
+            applied: None,
+            filter_error: None,
+            view: Vec::new(),
+            view_job: None,
+            view_gen: 0,
+            selected: None,
+            selected_row: None,
+            scroll_to_row: None,
+            pending_jump: None,
+            rows: HashMap::new(),
+            detail: None,
+            error: None,
+            export: ExportUi::default(),
+            open_ui: None,
+            notice: None,
+            focus_search: false,
+            dialogs,
+            ctx: None,
+            generation: 0,
+            tx,
+            rx,
+        }
+    }
+
+    fn sender(&self) -> (Sender<Msg>, Option<egui::Context>) {
+        (self.tx.clone(), self.ctx.clone())
+    }
+
+    /// Opens a file: archive, auditlens export or platform export (by content).
+    pub fn open(&mut self, path: PathBuf) {
+        self.close();
+        self.generation += 1;
+        let generation = self.generation;
+        let job = Arc::new(Job::new());
+        self.settings.recent.retain(|p| p != &path);
+        self.settings.recent.insert(0, path.clone());
+        self.settings.recent.truncate(10);
+        self.doc = Some(Document {
+            path: path.clone(),
+            format: None,
+            archive_path: None,
+            unsealed: false,
+            _temp: None,
+            archive: None,
+            index: None,
+            load_job: job.clone(),
+            sha256: None,
+            verify: VerifyState::Running(Arc::new(Job::new())),
+            verify_started: None,
+            checkpoint: None,
+            finding_seqs: HashSet::new(),
+            open_time: Instant::now(),
+            first_frame: None,
+        });
+        let (tx, ctx) = self.sender();
+        spawn("open", move || {
+            let wake = || {
+                if let Some(c) = &ctx {
+                    c.request_repaint()
+                }
+            };
+            let fail = |message: String| {
+                let _ = tx.send(Msg::Failed {
+                    generation,
+                    message,
+                });
+                wake();
+            };
+            let format = match source::detect(&path) {
+                Ok(f) => f,
+                Err(e) => return fail(e.0),
+            };
+            let (archive_path, temp) = if format == Format::Archive {
+                if let Err(e) = Archive::open(&path) {
+                    return fail(e.0);
+                }
+                (path.clone(), None)
+            } else {
+                job.start_phase("reading export", 0);
+                let dir = match tempfile::Builder::new().prefix("auditlens-view").tempdir() {
+                    Ok(d) => d,
+                    Err(e) => return fail(format!("cannot create a temporary directory: {e}")),
+                };
+                let archive_path = dir.path().join("unsealed.sqlite");
+                let opts = crate::core::ingest::IngestOptions::default();
+                if let Err(e) = crate::core::ingest::ingest(
+                    &archive_path,
+                    std::slice::from_ref(&path),
+                    &opts,
+                    &job,
+                ) {
+                    return fail(format!("{}: {e}", path.display()));
+                }
+                (archive_path, Some(dir))
+            };
+            let _ = tx.send(Msg::Opened {
+                generation,
+                archive_path: archive_path.clone(),
+                temp,
+                format,
+                unsealed: !format.has_chain(),
+            });
+            wake();
+            let result = Index::load(&archive_path, &job).map(Arc::new);
+            let _ = tx.send(Msg::Index { generation, result });
+            wake();
+        });
+        let (tx, ctx) = self.sender();
+        let p = self
+            .doc
+            .as_ref()
+            .map(|d| d.path.clone())
+            .unwrap_or_default();
+        spawn("sha256", move || {
+            if let Some(hex) = file_sha256(&p) {
+                let _ = tx.send(Msg::Sha { generation, hex });
+                if let Some(c) = ctx {
+                    c.request_repaint()
+                }
+            }
+        });
+    }
+
+    pub fn close(&mut self) {
+        if let Some(d) = &self.doc {
+            d.load_job.cancel();
+            if let VerifyState::Running(j) = &d.verify {
+                j.cancel();
+            }
+        }
+        if let Some(j) = &self.view_job {
+            j.cancel();
+        }
+        self.doc = None;
+        self.view.clear();
+        self.view_job = None;
+        self.applied = None;
+        self.selected = None;
+        self.selected_row = None;
+        self.detail = None;
+        self.rows.clear();
+        self.pending_jump = None;
+        self.filter = FilterUi::default();
+    }
+
+    /// (Re)starts verification of the open file, with the loaded checkpoint if any.
+    pub fn start_verify(&mut self) {
+        let generation = self.generation;
+        let (tx, ctx) = self.sender();
+        let Some(doc) = &mut self.doc else { return };
+        if doc.unsealed {
+            doc.verify = VerifyState::Unsealed;
+            return;
+        }
+        if let VerifyState::Running(j) = &doc.verify {
+            j.cancel();
+        }
+        let job = Arc::new(Job::new());
+        doc.verify = VerifyState::Running(job.clone());
+        doc.verify_started = Some(Instant::now());
+        let path = doc.path.clone();
+        let checkpoint = doc.checkpoint.clone();
+        spawn("verify", move || {
+            let result = crate::core::verify::verify_file(&path, checkpoint.as_ref(), &job);
+            let _ = tx.send(Msg::Verified { generation, result });
+            if let Some(c) = ctx {
+                c.request_repaint()
+            }
+        });
+    }
+
+    pub fn cancel_verify(&mut self) {
+        if let Some(doc) = &mut self.doc
+            && let VerifyState::Running(j) = &doc.verify
+        {
+            j.cancel();
+        }
+    }
+
+    /// Reads a checkpoint file and verifies against it.
+    pub fn load_checkpoint(&mut self, path: &Path) {
+        match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Checkpoint::parse(&t))
+        {
+            Ok(c) => {
+                if let Some(d) = &mut self.doc {
+                    d.checkpoint = Some(c);
+                }
+                self.start_verify();
+            }
+            Err(e) => self.error = Some(format!("{} is not a checkpoint: {e}", path.display())),
+        }
+    }
+
+    /// Handles what the workers sent. Called once per frame.
+    pub fn poll(&mut self) {
+        while let Ok(msg) = self.rx.try_recv() {
+            match msg {
+                Msg::Opened {
+                    generation,
+                    archive_path,
+                    temp,
+                    format,
+                    unsealed,
+                } if generation == self.generation => {
+                    if let Some(doc) = &mut self.doc {
+                        doc.format = Some(format);
+                        doc.unsealed = unsealed;
+                        doc._temp = temp;
+                        match Archive::open(&archive_path) {
+                            Ok(a) => doc.archive = Some(a),
+                            Err(e) => self.error = Some(e.0),
+                        }
+                        doc.archive_path = Some(archive_path);
+                    }
+                    self.start_verify();
+                }
+                Msg::Index { generation, result } if generation == self.generation => {
+                    match result {
+                        Ok(ix) => {
+                            if let Some(doc) = &mut self.doc {
+                                doc.index = Some(ix);
+                            }
+                            self.applied = None;
+                        }
+                        Err(e) => self.fail(e),
+                    }
+                }
+                Msg::Sha { generation, hex } if generation == self.generation => {
+                    if let Some(doc) = &mut self.doc {
+                        doc.sha256 = Some(hex);
+                    }
+                }
+                Msg::Verified { generation, result } if generation == self.generation => {
+                    if let Some(doc) = &mut self.doc {
+                        doc.verify = match result {
+                            Ok(r) => {
+                                doc.finding_seqs =
+                                    r.findings.iter().filter_map(|f| f.seq).collect();
+                                VerifyState::Done(Box::new(r))
+                            }
+                            Err(crate::core::verify::VerifyError::Cancelled) => {
+                                VerifyState::Cancelled
+                            }
+                            Err(e) => VerifyState::Failed(e.to_string()),
+                        };
+                    }
+                }
+                Msg::View {
+                    generation,
+                    view_gen,
+                    result,
+                } if generation == self.generation && view_gen == self.view_gen => {
+                    self.view_job = None;
+                    match result {
+                        Ok(v) => self.set_view(v),
+                        Err(e) if e == "cancelled" => {}
+                        Err(e) => self.error = Some(e),
+                    }
+                }
+                Msg::Exported { result } => {
+                    self.export.job = None;
+                    self.export.result = Some(result);
+                }
+                Msg::Failed {
+                    generation,
+                    message,
+                } if generation == self.generation => self.fail(message),
+                _ => {}
+            }
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        if message != "cancelled" {
+            self.error = Some(message);
+        }
+        self.close();
+    }
+
+    /// Is any background work running (the UI keeps repainting while so)?
+    pub fn busy(&self) -> bool {
+        self.view_job.is_some()
+            || self.export.job.is_some()
+            || self
+                .doc
+                .as_ref()
+                .is_some_and(|d| d.index.is_none() || matches!(d.verify, VerifyState::Running(_)))
+    }
+
+    pub fn index(&self) -> Option<&Arc<Index>> {
+        self.doc.as_ref().and_then(|d| d.index.as_ref())
+    }
+
+    /// The core filter for the current settings.
+    pub fn current_filter(&self) -> Filter {
+        let newest = self.index().and_then(|i| i.time_span()).map(|(_, max)| max);
+        self.filter.to_filter(newest).0
+    }
+
+    /// Recomputes the view when the filter or sort changed since the last time.
+    pub fn refresh_view(&mut self) {
+        let Some(ix) = self.index().cloned() else {
+            return;
+        };
+        let newest = ix.time_span().map(|(_, max)| max);
+        let (f, err) = self.filter.to_filter(newest);
+        self.filter_error = err;
+        let key = (
+            f.clone(),
+            self.settings.sort,
+            self.settings.sort_desc,
+            self.generation,
+        );
+        if self.applied.as_ref() == Some(&key) {
+            return;
+        }
+        self.applied = Some(key);
+        if let Some(j) = self.view_job.take() {
+            j.cancel();
+        }
+        self.view_gen += 1;
+        let (sort, desc) = (self.settings.sort, self.settings.sort_desc);
+        if !index::needs_records(&f) && ix.len() <= SYNC_FILTER_LIMIT {
+            let mut v = ix.candidates(&f);
+            ix.sort(&mut v, sort, desc);
+            self.set_view(v);
+            return;
+        }
+        let Some(archive_path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+            return;
+        };
+        let job = Arc::new(Job::new());
+        self.view_job = Some(job.clone());
+        let (generation, view_gen) = (self.generation, self.view_gen);
+        let (tx, ctx) = self.sender();
+        spawn("filter", move || {
+            let mut v = ix.candidates(&f);
+            let result = if index::needs_records(&f) {
+                index::refine_with_records(&ix, &archive_path, &v, &f, &job)
+            } else {
+                Ok(std::mem::take(&mut v))
+            };
+            let result = result.map(|mut v| {
+                ix.sort(&mut v, sort, desc);
+                v
+            });
+            let _ = tx.send(Msg::View {
+                generation,
+                view_gen,
+                result,
+            });
+            if let Some(c) = ctx {
+                c.request_repaint()
+            }
+        });
+    }
+
+    fn set_view(&mut self, v: Vec<u32>) {
+        self.view = v;
+        if let Some(seq) = self.pending_jump.take() {
+            self.select_seq(seq);
+            return;
+        }
+        self.selected_row = self.selected.and_then(|s| self.row_of_seq(s));
+        if self.selected_row.is_none() {
+            self.selected = None;
+            self.detail = None;
+        }
+    }
+
+    pub fn seq_at(&self, row: usize) -> Option<u64> {
+        let ix = self.index()?;
+        self.view.get(row).map(|&p| ix.rows[p as usize].seq)
+    }
+
+    pub fn row_of_seq(&self, seq: u64) -> Option<usize> {
+        let ix = self.index()?;
+        let pos = ix.position(seq)?;
+        self.view.iter().position(|&p| p == pos)
+    }
+
+    /// Selects a display row (clamped) and scrolls it into view.
+    pub fn select_row(&mut self, row: usize) {
+        if self.view.is_empty() {
+            return;
+        }
+        let row = row.min(self.view.len() - 1);
+        self.selected_row = Some(row);
+        self.selected = self.seq_at(row);
+        self.scroll_to_row = Some(row);
+    }
+
+    /// Selects an entry by seq, clearing the filter if it hides the entry.
+    pub fn select_seq(&mut self, seq: u64) {
+        if let Some(row) = self.row_of_seq(seq) {
+            self.select_row(row);
+        } else if self.index().and_then(|i| i.position(seq)).is_some() {
+            self.filter = FilterUi::default();
+            self.pending_jump = Some(seq);
+            self.applied = None;
+            self.refresh_view();
+        } else {
+            self.notice = Some(format!("entry {seq} is not in the archive"));
+        }
+    }
+
+    /// Makes sure the rows for these display positions are in the cache
+    /// (one indexed point query for all that are missing).
+    pub fn fetch_rows(&mut self, range: std::ops::Range<usize>) {
+        let Some(ix) = self.index().cloned() else {
+            return;
+        };
+        let missing: Vec<u64> = self.view
+            [range.start.min(self.view.len())..range.end.min(self.view.len())]
+            .iter()
+            .map(|&p| ix.rows[p as usize].seq)
+            .filter(|s| !self.rows.contains_key(s))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        if self.rows.len() > ROW_CACHE_LIMIT {
+            self.rows.clear();
+        }
+        let Some(archive) = self.doc.as_ref().and_then(|d| d.archive.as_ref()) else {
+            return;
+        };
+        let list = missing
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!("SELECT seq, record FROM entries WHERE seq IN ({list})");
+        let result = archive.connection().prepare(&sql).and_then(|mut stmt| {
+            let mut got = Vec::new();
+            let mut q = stmt.query([])?;
+            while let Some(r) = q.next()? {
+                let seq = r.get::<_, i64>(0)? as u64;
+                let text = match r.get_ref(1)? {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        match crate::core::archive::parse_record(t) {
+                            Ok(e) => RowText::from_entry(&e),
+                            Err(m) => RowText::unreadable(&m),
+                        }
+                    }
+                    _ => RowText::unreadable("no record"),
+                };
+                got.push((seq, text));
+            }
+            Ok(got)
+        });
+        match result {
+            Ok(got) => {
+                for s in &missing {
+                    self.rows
+                        .entry(*s)
+                        .or_insert_with(|| RowText::unreadable("missing"));
+                }
+                for (s, t) in got {
+                    self.rows.insert(s, t);
+                }
+            }
+            Err(e) => self.error = Some(format!("reading rows: {e}")),
+        }
+    }
+
+    /// The selected entry, read in full (cached while the selection stays).
+    pub fn detail(&mut self) -> Option<&Detail> {
+        let seq = self.selected?;
+        if self.detail.as_ref().is_none_or(|d| d.seq != seq) {
+            let archive = self.doc.as_ref()?.archive.as_ref()?;
+            let result = read_entry(archive, seq);
+            let diff = match &result {
+                Ok(s) if s.entry.before.is_some() && s.entry.after.is_some() => {
+                    diff::diff(s.entry.before.as_ref(), s.entry.after.as_ref())
+                }
+                _ => Vec::new(),
+            };
+            self.detail = Some(Detail { seq, result, diff });
+        }
+        self.detail.as_ref()
+    }
+
+    /// The selected entry as JSON (with seq and hashes), for the clipboard.
+    pub fn selected_json(&mut self) -> Option<String> {
+        let d = self.detail()?;
+        let s = d.result.as_ref().ok()?;
+        Some(entry_json(s))
+    }
+
+    /// Starts exporting the shown entries with the core exporter.
+    pub fn start_export(&mut self, out: PathBuf, format: ExportFormat) {
+        let Some(archive_path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+            return;
+        };
+        let Some(ix) = self.index().cloned() else {
+            return;
+        };
+        let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.rows[p as usize].seq).collect();
+        seqs.sort_unstable();
+        let filter = self.current_filter();
+        let job = Arc::new(Job::new());
+        self.export.job = Some(job.clone());
+        self.export.result = None;
+        let (tx, ctx) = self.sender();
+        spawn("export", move || {
+            let result = Archive::open(&archive_path).map_err(|e| e.0).and_then(|a| {
+                crate::core::export::export_seqs(&a, &filter, Some(&seqs), format, &out, &job)
+                    .map_err(|e| e.to_string())
+            });
+            let _ = tx.send(Msg::Exported { result });
+            if let Some(c) = ctx {
+                c.request_repaint()
+            }
+        });
+    }
+
+    /// Copies the temporary archive of an unsealed export to `out`.
+    pub fn save_sealed(&mut self, out: &Path) {
+        let Some(src) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+            return;
+        };
+        if out.exists() {
+            self.error = Some(format!(
+                "{} already exists; choose a new file name",
+                out.display()
+            ));
+            return;
+        }
+        match std::fs::copy(&src, out) {
+            Ok(_) => self.notice = Some(format!("saved sealed archive {}", out.display())),
+            Err(e) => self.error = Some(format!("{}: {e}", out.display())),
+        }
+    }
+}
+
+/// Reads one stored entry by seq, with an error worded for the status line.
+pub fn read_entry(archive: &Archive, seq: u64) -> Result<StoredEntry, String> {
+    archive
+        .entry(seq)
+        .map_err(|e| e.0)?
+        .ok_or_else(|| format!("entry {seq} is not in the archive"))
+}
+
+/// The entry as pretty JSON: seq, hashes and the record.
+pub fn entry_json(s: &StoredEntry) -> String {
+    use crate::core::json::Json;
+    let mut m = std::collections::BTreeMap::new();
+    m.insert("seq".to_string(), Json::Number(s.seq.to_string()));
+    m.insert("leaf_hash".to_string(), Json::String(s.leaf_hash.to_hex()));
+    m.insert(
+        "chain_hash".to_string(),
+        Json::String(s.chain_hash.to_hex()),
+    );
+    m.insert("record".to_string(), s.entry.to_record());
+    Json::Object(m).to_pretty()
+}
+
+/// SHA-256 of a file, as lower-case hex.
+pub fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Some(crate::core::chain::to_hex(&h.finalize()))
+}

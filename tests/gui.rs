@@ -1,0 +1,528 @@
+//! GUI flows driven through egui_kittest (no display, no GPU).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use auditlens::app::egui;
+use auditlens::app::state::read_entry;
+use auditlens::app::{NoDialogs, Settings, Viewer};
+use auditlens::core::filter::Filter;
+use auditlens::core::ingest::{IngestOptions, ingest};
+use auditlens::core::job::Job;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// A small platform-style export: 12 entries over three days, two users and
+/// one API key, two projects, one update with nested before/after.
+fn platform_jsonl() -> String {
+    let mut lines = Vec::new();
+    let rows: [(&str, &str, &str, &str, &str, &str, &str, &str, &str); 12] = [
+        // id, time, actor kind, project, resourceType, resourceId, action, before, after
+        (
+            "e01",
+            "2025-03-01T09:00:00.000Z",
+            "alice",
+            "p1",
+            "prompt",
+            "prompt-a",
+            "create",
+            "",
+            r#"{"name":"greeter","temperature":0.2}"#,
+        ),
+        (
+            "e02",
+            "2025-03-01T10:00:00.000Z",
+            "bob",
+            "p1",
+            "dataset",
+            "ds-1",
+            "create",
+            "",
+            r#"{"name":"golden"}"#,
+        ),
+        (
+            "e03",
+            "2025-03-01T11:00:00.000Z",
+            "key",
+            "p2",
+            "trace",
+            "trx-9",
+            "delete",
+            r#"{"id":"trx-9"}"#,
+            "",
+        ),
+        (
+            "e04",
+            "2025-03-02T09:30:00.000Z",
+            "alice",
+            "p1",
+            "prompt",
+            "prompt-a",
+            "update",
+            r#"{"name":"greeter","config":{"temperature":0.2,"model":"m-1"},"labels":["a","b"]}"#,
+            r#"{"name":"greeter","config":{"temperature":0.7,"model":"m-1"},"labels":["a","b","production"]}"#,
+        ),
+        (
+            "e05",
+            "2025-03-02T12:00:00.000Z",
+            "bob",
+            "p2",
+            "apiKey",
+            "key-77",
+            "create",
+            "",
+            r#"{"note":"ci key"}"#,
+        ),
+        (
+            "e06",
+            "2025-03-02T13:00:00.000Z",
+            "alice",
+            "p2",
+            "prompt",
+            "prompt-b",
+            "setLabel",
+            r#""staging""#,
+            r#""production""#,
+        ),
+        (
+            "e07",
+            "2025-03-03T08:00:00.000Z",
+            "key",
+            "p1",
+            "score",
+            "score-1",
+            "create",
+            "",
+            r#"{"value":1}"#,
+        ),
+        (
+            "e08",
+            "2025-03-03T09:00:00.000Z",
+            "alice",
+            "p1",
+            "dataset",
+            "ds-1",
+            "delete",
+            r#"{"name":"golden"}"#,
+            "",
+        ),
+        (
+            "e09",
+            "2025-03-03T10:00:00.000Z",
+            "bob",
+            "p1",
+            "prompt",
+            "prompt-c",
+            "create",
+            "",
+            r#"{"name":"summariser"}"#,
+        ),
+        (
+            "e10",
+            "2025-03-03T11:00:00.000Z",
+            "bob",
+            "p2",
+            "projectMembership",
+            "m-1",
+            "update",
+            r#"{"role":"VIEWER"}"#,
+            r#"{"role":"ADMIN"}"#,
+        ),
+        (
+            "e11",
+            "2025-03-03T12:00:00.000Z",
+            "key",
+            "p2",
+            "trace",
+            "tr-2",
+            "bookmark",
+            "",
+            "true",
+        ),
+        (
+            "e12",
+            "2025-03-03T13:00:00.000Z",
+            "alice",
+            "p1",
+            "comment",
+            "c-1",
+            "create",
+            "",
+            r#"{"text":"looks good"}"#,
+        ),
+    ];
+    for (id, t, who, project, rtype, rid, action, before, after) in rows {
+        let mut m = serde_json::Map::new();
+        let s = |v: &str| serde_json::Value::String(v.to_string());
+        m.insert("id".into(), s(id));
+        m.insert("createdAt".into(), s(t));
+        m.insert("updatedAt".into(), s(t));
+        m.insert("orgId".into(), s("org-1"));
+        m.insert("orgName".into(), s("Acme"));
+        m.insert("projectId".into(), s(project));
+        m.insert(
+            "projectName".into(),
+            s(if project == "p1" {
+                "Support bot"
+            } else {
+                "Search"
+            }),
+        );
+        m.insert("resourceType".into(), s(rtype));
+        m.insert("resourceId".into(), s(rid));
+        m.insert("action".into(), s(action));
+        m.insert(
+            "before".into(),
+            if before.is_empty() {
+                serde_json::Value::Null
+            } else {
+                s(before)
+            },
+        );
+        m.insert(
+            "after".into(),
+            if after.is_empty() {
+                serde_json::Value::Null
+            } else {
+                s(after)
+            },
+        );
+        match who {
+            "key" => {
+                m.insert("type".into(), s("API_KEY"));
+                m.insert("apiKeyId".into(), s("ak-1"));
+                m.insert("apiKeyName".into(), s("ci-pipeline"));
+                m.insert("userId".into(), serde_json::Value::Null);
+            }
+            user => {
+                m.insert("type".into(), s("USER"));
+                m.insert("userId".into(), s(&format!("u-{user}")));
+                m.insert("userEmail".into(), s(&format!("{user}@example.com")));
+                m.insert("userOrgRole".into(), s("ADMIN"));
+                m.insert("userProjectRole".into(), s("OWNER"));
+                m.insert("apiKeyId".into(), serde_json::Value::Null);
+            }
+        }
+        m.insert(
+            "ipAddress".into(),
+            s(if who == "bob" {
+                "10.0.0.2"
+            } else {
+                "203.0.113.7"
+            }),
+        );
+        m.insert("userAgent".into(), s("Mozilla/5.0"));
+        lines.push(serde_json::Value::Object(m).to_string());
+    }
+    lines.join("\n") + "\n"
+}
+
+fn make_archive(dir: &Path) -> PathBuf {
+    let src = dir.join("export.jsonl");
+    std::fs::write(&src, platform_jsonl()).unwrap();
+    let archive = dir.join("audit.sqlite");
+    ingest(&archive, &[src], &IngestOptions::default(), &Job::new()).expect("ingest");
+    archive
+}
+
+fn tamper(archive: &Path, dir: &Path) -> PathBuf {
+    let out = dir.join("tampered.sqlite");
+    std::fs::copy(archive, &out).unwrap();
+    let conn = rusqlite::Connection::open(&out).unwrap();
+    conn.execute_batch("DROP TRIGGER entries_no_update")
+        .unwrap();
+    let n = conn
+        .execute(
+            "UPDATE entries SET record = replace(record, 'x', 'y') WHERE seq = 3",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    out
+}
+
+fn harness(path: &Path) -> Harness<'static, Viewer> {
+    let mut viewer = Viewer::new(Settings::default(), Box::new(NoDialogs));
+    viewer.state.open(path.to_path_buf());
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer)
+}
+
+/// Steps the UI until `done` holds (background work finishes) or fails after 20 s.
+fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if done(h.state()) {
+            h.run_steps(2);
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn loaded_and_verified(v: &Viewer) -> bool {
+    v.state.index().is_some() && !v.state.busy()
+}
+
+#[test]
+fn intact_archive_shows_intact_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let before = std::fs::read(&archive).unwrap();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", loaded_and_verified);
+    h.get_by_label_contains("Intact — 12 entries");
+    h.get_by_label("12 of 12 entries");
+    assert!(h.query_by_label_contains("Tampered").is_none());
+    // Status bar: read-only and the file's SHA-256.
+    h.get_by_label("read-only");
+    let sha = auditlens::app::state::file_sha256(&archive).unwrap();
+    assert!(h.state().state.doc.as_ref().unwrap().sha256.as_deref() == Some(sha.as_str()));
+    drop(h);
+    assert_eq!(
+        std::fs::read(&archive).unwrap(),
+        before,
+        "opening must not change the archive"
+    );
+}
+
+#[test]
+fn tampered_archive_banner_and_finding_jump() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let tampered = tamper(&archive, dir.path());
+    let mut h = harness(&tampered);
+    wait_for(&mut h, "open", loaded_and_verified);
+    h.get_by_label_contains("Tampered —");
+    assert!(h.query_by_label_contains("Intact").is_none());
+    // Narrow the view first so the jump has to clear the filter.
+    h.state_mut().state.filter.search = "alice".into();
+    wait_for(&mut h, "filter", |v| {
+        !v.state.busy() && v.state.view.len() == 5
+    });
+    assert!(h.state().state.row_of_seq(3).is_none());
+    h.get_by_label_contains("entry 3 · record_modified").click();
+    wait_for(&mut h, "jump", |v| {
+        !v.state.busy() && v.state.selected == Some(3)
+    });
+    let s = &h.state().state;
+    assert_eq!(s.selected, Some(3));
+    assert_eq!(s.seq_at(s.selected_row.unwrap()), Some(3));
+    assert!(s.doc.as_ref().unwrap().finding_seqs.contains(&3));
+    // The detail pane shows the damaged entry and its finding.
+    h.get_by_label_contains("Finding: record_modified");
+}
+
+fn expected_count(archive: &Path, f: &Filter) -> usize {
+    let a = auditlens::core::archive::Archive::open(archive).unwrap();
+    (1..=a.count().unwrap())
+        .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
+        .count()
+}
+
+#[test]
+fn typing_a_filter_changes_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", loaded_and_verified);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("production");
+    wait_for(&mut h, "filter", |v| {
+        !v.state.busy() && v.state.filter.search == "production"
+    });
+    let f = Filter {
+        search: Some("production".into()),
+        ..Default::default()
+    };
+    let want = expected_count(&archive, &f);
+    assert_eq!(
+        want, 2,
+        "the update of e04 and the setLabel of e06 mention production"
+    );
+    h.get_by_label(&format!("{want} of 12 entries"));
+
+    // A facet on top: only the "prompt" resource type, and the Esc key clears the search.
+    h.get_by_label_contains("Prompt (").click();
+    wait_for(&mut h, "facet", |v| {
+        !v.state.busy() && !v.state.filter.resource_types.is_empty()
+    });
+    let f = Filter {
+        search: Some("production".into()),
+        resource_types: vec!["prompt".into()],
+        ..Default::default()
+    };
+    h.get_by_label(&format!("{} of 12 entries", expected_count(&archive, &f)));
+    h.key_press(egui::Key::Escape);
+    wait_for(&mut h, "esc", |v| {
+        !v.state.busy() && v.state.filter.search.is_empty()
+    });
+    let f = Filter {
+        resource_types: vec!["prompt".into()],
+        ..Default::default()
+    };
+    h.get_by_label(&format!("{} of 12 entries", expected_count(&archive, &f)));
+}
+
+#[test]
+fn index_filter_agrees_with_core_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let ix = auditlens::app::index::Index::load(&archive, &Job::new()).unwrap();
+    let filters = [
+        Filter {
+            actions: vec!["create".into()],
+            ..Default::default()
+        },
+        Filter {
+            resource_types: vec!["API Key".into(), "trace".into()],
+            ..Default::default()
+        },
+        Filter {
+            projects: vec!["p2".into()],
+            actor_type: Some(auditlens::core::model::ActorType::ApiKey),
+            ..Default::default()
+        },
+        Filter {
+            from: Some(auditlens::core::time::Timestamp::parse("2025-03-02T00:00:00Z").unwrap()),
+            to: Some(auditlens::core::time::Timestamp::parse("2025-03-03T09:00:00Z").unwrap()),
+            ..Default::default()
+        },
+        Filter {
+            actor: Some("ALICE@example.com".into()),
+            ..Default::default()
+        },
+        Filter {
+            search: Some("10.0.0.2".into()),
+            ..Default::default()
+        },
+        Filter {
+            search: Some("\"role\":\"admin\"".into()),
+            ..Default::default()
+        },
+        Filter {
+            search: Some("temperature".into()),
+            actions: vec!["update".into()],
+            ..Default::default()
+        },
+    ];
+    for f in filters {
+        let mut got = ix.candidates(&f);
+        if auditlens::app::index::needs_records(&f) {
+            got = auditlens::app::index::refine_with_records(&ix, &archive, &got, &f, &Job::new())
+                .unwrap();
+        }
+        let got: Vec<u64> = got.iter().map(|&p| ix.rows[p as usize].seq).collect();
+        let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+        let want: Vec<u64> = (1..=12)
+            .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
+            .collect();
+        assert_eq!(got, want, "filter {f:?}");
+    }
+}
+
+#[test]
+fn selecting_an_update_shows_the_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", loaded_and_verified);
+    // e04 is the 4th entry; click its row via its time cell.
+    h.get_by_label("2025-03-02 09:30:00.000").click();
+    wait_for(&mut h, "select", |v| v.state.selected.is_some());
+    assert_eq!(h.state().state.selected, Some(4));
+    h.get_by_label("config.temperature: 0.2 → 0.7");
+    h.get_by_label("labels[2]: (absent) → \"production\"");
+    h.get_by_label("Changes (2)");
+    // Keyboard: ArrowDown moves to e05, Ctrl+C copies it as JSON.
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(2);
+    assert_eq!(h.state().state.selected, Some(5));
+    let json = h.state_mut().state.selected_json().unwrap();
+    assert!(
+        json.contains("\"seq\": 5") && json.contains("e05"),
+        "{json}"
+    );
+    // A non-object state: "staging" → "production".
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(2);
+    h.get_by_label("(value): \"staging\" → \"production\"");
+}
+
+#[test]
+fn export_writes_exactly_the_filtered_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", loaded_and_verified);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("bob");
+    wait_for(&mut h, "filter", |v| {
+        !v.state.busy() && v.state.filter.search == "bob"
+    });
+    let shown: Vec<u64> = {
+        let s = &h.state().state;
+        (0..s.view.len()).map(|r| s.seq_at(r).unwrap()).collect()
+    };
+    assert_eq!(shown, vec![2, 5, 9, 10]);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    h.run_steps(2);
+    let out = dir.path().join("bob.ndjson");
+    h.get_by_label("NDJSON").click();
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Save to")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Save to")
+        .type_text(out.to_str().unwrap());
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
+        .click();
+    wait_for(&mut h, "export", |v| v.state.export.result.is_some());
+    h.get_by_label_contains("Exported 4 entries");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let seqs: Vec<u64> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("seq").and_then(|s| s.as_u64()))
+        .collect();
+    assert_eq!(seqs, shown);
+    // The export verifies on its own.
+    let r = auditlens::core::verify::verify_file(&out, None, &Job::new()).unwrap();
+    assert_eq!(
+        r.status(),
+        auditlens::core::verify::Status::Intact,
+        "{:?}",
+        r.findings
+    );
+}
+
+#[test]
+fn raw_export_opens_unsealed_and_bad_file_shows_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("export.jsonl");
+    std::fs::write(&src, platform_jsonl()).unwrap();
+    let mut h = harness(&src);
+    wait_for(&mut h, "open", loaded_and_verified);
+    h.get_by_label_contains("unsealed: no chain in the source");
+    h.get_by_label("12 of 12 entries");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, b"{ this is not json").unwrap();
+    h.state_mut().state.open(bad);
+    wait_for(&mut h, "error", |v| v.state.error.is_some());
+    h.get_by_label("Cannot do that");
+    h.get_by_label("OK").click();
+    h.run_steps(2);
+    assert!(h.state().state.error.is_none());
+}
