@@ -14,9 +14,22 @@ use egui_kittest::kittest::Queryable;
 
 /// A small platform-style export: 12 entries over three days, two users and
 /// one API key, two projects, one update with nested before/after.
+/// id, time, actor kind, project, resourceType, resourceId, action, before, after
+type TestRow = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
 fn platform_jsonl() -> String {
     let mut lines = Vec::new();
-    let rows: [(&str, &str, &str, &str, &str, &str, &str, &str, &str); 12] = [
+    let rows: [TestRow; 12] = [
         // id, time, actor kind, project, resourceType, resourceId, action, before, after
         (
             "e01",
@@ -304,12 +317,12 @@ fn tampered_archive_banner_and_finding_jump() {
     // Narrow the view first so the jump has to clear the filter.
     h.state_mut().state.filter.search = "alice".into();
     wait_for(&mut h, "filter", |v| {
-        !v.state.busy() && v.state.view.len() == 5
+        v.state.settled() && v.state.view.len() == 5
     });
     assert!(h.state().state.row_of_seq(3).is_none());
     h.get_by_label_contains("entry 3 · record_modified").click();
     wait_for(&mut h, "jump", |v| {
-        !v.state.busy() && v.state.selected == Some(3)
+        v.state.settled() && v.state.selected == Some(3)
     });
     let s = &h.state().state;
     assert_eq!(s.selected, Some(3));
@@ -338,7 +351,7 @@ fn typing_a_filter_changes_the_count() {
     h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
         .type_text("production");
     wait_for(&mut h, "filter", |v| {
-        !v.state.busy() && v.state.filter.search == "production"
+        v.state.settled() && v.state.filter.search == "production"
     });
     let f = Filter {
         search: Some("production".into()),
@@ -354,7 +367,7 @@ fn typing_a_filter_changes_the_count() {
     // A facet on top: only the "prompt" resource type, and the Esc key clears the search.
     h.get_by_label_contains("Prompt (").click();
     wait_for(&mut h, "facet", |v| {
-        !v.state.busy() && !v.state.filter.resource_types.is_empty()
+        v.state.settled() && !v.state.filter.resource_types.is_empty()
     });
     let f = Filter {
         search: Some("production".into()),
@@ -364,7 +377,7 @@ fn typing_a_filter_changes_the_count() {
     h.get_by_label(&format!("{} of 12 entries", expected_count(&archive, &f)));
     h.key_press(egui::Key::Escape);
     wait_for(&mut h, "esc", |v| {
-        !v.state.busy() && v.state.filter.search.is_empty()
+        v.state.settled() && v.state.filter.search.is_empty()
     });
     let f = Filter {
         resource_types: vec!["prompt".into()],
@@ -470,7 +483,7 @@ fn export_writes_exactly_the_filtered_entries() {
     h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
         .type_text("bob");
     wait_for(&mut h, "filter", |v| {
-        !v.state.busy() && v.state.filter.search == "bob"
+        v.state.settled() && v.state.filter.search == "bob"
     });
     let shown: Vec<u64> = {
         let s = &h.state().state;

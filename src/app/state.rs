@@ -659,6 +659,22 @@ impl AppState {
         self.filter.to_filter(newest).0
     }
 
+    /// No background work is running and the view reflects the current filter and sort.
+    pub fn settled(&self) -> bool {
+        let Some(ix) = self.index() else {
+            return !self.busy();
+        };
+        let newest = ix.time_span().map(|(_, max)| max);
+        let (f, _) = self.filter.to_filter(newest);
+        let key = (
+            f,
+            self.settings.sort,
+            self.settings.sort_desc,
+            self.generation,
+        );
+        !self.busy() && self.applied.as_ref() == Some(&key)
+    }
+
     /// Recomputes the view when the filter or sort changed since the last time.
     pub fn refresh_view(&mut self) {
         let Some(ix) = self.index().cloned() else {
