@@ -99,6 +99,8 @@ pub struct RecordView<'a> {
 
 struct Scan<'a> {
     b: &'a [u8],
+    /// The same bytes, checked as UTF-8 once.
+    text: &'a str,
     i: usize,
 }
 
@@ -134,9 +136,11 @@ impl<'a> Scan<'a> {
         {
             Some(n) if rest[n] == b'"' => {
                 self.i = start + n + 1;
-                std::str::from_utf8(&rest[..n])
+                // Quotes are ASCII, so both ends are character boundaries.
+                self.text
+                    .get(start..start + n)
                     .map(Cow::Borrowed)
-                    .map_err(|_| "string is not valid UTF-8".into())
+                    .ok_or_else(|| "string is not valid UTF-8".into())
             }
             Some(n) if rest[n] == b'\\' => {
                 // Rare: let the strict parser decode it.
@@ -202,8 +206,9 @@ impl<'a> Scan<'a> {
                 break;
             }
         }
-        let raw = &self.b[start..self.i];
-        std::str::from_utf8(raw).map_err(|_| "record is not valid UTF-8".to_string())
+        self.text
+            .get(start..self.i)
+            .ok_or_else(|| "record is not valid UTF-8".to_string())
     }
 
     /// Iterates the keys of an object at the cursor.
@@ -258,7 +263,13 @@ impl<'a> RecordView<'a> {
 
     /// Reads a stored record. Errors read like `Entry::from_record`'s.
     pub fn parse(bytes: &'a [u8]) -> Result<RecordView<'a>, String> {
-        let mut s = Scan { b: bytes, i: 0 };
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| "record is not valid UTF-8".to_string())?;
+        let mut s = Scan {
+            b: bytes,
+            text,
+            i: 0,
+        };
         let mut v = RecordView::default();
         let (mut has_id, mut has_time, mut has_actor, mut has_rt, mut has_rid, mut has_action) =
             (false, false, false, false, false, false);

@@ -577,12 +577,30 @@ fn b64(h: &Hash) -> String {
 }
 
 /// A row as read from the archive.
+/// Record, leaf hash, chain hash and the 11 index columns live in one buffer
+/// (one allocation per row); `spans` locate them, `None` for SQL NULL.
 struct Row {
     seq: u64,
-    record: Vec<u8>,
-    leaf: Vec<u8>,
-    chain: Vec<u8>,
-    columns: [Option<String>; 11],
+    data: Vec<u8>,
+    spans: [Option<(u32, u32)>; 14],
+}
+
+impl Row {
+    fn field(&self, i: usize) -> Option<&[u8]> {
+        self.spans[i].map(|(a, b)| &self.data[a as usize..b as usize])
+    }
+    fn record(&self) -> &[u8] {
+        self.field(0).unwrap_or_default()
+    }
+    fn leaf(&self) -> &[u8] {
+        self.field(1).unwrap_or_default()
+    }
+    fn chain(&self) -> &[u8] {
+        self.field(2).unwrap_or_default()
+    }
+    fn column(&self, i: usize) -> Option<&[u8]> {
+        self.field(3 + i)
+    }
 }
 
 /// What the parallel stage learns from one row.
@@ -594,17 +612,14 @@ struct RowCheck {
 }
 
 fn check_row(id: &ArchiveId, row: &Row) -> RowCheck {
-    let computed_leaf = chain::leaf_hash(id, row.seq, &row.record);
+    let computed_leaf = chain::leaf_hash(id, row.seq, row.record());
     let mut findings = Vec::new();
-    match RecordView::parse(&row.record) {
+    match RecordView::parse(row.record()) {
         Ok(view) => {
-            for (i, (want, have)) in view
-                .index_columns()
-                .iter()
-                .zip(row.columns.iter())
-                .enumerate()
-            {
-                if want.as_deref() != have.as_deref() {
+            for (i, want) in view.index_columns().iter().enumerate() {
+                let have = row.column(i);
+                if want.as_deref().map(str::as_bytes) != have {
+                    let have = have.map(|h| String::from_utf8_lossy(h).into_owned());
                     findings.push(
                         Finding::new(
                             FindingKind::IndexMismatch,
@@ -615,7 +630,7 @@ fn check_row(id: &ArchiveId, row: &Row) -> RowCheck {
                             ),
                         )
                         .id(Some(&view.id))
-                        .values(show(&want.as_ref().map(|s| s.to_string())), show(have)),
+                        .values(show(&want.as_ref().map(|s| s.to_string())), show(&have)),
                     );
                 }
             }
@@ -634,7 +649,9 @@ fn check_row(id: &ArchiveId, row: &Row) -> RowCheck {
             ));
             RowCheck {
                 computed_leaf,
-                entry_id: row.columns[0].clone(),
+                entry_id: row
+                    .column(0)
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
                 time_ms: None,
                 findings,
             }
@@ -706,12 +723,12 @@ pub fn verify_archive(
                     .join()
                     .map_err(|_| VerifyError::Cannot("a verification worker failed".into()))?;
                 for (row, check) in rows.iter().zip(checks) {
-                    let leaf = Hash::from_slice(&row.leaf).unwrap_or_default();
-                    let link = Hash::from_slice(&row.chain).unwrap_or_default();
+                    let leaf = Hash::from_slice(row.leaf()).unwrap_or_default();
+                    let link = Hash::from_slice(row.chain()).unwrap_or_default();
                     walk.step(
                         &mut out,
                         row.seq,
-                        &row.record,
+                        row.record(),
                         leaf,
                         link,
                         check.computed_leaf,
@@ -723,7 +740,7 @@ pub fn verify_archive(
                         out.push(f);
                     }
                     entries += 1;
-                    record_bytes += row.record.len() as u64;
+                    record_bytes += row.record().len() as u64;
                 }
                 job.set_done(entries);
                 Ok::<(), VerifyError>(())
@@ -776,35 +793,25 @@ const BATCH: usize = 4096;
 
 fn read_row(r: &rusqlite::Row<'_>) -> Result<Row, String> {
     use rusqlite::types::ValueRef;
-    let bytes = |i: usize| -> Result<Vec<u8>, String> {
-        match r.get_ref(i).map_err(|e| e.to_string())? {
-            ValueRef::Text(t) | ValueRef::Blob(t) => Ok(t.to_vec()),
-            ValueRef::Null => Ok(Vec::new()),
-            ValueRef::Integer(n) => Ok(n.to_string().into_bytes()),
-            ValueRef::Real(f) => Ok(f.to_string().into_bytes()),
-        }
-    };
-    let text = |i: usize| -> Result<Option<String>, String> {
-        Ok(match r.get_ref(i).map_err(|e| e.to_string())? {
-            ValueRef::Null => None,
-            ValueRef::Integer(n) => Some(n.to_string()),
-            ValueRef::Real(f) => Some(f.to_string()),
-            ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
-        })
-    };
     let seq: i64 = r
         .get(0)
         .map_err(|e| format!("a row has a non-integer seq ({e})"))?;
-    let mut columns: [Option<String>; 11] = Default::default();
-    for (i, c) in columns.iter_mut().enumerate() {
-        *c = text(4 + i)?;
+    let mut data = Vec::with_capacity(1024);
+    let mut spans = [None; 14];
+    for (k, span) in spans.iter_mut().enumerate() {
+        let start = data.len() as u32;
+        match r.get_ref(k + 1).map_err(|e| e.to_string())? {
+            ValueRef::Null => continue,
+            ValueRef::Integer(n) => data.extend_from_slice(n.to_string().as_bytes()),
+            ValueRef::Real(f) => data.extend_from_slice(f.to_string().as_bytes()),
+            ValueRef::Text(t) | ValueRef::Blob(t) => data.extend_from_slice(t),
+        }
+        *span = Some((start, data.len() as u32));
     }
     Ok(Row {
         seq: seq.max(0) as u64,
-        record: bytes(1)?,
-        leaf: bytes(2)?,
-        chain: bytes(3)?,
-        columns,
+        data,
+        spans,
     })
 }
 
