@@ -15,10 +15,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::core::archive::{self, ArchiveError, IndexColumns, db_error};
+use crate::core::archive::{self, ArchiveError, db_error};
 use crate::core::chain::{self, ArchiveId, Hash};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::job::Job;
+use crate::core::record_view::RecordView;
 use crate::core::source::{Format, RecordError, Source, SourceError};
 
 /// How to treat bad records.
@@ -278,29 +279,43 @@ pub fn ingest(
                 }
                 let text = std::str::from_utf8(&record)
                     .map_err(|_| IngestError::Io("staging file damaged".into()))?;
-                let entry = archive::parse_record(record.as_slice())
+                // The index columns come from the record itself (the same derivation
+                // verification repeats), through the borrowed view: no second full parse.
+                let view = RecordView::parse(&record)
                     .map_err(|m| IngestError::Io(format!("staging file damaged: {m}")))?;
+                let [
+                    entry_id,
+                    _,
+                    actor_type,
+                    actor_id,
+                    actor_label,
+                    action,
+                    resource_type,
+                    resource_id,
+                    project_id,
+                    org_id,
+                    ip,
+                ] = view.index_columns();
                 seq += 1;
                 let leaf = chain::leaf_hash(&id, seq, &record);
                 let link = chain::chain_link(&prev, &leaf);
-                let c = IndexColumns::from_entry(&entry);
                 insert
                     .execute(params![
                         seq as i64,
                         text,
                         &leaf.0[..],
                         &link.0[..],
-                        c.entry_id,
-                        c.time_ms,
-                        c.actor_type,
-                        c.actor_id,
-                        c.actor_label,
-                        c.action,
-                        c.resource_type,
-                        c.resource_id,
-                        c.project_id,
-                        c.org_id,
-                        c.ip_address
+                        entry_id.as_deref(),
+                        view.time.0,
+                        actor_type.as_deref(),
+                        actor_id.as_deref(),
+                        actor_label.as_deref(),
+                        action.as_deref(),
+                        resource_type.as_deref(),
+                        resource_id.as_deref(),
+                        project_id.as_deref(),
+                        org_id.as_deref(),
+                        ip.as_deref()
                     ])
                     .map_err(err)?;
                 prev = link;
