@@ -1,0 +1,293 @@
+//! Viewer benchmark on a realistic archive, driven through egui_kittest (no
+//! display, no GPU: every figure is UI/CPU time on this machine).
+//!
+//!     cargo bench --bench viewer
+//!     AUDITLENS_BENCH_ARCHIVE=path/to/archive.sqlite cargo bench --bench viewer
+//!
+//! The default archive is `bench-data/archive-1000000.sqlite`, written by
+//! `cargo bench --bench core`. Prints one line per figure:
+//! 1. open → first interactive frame (index loaded, rows on screen), median of 3;
+//! 2. frame time while paging through the table (median and p95);
+//! 3. re-filter time after one keystroke in Search, and after ticking a facet;
+//! 4. resident memory per entry with the archive open and verified.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use auditlens::app::egui;
+use auditlens::app::panels::thousands;
+use auditlens::app::{NoDialogs, Settings, Viewer};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+/// Generous: verifying a large archive on a slow machine can take a while.
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn percentile(v: &[Duration], p: f64) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+/// VmRSS of this process in bytes (Linux only).
+fn rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A viewer with no file open, one frame drawn (fonts etc. allocated).
+fn harness() -> Harness<'static, Viewer> {
+    let viewer = Viewer::new(Settings::default(), Box::new(NoDialogs));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer);
+    h.run_steps(3);
+    h
+}
+
+/// Steps the UI until `done` holds; returns the time it took. Panics after TIMEOUT.
+fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if done(h.state()) {
+            return start.elapsed();
+        }
+        if start.elapsed() > TIMEOUT {
+            panic!("timed out waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Index loaded, the (unfiltered) view computed and the first screen of rows read.
+fn interactive(v: &Viewer) -> bool {
+    let s = &v.state;
+    s.index().is_some()
+        && !s.view.is_empty()
+        && s.seq_at(0).is_some_and(|q| s.rows.contains_key(&q))
+}
+
+fn loaded_and_verified(v: &Viewer) -> bool {
+    v.state.index().is_some() && !v.state.busy() && v.state.settled()
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let archive: PathBuf = match std::env::var_os("AUDITLENS_BENCH_ARCHIVE") {
+        Some(p) => p.into(),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-data/archive-1000000.sqlite"),
+    };
+    if !archive.exists() {
+        eprintln!(
+            "{} does not exist.\n\
+             Create it with:  cargo bench --bench core\n\
+             (or point AUDITLENS_BENCH_ARCHIVE at an existing archive)",
+            archive.display()
+        );
+        std::process::exit(1);
+    }
+    let size_mb = std::fs::metadata(&archive).map(|m| m.len()).unwrap_or(0) as f64 / 1e6;
+    println!("archive: {} ({size_mb:.0} MB)", archive.display());
+
+    // 4 first, in a fresh process state, so freed-but-retained heap from the
+    // other measurements does not hide the growth.
+    let entries = memory(&archive);
+    open_to_interactive(&archive);
+    let mut h = opened(&archive);
+    scrolling(&mut h);
+    refilter(&mut h);
+    println!("(entries: {entries})");
+}
+
+fn opened(archive: &Path) -> Harness<'static, Viewer> {
+    let mut h = harness();
+    h.state_mut().state.open(archive.to_path_buf());
+    wait_for(&mut h, "load + verify", loaded_and_verified);
+    h.run_steps(2);
+    h
+}
+
+/// Figure 4: VmRSS before opening and after loading + verification, per entry.
+fn memory(archive: &Path) -> usize {
+    let mut h = harness();
+    let before = rss_bytes();
+    h.state_mut().state.open(archive.to_path_buf());
+    let t = wait_for(&mut h, "load + verify", loaded_and_verified);
+    h.run_steps(2);
+    let after = rss_bytes();
+    let n = h.state().state.index().map(|i| i.len()).unwrap_or(0);
+    match (before, after) {
+        (Some(b), Some(a)) if n > 0 => println!(
+            "memory: VmRSS {:.1} MB before open, {:.1} MB after load + verify ({:.1} s); \
+             {:.0} bytes/entry over {n} entries",
+            b as f64 / 1e6,
+            a as f64 / 1e6,
+            t.as_secs_f64(),
+            a.saturating_sub(b) as f64 / n as f64,
+        ),
+        _ => println!("memory: VmRSS not available (no /proc/self/status?) or empty archive"),
+    }
+    n
+}
+
+/// Figure 1: open → first interactive frame, median of 3. Each open is in a fresh
+/// harness and waits for its verification to finish, so none overlap.
+fn open_to_interactive(archive: &Path) {
+    let mut times = Vec::new();
+    let mut internal = Vec::new();
+    for _ in 0..3 {
+        let mut h = harness();
+        let t0 = Instant::now();
+        h.state_mut().state.open(archive.to_path_buf());
+        wait_for(&mut h, "first interactive frame", interactive);
+        times.push(t0.elapsed());
+        if let Some(d) = h.state().state.doc.as_ref().and_then(|d| d.first_frame) {
+            internal.push(d);
+        }
+        wait_for(&mut h, "verification", loaded_and_verified);
+    }
+    let all: Vec<String> = times.iter().map(|&d| ms(d)).collect();
+    println!(
+        "open → first interactive frame (index + first rows): median {} of 3 [{}]{}",
+        ms(median(&times)),
+        all.join(", "),
+        if internal.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; viewer's own first_frame (index loaded): median {}",
+                ms(median(&internal))
+            )
+        }
+    );
+}
+
+/// Figure 2: frame time while paging down: one PageDown per frame for 200 frames.
+fn scrolling(h: &mut Harness<'static, Viewer>) {
+    // Select the first row (ArrowDown with no selection selects row 0).
+    h.key_press(egui::Key::ArrowDown);
+    h.run_steps(3);
+    let frames = 200;
+    let mut key_frames = Vec::with_capacity(frames);
+    let mut idle_frames = Vec::with_capacity(frames);
+    for _ in 0..frames {
+        // One queued event = exactly one frame in `step`.
+        h.key_down(egui::Key::PageDown);
+        let t = Instant::now();
+        h.step();
+        key_frames.push(t.elapsed());
+        h.key_up(egui::Key::PageDown);
+        let t = Instant::now();
+        h.step();
+        idle_frames.push(t.elapsed());
+    }
+    let s = &h.state().state;
+    println!(
+        "scrolling (PageDown, {frames} frames, reached row {} of {}): \
+         median {} p95 {} per frame; following key-up frames median {} p95 {}",
+        s.selected_row.map(|r| r.to_string()).unwrap_or("-".into()),
+        s.view.len(),
+        us(median(&key_frames)),
+        us(percentile(&key_frames, 0.95)),
+        us(median(&idle_frames)),
+        us(percentile(&idle_frames, 0.95)),
+    );
+}
+
+/// Figure 3: keystroke in Search → view settled, median of 5; then a facet tick, median of 5.
+fn refilter(h: &mut Harness<'static, Viewer>) {
+    let mut times = Vec::new();
+    let mut shown = Vec::new();
+    for c in ["a", "e", "x", "7", "q"] {
+        h.state_mut().state.filter = Default::default();
+        wait_for(h, "cleared filter", |v| v.state.settled());
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+            .click();
+        h.run_steps(2);
+        h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+            .type_text(c);
+        let t = wait_for(h, "search", |v| {
+            v.state.filter.search == c && v.state.settled()
+        });
+        times.push(t);
+        shown.push(format!("{c:?}→{}", h.state().state.view.len()));
+    }
+    let all: Vec<String> = times.iter().map(|&d| ms(d)).collect();
+    println!(
+        "re-filter on one keystroke in Search (until settled): median {} of 5 [{}] (rows: {})",
+        ms(median(&times)),
+        all.join(", "),
+        shown.join(", ")
+    );
+
+    // Facet: tick the most common action's checkbox.
+    h.state_mut().state.filter = Default::default();
+    wait_for(h, "cleared filter", |v| v.state.settled());
+    h.key_press(egui::Key::Escape); // drop keyboard focus from Search
+    h.run_steps(2);
+    let Some(ix) = h.state().state.index().cloned() else {
+        println!("re-filter on a facet: skipped (no index)");
+        return;
+    };
+    let best = ix
+        .actions
+        .values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.as_ref().map(|v| (v.to_string(), ix.counts.actions[i])))
+        .max_by_key(|(_, n)| *n);
+    let Some((action, n)) = best else {
+        println!("re-filter on a facet: skipped (no actions)");
+        return;
+    };
+    let label = format!("{action} ({})", thousands(n));
+    if h.query_by_label(&label).is_none() {
+        // Collapsed when there are many values: open the "Actions" header.
+        if let Some(header) = h.query_by_label("Actions") {
+            header.click();
+            h.run_steps(2);
+        }
+    }
+    if h.query_by_label(&label).is_none() {
+        println!("re-filter on a facet: skipped (checkbox {label:?} not found)");
+        return;
+    }
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        h.get_by_label(&label).click();
+        let t = wait_for(h, "facet on", |v| {
+            !v.state.filter.actions.is_empty() && v.state.settled()
+        });
+        times.push(t);
+        h.get_by_label(&label).click();
+        wait_for(h, "facet off", |v| {
+            v.state.filter.actions.is_empty() && v.state.settled()
+        });
+    }
+    let all: Vec<String> = times.iter().map(|&d| ms(d)).collect();
+    println!(
+        "re-filter on ticking facet action={action:?} ({n} entries, until settled): median {} of 5 [{}]",
+        ms(median(&times)),
+        all.join(", ")
+    );
+}
