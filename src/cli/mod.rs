@@ -290,7 +290,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
         batch_size: None,
     };
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
-    let cp = ingest::checkpoint_after(&a.archive)?;
+    let cp = Archive::open(&a.archive)?.checkpoint()?;
     if a.json {
         println!(
             "{}",

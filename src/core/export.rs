@@ -13,7 +13,7 @@ use crate::core::archive::{self, Archive, ArchiveError};
 use crate::core::chain::Hash;
 use crate::core::filter::Filter;
 use crate::core::job::Job;
-use crate::core::json::{Json, write_canonical_string};
+use crate::core::json::write_canonical_string;
 use crate::core::record_view::RecordView;
 use crate::core::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
 
@@ -221,17 +221,14 @@ pub fn export_seqs(
                 .map_err(|e| archive.err(e))?,
         )
         .unwrap_or_default();
-        let entry = if needs_parse {
+        if needs_parse {
             let e = archive::parse_record(record).map_err(|m| {
                 ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
             })?;
             if !filter.matches(&e) {
                 continue;
             }
-            Some(e)
-        } else {
-            None
-        };
+        }
         match format {
             ExportFormat::Json | ExportFormat::Ndjson => {
                 let text = std::str::from_utf8(record)
@@ -260,17 +257,13 @@ pub fn export_seqs(
                 w.write_all(line.as_bytes()).map_err(io)?;
             }
             ExportFormat::Csv => {
+                // Cells come from the stored record itself (the entry, if one was
+                // built, only served the filter).
                 let c = csv.as_mut().expect("csv writer");
-                let written = match &entry {
-                    Some(e) => write_csv_row(c, &id_text, seq, &leaf, &chain, e),
-                    None => {
-                        // Without a filter there is no entry to build: flatten the record directly.
-                        let v = RecordView::parse(record).map_err(|m| {
-                            ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
-                        })?;
-                        write_csv_row_view(c, &id_text, seq, &leaf, &chain, &v)
-                    }
-                };
+                let v = RecordView::parse(record).map_err(|m| {
+                    ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
+                })?;
+                let written = write_csv_row(c, &id_text, seq, &leaf, &chain, &v);
                 written.map_err(|e| ExportError::Io(e.to_string()))?;
             }
         }
@@ -304,65 +297,6 @@ pub fn export_seqs(
 }
 
 fn write_csv_row(
-    w: &mut csv::Writer<BufWriter<std::fs::File>>,
-    archive_id: &str,
-    seq: u64,
-    leaf: &Hash,
-    chain: &Hash,
-    e: &crate::core::model::Entry,
-) -> csv::Result<()> {
-    let a = &e.actor;
-    let json_text = |j: &Option<Json>| j.as_ref().map(Json::to_canonical);
-    let extra = (!e.extra.is_empty()).then(|| Json::Object(e.extra.clone()).to_canonical());
-    let before = json_text(&e.before);
-    let after = json_text(&e.after);
-    let time = e.time.to_string();
-    let updated = e.updated_at.map(|t| t.to_string());
-    let key_created = a.api_key_created_at.map(|t| t.to_string());
-    let seq_text = seq.to_string();
-    let leaf_hex = leaf.to_hex();
-    let chain_hex = chain.to_hex();
-    let cells: [Option<&str>; 32] = [
-        Some(archive_id),
-        Some(&seq_text),
-        Some(&leaf_hex),
-        Some(&chain_hex),
-        Some(&e.id),
-        Some(&time),
-        updated.as_deref(),
-        a.actor_type.as_ref().map(|t| t.as_str()),
-        a.user_id.as_deref(),
-        a.email.as_deref(),
-        a.org_role.as_deref(),
-        a.project_role.as_deref(),
-        a.auth_method.as_deref(),
-        a.api_key_id.as_deref(),
-        a.api_key_name.as_deref(),
-        a.api_key_scope.as_deref(),
-        a.api_key_scope_id.as_deref(),
-        key_created.as_deref(),
-        a.api_key_created_by.as_deref(),
-        e.org_id.as_deref(),
-        e.org_name.as_deref(),
-        e.project_id.as_deref(),
-        e.project_name.as_deref(),
-        Some(&e.resource_type),
-        Some(&e.resource_id),
-        e.resource_name.as_deref(),
-        Some(&e.action),
-        before.as_deref(),
-        after.as_deref(),
-        e.ip_address.as_deref(),
-        e.user_agent.as_deref(),
-        extra.as_deref(),
-    ];
-    for c in cells {
-        w.write_field(csv_encode(c).as_bytes())?;
-    }
-    w.write_record(None::<&[u8]>)
-}
-
-fn write_csv_row_view(
     w: &mut csv::Writer<BufWriter<std::fs::File>>,
     archive_id: &str,
     seq: u64,

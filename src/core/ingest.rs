@@ -17,7 +17,6 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::core::archive::{self, ArchiveError, db_error};
 use crate::core::chain::{self, ArchiveId, Hash};
-use crate::core::checkpoint::Checkpoint;
 use crate::core::job::Job;
 use crate::core::record_view::RecordView;
 use crate::core::source::{Format, RecordError, Source, SourceError};
@@ -415,9 +414,4 @@ fn tempfile_in(dir: &Path) -> Result<File, IngestError> {
                 dir.display()
             ))
         })
-}
-
-/// The archive's checkpoint after an ingest.
-pub fn checkpoint_after(archive_path: &Path) -> Result<Checkpoint, ArchiveError> {
-    archive::Archive::open(archive_path)?.checkpoint()
 }

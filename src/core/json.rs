@@ -150,26 +150,6 @@ impl Json {
             other => other.write_canonical(out),
         }
     }
-
-    /// Converts to serde_json for callers that only display or re-serialise.
-    /// Numbers that serde_json cannot hold exactly become strings.
-    pub fn to_serde(&self) -> serde_json::Value {
-        use serde_json::Value;
-        match self {
-            Json::Null => Value::Null,
-            Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => serde_json::from_str::<serde_json::Number>(n)
-                .ok()
-                .filter(|parsed| parsed.to_string() == *n)
-                .map(Value::Number)
-                .unwrap_or_else(|| Value::String(n.clone())),
-            Json::String(s) => Value::String(s.clone()),
-            Json::Array(a) => Value::Array(a.iter().map(Json::to_serde).collect()),
-            Json::Object(m) => {
-                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_serde())).collect())
-            }
-        }
-    }
 }
 
 impl fmt::Display for Json {

@@ -79,41 +79,57 @@ pub struct Actor {
 impl Actor {
     /// The best short label: email, then key name, then user id, then key id.
     pub fn label(&self) -> &str {
-        let candidates = match self.actor_type {
-            Some(ActorType::ApiKey) => [
-                &self.api_key_name,
-                &self.api_key_id,
-                &self.email,
-                &self.user_id,
-            ],
-            _ => [
+        label_of(
+            self.actor_type.as_ref().map(ActorType::as_str),
+            [
                 &self.email,
                 &self.user_id,
                 &self.api_key_name,
                 &self.api_key_id,
-            ],
-        };
-        candidates
-            .into_iter()
-            .flatten()
-            .next()
-            .map(String::as_str)
-            .unwrap_or("")
+            ]
+            .map(|v| v.as_deref()),
+        )
+        .unwrap_or("")
     }
 
     /// The stable identity used for "everything this actor did": user id or key id.
     pub fn key(&self) -> &str {
-        let candidates = match self.actor_type {
-            Some(ActorType::ApiKey) => [&self.api_key_id, &self.user_id],
-            _ => [&self.user_id, &self.api_key_id],
-        };
-        candidates
-            .into_iter()
-            .flatten()
-            .next()
-            .map(String::as_str)
-            .unwrap_or("")
+        key_of(
+            self.actor_type.as_ref().map(ActorType::as_str),
+            self.user_id.as_deref(),
+            self.api_key_id.as_deref(),
+        )
+        .unwrap_or("")
     }
+}
+
+/// The actor's label from `[email, user_id, api_key_name, api_key_id]`: for an
+/// API key its name comes first, for anyone else the email. Shared by the
+/// model and the borrowed record view so the index columns agree.
+pub(crate) fn label_of<'a>(
+    actor_type: Option<&str>,
+    [email, user_id, key_name, key_id]: [Option<&'a str>; 4],
+) -> Option<&'a str> {
+    let order = if actor_type == Some("API_KEY") {
+        [key_name, key_id, email, user_id]
+    } else {
+        [email, user_id, key_name, key_id]
+    };
+    order.into_iter().flatten().next().filter(|s| !s.is_empty())
+}
+
+/// The actor's identity: key id for an API key, user id otherwise, falling back to the other.
+pub(crate) fn key_of<'a>(
+    actor_type: Option<&str>,
+    user_id: Option<&'a str>,
+    key_id: Option<&'a str>,
+) -> Option<&'a str> {
+    let order = if actor_type == Some("API_KEY") {
+        [key_id, user_id]
+    } else {
+        [user_id, key_id]
+    };
+    order.into_iter().flatten().next().filter(|s| !s.is_empty())
 }
 
 /// One audit-log entry.

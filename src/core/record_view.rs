@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 
 use crate::core::json;
+use crate::core::model::{key_of, label_of};
 use crate::core::time::Timestamp;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -36,40 +37,25 @@ pub struct ActorView<'a> {
 impl ActorView<'_> {
     /// Same rule as `Actor::label`.
     pub fn label(&self) -> Option<&str> {
-        let c = if self.actor_type.as_deref() == Some("API_KEY") {
-            [
-                &self.api_key_name,
-                &self.api_key_id,
-                &self.email,
-                &self.user_id,
-            ]
-        } else {
+        label_of(
+            self.actor_type.as_deref(),
             [
                 &self.email,
                 &self.user_id,
                 &self.api_key_name,
                 &self.api_key_id,
             ]
-        };
-        c.into_iter()
-            .flatten()
-            .map(|s| s.as_ref())
-            .find(|_| true)
-            .filter(|s| !s.is_empty())
+            .map(|c| c.as_deref()),
+        )
     }
 
     /// Same rule as `Actor::key`.
     pub fn key(&self) -> Option<&str> {
-        let c = if self.actor_type.as_deref() == Some("API_KEY") {
-            [&self.api_key_id, &self.user_id]
-        } else {
-            [&self.user_id, &self.api_key_id]
-        };
-        c.into_iter()
-            .flatten()
-            .map(|s| s.as_ref())
-            .find(|_| true)
-            .filter(|s| !s.is_empty())
+        key_of(
+            self.actor_type.as_deref(),
+            self.user_id.as_deref(),
+            self.api_key_id.as_deref(),
+        )
     }
 }
 
