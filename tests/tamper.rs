@@ -222,6 +222,33 @@ fn inserted_entry_with_made_up_hashes_is_foreign() {
 }
 
 #[test]
+fn entries_at_far_away_seqs_are_found_without_walking_the_gap() {
+    let (d, base) = fixture();
+    let path = copy_to(&base, d.path(), "far.sqlite");
+    let conn = open_for_tampering(&path);
+    let far = 1_000_000_000_000_000u64;
+    insert_row(
+        &conn,
+        far,
+        &forged_record(&conn, 5, "cfar000000000000000000001"),
+        &[1; 32],
+        &[2; 32],
+    );
+    conn.execute("UPDATE entries SET seq = -7 WHERE seq = 1", [])
+        .unwrap();
+    drop(conn);
+    let r = verify(&path, None);
+    assert_tampered(&r);
+    assert_eq!(r.entries, N + 1);
+    let p = problems(&r);
+    assert!(p.contains(&(K::MissingEntries, Some(N + 1))), "{p:?}");
+    assert!(p.contains(&(K::RecordModified, Some(far))), "{p:?}");
+    // The row moved to a negative seq comes first, read as seq 0, and seq 1 is gone.
+    assert!(p.contains(&(K::OutOfOrder, Some(0))), "{p:?}");
+    assert!(p.contains(&(K::MissingEntries, Some(1))), "{p:?}");
+}
+
+#[test]
 fn forged_entry_with_recomputed_leaf_but_wrong_chain_is_chain_broken() {
     let (d, base) = fixture();
     let id = Archive::open(&base).unwrap().id();

@@ -304,17 +304,17 @@ pub fn ingest(
                         text,
                         &leaf.0[..],
                         &link.0[..],
-                        entry_id.as_deref(),
+                        entry_id.text(),
                         view.time.0,
-                        actor_type.as_deref(),
-                        actor_id.as_deref(),
-                        actor_label.as_deref(),
-                        action.as_deref(),
-                        resource_type.as_deref(),
-                        resource_id.as_deref(),
-                        project_id.as_deref(),
-                        org_id.as_deref(),
-                        ip.as_deref()
+                        actor_type.text(),
+                        actor_id.text(),
+                        actor_label.text(),
+                        action.text(),
+                        resource_type.text(),
+                        resource_id.text(),
+                        project_id.text(),
+                        org_id.text(),
+                        ip.text()
                     ])
                     .map_err(err)?;
                 prev = link;

@@ -14,6 +14,13 @@ impl Timestamp {
     /// digits below the millisecond is refused: keeping it would need a wider
     /// type, dropping it would alter evidence.
     pub fn parse(s: &str) -> Result<Timestamp, String> {
+        match Self::parse_canonical(s) {
+            Some(t) => Ok(t),
+            None => Self::parse_general(s),
+        }
+    }
+
+    fn parse_general(s: &str) -> Result<Timestamp, String> {
         let t = s.trim();
         let parsed: Option<DateTime<Utc>> = DateTime::parse_from_rfc3339(t)
             .map(|d| d.with_timezone(&Utc))
@@ -41,6 +48,37 @@ impl Timestamp {
             ));
         }
         Ok(Timestamp(d.timestamp_millis()))
+    }
+
+    /// The canonical form `YYYY-MM-DDTHH:MM:SS.mmmZ` only, without the general
+    /// parser's cost: every stored record's time is in this form, and
+    /// verification reads millions of them.
+    fn parse_canonical(s: &str) -> Option<Timestamp> {
+        let b = s.as_bytes();
+        if b.len() != 24
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'.'
+            || b[23] != b'Z'
+        {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            b[r].iter().try_fold(0u32, |n, &c| {
+                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+            })
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+        let time = chrono::NaiveTime::from_hms_milli_opt(
+            num(11..13)?,
+            num(14..16)?,
+            num(17..19)?,
+            num(20..23)?,
+        )?;
+        Some(Timestamp(date.and_time(time).and_utc().timestamp_millis()))
     }
 
     pub fn to_datetime(self) -> DateTime<Utc> {
@@ -81,6 +119,34 @@ mod tests {
                 .to_string(),
             "2025-03-14T09:21:07.000Z"
         );
+    }
+
+    #[test]
+    fn canonical_fast_path_agrees_with_the_general_parser() {
+        let mut texts = vec![
+            "2024-02-29T23:59:59.999Z".to_string(),
+            "2023-02-29T00:00:00.000Z".to_string(),
+            "1969-12-31T23:59:59.999Z".to_string(),
+            "0001-01-01T00:00:00.000Z".to_string(),
+            "2025-13-01T00:00:00.000Z".to_string(),
+            "2025-01-01T24:00:00.000Z".to_string(),
+            "2025-01-01T23:60:00.000Z".to_string(),
+            "2025-01-01T23:59:60.000Z".to_string(),
+            "2025-01-01T23:59:59.+00Z".to_string(),
+            "2025-01-01T23:59:59.000z".to_string(),
+        ];
+        let mut ms = -86_400_000_000i64;
+        while ms < 4_102_444_800_000 {
+            texts.push(Timestamp(ms).to_string());
+            ms += 7_777_777_777;
+        }
+        for t in texts {
+            let general = Timestamp::parse_general(&t).ok();
+            assert_eq!(Timestamp::parse_canonical(&t).or(general), general, "{t}");
+            if general.is_some() && t.ends_with('Z') && !t.contains(":60") {
+                assert!(Timestamp::parse_canonical(&t).is_some(), "{t}");
+            }
+        }
     }
 
     #[test]

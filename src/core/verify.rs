@@ -5,12 +5,14 @@
 //! finding: after a broken link the walk continues from the stored chain
 //! hash, so later entries are judged on their own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::time::Instant;
 
-use crate::core::archive::{Archive, ArchiveError, INDEX_COLUMN_NAMES, PROTECTIVE_TRIGGERS};
+mod row_check;
+
+use crate::core::archive::{Archive, ArchiveError, PROTECTIVE_TRIGGERS};
 use crate::core::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::job::Job;
@@ -270,7 +272,10 @@ struct ChainWalk {
     contiguous: bool,
     tree: MerkleBuilder,
     last_time: Option<(i64, u64)>,
-    ids: HashMap<u64, u64>,
+    /// (hash of the entry id, seq) of every entry, sorted at the end to find
+    /// duplicates: far cheaper than a hash map once the map outgrows the CPU
+    /// caches. The hash has a random key, so a file cannot be made to collide.
+    ids: Vec<(u64, u64)>,
     id_hasher: RandomState,
     suspects: Vec<Suspect>,
     checkpoint: Option<Checkpoint>,
@@ -301,7 +306,7 @@ impl ChainWalk {
             contiguous: true,
             tree: MerkleBuilder::new(),
             last_time: None,
-            ids: HashMap::new(),
+            ids: Vec::new(),
             id_hasher: RandomState::new(),
             suspects: Vec::new(),
             checkpoint: checkpoint.cloned(),
@@ -367,7 +372,7 @@ impl ChainWalk {
             || chain::chain_link(&self.prev_chain, &stored_leaf) == stored_chain
             || repaired.is_some_and(|r| chain::chain_link(&r, &stored_leaf) == stored_chain);
         let leaf_links =
-            !gap && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
+            || !gap && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
         match (leaf_ok, link_ok) {
             (true, true) => {}
             (false, true) => out.push(
@@ -396,7 +401,7 @@ impl ChainWalk {
                     out.push(f);
                 }
             }
-            (false, false) if leaf_links => out.push(
+            (false, false) if leaf_links() => out.push(
                 Finding::new(
                     FindingKind::LeafHashChanged,
                     Some(seq),
@@ -428,20 +433,7 @@ impl ChainWalk {
             }
         }
         if let Some(id) = entry_id {
-            let h = self.id_hasher.hash_one(id);
-            if let Some(first) = self.ids.insert(h, seq) {
-                // A 64-bit hash collision between different ids is astronomically unlikely
-                // but would only add a finding the person can check by looking at both seqs.
-                out.push(
-                    Finding::new(
-                        FindingKind::DuplicateEntry,
-                        Some(seq),
-                        format!("entry id {id:?} is also stored at seq {first}"),
-                    )
-                    .id(Some(id))
-                    .values(first, seq),
-                );
-            }
+            self.ids.push((self.id_hasher.hash_one(id), seq));
         }
         if let Some(t) = time_ms {
             if let Some((prev_t, prev_seq)) = self.last_time
@@ -486,6 +478,17 @@ impl ChainWalk {
                 );
             }
         }
+    }
+
+    /// (first seq, later seq) for every entry whose id was already seen.
+    fn duplicates(&mut self) -> Vec<(u64, u64)> {
+        let mut ids = std::mem::take(&mut self.ids);
+        ids.sort_unstable();
+        let mut pairs = Vec::new();
+        for group in ids.chunk_by(|a, b| a.0 == b.0) {
+            pairs.extend(group[1..].iter().map(|&(_, seq)| (group[0].1, seq)));
+        }
+        pairs
     }
 
     /// Resolves suspects into swaps/moves or foreign entries, then checks the checkpoint.
@@ -571,99 +574,23 @@ impl ChainWalk {
     }
 }
 
+/// A finding for an entry whose id was already stored at `first`. A 64-bit
+/// hash collision between different ids is astronomically unlikely, and would
+/// only add a finding the person can check by looking at both seqs.
+fn duplicate_finding(first: u64, seq: u64, id: Option<&str>) -> Finding {
+    let id_text = id.map(|i| format!("{i:?}")).unwrap_or_default();
+    Finding::new(
+        FindingKind::DuplicateEntry,
+        Some(seq),
+        format!("entry id {id_text} is also stored at seq {first}"),
+    )
+    .id(id)
+    .values(first, seq)
+}
+
 fn b64(h: &Hash) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(h.0)
-}
-
-/// A row as read from the archive.
-/// Record, leaf hash, chain hash and the 11 index columns live in one buffer
-/// (one allocation per row); `spans` locate them, `None` for SQL NULL.
-struct Row {
-    seq: u64,
-    data: Vec<u8>,
-    spans: [Option<(u32, u32)>; 14],
-}
-
-impl Row {
-    fn field(&self, i: usize) -> Option<&[u8]> {
-        self.spans[i].map(|(a, b)| &self.data[a as usize..b as usize])
-    }
-    fn record(&self) -> &[u8] {
-        self.field(0).unwrap_or_default()
-    }
-    fn leaf(&self) -> &[u8] {
-        self.field(1).unwrap_or_default()
-    }
-    fn chain(&self) -> &[u8] {
-        self.field(2).unwrap_or_default()
-    }
-    fn column(&self, i: usize) -> Option<&[u8]> {
-        self.field(3 + i)
-    }
-}
-
-/// What the parallel stage learns from one row.
-struct RowCheck {
-    computed_leaf: Hash,
-    entry_id: Option<String>,
-    time_ms: Option<i64>,
-    findings: Vec<Finding>,
-}
-
-fn check_row(id: &ArchiveId, row: &Row) -> RowCheck {
-    let computed_leaf = chain::leaf_hash(id, row.seq, row.record());
-    let mut findings = Vec::new();
-    match RecordView::parse(row.record()) {
-        Ok(view) => {
-            for (i, want) in view.index_columns().iter().enumerate() {
-                let have = row.column(i);
-                if want.as_deref().map(str::as_bytes) != have {
-                    let have = have.map(|h| String::from_utf8_lossy(h).into_owned());
-                    findings.push(
-                        Finding::new(
-                            FindingKind::IndexMismatch,
-                            Some(row.seq),
-                            format!(
-                                "column {} disagrees with the hashed record: the table would show a value that was never sealed",
-                                INDEX_COLUMN_NAMES[i]
-                            ),
-                        )
-                        .id(Some(&view.id))
-                        .values(show(&want.as_ref().map(|s| s.to_string())), show(&have)),
-                    );
-                }
-            }
-            RowCheck {
-                computed_leaf,
-                entry_id: Some(view.id.into_owned()),
-                time_ms: Some(view.time.0),
-                findings,
-            }
-        }
-        Err(m) => {
-            findings.push(Finding::new(
-                FindingKind::UnreadableRecord,
-                Some(row.seq),
-                m,
-            ));
-            RowCheck {
-                computed_leaf,
-                entry_id: row
-                    .column(0)
-                    .map(|c| String::from_utf8_lossy(c).into_owned()),
-                time_ms: None,
-                findings,
-            }
-        }
-    }
-}
-
-fn show(v: &Option<String>) -> String {
-    match v {
-        Some(s) => s.clone(),
-        None => "NULL".into(),
-    }
 }
 
 /// Verifies a sealed archive.
@@ -697,81 +624,38 @@ pub fn verify_archive(
     let total = archive.count()?;
     job.start_phase("verifying", total);
     let mut walk = ChainWalk::new(archive.id(), checkpoint);
-    let mut stmt = conn
-        .prepare(
-            "SELECT seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, actor_id, actor_label, \
-             action, resource_type, resource_id, project_id, org_id, ip_address FROM entries ORDER BY seq",
-        )
-        .map_err(|e| VerifyError::Cannot(format!("{}: the entries table is damaged or incomplete ({e})", archive.path().display())))?;
-    let mut rows = stmt.query([]).map_err(|e| archive.err(e))?;
+    walk.ids.reserve(total.min(1 << 24) as usize);
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    let id = archive.id();
-    // A pipeline: while worker threads parse and hash one batch, this thread
-    // reads the next one from SQLite, then walks the chain over the checked batch.
-    std::thread::scope(|scope| -> Result<(), VerifyError> {
-        let mut pending: Option<std::thread::ScopedJoinHandle<'_, (Vec<Row>, Vec<RowCheck>)>> =
-            None;
-        let mut batch: Vec<Row> = Vec::with_capacity(BATCH);
-        let mut walk_batch =
-            |handle: std::thread::ScopedJoinHandle<'_, (Vec<Row>, Vec<RowCheck>)>| {
-                let (rows, checks) = handle
-                    .join()
-                    .map_err(|_| VerifyError::Cannot("a verification worker failed".into()))?;
-                for (row, check) in rows.iter().zip(checks) {
-                    let leaf = Hash::from_slice(row.leaf()).unwrap_or_default();
-                    let link = Hash::from_slice(row.chain()).unwrap_or_default();
-                    walk.step(
-                        &mut out,
-                        row.seq,
-                        row.record(),
-                        leaf,
-                        link,
-                        check.computed_leaf,
-                        check.entry_id.as_deref(),
-                        check.time_ms,
-                        true,
-                    );
-                    for f in check.findings {
-                        out.push(f);
-                    }
-                    entries += 1;
-                    record_bytes += row.record().len() as u64;
-                }
-                job.set_done(entries);
-                Ok::<(), VerifyError>(())
-            };
-        loop {
-            let row = rows.next().map_err(|e| archive.err(e))?;
-            let at_end = row.is_none();
-            if let Some(r) = row {
-                batch.push(read_row(r).map_err(|e| {
-                    VerifyError::Cannot(format!("{}: {e}", archive.path().display()))
-                })?);
-            }
-            if batch.len() == BATCH || (at_end && !batch.is_empty()) {
-                job.check().map_err(|_| VerifyError::Cancelled)?;
-                if let Some(h) = pending.take() {
-                    walk_batch(h)?;
-                }
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                pending = Some(scope.spawn(move || {
-                    let checks = check_rows_parallel(&id, &full, workers);
-                    (full, checks)
-                }));
-            }
-            if at_end {
-                if let Some(h) = pending.take() {
-                    walk_batch(h)?;
-                }
-                return Ok(());
+    row_check::check_rows(archive, job, |mut chunk| {
+        let mut findings = std::mem::take(&mut chunk.findings).into_iter().peekable();
+        for (i, row) in chunk.rows.iter().enumerate() {
+            walk.step(
+                &mut out,
+                row.seq,
+                chunk.record(row),
+                row.stored_leaf,
+                row.stored_chain,
+                row.computed_leaf,
+                chunk.entry_id(row),
+                row.time_ms,
+                true,
+            );
+            while let Some((_, f)) = findings.next_if(|(at, _)| *at == i) {
+                out.push(f);
             }
         }
+        entries += chunk.rows.len() as u64;
+        record_bytes += chunk.record_bytes;
+        job.set_done(entries);
+        Ok(())
     })?;
+    for (first, seq) in walk.duplicates() {
+        let id = (out.findings.len() < MAX_FINDINGS)
+            .then(|| stored_entry_id(archive, seq))
+            .flatten();
+        out.push(duplicate_finding(first, seq, id.as_deref()));
+    }
     let (head, root, cp) = walk.finish(&mut out, entries, true);
     let mut findings = out.findings.clone();
     findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
@@ -789,47 +673,22 @@ pub fn verify_archive(
     })
 }
 
-const BATCH: usize = 4096;
-
-fn read_row(r: &rusqlite::Row<'_>) -> Result<Row, String> {
-    use rusqlite::types::ValueRef;
-    let seq: i64 = r
-        .get(0)
-        .map_err(|e| format!("a row has a non-integer seq ({e})"))?;
-    let mut data = Vec::with_capacity(1024);
-    let mut spans = [None; 14];
-    for (k, span) in spans.iter_mut().enumerate() {
-        let start = data.len() as u32;
-        match r.get_ref(k + 1).map_err(|e| e.to_string())? {
-            ValueRef::Null => continue,
-            ValueRef::Integer(n) => data.extend_from_slice(n.to_string().as_bytes()),
-            ValueRef::Real(f) => data.extend_from_slice(f.to_string().as_bytes()),
-            ValueRef::Text(t) | ValueRef::Blob(t) => data.extend_from_slice(t),
-        }
-        *span = Some((start, data.len() as u32));
-    }
-    Ok(Row {
-        seq: seq.max(0) as u64,
-        data,
-        spans,
-    })
-}
-
-fn check_rows_parallel(id: &ArchiveId, batch: &[Row], workers: usize) -> Vec<RowCheck> {
-    if workers <= 1 || batch.len() < 256 {
-        return batch.iter().map(|r| check_row(id, r)).collect();
-    }
-    let chunk = batch.len().div_ceil(workers);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = batch
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(|r| check_row(id, r)).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+/// The entry id of the record at `seq`, to name it in a finding.
+fn stored_entry_id(archive: &Archive, seq: u64) -> Option<String> {
+    let record: Vec<u8> = archive
+        .connection()
+        .query_row(
+            "SELECT record FROM entries WHERE seq = ?1",
+            [seq as i64],
+            |r| {
+                Ok(r.get_ref(0)?
+                    .as_bytes()
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or_default())
+            },
+        )
+        .ok()?;
+    RecordView::parse(&record).ok().map(|v| v.id.into_owned())
 }
 
 /// Verifies an auditlens export (JSON, NDJSON or CSV) without the archive.
@@ -928,6 +787,19 @@ pub fn verify_export(
             .values(n, entries),
         );
     }
+    if let Some(w) = walk.as_mut() {
+        let duplicates = w.duplicates();
+        if !duplicates.is_empty() {
+            let ids = export_entry_ids(path, duplicates.iter().map(|d| d.1).collect());
+            for (first, seq) in duplicates {
+                out.push(duplicate_finding(
+                    first,
+                    seq,
+                    ids.get(&seq).map(String::as_str),
+                ));
+            }
+        }
+    }
     let archive_id = walk.as_ref().map(|w| w.id);
     let (head, root, cp_status) = match walk {
         // Only a complete, unfiltered export can show that a checkpoint's tail is missing.
@@ -951,4 +823,30 @@ pub fn verify_export(
         checkpoint: cp_status,
         elapsed: started.elapsed(),
     })
+}
+
+/// The entry ids of the given seqs in an export, read again to name
+/// duplicates (which only tampering produces).
+fn export_entry_ids(path: &Path, mut seqs: HashSet<u64>) -> HashMap<u64, String> {
+    let mut ids = HashMap::new();
+    let Ok(mut src) = Source::open(path) else {
+        return ids;
+    };
+    while let Some(r) = src.next_record() {
+        match r {
+            Ok(rec) => {
+                if let Some(seq) = rec.chain.map(|c| c.seq)
+                    && seqs.remove(&seq)
+                {
+                    ids.insert(seq, rec.entry.id);
+                }
+            }
+            Err(e) if e.fatal => break,
+            Err(_) => {}
+        }
+        if seqs.is_empty() {
+            break;
+        }
+    }
+    ids
 }

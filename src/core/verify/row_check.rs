@@ -1,0 +1,354 @@
+//! The parallel half of archive verification.
+//!
+//! Reading rows from SQLite, parsing records and hashing them is most of the
+//! cost of verifying, and each row can be checked on its own: its leaf hash
+//! and its index columns depend only on the row. Only the walk along the chain
+//! needs seq order. So the seqs are cut into chunks, worker threads each read
+//! their chunks through their own read-only connection, and the walk takes
+//! the checked chunks back in order.
+//!
+//! Chunks are dealt round robin and each worker hands its results over a
+//! channel that holds two chunks, so memory stays bounded by a few chunks per
+//! worker however large the archive.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use rusqlite::OptionalExtension;
+use rusqlite::types::ValueRef;
+
+use super::{Finding, FindingKind, VerifyError};
+use crate::core::archive::{Archive, INDEX_COLUMN_NAMES};
+use crate::core::chain::{self, ArchiveId, Hash};
+use crate::core::job::Job;
+use crate::core::record_view::{IndexValue, RecordView};
+
+/// Most seqs per chunk: large enough that a chunk's query and channel
+/// hand-over cost nothing next to its rows.
+const MAX_CHUNK_SEQS: i64 = 8192;
+/// Fewest seqs per chunk, for small archives.
+const MIN_CHUNK_SEQS: i64 = 64;
+
+/// One row as the walk needs it.
+pub(super) struct CheckedRow {
+    pub seq: u64,
+    pub stored_leaf: Hash,
+    pub stored_chain: Hash,
+    pub computed_leaf: Hash,
+    pub time_ms: Option<i64>,
+    id: Option<(u32, u32)>,
+    record: Option<u32>,
+}
+
+/// The checked rows of one chunk, in seq order.
+#[derive(Default)]
+pub(super) struct CheckedChunk {
+    pub rows: Vec<CheckedRow>,
+    /// Findings about single rows (index columns, unreadable records), with
+    /// the index of their row.
+    pub findings: Vec<(usize, Finding)>,
+    pub record_bytes: u64,
+    /// The entry ids of `rows`, one after the other.
+    ids: String,
+    /// Records of the rows whose leaf hash did not match: the walk needs them
+    /// to find where a moved entry belongs. Other records are not kept.
+    records: Vec<Vec<u8>>,
+}
+
+impl CheckedChunk {
+    pub fn entry_id(&self, row: &CheckedRow) -> Option<&str> {
+        row.id.map(|(a, b)| &self.ids[a as usize..b as usize])
+    }
+
+    /// The record, when its leaf hash did not match (empty otherwise).
+    pub fn record(&self, row: &CheckedRow) -> &[u8] {
+        row.record
+            .map(|i| self.records[i as usize].as_slice())
+            .unwrap_or_default()
+    }
+}
+
+/// Reads and checks every row of the archive, handing the chunks to `walk`
+/// in seq order. Rows appended after the call started are not read.
+pub(super) fn check_rows(
+    archive: &Archive,
+    job: &Job,
+    mut walk: impl FnMut(CheckedChunk) -> Result<(), VerifyError>,
+) -> Result<(), VerifyError> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    // Many chunks per worker keep every worker busy to the end.
+    let size =
+        (archive.count()? as i64 / (16 * workers as i64)).clamp(MIN_CHUNK_SEQS, MAX_CHUNK_SEQS);
+    let chunks = plan_chunks(archive, size)?;
+    let workers = workers.min(chunks.len().max(1));
+    let id = archive.id();
+    std::thread::scope(|scope| {
+        let receivers: Vec<_> = (0..workers)
+            .map(|w| {
+                let (tx, rx) = mpsc::sync_channel(2);
+                let mine = chunks.iter().copied().skip(w).step_by(workers);
+                let path = archive.path();
+                scope.spawn(move || worker(path, id, mine, tx, job));
+                rx
+            })
+            .collect();
+        for k in 0..chunks.len() {
+            job.check().map_err(|_| VerifyError::Cancelled)?;
+            let chunk = receivers[k % workers].recv().map_err(|_| {
+                VerifyError::Cannot("a verification worker stopped unexpectedly".into())
+            })??;
+            walk(chunk)?;
+        }
+        Ok(())
+        // Returning drops the receivers: workers still sending stop.
+    })
+}
+
+/// Cuts the archive's seqs into ranges of at most `size` seqs, each starting
+/// at a stored seq, so a damaged archive with huge seq gaps gives no empty
+/// chunks.
+fn plan_chunks(archive: &Archive, size: i64) -> Result<Vec<(i64, i64)>, VerifyError> {
+    let conn = archive.connection();
+    let err = |e| VerifyError::from(archive.err(e));
+    let (first, last): (Option<i64>, Option<i64>) = conn
+        .query_row("SELECT min(seq), max(seq) FROM entries", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .map_err(err)?;
+    let (Some(mut start), Some(last)) = (first, last) else {
+        return Ok(Vec::new());
+    };
+    let mut next = conn
+        .prepare("SELECT seq FROM entries WHERE seq > ?1 ORDER BY seq LIMIT 1")
+        .map_err(err)?;
+    let mut chunks = Vec::new();
+    loop {
+        let end = start.saturating_add(size - 1).min(last);
+        chunks.push((start, end));
+        if end >= last {
+            return Ok(chunks);
+        }
+        match next
+            .query_row([end], |r| r.get::<_, i64>(0))
+            .optional()
+            .map_err(err)?
+        {
+            Some(s) if s <= last => start = s,
+            _ => return Ok(chunks),
+        }
+    }
+}
+
+fn worker(
+    path: &Path,
+    id: ArchiveId,
+    chunks: impl Iterator<Item = (i64, i64)>,
+    tx: mpsc::SyncSender<Result<CheckedChunk, VerifyError>>,
+    job: &Job,
+) {
+    let archive = match Archive::open(path) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = tx.send(Err(e.into()));
+            return;
+        }
+    };
+    for range in chunks {
+        if job.is_cancelled() {
+            return;
+        }
+        let result = check_chunk(&archive, &id, range);
+        let failed = result.is_err();
+        if tx.send(result).is_err() || failed {
+            return;
+        }
+    }
+}
+
+fn check_chunk(
+    archive: &Archive,
+    id: &ArchiveId,
+    (first, last): (i64, i64),
+) -> Result<CheckedChunk, VerifyError> {
+    let damaged = |e| {
+        VerifyError::Cannot(format!(
+            "{}: the entries table is damaged or incomplete ({e})",
+            archive.path().display()
+        ))
+    };
+    let mut stmt = archive
+        .connection()
+        .prepare_cached(
+            "SELECT seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, actor_id, \
+             actor_label, action, resource_type, resource_id, project_id, org_id, ip_address \
+             FROM entries WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+        )
+        .map_err(damaged)?;
+    let mut rows = stmt.query([first, last]).map_err(|e| archive.err(e))?;
+    let mut out = CheckedChunk {
+        rows: Vec::with_capacity((last - first + 1).clamp(0, MAX_CHUNK_SEQS) as usize),
+        ..CheckedChunk::default()
+    };
+    let mut scratch = Vec::new();
+    while let Some(r) = rows.next().map_err(|e| archive.err(e))? {
+        let cell = |k: usize| r.get_ref(k).map(Cell::from).map_err(damaged);
+        let seq = match r.get_ref(0).map_err(damaged)? {
+            ValueRef::Integer(n) => n.max(0) as u64,
+            _ => return Err(damaged(rusqlite::Error::InvalidQuery)),
+        };
+        let stored_leaf = cell(2)?.hash();
+        let stored_chain = cell(3)?.hash();
+        let mut columns = [Cell::Null; 11];
+        for (k, c) in columns.iter_mut().enumerate() {
+            *c = cell(4 + k)?;
+        }
+        let record = cell(1)?.bytes(&mut scratch);
+        check_row(
+            &mut out,
+            id,
+            seq,
+            record,
+            stored_leaf,
+            stored_chain,
+            &columns,
+        );
+    }
+    Ok(out)
+}
+
+/// Recomputes one row's leaf hash and compares its index columns with its record.
+fn check_row(
+    out: &mut CheckedChunk,
+    archive: &ArchiveId,
+    seq: u64,
+    record: &[u8],
+    stored_leaf: Hash,
+    stored_chain: Hash,
+    columns: &[Cell<'_>; 11],
+) {
+    let index = out.rows.len();
+    let computed_leaf = chain::leaf_hash(archive, seq, record);
+    out.record_bytes += record.len() as u64;
+    let (id, time_ms) = match RecordView::parse(record) {
+        Ok(view) => {
+            for (k, want) in view.index_columns().into_iter().enumerate() {
+                if !columns[k].equals(want) {
+                    out.findings.push((
+                        index,
+                        Finding::new(
+                            FindingKind::IndexMismatch,
+                            Some(seq),
+                            format!(
+                                "column {} disagrees with the hashed record: the table would show a value that was never sealed",
+                                INDEX_COLUMN_NAMES[k]
+                            ),
+                        )
+                        .id(Some(&view.id))
+                        .values(
+                            want.to_text().unwrap_or_else(|| "NULL".into()),
+                            columns[k].to_text().unwrap_or_else(|| "NULL".into()),
+                        ),
+                    ));
+                }
+            }
+            (Some(push_str(&mut out.ids, &view.id)), Some(view.time.0))
+        }
+        Err(m) => {
+            out.findings.push((
+                index,
+                Finding::new(FindingKind::UnreadableRecord, Some(seq), m),
+            ));
+            let id = columns[0].to_text().map(|t| push_str(&mut out.ids, &t));
+            (id, None)
+        }
+    };
+    let record = (computed_leaf != stored_leaf).then(|| {
+        out.records.push(record.to_vec());
+        out.records.len() as u32 - 1
+    });
+    out.rows.push(CheckedRow {
+        seq,
+        stored_leaf,
+        stored_chain,
+        computed_leaf,
+        time_ms,
+        id,
+        record,
+    });
+}
+
+fn push_str(arena: &mut String, s: &str) -> (u32, u32) {
+    let start = arena.len() as u32;
+    arena.push_str(s);
+    (start, arena.len() as u32)
+}
+
+/// A stored column value, borrowed from SQLite for the current row.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    Null,
+    Bytes(&'a [u8]),
+    Integer(i64),
+    Real(f64),
+}
+
+impl<'a> From<ValueRef<'a>> for Cell<'a> {
+    fn from(v: ValueRef<'a>) -> Self {
+        match v {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(n) => Cell::Integer(n),
+            ValueRef::Real(f) => Cell::Real(f),
+            ValueRef::Text(b) | ValueRef::Blob(b) => Cell::Bytes(b),
+        }
+    }
+}
+
+impl<'a> Cell<'a> {
+    /// The value's bytes as SQLite prints it; numbers are written to `scratch`.
+    fn bytes<'s>(self, scratch: &'s mut Vec<u8>) -> &'s [u8]
+    where
+        'a: 's,
+    {
+        scratch.clear();
+        match self {
+            Cell::Null => {}
+            Cell::Bytes(b) => return b,
+            Cell::Integer(n) => scratch.extend_from_slice(n.to_string().as_bytes()),
+            Cell::Real(f) => scratch.extend_from_slice(f.to_string().as_bytes()),
+        }
+        scratch
+    }
+
+    fn to_text(self) -> Option<String> {
+        match self {
+            Cell::Null => None,
+            Cell::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            Cell::Integer(n) => Some(n.to_string()),
+            Cell::Real(f) => Some(f.to_string()),
+        }
+    }
+
+    /// A hash column; anything but 32 bytes reads as the zero hash, which
+    /// never matches.
+    fn hash(self) -> Hash {
+        match self {
+            Cell::Bytes(b) => Hash::from_slice(b).unwrap_or_default(),
+            _ => Hash::default(),
+        }
+    }
+
+    /// Whether the stored value is the one the record gives: the same text,
+    /// or for `time_ms` the same number (stored as an integer, or as its text).
+    fn equals(self, want: IndexValue<'_>) -> bool {
+        match (self, want) {
+            (Cell::Integer(n), IndexValue::Integer(t)) => n == t,
+            (Cell::Bytes(b), IndexValue::Text(Some(t))) => b == t.as_bytes(),
+            (Cell::Null, IndexValue::Text(None)) => true,
+            (Cell::Null, _) | (_, IndexValue::Text(None)) => false,
+            _ => self.to_text() == want.to_text(),
+        }
+    }
+}
