@@ -4,10 +4,13 @@
 //!
 //!     cargo bench --bench core                      # 1,000,000 entries
 //!     AUDITLENS_BENCH_ENTRIES=100000 cargo bench --bench core
+//!     AUDITLENS_BENCH_REUSE=1 cargo bench --bench core  # keep the last archive, skip ingest
 //!
-//! Data is kept in `bench-data/` (git-ignored) and reused between runs.
+//! Data is kept in `bench-data/` (git-ignored) and reused between runs. Each
+//! figure is a median over several runs, ours and the baseline taken in turn
+//! so that a busy machine slows both alike.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -43,7 +46,8 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let runs = 3;
+    let runs = 5;
+    let reuse = std::env::var_os("AUDITLENS_BENCH_REUSE").is_some();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench-data");
     std::fs::create_dir_all(&dir).unwrap();
     let jsonl = dir.join(format!("platform-{n}.jsonl"));
@@ -61,24 +65,28 @@ fn main() {
 
     // Ingest (one run: it is the slowest step; the archive is reused below).
     let archive_path = dir.join(format!("archive-{n}.sqlite"));
-    let _ = std::fs::remove_file(&archive_path);
-    let (t, r) = time(|| {
-        ingest(
-            &archive_path,
-            std::slice::from_ref(&jsonl),
-            &IngestOptions::default(),
-            &Job::new(),
-        )
-        .unwrap()
-    });
-    assert_eq!(r.added, n);
-    println!(
-        "ingest: {:.1} s, {:.0} entries/s, {:.0} MB/s of input; archive {:.0} MB",
-        t.as_secs_f64(),
-        n as f64 / t.as_secs_f64(),
-        input_mb / t.as_secs_f64(),
-        std::fs::metadata(&archive_path).unwrap().len() as f64 / 1e6
-    );
+    if reuse && archive_path.exists() {
+        println!("ingest: skipped, reusing {}", archive_path.display());
+    } else {
+        let _ = std::fs::remove_file(&archive_path);
+        let (t, r) = time(|| {
+            ingest(
+                &archive_path,
+                std::slice::from_ref(&jsonl),
+                &IngestOptions::default(),
+                &Job::new(),
+            )
+            .unwrap()
+        });
+        assert_eq!(r.added, n);
+        println!(
+            "ingest: {:.1} s, {:.0} entries/s, {:.0} MB/s of input; archive {:.0} MB",
+            t.as_secs_f64(),
+            n as f64 / t.as_secs_f64(),
+            input_mb / t.as_secs_f64(),
+            std::fs::metadata(&archive_path).unwrap().len() as f64 / 1e6
+        );
+    }
 
     // Verify vs openssl over the same record bytes.
     let records = dir.join(format!("records-{n}.bin"));
@@ -95,93 +103,92 @@ fn main() {
         }
     }
     let record_mb = std::fs::metadata(&records).unwrap().len() as f64 / 1e6;
-    let mut ours = Vec::new();
-    for _ in 0..runs {
-        let (t, rep) = time(|| verify_file(&archive_path, None, &Job::new()).unwrap());
+    let verify = || {
+        let rep = verify_file(&archive_path, None, &Job::new()).unwrap();
         assert_eq!(rep.entries, n);
         assert!(rep.findings.is_empty());
-        ours.push(t);
-    }
-    let ours = median(ours);
-    let ours_mbs = record_mb / ours.as_secs_f64();
-    print!(
-        "verify: median {:.2} s, {ours_mbs:.0} MB/s of record bytes ({record_mb:.0} MB)",
-        ours.as_secs_f64()
-    );
+    };
+    let openssl = || {
+        let out = Command::new("openssl")
+            .arg("dgst")
+            .arg("-sha256")
+            .arg(&records)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    };
     if have("openssl") {
-        let mut base = Vec::new();
-        for _ in 0..runs {
-            let (t, out) = time(|| {
-                Command::new("openssl")
-                    .arg("dgst")
-                    .arg("-sha256")
-                    .arg(&records)
-                    .output()
-                    .unwrap()
-            });
-            assert!(out.status.success());
-            base.push(t);
-        }
-        let base = median(base);
+        let (ours, base) = paired(runs, verify, openssl);
+        let ours_mbs = record_mb / ours.as_secs_f64();
         let base_mbs = record_mb / base.as_secs_f64();
         println!(
-            "; openssl dgst -sha256: {base_mbs:.0} MB/s; ratio {:.2}× (goal ≥ 0.6×)",
+            "verify: median {:.2} s, {ours_mbs:.0} MB/s of record bytes ({record_mb:.0} MB); \
+             openssl dgst -sha256: median {:.2} s, {base_mbs:.0} MB/s; ratio {:.2}× (goal ≥ 0.6×)",
+            ours.as_secs_f64(),
+            base.as_secs_f64(),
             ours_mbs / base_mbs
         );
     } else {
-        println!("; openssl not installed, no baseline");
+        let ours = median((0..runs).map(|_| time(verify).0).collect());
+        println!(
+            "verify: median {:.2} s, {:.0} MB/s of record bytes; openssl not installed, no baseline",
+            ours.as_secs_f64(),
+            record_mb / ours.as_secs_f64()
+        );
     }
 
     // CSV export vs sqlite3 -csv of the same rows.
     let csv_out = dir.join(format!("export-{n}.csv"));
     let a = Archive::open(&archive_path).unwrap();
-    let mut ours = Vec::new();
-    for _ in 0..runs {
+    let export_csv = || {
         let _ = std::fs::remove_file(&csv_out);
-        let (t, r) = time(|| {
-            export(
-                &a,
-                &Filter::default(),
-                ExportFormat::Csv,
-                &csv_out,
-                &Job::new(),
-            )
-            .unwrap()
-        });
+        let r = export(
+            &a,
+            &Filter::default(),
+            ExportFormat::Csv,
+            &csv_out,
+            &Job::new(),
+        )
+        .unwrap();
         assert_eq!(r.entries, n);
-        ours.push(t);
-    }
-    let ours = median(ours);
-    print!(
-        "export csv: median {:.2} s ({:.0} MB written)",
-        ours.as_secs_f64(),
-        std::fs::metadata(&csv_out).unwrap().len() as f64 / 1e6
-    );
+    };
+    let sink = dir.join("sqlite3-out.csv");
+    let sqlite3 = || {
+        let out = Command::new("sqlite3")
+            .arg("-readonly")
+            .arg("-csv")
+            .arg(&archive_path)
+            .arg("SELECT * FROM entries ORDER BY seq")
+            .stdout(std::fs::File::create(&sink).unwrap())
+            .status()
+            .unwrap();
+        assert!(out.success());
+    };
     if have("sqlite3") {
-        let mut base = Vec::new();
-        let sink = dir.join("sqlite3-out.csv");
-        for _ in 0..runs {
-            let (t, out) = time(|| {
-                Command::new("sqlite3")
-                    .arg("-readonly")
-                    .arg("-csv")
-                    .arg(&archive_path)
-                    .arg("SELECT * FROM entries ORDER BY seq")
-                    .stdout(std::fs::File::create(&sink).unwrap())
-                    .status()
-                    .unwrap()
-            });
-            assert!(out.success());
-            base.push(t);
-        }
-        let base = median(base);
+        let (ours, base) = paired(runs, export_csv, sqlite3);
         println!(
-            "; sqlite3 -csv same rows: {:.2} s; speed ratio {:.2}× (goal ≥ 1.0×)",
+            "export csv: median {:.2} s ({:.0} MB written); sqlite3 -csv same rows: median {:.2} s; \
+             speed ratio {:.2}× (goal ≥ 1.0×)",
+            ours.as_secs_f64(),
+            std::fs::metadata(&csv_out).unwrap().len() as f64 / 1e6,
             base.as_secs_f64(),
             base.as_secs_f64() / ours.as_secs_f64()
         );
     } else {
-        println!("; sqlite3 not installed, no baseline");
+        let ours = median((0..runs).map(|_| time(export_csv).0).collect());
+        println!(
+            "export csv: median {:.2} s; sqlite3 not installed, no baseline",
+            ours.as_secs_f64()
+        );
     }
-    let _ = Path::new(&records);
+}
+
+/// Medians of `ours` and `base`, run in turn `runs` times each.
+fn paired(runs: usize, ours: impl Fn(), base: impl Fn()) -> (Duration, Duration) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        a.push(time(&ours).0);
+        b.push(time(&base).0);
+    }
+    (median(a), median(b))
 }

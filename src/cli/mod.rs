@@ -71,6 +71,10 @@ pub struct IngestArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Entries appended per transaction: an interrupted ingest keeps every
+    /// finished transaction, and a re-run resumes after it.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub batch_size: usize,
     /// Export files to read; the format is detected from the content.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -287,7 +291,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
     let opts = IngestOptions {
         skip_invalid: a.skip_invalid,
         rejects_path: a.rejects.clone(),
-        batch_size: None,
+        batch_size: Some(a.batch_size),
     };
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
     let cp = Archive::open(&a.archive)?.checkpoint()?;

@@ -117,6 +117,67 @@ pub(crate) fn db_error(path: &Path, e: rusqlite::Error) -> ArchiveError {
     ArchiveError(format!("{}: {detail}", path.display()))
 }
 
+/// SQLITE_READONLY_ROLLBACK: the file has a hot journal (a write that was
+/// interrupted) which a read-only connection may not roll back.
+const READONLY_ROLLBACK: i32 = 776;
+
+fn has_hot_journal(conn: &Connection) -> bool {
+    matches!(
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)),
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.extended_code == READONLY_ROLLBACK
+    )
+}
+
+fn journal_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push("-journal");
+    PathBuf::from(p)
+}
+
+/// Reading must never write to the archive, but an archive whose ingest was
+/// killed mid-transaction can only be read once its journal is rolled back.
+/// So the file and its journal are copied, the copy is rolled back (SQLite
+/// does that on first read), and the copy is read instead.
+fn open_rolled_back_copy(path: &Path) -> Result<(Connection, tempfile::TempDir)> {
+    let fail = |e: std::io::Error| {
+        ArchiveError(format!(
+            "{}: an interrupted ingest left the archive mid-write, and a copy to roll back              could not be made ({e}); run `auditlens ingest` on it to finish the roll-back",
+            path.display()
+        ))
+    };
+    let dir = tempfile::tempdir().map_err(fail)?;
+    let copy = dir.path().join("archive.sqlite");
+    std::fs::copy(path, &copy).map_err(fail)?;
+    std::fs::copy(journal_path(path), journal_path(&copy)).map_err(fail)?;
+    {
+        let rw = Connection::open(&copy).map_err(|e| db_error(path, e))?;
+        rw.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| db_error(path, e))?;
+    }
+    let conn = Connection::open_with_flags(
+        &copy,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| db_error(path, e))?;
+    Ok((conn, dir))
+}
+
+/// Rolls back what an interrupted ingest left unfinished, in place: for the
+/// writer, which may change the file.
+pub fn finish_interrupted_write(path: &Path) -> Result<()> {
+    if !is_sqlite_file(path) || !journal_path(path).exists() {
+        return Ok(());
+    }
+    let rw = Connection::open(path).map_err(|e| db_error(path, e))?;
+    rw.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| db_error(path, e))?;
+    Ok(())
+}
+
 /// A column read as raw bytes whether SQLite holds it as TEXT or BLOB (a
 /// tampered file may hold either); NULL reads as empty.
 pub struct RawBytes(pub Vec<u8>);
@@ -224,6 +285,9 @@ pub struct Archive {
     path: PathBuf,
     id: ArchiveId,
     meta: Vec<(String, String)>,
+    /// Set when an interrupted ingest left a hot journal: the archive is then
+    /// read from a rolled-back copy in this directory (see [`Archive::open`]).
+    rolled_back_copy: Option<tempfile::TempDir>,
 }
 
 impl Archive {
@@ -249,6 +313,13 @@ impl Archive {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| db_error(path, e))?;
+        let (conn, rolled_back_copy) = if has_hot_journal(&conn) {
+            drop(conn);
+            let (conn, dir) = open_rolled_back_copy(path)?;
+            (conn, Some(dir))
+        } else {
+            (conn, None)
+        };
         conn.execute_batch(
             "PRAGMA query_only = ON; PRAGMA mmap_size = 4294967296; PRAGMA cache_size = -32768;",
         )
@@ -291,7 +362,14 @@ impl Archive {
             path: path.to_path_buf(),
             id,
             meta,
+            rolled_back_copy,
         })
+    }
+
+    /// Whether an interrupted ingest had left the file mid-write, so what is
+    /// read is its last committed state, from a rolled-back copy.
+    pub fn interrupted_write(&self) -> bool {
+        self.rolled_back_copy.is_some()
     }
 
     pub fn id(&self) -> ArchiveId {
@@ -420,7 +498,24 @@ pub fn create(path: &Path) -> Result<ArchiveId> {
     if path.exists() {
         return Err(ArchiveError(format!("{} already exists", path.display())));
     }
-    let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+    // Built under a temporary name and renamed into place once complete, so
+    // an interrupted create never leaves a half-made file at `path` that
+    // would block the next ingest.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let temp = tempfile::Builder::new()
+        .prefix(".auditlens-new-")
+        .suffix(".sqlite")
+        .tempfile_in(dir)
+        .map_err(|e| {
+            ArchiveError(format!(
+                "cannot create an archive in {}: {e}",
+                dir.display()
+            ))
+        })?;
+    let conn = Connection::open(temp.path()).map_err(|e| db_error(path, e))?;
     let id = ArchiveId::random();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let tx_result = (|| -> rusqlite::Result<()> {
@@ -444,10 +539,9 @@ pub fn create(path: &Path) -> Result<ArchiveId> {
         drop(ins);
         conn.execute_batch("COMMIT;")
     })();
-    if let Err(e) = tx_result {
-        drop(conn);
-        let _ = std::fs::remove_file(path);
-        return Err(db_error(path, e));
-    }
+    tx_result.map_err(|e| db_error(path, e))?;
+    conn.close().map_err(|(_, e)| db_error(path, e))?;
+    temp.persist_noclobber(path)
+        .map_err(|e| ArchiveError(format!("cannot create {}: {}", path.display(), e.error)))?;
     Ok(id)
 }

@@ -117,6 +117,8 @@ pub fn ingest(
         )));
     }
     if archive_path.exists() {
+        // A killed ingest may have left a transaction to roll back.
+        archive::finish_interrupted_write(archive_path)?;
         // Checks that it really is an archive, with a clear message if not.
         archive::Archive::open(archive_path)?;
     }
