@@ -10,6 +10,7 @@ pub mod filter;
 pub mod ingest;
 pub mod job;
 pub mod json;
+pub mod merkle;
 pub mod model;
 pub mod record_view;
 pub mod sample;
