@@ -231,6 +231,14 @@ impl Banner {
                     Some(crate::core::verify::CheckpointStatus::NotCovered) => {
                         "checkpoint not covered".to_string()
                     }
+                    Some(crate::core::verify::CheckpointStatus::Proven { size, entries }) => {
+                        format!(
+                            "subset: {} entries proven against the checkpoint of archive {} (size {})",
+                            thousands(*entries),
+                            r.archive_id.map(|a| a.to_string()).unwrap_or_default(),
+                            thousands(*size)
+                        )
+                    }
                 };
                 if r.status() == Status::Intact {
                     let head = r.head.map(|h| h.to_hex()).unwrap_or_default();

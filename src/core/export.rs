@@ -14,6 +14,10 @@ use crate::core::chain::Hash;
 use crate::core::filter::Filter;
 use crate::core::job::Job;
 use crate::core::json::write_canonical_string;
+use crate::core::note::SignerKey;
+use crate::core::proof::{
+    self, EntryProof, PROOFS_KIND, SIDECAR_FOOTER_KEY, SIDECAR_HEADER_KEY, SignedCheckpoint,
+};
 use crate::core::record_view::RecordView;
 use crate::core::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
 
@@ -116,6 +120,23 @@ pub fn export_seqs(
     out: &Path,
     job: &Job,
 ) -> Result<ExportReport, ExportError> {
+    export_with(archive, filter, only, format, out, None, job)
+}
+
+/// Like [`export_seqs`], with the export's checkpoint signed by `signer` when one is given.
+///
+/// Every entry carries its inclusion proof against the archive's checkpoint
+/// at the time of export (in the entry for JSON and NDJSON, in the sidecar
+/// `OUT.proof.json` for CSV), so the subset proves itself without the archive.
+pub fn export_with(
+    archive: &Archive,
+    filter: &Filter,
+    only: Option<&[u64]>,
+    format: ExportFormat,
+    out: &Path,
+    signer: Option<&SignerKey>,
+    job: &Job,
+) -> Result<ExportReport, ExportError> {
     if out.is_dir() {
         return Err(ExportError::Io(format!(
             "{} is a directory; give a file name",
@@ -140,11 +161,36 @@ pub fn export_seqs(
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io)?);
 
     job.start_phase("preparing", 0);
-    let checkpoint = archive.checkpoint()?;
+    let (tree, checkpoint) = proof::archive_tree(archive, job)?;
+    let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)
+        .map_err(|e| ExportError::Io(format!("cannot sign the checkpoint: {e}")))?;
+    let proof_of = |seq: u64| EntryProof {
+        leaf_index: seq - 1,
+        path: tree
+            .inclusion_proof(seq - 1, checkpoint.size)
+            .expect("seq within the tree"),
+    };
+    // CSV has no room for proofs: they go to a sidecar written beside it.
+    let mut sidecar = None;
+    if format == ExportFormat::Csv {
+        let side = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
+        let mut sw = BufWriter::new(side.as_file().try_clone().map_err(io)?);
+        let h = serde_json::json!({
+            "version": 1,
+            "archive_id": archive.id().to_string(),
+            "checkpoint": checkpoint_text,
+            "proofs": PROOFS_KIND,
+            "export": out.file_name().map(|n| n.to_string_lossy().into_owned()),
+        });
+        write!(sw, "{{\"{SIDECAR_HEADER_KEY}\":{h},\n\"entries\":[").map_err(io)?;
+        sidecar = Some((side, sw));
+    }
     let header = serde_json::json!({
         "version": 1,
         "archive_id": archive.id().to_string(),
-        "checkpoint": checkpoint.to_text(),
+        "checkpoint": checkpoint_text,
+        "proofs": PROOFS_KIND,
         "exported_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "exported_by": format!("auditlens {}", env!("CARGO_PKG_VERSION")),
         "filter": filter_json(filter),
@@ -196,6 +242,10 @@ pub fn export_seqs(
             job.set_done(if only.is_some() { count } else { seen });
         }
         let seq = r.get::<_, i64>(0).map_err(|e| archive.err(e))? as u64;
+        if seq == 0 || seq > checkpoint.size {
+            // Appended while exporting: not in the checkpoint the proofs refer to.
+            continue;
+        }
         if let Some(s) = &only_set
             && !s.contains(&seq)
         {
@@ -250,6 +300,8 @@ pub fn export_seqs(
                 line.push_str("\",\"chain_hash\":\"");
                 line.push_str(&chain.to_hex());
                 line.push_str("\",");
+                proof_of(seq).write_json(&mut line);
+                line.push(',');
                 line.push_str(&text[1..]);
                 if format == ExportFormat::Ndjson {
                     line.push('\n');
@@ -265,6 +317,18 @@ pub fn export_seqs(
                 })?;
                 let written = write_csv_row(c, &id_text, seq, &leaf, &chain, &v);
                 written.map_err(|e| ExportError::Io(e.to_string()))?;
+                if let Some((_, sw)) = sidecar.as_mut() {
+                    line.clear();
+                    line.push_str(if count == 0 { "\n" } else { ",\n" });
+                    line.push_str("{\"seq\":");
+                    line.push_str(&seq.to_string());
+                    line.push_str(",\"leaf_hash\":\"");
+                    line.push_str(&leaf.to_hex());
+                    line.push_str("\",");
+                    proof_of(seq).write_json(&mut line);
+                    line.push('}');
+                    sw.write_all(line.as_bytes()).map_err(io)?;
+                }
             }
         }
         count += 1;
@@ -287,6 +351,20 @@ pub fn export_seqs(
     w.flush().map_err(io)?;
     drop(w);
     job.check().map_err(|_| ExportError::Cancelled)?;
+    if let Some((side, mut sw)) = sidecar {
+        let path = proof::sidecar_path(out);
+        let side_io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", path.display()));
+        write!(
+            sw,
+            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{count}}}}}\n"
+        )
+        .map_err(side_io)?;
+        sw.flush().map_err(side_io)?;
+        drop(sw);
+        side.as_file().sync_all().map_err(side_io)?;
+        side.persist(&path)
+            .map_err(|e| ExportError::Io(format!("{}: {}", path.display(), e.error)))?;
+    }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(out)
         .map_err(|e| ExportError::Io(format!("{}: {}", out.display(), e.error)))?;

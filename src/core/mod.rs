@@ -12,6 +12,8 @@ pub mod job;
 pub mod json;
 pub mod merkle;
 pub mod model;
+pub mod note;
+pub mod proof;
 pub mod record_view;
 pub mod sample;
 pub mod source;
