@@ -803,8 +803,8 @@ fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
                     let t = rec.entry.time.0;
                     min = Some(min.map_or(t, |m| m.min(t)));
                     max = Some(max.map_or(t, |m| m.max(t)));
-                    if let Some(c) = rec.chain {
-                        last_head = Some(c.chain_hash);
+                    if let Some(h) = rec.chain.and_then(|c| c.chain_hash) {
+                        last_head = Some(h);
                     }
                 }
                 Err(e) if e.fatal => return Err(Fail(e.to_string())),

@@ -424,6 +424,8 @@ pub struct InclusionCheck {
     sidecar: Option<SidecarReader>,
     /// The sidecar's next proof, read ahead to align it with the rows.
     pending: Option<(u64, Hash, EntryProof)>,
+    /// The leaf hash the sidecar names for the entry being checked.
+    sidecar_leaf: Option<Hash>,
     sidecar_count: u64,
     summary: ProofSummary,
 }
@@ -445,6 +447,7 @@ impl InclusionCheck {
             checkpoint,
             sidecar,
             pending: None,
+            sidecar_leaf: None,
             sidecar_count: 0,
         }
     }
@@ -479,7 +482,8 @@ impl InclusionCheck {
             if *s > seq {
                 return None;
             }
-            let (_, _, p) = self.pending.take().expect("pending proof");
+            let (_, leaf, p) = self.pending.take().expect("pending proof");
+            self.sidecar_leaf = Some(leaf);
             return Some(Ok(p));
         }
     }
@@ -495,11 +499,27 @@ impl InclusionCheck {
         own: Option<&Result<EntryProof, String>>,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
+        self.sidecar_leaf = None;
         let from_sidecar = if self.sidecar.is_some() || self.pending.is_some() {
             self.sidecar_proof(seq, &mut out)
         } else {
             None
         };
+        if let Some(l) = self.sidecar_leaf
+            && l != *stored_leaf
+        {
+            let mut f = finding(
+                FindingKind::InclusionFailed,
+                Some(seq),
+                "the proof file names another leaf hash for this entry than the export: one of them was changed"
+                    .into(),
+            );
+            f.entry_id = entry_id.map(str::to_string);
+            f.expected = Some(l.to_hex());
+            f.found = Some(stored_leaf.to_hex());
+            out.push(f);
+            return out;
+        }
         let proof = own.cloned().or(from_sidecar);
         let with_id = |mut f: Finding| {
             f.entry_id = entry_id.map(str::to_string);

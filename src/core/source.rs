@@ -110,7 +110,9 @@ impl fmt::Display for RecordError {
 pub struct ChainFields {
     pub seq: u64,
     pub leaf_hash: Hash,
-    pub chain_hash: Hash,
+    /// Absent where an export with proofs leaves it out: on an entry whose
+    /// neighbours are not exported, nothing in the export could check it.
+    pub chain_hash: Option<Hash>,
 }
 
 /// One entry read from a file.
@@ -990,7 +992,10 @@ fn export_json_entry(
     let chain = ChainFields {
         seq,
         leaf_hash: hash_field(m, "leaf_hash")?,
-        chain_hash: hash_field(m, "chain_hash")?,
+        chain_hash: m
+            .get("chain_hash")
+            .map(|_| hash_field(m, "chain_hash"))
+            .transpose()?,
     };
     let mut record = m.clone();
     for k in ["seq", "leaf_hash", "chain_hash"] {
@@ -1063,7 +1068,9 @@ fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, A
     let chain = ChainFields {
         seq,
         leaf_hash: hash("leaf_hash")?,
-        chain_hash: hash("chain_hash")?,
+        chain_hash: (!get("chain_hash").is_empty())
+            .then(|| hash("chain_hash"))
+            .transpose()?,
     };
     let id = text("id").ok_or("the entry has no id")?;
     let t = time("time")?.ok_or("the entry has no time")?;
