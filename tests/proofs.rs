@@ -566,7 +566,12 @@ fn single_byte_changes_to_json_and_csv_subsets_fail_with_a_located_finding() {
     let (_, out) = subset(d.path(), ExportFormat::Csv, Some(&key), &[5, 90]);
     let text = std::fs::read_to_string(&out).unwrap();
     let header_end = text.find('\n').unwrap() + 1;
-    let n = every_byte_fails(&out, &[header_end..text.len() - 1], &key.verifier(), 5);
+    let n = every_byte_fails(
+        &out,
+        std::slice::from_ref(&(header_end..text.len() - 1)),
+        &key.verifier(),
+        5,
+    );
     assert!(n > 200, "{n}");
     let side = sidecar_path(&out);
     let stext = std::fs::read_to_string(&side).unwrap();

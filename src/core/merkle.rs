@@ -50,12 +50,11 @@ pub fn inclusion_proof_len(index: u64, size: u64) -> usize {
     }
     let (mut fnode, mut snode, mut n) = (index, size - 1, 0);
     while snode > 0 {
-        if fnode & 1 == 1 || fnode == snode {
-            if fnode & 1 == 0 {
-                while fnode & 1 == 0 && fnode != 0 {
-                    fnode >>= 1;
-                    snode >>= 1;
-                }
+        // A left child on the right border has no sibling at this level: climb past it.
+        if fnode & 1 == 0 && fnode == snode {
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
             }
         }
         fnode >>= 1;
@@ -490,6 +489,9 @@ mod tests {
         LEAF_INPUTS.iter().map(|d| rfc_leaf(d)).collect()
     }
 
+    /// (description, index or size1, size or size2, root or root1, leaf or root2, proof).
+    type Probe = (&'static str, u64, u64, Hash, Hash, Vec<Hash>);
+
     fn flip(p: &[Hash], i: usize, mask: u8) -> Vec<Hash> {
         let mut v = p.to_vec();
         v[i].0[0] ^= mask;
@@ -573,7 +575,7 @@ mod tests {
             let index = leaf - 1;
             let root = h(ROOTS[size as usize]);
             let lh = tree.leaf(index).unwrap();
-            let mut probes: Vec<(&str, u64, u64, Hash, Hash, Vec<Hash>)> = vec![
+            let mut probes: Vec<Probe> = vec![
                 (
                     "index - 1",
                     index.wrapping_sub(1),
@@ -675,7 +677,7 @@ mod tests {
                 continue;
             }
             let (r1, r2) = (h(ROOTS[s1 as usize]), h(ROOTS[s2 as usize]));
-            let mut probes: Vec<(&str, u64, u64, Hash, Hash, Vec<Hash>)> = vec![
+            let mut probes: Vec<Probe> = vec![
                 ("size1 - 1", s1 - 1, s2, r1, r2, proof.clone()),
                 ("size1 + 1", s1 + 1, s2, r1, r2, proof.clone()),
                 ("size1 ^ 2", s1 ^ 2, s2, r1, r2, proof.clone()),
