@@ -243,6 +243,10 @@ pub struct Tree {
     /// `levels[h][i]` is the root of the perfect subtree of height h over
     /// leaves `i·2^h .. (i+1)·2^h`.
     levels: Vec<Vec<Hash>>,
+    /// Roots of the ranges `lo..size` on the tree's right border that are not
+    /// perfect subtrees (at most one per level), so that proofs in the full
+    /// tree cost O(log n) lookups instead of recomputing them each time.
+    border: std::collections::HashMap<u64, Hash>,
 }
 
 impl Tree {
@@ -256,7 +260,23 @@ impl Tree {
                 .collect();
             levels.push(up);
         }
-        Tree { levels }
+        let mut tree = Tree {
+            levels,
+            border: Default::default(),
+        };
+        let n = tree.size();
+        // Bottom-up along the right border, so each root uses the one below it.
+        let mut starts = Vec::new();
+        let mut lo = 0;
+        while n - lo > 1 && !((n - lo).is_power_of_two() && lo.is_multiple_of(n - lo)) {
+            starts.push(lo);
+            lo += split(n - lo);
+        }
+        for lo in starts.into_iter().rev() {
+            let root = tree.range_root(lo, n);
+            tree.border.insert(lo, root);
+        }
+        tree
     }
 
     pub fn size(&self) -> u64 {
@@ -287,6 +307,11 @@ impl Tree {
         if n.is_power_of_two() && lo.is_multiple_of(n) {
             let h = n.trailing_zeros() as usize;
             return self.levels[h][(lo >> h) as usize];
+        }
+        if hi == self.size()
+            && let Some(h) = self.border.get(&lo)
+        {
+            return *h;
         }
         let k = split(n);
         merkle_node(&self.range_root(lo, lo + k), &self.range_root(lo + k, hi))
