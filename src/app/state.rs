@@ -141,7 +141,7 @@ enum Msg {
     },
     Verified {
         generation: u64,
-        result: Result<(Report, Option<AnchorInfo>), crate::core::verify::VerifyError>,
+        result: Result<Box<(Report, Option<AnchorInfo>)>, crate::core::verify::VerifyError>,
     },
     View {
         generation: u64,
@@ -525,7 +525,7 @@ impl AppState {
         let checkpoint = doc.checkpoint.clone();
         spawn("verify", move || {
             // The viewer holds no keys: signatures are shown, `auditlens verify --key` checks them.
-            let result = proof::verify_signed(&path, checkpoint.as_ref(), &[], &job);
+            let result = proof::verify_signed(&path, checkpoint.as_ref(), &[], &job).map(Box::new);
             let _ = tx.send(Msg::Verified { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -599,7 +599,8 @@ impl AppState {
                 Msg::Verified { generation, result } if generation == self.generation => {
                     if let Some(doc) = &mut self.doc {
                         doc.verify = match result {
-                            Ok((r, anchor)) => {
+                            Ok(done) => {
+                                let (r, anchor) = *done;
                                 doc.anchor = anchor;
                                 doc.finding_seqs =
                                     r.findings.iter().filter_map(|f| f.seq).collect();
