@@ -455,21 +455,21 @@ fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
         for f in report.findings.iter().chain(c.findings.iter()) {
             print_finding(&mut out, f);
         }
-        let _ = writeln!(
-            out,
-            "consistency proof ({} → {} entries): {}",
-            c.old.size,
-            c.new.size,
-            if c.proof.is_empty() {
-                "empty".to_string()
-            } else {
-                c.proof
-                    .iter()
-                    .map(|h| h.to_hex())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }
-        );
+        // A proof exists only between two sizes of the same archive.
+        if c.old.archive_id == c.new.archive_id && c.old.size <= c.new.size {
+            let proof: Vec<String> = c.proof.iter().map(|h| h.to_hex()).collect();
+            let _ = writeln!(
+                out,
+                "consistency proof ({} → {} entries): {}",
+                c.old.size,
+                c.new.size,
+                if proof.is_empty() {
+                    "empty".to_string()
+                } else {
+                    proof.join(" ")
+                }
+            );
+        }
         let _ = writeln!(out, "\ncheckpoint now (keep it for next time):\n{new_text}");
     }
     Ok(if ok { 0 } else { 1 })

@@ -811,8 +811,9 @@ pub fn verify_signed(
             report.push_finding(finding(
                 FindingKind::Unproven,
                 None,
-                "the entries are not proven against the signed checkpoint: this export carries no \
-                 inclusion proofs for them (export it again with this auditlens)"
+                "the entries are not proven against the signed checkpoint: the export carries no \
+                 inclusion proofs, or proofs against another checkpoint than the one given (export it \
+                 again with this auditlens, or verify without --checkpoint to use the export's own)"
                     .into(),
             ));
         }
