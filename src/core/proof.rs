@@ -301,6 +301,13 @@ impl SidecarReader {
             .to_string();
         let checkpoint =
             SignedCheckpoint::parse(&text).map_err(|m| fail(format!("its checkpoint: {m}")))?;
+        if checkpoint.checkpoint.archive_id != archive_id {
+            return Err(fail(format!(
+                "its archive_id {archive_id} is not the archive its checkpoint names ({}): the proof \
+                 file was edited",
+                checkpoint.checkpoint.archive_id
+            )));
+        }
         p.expect(b',').map_err(e)?;
         let k = p.parse_key().map_err(e)?;
         if k != "entries" {
