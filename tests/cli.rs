@@ -643,7 +643,16 @@ fn export_with_bad_arguments_exits_2() {
 fn help_on_every_command() {
     let o = run(["--help"]);
     ok(&o);
-    for cmd in ["ingest", "verify", "checkpoint", "info", "export", "sample"] {
+    for cmd in [
+        "ingest",
+        "verify",
+        "checkpoint",
+        "info",
+        "export",
+        "sample",
+        "keygen",
+        "consistency",
+    ] {
         assert!(o.stdout.contains(cmd), "top-level help lists {cmd}");
         let o = run([cmd, "--help"]);
         ok(&o);
@@ -796,4 +805,282 @@ fn verifying_a_read_only_archive_works() {
     let o = run([OsStr::new("info"), OsStr::new("--json"), p(&archive)]);
     ok(&o);
     std::fs::set_permissions(&archive, std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+// ---------------------------------------------------------------- keys, signed checkpoints, subsets, consistency
+
+fn args<'a>(v: &[&'a str], paths: &[&'a Path]) -> Vec<&'a OsStr> {
+    let mut out: Vec<&'a OsStr> = v.iter().map(|s| OsStr::new(*s)).collect();
+    out.extend(paths.iter().map(|p| p.as_os_str()));
+    out
+}
+
+#[test]
+fn keygen_writes_a_private_key_0600_and_refuses_to_overwrite() {
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("auditor.key");
+    let o = run(args(
+        &["keygen", "--name", "archive.example/auditor", "-o"],
+        &[&key],
+    ));
+    ok(&o);
+    let private = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        private.starts_with("PRIVATE+KEY+archive.example/auditor+"),
+        "{private}"
+    );
+    let public = std::fs::read_to_string(d.path().join("auditor.key.pub")).unwrap();
+    assert!(public.starts_with("archive.example/auditor+"), "{public}");
+    assert_eq!(o.stdout.trim(), public.trim());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // Never overwritten, and the old key is left as it was.
+    let o = run(args(&["keygen", "--name", "other", "-o"], &[&key]));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("already exists"), "{}", o.stderr);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), private);
+    // A bad name is refused with the rule.
+    let o = run(args(
+        &["keygen", "--name", "has space", "-o"],
+        &[&d.path().join("k2")],
+    ));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("without spaces"), "{}", o.stderr);
+    assert!(!d.path().join("k2").exists());
+}
+
+#[test]
+fn signed_checkpoint_then_verify_with_keys_exit_codes() {
+    let d = tempfile::tempdir().unwrap();
+    let (archive, _) = sample_and_ingest(d.path());
+    let key = d.path().join("k");
+    let other = d.path().join("other");
+    ok(&run(args(&["keygen", "--name", "auditor", "-o"], &[&key])));
+    ok(&run(args(
+        &["keygen", "--name", "someone", "-o"],
+        &[&other],
+    )));
+    let (key_pub, other_pub) = (d.path().join("k.pub"), d.path().join("other.pub"));
+    let o = run(args(&["checkpoint", "--sign"], &[&key, &archive]));
+    ok(&o);
+    assert!(o.stdout.contains("\n\n\u{2014} auditor "), "{}", o.stdout);
+    let cp = d.path().join("signed.checkpoint");
+    std::fs::write(&cp, &o.stdout).unwrap();
+    // Known key: 0; also given as text rather than a file.
+    let o = run(args(
+        &["verify", "--checkpoint"],
+        &[&cp, &archive, Path::new("--key"), &key_pub],
+    ));
+    ok(&o);
+    assert!(
+        o.stdout.contains("signature by auditor verified"),
+        "{}",
+        o.stdout
+    );
+    let key_text = std::fs::read_to_string(&key_pub).unwrap();
+    ok(&run(args(
+        &["verify", "--key", key_text.trim(), "--checkpoint"],
+        &[&cp, &archive],
+    )));
+    // Unknown key only: not proven, 1. Unknown plus known: 0.
+    let o = run(args(
+        &["verify", "--checkpoint"],
+        &[&cp, &archive, Path::new("--key"), &other_pub],
+    ));
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(o.stdout.contains("not_signed"), "{}", o.stdout);
+    ok(&run(args(
+        &["verify", "--checkpoint"],
+        &[
+            &cp,
+            &archive,
+            Path::new("--key"),
+            &other_pub,
+            Path::new("--key"),
+            &key_pub,
+        ],
+    )));
+    // The checkpoint's size edited after signing: 1, bad signature.
+    let text = std::fs::read_to_string(&cp).unwrap();
+    let edited = d.path().join("edited.checkpoint");
+    std::fs::write(&edited, text.replacen("\n300\n", "\n299\n", 1)).unwrap();
+    let j = json_of(&run(args(
+        &["verify", "--json", "--checkpoint"],
+        &[&edited, &archive, Path::new("--key"), &key_pub],
+    )));
+    assert_eq!(j["status"], "tampered");
+    assert!(
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "bad_signature"),
+        "{j}"
+    );
+    assert_eq!(j["signature"]["accepted"], false);
+    // An unsigned checkpoint (as the core issue wrote them) still verifies without keys …
+    let plain = d.path().join("plain.checkpoint");
+    std::fs::write(&plain, run(args(&["checkpoint"], &[&archive])).stdout).unwrap();
+    ok(&run(args(&["verify", "--checkpoint"], &[&plain, &archive])));
+    // … and is not proven when a key is asked for.
+    let o = run(args(
+        &["verify", "--checkpoint"],
+        &[&plain, &archive, Path::new("--key"), &key_pub],
+    ));
+    assert_eq!(o.code, 1);
+    // Bad key file or private key given as --key: could not run, one line.
+    let o = run(args(
+        &["verify", "--checkpoint"],
+        &[&cp, &archive, Path::new("--key"), &key],
+    ));
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("private"), "{}", o.stderr);
+    assert_eq!(o.stderr.trim().lines().count(), 1, "{}", o.stderr);
+    let o = run(args(
+        &["verify", "--key", "nonsense", "--checkpoint"],
+        &[&cp, &archive],
+    ));
+    assert_eq!(o.code, 2);
+}
+
+#[test]
+fn signed_subset_export_verifies_alone_and_names_a_changed_entry() {
+    let d = tempfile::tempdir().unwrap();
+    let (archive, _) = sample_and_ingest(d.path());
+    let key = d.path().join("k");
+    ok(&run(args(&["keygen", "--name", "auditor", "-o"], &[&key])));
+    let key_pub = d.path().join("k.pub");
+    for format in ["ndjson", "json", "csv"] {
+        let out = d.path().join(format!("deletes.{format}"));
+        let o = run(args(
+            &["export", "--format", format, "--action", "delete", "--sign"],
+            &[&key, &archive, Path::new("-o"), &out],
+        ));
+        ok(&o);
+        if format == "csv" {
+            assert!(d.path().join("deletes.csv.proof.json").exists());
+            assert!(o.stderr.contains("deletes.csv.proof.json"), "{}", o.stderr);
+        }
+        let o = run(args(&["verify", "--key"], &[&key_pub, &out]));
+        ok(&o);
+        assert!(
+            o.stdout
+                .contains("entries proven against the checkpoint of archive"),
+            "{}",
+            o.stdout
+        );
+        let j = json_of(&run(args(
+            &["verify", "--json", "--key"],
+            &[&key_pub, &out],
+        )));
+        assert_eq!(j["checkpoint"]["status"], "proven", "{j}");
+        assert_eq!(j["checkpoint"]["size"], 300);
+        assert_eq!(j["signature"]["verified_by"][0], "auditor");
+    }
+    // One changed character in one entry: exit 1, the entry named.
+    let out = d.path().join("deletes.ndjson");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let second = text.lines().nth(2).unwrap().to_string();
+    let seq = serde_json::from_str::<Value>(&second).unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    let changed = second.replacen("\"action\":\"delete\"", "\"action\":\"delet\"", 1);
+    std::fs::write(&out, text.replacen(&second, &changed, 1)).unwrap();
+    let o = run(args(&["verify", "--key"], &[&key_pub, &out]));
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(o.stdout.contains(&format!("at seq {seq}")), "{}", o.stdout);
+}
+
+#[test]
+fn consistency_of_a_grown_archive_and_of_a_rewritten_one() {
+    let d = tempfile::tempdir().unwrap();
+    let (archive, _) = sample_and_ingest(d.path());
+    let key = d.path().join("k");
+    ok(&run(args(
+        &["keygen", "--name", "archivist", "-o"],
+        &[&key],
+    )));
+    let key_pub = d.path().join("k.pub");
+    let old = d.path().join("2025.checkpoint");
+    std::fs::write(
+        &old,
+        run(args(&["checkpoint", "--sign"], &[&key, &archive])).stdout,
+    )
+    .unwrap();
+    // Unchanged: consistent, nothing added.
+    let o = run(args(
+        &["consistency", "--old"],
+        &[&old, &archive, Path::new("--key"), &key_pub],
+    ));
+    ok(&o);
+    assert!(
+        o.stdout.contains("CONSISTENT") && o.stdout.contains("0 entries added since"),
+        "{}",
+        o.stdout
+    );
+    // A year later, 20 more entries.
+    let more = d.path().join("more.jsonl");
+    let s = auditlens::core::sample::Sample::new(N, 99);
+    let later: Vec<Entry> = (0..20)
+        .map(|i| {
+            let mut e = s.entry(i);
+            e.time = Timestamp(e.time.0 + 400 * 86_400_000);
+            e
+        })
+        .collect();
+    write_platform_jsonl(&more, &later);
+    ok(&run(args(&["ingest", "--archive"], &[&archive, &more])));
+    let j = json_of(&run(args(
+        &["consistency", "--json", "--sign"],
+        &[
+            &key,
+            &archive,
+            Path::new("--old"),
+            &old,
+            Path::new("--key"),
+            &key_pub,
+        ],
+    )));
+    assert_eq!(j["status"], "consistent", "{j}");
+    assert_eq!(
+        (
+            j["old_size"].as_u64(),
+            j["new_size"].as_u64(),
+            j["added_since"].as_u64()
+        ),
+        (Some(300), Some(320), Some(20))
+    );
+    assert!(!j["proof"].as_array().unwrap().is_empty());
+    assert!(
+        j["new_checkpoint"]
+            .as_str()
+            .unwrap()
+            .contains("\u{2014} archivist ")
+    );
+    let o = run(args(&["verify", "--checkpoint"], &[&old, &archive]));
+    ok(&o);
+    assert!(o.stdout.contains("20 entries added since"), "{}", o.stdout);
+    // History rewritten behind the old checkpoint: 1.
+    rewrite_chain(&archive, 10);
+    let o = run(args(&["consistency", "--old"], &[&old, &archive]));
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(
+        o.stdout.contains("NOT CONSISTENT") && o.stdout.contains("rewritten"),
+        "{}",
+        o.stdout
+    );
+    // Could not run: not an archive, not a checkpoint.
+    let o = run(args(&["consistency", "--old"], &[&old, &more]));
+    assert_eq!(o.code, 2);
+    let o = run(args(&["consistency", "--old"], &[&more, &archive]));
+    assert_eq!(o.code, 2);
+    assert!(
+        o.stderr.contains("not an auditlens checkpoint"),
+        "{}",
+        o.stderr
+    );
 }

@@ -539,3 +539,34 @@ fn raw_export_opens_unsealed_and_bad_file_shows_error() {
     h.run_steps(2);
     assert!(h.state().state.error.is_none());
 }
+
+#[test]
+fn signed_subset_export_banner_names_its_checkpoint_and_signer() {
+    use auditlens::core::archive::Archive;
+    use auditlens::core::export::{ExportFormat, export_with};
+    use auditlens::core::note::SignerKey;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let key = SignerKey::from_seed("auditor.example", &[3; 32]).unwrap();
+    let out = dir.path().join("subset.ndjson");
+    let a = Archive::open(&archive).unwrap();
+    let id = a.id();
+    export_with(
+        &a,
+        &Filter::default(),
+        Some(&[2, 5, 9]),
+        ExportFormat::Ndjson,
+        &out,
+        Some(&key),
+        &Job::new(),
+    )
+    .unwrap();
+    let mut h = harness(&out);
+    wait_for(&mut h, "open", loaded_and_verified);
+    h.get_by_label_contains(&format!(
+        "subset: 3 entries proven against the checkpoint of archive {id} (size 12)"
+    ));
+    h.get_by_label_contains(&format!(
+        "auditlens.archive/{id} size 12, signed by auditor.example (not checked here"
+    ));
+}

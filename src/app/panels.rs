@@ -231,6 +231,18 @@ impl Banner {
                     Some(crate::core::verify::CheckpointStatus::NotCovered) => {
                         "checkpoint not covered".to_string()
                     }
+                    Some(crate::core::verify::CheckpointStatus::Proven { size, entries }) => {
+                        format!(
+                            "subset: {} entries proven against the checkpoint of archive {} (size {})",
+                            thousands(*entries),
+                            r.archive_id.map(|a| a.to_string()).unwrap_or_default(),
+                            thousands(*size)
+                        )
+                    }
+                };
+                let checkpoint = match &doc.anchor {
+                    Some(a) => format!("{checkpoint} · {}", anchor_label(a)),
+                    None => checkpoint,
                 };
                 if r.status() == Status::Intact {
                     let head = r.head.map(|h| h.to_hex()).unwrap_or_default();
@@ -316,6 +328,24 @@ impl Banner {
             None => {}
         }
     }
+}
+
+/// The checkpoint's origin, size and signers; the viewer has no keys, so it
+/// says that signatures are not checked here.
+fn anchor_label(a: &crate::core::proof::AnchorInfo) -> String {
+    let signed = if a.signers.is_empty() {
+        "unsigned".to_string()
+    } else {
+        format!(
+            "signed by {} (not checked here: auditlens verify --key)",
+            a.signers.join(", ")
+        )
+    };
+    format!(
+        "{} size {}, {signed}",
+        a.checkpoint.origin(),
+        thousands(a.checkpoint.size)
+    )
 }
 
 fn banner_frame(ui: &mut egui::Ui, fill: Color32, add: impl FnOnce(&mut egui::Ui)) {

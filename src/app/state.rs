@@ -16,11 +16,11 @@ use eframe::egui;
 use crate::app::diff::{self, DiffItem};
 use crate::app::index::{self, Index, SortKey};
 use crate::core::archive::{Archive, StoredEntry};
-use crate::core::checkpoint::Checkpoint;
 use crate::core::export::{ExportFormat, ExportReport};
 use crate::core::filter::Filter;
 use crate::core::job::Job;
 use crate::core::model::{ActorType, Entry};
+use crate::core::proof::{self, AnchorInfo, SignedCheckpoint};
 use crate::core::source::{self, Format};
 use crate::core::time::Timestamp;
 use crate::core::verify::Report;
@@ -115,7 +115,9 @@ pub struct Document {
     pub sha256: Option<String>,
     pub verify: VerifyState,
     pub verify_started: Option<Instant>,
-    pub checkpoint: Option<Checkpoint>,
+    pub checkpoint: Option<SignedCheckpoint>,
+    /// The checkpoint the last verification was anchored to (loaded, or the export's own).
+    pub anchor: Option<AnchorInfo>,
     pub finding_seqs: HashSet<u64>,
     pub open_time: Instant,
     pub first_frame: Option<Duration>,
@@ -139,7 +141,7 @@ enum Msg {
     },
     Verified {
         generation: u64,
-        result: Result<Report, crate::core::verify::VerifyError>,
+        result: Result<Box<(Report, Option<AnchorInfo>)>, crate::core::verify::VerifyError>,
     },
     View {
         generation: u64,
@@ -408,6 +410,7 @@ impl AppState {
             verify: VerifyState::Running(Arc::new(Job::new())),
             verify_started: None,
             checkpoint: None,
+            anchor: None,
             finding_seqs: HashSet::new(),
             open_time: Instant::now(),
             first_frame: None,
@@ -521,7 +524,8 @@ impl AppState {
         let path = doc.path.clone();
         let checkpoint = doc.checkpoint.clone();
         spawn("verify", move || {
-            let result = crate::core::verify::verify_file(&path, checkpoint.as_ref(), &job);
+            // The viewer holds no keys: signatures are shown, `auditlens verify --key` checks them.
+            let result = proof::verify_signed(&path, checkpoint.as_ref(), &[], &job).map(Box::new);
             let _ = tx.send(Msg::Verified { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -541,7 +545,7 @@ impl AppState {
     pub fn load_checkpoint(&mut self, path: &Path) {
         match std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
-            .and_then(|t| Checkpoint::parse(&t))
+            .and_then(|t| SignedCheckpoint::parse(&t))
         {
             Ok(c) => {
                 if let Some(d) = &mut self.doc {
@@ -595,7 +599,9 @@ impl AppState {
                 Msg::Verified { generation, result } if generation == self.generation => {
                     if let Some(doc) = &mut self.doc {
                         doc.verify = match result {
-                            Ok(r) => {
+                            Ok(done) => {
+                                let (r, anchor) = *done;
+                                doc.anchor = anchor;
                                 doc.finding_seqs =
                                     r.findings.iter().filter_map(|f| f.seq).collect();
                                 VerifyState::Done(Box::new(r))

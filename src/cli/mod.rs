@@ -12,15 +12,17 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use auditlens::core::archive::Archive;
-use auditlens::core::checkpoint::Checkpoint;
 use auditlens::core::export::{self, ExportFormat};
 use auditlens::core::filter::Filter;
 use auditlens::core::ingest::{self, IngestOptions};
 use auditlens::core::job::Job;
 use auditlens::core::model::ActorType;
+use auditlens::core::note::{SignerKey, VerifierKey};
+use auditlens::core::proof::{self, SignedCheckpoint};
 use auditlens::core::sample::{self, PlatformFormat, Sample};
 use auditlens::core::source::{self, Format, Source};
 use auditlens::core::time::Timestamp;
+use auditlens::core::verify::FindingKind;
 use auditlens::core::verify::{self, Report, Status};
 use auditlens::core::{chain, digest};
 
@@ -55,6 +57,11 @@ pub enum Command {
     Export(ExportArgs),
     /// Generate realistic sample data (an archive or a platform-style export).
     Sample(SampleArgs),
+    /// Create an Ed25519 signing key (KEY, mode 0600) and its verifier key (KEY.pub).
+    Keygen(KeygenArgs),
+    /// Prove that the archive today extends the archive an old checkpoint described.
+    /// Exit 0 consistent, 1 not (or tampered), 2 could not run.
+    Consistency(ConsistencyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -87,6 +94,10 @@ pub struct VerifyArgs {
     /// A checkpoint kept outside the archive: catches a cut-off tail and a rewritten chain.
     #[arg(long, value_name = "CHECKPOINT")]
     pub checkpoint: Option<PathBuf>,
+    /// A verifier key (KEY.pub file or its text; repeatable). The checkpoint (the one given, else the
+    /// export's own) must carry a valid signature by one of them; a failing signature rejects.
+    #[arg(long = "key", value_name = "KEY.pub")]
+    pub keys: Vec<String>,
     /// Print one JSON object with status, entries and findings.
     #[arg(long)]
     pub json: bool,
@@ -95,6 +106,36 @@ pub struct VerifyArgs {
 #[derive(Args, Debug)]
 pub struct CheckpointArgs {
     pub archive: PathBuf,
+    /// Sign the checkpoint with this key (written by `auditlens keygen`).
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// The key's name, written on every signature (e.g. archive.example.org/auditor).
+    #[arg(long)]
+    pub name: String,
+    /// Where to write the signing key; the verifier key goes to the same name plus .pub.
+    #[arg(short, long, value_name = "KEY")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ConsistencyArgs {
+    pub archive: PathBuf,
+    /// The checkpoint taken earlier (kept outside the archive).
+    #[arg(long, value_name = "OLD_CHECKPOINT")]
+    pub old: PathBuf,
+    /// A verifier key the old checkpoint must be signed by (repeatable).
+    #[arg(long = "key", value_name = "KEY.pub")]
+    pub keys: Vec<String>,
+    /// Sign the new checkpoint with this key.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -175,9 +216,12 @@ pub struct ExportArgs {
     pub format: ExportFormatArg,
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Output file (written completely or not at all).
+    /// Output file (written completely or not at all). CSV proofs go to OUT.proof.json.
     #[arg(short, long, value_name = "OUT")]
     pub output: PathBuf,
+    /// Sign the export's checkpoint with this key.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -225,6 +269,8 @@ pub fn run(command: Command) -> i32 {
         Command::Info(a) => cmd_info(a),
         Command::Export(a) => cmd_export(a),
         Command::Sample(a) => cmd_sample(a),
+        Command::Keygen(a) => cmd_keygen(a),
+        Command::Consistency(a) => cmd_consistency(a),
     };
     match result {
         Ok(code) => code,
@@ -280,10 +326,157 @@ fn with_progress<T>(job: &Arc<Job>, work: impl FnOnce() -> T) -> T {
     })
 }
 
-fn read_checkpoint(path: &Path) -> Result<Checkpoint, Fail> {
+fn read_checkpoint(path: &Path) -> Result<SignedCheckpoint, Fail> {
     let text =
         std::fs::read_to_string(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
-    Checkpoint::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())))
+    SignedCheckpoint::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())))
+}
+
+fn read_signer(path: &Path) -> Result<SignerKey, Fail> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+    SignerKey::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())))
+}
+
+/// A verifier key from a file, or given as its text.
+fn read_verifier(arg: &str) -> Result<VerifierKey, Fail> {
+    let path = Path::new(arg);
+    if path.exists() {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+        return VerifierKey::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())));
+    }
+    VerifierKey::parse(arg).map_err(|e| {
+        Fail(format!(
+            "--key {arg}: no such file, and not a verifier key text either ({e})"
+        ))
+    })
+}
+
+fn cmd_keygen(a: KeygenArgs) -> Result<i32, Fail> {
+    let key = SignerKey::generate(&a.name)?;
+    let mut pub_path = a.output.as_os_str().to_owned();
+    pub_path.push(".pub");
+    let pub_path = PathBuf::from(pub_path);
+    for p in [&a.output, &pub_path] {
+        if p.exists() {
+            return Err(Fail(format!(
+                "{} already exists; refusing to overwrite a key (choose another name)",
+                p.display()
+            )));
+        }
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let write = |p: &Path, text: String, opts: &std::fs::OpenOptions| -> Result<(), Fail> {
+        let mut f = opts
+            .open(p)
+            .map_err(|e| Fail(format!("{}: {e}", p.display())))?;
+        f.write_all(text.as_bytes())
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Fail(format!("{}: {e}", p.display())))
+    };
+    write(&a.output, key.to_text() + "\n", &opts)?;
+    let mut pub_opts = std::fs::OpenOptions::new();
+    pub_opts.write(true).create_new(true);
+    let verifier = key.verifier().to_text();
+    write(&pub_path, verifier.clone() + "\n", &pub_opts)?;
+    println!("{verifier}");
+    eprintln!(
+        "signing key: {} (keep it secret); verifier key: {} (give it to whoever checks)",
+        a.output.display(),
+        pub_path.display()
+    );
+    Ok(0)
+}
+
+fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
+    if source::detect(&a.archive)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; consistency is proven for archives",
+            a.archive.display()
+        )));
+    }
+    let old = read_checkpoint(&a.old)?;
+    let keys = a
+        .keys
+        .iter()
+        .map(|k| read_verifier(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let signer = a.sign.as_deref().map(read_signer).transpose()?;
+    let archive = Archive::open(&a.archive)?;
+    let job = Arc::new(Job::new());
+    // The whole archive is verified against the old checkpoint (records,
+    // chain, prefix), and the consistency proof ties the two tree heads.
+    let (report, _) = with_progress(&job, || {
+        proof::verify_signed(&a.archive, Some(&old), &keys, &job)
+    })?;
+    let mut c = proof::consistency(&archive, &old.checkpoint, &job)?;
+    // Verification already reported what the proof found in its own words.
+    c.findings.retain(|f| {
+        !report
+            .findings
+            .iter()
+            .any(|g| g.kind == f.kind && g.seq == f.seq)
+    });
+    let new_text = SignedCheckpoint::text(&c.new, signer.as_ref())?;
+    let ok = c.findings.is_empty() && report.status() == Status::Intact;
+    let added = c.new.size.saturating_sub(c.old.size);
+    if a.json {
+        let mut findings: Vec<&verify::Finding> = report.findings.iter().collect();
+        findings.extend(c.findings.iter());
+        println!(
+            "{}",
+            json!({
+                "archive": a.archive.display().to_string(),
+                "status": if ok { "consistent" } else { "inconsistent" },
+                "old_size": c.old.size,
+                "new_size": c.new.size,
+                "added_since": added,
+                "proof": c.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+                "new_checkpoint": new_text,
+                "findings": findings.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
+            })
+        );
+    } else {
+        let mut out = std::io::stdout().lock();
+        if ok {
+            let _ = writeln!(
+                out,
+                "{}: CONSISTENT — it extends the old checkpoint's {} entries; {added} entries added since",
+                a.archive.display(),
+                c.old.size
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{}: NOT CONSISTENT with the old checkpoint",
+                a.archive.display()
+            );
+        }
+        for f in report.findings.iter().chain(c.findings.iter()) {
+            print_finding(&mut out, f);
+        }
+        // A proof exists only between two sizes of the same archive.
+        if c.old.archive_id == c.new.archive_id && c.old.size <= c.new.size {
+            let proof: Vec<String> = c.proof.iter().map(|h| h.to_hex()).collect();
+            let _ = writeln!(
+                out,
+                "consistency proof ({} → {} entries): {}",
+                c.old.size,
+                c.new.size,
+                if proof.is_empty() {
+                    "empty".to_string()
+                } else {
+                    proof.join(" ")
+                }
+            );
+        }
+        let _ = writeln!(out, "\ncheckpoint now (keep it for next time):\n{new_text}");
+    }
+    Ok(if ok { 0 } else { 1 })
 }
 
 fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
@@ -373,29 +566,31 @@ fn report_json(path: &Path, r: &Report) -> serde_json::Value {
             verify::CheckpointStatus::Matches { size, added } => json!({"status": "matches", "size": size, "added_since": added}),
             verify::CheckpointStatus::Fails => json!({"status": "fails"}),
             verify::CheckpointStatus::NotCovered => json!({"status": "not_covered"}),
+            verify::CheckpointStatus::Proven { size, entries } => json!({"status": "proven", "size": size, "entries": entries}),
         }),
         "problems": r.problems(),
         "warnings": r.warnings(),
         "counts": r.counts.iter().map(|(k, n)| (k.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-        "findings": r.findings.iter().map(|f| json!({
-            "kind": f.kind.as_str(),
-            "severity": if f.kind.is_warning() { "warning" } else { "tampering" },
-            "seq": f.seq,
-            "id": f.entry_id,
-            "expected": f.expected,
-            "found": f.found,
-            "message": f.message,
-        })).collect::<Vec<_>>(),
+        "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
         "elapsed_ms": r.elapsed.as_millis() as u64,
     })
 }
 
 fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
     let cp = a.checkpoint.as_deref().map(read_checkpoint).transpose()?;
+    let keys = a
+        .keys
+        .iter()
+        .map(|k| read_verifier(k))
+        .collect::<Result<Vec<_>, _>>()?;
     let job = Arc::new(Job::new());
-    let report = with_progress(&job, || verify::verify_file(&a.file, cp.as_ref(), &job))?;
+    let (report, anchor) = with_progress(&job, || {
+        proof::verify_signed(&a.file, cp.as_ref(), &keys, &job)
+    })?;
     if a.json {
-        println!("{}", report_json(&a.file, &report));
+        let mut j = report_json(&a.file, &report);
+        j["signature"] = anchor_json(anchor.as_ref());
+        println!("{j}");
     } else {
         let mut out = std::io::stdout().lock();
         let status = report.status();
@@ -431,9 +626,25 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
                 let _ = writeln!(out, "checkpoint: DOES NOT MATCH");
             }
             Some(verify::CheckpointStatus::NotCovered) => {
+                let unproven = report.findings.iter().any(|f| {
+                    matches!(f.kind, FindingKind::InclusionFailed | FindingKind::Unproven)
+                });
                 let _ = writeln!(
                     out,
-                    "checkpoint: this export does not include the checkpoint's last entry"
+                    "checkpoint: this export does not include the checkpoint's last entry{}",
+                    if unproven {
+                        ""
+                    } else {
+                        ", and its entries carry no inclusion proofs (it was made before auditlens \
+                         had them; export it again to prove each entry)"
+                    }
+                );
+            }
+            Some(verify::CheckpointStatus::Proven { size, entries }) => {
+                let _ = writeln!(
+                    out,
+                    "subset: {entries} entries proven against the checkpoint of archive {} (size {size})",
+                    report.archive_id.map(|i| i.to_string()).unwrap_or_default()
                 );
             }
             None if report.format == Format::Archive => {
@@ -444,31 +655,11 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
             }
             None => {}
         }
+        if let Some(i) = &anchor {
+            let _ = writeln!(out, "{}", anchor_line(i));
+        }
         for f in &report.findings {
-            let _ = writeln!(
-                out,
-                "{} {}{}{}: {}{}",
-                if f.kind.is_warning() {
-                    "warning"
-                } else {
-                    "FINDING"
-                },
-                f.kind.as_str(),
-                f.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
-                f.entry_id
-                    .as_ref()
-                    .map(|i| format!(" (id {})", terminal_safe(i)))
-                    .unwrap_or_default(),
-                terminal_safe(&f.message),
-                match (&f.expected, &f.found) {
-                    (Some(e), Some(g)) => format!(
-                        "\n    expected {}\n    found    {}",
-                        terminal_safe(e),
-                        terminal_safe(g)
-                    ),
-                    _ => String::new(),
-                }
-            );
+            print_finding(&mut out, f);
         }
         let shown = report.findings.len() as u64;
         let total: u64 = report.counts.iter().map(|(_, n)| n).sum();
@@ -489,9 +680,92 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
             a.archive.display()
         )));
     }
+    let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let archive = Archive::open(&a.archive)?;
-    print!("{}", archive.checkpoint()?.to_text());
+    let cp = archive.checkpoint()?;
+    print!("{}", SignedCheckpoint::text(&cp, signer.as_ref())?);
     Ok(0)
+}
+
+fn print_finding(out: &mut impl Write, f: &verify::Finding) {
+    let _ = writeln!(
+        out,
+        "{} {}{}{}: {}{}",
+        if f.kind.is_warning() {
+            "warning"
+        } else {
+            "FINDING"
+        },
+        f.kind.as_str(),
+        f.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
+        f.entry_id
+            .as_ref()
+            .map(|i| format!(" (id {})", terminal_safe(i)))
+            .unwrap_or_default(),
+        terminal_safe(&f.message),
+        match (&f.expected, &f.found) {
+            (Some(e), Some(g)) => format!(
+                "\n    expected {}\n    found    {}",
+                terminal_safe(e),
+                terminal_safe(g)
+            ),
+            _ => String::new(),
+        }
+    );
+}
+
+fn finding_json(f: &verify::Finding) -> serde_json::Value {
+    json!({
+        "kind": f.kind.as_str(),
+        "severity": if f.kind.is_warning() { "warning" } else { "tampering" },
+        "seq": f.seq,
+        "id": f.entry_id,
+        "expected": f.expected,
+        "found": f.found,
+        "message": f.message,
+    })
+}
+
+fn anchor_json(a: Option<&proof::AnchorInfo>) -> serde_json::Value {
+    match a {
+        None => serde_json::Value::Null,
+        Some(a) => json!({
+            "checkpoint": a.what,
+            "origin": a.checkpoint.origin(),
+            "size": a.checkpoint.size,
+            "signers": a.signers,
+            "checked": a.check.is_some(),
+            "verified_by": a.check.as_ref().map(|c| c.verified.clone()),
+            "failed": a.check.as_ref().map(|c| c.failed.clone()),
+            "accepted": a.check.as_ref().map(|c| c.accepted()),
+        }),
+    }
+}
+
+fn anchor_line(a: &proof::AnchorInfo) -> String {
+    let names = |v: &[String]| {
+        v.iter()
+            .map(|n| terminal_safe(n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &a.check {
+        None if a.signers.is_empty() => format!("{}: unsigned", a.what),
+        None => format!(
+            "{}: signed by {} (not checked: give --key KEY.pub to check)",
+            a.what,
+            names(&a.signers)
+        ),
+        Some(c) if c.accepted() => {
+            format!("{}: signature by {} verified", a.what, names(&c.verified))
+        }
+        Some(c) if !c.failed.is_empty() => format!(
+            "{}: signature by {} DOES NOT VERIFY",
+            a.what,
+            names(&c.failed)
+        ),
+        Some(_) => format!("{}: NOT SIGNED by any key given", a.what),
+    }
 }
 
 fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
@@ -533,8 +807,8 @@ fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
                     let t = rec.entry.time.0;
                     min = Some(min.map_or(t, |m| m.min(t)));
                     max = Some(max.map_or(t, |m| m.max(t)));
-                    if let Some(c) = rec.chain {
-                        last_head = Some(c.chain_hash);
+                    if let Some(h) = rec.chain.and_then(|c| c.chain_hash) {
+                        last_head = Some(h);
                     }
                 }
                 Err(e) if e.fatal => return Err(Fail(e.to_string())),
@@ -596,11 +870,26 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
         ExportFormatArg::Ndjson => ExportFormat::Ndjson,
         ExportFormatArg::Csv => ExportFormat::Csv,
     };
+    let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let job = Arc::new(Job::new());
     let r = with_progress(&job, || {
-        export::export(&archive, &filter, format, &a.output, &job)
+        export::export_with(
+            &archive,
+            &filter,
+            None,
+            format,
+            &a.output,
+            signer.as_ref(),
+            &job,
+        )
     })?;
     eprintln!("exported {} entries to {}", r.entries, r.path.display());
+    if format == ExportFormat::Csv {
+        eprintln!(
+            "inclusion proofs: {} (keep it beside the CSV)",
+            proof::sidecar_path(&a.output).display()
+        );
+    }
     Ok(0)
 }
 

@@ -14,6 +14,10 @@ use crate::core::chain::Hash;
 use crate::core::filter::Filter;
 use crate::core::job::Job;
 use crate::core::json::write_canonical_string;
+use crate::core::note::SignerKey;
+use crate::core::proof::{
+    self, EntryProof, PROOFS_KIND, SIDECAR_FOOTER_KEY, SIDECAR_HEADER_KEY, SignedCheckpoint,
+};
 use crate::core::record_view::RecordView;
 use crate::core::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
 
@@ -95,6 +99,16 @@ pub fn filter_json(f: &Filter) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
+/// The filter written into a header; rows picked one by one (the viewer's
+/// selection) count as a filter too, so the verifier expects gaps in seq.
+fn header_filter(filter: &Filter, only: Option<&[u64]>) -> serde_json::Value {
+    let mut f = filter_json(filter);
+    if let (Some(only), Some(m)) = (only, f.as_object_mut()) {
+        m.insert("selected_rows".into(), only.len().into());
+    }
+    f
+}
+
 /// Exports the entries of `archive` that match `filter` to `out`.
 pub fn export(
     archive: &Archive,
@@ -114,6 +128,23 @@ pub fn export_seqs(
     only: Option<&[u64]>,
     format: ExportFormat,
     out: &Path,
+    job: &Job,
+) -> Result<ExportReport, ExportError> {
+    export_with(archive, filter, only, format, out, None, job)
+}
+
+/// Like [`export_seqs`], with the export's checkpoint signed by `signer` when one is given.
+///
+/// Every entry carries its inclusion proof against the archive's checkpoint
+/// at the time of export (in the entry for JSON and NDJSON, in the sidecar
+/// `OUT.proof.json` for CSV), so the subset proves itself without the archive.
+pub fn export_with(
+    archive: &Archive,
+    filter: &Filter,
+    only: Option<&[u64]>,
+    format: ExportFormat,
+    out: &Path,
+    signer: Option<&SignerKey>,
     job: &Job,
 ) -> Result<ExportReport, ExportError> {
     if out.is_dir() {
@@ -140,14 +171,39 @@ pub fn export_seqs(
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io)?);
 
     job.start_phase("preparing", 0);
-    let checkpoint = archive.checkpoint()?;
+    let (tree, checkpoint) = proof::archive_tree(archive, job)?;
+    let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)
+        .map_err(|e| ExportError::Io(format!("cannot sign the checkpoint: {e}")))?;
+    let proof_of = |seq: u64| EntryProof {
+        leaf_index: seq - 1,
+        path: tree
+            .inclusion_proof(seq - 1, checkpoint.size)
+            .expect("seq within the tree"),
+    };
+    // CSV has no room for proofs: they go to a sidecar written beside it.
+    let mut sidecar = None;
+    if format == ExportFormat::Csv {
+        let side = tempfile::NamedTempFile::new_in(dir)
+            .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
+        let mut sw = BufWriter::new(side.as_file().try_clone().map_err(io)?);
+        let h = serde_json::json!({
+            "version": 1,
+            "archive_id": archive.id().to_string(),
+            "checkpoint": checkpoint_text,
+            "proofs": PROOFS_KIND,
+            "export": out.file_name().map(|n| n.to_string_lossy().into_owned()),
+        });
+        write!(sw, "{{\"{SIDECAR_HEADER_KEY}\":{h},\n\"entries\":[").map_err(io)?;
+        sidecar = Some((side, sw));
+    }
     let header = serde_json::json!({
         "version": 1,
         "archive_id": archive.id().to_string(),
-        "checkpoint": checkpoint.to_text(),
+        "checkpoint": checkpoint_text,
+        "proofs": PROOFS_KIND,
         "exported_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "exported_by": format!("auditlens {}", env!("CARGO_PKG_VERSION")),
-        "filter": filter_json(filter),
+        "filter": header_filter(filter, only),
     });
     match format {
         ExportFormat::Json => {
@@ -189,85 +245,135 @@ pub fn export_seqs(
     let mut count = 0u64;
     let mut seen = 0u64;
     let mut line = String::new();
-    while let Some(r) = rows.next().map_err(|e| archive.err(e))? {
-        seen += 1;
-        if seen.is_multiple_of(4096) {
-            job.check().map_err(|_| ExportError::Cancelled)?;
-            job.set_done(if only.is_some() { count } else { seen });
-        }
-        let seq = r.get::<_, i64>(0).map_err(|e| archive.err(e))? as u64;
-        if let Some(s) = &only_set
-            && !s.contains(&seq)
-        {
-            continue;
-        }
-        let record = match r.get_ref(1).map_err(|e| archive.err(e))? {
-            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
-            _ => {
-                return Err(ExportError::Io(format!(
-                    "entry {seq} has no record; run `auditlens verify`"
-                )));
+    // Each row is held until the next matching row is known: an entry keeps
+    // its chain hash only where the export can check it (its predecessor or
+    // successor is exported, it links to the genesis, or it is the
+    // checkpoint's last entry); elsewhere the inclusion proof stands for it.
+    let mut held: Option<(u64, Vec<u8>, Hash, Hash)> = None;
+    let mut prev_written = 0u64;
+    let mut rows_done = false;
+    loop {
+        let mut next: Option<(u64, Vec<u8>, Hash, Hash)> = None;
+        while !rows_done {
+            let Some(r) = rows.next().map_err(|e| archive.err(e))? else {
+                rows_done = true;
+                break;
+            };
+            seen += 1;
+            if seen.is_multiple_of(4096) {
+                job.check().map_err(|_| ExportError::Cancelled)?;
+                job.set_done(if only.is_some() { count } else { seen });
             }
-        };
-        let leaf = Hash::from_slice(
-            &r.get::<_, archive::RawBytes>(2)
-                .map(|b| b.0)
-                .map_err(|e| archive.err(e))?,
-        )
-        .unwrap_or_default();
-        let chain = Hash::from_slice(
-            &r.get::<_, archive::RawBytes>(3)
-                .map(|b| b.0)
-                .map_err(|e| archive.err(e))?,
-        )
-        .unwrap_or_default();
-        if needs_parse {
-            let e = archive::parse_record(record).map_err(|m| {
-                ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
-            })?;
-            if !filter.matches(&e) {
+            let seq = r.get::<_, i64>(0).map_err(|e| archive.err(e))? as u64;
+            if seq == 0 || seq > checkpoint.size {
+                // Appended while exporting: not in the checkpoint the proofs refer to.
                 continue;
             }
-        }
-        match format {
-            ExportFormat::Json | ExportFormat::Ndjson => {
-                let text = std::str::from_utf8(record)
-                    .ok()
-                    .filter(|t| t.starts_with('{') && t.len() > 2)
-                    .ok_or_else(|| {
-                        ExportError::Io(format!(
-                            "entry {seq} has a malformed record; run `auditlens verify`"
-                        ))
-                    })?;
-                line.clear();
-                if format == ExportFormat::Json {
-                    line.push_str(if count == 0 { "\n" } else { ",\n" });
-                }
-                line.push_str("{\"seq\":");
-                line.push_str(&seq.to_string());
-                line.push_str(",\"leaf_hash\":\"");
-                line.push_str(&leaf.to_hex());
-                line.push_str("\",\"chain_hash\":\"");
-                line.push_str(&chain.to_hex());
-                line.push_str("\",");
-                line.push_str(&text[1..]);
-                if format == ExportFormat::Ndjson {
-                    line.push('\n');
-                }
-                w.write_all(line.as_bytes()).map_err(io)?;
+            if let Some(s) = &only_set
+                && !s.contains(&seq)
+            {
+                continue;
             }
-            ExportFormat::Csv => {
-                // Cells come from the stored record itself (the entry, if one was
-                // built, only served the filter).
-                let c = csv.as_mut().expect("csv writer");
-                let v = RecordView::parse(record).map_err(|m| {
+            let record = match r.get_ref(1).map_err(|e| archive.err(e))? {
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+                _ => {
+                    return Err(ExportError::Io(format!(
+                        "entry {seq} has no record; run `auditlens verify`"
+                    )));
+                }
+            };
+            let leaf = Hash::from_slice(
+                &r.get::<_, archive::RawBytes>(2)
+                    .map(|b| b.0)
+                    .map_err(|e| archive.err(e))?,
+            )
+            .unwrap_or_default();
+            let chain = Hash::from_slice(
+                &r.get::<_, archive::RawBytes>(3)
+                    .map(|b| b.0)
+                    .map_err(|e| archive.err(e))?,
+            )
+            .unwrap_or_default();
+            if needs_parse {
+                let e = archive::parse_record(record).map_err(|m| {
                     ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
                 })?;
-                let written = write_csv_row(c, &id_text, seq, &leaf, &chain, &v);
-                written.map_err(|e| ExportError::Io(e.to_string()))?;
+                if !filter.matches(&e) {
+                    continue;
+                }
             }
+            next = Some((seq, record.to_vec(), leaf, chain));
+            break;
         }
-        count += 1;
+        if let Some((seq, record, leaf, chain)) = held.take() {
+            let checkable = seq == 1
+                || prev_written + 1 == seq
+                || next.as_ref().is_some_and(|n| n.0 == seq + 1)
+                || seq == checkpoint.size;
+            let chain = checkable.then_some(chain);
+            let record = &record[..];
+            match format {
+                ExportFormat::Json | ExportFormat::Ndjson => {
+                    let text = std::str::from_utf8(record)
+                        .ok()
+                        .filter(|t| t.starts_with('{') && t.len() > 2)
+                        .ok_or_else(|| {
+                            ExportError::Io(format!(
+                                "entry {seq} has a malformed record; run `auditlens verify`"
+                            ))
+                        })?;
+                    line.clear();
+                    if format == ExportFormat::Json {
+                        line.push_str(if count == 0 { "\n" } else { ",\n" });
+                    }
+                    line.push_str("{\"seq\":");
+                    line.push_str(&seq.to_string());
+                    line.push_str(",\"leaf_hash\":\"");
+                    line.push_str(&leaf.to_hex());
+                    line.push_str("\",");
+                    if let Some(chain) = chain {
+                        line.push_str("\"chain_hash\":\"");
+                        line.push_str(&chain.to_hex());
+                        line.push_str("\",");
+                    }
+                    proof_of(seq).write_json(&mut line);
+                    line.push(',');
+                    line.push_str(&text[1..]);
+                    if format == ExportFormat::Ndjson {
+                        line.push('\n');
+                    }
+                    w.write_all(line.as_bytes()).map_err(io)?;
+                }
+                ExportFormat::Csv => {
+                    // Cells come from the stored record itself (the entry, if one was
+                    // built, only served the filter).
+                    let c = csv.as_mut().expect("csv writer");
+                    let v = RecordView::parse(record).map_err(|m| {
+                        ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
+                    })?;
+                    let written = write_csv_row(c, &id_text, seq, &leaf, chain.as_ref(), &v);
+                    written.map_err(|e| ExportError::Io(e.to_string()))?;
+                    if let Some((_, sw)) = sidecar.as_mut() {
+                        line.clear();
+                        line.push_str(if count == 0 { "\n" } else { ",\n" });
+                        line.push_str("{\"seq\":");
+                        line.push_str(&seq.to_string());
+                        line.push_str(",\"leaf_hash\":\"");
+                        line.push_str(&leaf.to_hex());
+                        line.push_str("\",");
+                        proof_of(seq).write_json(&mut line);
+                        line.push('}');
+                        sw.write_all(line.as_bytes()).map_err(io)?;
+                    }
+                }
+            }
+            prev_written = seq;
+            count += 1;
+        }
+        match next {
+            Some(n) => held = Some(n),
+            None => break,
+        }
     }
     match format {
         ExportFormat::Json => {
@@ -287,6 +393,20 @@ pub fn export_seqs(
     w.flush().map_err(io)?;
     drop(w);
     job.check().map_err(|_| ExportError::Cancelled)?;
+    if let Some((side, mut sw)) = sidecar {
+        let path = proof::sidecar_path(out);
+        let side_io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", path.display()));
+        write!(
+            sw,
+            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{count}}}}}\n"
+        )
+        .map_err(side_io)?;
+        sw.flush().map_err(side_io)?;
+        drop(sw);
+        side.as_file().sync_all().map_err(side_io)?;
+        side.persist(&path)
+            .map_err(|e| ExportError::Io(format!("{}: {}", path.display(), e.error)))?;
+    }
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(out)
         .map_err(|e| ExportError::Io(format!("{}: {}", out.display(), e.error)))?;
@@ -301,18 +421,18 @@ fn write_csv_row(
     archive_id: &str,
     seq: u64,
     leaf: &Hash,
-    chain: &Hash,
+    chain: Option<&Hash>,
     v: &RecordView<'_>,
 ) -> csv::Result<()> {
     let a = &v.actor;
     let seq_text = seq.to_string();
     let leaf_hex = leaf.to_hex();
-    let chain_hex = chain.to_hex();
+    let chain_hex = chain.map(Hash::to_hex);
     let cells: [Option<&str>; 32] = [
         Some(archive_id),
         Some(&seq_text),
         Some(&leaf_hex),
-        Some(&chain_hex),
+        chain_hex.as_deref(),
         Some(&v.id),
         Some(&v.time_text),
         v.updated_at.as_deref(),

@@ -15,6 +15,7 @@ use crate::core::chain::{ArchiveId, Hash};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::json::{self, Json, MAX_VALUE_BYTES, Parser};
 use crate::core::model::{Actor, ActorType, Entry};
+use crate::core::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY};
 use crate::core::time::Timestamp;
 
 /// What kind of file this is.
@@ -109,7 +110,9 @@ impl fmt::Display for RecordError {
 pub struct ChainFields {
     pub seq: u64,
     pub leaf_hash: Hash,
-    pub chain_hash: Hash,
+    /// Absent where an export with proofs leaves it out: on an entry whose
+    /// neighbours are not exported, nothing in the export could check it.
+    pub chain_hash: Option<Hash>,
 }
 
 /// One entry read from a file.
@@ -119,6 +122,9 @@ pub struct SourceRecord {
     pub chain: Option<ChainFields>,
     /// The archive named by the export row (CSV carries it per row).
     pub archive_id: Option<ArchiveId>,
+    /// The entry's inclusion proof, in exports that carry proofs in each entry
+    /// (JSON, NDJSON); `Err` holds why the proof fields could not be read.
+    pub proof: Option<Result<EntryProof, String>>,
     pub record: u64,
     pub line: u64,
 }
@@ -128,6 +134,10 @@ pub struct SourceRecord {
 pub struct ExportHeader {
     pub archive_id: ArchiveId,
     pub checkpoint: Option<Checkpoint>,
+    /// The checkpoint exactly as written, signature lines included.
+    pub checkpoint_text: Option<String>,
+    /// The export says every entry carries an inclusion proof (`"proofs"` in the header).
+    pub proofs: bool,
     pub exported_at: Option<String>,
     pub filter: Option<Json>,
 }
@@ -709,6 +719,7 @@ impl Source {
                                 entry,
                                 chain: None,
                                 archive_id: None,
+                                proof: None,
                                 record: 0,
                                 line,
                             })
@@ -718,6 +729,7 @@ impl Source {
                                     entry,
                                     chain: Some(chain),
                                     archive_id: Some(archive_id),
+                                    proof: None,
                                     record: 0,
                                     line,
                                 }
@@ -756,14 +768,16 @@ impl Source {
                     entry,
                     chain: None,
                     archive_id: None,
+                    proof: None,
                     record: self.record_no,
                     line,
                 })
             }
-            _ => export_json_entry(m).map(|(entry, chain)| SourceRecord {
+            _ => export_json_entry(m).map(|(entry, chain, proof)| SourceRecord {
                 entry,
                 chain: Some(chain),
                 archive_id: self.header.as_ref().map(|h| h.archive_id),
+                proof,
                 record: self.record_no,
                 line,
             }),
@@ -861,16 +875,19 @@ fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
         .and_then(Json::as_str)
         .and_then(ArchiveId::parse)
         .ok_or("the export header has no valid archive_id")?;
-    let checkpoint = match h.get("checkpoint") {
-        None | Some(Json::Null) => None,
-        Some(Json::String(t)) => {
-            Some(Checkpoint::parse(t).map_err(|e| format!("the export's checkpoint: {e}"))?)
-        }
+    let (checkpoint, checkpoint_text) = match h.get("checkpoint") {
+        None | Some(Json::Null) => (None, None),
+        Some(Json::String(t)) => (
+            Some(Checkpoint::parse(t).map_err(|e| format!("the export's checkpoint: {e}"))?),
+            Some(t.clone()),
+        ),
         Some(_) => return Err("the export's checkpoint must be text".into()),
     };
     Ok(ExportHeader {
         archive_id,
         checkpoint,
+        checkpoint_text,
+        proofs: h.get("proofs").is_some_and(|p| !matches!(p, Json::Null)),
         exported_at: h
             .get("exported_at")
             .and_then(Json::as_str)
@@ -961,7 +978,12 @@ fn hash_field(m: &BTreeMap<String, Json>, k: &str) -> Result<Hash, String> {
         .ok_or_else(|| format!("{k:?} is missing or not 64 hex digits"))
 }
 
-fn export_json_entry(m: &BTreeMap<String, Json>) -> Result<(Entry, ChainFields), String> {
+/// An entry's proof fields, or `None` when it has none (exports made before proofs).
+type ProofFields = Option<Result<EntryProof, String>>;
+
+fn export_json_entry(
+    m: &BTreeMap<String, Json>,
+) -> Result<(Entry, ChainFields, ProofFields), String> {
     let seq = m
         .get("seq")
         .and_then(json_u64)
@@ -970,14 +992,23 @@ fn export_json_entry(m: &BTreeMap<String, Json>) -> Result<(Entry, ChainFields),
     let chain = ChainFields {
         seq,
         leaf_hash: hash_field(m, "leaf_hash")?,
-        chain_hash: hash_field(m, "chain_hash")?,
+        chain_hash: m
+            .get("chain_hash")
+            .map(|_| hash_field(m, "chain_hash"))
+            .transpose()?,
     };
     let mut record = m.clone();
     for k in ["seq", "leaf_hash", "chain_hash"] {
         record.remove(k);
     }
+    let index = record.remove(PROOF_INDEX_KEY);
+    let path = record.remove(PROOF_PATH_KEY);
+    let proof = match (index, path) {
+        (None, None) => None,
+        (index, path) => Some(EntryProof::from_json(index.as_ref(), path.as_ref())),
+    };
     let entry = Entry::from_record(&Json::Object(record))?;
-    Ok((entry, chain))
+    Ok((entry, chain, proof))
 }
 
 /// Characters that make a spreadsheet treat a cell as a formula (OWASP CSV
@@ -1037,7 +1068,9 @@ fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, A
     let chain = ChainFields {
         seq,
         leaf_hash: hash("leaf_hash")?,
-        chain_hash: hash("chain_hash")?,
+        chain_hash: (!get("chain_hash").is_empty())
+            .then(|| hash("chain_hash"))
+            .transpose()?,
     };
     let id = text("id").ok_or("the entry has no id")?;
     let t = time("time")?.ok_or("the entry has no time")?;

@@ -16,6 +16,7 @@ use crate::core::archive::{Archive, ArchiveError, PROTECTIVE_TRIGGERS};
 use crate::core::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::job::Job;
+use crate::core::proof;
 use crate::core::record_view::RecordView;
 use crate::core::source::{self, Format, Source};
 
@@ -52,6 +53,14 @@ pub enum FindingKind {
     ExportIncomplete,
     /// Entries of an export are not in increasing seq order.
     OutOfOrder,
+    /// An exported entry's inclusion proof does not lead to the checkpoint's root.
+    InclusionFailed,
+    /// An exported entry lacks the inclusion proof the export promises, or it is unreadable.
+    Unproven,
+    /// A checkpoint signature by a given key does not verify, or the signature lines are malformed.
+    SignatureInvalid,
+    /// Keys were given but no given key signed the checkpoint.
+    NotSigned,
     /// Protective triggers or indexes were removed (warning).
     ProtectionRemoved,
     /// An entry's time is earlier than the previous entry's (warning).
@@ -75,6 +84,10 @@ impl FindingKind {
             FindingKind::WrongArchive => "wrong_archive",
             FindingKind::ExportIncomplete => "export_incomplete",
             FindingKind::OutOfOrder => "out_of_order",
+            FindingKind::InclusionFailed => "inclusion_failed",
+            FindingKind::Unproven => "unproven_entry",
+            FindingKind::SignatureInvalid => "bad_signature",
+            FindingKind::NotSigned => "not_signed",
             FindingKind::ProtectionRemoved => "protection_removed",
             FindingKind::TimeBackwards => "time_backwards",
         }
@@ -147,6 +160,9 @@ pub enum CheckpointStatus {
     Fails,
     /// A filtered export that does not reach the checkpoint's last entry.
     NotCovered,
+    /// Every entry of an export carries an inclusion proof that leads to the
+    /// root of the checkpoint of `size` entries.
+    Proven { size: u64, entries: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -168,6 +184,23 @@ pub struct Report {
 }
 
 impl Report {
+    /// Adds a finding found outside the walk (a checkpoint signature, say).
+    pub fn push_finding(&mut self, f: Finding) {
+        match self.counts.iter_mut().find(|(k, _)| *k == f.kind) {
+            Some((_, n)) => *n += 1,
+            None => {
+                self.counts.push((f.kind, 1));
+                self.counts.sort();
+            }
+        }
+        if self.findings.len() < MAX_FINDINGS {
+            let at = self
+                .findings
+                .partition_point(|g| (g.seq.unwrap_or(0), g.kind) <= (f.seq.unwrap_or(0), f.kind));
+            self.findings.insert(at, f);
+        }
+    }
+
     pub fn status(&self) -> Status {
         if self.counts.iter().any(|(k, n)| !k.is_warning() && *n > 0) {
             Status::Tampered
@@ -702,8 +735,20 @@ pub fn verify_export(
     let format = src.format;
     let mut out = Collector::new();
     let header_id = src.header.as_ref().map(|h| h.archive_id);
-    let header_cp = src.header.as_ref().and_then(|h| h.checkpoint.clone());
-    let cp = checkpoint.cloned().or(header_cp);
+    // CSV exports keep their inclusion proofs and checkpoint in a sidecar file.
+    let sidecar = if format == Format::ExportCsv {
+        proof::SidecarReader::open_for(path).map_err(VerifyError::Cannot)?
+    } else {
+        None
+    };
+    let header_cp = src
+        .header
+        .as_ref()
+        .and_then(|h| h.checkpoint.clone())
+        .or_else(|| sidecar.as_ref().map(|s| s.checkpoint.checkpoint.clone()));
+    let promised = src.header.as_ref().is_some_and(|h| h.proofs);
+    let mut proofs = proof::InclusionCheck::new(header_cp.clone(), promised, sidecar);
+    let cp = checkpoint.cloned().or(header_cp.clone());
     let mut walk: Option<ChainWalk> = header_id.map(|id| ChainWalk::new(id, cp.as_ref()));
     // In an export made without a filter, a missing seq is a deleted entry.
     let unfiltered = src
@@ -716,6 +761,8 @@ pub fn verify_export(
     let mut record_bytes = 0u64;
     let mut record = String::new();
     let mut complete = true;
+    // The last entry's chain hash was left out: the export shows no head.
+    let mut head_absent = false;
     job.start_phase("verifying", 0);
     while let Some(r) = src.next_record() {
         if entries.is_multiple_of(4096) {
@@ -761,17 +808,29 @@ pub fn verify_export(
         }
         record.clear();
         rec.entry.to_record().write_canonical(&mut record);
+        let computed = chain::leaf_hash(&id, chain_fields.seq, record.as_bytes());
+        head_absent = chain_fields.chain_hash.is_none();
         w.step(
             &mut out,
             chain_fields.seq,
             record.as_bytes(),
             chain_fields.leaf_hash,
-            chain_fields.chain_hash,
-            chain::leaf_hash(&id, chain_fields.seq, record.as_bytes()),
+            // A left-out chain hash can link nothing: any check that needs it fails.
+            chain_fields.chain_hash.unwrap_or_default(),
+            computed,
             Some(&rec.entry.id),
             Some(rec.entry.time.0),
             unfiltered,
         );
+        for f in proofs.check(
+            chain_fields.seq,
+            Some(&rec.entry.id),
+            &computed,
+            &chain_fields.leaf_hash,
+            rec.proof.as_ref(),
+        ) {
+            out.push(f);
+        }
         entries += 1;
         record_bytes += record.len() as u64;
     }
@@ -801,7 +860,11 @@ pub fn verify_export(
         }
     }
     let archive_id = walk.as_ref().map(|w| w.id);
-    let (head, root, cp_status) = match walk {
+    let (summary, proof_findings) = proofs.finish();
+    for f in proof_findings {
+        out.push(f);
+    }
+    let (mut head, root, mut cp_status) = match walk {
         // Only a complete, unfiltered export can show that a checkpoint's tail is missing.
         Some(w) => {
             let full = complete && w.contiguous;
@@ -809,6 +872,31 @@ pub fn verify_export(
         }
         None => (None, None, None),
     };
+    if head_absent {
+        head = None;
+    }
+    // Every entry proven against the checkpoint the export names (and, if one
+    // was given, that checkpoint is the same tree).
+    let same_tree = match (checkpoint, &header_cp) {
+        (Some(given), Some(named)) => {
+            (given.archive_id, given.size, given.root) == (named.archive_id, named.size, named.root)
+        }
+        _ => true,
+    };
+    if summary.carried
+        && summary.proven == entries
+        && entries > 0
+        && same_tree
+        && matches!(
+            cp_status,
+            Some(CheckpointStatus::NotCovered | CheckpointStatus::Matches { .. })
+        )
+    {
+        cp_status = Some(CheckpointStatus::Proven {
+            size: summary.size,
+            entries,
+        });
+    }
     let mut findings = out.findings.clone();
     findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
     Ok(Report {

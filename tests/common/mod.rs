@@ -5,6 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use auditlens::core::archive::{self, Archive, IndexColumns};
+use auditlens::core::chain;
 use auditlens::core::checkpoint::Checkpoint;
 use auditlens::core::ingest::{IngestOptions, IngestReport, ingest};
 use auditlens::core::job::Job;
@@ -206,4 +207,30 @@ pub fn write_platform_jsonl(path: &Path, entries: &[Entry]) {
         text.push('\n');
     }
     std::fs::write(path, text).expect("write jsonl");
+}
+
+/// Modifies the record at `k` and recomputes every leaf and chain hash, then
+/// restores the triggers: only a checkpoint can tell.
+pub fn rewrite_chain(path: &Path, k: u64) {
+    let id = Archive::open(path).unwrap().id();
+    let conn = open_for_tampering(path);
+    let n: i64 = conn
+        .query_row("SELECT max(seq) FROM entries", [], |r| r.get(0))
+        .unwrap();
+    let mut prev = chain::genesis(&id);
+    for seq in 1..=n as u64 {
+        let mut row = read_row(&conn, seq);
+        if seq == k {
+            row.record = flip_one_byte(&row.record);
+        }
+        let leaf = chain::leaf_hash(&id, seq, row.record.as_bytes());
+        let link = chain::chain_link(&prev, &leaf);
+        conn.execute(
+            "UPDATE entries SET record = ?1, leaf_hash = ?2, chain_hash = ?3 WHERE seq = ?4",
+            rusqlite::params![row.record, &leaf.0[..], &link.0[..], seq as i64],
+        )
+        .unwrap();
+        prev = link;
+    }
+    restore_triggers(&conn);
 }

@@ -1,0 +1,829 @@
+//! Proofs that travel (docs/FORMAT.md, "Signed checkpoint" and "Proofs in exports").
+//!
+//! Ties the Merkle proofs (`merkle`) and signed notes (`note`) to archives,
+//! checkpoints and exports:
+//!
+//! * a [`SignedCheckpoint`] is a checkpoint with its signature lines;
+//! * every entry of an export carries an [`EntryProof`] (its leaf index and
+//!   inclusion path) against the export's checkpoint, so that a filtered
+//!   subset proves each entry without the archive; CSV exports keep the
+//!   proofs in a sidecar file `OUT.proof.json` ([`SidecarReader`]);
+//! * [`InclusionCheck`] checks those proofs while an export is verified;
+//! * [`consistency`] proves that an archive today extends an old checkpoint.
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use crate::core::archive::{self, Archive, ArchiveError};
+use crate::core::chain::{self, ArchiveId, Hash};
+use crate::core::checkpoint::Checkpoint;
+use crate::core::job::Job;
+use crate::core::json::{self, Json, Parser};
+use crate::core::merkle::{self, ProofError, Tree};
+use crate::core::note::{Note, NoteError, SignatureCheck, SignerKey, VerifierKey};
+use crate::core::verify::{Finding, FindingKind};
+
+/// Key of an entry's leaf index in JSON and NDJSON exports.
+pub const PROOF_INDEX_KEY: &str = "leaf_index";
+/// Key of an entry's inclusion path (hex hashes, leaf to root) in exports.
+pub const PROOF_PATH_KEY: &str = "inclusion";
+/// Value of the export header's `"proofs"` key: every entry carries an RFC 6962 inclusion proof.
+pub const PROOFS_KIND: &str = "rfc6962-inclusion";
+/// A CSV export `OUT` keeps its proofs in `OUT` + this suffix.
+pub const SIDECAR_SUFFIX: &str = ".proof.json";
+/// Header and footer keys of a proof sidecar.
+pub const SIDECAR_HEADER_KEY: &str = "auditlens_proof";
+pub const SIDECAR_FOOTER_KEY: &str = "auditlens_proof_end";
+
+/// One entry's inclusion proof: leaf index `seq - 1` and the sibling hashes from leaf to root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryProof {
+    pub leaf_index: u64,
+    pub path: Vec<Hash>,
+}
+
+impl EntryProof {
+    /// Reads the `leaf_index` and `inclusion` values of an exported entry.
+    pub fn from_json(index: Option<&Json>, path: Option<&Json>) -> Result<EntryProof, String> {
+        let leaf_index = match index {
+            Some(Json::Number(n)) => n
+                .parse::<u64>()
+                .map_err(|_| format!("{PROOF_INDEX_KEY:?} must be a non-negative integer"))?,
+            _ => return Err(format!("{PROOF_INDEX_KEY:?} is missing or not a number")),
+        };
+        let Some(Json::Array(items)) = path else {
+            return Err(format!(
+                "{PROOF_PATH_KEY:?} is missing or not a list of hashes"
+            ));
+        };
+        if items.len() > 64 {
+            return Err(format!("{PROOF_PATH_KEY:?} has more than 64 hashes"));
+        }
+        let path = items
+            .iter()
+            .map(|h| {
+                h.as_str().and_then(Hash::from_hex).ok_or_else(|| {
+                    format!("{PROOF_PATH_KEY:?} holds a value that is not 64 hex digits")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(EntryProof { leaf_index, path })
+    }
+
+    /// Appends `"leaf_index":N,"inclusion":["…",…]` (no surrounding braces).
+    pub fn write_json(&self, out: &mut String) {
+        out.push('"');
+        out.push_str(PROOF_INDEX_KEY);
+        out.push_str("\":");
+        out.push_str(&self.leaf_index.to_string());
+        out.push_str(",\"");
+        out.push_str(PROOF_PATH_KEY);
+        out.push_str("\":[");
+        for (i, h) in self.path.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(&h.to_hex());
+            out.push('"');
+        }
+        out.push(']');
+    }
+}
+
+/// A checkpoint together with its signature lines (a C2SP signed note).
+#[derive(Clone, Debug)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Checkpoint,
+    /// The note as read; `Err` if its signature block is malformed.
+    pub note: Result<Note, NoteError>,
+}
+
+impl SignedCheckpoint {
+    /// Reads a checkpoint file or an export's checkpoint text, signed or not.
+    pub fn parse(text: &str) -> Result<SignedCheckpoint, String> {
+        let checkpoint = Checkpoint::parse(text)?;
+        Ok(SignedCheckpoint {
+            checkpoint,
+            note: Note::parse(text),
+        })
+    }
+
+    /// The checkpoint's text, signed by `signer` if one is given.
+    pub fn text(checkpoint: &Checkpoint, signer: Option<&SignerKey>) -> Result<String, NoteError> {
+        let body = checkpoint.to_text();
+        match signer {
+            None => Ok(body),
+            Some(s) => Ok(Note::sign(&body, s)?.to_text()),
+        }
+    }
+
+    /// Names on the signature lines (whether or not anyone can check them).
+    pub fn signers(&self) -> Vec<String> {
+        match &self.note {
+            Ok(n) => n.signatures.iter().map(|s| s.name.clone()).collect(),
+            Err(_) => vec![],
+        }
+    }
+
+    /// Checks the signatures against `keys`; the findings say why the
+    /// checkpoint is not accepted (empty when it is). `what` names the
+    /// checkpoint in messages ("the checkpoint file", "the export's checkpoint").
+    pub fn check(&self, keys: &[VerifierKey], what: &str) -> (SignatureCheck, Vec<Finding>) {
+        let note = match &self.note {
+            Ok(n) => n,
+            Err(e) => {
+                let f = finding(
+                    FindingKind::SignatureInvalid,
+                    None,
+                    format!("{what}: its signature lines cannot be read ({e})"),
+                );
+                return (SignatureCheck::default(), vec![f]);
+            }
+        };
+        let check = note.check(keys);
+        let mut out = Vec::new();
+        for name in &check.failed {
+            out.push(finding(
+                FindingKind::SignatureInvalid,
+                None,
+                format!(
+                    "{what}: the signature by {name:?} does not verify: the checkpoint text was changed \
+                     after it was signed, or the signature was damaged"
+                ),
+            ));
+        }
+        if check.verified.is_empty() && check.failed.is_empty() {
+            let given: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
+            let msg = if note.signatures.is_empty() {
+                format!(
+                    "{what} is not signed, so it cannot be proven to come from {}; sign checkpoints \
+                     with `auditlens checkpoint ARCHIVE --sign KEY`",
+                    given.join(", ")
+                )
+            } else {
+                format!(
+                    "{what} is signed by {} but not by any key given ({})",
+                    note.signatures
+                        .iter()
+                        .map(|s| format!("{:?}", s.name))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    given.join(", ")
+                )
+            };
+            out.push(finding(FindingKind::NotSigned, None, msg));
+        }
+        (check, out)
+    }
+}
+
+pub(crate) fn finding(kind: FindingKind, seq: Option<u64>, message: String) -> Finding {
+    Finding {
+        kind,
+        seq,
+        entry_id: None,
+        expected: None,
+        found: None,
+        message,
+    }
+}
+
+/// The archive's Merkle tree over its stored leaf hashes and the checkpoint
+/// of that tree. Refuses an archive whose seqs have gaps: proofs by leaf
+/// index would not match seqs (`auditlens verify` says what happened).
+pub fn archive_tree(archive: &Archive, job: &Job) -> Result<(Tree, Checkpoint), ArchiveError> {
+    let conn = archive.connection();
+    let mut stmt = conn
+        .prepare("SELECT seq, leaf_hash, chain_hash FROM entries ORDER BY seq")
+        .map_err(|e| archive.err(e))?;
+    let mut rows = stmt.query([]).map_err(|e| archive.err(e))?;
+    let mut leaves = Vec::new();
+    let mut head = chain::genesis(&archive.id());
+    while let Some(r) = rows.next().map_err(|e| archive.err(e))? {
+        let seq: i64 = r.get(0).map_err(|e| archive.err(e))?;
+        if seq != leaves.len() as i64 + 1 {
+            return Err(ArchiveError(format!(
+                "{}: entry {} is missing; the archive is damaged, so no proofs can be made \
+                 (run `auditlens verify` on it)",
+                archive.path().display(),
+                leaves.len() + 1
+            )));
+        }
+        let leaf = r
+            .get::<_, archive::RawBytes>(1)
+            .map_err(|e| archive.err(e))?
+            .0;
+        let link = r
+            .get::<_, archive::RawBytes>(2)
+            .map_err(|e| archive.err(e))?
+            .0;
+        let (Some(leaf), Some(link)) = (Hash::from_slice(&leaf), Hash::from_slice(&link)) else {
+            return Err(ArchiveError(format!(
+                "{}: entry {seq} has a damaged hash column; run `auditlens verify` on it",
+                archive.path().display()
+            )));
+        };
+        leaves.push(leaf);
+        head = link;
+        if leaves.len().is_multiple_of(65_536) {
+            job.set_done(leaves.len() as u64);
+        }
+    }
+    let tree = Tree::new(leaves);
+    let cp = Checkpoint {
+        archive_id: archive.id(),
+        size: tree.size(),
+        root: tree.root(),
+        head,
+    };
+    Ok((tree, cp))
+}
+
+/// The proof file name of a CSV export.
+pub fn sidecar_path(export: &Path) -> PathBuf {
+    let mut s = export.as_os_str().to_owned();
+    s.push(SIDECAR_SUFFIX);
+    PathBuf::from(s)
+}
+
+/// Reads a proof sidecar entry by entry (it may be as large as the export).
+pub struct SidecarReader {
+    pub path: PathBuf,
+    pub archive_id: ArchiveId,
+    pub checkpoint: SignedCheckpoint,
+    /// The checkpoint text as written.
+    pub checkpoint_text: String,
+    parser: Parser<BufReader<std::fs::File>>,
+    first: bool,
+    done: bool,
+    pub footer_count: Option<u64>,
+}
+
+impl SidecarReader {
+    /// Opens the sidecar of a CSV export, `None` if there is none.
+    pub fn open_for(export: &Path) -> Result<Option<SidecarReader>, String> {
+        let path = sidecar_path(export);
+        if !path.exists() {
+            return Ok(None);
+        }
+        SidecarReader::open(&path).map(Some)
+    }
+
+    pub fn open(path: &Path) -> Result<SidecarReader, String> {
+        let fail = |m: String| format!("{}: {m}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        let mut p = Parser::new(BufReader::new(file));
+        let e = |e: json::JsonError| fail(e.to_string());
+        p.skip_bom_and_ws().map_err(e)?;
+        p.expect(b'{').map_err(e)?;
+        let k = p.parse_key().map_err(e)?;
+        if k != SIDECAR_HEADER_KEY {
+            return Err(fail(format!(
+                "not an auditlens proof file (starts with {k:?})"
+            )));
+        }
+        let h = p.parse_value().map_err(e)?;
+        if !matches!(h.get("version"), Some(Json::Number(n)) if n == "1") {
+            return Err(fail(
+                "unsupported proof file version; use a newer auditlens".into(),
+            ));
+        }
+        let archive_id = h
+            .get("archive_id")
+            .and_then(Json::as_str)
+            .and_then(ArchiveId::parse)
+            .ok_or_else(|| fail("the proof file has no valid archive_id".into()))?;
+        let text = h
+            .get("checkpoint")
+            .and_then(Json::as_str)
+            .ok_or_else(|| fail("the proof file has no checkpoint".into()))?
+            .to_string();
+        let checkpoint =
+            SignedCheckpoint::parse(&text).map_err(|m| fail(format!("its checkpoint: {m}")))?;
+        if checkpoint.checkpoint.archive_id != archive_id {
+            return Err(fail(format!(
+                "its archive_id {archive_id} is not the archive its checkpoint names ({}): the proof \
+                 file was edited",
+                checkpoint.checkpoint.archive_id
+            )));
+        }
+        p.expect(b',').map_err(e)?;
+        let k = p.parse_key().map_err(e)?;
+        if k != "entries" {
+            return Err(fail(format!("expected \"entries\", found {k:?}")));
+        }
+        p.expect(b'[').map_err(e)?;
+        Ok(SidecarReader {
+            path: path.to_path_buf(),
+            archive_id,
+            checkpoint,
+            checkpoint_text: text,
+            parser: p,
+            first: true,
+            done: false,
+            footer_count: None,
+        })
+    }
+
+    /// The next (seq, leaf hash, proof); `Err` (then `None`) if the file is malformed from here on.
+    pub fn next_proof(&mut self) -> Option<Result<(u64, Hash, EntryProof), String>> {
+        if self.done {
+            return None;
+        }
+        let r = self.read();
+        if !matches!(r, Some(Ok(_))) {
+            self.done = true;
+        }
+        r
+    }
+
+    fn read(&mut self) -> Option<Result<(u64, Hash, EntryProof), String>> {
+        let p = &mut self.parser;
+        let path = &self.path;
+        let line = p.line();
+        let fail = |m: String| format!("{} line {line}: {m}", path.display());
+        let step = (|| -> Result<Option<Json>, json::JsonError> {
+            if p.eat(b']')? {
+                return Ok(None);
+            }
+            if !self.first {
+                p.expect(b',')?;
+            }
+            Ok(Some(p.parse_value()?))
+        })();
+        self.first = false;
+        match step {
+            Err(e) => Some(Err(fail(e.to_string()))),
+            Ok(None) => {
+                // The footer: its count, then the end of the file.
+                let end = (|| -> Result<u64, String> {
+                    let e = |e: json::JsonError| e.to_string();
+                    p.expect(b',').map_err(e)?;
+                    let k = p.parse_key().map_err(e)?;
+                    if k != SIDECAR_FOOTER_KEY {
+                        return Err(format!("expected {SIDECAR_FOOTER_KEY:?}, found {k:?}"));
+                    }
+                    let v = p.parse_value().map_err(e)?;
+                    let n = v
+                        .get("count")
+                        .and_then(|c| match c {
+                            Json::Number(n) => n.parse().ok(),
+                            _ => None,
+                        })
+                        .ok_or("malformed end record")?;
+                    p.expect(b'}').map_err(e)?;
+                    p.skip_ws().map_err(e)?;
+                    if p.peek().map_err(e)?.is_some() {
+                        return Err("data after the end of the proof file".into());
+                    }
+                    Ok(n)
+                })();
+                match end {
+                    Ok(n) => {
+                        self.footer_count = Some(n);
+                        None
+                    }
+                    Err(m) => Some(Err(fail(format!(
+                        "{m} (the proof file was cut short or edited)"
+                    )))),
+                }
+            }
+            Ok(Some(v)) => {
+                let r = (|| -> Result<(u64, Hash, EntryProof), String> {
+                    let seq = match v.get("seq") {
+                        Some(Json::Number(n)) => n.parse::<u64>().ok().filter(|s| *s > 0),
+                        _ => None,
+                    }
+                    .ok_or("\"seq\" is missing or not a positive integer")?;
+                    let leaf = v
+                        .get("leaf_hash")
+                        .and_then(Json::as_str)
+                        .and_then(Hash::from_hex)
+                        .ok_or("\"leaf_hash\" is missing or not 64 hex digits")?;
+                    let proof =
+                        EntryProof::from_json(v.get(PROOF_INDEX_KEY), v.get(PROOF_PATH_KEY))?;
+                    Ok((seq, leaf, proof))
+                })();
+                Some(r.map_err(fail))
+            }
+        }
+    }
+}
+
+/// What the inclusion proofs of an export showed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProofSummary {
+    /// The export carries proofs (in its entries or a sidecar).
+    pub carried: bool,
+    /// Entries whose proof leads to the checkpoint's root.
+    pub proven: u64,
+    /// The tree size the proofs refer to.
+    pub size: u64,
+}
+
+/// Checks each exported entry's inclusion proof against the checkpoint the
+/// export names, while the export is read in order.
+pub struct InclusionCheck {
+    checkpoint: Option<Checkpoint>,
+    /// The export promised a proof for every entry.
+    expected: bool,
+    sidecar: Option<SidecarReader>,
+    /// The sidecar's next proof, read ahead to align it with the rows.
+    pending: Option<(u64, Hash, EntryProof)>,
+    /// The leaf hash the sidecar names for the entry being checked.
+    sidecar_leaf: Option<Hash>,
+    sidecar_count: u64,
+    summary: ProofSummary,
+}
+
+impl InclusionCheck {
+    pub fn new(
+        checkpoint: Option<Checkpoint>,
+        expected: bool,
+        sidecar: Option<SidecarReader>,
+    ) -> InclusionCheck {
+        let carried = expected || sidecar.is_some();
+        InclusionCheck {
+            summary: ProofSummary {
+                carried,
+                proven: 0,
+                size: checkpoint.as_ref().map_or(0, |c| c.size),
+            },
+            expected: carried,
+            checkpoint,
+            sidecar,
+            pending: None,
+            sidecar_leaf: None,
+            sidecar_count: 0,
+        }
+    }
+
+    /// Reads sidecar proofs up to `seq`; proofs for seqs with no row are findings.
+    fn sidecar_proof(
+        &mut self,
+        seq: u64,
+        out: &mut Vec<Finding>,
+    ) -> Option<Result<EntryProof, String>> {
+        loop {
+            if self.pending.is_none() {
+                let reader = self.sidecar.as_mut()?;
+                match reader.next_proof() {
+                    None => return None,
+                    Some(Err(m)) => {
+                        out.push(finding(FindingKind::Unproven, Some(seq), m.clone()));
+                        return Some(Err(m));
+                    }
+                    Some(Ok(p)) => {
+                        self.sidecar_count += 1;
+                        self.pending = Some(p);
+                    }
+                }
+            }
+            let (s, _, _) = self.pending.as_ref().expect("pending proof");
+            if *s < seq {
+                let (s, _, _) = self.pending.take().expect("pending proof");
+                out.push(missing_row(s));
+                continue;
+            }
+            if *s > seq {
+                return None;
+            }
+            let (_, leaf, p) = self.pending.take().expect("pending proof");
+            self.sidecar_leaf = Some(leaf);
+            return Some(Ok(p));
+        }
+    }
+
+    /// Checks the entry at `seq` whose record hashes to `computed_leaf`.
+    /// `own` is the proof the entry carries itself (JSON, NDJSON).
+    pub fn check(
+        &mut self,
+        seq: u64,
+        entry_id: Option<&str>,
+        computed_leaf: &Hash,
+        stored_leaf: &Hash,
+        own: Option<&Result<EntryProof, String>>,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.sidecar_leaf = None;
+        let from_sidecar = if self.sidecar.is_some() || self.pending.is_some() {
+            self.sidecar_proof(seq, &mut out)
+        } else {
+            None
+        };
+        if let Some(l) = self.sidecar_leaf
+            && l != *stored_leaf
+        {
+            let mut f = finding(
+                FindingKind::InclusionFailed,
+                Some(seq),
+                "the proof file names another leaf hash for this entry than the export: one of them was changed"
+                    .into(),
+            );
+            f.entry_id = entry_id.map(str::to_string);
+            f.expected = Some(l.to_hex());
+            f.found = Some(stored_leaf.to_hex());
+            out.push(f);
+            return out;
+        }
+        let proof = own.cloned().or(from_sidecar);
+        let with_id = |mut f: Finding| {
+            f.entry_id = entry_id.map(str::to_string);
+            f
+        };
+        match (proof, &self.checkpoint) {
+            (None, _) => {
+                if self.expected {
+                    out.push(with_id(finding(
+                        FindingKind::Unproven,
+                        Some(seq),
+                        "this entry has no inclusion proof although the export carries one for every \
+                         entry (the proof was removed, or the entry added)"
+                            .into(),
+                    )));
+                }
+            }
+            (Some(Err(m)), _) => out.push(with_id(finding(
+                FindingKind::Unproven,
+                Some(seq),
+                format!("its inclusion proof cannot be read: {m}"),
+            ))),
+            (Some(Ok(_)), None) => out.push(with_id(finding(
+                FindingKind::Unproven,
+                Some(seq),
+                "the export names no checkpoint to prove this entry against".into(),
+            ))),
+            (Some(Ok(p)), Some(cp)) => {
+                if p.leaf_index != seq - 1 {
+                    let mut f = finding(
+                        FindingKind::InclusionFailed,
+                        Some(seq),
+                        format!(
+                            "its proof is for leaf index {} but entry {seq} is leaf {} (renumbered?)",
+                            p.leaf_index,
+                            seq - 1
+                        ),
+                    );
+                    f.expected = Some((seq - 1).to_string());
+                    f.found = Some(p.leaf_index.to_string());
+                    out.push(with_id(f));
+                } else {
+                    match merkle::verify_inclusion(
+                        seq - 1,
+                        cp.size,
+                        computed_leaf,
+                        &p.path,
+                        &cp.root,
+                    ) {
+                        Ok(()) => self.summary.proven += 1,
+                        // A record that does not match its own leaf hash is reported by the chain walk.
+                        Err(_) if computed_leaf != stored_leaf => {}
+                        Err(e) => out.push(with_id(inclusion_failed(seq, cp, &e))),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Findings for sidecar proofs left over (their rows are missing).
+    pub fn finish(mut self) -> (ProofSummary, Vec<Finding>) {
+        let mut out = Vec::new();
+        if let Some((s, _, _)) = self.pending.take() {
+            out.push(missing_row(s));
+        }
+        if let Some(reader) = self.sidecar.as_mut() {
+            while let Some(r) = reader.next_proof() {
+                match r {
+                    Ok((s, _, _)) => {
+                        self.sidecar_count += 1;
+                        out.push(missing_row(s));
+                    }
+                    Err(m) => out.push(finding(FindingKind::Unproven, None, m)),
+                }
+            }
+            if let Some(n) = reader.footer_count
+                && n != self.sidecar_count
+            {
+                let mut f = finding(
+                    FindingKind::ExportIncomplete,
+                    None,
+                    format!(
+                        "the proof file says it holds {n} proofs but {} were read",
+                        self.sidecar_count
+                    ),
+                );
+                f.expected = Some(n.to_string());
+                f.found = Some(self.sidecar_count.to_string());
+                out.push(f);
+            }
+        }
+        (self.summary, out)
+    }
+}
+
+fn missing_row(seq: u64) -> Finding {
+    finding(
+        FindingKind::ExportIncomplete,
+        Some(seq),
+        format!("the proof file proves entry {seq} but the export has no row for it (row removed)"),
+    )
+}
+
+fn inclusion_failed(seq: u64, cp: &Checkpoint, e: &ProofError) -> Finding {
+    finding(
+        FindingKind::InclusionFailed,
+        Some(seq),
+        format!(
+            "this entry is not proven to be entry {seq} of the checkpoint's {} entries ({e}): the entry, \
+             its seq or its proof was changed, or it comes from another archive",
+            cp.size
+        ),
+    )
+}
+
+/// The result of proving that an archive extends an old checkpoint.
+#[derive(Clone, Debug)]
+pub struct Consistency {
+    pub old: Checkpoint,
+    /// The archive's checkpoint today.
+    pub new: Checkpoint,
+    /// The RFC 6962 consistency proof from `old.size` to `new.size` leaves.
+    pub proof: Vec<Hash>,
+    /// Why the archive does not extend the old checkpoint; empty when it does.
+    pub findings: Vec<Finding>,
+}
+
+/// Proves that the archive today extends the archive `old` described: the
+/// consistency proof from the old tree to today's, checked against both roots,
+/// and the chain head at the old size.
+pub fn consistency(
+    archive: &Archive,
+    old: &Checkpoint,
+    job: &Job,
+) -> Result<Consistency, ArchiveError> {
+    let (tree, new) = archive_tree(archive, job)?;
+    let mut findings = Vec::new();
+    let mut proof = Vec::new();
+    if old.archive_id != new.archive_id {
+        let mut f = finding(
+            FindingKind::WrongArchive,
+            None,
+            "the old checkpoint is for another archive".into(),
+        );
+        f.expected = Some(old.archive_id.to_string());
+        f.found = Some(new.archive_id.to_string());
+        findings.push(f);
+    } else if old.size > new.size {
+        let mut f = finding(
+            FindingKind::Truncated,
+            Some(new.size + 1),
+            format!(
+                "the old checkpoint records {} entries but the archive now holds {}: the tail was cut off",
+                old.size, new.size
+            ),
+        );
+        f.expected = Some(old.size.to_string());
+        f.found = Some(new.size.to_string());
+        findings.push(f);
+    } else {
+        proof = tree
+            .consistency_proof(old.size, new.size)
+            .expect("sizes checked above");
+        let chain_ok = old.size == 0 && old.head == chain::genesis(&old.archive_id)
+            || old.size > 0 && stored_chain(archive, old.size)? == Some(old.head);
+        if let Err(e) = merkle::verify_consistency(old.size, new.size, &proof, &old.root, &new.root)
+        {
+            let mut f = finding(
+                FindingKind::Rewritten,
+                Some(old.size),
+                format!(
+                    "the first {} entries are not the ones the old checkpoint records ({e}): history was rewritten",
+                    old.size
+                ),
+            );
+            f.expected = Some(format!("root {}", old.root));
+            f.found = tree.root_at(old.size).map(|r| format!("root {r}"));
+            findings.push(f);
+        } else if !chain_ok {
+            findings.push(finding(
+                FindingKind::Rewritten,
+                Some(old.size),
+                format!(
+                    "the chain head at entry {} is not the one the old checkpoint records",
+                    old.size
+                ),
+            ));
+        }
+    }
+    Ok(Consistency {
+        old: old.clone(),
+        new,
+        proof,
+        findings,
+    })
+}
+
+fn stored_chain(archive: &Archive, seq: u64) -> Result<Option<Hash>, ArchiveError> {
+    use rusqlite::OptionalExtension;
+    let v: Option<Vec<u8>> = archive
+        .connection()
+        .query_row(
+            "SELECT chain_hash FROM entries WHERE seq = ?1",
+            [seq as i64],
+            |r| r.get::<_, archive::RawBytes>(0).map(|b| b.0),
+        )
+        .optional()
+        .map_err(|e| archive.err(e))?;
+    Ok(v.and_then(|b| Hash::from_slice(&b)))
+}
+
+/// What was learned about the checkpoint a verification was anchored to.
+#[derive(Clone, Debug)]
+pub struct AnchorInfo {
+    /// "the checkpoint file" or "the export's checkpoint".
+    pub what: String,
+    pub checkpoint: Checkpoint,
+    /// Names on its signature lines.
+    pub signers: Vec<String>,
+    /// The signature check, when keys were given.
+    pub check: Option<SignatureCheck>,
+}
+
+/// Verifies a file like [`crate::core::verify::verify_file`], and checks the
+/// signatures of the checkpoint it is anchored to (the one given, else the
+/// one an export carries) against `keys`. With keys, a checkpoint no given
+/// key signed, a failing signature, or a subset whose entries are not proven
+/// is a finding: the file is not proven.
+pub fn verify_signed(
+    path: &Path,
+    checkpoint: Option<&SignedCheckpoint>,
+    keys: &[VerifierKey],
+    job: &Job,
+) -> Result<(crate::core::verify::Report, Option<AnchorInfo>), crate::core::verify::VerifyError> {
+    use crate::core::source::{self, Format, Source};
+    use crate::core::verify::{CheckpointStatus, VerifyError, verify_file};
+    let mut report = verify_file(path, checkpoint.map(|c| &c.checkpoint), job)?;
+    let (anchor, what) = match checkpoint {
+        Some(c) => (Some(c.clone()), "the checkpoint file"),
+        None => {
+            let format = source::detect(path).map_err(|e| VerifyError::Cannot(e.0))?;
+            let text = match format {
+                Format::ExportJson | Format::ExportNdjson => Source::open_as(path, format)
+                    .map_err(|e| VerifyError::Cannot(e.0))?
+                    .header
+                    .and_then(|h| h.checkpoint_text),
+                Format::ExportCsv => SidecarReader::open_for(path)
+                    .map_err(VerifyError::Cannot)?
+                    .map(|s| s.checkpoint_text),
+                _ => None,
+            };
+            let anchor = text
+                .map(|t| SignedCheckpoint::parse(&t))
+                .transpose()
+                .map_err(|m| {
+                    VerifyError::Cannot(format!("{}: its checkpoint: {m}", path.display()))
+                })?;
+            (anchor, "the export's checkpoint")
+        }
+    };
+    let mut info = anchor.as_ref().map(|a| AnchorInfo {
+        what: what.to_string(),
+        checkpoint: a.checkpoint.clone(),
+        signers: a.signers(),
+        check: None,
+    });
+    if !keys.is_empty() {
+        match (&anchor, info.as_mut()) {
+            (Some(a), Some(i)) => {
+                let (check, findings) = a.check(keys, what);
+                i.check = Some(check);
+                for f in findings {
+                    report.push_finding(f);
+                }
+            }
+            _ => report.push_finding(finding(
+                FindingKind::NotSigned,
+                None,
+                "keys were given but there is no checkpoint to check them against; give the signed \
+                 checkpoint with --checkpoint FILE"
+                    .into(),
+            )),
+        }
+        let explained = report.counts.iter().any(|(k, n)| {
+            *n > 0 && matches!(k, FindingKind::InclusionFailed | FindingKind::Unproven)
+        });
+        if report.checkpoint == Some(CheckpointStatus::NotCovered) && !explained {
+            report.push_finding(finding(
+                FindingKind::Unproven,
+                None,
+                "the entries are not proven against the signed checkpoint: the export carries no \
+                 inclusion proofs, or proofs against another checkpoint than the one given (export it \
+                 again with this auditlens, or verify without --checkpoint to use the export's own)"
+                    .into(),
+            ));
+        }
+    }
+    Ok((report, info))
+}
