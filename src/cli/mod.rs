@@ -62,6 +62,36 @@ pub enum Command {
     /// Prove that the archive today extends the archive an old checkpoint described.
     /// Exit 0 consistent, 1 not (or tampered), 2 could not run.
     Consistency(ConsistencyArgs),
+    /// Find the patterns to watch: off-hours activity, privilege escalation, API keys created
+    /// or used from a new IP, bulk deletes and exports, production and access-control changes.
+    Scan(ScanArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// The archive to scan.
+    pub archive: PathBuf,
+    /// Print one JSON object with every hit.
+    #[arg(long)]
+    pub json: bool,
+    /// Working time zone as a UTC offset (e.g. +01:00, -05:30, UTC).
+    #[arg(long, value_name = "OFFSET", default_value = "UTC")]
+    pub tz: String,
+    /// Working hours, local time, Monday to Friday: START-END in whole hours.
+    #[arg(long, value_name = "START-END", default_value = "7-19")]
+    pub work_hours: String,
+    /// A burst is more than N deletes (or batch exports) by one actor…
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub bulk_count: usize,
+    /// …within M minutes.
+    #[arg(long, value_name = "M", default_value_t = 10)]
+    pub bulk_minutes: u32,
+    /// Prompt labels whose promotion counts as a production change (repeatable).
+    #[arg(long = "protected-label", value_name = "LABEL", default_values_t = ["production".to_string()])]
+    pub protected_labels: Vec<String>,
+    /// Entries listed per pattern in the human output.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
 }
 
 #[derive(Args, Debug)]
@@ -271,6 +301,7 @@ pub fn run(command: Command) -> i32 {
         Command::Sample(a) => cmd_sample(a),
         Command::Keygen(a) => cmd_keygen(a),
         Command::Consistency(a) => cmd_consistency(a),
+        Command::Scan(a) => cmd_scan(a),
     };
     match result {
         Ok(code) => code,
@@ -766,6 +797,107 @@ fn anchor_line(a: &proof::AnchorInfo) -> String {
         ),
         Some(_) => format!("{}: NOT SIGNED by any key given", a.what),
     }
+}
+
+fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
+    use auditlens::core::patterns::{Pattern, PatternSettings, scan_archive};
+    let (start, end) = a
+        .work_hours
+        .split_once('-')
+        .and_then(|(s, e)| Some((s.trim().parse::<u32>().ok()?, e.trim().parse::<u32>().ok()?)))
+        .filter(|(s, e)| s < e && *e <= 24)
+        .ok_or_else(|| {
+            Fail(format!(
+                "--work-hours {:?}: give START-END in whole hours, e.g. 8-18",
+                a.work_hours
+            ))
+        })?;
+    let settings = PatternSettings {
+        utc_offset_minutes: PatternSettings::parse_offset(&a.tz).map_err(Fail)?,
+        work_start_hour: start,
+        work_end_hour: end,
+        bulk_count: a.bulk_count,
+        bulk_minutes: a.bulk_minutes.max(1),
+        protected_labels: a.protected_labels.clone(),
+    };
+    if source::detect(&a.archive)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
+            a.archive.display()
+        )));
+    }
+    let archive = Archive::open(&a.archive)?;
+    let job = Arc::new(Job::new());
+    let report = with_progress(&job, || scan_archive(&archive, &settings, &job)).map_err(Fail)?;
+    if a.json {
+        let patterns: Vec<serde_json::Value> = report
+            .hits
+            .iter()
+            .map(|(p, hits)| {
+                json!({
+                    "name": p.as_str(),
+                    "title": p.title(),
+                    "count": hits.len(),
+                    "hits": hits.iter().map(|h| json!({"seq": h.seq, "reason": h.reason})).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = json!({
+            "archive": a.archive.display().to_string(),
+            "entries": report.entries,
+            "settings": {
+                "tz": a.tz,
+                "work_hours": [start, end],
+                "bulk_count": settings.bulk_count,
+                "bulk_minutes": settings.bulk_minutes,
+                "protected_labels": settings.protected_labels,
+            },
+            "patterns": patterns,
+        });
+        println!("{out}");
+        return Ok(0);
+    }
+    println!(
+        "{}: {} entries scanned (working hours {start:02}:00–{end:02}:00 {}, Mon–Fri; bursts: more than {} in {} min)",
+        a.archive.display(),
+        report.entries,
+        a.tz,
+        settings.bulk_count,
+        settings.bulk_minutes
+    );
+    let mut stmt = archive
+        .connection()
+        .prepare("SELECT time_ms, actor_label, action, resource_type FROM entries WHERE seq = ?1")
+        .map_err(|e| Fail(e.to_string()))?;
+    for p in Pattern::ALL {
+        let hits = report.hits_of(p);
+        println!("\n{}: {}", p.title(), hits.len());
+        for h in hits.iter().take(a.limit) {
+            let row = stmt
+                .query_row([h.seq as i64], |r| {
+                    Ok((
+                        r.get::<_, Option<i64>>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                    ))
+                })
+                .unwrap_or_default();
+            println!(
+                "  seq {:>8}  {}  {}  {} {}  — {}",
+                h.seq,
+                row.0.map(|t| Timestamp(t).to_string()).unwrap_or_default(),
+                terminal_safe(&row.1.unwrap_or_default()),
+                terminal_safe(&row.2.unwrap_or_default()),
+                terminal_safe(&row.3.unwrap_or_default()),
+                terminal_safe(&h.reason)
+            );
+        }
+        if hits.len() > a.limit {
+            println!("  … {} more (--json lists all)", hits.len() - a.limit);
+        }
+    }
+    Ok(0)
 }
 
 fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {

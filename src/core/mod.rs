@@ -13,6 +13,7 @@ pub mod json;
 pub mod merkle;
 pub mod model;
 pub mod note;
+pub mod patterns;
 pub mod proof;
 pub mod record_view;
 pub mod sample;
