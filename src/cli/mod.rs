@@ -180,6 +180,8 @@ pub enum ExportFormatArg {
     Json,
     Ndjson,
     Csv,
+    /// Elastic Common Schema events, one per line, for a SIEM (not verifiable by auditlens).
+    Ecs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -1001,6 +1003,26 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
         ExportFormatArg::Json => ExportFormat::Json,
         ExportFormatArg::Ndjson => ExportFormat::Ndjson,
         ExportFormatArg::Csv => ExportFormat::Csv,
+        ExportFormatArg::Ecs => {
+            if a.sign.is_some() {
+                return Err(Fail(
+                    "--sign applies to auditlens exports; an ECS export carries each entry's leaf \
+                     hash (event.hash) but no proofs"
+                        .into(),
+                ));
+            }
+            let job = Arc::new(Job::new());
+            let r = with_progress(&job, || {
+                auditlens::core::siem::export_ecs(&archive, &filter, None, &a.output, &job)
+            })?;
+            eprintln!(
+                "exported {} entries to {} (Elastic Common Schema {}, one event per line)",
+                r.entries,
+                r.path.display(),
+                auditlens::core::siem::ECS_VERSION
+            );
+            return Ok(0);
+        }
     };
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let job = Arc::new(Job::new());

@@ -17,6 +17,7 @@ pub mod patterns;
 pub mod proof;
 pub mod record_view;
 pub mod sample;
+pub mod siem;
 pub mod source;
 pub mod time;
 pub mod verify;
