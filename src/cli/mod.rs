@@ -23,7 +23,7 @@ use auditlens::core::sample::{self, PlatformFormat, Sample};
 use auditlens::core::source::{self, Format, Source};
 use auditlens::core::time::Timestamp;
 use auditlens::core::verify::FindingKind;
-use auditlens::core::verify::{self, Report, Status};
+use auditlens::core::verify::{self, Status};
 use auditlens::core::{chain, digest};
 
 #[derive(Parser, Debug)]
@@ -65,6 +65,9 @@ pub enum Command {
     /// Find the patterns to watch: off-hours activity, privilege escalation, API keys created
     /// or used from a new IP, bulk deletes and exports, production and access-control changes.
     Scan(ScanArgs),
+    /// Write the auditor report: one self-contained HTML file (and a JSON twin) with the file's
+    /// SHA-256, verification result, checkpoint and signatures, filter, pattern hits and bookmarks.
+    Report(ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +77,16 @@ pub struct ScanArgs {
     /// Print one JSON object with every hit.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub patterns: PatternArgs,
+    /// Entries listed per pattern in the human output.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+}
+
+/// The thresholds of the patterns to watch (docs/PATTERNS.md).
+#[derive(Args, Debug)]
+pub struct PatternArgs {
     /// Working time zone as a UTC offset (e.g. +01:00, -05:30, UTC).
     #[arg(long, value_name = "OFFSET", default_value = "UTC")]
     pub tz: String,
@@ -89,9 +102,50 @@ pub struct ScanArgs {
     /// Prompt labels whose promotion counts as a production change (repeatable).
     #[arg(long = "protected-label", value_name = "LABEL", default_values_t = ["production".to_string()])]
     pub protected_labels: Vec<String>,
-    /// Entries listed per pattern in the human output.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub limit: usize,
+}
+
+impl PatternArgs {
+    fn to_settings(&self) -> Result<auditlens::core::patterns::PatternSettings, Fail> {
+        let (start, end) = self
+            .work_hours
+            .split_once('-')
+            .and_then(|(s, e)| Some((s.trim().parse::<u32>().ok()?, e.trim().parse::<u32>().ok()?)))
+            .filter(|(s, e)| s < e && *e <= 24)
+            .ok_or_else(|| {
+                Fail(format!(
+                    "--work-hours {:?}: give START-END in whole hours, e.g. 8-18",
+                    self.work_hours
+                ))
+            })?;
+        Ok(auditlens::core::patterns::PatternSettings {
+            utc_offset_minutes: auditlens::core::patterns::PatternSettings::parse_offset(&self.tz)
+                .map_err(Fail)?,
+            work_start_hour: start,
+            work_end_hour: end,
+            bulk_count: self.bulk_count,
+            bulk_minutes: self.bulk_minutes.max(1),
+            protected_labels: self.protected_labels.clone(),
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The archive to report on.
+    pub archive: PathBuf,
+    /// A checkpoint kept outside the archive (catches a cut-off tail or a rewritten chain).
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub checkpoint: Option<PathBuf>,
+    /// Verifier keys (KEY.pub or the key text) to check the checkpoint's signatures.
+    #[arg(long = "key", value_name = "KEY.pub")]
+    pub keys: Vec<String>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub patterns: PatternArgs,
+    /// The HTML report; its JSON twin is written beside it with the extension .json.
+    #[arg(short, long, value_name = "report.html")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -304,6 +358,7 @@ pub fn run(command: Command) -> i32 {
         Command::Keygen(a) => cmd_keygen(a),
         Command::Consistency(a) => cmd_consistency(a),
         Command::Scan(a) => cmd_scan(a),
+        Command::Report(a) => cmd_report(a),
     };
     match result {
         Ok(code) => code,
@@ -470,7 +525,7 @@ fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
                 "added_since": added,
                 "proof": c.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
                 "new_checkpoint": new_text,
-                "findings": findings.iter().map(|f| finding_json(f)).collect::<Vec<_>>(),
+                "findings": findings.iter().map(|f| verify::finding_json(f)).collect::<Vec<_>>(),
             })
         );
     } else {
@@ -586,29 +641,6 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
     Ok(if report.conflicts.is_empty() { 0 } else { 1 })
 }
 
-fn report_json(path: &Path, r: &Report) -> serde_json::Value {
-    json!({
-        "file": path.display().to_string(),
-        "format": r.format.name(),
-        "status": r.status().as_str(),
-        "entries": r.entries,
-        "archive_id": r.archive_id.map(|i| i.to_string()),
-        "head": r.head.map(|h| h.to_hex()),
-        "root": r.root.map(|h| h.to_hex()),
-        "checkpoint": r.checkpoint.as_ref().map(|c| match c {
-            verify::CheckpointStatus::Matches { size, added } => json!({"status": "matches", "size": size, "added_since": added}),
-            verify::CheckpointStatus::Fails => json!({"status": "fails"}),
-            verify::CheckpointStatus::NotCovered => json!({"status": "not_covered"}),
-            verify::CheckpointStatus::Proven { size, entries } => json!({"status": "proven", "size": size, "entries": entries}),
-        }),
-        "problems": r.problems(),
-        "warnings": r.warnings(),
-        "counts": r.counts.iter().map(|(k, n)| (k.as_str().to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-        "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
-        "elapsed_ms": r.elapsed.as_millis() as u64,
-    })
-}
-
 fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
     let cp = a.checkpoint.as_deref().map(read_checkpoint).transpose()?;
     let keys = a
@@ -621,8 +653,8 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
         proof::verify_signed(&a.file, cp.as_ref(), &keys, &job)
     })?;
     if a.json {
-        let mut j = report_json(&a.file, &report);
-        j["signature"] = anchor_json(anchor.as_ref());
+        let mut j = verify::report_json(&a.file, &report);
+        j["signature"] = proof::anchor_json(anchor.as_ref());
         println!("{j}");
     } else {
         let mut out = std::io::stdout().lock();
@@ -747,34 +779,6 @@ fn print_finding(out: &mut impl Write, f: &verify::Finding) {
     );
 }
 
-fn finding_json(f: &verify::Finding) -> serde_json::Value {
-    json!({
-        "kind": f.kind.as_str(),
-        "severity": if f.kind.is_warning() { "warning" } else { "tampering" },
-        "seq": f.seq,
-        "id": f.entry_id,
-        "expected": f.expected,
-        "found": f.found,
-        "message": f.message,
-    })
-}
-
-fn anchor_json(a: Option<&proof::AnchorInfo>) -> serde_json::Value {
-    match a {
-        None => serde_json::Value::Null,
-        Some(a) => json!({
-            "checkpoint": a.what,
-            "origin": a.checkpoint.origin(),
-            "size": a.checkpoint.size,
-            "signers": a.signers,
-            "checked": a.check.is_some(),
-            "verified_by": a.check.as_ref().map(|c| c.verified.clone()),
-            "failed": a.check.as_ref().map(|c| c.failed.clone()),
-            "accepted": a.check.as_ref().map(|c| c.accepted()),
-        }),
-    }
-}
-
 fn anchor_line(a: &proof::AnchorInfo) -> String {
     let names = |v: &[String]| {
         v.iter()
@@ -802,26 +806,9 @@ fn anchor_line(a: &proof::AnchorInfo) -> String {
 }
 
 fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
-    use auditlens::core::patterns::{Pattern, PatternSettings, scan_archive};
-    let (start, end) = a
-        .work_hours
-        .split_once('-')
-        .and_then(|(s, e)| Some((s.trim().parse::<u32>().ok()?, e.trim().parse::<u32>().ok()?)))
-        .filter(|(s, e)| s < e && *e <= 24)
-        .ok_or_else(|| {
-            Fail(format!(
-                "--work-hours {:?}: give START-END in whole hours, e.g. 8-18",
-                a.work_hours
-            ))
-        })?;
-    let settings = PatternSettings {
-        utc_offset_minutes: PatternSettings::parse_offset(&a.tz).map_err(Fail)?,
-        work_start_hour: start,
-        work_end_hour: end,
-        bulk_count: a.bulk_count,
-        bulk_minutes: a.bulk_minutes.max(1),
-        protected_labels: a.protected_labels.clone(),
-    };
+    use auditlens::core::patterns::{Pattern, scan_archive};
+    let settings = a.patterns.to_settings()?;
+    let (start, end) = (settings.work_start_hour, settings.work_end_hour);
     if source::detect(&a.archive)? != Format::Archive {
         return Err(Fail(format!(
             "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
@@ -848,7 +835,7 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
             "archive": a.archive.display().to_string(),
             "entries": report.entries,
             "settings": {
-                "tz": a.tz,
+                "tz": a.patterns.tz,
                 "work_hours": [start, end],
                 "bulk_count": settings.bulk_count,
                 "bulk_minutes": settings.bulk_minutes,
@@ -863,7 +850,7 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
         "{}: {} entries scanned (working hours {start:02}:00–{end:02}:00 {}, Mon–Fri; bursts: more than {} in {} min)",
         a.archive.display(),
         report.entries,
-        a.tz,
+        a.patterns.tz,
         settings.bulk_count,
         settings.bulk_minutes
     );
@@ -899,6 +886,69 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
             println!("  … {} more (--json lists all)", hits.len() - a.limit);
         }
     }
+    Ok(0)
+}
+
+fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
+    use auditlens::core::audit_report::{ReportInput, gather, to_html};
+    use auditlens::core::case::{CaseFile, case_path};
+    let filter = a.filter.to_filter().map_err(Fail)?;
+    let settings = a.patterns.to_settings()?;
+    if source::detect(&a.archive)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
+            a.archive.display()
+        )));
+    }
+    let cp = a.checkpoint.as_deref().map(read_checkpoint).transpose()?;
+    let keys = a
+        .keys
+        .iter()
+        .map(|k| read_verifier(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let id = Archive::open(&a.archive)?.id();
+    let case_file = case_path(&a.archive);
+    let case = if case_file.exists() {
+        Some(CaseFile::load(&case_file, id).map_err(Fail)?)
+    } else {
+        None
+    };
+    let job = Arc::new(Job::new());
+    let facts = with_progress(&job, || {
+        gather(
+            &ReportInput {
+                archive: &a.archive,
+                checkpoint: cp.as_ref(),
+                keys: &keys,
+                filter: &filter,
+                patterns: &settings,
+                case: case.as_ref(),
+            },
+            &job,
+        )
+    })
+    .map_err(Fail)?;
+    let twin = a.output.with_extension("json");
+    if twin == a.output {
+        return Err(Fail(format!(
+            "{}: give the report a .html name; its JSON twin takes .json",
+            a.output.display()
+        )));
+    }
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text).map_err(|e| Fail(format!("{}: {e}", path.display())))
+    };
+    write(&a.output, &to_html(&facts))?;
+    write(
+        &twin,
+        &serde_json::to_string_pretty(&facts).map_err(|e| Fail(e.to_string()))?,
+    )?;
+    eprintln!(
+        "report: {} (verification: {}); facts for machines: {}",
+        a.output.display(),
+        facts["verification"]["status"].as_str().unwrap_or("?"),
+        twin.display()
+    );
     Ok(0)
 }
 

@@ -1,6 +1,8 @@
 //! The core library: everything but the user interface. Nothing here depends on egui.
 
 pub mod archive;
+pub mod audit_report;
+pub mod case;
 pub mod catalog;
 pub mod chain;
 pub mod checkpoint;

@@ -827,3 +827,20 @@ pub fn verify_signed(
     }
     Ok((report, info))
 }
+
+/// The checkpoint a verification was anchored to and its signature check, as JSON.
+pub fn anchor_json(a: Option<&AnchorInfo>) -> serde_json::Value {
+    match a {
+        None => serde_json::Value::Null,
+        Some(a) => serde_json::json!({
+            "checkpoint": a.what,
+            "origin": a.checkpoint.origin(),
+            "size": a.checkpoint.size,
+            "signers": a.signers,
+            "checked": a.check.is_some(),
+            "verified_by": a.check.as_ref().map(|c| c.verified.clone()),
+            "failed": a.check.as_ref().map(|c| c.failed.clone()),
+            "accepted": a.check.as_ref().map(|c| c.accepted()),
+        }),
+    }
+}

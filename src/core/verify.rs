@@ -938,3 +938,40 @@ fn export_entry_ids(path: &Path, mut seqs: HashSet<u64>) -> HashMap<u64, String>
     }
     ids
 }
+
+/// The report as one JSON object (`verify --json`, the auditor report).
+pub fn report_json(path: &Path, r: &Report) -> serde_json::Value {
+    serde_json::json!({
+        "file": path.display().to_string(),
+        "format": r.format.name(),
+        "status": r.status().as_str(),
+        "entries": r.entries,
+        "archive_id": r.archive_id.map(|i| i.to_string()),
+        "head": r.head.map(|h| h.to_hex()),
+        "root": r.root.map(|h| h.to_hex()),
+        "checkpoint": r.checkpoint.as_ref().map(|c| match c {
+            CheckpointStatus::Matches { size, added } => serde_json::json!({"status": "matches", "size": size, "added_since": added}),
+            CheckpointStatus::Fails => serde_json::json!({"status": "fails"}),
+            CheckpointStatus::NotCovered => serde_json::json!({"status": "not_covered"}),
+            CheckpointStatus::Proven { size, entries } => serde_json::json!({"status": "proven", "size": size, "entries": entries}),
+        }),
+        "problems": r.problems(),
+        "warnings": r.warnings(),
+        "counts": r.counts.iter().map(|(k, n)| (k.as_str().to_string(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
+        "findings": r.findings.iter().map(finding_json).collect::<Vec<_>>(),
+        "elapsed_ms": r.elapsed.as_millis() as u64,
+    })
+}
+
+/// One finding as JSON.
+pub fn finding_json(f: &Finding) -> serde_json::Value {
+    serde_json::json!({
+        "kind": f.kind.as_str(),
+        "severity": if f.kind.is_warning() { "warning" } else { "tampering" },
+        "seq": f.seq,
+        "id": f.entry_id,
+        "expected": f.expected,
+        "found": f.found,
+        "message": f.message,
+    })
+}

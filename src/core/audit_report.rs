@@ -1,0 +1,454 @@
+//! The auditor report: one self-contained HTML file an auditor files, and a
+//! JSON twin with the same facts for machines.
+//!
+//! The facts are gathered once, as JSON ([`gather`]); the HTML is rendered
+//! from that JSON ([`to_html`]), so the two cannot say different things.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::core::archive::Archive;
+use crate::core::case::CaseFile;
+use crate::core::digest;
+use crate::core::export::filter_json;
+use crate::core::filter::Filter;
+use crate::core::job::Job;
+use crate::core::note::VerifierKey;
+use crate::core::patterns::{PatternSettings, scan_archive};
+use crate::core::proof::{self, SignedCheckpoint};
+use crate::core::time::Timestamp;
+use crate::core::verify;
+
+/// Hits listed per pattern (all are counted).
+pub const HITS_LISTED: usize = 200;
+
+pub struct ReportInput<'a> {
+    pub archive: &'a Path,
+    pub checkpoint: Option<&'a SignedCheckpoint>,
+    pub keys: &'a [VerifierKey],
+    pub filter: &'a Filter,
+    pub patterns: &'a PatternSettings,
+    pub case: Option<&'a CaseFile>,
+}
+
+/// Everything the report states, as JSON.
+pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
+    let path = input.archive;
+    let archive = Archive::open(path).map_err(|e| e.0)?;
+    job.start_phase("hashing the file", 0);
+    let sha = digest::file_sha256(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let (report, anchor) =
+        proof::verify_signed(path, input.checkpoint, input.keys, job).map_err(|e| e.to_string())?;
+    let span = archive.time_span().map_err(|e| e.0)?;
+    let created = archive
+        .meta()
+        .iter()
+        .find(|(k, _)| k == "created_at")
+        .map(|(_, v)| v.clone());
+
+    // The entries the filter selects: counted, and named in the hit lists.
+    let describe =
+        |seq: u64| -> Value {
+            archive
+            .connection()
+            .prepare_cached(
+                "SELECT time_ms, actor_label, action, resource_type FROM entries WHERE seq = ?1",
+            )
+            .and_then(|mut row| row.query_row([seq as i64], |r| {
+            Ok(json!({
+                "seq": seq,
+                "time": r.get::<_, Option<i64>>(0)?.map(|t| Timestamp(t).to_string()),
+                "actor": r.get::<_, Option<String>>(1)?,
+                "action": r.get::<_, Option<String>>(2)?,
+                "resource_type": r.get::<_, Option<String>>(3)?,
+            }))
+        }))
+        .unwrap_or_else(|_| json!({"seq": seq}))
+        };
+    let matching = if input.filter.is_empty() {
+        report.entries
+    } else {
+        count_matching(&archive, input.filter)?
+    };
+
+    let scan = scan_archive(&archive, input.patterns, job)?;
+    let patterns: Vec<Value> = scan
+        .hits
+        .iter()
+        .map(|(p, hits)| {
+            json!({
+                "name": p.as_str(),
+                "title": p.title(),
+                "count": hits.len(),
+                "hits": hits.iter().take(HITS_LISTED).map(|h| {
+                    let mut d = describe(h.seq);
+                    d["reason"] = h.reason.clone().into();
+                    d
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let bookmarks: Vec<Value> = input
+        .case
+        .map(|c| {
+            c.bookmarked()
+                .map(|(seq, m)| {
+                    let mut d = describe(seq);
+                    d["entry_id"] = m.entry_id.clone().into();
+                    d["tags"] = json!(m.tags);
+                    d["note"] = m.note.clone().into();
+                    d
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let mut verification = verify::report_json(path, &report);
+    verification["signature"] = proof::anchor_json(anchor.as_ref());
+    Ok(json!({
+        "auditlens_report": 1,
+        "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "tool": format!("auditlens {}", env!("CARGO_PKG_VERSION")),
+        "file": {
+            "path": path.display().to_string(),
+            "sha256": sha,
+            "bytes": size,
+        },
+        "archive": {
+            "id": archive.id().to_string(),
+            "entries": report.entries,
+            "created_at": created,
+            "time_span": span.map(|(a, b)| json!({
+                "from": Timestamp(a).to_string(),
+                "to": Timestamp(b).to_string(),
+            })),
+            "head": report.head.map(|h| h.to_hex()),
+            "root": report.root.map(|h| h.to_hex()),
+        },
+        "verification": verification,
+        "filter": {
+            "active": filter_json(input.filter),
+            "matching_entries": matching,
+        },
+        "patterns": {
+            "settings": {
+                "utc_offset_minutes": input.patterns.utc_offset_minutes,
+                "work_hours": [input.patterns.work_start_hour, input.patterns.work_end_hour],
+                "bulk_count": input.patterns.bulk_count,
+                "bulk_minutes": input.patterns.bulk_minutes,
+                "protected_labels": input.patterns.protected_labels,
+            },
+            "results": patterns,
+        },
+        "case": {
+            "file": input.case.map(|_| crate::core::case::case_path(path).display().to_string()),
+            "bookmarks": bookmarks,
+        },
+    }))
+}
+
+fn count_matching(archive: &Archive, filter: &Filter) -> Result<u64, String> {
+    let (clause, params) = filter.sql_prefilter();
+    let mut stmt = archive
+        .connection()
+        .prepare(&format!("SELECT record FROM entries WHERE {clause}"))
+        .map_err(|e| e.to_string())?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params))
+        .map_err(|e| e.to_string())?;
+    let mut n = 0;
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        let bytes = r
+            .get::<_, crate::core::archive::RawBytes>(0)
+            .map_err(|e| e.to_string())?;
+        if crate::core::archive::parse_record(&bytes.0).is_ok_and(|e| filter.matches(&e)) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Escapes text for HTML (element content and attribute values).
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            // Control and bidi-override characters could disguise what is shown.
+            c if c.is_control() && c != '\n' => out.push('\u{FFFD}'),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
+                let _ = write!(out, "&lt;U+{:04X}&gt;", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::String(s) => esc(s),
+        other => esc(&other.to_string()),
+    }
+}
+
+const STYLE: &str = "
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1b1b1b;max-width:1100px;margin:2em auto;padding:0 1.5em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc;padding-bottom:.2em}
+table{border-collapse:collapse;width:100%;margin:.6em 0}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3;font-weight:600}td.k{width:14em;color:#444}code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em;word-break:break-all}
+.status{display:inline-block;padding:.3em .8em;border-radius:4px;font-weight:700}.intact{background:#e3f5e5;color:#135c1d}.tampered{background:#fde5e3;color:#8a1c12}
+.muted{color:#666}.note{white-space:pre-wrap}
+@media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}tr{break-inside:avoid}a{color:inherit;text-decoration:none}}
+";
+
+/// The report as one HTML page with no external resources.
+pub fn to_html(f: &Value) -> String {
+    let mut h = String::new();
+    let status = f["verification"]["status"].as_str().unwrap_or("unknown");
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Audit report — {}</title><style>{STYLE}</style></head><body>\n",
+        text(&f["file"]["path"])
+    );
+    let _ = write!(
+        h,
+        "<h1>Audit-log archive report</h1><p class=\"muted\">Generated {} by {}</p>\n\
+         <p><span class=\"status {status}\">{}</span> {} entries verified</p>\n",
+        text(&f["generated_at"]),
+        text(&f["tool"]),
+        esc(&status.to_uppercase()),
+        text(&f["verification"]["entries"]),
+    );
+    let row = |h: &mut String, k: &str, v: String| {
+        let _ = write!(
+            h,
+            "<tr><td class=\"k\">{}</td><td class=\"mono\">{v}</td></tr>",
+            esc(k)
+        );
+    };
+    h.push_str("<h2>The file</h2><table>");
+    row(&mut h, "Path", text(&f["file"]["path"]));
+    row(&mut h, "SHA-256", text(&f["file"]["sha256"]));
+    row(&mut h, "Size (bytes)", text(&f["file"]["bytes"]));
+    row(&mut h, "Archive id", text(&f["archive"]["id"]));
+    row(&mut h, "Entries", text(&f["archive"]["entries"]));
+    row(&mut h, "Created", text(&f["archive"]["created_at"]));
+    row(
+        &mut h,
+        "Time span",
+        format!(
+            "{} – {}",
+            text(&f["archive"]["time_span"]["from"]),
+            text(&f["archive"]["time_span"]["to"])
+        ),
+    );
+    row(&mut h, "Chain head", text(&f["archive"]["head"]));
+    row(&mut h, "Merkle root", text(&f["archive"]["root"]));
+    h.push_str("</table>\n");
+
+    let v = &f["verification"];
+    h.push_str("<h2>Verification</h2><table>");
+    row(&mut h, "Result", esc(status));
+    row(&mut h, "Problems", text(&v["problems"]));
+    row(&mut h, "Warnings", text(&v["warnings"]));
+    let cp = &v["checkpoint"];
+    row(
+        &mut h,
+        "Checkpoint",
+        if cp.is_null() {
+            "none given: a cut-off tail or a rewritten chain cannot be ruled out".into()
+        } else {
+            text(cp)
+        },
+    );
+    let sig = &v["signature"];
+    let sig_text = if sig.is_null() {
+        "no checkpoint".to_string()
+    } else if sig["signers"].as_array().is_none_or(|s| s.is_empty()) {
+        "unsigned".to_string()
+    } else if sig["checked"] == json!(false) {
+        format!(
+            "signed by {} (not checked: no key given)",
+            text(&sig["signers"])
+        )
+    } else if sig["accepted"] == json!(true) {
+        format!("signature by {} verified", text(&sig["verified_by"]))
+    } else {
+        format!(
+            "NOT PROVEN: failed {}, verified {}",
+            text(&sig["failed"]),
+            text(&sig["verified_by"])
+        )
+    };
+    row(&mut h, "Signature", sig_text);
+    row(&mut h, "Verification time (ms)", text(&v["elapsed_ms"]));
+    h.push_str("</table>\n");
+    let findings = v["findings"].as_array().cloned().unwrap_or_default();
+    if findings.is_empty() {
+        h.push_str("<p>No findings.</p>\n");
+    } else {
+        h.push_str(
+            "<table><tr><th>Kind</th><th>Severity</th><th>Seq</th><th>Entry id</th>\
+             <th>What</th><th>Expected</th><th>Found</th></tr>",
+        );
+        for x in &findings {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td>\
+                 <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+                text(&x["kind"]),
+                text(&x["severity"]),
+                text(&x["seq"]),
+                text(&x["id"]),
+                text(&x["message"]),
+                text(&x["expected"]),
+                text(&x["found"]),
+            );
+        }
+        h.push_str("</table>\n");
+    }
+
+    h.push_str("<h2>Filter</h2><table>");
+    let active = &f["filter"]["active"];
+    row(
+        &mut h,
+        "Active filter",
+        if active.as_object().is_none_or(|m| m.is_empty()) {
+            "none (all entries)".into()
+        } else {
+            text(active)
+        },
+    );
+    row(
+        &mut h,
+        "Matching entries",
+        text(&f["filter"]["matching_entries"]),
+    );
+    h.push_str("</table>\n");
+
+    let entry_table = |h: &mut String, rows: &[Value], last: &str, last_key: &str| {
+        let _ = write!(
+            h,
+            "<table><tr><th>Seq</th><th>Time (UTC)</th><th>Actor</th><th>Action</th>\
+             <th>Resource type</th><th>{}</th></tr>",
+            esc(last)
+        );
+        for r in rows {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td class=\"note\">{}</td></tr>",
+                text(&r["seq"]),
+                text(&r["time"]),
+                text(&r["actor"]),
+                text(&r["action"]),
+                text(&r["resource_type"]),
+                text(&r[last_key]),
+            );
+        }
+        h.push_str("</table>\n");
+    };
+    h.push_str("<h2>Patterns to watch</h2>");
+    let s = &f["patterns"]["settings"];
+    let _ = write!(
+        h,
+        "<p class=\"muted\">Working hours {}, UTC offset {} min, Monday–Friday; bursts: more than {} \
+         in {} min; protected labels {}.</p><table><tr><th>Pattern</th><th>Entries</th></tr>",
+        text(&s["work_hours"]),
+        text(&s["utc_offset_minutes"]),
+        text(&s["bulk_count"]),
+        text(&s["bulk_minutes"]),
+        text(&s["protected_labels"]),
+    );
+    let results = f["patterns"]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for p in &results {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td></tr>",
+            text(&p["title"]),
+            text(&p["count"])
+        );
+    }
+    h.push_str("</table>\n");
+    for p in &results {
+        let hits = p["hits"].as_array().cloned().unwrap_or_default();
+        if hits.is_empty() {
+            continue;
+        }
+        let _ = write!(h, "<h3>{} ({})</h3>", text(&p["title"]), text(&p["count"]));
+        entry_table(&mut h, &hits, "Why", "reason");
+        if p["count"].as_u64().unwrap_or(0) > hits.len() as u64 {
+            let _ = write!(
+                h,
+                "<p class=\"muted\">The first {} are listed; the JSON twin and \
+                 <code>auditlens scan --json</code> list all.</p>",
+                hits.len()
+            );
+        }
+    }
+
+    h.push_str("<h2>Bookmarked entries</h2>");
+    let marks = f["case"]["bookmarks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if marks.is_empty() {
+        h.push_str("<p>None.</p>");
+    } else {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">Case file {}</p>",
+            text(&f["case"]["file"])
+        );
+        let rows: Vec<Value> = marks
+            .iter()
+            .map(|m| {
+                let mut m = m.clone();
+                let tags = m["tags"]
+                    .as_array()
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                let note = m["note"].as_str().unwrap_or_default().to_string();
+                m["annotation"] = if tags.is_empty() {
+                    note.into()
+                } else {
+                    format!("[{tags}] {note}").into()
+                };
+                m
+            })
+            .collect();
+        entry_table(&mut h, &rows, "Tags and note", "annotation");
+    }
+    h.push_str("\n</body></html>\n");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_markup_controls_and_bidi_overrides() {
+        assert_eq!(esc("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
+        assert_eq!(esc("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
+        assert_eq!(esc("x\u{202E}y"), "x&lt;U+202E&gt;y");
+    }
+}

@@ -1,0 +1,155 @@
+//! Case notes: bookmarks, tags and notes on entries, kept in a sidecar file
+//! next to the archive (`ARCHIVE.case.json`), never inside it: the evidence
+//! is not touched by the investigation of it.
+//!
+//! Marks are keyed by seq and carry the entry id as well, so a case file
+//! opened against another archive, or against entries that changed, is
+//! noticed instead of silently pinning notes on the wrong rows.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::core::chain::ArchiveId;
+
+const CASE_KEY: &str = "auditlens_case";
+
+/// What the investigator noted on one entry.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mark {
+    pub entry_id: String,
+    pub bookmarked: bool,
+    pub tags: Vec<String>,
+    pub note: String,
+}
+
+impl Mark {
+    fn is_empty(&self) -> bool {
+        !self.bookmarked && self.tags.is_empty() && self.note.trim().is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseFile {
+    pub archive_id: ArchiveId,
+    /// By seq.
+    pub marks: BTreeMap<u64, Mark>,
+}
+
+/// Where the case file of an archive lives.
+pub fn case_path(archive: &Path) -> PathBuf {
+    let mut p = archive.as_os_str().to_owned();
+    p.push(".case.json");
+    PathBuf::from(p)
+}
+
+impl CaseFile {
+    pub fn new(archive_id: ArchiveId) -> Self {
+        CaseFile {
+            archive_id,
+            marks: BTreeMap::new(),
+        }
+    }
+
+    /// The case file at `path`, or an empty case when there is none yet.
+    /// A case file of another archive is an error, not an empty case: its
+    /// notes must not be lost by being overwritten.
+    pub fn load(path: &Path, archive_id: ArchiveId) -> Result<CaseFile, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(CaseFile::new(archive_id));
+            }
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
+        let bad = |why: &str| format!("{} is not a readable case file: {why}", path.display());
+        let v: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        if v[CASE_KEY] != json!(1) {
+            return Err(bad("no \"auditlens_case\": 1"));
+        }
+        let id = v["archive_id"]
+            .as_str()
+            .and_then(ArchiveId::parse)
+            .ok_or_else(|| bad("no archive id"))?;
+        if id != archive_id {
+            return Err(format!(
+                "{} holds the notes of archive {id}, not of this archive ({archive_id}); \
+                 move it away to start a new case",
+                path.display()
+            ));
+        }
+        let mut case = CaseFile::new(id);
+        for m in v["marks"].as_array().ok_or_else(|| bad("no marks list"))? {
+            let seq = m["seq"].as_u64().ok_or_else(|| bad("a mark without seq"))?;
+            let mark = Mark {
+                entry_id: m["entry_id"].as_str().unwrap_or_default().to_string(),
+                bookmarked: m["bookmarked"].as_bool().unwrap_or(false),
+                tags: m["tags"]
+                    .as_array()
+                    .map(|t| {
+                        t.iter()
+                            .filter_map(|t| t.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                note: m["note"].as_str().unwrap_or_default().to_string(),
+            };
+            case.marks.insert(seq, mark);
+        }
+        Ok(case)
+    }
+
+    /// Writes the case file (to a temporary file, then renamed into place).
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        let marks: Vec<Value> = self
+            .marks
+            .iter()
+            .filter(|(_, m)| !m.is_empty())
+            .map(|(seq, m)| {
+                json!({
+                    "seq": seq,
+                    "entry_id": m.entry_id,
+                    "bookmarked": m.bookmarked,
+                    "tags": m.tags,
+                    "note": m.note,
+                })
+            })
+            .collect();
+        let v = json!({
+            CASE_KEY: 1,
+            "archive_id": self.archive_id.to_string(),
+            "saved_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "marks": marks,
+        });
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let fail = |e: String| format!("cannot save the case file {}: {e}", path.display());
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+        serde_json::to_writer_pretty(tmp.as_file(), &v).map_err(|e| fail(e.to_string()))?;
+        tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+        tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+        Ok(())
+    }
+
+    pub fn mark(&self, seq: u64) -> Option<&Mark> {
+        self.marks.get(&seq)
+    }
+
+    /// The mark of `seq`, created for entry `entry_id` if absent.
+    pub fn mark_mut(&mut self, seq: u64, entry_id: &str) -> &mut Mark {
+        self.marks.entry(seq).or_insert_with(|| Mark {
+            entry_id: entry_id.to_string(),
+            ..Mark::default()
+        })
+    }
+
+    pub fn bookmarked(&self) -> impl Iterator<Item = (u64, &Mark)> {
+        self.marks
+            .iter()
+            .filter(|(_, m)| m.bookmarked)
+            .map(|(s, m)| (*s, m))
+    }
+}
