@@ -113,7 +113,7 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
         "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "tool": format!("auditlens {}", env!("CARGO_PKG_VERSION")),
         "file": {
-            "path": path.display().to_string(),
+            "path": std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
             "sha256": sha,
             "bytes": size,
         },
@@ -200,6 +200,14 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// A list of strings as `a, b`; anything else as text.
+fn list(v: &Value) -> String {
+    match v.as_array() {
+        Some(items) => items.iter().map(text).collect::<Vec<_>>().join(", "),
+        None => text(v),
+    }
+}
+
 const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1b1b1b;max-width:1100px;margin:2em auto;padding:0 1.5em}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc;padding-bottom:.2em}
@@ -262,15 +270,22 @@ pub fn to_html(f: &Value) -> String {
     row(&mut h, "Problems", text(&v["problems"]));
     row(&mut h, "Warnings", text(&v["warnings"]));
     let cp = &v["checkpoint"];
-    row(
-        &mut h,
-        "Checkpoint",
-        if cp.is_null() {
-            "none given: a cut-off tail or a rewritten chain cannot be ruled out".into()
-        } else {
-            text(cp)
-        },
-    );
+    let cp_text = match cp["status"].as_str() {
+        None => "none given: a cut-off tail or a rewritten chain cannot be ruled out".to_string(),
+        Some("matches") => format!(
+            "matches its {} entries; {} entries added since",
+            text(&cp["size"]),
+            text(&cp["added_since"])
+        ),
+        Some("fails") => "DOES NOT MATCH (see the findings)".to_string(),
+        Some("proven") => format!(
+            "{} entries proven against a checkpoint of size {}",
+            text(&cp["entries"]),
+            text(&cp["size"])
+        ),
+        Some(other) => esc(other),
+    };
+    row(&mut h, "Checkpoint", cp_text);
     let sig = &v["signature"];
     let sig_text = if sig.is_null() {
         "no checkpoint".to_string()
@@ -320,15 +335,15 @@ pub fn to_html(f: &Value) -> String {
 
     h.push_str("<h2>Filter</h2><table>");
     let active = &f["filter"]["active"];
-    row(
-        &mut h,
-        "Active filter",
-        if active.as_object().is_none_or(|m| m.is_empty()) {
-            "none (all entries)".into()
-        } else {
-            text(active)
-        },
-    );
+    let active_text = match active.as_object() {
+        Some(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{}: {}", esc(k), list(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "none (all entries)".into(),
+    };
+    row(&mut h, "Active filter", active_text);
     row(
         &mut h,
         "Matching entries",
@@ -362,13 +377,15 @@ pub fn to_html(f: &Value) -> String {
     let s = &f["patterns"]["settings"];
     let _ = write!(
         h,
-        "<p class=\"muted\">Working hours {}, UTC offset {} min, Monday–Friday; bursts: more than {} \
-         in {} min; protected labels {}.</p><table><tr><th>Pattern</th><th>Entries</th></tr>",
-        text(&s["work_hours"]),
-        text(&s["utc_offset_minutes"]),
+        "<p class=\"muted\">Working hours {:02}:00–{:02}:00 Monday–Friday at UTC{:+} min; bursts: \
+         more than {} in {} min; protected labels: {}.</p>\
+         <table><tr><th>Pattern</th><th>Entries</th></tr>",
+        s["work_hours"][0].as_u64().unwrap_or(0),
+        s["work_hours"][1].as_u64().unwrap_or(0),
+        s["utc_offset_minutes"].as_i64().unwrap_or(0),
         text(&s["bulk_count"]),
         text(&s["bulk_minutes"]),
-        text(&s["protected_labels"]),
+        list(&s["protected_labels"]),
     );
     let results = f["patterns"]["results"]
         .as_array()
