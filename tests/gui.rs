@@ -539,3 +539,72 @@ fn raw_export_opens_unsealed_and_bad_file_shows_error() {
     h.run_steps(2);
     assert!(h.state().state.error.is_none());
 }
+
+/// The free-text index answers exactly what the core's `Filter::matches`
+/// answers, for needles cut from every part of the search text (fields,
+/// keys, values, JSON runs, timestamps, ids), upper case included.
+#[test]
+fn text_index_agrees_with_core_filter() {
+    use auditlens::app::search::{SearchIndex, supports};
+    use auditlens::core::filter::search_text;
+    let dir = tempfile::tempdir().unwrap();
+    let made = make_archive(dir.path());
+    let tampered = tamper(&made, dir.path());
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite");
+    for archive in [made, tampered, sample] {
+        let ix = auditlens::app::index::Index::load(&archive, &Job::new()).unwrap();
+        let si = SearchIndex::build(&archive, &ix, &Job::new()).unwrap();
+        assert_eq!(si.len(), ix.len());
+        let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+        let entries: Vec<_> = ix
+            .rows
+            .iter()
+            .map(|r| read_entry(&a, r.seq).unwrap().entry)
+            .collect();
+        let texts: Vec<String> = entries.iter().map(search_text).collect();
+        // Needles: slices of each text at several offsets and lengths.
+        let mut needles = std::collections::BTreeSet::new();
+        for (i, t) in texts.iter().enumerate().step_by(1 + texts.len() / 40) {
+            let chars: Vec<char> = t.chars().collect();
+            for len in [1, 2, 3, 5, 8, 13, 24] {
+                for start in (i % 7..chars.len()).step_by(29) {
+                    let s: String = chars[start..(start + len).min(chars.len())].iter().collect();
+                    needles.insert(s);
+                }
+            }
+        }
+        for extra in ["PRODUCTION", "Alice", "T09:", ".000z", "2025-03", "true", "zzzz"] {
+            needles.insert(extra.to_string());
+        }
+        let all: Vec<u32> = (0..ix.len() as u32).collect();
+        let mut checked = 0;
+        for needle in &needles {
+            let lower = needle.to_lowercase();
+            if !supports(&lower) {
+                continue;
+            }
+            let got = si.filter(&lower, &all);
+            let want: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&p| texts[p as usize].contains(&lower))
+                .collect();
+            assert_eq!(got, want, "needle {needle:?} in {}", archive.display());
+            checked += 1;
+        }
+        assert!(checked > 50, "only {checked} needles checked");
+        // And through the core filter itself, for a few.
+        for needle in ["production", "ALICE", "0.2", "t10:00"] {
+            let f = Filter {
+                search: Some(needle.into()),
+                ..Default::default()
+            };
+            let want: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&p| f.matches(&entries[p as usize]))
+                .collect();
+            assert_eq!(si.filter(&needle.to_lowercase(), &all), want, "{needle}");
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod index;
 pub mod panels;
+pub mod search;
 pub mod state;
 
 use std::path::PathBuf;

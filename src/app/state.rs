@@ -15,6 +15,7 @@ use eframe::egui;
 
 use crate::app::diff::{self, DiffItem};
 use crate::app::index::{self, Index, SortKey};
+use crate::app::search::{self, SearchIndex};
 use crate::core::archive::{Archive, StoredEntry};
 use crate::core::checkpoint::Checkpoint;
 use crate::core::export::{ExportFormat, ExportReport};
@@ -112,6 +113,9 @@ pub struct Document {
     pub archive: Option<Archive>,
     pub index: Option<Arc<Index>>,
     pub load_job: Arc<Job>,
+    /// The free-text index, built after `index`; searches scan records until then.
+    pub search: Option<Arc<SearchIndex>>,
+    pub search_job: Option<Arc<Job>>,
     pub sha256: Option<String>,
     pub verify: VerifyState,
     pub verify_started: Option<Instant>,
@@ -136,6 +140,10 @@ enum Msg {
     Sha {
         generation: u64,
         hex: String,
+    },
+    Search {
+        generation: u64,
+        result: Result<Arc<SearchIndex>, String>,
     },
     Verified {
         generation: u64,
@@ -404,6 +412,8 @@ impl AppState {
             archive: None,
             index: None,
             load_job: job.clone(),
+            search: None,
+            search_job: None,
             sha256: None,
             verify: VerifyState::Running(Arc::new(Job::new())),
             verify_started: None,
@@ -484,6 +494,9 @@ impl AppState {
     pub fn close(&mut self) {
         if let Some(d) = &self.doc {
             d.load_job.cancel();
+            if let Some(j) = &d.search_job {
+                j.cancel();
+            }
             if let VerifyState::Running(j) = &d.verify {
                 j.cancel();
             }
@@ -583,8 +596,25 @@ impl AppState {
                                 doc.index = Some(ix);
                             }
                             self.applied = None;
+                            self.start_search_index();
                         }
                         Err(e) => self.fail(e),
+                    }
+                }
+                Msg::Search { generation, result } if generation == self.generation => {
+                    if let Some(doc) = &mut self.doc {
+                        doc.search_job = None;
+                        match result {
+                            Ok(si) => {
+                                doc.search = Some(si);
+                                // A search still scanning records is redone on the index.
+                                if self.view_job.is_some() && !self.filter.search.is_empty() {
+                                    self.applied = None;
+                                }
+                            }
+                            Err(e) if e == "cancelled" => {}
+                            Err(e) => self.notice = Some(format!("text index: {e}")),
+                        }
                     }
                 }
                 Msg::Sha { generation, hex } if generation == self.generation => {
@@ -643,6 +673,7 @@ impl AppState {
     pub fn busy(&self) -> bool {
         self.view_job.is_some()
             || self.export.job.is_some()
+            || self.doc.as_ref().is_some_and(|d| d.search_job.is_some())
             || self
                 .doc
                 .as_ref()
@@ -698,8 +729,11 @@ impl AppState {
         }
         self.view_gen += 1;
         let (sort, desc) = (self.settings.sort, self.settings.sort_desc);
-        if !index::needs_records(&f) && ix.len() <= SYNC_FILTER_LIMIT {
-            let mut v = ix.candidates(&f);
+        let text = self.doc.as_ref().and_then(|d| d.search.clone());
+        if !index::needs_records(&without_indexed_search(&f, text.is_some()))
+            && ix.len() <= SYNC_FILTER_LIMIT
+        {
+            let mut v = filter_indexed(&ix, text.as_deref(), &f);
             ix.sort(&mut v, sort, desc);
             self.set_view(v);
             return;
@@ -712,9 +746,10 @@ impl AppState {
         let (generation, view_gen) = (self.generation, self.view_gen);
         let (tx, ctx) = self.sender();
         spawn("filter", move || {
-            let mut v = ix.candidates(&f);
-            let result = if index::needs_records(&f) {
-                index::refine_with_records(&ix, &archive_path, &v, &f, &job)
+            let mut v = filter_indexed(&ix, text.as_deref(), &f);
+            let rest = without_indexed_search(&f, text.is_some());
+            let result = if index::needs_records(&rest) {
+                index::refine_with_records(&ix, &archive_path, &v, &rest, &job)
             } else {
                 Ok(std::mem::take(&mut v))
             };
@@ -727,6 +762,25 @@ impl AppState {
                 view_gen,
                 result,
             });
+            if let Some(c) = ctx {
+                c.request_repaint()
+            }
+        });
+    }
+
+    /// Builds the free-text index on a worker thread (after the index).
+    fn start_search_index(&mut self) {
+        let generation = self.generation;
+        let (tx, ctx) = self.sender();
+        let Some(doc) = &mut self.doc else { return };
+        let (Some(ix), Some(path)) = (doc.index.clone(), doc.archive_path.clone()) else {
+            return;
+        };
+        let job = Arc::new(Job::new());
+        doc.search_job = Some(job.clone());
+        spawn("text-index", move || {
+            let result = SearchIndex::build(&path, &ix, &job).map(Arc::new);
+            let _ = tx.send(Msg::Search { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
             }
@@ -909,6 +963,31 @@ impl AppState {
             Ok(_) => self.notice = Some(format!("saved sealed archive {}", out.display())),
             Err(e) => self.error = Some(format!("{}: {e}", out.display())),
         }
+    }
+}
+
+/// The lower-cased needle, when the text index can answer it.
+fn indexed_needle(f: &Filter) -> Option<String> {
+    let q = f.search.as_deref()?.to_lowercase();
+    search::supports(&q).then_some(q)
+}
+
+/// What is left for the records to decide once the text index answered the search.
+fn without_indexed_search(f: &Filter, have_text_index: bool) -> Filter {
+    let mut rest = f.clone();
+    if have_text_index && indexed_needle(f).is_some() {
+        rest.search = None;
+    }
+    rest
+}
+
+/// Positions passing the structured filter and, when the text index is
+/// there and can answer it, the free-text search.
+fn filter_indexed(ix: &Index, text: Option<&SearchIndex>, f: &Filter) -> Vec<u32> {
+    let v = ix.candidates(f);
+    match (text, indexed_needle(f)) {
+        (Some(t), Some(q)) => t.filter(&q, &v),
+        _ => v,
     }
 }
 
