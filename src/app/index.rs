@@ -86,6 +86,8 @@ pub enum SortKey {
     ActorType,
     Action,
     ResourceType,
+    /// Resource name, else id; ranks come from the text index.
+    Resource,
     Project,
     Org,
     Ip,
@@ -104,6 +106,11 @@ pub struct Index {
     ranks: Ranks,
     /// Counts per interned id, over all rows.
     pub counts: Counts,
+    /// False for the first page loaded to show something at once
+    /// ([`Index::load_prefix`]); filters wait for the complete index.
+    pub complete: bool,
+    /// Entries in the archive (all of them, even in a prefix).
+    pub total: u64,
 }
 
 #[derive(Debug, Default)]
@@ -138,17 +145,45 @@ impl Index {
     pub fn load(path: &Path, job: &Job) -> Result<Index, String> {
         let archive = Archive::open(path).map_err(|e| e.to_string())?;
         let total = archive.count().map_err(|e| e.to_string())?;
+        Self::load_from(&archive, path, total, None, job)
+    }
+
+    /// The first (or, with `newest`, the last) `limit` entries by seq: a
+    /// few milliseconds, so the table shows something while [`Index::load`]
+    /// reads the whole archive. `complete` is false unless that was all.
+    pub fn load_prefix(path: &Path, limit: u64, newest: bool, job: &Job) -> Result<Index, String> {
+        let archive = Archive::open(path).map_err(|e| e.to_string())?;
+        let total = archive.count().map_err(|e| e.to_string())?;
+        Self::load_from(&archive, path, total, Some((limit, newest)), job)
+    }
+
+    fn load_from(
+        archive: &Archive,
+        path: &Path,
+        total: u64,
+        prefix: Option<(u64, bool)>,
+        job: &Job,
+    ) -> Result<Index, String> {
         job.start_phase("loading index", total);
         let conn = archive.connection();
+        let tail = match prefix {
+            None => String::new(),
+            Some((limit, newest)) => {
+                format!(" {} LIMIT {limit}", if newest { "DESC" } else { "ASC" })
+            }
+        };
         let mut stmt = conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT seq, time_ms, actor_label, actor_type, action, resource_type, project_id, org_id, ip_address \
-                 FROM entries ORDER BY seq",
-            )
+                 FROM entries ORDER BY seq{tail}"
+            ))
             .map_err(|e| archive::db_error(path, e).to_string())?;
         let mut q = stmt.query([]).map_err(|e| e.to_string())?;
+        let capacity = prefix.map_or(total, |(l, _)| l.min(total));
         let mut ix = Index {
-            rows: Vec::with_capacity(total as usize),
+            complete: prefix.is_none_or(|(l, _)| l >= total),
+            total,
+            rows: Vec::with_capacity(capacity as usize),
             actors: Interner::new(),
             actor_types: Interner::new(),
             actions: Interner::new(),
@@ -160,14 +195,16 @@ impl Index {
         };
         let bad = |e: rusqlite::Error| format!("{}: {e}", path.display());
         while let Some(r) = q.next().map_err(bad)? {
-            let text = |i: usize| -> Result<Option<String>, String> {
+            // Borrowed: interning looks up before it copies, so the common
+            // case (a value seen before) allocates nothing.
+            let text = |i: usize| -> Result<Option<std::borrow::Cow<'_, str>>, String> {
                 match r.get_ref(i).map_err(bad)? {
                     rusqlite::types::ValueRef::Null => Ok(None),
                     rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        Ok(Some(String::from_utf8_lossy(t).into_owned()))
+                        Ok(Some(String::from_utf8_lossy(t)))
                     }
-                    rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string())),
-                    rusqlite::types::ValueRef::Real(f) => Ok(Some(f.to_string())),
+                    rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string().into())),
+                    rusqlite::types::ValueRef::Real(f) => Ok(Some(f.to_string().into())),
                 }
             };
             let seq: i64 = r.get(0).map_err(bad)?;
@@ -195,6 +232,9 @@ impl Index {
             }
         }
         job.set_done(ix.rows.len() as u64);
+        if prefix.is_some_and(|(_, newest)| newest) {
+            ix.rows.reverse();
+        }
         ix.ranks = Ranks {
             actor: ix.actors.ranks(|s| s.to_lowercase()),
             actor_type: ix.actor_types.ranks(str::to_string),
@@ -293,7 +333,19 @@ impl Index {
     }
 
     /// Sorts positions by a column (stable; ties keep seq order).
-    pub fn sort(&self, positions: &mut [u32], key: SortKey, descending: bool) {
+    /// `resource_rank` (per position) orders the Resource column; without it
+    /// that column sorts by seq.
+    pub fn sort(
+        &self,
+        positions: &mut [u32],
+        key: SortKey,
+        descending: bool,
+        resource_rank: Option<&[u32]>,
+    ) {
+        let key = match (key, resource_rank) {
+            (SortKey::Resource, None) => SortKey::Seq,
+            (k, _) => k,
+        };
         let rows = &self.rows;
         let rk = &self.ranks;
         let k = |p: &u32| -> i64 {
@@ -305,6 +357,9 @@ impl Index {
                 SortKey::ActorType => rk.actor_type[r.actor_type as usize] as i64,
                 SortKey::Action => rk.action[r.action as usize] as i64,
                 SortKey::ResourceType => rk.resource_type[r.resource_type as usize] as i64,
+                SortKey::Resource => resource_rank
+                    .and_then(|rr| rr.get(*p as usize))
+                    .map_or(r.seq as i64, |&x| x as i64),
                 SortKey::Project => rk.project[r.project as usize] as i64,
                 SortKey::Org => rk.org[r.org as usize] as i64,
                 SortKey::Ip => rk.ip[r.ip as usize] as i64,

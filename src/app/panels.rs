@@ -70,7 +70,7 @@ impl TopBar {
                     }
                 });
             });
-            let has_doc = s.index().is_some();
+            let has_doc = s.doc.as_ref().is_some_and(|d| d.index_complete());
             if ui
                 .add_enabled(has_doc, egui::Button::new("Export…"))
                 .on_hover_text("Ctrl+E")
@@ -150,7 +150,7 @@ impl Banner {
         };
         let mut cancel = false;
         let mut jump = None;
-        if doc.index.is_none() {
+        if !doc.index_complete() {
             let (phase, done, total) = doc.load_job.snapshot();
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -160,6 +160,23 @@ impl Banner {
                     0.0
                 };
                 ui.label(format!("Opening {} — {phase}", doc.path.display()));
+                ui.add(
+                    egui::ProgressBar::new(frac)
+                        .desired_width(200.0)
+                        .show_percentage(),
+                );
+            });
+        }
+        if let Some(job) = &doc.search_job {
+            let (_, done, total) = job.snapshot();
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Indexing text for search (until it is ready, a search reads the records)");
+                let frac = if total > 0 {
+                    done as f32 / total as f32
+                } else {
+                    0.0
+                };
                 ui.add(
                     egui::ProgressBar::new(frac)
                         .desired_width(200.0)
@@ -382,6 +399,12 @@ impl FilterPanel {
                     ui.colored_label(Color32::from_rgb(220, 70, 70), e);
                 }
                 let Some(ix) = s.index().cloned() else { return };
+                if !ix.complete {
+                    ui.add_space(6.0);
+                    ui.weak("Lists of projects, actions and types appear when the index is loaded.");
+                    return;
+                }
+                let names = s.doc.as_ref().and_then(|d| d.search.clone());
                 ui.add_space(6.0);
                 let current = s.filter.actor_type.clone();
                 let label = current.clone().unwrap_or_else(|| "Any".into());
@@ -402,13 +425,16 @@ impl FilterPanel {
                             }
                         });
                 });
+                // Project names come with the text index; ids until then.
+                let name = |v: &str| names.as_ref().and_then(|n| n.project_names.get(v)).cloned();
                 facet(
                     ui,
                     "Projects",
                     &ix.projects.values,
                     &ix.counts.projects,
                     &mut s.filter.projects,
-                    |v| v.to_string(),
+                    |v| name(v).unwrap_or_else(|| v.to_string()),
+                    |v| name(v).map(|_| format!("project id {v}")),
                 );
                 facet(
                     ui,
@@ -417,6 +443,7 @@ impl FilterPanel {
                     &ix.counts.actions,
                     &mut s.filter.actions,
                     |v| v.to_string(),
+                    |_| None,
                 );
                 facet(
                     ui,
@@ -425,6 +452,7 @@ impl FilterPanel {
                     &ix.counts.resource_types,
                     &mut s.filter.resource_types,
                     |v| crate::core::catalog::display_name(v).to_string(),
+                    |v| Some(format!("{v} (internal name)")),
                 );
                 ui.add_space(8.0);
                 if ui.button("Clear filters").clicked() {
@@ -441,6 +469,7 @@ fn facet(
     counts: &[u64],
     chosen: &mut std::collections::BTreeSet<String>,
     show: impl Fn(&str) -> String,
+    hover: impl Fn(&str) -> Option<String>,
 ) {
     let mut items: Vec<(String, String, u64)> = values
         .iter()
@@ -459,10 +488,11 @@ fn facet(
         .show(ui, |ui| {
             for (value, label, n) in items.into_iter().take(500) {
                 let mut on = chosen.contains(&value);
-                if ui
-                    .checkbox(&mut on, format!("{label} ({})", thousands(n)))
-                    .changed()
-                {
+                let mut r = ui.checkbox(&mut on, format!("{label} ({})", thousands(n)));
+                if let Some(h) = hover(&value) {
+                    r = r.on_hover_text(h);
+                }
+                if r.changed() {
                     if on {
                         chosen.insert(value);
                     } else {
@@ -479,7 +509,7 @@ const COLUMNS: [(&str, Option<SortKey>, f32); 9] = [
     ("Actor type", Some(SortKey::ActorType), 70.0),
     ("Action", Some(SortKey::Action), 70.0),
     ("Resource type", Some(SortKey::ResourceType), 120.0),
-    ("Resource", None, 130.0),
+    ("Resource", Some(SortKey::Resource), 130.0),
     ("Project", Some(SortKey::Project), 80.0),
     ("Organization", Some(SortKey::Org), 90.0),
     ("IP", Some(SortKey::Ip), 100.0),
@@ -504,14 +534,26 @@ impl TablePanel {
             return;
         };
         ui.horizontal(|ui| {
-            ui.label(
-                RichText::new(format!(
-                    "{} of {} entries",
-                    thousands(s.view.len() as u64),
-                    thousands(ix.len() as u64)
-                ))
-                .strong(),
-            );
+            if ix.complete {
+                ui.label(
+                    RichText::new(format!(
+                        "{} of {} entries",
+                        thousands(s.view.len() as u64),
+                        thousands(ix.len() as u64)
+                    ))
+                    .strong(),
+                );
+            } else {
+                ui.spinner();
+                ui.label(
+                    RichText::new(format!(
+                        "{} entries; showing {} of them while the index loads (filters and sorting follow)",
+                        thousands(ix.total),
+                        thousands(ix.len() as u64)
+                    ))
+                    .strong(),
+                );
+            }
             if let Some(j) = &s.view_job {
                 ui.spinner();
                 let (_, done, total) = j.snapshot();
@@ -892,7 +934,7 @@ impl StatusBar {
             }
             ui.separator();
             if let Some(ix) = &doc.index {
-                ui.label(format!("{} entries", thousands(ix.len() as u64)));
+                ui.label(format!("{} entries", thousands(ix.total)));
                 ui.separator();
             }
             if let Some(f) = doc.format {

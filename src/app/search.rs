@@ -111,6 +111,10 @@ pub struct SearchIndex {
     ref_starts: Vec<u32>,
     ids: IdColumn,
     resource_ids: IdColumn,
+    /// Per entry: rank of the Resource column (name, else id; case-insensitive).
+    pub resource_rank: Vec<u32>,
+    /// Project id → the name its entries carry (first seen), for the facet list.
+    pub project_names: HashMap<String, String>,
 }
 
 /// Builds the index: the distinct-value tables are only needed while building.
@@ -125,6 +129,8 @@ struct Builder {
     id_starts: Vec<u32>,
     rid_arena: Vec<u8>,
     rid_starts: Vec<u32>,
+    /// Per entry: the resource name's dictionary id, or `u32::MAX` (the id).
+    resource_name: Vec<u32>,
     // Scratch buffers reused across entries.
     canon: String,
     lower: String,
@@ -154,6 +160,7 @@ impl Builder {
             id_starts: Vec::with_capacity(n + 1),
             rid_arena: Vec::with_capacity(n * 26),
             rid_starts: Vec::with_capacity(n + 1),
+            resource_name: Vec::with_capacity(n),
             canon: String::new(),
             lower: String::new(),
             set: Vec::new(),
@@ -209,6 +216,7 @@ impl Builder {
     fn add(&mut self, e: Option<&Entry>) {
         self.entry_refs.clear();
         let Some(e) = e else {
+            self.resource_name.push(u32::MAX);
             self.id_starts.push(self.id_arena.len() as u32);
             self.rid_starts.push(self.rid_arena.len() as u32);
             self.ix.ref_starts.push(self.ix.refs.len() as u32);
@@ -234,6 +242,19 @@ impl Builder {
         // The other fields, in one set.
         let a = &e.actor;
         self.set.clear();
+        let name = e.resource_name.as_ref().map(|v| {
+            let mut lower = std::mem::take(&mut self.lower);
+            lower_into(v, &mut lower);
+            let t = self.token(&lower);
+            self.lower = lower;
+            t
+        });
+        self.resource_name.push(name.unwrap_or(u32::MAX));
+        if let (Some(id), Some(name)) = (&e.project_id, &e.project_name)
+            && !self.ix.project_names.contains_key(id)
+        {
+            self.ix.project_names.insert(id.clone(), name.clone());
+        }
         for v in [
             e.resource_name.as_ref(),
             Some(&e.resource_type),
@@ -311,6 +332,29 @@ impl Builder {
         }
         self.ix.ids = IdColumn::pack(&self.id_arena, &self.id_starts);
         self.ix.resource_ids = IdColumn::pack(&self.rid_arena, &self.rid_starts);
+        // Resource column order: the lower-cased label, then position.
+        let (dict, starts) = (&self.ix.dict, &self.ix.dict_starts);
+        let (rid_arena, rid_starts) = (&self.rid_arena, &self.rid_starts);
+        let label = |p: usize| -> &[u8] {
+            match self.resource_name.get(p) {
+                Some(&t) if t != u32::MAX => {
+                    &dict[starts[t as usize] as usize..starts[t as usize + 1] as usize - 1]
+                }
+                _ => &rid_arena[rid_starts[p] as usize..rid_starts[p + 1] as usize],
+            }
+        };
+        let n = self.resource_name.len();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by(|&a, &b| label(a as usize).cmp(label(b as usize)).then(a.cmp(&b)));
+        let mut rank = vec![0u32; n];
+        let mut r = 0u32;
+        for (k, &p) in order.iter().enumerate() {
+            if k > 0 && label(order[k - 1] as usize) != label(p as usize) {
+                r += 1;
+            }
+            rank[p as usize] = r;
+        }
+        self.ix.resource_rank = rank;
         let mut ix = self.ix;
         ix.dict.shrink_to_fit();
         ix.dict_starts.shrink_to_fit();
@@ -565,6 +609,7 @@ impl SearchIndex {
                 + self.ref_starts.capacity())
             + 8 * self.times.capacity()
             + self.ids.bytes.capacity()
+            + 4 * self.resource_rank.capacity()
             + self.resource_ids.bytes.capacity()
     }
 }

@@ -28,6 +28,8 @@ use crate::core::verify::Report;
 
 /// Above this many rows, structured filtering runs on a worker thread.
 const SYNC_FILTER_LIMIT: usize = 200_000;
+/// Entries read first, so the table shows a page before the whole index is in.
+const PREFIX_ROWS: u64 = 2_000;
 const ROW_CACHE_LIMIT: usize = 20_000;
 pub const UNSEALED_LABEL: &str = "unsealed: no chain in the source";
 
@@ -123,6 +125,13 @@ pub struct Document {
     pub finding_seqs: HashSet<u64>,
     pub open_time: Instant,
     pub first_frame: Option<Duration>,
+}
+
+impl Document {
+    /// The whole index is loaded (filters, sorting and export work).
+    pub fn index_complete(&self) -> bool {
+        self.index.as_ref().is_some_and(|i| i.complete)
+    }
 }
 
 enum Msg {
@@ -422,6 +431,8 @@ impl AppState {
             open_time: Instant::now(),
             first_frame: None,
         });
+        let newest_first = self.settings.sort_desc
+            && matches!(self.settings.sort, SortKey::Seq | SortKey::Time);
         let (tx, ctx) = self.sender();
         spawn("open", move || {
             let wake = || {
@@ -471,6 +482,23 @@ impl AppState {
                 unsealed: !format.has_chain(),
             });
             wake();
+            // A first page at once, then the whole index (and filters).
+            match Index::load_prefix(&archive_path, PREFIX_ROWS, newest_first, &job) {
+                Ok(ix) if ix.complete => {
+                    let result = Ok(Arc::new(ix));
+                    let _ = tx.send(Msg::Index { generation, result });
+                    return wake();
+                }
+                Ok(ix) => {
+                    let result = Ok(Arc::new(ix));
+                    let _ = tx.send(Msg::Index { generation, result });
+                    wake();
+                }
+                Err(e) => return fail(e),
+            }
+            if job.is_cancelled() {
+                return;
+            }
             let result = Index::load(&archive_path, &job).map(Arc::new);
             let _ = tx.send(Msg::Index { generation, result });
             wake();
@@ -592,11 +620,14 @@ impl AppState {
                 Msg::Index { generation, result } if generation == self.generation => {
                     match result {
                         Ok(ix) => {
+                            let complete = ix.complete;
                             if let Some(doc) = &mut self.doc {
                                 doc.index = Some(ix);
                             }
                             self.applied = None;
-                            self.start_search_index();
+                            if complete {
+                                self.start_search_index();
+                            }
                         }
                         Err(e) => self.fail(e),
                     }
@@ -608,7 +639,9 @@ impl AppState {
                             Ok(si) => {
                                 doc.search = Some(si);
                                 // A search still scanning records is redone on the index.
-                                if self.view_job.is_some() && !self.filter.search.is_empty() {
+                                if (self.view_job.is_some() && !self.filter.search.is_empty())
+                                    || self.settings.sort == SortKey::Resource
+                                {
                                     self.applied = None;
                                 }
                             }
@@ -677,7 +710,7 @@ impl AppState {
             || self
                 .doc
                 .as_ref()
-                .is_some_and(|d| d.index.is_none() || matches!(d.verify, VerifyState::Running(_)))
+                .is_some_and(|d| !d.index_complete() || matches!(d.verify, VerifyState::Running(_)))
     }
 
     pub fn index(&self) -> Option<&Arc<Index>> {
@@ -695,6 +728,9 @@ impl AppState {
         let Some(ix) = self.index() else {
             return !self.busy();
         };
+        if !ix.complete {
+            return false;
+        }
         let newest = ix.time_span().map(|(_, max)| max);
         let (f, _) = self.filter.to_filter(newest);
         let key = (
@@ -729,12 +765,19 @@ impl AppState {
         }
         self.view_gen += 1;
         let (sort, desc) = (self.settings.sort, self.settings.sort_desc);
+        if !ix.complete {
+            // The first page only, unfiltered, until the whole index is in.
+            let mut v: Vec<u32> = (0..ix.len() as u32).collect();
+            ix.sort(&mut v, sort, desc, None);
+            self.set_view(v);
+            return;
+        }
         let text = self.doc.as_ref().and_then(|d| d.search.clone());
         if !index::needs_records(&without_indexed_search(&f, text.is_some()))
             && ix.len() <= SYNC_FILTER_LIMIT
         {
             let mut v = filter_indexed(&ix, text.as_deref(), &f);
-            ix.sort(&mut v, sort, desc);
+            ix.sort(&mut v, sort, desc, text.as_ref().map(|t| &t.resource_rank[..]));
             self.set_view(v);
             return;
         }
@@ -754,7 +797,7 @@ impl AppState {
                 Ok(std::mem::take(&mut v))
             };
             let result = result.map(|mut v| {
-                ix.sort(&mut v, sort, desc);
+                ix.sort(&mut v, sort, desc, text.as_ref().map(|t| &t.resource_rank[..]));
                 v
             });
             let _ = tx.send(Msg::View {
@@ -826,6 +869,9 @@ impl AppState {
     pub fn select_seq(&mut self, seq: u64) {
         if let Some(row) = self.row_of_seq(seq) {
             self.select_row(row);
+        } else if self.index().is_some_and(|i| !i.complete) {
+            // Jump once the whole index is in.
+            self.pending_jump = Some(seq);
         } else if self.index().and_then(|i| i.position(seq)).is_some() {
             self.filter = FilterUi::default();
             self.pending_jump = Some(seq);
