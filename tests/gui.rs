@@ -608,3 +608,107 @@ fn text_index_agrees_with_core_filter() {
         }
     }
 }
+
+fn sample_archive() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite")
+}
+
+/// The first page comes from a prefix of the index (oldest or newest entries).
+#[test]
+fn prefix_index_holds_the_first_or_last_entries() {
+    use auditlens::app::index::Index;
+    let archive = sample_archive();
+    let first = Index::load_prefix(&archive, 100, false, &Job::new()).unwrap();
+    assert!(!first.complete);
+    assert_eq!(first.total, 3000);
+    let seqs: Vec<u64> = first.rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+    let last = Index::load_prefix(&archive, 100, true, &Job::new()).unwrap();
+    let seqs: Vec<u64> = last.rows.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (2901..=3000).collect::<Vec<_>>());
+    assert!(Index::load_prefix(&archive, 5000, false, &Job::new()).unwrap().complete);
+}
+
+/// On the 3,000-entry sample (larger than the first page): the table shows
+/// rows before the whole index is in, then filters; project names in the
+/// facet list; search through the text index; sorting by Resource.
+#[test]
+fn sample_archive_search_facets_and_resource_sort() {
+    let archive = sample_archive();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "first page", |v| {
+        v.state.index().is_some() && !v.state.view.is_empty()
+    });
+    if let Some(ix) = h.state().state.index().cloned()
+        && !ix.complete
+    {
+        assert_eq!(h.state().state.view.len(), ix.len());
+        h.get_by_label_contains("3,000 entries; showing");
+    }
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.settled()
+    });
+    h.get_by_label("3,000 of 3,000 entries");
+    assert!(h.state().state.doc.as_ref().unwrap().search.is_some());
+
+    // Project facet: the name, with the count of entries of that project id.
+    let f = Filter {
+        projects: vec!["clprjacmeprod00000000001".into()],
+        ..Default::default()
+    };
+    let n = expected_count(&archive, &f);
+    assert!(n > 0);
+    h.get_by_label(&format!(
+        "support-bot-prod ({})",
+        auditlens::app::panels::thousands(n as u64)
+    ))
+    .click();
+    wait_for(&mut h, "facet", |v| {
+        v.state.settled() && !v.state.filter.projects.is_empty()
+    });
+    h.get_by_label(&format!(
+        "{} of 3,000 entries",
+        auditlens::app::panels::thousands(n as u64)
+    ));
+
+    // Free text on top, typed.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("Safari");
+    wait_for(&mut h, "search", |v| {
+        v.state.settled() && v.state.filter.search == "Safari"
+    });
+    let f = Filter {
+        projects: vec!["clprjacmeprod00000000001".into()],
+        search: Some("Safari".into()),
+        ..Default::default()
+    };
+    let want = expected_count(&archive, &f);
+    assert!(want > 0 && want < n, "{want} of {n}");
+    assert_eq!(h.state().state.view.len(), want);
+    h.key_press(egui::Key::Escape);
+    h.state_mut().state.filter = Default::default();
+    wait_for(&mut h, "cleared", |v| {
+        v.state.settled() && v.state.view.len() == 3000
+    });
+
+    // Sort by the Resource column: labels (name, else id) in case-insensitive order.
+    h.get_by_label("Resource").click();
+    wait_for(&mut h, "sorted", |v| {
+        v.state.settled() && v.state.settings.sort == auditlens::app::index::SortKey::Resource
+    });
+    let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+    let s = &h.state().state;
+    let labels: Vec<String> = (0..s.view.len())
+        .map(|r| {
+            let e = read_entry(&a, s.seq_at(r).unwrap()).unwrap().entry;
+            e.resource_label().to_lowercase()
+        })
+        .collect();
+    let mut sorted = labels.clone();
+    sorted.sort();
+    assert_eq!(labels, sorted);
+    assert_ne!(labels.first(), labels.last());
+}

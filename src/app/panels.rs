@@ -616,17 +616,44 @@ impl TablePanel {
                         };
                         match key {
                             Some(k) => {
-                                let arrow = if sort == k {
-                                    if desc { " ↓" } else { " ↑" }
-                                } else {
-                                    ""
+                                let b = egui::Button::new(RichText::new(name).strong())
+                                    .frame(false)
+                                    .truncate();
+                                let hover = match (sort == k, desc) {
+                                    (true, false) => "Sorted ascending; click for descending",
+                                    (true, true) => "Sorted descending; click for ascending",
+                                    _ => "Sort by this column",
                                 };
-                                let b = egui::Button::new(
-                                    RichText::new(format!("{name}{arrow}")).strong(),
-                                )
-                                .frame(false);
-                                if ui.add(b).on_hover_text("Sort").clicked() {
+                                if ui.add(b).on_hover_text(hover).clicked() {
                                     sort_click = Some(k);
+                                }
+                                if sort == k {
+                                    // A drawn triangle: the default fonts have no arrow glyphs.
+                                    let (rect, _) = ui.allocate_exact_size(
+                                        egui::vec2(9.0, 9.0),
+                                        Sense::hover(),
+                                    );
+                                    let c = rect.center();
+                                    let (t, b) = (c.y - 3.5, c.y + 3.5);
+                                    let pts = if desc {
+                                        vec![
+                                            egui::pos2(c.x - 4.0, t),
+                                            egui::pos2(c.x + 4.0, t),
+                                            egui::pos2(c.x, b),
+                                        ]
+                                    } else {
+                                        vec![
+                                            egui::pos2(c.x - 4.0, b),
+                                            egui::pos2(c.x + 4.0, b),
+                                            egui::pos2(c.x, t),
+                                        ]
+                                    };
+                                    let color = ui.visuals().strong_text_color();
+                                    ui.painter().add(egui::Shape::convex_polygon(
+                                        pts,
+                                        color,
+                                        egui::Stroke::NONE,
+                                    ));
                                 }
                             }
                             None => {

@@ -44,7 +44,8 @@ const TAG_SET: u32 = 1;
 const TAG_TIME: u32 = 2;
 const PAYLOAD: u32 = (1 << TAG_SHIFT) - 1;
 /// Ids longer than this go to the dictionary instead of a fixed-width column.
-const MAX_ID_WIDTH: usize = 48;
+/// (Every slot is as wide as the longest id that fits: UUIDs and cuids do.)
+const MAX_ID_WIDTH: usize = 40;
 
 /// Can the index answer this (already lower-cased) needle exactly?
 pub fn supports(needle: &str) -> bool {
@@ -129,7 +130,8 @@ struct Builder {
     id_starts: Vec<u32>,
     rid_arena: Vec<u8>,
     rid_starts: Vec<u32>,
-    /// Per entry: the resource name's dictionary id, or `u32::MAX` (the id).
+    /// Per entry: the dictionary id of the resource name (or of a long
+    /// resource id), or `u32::MAX`: the id in `rid_arena`.
     resource_name: Vec<u32>,
     // Scratch buffers reused across entries.
     canon: String,
@@ -227,10 +229,14 @@ impl Builder {
         let mut rid_lower = String::new();
         lower_into(&e.id, &mut id_lower);
         lower_into(&e.resource_id, &mut rid_lower);
+        let mut rid_token = None;
         for (v, rid) in [(&id_lower, false), (&rid_lower, true)] {
             if v.len() > MAX_ID_WIDTH || v.contains('\n') {
                 let t = self.token_owned(v);
                 self.entry_refs.push(t);
+                if rid {
+                    rid_token = Some(t & PAYLOAD);
+                }
             } else if rid {
                 self.rid_arena.extend_from_slice(v.as_bytes());
             } else {
@@ -249,7 +255,8 @@ impl Builder {
             self.lower = lower;
             t
         });
-        self.resource_name.push(name.unwrap_or(u32::MAX));
+        self.resource_name
+            .push(name.or(rid_token).unwrap_or(u32::MAX));
         if let (Some(id), Some(name)) = (&e.project_id, &e.project_name)
             && !self.ix.project_names.contains_key(id)
         {
@@ -597,6 +604,22 @@ impl SearchIndex {
                         })
             })
             .collect()
+    }
+
+    /// Table sizes, for the probe and the benchmark.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} distinct tokens ({} bytes), {} token sets ({} items), {} timestamps, \
+             {} refs, id columns {}+{} bytes wide",
+            self.dict_starts.len().saturating_sub(1),
+            self.dict.len(),
+            self.set_starts.len().saturating_sub(1),
+            self.set_items.len(),
+            self.times.len(),
+            self.refs.len(),
+            self.ids.width,
+            self.resource_ids.width,
+        )
     }
 
     /// Heap bytes held (for the memory figure).
