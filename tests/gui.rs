@@ -712,3 +712,48 @@ fn sample_archive_search_facets_and_resource_sort() {
     assert_eq!(labels, sorted);
     assert_ne!(labels.first(), labels.last());
 }
+
+/// Dragging a column edge changes the widths, and they survive a restart:
+/// eframe saves egui memory on exit, and the table keeps its widths there.
+#[test]
+fn column_widths_persist_through_egui_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut a = harness(&archive);
+    wait_for(&mut a, "open", loaded_and_verified);
+    let before = a.get_by_label("Action").rect().left();
+    // The resize handle between the Time and Actor columns.
+    let actor = a.get_by_label("Actor").rect();
+    let p = egui::pos2(actor.left() - 4.0, actor.center().y);
+    a.event(egui::Event::PointerMoved(p));
+    a.run_steps(1);
+    a.event(egui::Event::PointerButton {
+        pos: p,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Default::default(),
+    });
+    a.run_steps(1);
+    for k in 1..=8 {
+        a.event(egui::Event::PointerMoved(p + egui::vec2(10.0 * k as f32, 0.0)));
+        a.run_steps(1);
+    }
+    a.event(egui::Event::PointerButton {
+        pos: p + egui::vec2(80.0, 0.0),
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Default::default(),
+    });
+    a.run_steps(3);
+    let dragged = a.get_by_label("Action").rect().left();
+    assert!(dragged > before + 40.0, "{before} → {dragged}");
+    let memory = a.ctx.memory(|m| ron::to_string(m).unwrap());
+    drop(a);
+
+    let mut b = harness(&archive);
+    b.ctx
+        .memory_mut(|m| *m = ron::from_str(&memory).unwrap());
+    wait_for(&mut b, "open", loaded_and_verified);
+    let restored = b.get_by_label("Action").rect().left();
+    assert!((restored - dragged).abs() < 1.0, "{dragged} vs {restored}");
+}

@@ -503,17 +503,22 @@ fn facet(
         });
 }
 
+/// Column titles, sort keys and preferred widths. The first run scales the
+/// widths down to the space there is, so the last column (IP) is not cut
+/// off at the default window size; widths a person sets are kept in egui
+/// memory (persisted by eframe).
 const COLUMNS: [(&str, Option<SortKey>, f32); 9] = [
-    ("Time (UTC)", Some(SortKey::Time), 165.0),
+    ("Time (UTC)", Some(SortKey::Time), 160.0),
     ("Actor", Some(SortKey::Actor), 150.0),
     ("Actor type", Some(SortKey::ActorType), 70.0),
     ("Action", Some(SortKey::Action), 70.0),
-    ("Resource type", Some(SortKey::ResourceType), 120.0),
+    ("Resource type", Some(SortKey::ResourceType), 110.0),
     ("Resource", Some(SortKey::Resource), 130.0),
-    ("Project", Some(SortKey::Project), 80.0),
+    ("Project", Some(SortKey::Project), 110.0),
     ("Organization", Some(SortKey::Org), 90.0),
     ("IP", Some(SortKey::Ip), 100.0),
 ];
+const FLAG_COLUMN: f32 = 16.0;
 
 /// The virtualised table of the filtered entries.
 #[derive(Default)]
@@ -575,19 +580,22 @@ impl TablePanel {
         };
         s.fetch_rows(want);
         let row_h = 20.0;
+        let spacing = ui.spacing().item_spacing.x;
+        let wanted: f32 = COLUMNS.iter().map(|c| c.2 + spacing).sum::<f32>() + FLAG_COLUMN;
+        let scale = (ui.available_width() / wanted).clamp(0.5, 1.0);
         let mut table = TableBuilder::new(ui)
             .id_salt("entries")
             .striped(true)
             .resizable(true)
             .sense(Sense::click())
             .cell_layout(Layout::left_to_right(Align::Center))
-            .column(Column::exact(16.0))
+            .column(Column::exact(FLAG_COLUMN))
             .auto_shrink([false, false]);
         for (i, (_, _, w)) in COLUMNS.iter().enumerate() {
             let c = if i + 1 == COLUMNS.len() {
                 Column::remainder().at_least(60.0)
             } else {
-                Column::initial(*w).at_least(40.0)
+                Column::initial((*w * scale).floor()).at_least(40.0)
             };
             table = table.column(c.clip(true).resizable(true));
         }
