@@ -41,6 +41,7 @@ fn main() {
     let r1 = rss();
     let t = Instant::now();
     let si = SearchIndex::build(path.as_ref(), &ix, &Job::new()).expect("text index");
+    auditlens::app::state::release_free_memory();
     println!(
         "text index: built in {:.2} s, heap {:.1} B/entry, RSS +{:.1} B/entry; {}",
         t.elapsed().as_secs_f64(),
@@ -52,7 +53,7 @@ fn main() {
     let needles: Vec<String> = if args.len() > 1 {
         args[1..].to_vec()
     } else {
-        ["a", "e", "x", "7", "q", "ivan", "2025-03", "datasetitem-6", "cvawg5cjui8264kydp7nn23vt"]
+        ["a", "e", "x", "7", "q", "ivan", "2025", "2025-03", "08:00", "datasetitem-6", "cvawg5cjui8264kydp7nn23vt"]
             .map(String::from)
             .to_vec()
     };

@@ -434,7 +434,7 @@ fn index_filter_agrees_with_core_filter() {
             got = auditlens::app::index::refine_with_records(&ix, &archive, &got, &f, &Job::new())
                 .unwrap();
         }
-        let got: Vec<u64> = got.iter().map(|&p| ix.rows[p as usize].seq).collect();
+        let got: Vec<u64> = got.iter().map(|&p| ix.seq(p as usize)).collect();
         let a = auditlens::core::archive::Archive::open(&archive).unwrap();
         let want: Vec<u64> = (1..=12)
             .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
@@ -556,10 +556,8 @@ fn text_index_agrees_with_core_filter() {
         let si = SearchIndex::build(&archive, &ix, &Job::new()).unwrap();
         assert_eq!(si.len(), ix.len());
         let a = auditlens::core::archive::Archive::open(&archive).unwrap();
-        let entries: Vec<_> = ix
-            .rows
-            .iter()
-            .map(|r| read_entry(&a, r.seq).unwrap().entry)
+        let entries: Vec<_> = (0..ix.len())
+            .map(|p| read_entry(&a, ix.seq(p)).unwrap().entry)
             .collect();
         let texts: Vec<String> = entries.iter().map(search_text).collect();
         // Needles: slices of each text at several offsets and lengths.
@@ -621,10 +619,10 @@ fn prefix_index_holds_the_first_or_last_entries() {
     let first = Index::load_prefix(&archive, 100, false, &Job::new()).unwrap();
     assert!(!first.complete);
     assert_eq!(first.total, 3000);
-    let seqs: Vec<u64> = first.rows.iter().map(|r| r.seq).collect();
+    let seqs: Vec<u64> = (0..first.len()).map(|p| first.seq(p)).collect();
     assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
     let last = Index::load_prefix(&archive, 100, true, &Job::new()).unwrap();
-    let seqs: Vec<u64> = last.rows.iter().map(|r| r.seq).collect();
+    let seqs: Vec<u64> = (0..last.len()).map(|p| last.seq(p)).collect();
     assert_eq!(seqs, (2901..=3000).collect::<Vec<_>>());
     assert!(Index::load_prefix(&archive, 5000, false, &Job::new()).unwrap().complete);
 }
@@ -756,4 +754,33 @@ fn column_widths_persist_through_egui_memory() {
     wait_for(&mut b, "open", loaded_and_verified);
     let restored = b.get_by_label("Action").rect().left();
     assert!((restored - dragged).abs() < 1.0, "{dragged} vs {restored}");
+}
+
+/// An archive with a gap in its seqs (an entry deleted behind the chain's
+/// back) still maps rows to the right seqs.
+#[test]
+fn index_with_a_seq_gap() {
+    use auditlens::app::index::{Index, Seqs};
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let gap = dir.path().join("gap.sqlite");
+    std::fs::copy(&archive, &gap).unwrap();
+    let conn = rusqlite::Connection::open(&gap).unwrap();
+    conn.execute_batch("DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 5")
+        .unwrap();
+    drop(conn);
+    let ix = Index::load(&gap, &Job::new()).unwrap();
+    assert!(matches!(ix.seqs, Seqs::Listed(_)));
+    let seqs: Vec<u64> = (0..ix.len()).map(|p| ix.seq(p)).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(ix.position(6), Some(4));
+    assert_eq!(ix.position(5), None);
+    let whole = Index::load(&archive, &Job::new()).unwrap();
+    assert!(matches!(whole.seqs, Seqs::Contiguous(1)));
+    assert_eq!(whole.position(12), Some(11));
+    assert_eq!(whole.position(13), None);
+    assert_eq!(whole.position(0), None);
+    // The text index follows the same positions.
+    let si = auditlens::app::search::SearchIndex::build(&gap, &ix, &Job::new()).unwrap();
+    assert_eq!(si.len(), 11);
 }

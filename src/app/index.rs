@@ -63,10 +63,9 @@ impl Interner {
     }
 }
 
-/// One entry in the index (40 bytes).
+/// One entry in the index (32 bytes). Its seq is in [`Seqs`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Row {
-    pub seq: u64,
     pub time_ms: i64,
     pub actor: u32,
     pub project: u32,
@@ -93,9 +92,25 @@ pub enum SortKey {
     Ip,
 }
 
+/// The seq of each row. Archives number entries 1, 2, 3, … so usually a
+/// start is all it takes (8 bytes per entry saved); any gap keeps a list.
+#[derive(Debug)]
+pub enum Seqs {
+    Contiguous(u64),
+    Listed(Vec<u64>),
+}
+
+impl Default for Seqs {
+    fn default() -> Self {
+        Seqs::Contiguous(1)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Index {
+    /// In seq order.
     pub rows: Vec<Row>,
+    pub seqs: Seqs,
     pub actors: Interner,
     pub actor_types: Interner,
     pub actions: Interner,
@@ -180,6 +195,7 @@ impl Index {
             .map_err(|e| archive::db_error(path, e).to_string())?;
         let mut q = stmt.query([]).map_err(|e| e.to_string())?;
         let capacity = prefix.map_or(total, |(l, _)| l.min(total));
+        let mut seqs: Vec<u64> = Vec::with_capacity(capacity as usize);
         let mut ix = Index {
             complete: prefix.is_none_or(|(l, _)| l >= total),
             total,
@@ -209,8 +225,8 @@ impl Index {
             };
             let seq: i64 = r.get(0).map_err(bad)?;
             let time_ms: i64 = r.get(1).unwrap_or(0);
+            seqs.push(seq as u64);
             let row = Row {
-                seq: seq as u64,
                 time_ms,
                 actor: ix.actors.intern(text(2)?.as_deref()),
                 actor_type: ix.actor_types.intern(text(3)?.as_deref()).min(255) as u8,
@@ -234,7 +250,18 @@ impl Index {
         job.set_done(ix.rows.len() as u64);
         if prefix.is_some_and(|(_, newest)| newest) {
             ix.rows.reverse();
+            seqs.reverse();
         }
+        let first = seqs.first().copied().unwrap_or(1);
+        let contiguous = seqs
+            .iter()
+            .enumerate()
+            .all(|(i, &s)| first.checked_add(i as u64) == Some(s));
+        ix.seqs = if contiguous {
+            Seqs::Contiguous(first)
+        } else {
+            Seqs::Listed(seqs)
+        };
         ix.ranks = Ranks {
             actor: ix.actors.ranks(|s| s.to_lowercase()),
             actor_type: ix.actor_types.ranks(str::to_string),
@@ -275,12 +302,23 @@ impl Index {
         Some((min, max))
     }
 
+    /// The seq of the row at `pos` (which must be in range).
+    pub fn seq(&self, pos: usize) -> u64 {
+        match &self.seqs {
+            Seqs::Contiguous(first) => first + pos as u64,
+            Seqs::Listed(v) => v[pos],
+        }
+    }
+
     /// Position of a seq in `rows` (rows are in seq order).
     pub fn position(&self, seq: u64) -> Option<u32> {
-        self.rows
-            .binary_search_by_key(&seq, |r| r.seq)
-            .ok()
-            .map(|p| p as u32)
+        match &self.seqs {
+            Seqs::Contiguous(first) => seq
+                .checked_sub(*first)
+                .filter(|&p| p < self.rows.len() as u64)
+                .map(|p| p as u32),
+            Seqs::Listed(v) => v.binary_search(&seq).ok().map(|p| p as u32),
+        }
     }
 
     /// Positions of the rows that the structured part of `f` accepts, in seq
@@ -351,7 +389,7 @@ impl Index {
         let k = |p: &u32| -> i64 {
             let r = &rows[*p as usize];
             match key {
-                SortKey::Seq => r.seq as i64,
+                SortKey::Seq => *p as i64,
                 SortKey::Time => r.time_ms,
                 SortKey::Actor => rk.actor[r.actor as usize] as i64,
                 SortKey::ActorType => rk.actor_type[r.actor_type as usize] as i64,
@@ -359,7 +397,7 @@ impl Index {
                 SortKey::ResourceType => rk.resource_type[r.resource_type as usize] as i64,
                 SortKey::Resource => resource_rank
                     .and_then(|rr| rr.get(*p as usize))
-                    .map_or(r.seq as i64, |&x| x as i64),
+                    .map_or(*p as i64, |&x| x as i64),
                 SortKey::Project => rk.project[r.project as usize] as i64,
                 SortKey::Org => rk.org[r.org as usize] as i64,
                 SortKey::Ip => rk.ip[r.ip as usize] as i64,
@@ -386,6 +424,10 @@ impl Index {
                 + i.values.len() * 24
         };
         self.rows.capacity() * std::mem::size_of::<Row>()
+            + match &self.seqs {
+                Seqs::Contiguous(_) => 0,
+                Seqs::Listed(v) => v.capacity() * 8,
+            }
             + [
                 &self.actors,
                 &self.actor_types,
@@ -453,8 +495,8 @@ pub fn refine_with_records(
     let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
         return Ok(Vec::new());
     };
-    let lo = index.rows[first as usize].seq as i64;
-    let hi = index.rows[last as usize].seq as i64;
+    let lo = index.seq(first as usize) as i64;
+    let hi = index.seq(last as usize) as i64;
     let mut stmt = conn
         .prepare("SELECT seq, record FROM entries WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
         .map_err(|e| e.to_string())?;
@@ -467,10 +509,10 @@ pub fn refine_with_records(
             break;
         }
         let seq = r.get::<_, i64>(0).map_err(|e| e.to_string())? as u64;
-        while ci < candidates.len() && index.rows[candidates[ci] as usize].seq < seq {
+        while ci < candidates.len() && index.seq(candidates[ci] as usize) < seq {
             ci += 1;
         }
-        if ci >= candidates.len() || index.rows[candidates[ci] as usize].seq != seq {
+        if ci >= candidates.len() || index.seq(candidates[ci] as usize) != seq {
             continue;
         }
         let pos = candidates[ci];

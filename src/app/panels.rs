@@ -677,7 +677,7 @@ impl TablePanel {
                     first = first.min(i);
                     last = last.max(i + 1);
                     row.set_selected(selected == Some(i));
-                    let seq = ix.rows[view[i] as usize].seq;
+                    let seq = ix.seq(view[i] as usize);
                     let flagged = findings.is_some_and(|f| f.contains(&seq));
                     row.col(|ui| {
                         if flagged {
@@ -731,7 +731,7 @@ impl TablePanel {
             }
             if s.view[range.start.min(n)..range.end.min(n)]
                 .iter()
-                .any(|&p| !s.rows.contains_key(&ix.rows[p as usize].seq))
+                .any(|&p| !s.rows.contains_key(&ix.seq(p as usize)))
             {
                 s.fetch_rows(range);
                 ui.ctx().request_repaint();

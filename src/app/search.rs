@@ -502,11 +502,11 @@ impl SearchIndex {
             let seq = r.get::<_, i64>(0).map_err(|e| e.to_string())? as u64;
             // Positions without a record here (cannot happen on a read-only
             // file, but stay aligned if it does) get no tokens.
-            while pos < n && index.rows[pos].seq < seq {
+            while pos < n && index.seq(pos) < seq {
                 b.add(None);
                 pos += 1;
             }
-            if pos >= n || index.rows[pos].seq != seq {
+            if pos >= n || index.seq(pos) != seq {
                 continue;
             }
             let entry = match r.get_ref(1).map_err(|e| e.to_string())? {
@@ -566,17 +566,7 @@ impl SearchIndex {
                     .any(|&t| bit(&tok, t as usize))
             })
             .collect();
-        // Timestamps: only needles made of their characters can match.
-        let mut times = vec![0u64; self.times.len().div_ceil(64)];
-        if needle.bytes().all(|c| b"0123456789-:.tz".contains(&c)) {
-            let mut buf = [0u8; 24];
-            for (i, &t) in self.times.iter().enumerate() {
-                format_time(t, &mut buf);
-                if finder.find(&buf).is_some() {
-                    times[i / 64] |= 1 << (i % 64);
-                }
-            }
-        }
+        let times = self.match_times(needle, &finder);
         // Per-entry ids.
         let n = self.len();
         let mut ids = vec![0u64; n.div_ceil(64)];
@@ -604,6 +594,66 @@ impl SearchIndex {
                         })
             })
             .collect()
+    }
+
+    /// Bits of the timestamps whose text contains the needle. Only needles
+    /// made of timestamp characters can match. A needle of digits only lies
+    /// within one digit group (year, month, … milliseconds): it is checked
+    /// once per distinct day and through tables of the 2- and 3-digit groups,
+    /// without formatting each timestamp.
+    fn match_times(&self, needle: &str, finder: &memmem::Finder) -> Vec<u64> {
+        let mut bits = vec![0u64; self.times.len().div_ceil(64)];
+        let nb = needle.as_bytes();
+        if !nb.iter().all(|c| b"0123456789-:.tz".contains(c)) {
+            return bits;
+        }
+        let set = |bits: &mut [u64], i: usize| bits[i / 64] |= 1 << (i % 64);
+        let mut buf = [0u8; 24];
+        let mut day = i64::MIN;
+        let mut day_hit = false;
+        if nb.iter().all(u8::is_ascii_digit) {
+            if nb.len() > 4 {
+                // Longer than any digit group.
+                return bits;
+            }
+            let group = |v: usize, w: usize| -> bool {
+                let mut s = [0u8; 3];
+                let mut v = v;
+                for k in (0..w).rev() {
+                    s[k] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                }
+                memmem::find(&s[..w], nb).is_some()
+            };
+            let two: Vec<bool> = (0..100).map(|v| group(v, 2)).collect();
+            let three: Vec<bool> = (0..1000).map(|v| group(v, 3)).collect();
+            for (i, &t) in self.times.iter().enumerate() {
+                let d = t.div_euclid(86_400_000);
+                if d != day {
+                    day = d;
+                    format_time(t, &mut buf);
+                    // Year, month and day: the first ten bytes.
+                    day_hit = memmem::find(&buf[..10], nb).is_some();
+                }
+                let rem = t.rem_euclid(86_400_000) as usize;
+                let hit = day_hit
+                    || two[rem / 3_600_000]
+                    || two[rem / 60_000 % 60]
+                    || two[rem / 1000 % 60]
+                    || three[rem % 1000];
+                if hit {
+                    set(&mut bits, i);
+                }
+            }
+            return bits;
+        }
+        for (i, &t) in self.times.iter().enumerate() {
+            format_time(t, &mut buf);
+            if finder.find(&buf).is_some() {
+                set(&mut bits, i);
+            }
+        }
+        bits
     }
 
     /// Table sizes, for the probe and the benchmark.

@@ -364,6 +364,18 @@ pub struct AppState {
     rx: Receiver<Msg>,
 }
 
+/// Returns freed heap to the OS. Building the indexes allocates large
+/// temporary tables (hash maps, arenas) on worker threads; glibc keeps such
+/// memory in its arenas, which would count against the viewer's resident
+/// memory for as long as the file is open.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
     let _ = std::thread::Builder::new().name(name.into()).spawn(f);
 }
@@ -500,6 +512,7 @@ impl AppState {
                 return;
             }
             let result = Index::load(&archive_path, &job).map(Arc::new);
+            release_free_memory();
             let _ = tx.send(Msg::Index { generation, result });
             wake();
         });
@@ -823,6 +836,7 @@ impl AppState {
         doc.search_job = Some(job.clone());
         spawn("text-index", move || {
             let result = SearchIndex::build(&path, &ix, &job).map(Arc::new);
+            release_free_memory();
             let _ = tx.send(Msg::Search { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -845,7 +859,7 @@ impl AppState {
 
     pub fn seq_at(&self, row: usize) -> Option<u64> {
         let ix = self.index()?;
-        self.view.get(row).map(|&p| ix.rows[p as usize].seq)
+        self.view.get(row).map(|&p| ix.seq(p as usize))
     }
 
     pub fn row_of_seq(&self, seq: u64) -> Option<usize> {
@@ -891,7 +905,7 @@ impl AppState {
         let missing: Vec<u64> = self.view
             [range.start.min(self.view.len())..range.end.min(self.view.len())]
             .iter()
-            .map(|&p| ix.rows[p as usize].seq)
+            .map(|&p| ix.seq(p as usize))
             .filter(|s| !self.rows.contains_key(s))
             .collect();
         if missing.is_empty() {
@@ -974,7 +988,7 @@ impl AppState {
         let Some(ix) = self.index().cloned() else {
             return;
         };
-        let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.rows[p as usize].seq).collect();
+        let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.seq(p as usize)).collect();
         seqs.sort_unstable();
         let filter = self.current_filter();
         let job = Arc::new(Job::new());
