@@ -588,6 +588,10 @@ fn text_index_agrees_with_core_filter() {
                 .filter(|&p| texts[p as usize].contains(&lower))
                 .collect();
             assert_eq!(got, want, "needle {needle:?} in {}", archive.display());
+            // A few candidates (narrowing, facets) take the sparse path.
+            let some: Vec<u32> = all.iter().copied().step_by(9).collect();
+            let want: Vec<u32> = want.into_iter().filter(|p| p % 9 == 0).collect();
+            assert_eq!(si.filter(&lower, &some), want, "sparse {needle:?}");
             checked += 1;
         }
         assert!(checked > 50, "only {checked} needles checked");
@@ -685,6 +689,20 @@ fn sample_archive_search_facets_and_resource_sort() {
     };
     let want = expected_count(&archive, &f);
     assert!(want > 0 && want < n, "{want} of {n}");
+    assert_eq!(h.state().state.view.len(), want);
+    // Typing on narrows the last result; each count against the core filter.
+    for needle in ["Safari/", "Safari/6", "Safari/605", "Safari/605.1.15"] {
+        h.state_mut().state.filter.search = needle.into();
+        wait_for(&mut h, "narrowed", |v| v.state.settled());
+        let f = Filter {
+            projects: vec!["clprjacmeprod00000000001".into()],
+            search: Some(needle.into()),
+            ..Default::default()
+        };
+        assert_eq!(h.state().state.view.len(), expected_count(&archive, &f), "{needle}");
+    }
+    h.state_mut().state.filter.search = "Safari".into();
+    wait_for(&mut h, "widened", |v| v.state.settled());
     assert_eq!(h.state().state.view.len(), want);
     h.key_press(egui::Key::Escape);
     h.state_mut().state.filter = Default::default();

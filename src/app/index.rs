@@ -126,6 +126,8 @@ pub struct Index {
     pub complete: bool,
     /// Entries in the archive (all of them, even in a prefix).
     pub total: u64,
+    /// Oldest and newest entry time, computed once (every frame asks).
+    span: Option<(i64, i64)>,
 }
 
 #[derive(Debug, Default)]
@@ -273,6 +275,12 @@ impl Index {
             org: ix.orgs.ranks(str::to_string),
             ip: ix.ips.ranks(str::to_string),
         };
+        ix.span = ix
+            .rows
+            .iter()
+            .map(|r| r.time_ms)
+            .min()
+            .zip(ix.rows.iter().map(|r| r.time_ms).max());
         ix.counts = Counts {
             actor_types: count(
                 ix.actor_types.len(),
@@ -297,9 +305,7 @@ impl Index {
     }
 
     pub fn time_span(&self) -> Option<(i64, i64)> {
-        let min = self.rows.iter().map(|r| r.time_ms).min()?;
-        let max = self.rows.iter().map(|r| r.time_ms).max()?;
-        Some((min, max))
+        self.span
     }
 
     /// The seq of the row at `pos` (which must be in range).

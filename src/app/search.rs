@@ -107,9 +107,11 @@ pub struct SearchIndex {
     set_starts: Vec<u32>,
     /// Distinct canonical timestamps (ms), sorted.
     times: Vec<i64>,
-    /// Per entry: tagged references (set, timestamp or dictionary token).
+    /// Per entry: tagged references (set, timestamp or dictionary token),
+    /// flat, with the number of each entry's references in `ref_counts` (one
+    /// byte, not a 4-byte offset: queries walk the entries in order).
     refs: Vec<u32>,
-    ref_starts: Vec<u32>,
+    ref_counts: Vec<u8>,
     ids: IdColumn,
     resource_ids: IdColumn,
     /// Per entry: rank of the Resource column (name, else id; case-insensitive).
@@ -170,8 +172,7 @@ impl Builder {
         };
         b.ix.dict_starts.push(0);
         b.ix.set_starts.push(0);
-        b.ix.ref_starts.reserve(n + 1);
-        b.ix.ref_starts.push(0);
+        b.ix.ref_counts.reserve(n);
         b.id_starts.push(0);
         b.rid_starts.push(0);
         b
@@ -221,7 +222,7 @@ impl Builder {
             self.resource_name.push(u32::MAX);
             self.id_starts.push(self.id_arena.len() as u32);
             self.rid_starts.push(self.rid_arena.len() as u32);
-            self.ix.ref_starts.push(self.ix.refs.len() as u32);
+            self.ix.ref_counts.push(0);
             return;
         };
         // The two per-entry ids.
@@ -315,8 +316,29 @@ impl Builder {
         }
         self.entry_refs.sort_unstable();
         self.entry_refs.dedup();
+        if self.entry_refs.len() > u8::MAX as usize {
+            // Too many distinct timestamps for a one-byte count: they join
+            // one more set as ordinary tokens (same text, same matches).
+            let times: Vec<u32> = self
+                .entry_refs
+                .iter()
+                .copied()
+                .filter(|r| r >> TAG_SHIFT == TAG_TIME)
+                .collect();
+            self.entry_refs.retain(|r| r >> TAG_SHIFT != TAG_TIME);
+            self.set.clear();
+            let mut buf = [0u8; 24];
+            for r in times {
+                format_time(self.times[(r & PAYLOAD) as usize], &mut buf);
+                let t = self.token(std::str::from_utf8(&buf).unwrap_or_default());
+                self.set.push(t);
+            }
+            let r = self.intern_set();
+            self.entry_refs.push(r);
+            self.entry_refs.sort_unstable();
+        }
         self.ix.refs.extend_from_slice(&self.entry_refs);
-        self.ix.ref_starts.push(self.ix.refs.len() as u32);
+        self.ix.ref_counts.push(self.entry_refs.len() as u8);
     }
 
     fn token_owned(&mut self, v: &str) -> u32 {
@@ -368,7 +390,7 @@ impl Builder {
         ix.set_items.shrink_to_fit();
         ix.set_starts.shrink_to_fit();
         ix.refs.shrink_to_fit();
-        ix.ref_starts.shrink_to_fit();
+        ix.ref_counts.shrink_to_fit();
         ix
     }
 }
@@ -533,7 +555,7 @@ impl SearchIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.ref_starts.len().saturating_sub(1)
+        self.ref_counts.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -557,43 +579,88 @@ impl SearchIndex {
                 break;
             }
         }
-        // Sets holding such a token.
-        let nset = self.set_starts.len().saturating_sub(1);
-        let sets: Vec<bool> = (0..nset)
-            .map(|s| {
-                self.set_items[self.set_starts[s] as usize..self.set_starts[s + 1] as usize]
-                    .iter()
-                    .any(|&t| bit(&tok, t as usize))
-            })
-            .collect();
-        let times = self.match_times(needle, &finder);
-        // Per-entry ids.
         let n = self.len();
-        let mut ids = vec![0u64; n.div_ceil(64)];
-        self.ids.mark(&finder, &mut ids);
-        self.resource_ids.mark(&finder, &mut ids);
-        // One pass over the candidates.
-        candidates
-            .iter()
-            .copied()
-            .filter(|&p| {
-                let p = p as usize;
-                if p >= n {
-                    return false;
-                }
+        // Few candidates (a narrowed search, a facet): decide sets,
+        // timestamps and ids only for the entries that need them.
+        let sparse = candidates.len().saturating_mul(8) < n;
+        let nset = self.set_starts.len().saturating_sub(1);
+        let set_hit = |s: usize| {
+            self.set_items[self.set_starts[s] as usize..self.set_starts[s + 1] as usize]
+                .iter()
+                .any(|&t| bit(&tok, t as usize))
+        };
+        // Memo per set / timestamp: 0 unknown, 1 no, 2 yes.
+        let mut sets: Vec<u8> = if sparse {
+            vec![0; nset]
+        } else {
+            (0..nset).map(|s| 1 + set_hit(s) as u8).collect()
+        };
+        let mut times: Vec<u8> = if sparse {
+            vec![0; self.times.len()]
+        } else {
+            let bits = self.match_times(needle, &finder);
+            (0..self.times.len()).map(|i| 1 + bit(&bits, i) as u8).collect()
+        };
+        let time_chars = needle.bytes().all(|c| b"0123456789-:.tz".contains(&c));
+        let mut ids = Vec::new();
+        if !sparse {
+            ids = vec![0u64; n.div_ceil(64)];
+            self.ids.mark(&finder, &mut ids);
+            self.resource_ids.mark(&finder, &mut ids);
+        }
+        let id_hit = |col: &IdColumn, p: usize| {
+            col.width > 0 && finder.find(&col.bytes[p * col.width..(p + 1) * col.width]).is_some()
+        };
+        // One pass over the candidates (in position order; the cursor
+        // restarts should they ever go back).
+        let (mut at_pos, mut at_ref) = (0usize, 0usize);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 24];
+        for &p in candidates {
+            let p = p as usize;
+            if p >= n {
+                continue;
+            }
+            if p < at_pos {
+                (at_pos, at_ref) = (0, 0);
+            }
+            while at_pos < p {
+                at_ref += self.ref_counts[at_pos] as usize;
+                at_pos += 1;
+            }
+            let hit = if sparse {
+                id_hit(&self.ids, p) || id_hit(&self.resource_ids, p)
+            } else {
                 bit(&ids, p)
-                    || self.refs[self.ref_starts[p] as usize..self.ref_starts[p + 1] as usize]
-                        .iter()
-                        .any(|&r| {
-                            let v = (r & PAYLOAD) as usize;
-                            match r >> TAG_SHIFT {
-                                TAG_SET => sets[v],
-                                TAG_TIME => bit(&times, v),
-                                _ => bit(&tok, v),
+            } || self.refs[at_ref..at_ref + self.ref_counts[p] as usize]
+                .iter()
+                .any(|&r| {
+                    let v = (r & PAYLOAD) as usize;
+                    match r >> TAG_SHIFT {
+                        TAG_SET => {
+                            if sets[v] == 0 {
+                                sets[v] = 1 + set_hit(v) as u8;
                             }
-                        })
-            })
-            .collect()
+                            sets[v] == 2
+                        }
+                        TAG_TIME => {
+                            if times[v] == 0 {
+                                let yes = time_chars && {
+                                    format_time(self.times[v], &mut buf);
+                                    finder.find(&buf).is_some()
+                                };
+                                times[v] = 1 + yes as u8;
+                            }
+                            times[v] == 2
+                        }
+                        _ => bit(&tok, v),
+                    }
+                });
+            if hit {
+                out.push(p as u32);
+            }
+        }
+        out
     }
 
     /// Bits of the timestamps whose text contains the needle. Only needles
@@ -678,8 +745,8 @@ impl SearchIndex {
             + 4 * (self.dict_starts.capacity()
                 + self.set_items.capacity()
                 + self.set_starts.capacity()
-                + self.refs.capacity()
-                + self.ref_starts.capacity())
+                + self.refs.capacity())
+            + self.ref_counts.capacity()
             + 8 * self.times.capacity()
             + self.ids.bytes.capacity()
             + 4 * self.resource_rank.capacity()

@@ -161,7 +161,9 @@ enum Msg {
     View {
         generation: u64,
         view_gen: u64,
-        result: Result<Vec<u32>, String>,
+        /// The view (display order) and the same positions in position order.
+        result: Result<(Vec<u32>, Arc<Vec<u32>>), String>,
+        filter: Filter,
     },
     Exported {
         result: Result<ExportReport, String>,
@@ -263,7 +265,7 @@ impl FilterUi {
 }
 
 /// Text of one table row, taken from the hashed record.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowText {
     pub time_ms: i64,
     pub actor: String,
@@ -304,6 +306,42 @@ impl RowText {
         }
     }
 
+    /// From the borrowed view of the stored record: the same values as
+    /// [`RowText::from_entry`] without building the before/after trees
+    /// (a page of rows is read on most scrolling frames).
+    fn from_view(v: &crate::core::record_view::RecordView<'_>) -> RowText {
+        RowText {
+            time_ms: v.time.0,
+            actor: v.actor.label().unwrap_or_default().to_string(),
+            actor_type: v
+                .actor
+                .actor_type
+                .as_deref()
+                .map(|t| ActorType::parse(t).display_name().to_string())
+                .unwrap_or_default(),
+            action: v.action.to_string(),
+            resource_type: crate::core::catalog::display_name(&v.resource_type).to_string(),
+            resource: v
+                .resource_name
+                .as_deref()
+                .unwrap_or(&v.resource_id)
+                .to_string(),
+            project: v
+                .project_name
+                .as_deref()
+                .or(v.project_id.as_deref())
+                .unwrap_or_default()
+                .to_string(),
+            org: v
+                .org_name
+                .as_deref()
+                .or(v.org_id.as_deref())
+                .unwrap_or_default()
+                .to_string(),
+            ip: v.ip_address.as_deref().unwrap_or_default().to_string(),
+        }
+    }
+
     fn unreadable(message: &str) -> RowText {
         RowText {
             time_ms: 0,
@@ -341,6 +379,9 @@ pub struct AppState {
     pub filter: FilterUi,
     /// The filter and sort the current view was computed for.
     applied: Option<(Filter, SortKey, bool, u64)>,
+    /// The last computed result (positions in position order) and its
+    /// filter: a search that only extends its text searches within it.
+    narrow_base: Option<(Filter, Arc<Vec<u32>>)>,
     pub filter_error: Option<String>,
     /// Positions (into the index) of the shown rows, in display order.
     pub view: Vec<u32>,
@@ -388,6 +429,7 @@ impl AppState {
             doc: None,
             filter: FilterUi::default(),
             applied: None,
+            narrow_base: None,
             filter_error: None,
             view: Vec::new(),
             view_job: None,
@@ -546,6 +588,7 @@ impl AppState {
             j.cancel();
         }
         self.doc = None;
+        self.narrow_base = None;
         self.view.clear();
         self.view_job = None;
         self.applied = None;
@@ -576,6 +619,7 @@ impl AppState {
         let checkpoint = doc.checkpoint.clone();
         spawn("verify", move || {
             let result = crate::core::verify::verify_file(&path, checkpoint.as_ref(), &job);
+            release_free_memory();
             let _ = tx.send(Msg::Verified { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -687,10 +731,14 @@ impl AppState {
                     generation,
                     view_gen,
                     result,
+                    filter,
                 } if generation == self.generation && view_gen == self.view_gen => {
                     self.view_job = None;
                     match result {
-                        Ok(v) => self.set_view(v),
+                        Ok((v, base)) => {
+                            self.narrow_base = Some((filter, base));
+                            self.set_view(v)
+                        }
                         Err(e) if e == "cancelled" => {}
                         Err(e) => self.error = Some(e),
                     }
@@ -786,10 +834,16 @@ impl AppState {
             return;
         }
         let text = self.doc.as_ref().and_then(|d| d.search.clone());
+        let base = self
+            .narrow_base
+            .as_ref()
+            .filter(|(old, _)| text.is_some() && narrows(old, &f))
+            .map(|(_, b)| b.clone());
         if !index::needs_records(&without_indexed_search(&f, text.is_some()))
             && ix.len() <= SYNC_FILTER_LIMIT
         {
-            let mut v = filter_indexed(&ix, text.as_deref(), &f);
+            let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
+            self.narrow_base = Some((f.clone(), Arc::new(v.clone())));
             ix.sort(&mut v, sort, desc, text.as_ref().map(|t| &t.resource_rank[..]));
             self.set_view(v);
             return;
@@ -802,21 +856,24 @@ impl AppState {
         let (generation, view_gen) = (self.generation, self.view_gen);
         let (tx, ctx) = self.sender();
         spawn("filter", move || {
-            let mut v = filter_indexed(&ix, text.as_deref(), &f);
+            let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
             let rest = without_indexed_search(&f, text.is_some());
             let result = if index::needs_records(&rest) {
                 index::refine_with_records(&ix, &archive_path, &v, &rest, &job)
             } else {
                 Ok(std::mem::take(&mut v))
             };
-            let result = result.map(|mut v| {
+            let result = result.map(|v| {
+                let base = Arc::new(v.clone());
+                let mut v = v;
                 ix.sort(&mut v, sort, desc, text.as_ref().map(|t| &t.resource_rank[..]));
-                v
+                (v, base)
             });
             let _ = tx.send(Msg::View {
                 generation,
                 view_gen,
                 result,
+                filter: f,
             });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -930,9 +987,13 @@ impl AppState {
                 let seq = r.get::<_, i64>(0)? as u64;
                 let text = match r.get_ref(1)? {
                     rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        match crate::core::archive::parse_record(t) {
-                            Ok(e) => RowText::from_entry(&e),
-                            Err(m) => RowText::unreadable(&m),
+                        match crate::core::record_view::RecordView::parse(t) {
+                            Ok(v) => RowText::from_view(&v),
+                            // The full parser words the error for people.
+                            Err(_) => match crate::core::archive::parse_record(t) {
+                                Ok(e) => RowText::from_entry(&e),
+                                Err(m) => RowText::unreadable(&m),
+                            },
                         }
                     }
                     _ => RowText::unreadable("no record"),
@@ -1026,6 +1087,22 @@ impl AppState {
     }
 }
 
+/// Does every entry that `new` accepts pass `old` too, because only the
+/// search text grew (the old needle is inside the new one)?
+fn narrows(old: &Filter, new: &Filter) -> bool {
+    let (Some(o), Some(n)) = (old.search.as_deref(), new.search.as_deref()) else {
+        return false;
+    };
+    let same_rest = Filter {
+        search: None,
+        ..old.clone()
+    } == Filter {
+        search: None,
+        ..new.clone()
+    };
+    same_rest && indexed_needle(new).is_some() && n.to_lowercase().contains(&o.to_lowercase())
+}
+
 /// The lower-cased needle, when the text index can answer it.
 fn indexed_needle(f: &Filter) -> Option<String> {
     let q = f.search.as_deref()?.to_lowercase();
@@ -1043,7 +1120,17 @@ fn without_indexed_search(f: &Filter, have_text_index: bool) -> Filter {
 
 /// Positions passing the structured filter and, when the text index is
 /// there and can answer it, the free-text search.
-fn filter_indexed(ix: &Index, text: Option<&SearchIndex>, f: &Filter) -> Vec<u32> {
+/// `base`, when given, is the (position-ordered) result of a filter that
+/// [`narrows`] says contains every entry `f` accepts.
+fn filter_indexed(
+    ix: &Index,
+    text: Option<&SearchIndex>,
+    f: &Filter,
+    base: Option<&Vec<u32>>,
+) -> Vec<u32> {
+    if let (Some(t), Some(q), Some(b)) = (text, indexed_needle(f), base) {
+        return t.filter(&q, b);
+    }
     let v = ix.candidates(f);
     match (text, indexed_needle(f)) {
         (Some(t), Some(q)) => t.filter(&q, &v),
@@ -1088,4 +1175,35 @@ pub fn file_sha256(path: &Path) -> Option<String> {
         h.update(&buf[..n]);
     }
     Some(crate::core::chain::to_hex(&h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table's fast path (borrowed view) shows what the full parse shows.
+    #[test]
+    fn row_text_from_view_matches_entry() {
+        for name in ["audit-sample.sqlite", "tampered.sqlite"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data").join(name);
+            let a = Archive::open(&path).unwrap();
+            let mut stmt = a
+                .connection()
+                .prepare("SELECT record FROM entries ORDER BY seq")
+                .unwrap();
+            let mut q = stmt.query([]).unwrap();
+            let mut n = 0;
+            while let Some(r) = q.next().unwrap() {
+                let bytes: Vec<u8> = r.get_ref(0).unwrap().as_bytes().unwrap().to_vec();
+                if let (Ok(v), Ok(e)) = (
+                    crate::core::record_view::RecordView::parse(&bytes),
+                    crate::core::archive::parse_record(&bytes),
+                ) {
+                    assert_eq!(RowText::from_view(&v), RowText::from_entry(&e));
+                    n += 1;
+                }
+            }
+            assert!(n > 1000, "{n}");
+        }
+    }
 }
