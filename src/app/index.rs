@@ -128,6 +128,9 @@ pub struct Index {
     pub total: u64,
     /// Oldest and newest entry time, computed once (every frame asks).
     span: Option<(i64, i64)>,
+    /// Project id → the name in the first entry of that project (the
+    /// archive's columns hold only ids; people know projects by name).
+    pub project_names: HashMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -281,6 +284,9 @@ impl Index {
             .map(|r| r.time_ms)
             .min()
             .zip(ix.rows.iter().map(|r| r.time_ms).max());
+        if prefix.is_none() {
+            ix.project_names = project_names(archive, &ix.projects);
+        }
         ix.counts = Counts {
             actor_types: count(
                 ix.actor_types.len(),
@@ -447,6 +453,38 @@ impl Index {
             .map(interned)
             .sum::<usize>()
     }
+}
+
+/// The name each project id carries in its first entry (read from the
+/// hashed record). One indexed-order scan per project that stops at its
+/// first entry; projects without a name are left out.
+fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    let Ok(mut stmt) = archive
+        .connection()
+        .prepare("SELECT record FROM entries WHERE project_id = ?1 ORDER BY seq LIMIT 1")
+    else {
+        return names;
+    };
+    for id in projects.values.iter().flatten() {
+        let name = stmt
+            .query_row([id.as_ref()], |r| {
+                Ok(match r.get_ref(0)? {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        crate::core::record_view::RecordView::parse(t)
+                            .ok()
+                            .and_then(|v| v.project_name.map(|n| n.into_owned()))
+                    }
+                    _ => None,
+                })
+            })
+            .ok()
+            .flatten();
+        if let Some(n) = name {
+            names.insert(id.to_string(), n);
+        }
+    }
+    names
 }
 
 /// Does this filter have parts that only the record can decide?

@@ -159,7 +159,11 @@ impl Banner {
                 } else {
                     0.0
                 };
-                ui.label(format!("Opening {} — {phase}", doc.path.display()));
+                if doc.index.is_some() {
+                    ui.label(format!("Loading the index (filters, sorting) — {phase}"));
+                } else {
+                    ui.label(format!("Opening {} — {phase}", doc.path.display()));
+                }
                 ui.add(
                     egui::ProgressBar::new(frac)
                         .desired_width(200.0)
@@ -404,7 +408,6 @@ impl FilterPanel {
                     ui.weak("Lists of projects, actions and types appear when the index is loaded.");
                     return;
                 }
-                let names = s.doc.as_ref().and_then(|d| d.search.clone());
                 ui.add_space(6.0);
                 let current = s.filter.actor_type.clone();
                 let label = current.clone().unwrap_or_else(|| "Any".into());
@@ -425,8 +428,7 @@ impl FilterPanel {
                             }
                         });
                 });
-                // Project names come with the text index; ids until then.
-                let name = |v: &str| names.as_ref().and_then(|n| n.project_names.get(v)).cloned();
+                let name = |v: &str| ix.project_names.get(v).cloned();
                 facet(
                     ui,
                     "Projects",

@@ -116,8 +116,6 @@ pub struct SearchIndex {
     resource_ids: IdColumn,
     /// Per entry: rank of the Resource column (name, else id; case-insensitive).
     pub resource_rank: Vec<u32>,
-    /// Project id → the name its entries carry (first seen), for the facet list.
-    pub project_names: HashMap<String, String>,
 }
 
 /// Builds the index: the distinct-value tables are only needed while building.
@@ -258,11 +256,6 @@ impl Builder {
         });
         self.resource_name
             .push(name.or(rid_token).unwrap_or(u32::MAX));
-        if let (Some(id), Some(name)) = (&e.project_id, &e.project_name)
-            && !self.ix.project_names.contains_key(id)
-        {
-            self.ix.project_names.insert(id.clone(), name.clone());
-        }
         for v in [
             e.resource_name.as_ref(),
             Some(&e.resource_type),
