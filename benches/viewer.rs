@@ -81,7 +81,9 @@ fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> b
 /// view computed and the first screen of rows read.
 fn interactive(v: &Viewer) -> bool {
     let s = &v.state;
-    s.index().is_some() && !s.view.is_empty() && s.seq_at(0).is_some_and(|q| s.rows.contains_key(&q))
+    s.index().is_some()
+        && !s.view.is_empty()
+        && s.seq_at(0).is_some_and(|q| s.rows.contains_key(&q))
 }
 
 fn index_complete(v: &Viewer) -> bool {
@@ -140,7 +142,11 @@ fn memory(archive: &Path) -> (usize, Harness<'static, Viewer>) {
     let n = s.index().map(|i| i.len()).unwrap_or(0);
     let heap = |b: usize| b as f64 / n.max(1) as f64;
     let index_heap = s.index().map_or(0, |i| i.heap_bytes());
-    let text_heap = s.doc.as_ref().and_then(|d| d.search.as_ref()).map_or(0, |t| t.heap_bytes());
+    let text_heap = s
+        .doc
+        .as_ref()
+        .and_then(|d| d.search.as_ref())
+        .map_or(0, |t| t.heap_bytes());
     match (before, after) {
         (Some(b), Some(a)) if n > 0 => println!(
             "memory: VmRSS {:.1} MB before open, {:.1} MB after load + text index + verify ({:.1} s); \

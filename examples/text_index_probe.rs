@@ -53,9 +53,21 @@ fn main() {
     let needles: Vec<String> = if args.len() > 1 {
         args[1..].to_vec()
     } else {
-        ["a", "e", "x", "7", "q", "ivan", "2025", "2025-03", "08:00", "datasetitem-6", "cvawg5cjui8264kydp7nn23vt"]
-            .map(String::from)
-            .to_vec()
+        [
+            "a",
+            "e",
+            "x",
+            "7",
+            "q",
+            "ivan",
+            "2025",
+            "2025-03",
+            "08:00",
+            "datasetitem-6",
+            "cvawg5cjui8264kydp7nn23vt",
+        ]
+        .map(String::from)
+        .to_vec()
     };
     for q in needles {
         let q = q.to_lowercase();
@@ -67,6 +79,9 @@ fn main() {
             times.push(t.elapsed());
         }
         times.sort();
-        println!("{q:?}: {hits} hits, median {:.1} ms", times[2].as_secs_f64() * 1e3);
+        println!(
+            "{q:?}: {hits} hits, median {:.1} ms",
+            times[2].as_secs_f64() * 1e3
+        );
     }
 }

@@ -566,12 +566,22 @@ fn text_index_agrees_with_core_filter() {
             let chars: Vec<char> = t.chars().collect();
             for len in [1, 2, 3, 5, 8, 13, 24] {
                 for start in (i % 7..chars.len()).step_by(29) {
-                    let s: String = chars[start..(start + len).min(chars.len())].iter().collect();
+                    let s: String = chars[start..(start + len).min(chars.len())]
+                        .iter()
+                        .collect();
                     needles.insert(s);
                 }
             }
         }
-        for extra in ["PRODUCTION", "Alice", "T09:", ".000z", "2025-03", "true", "zzzz"] {
+        for extra in [
+            "PRODUCTION",
+            "Alice",
+            "T09:",
+            ".000z",
+            "2025-03",
+            "true",
+            "zzzz",
+        ] {
             needles.insert(extra.to_string());
         }
         let all: Vec<u32> = (0..ix.len() as u32).collect();
@@ -628,7 +638,11 @@ fn prefix_index_holds_the_first_or_last_entries() {
     let last = Index::load_prefix(&archive, 100, true, &Job::new()).unwrap();
     let seqs: Vec<u64> = (0..last.len()).map(|p| last.seq(p)).collect();
     assert_eq!(seqs, (2901..=3000).collect::<Vec<_>>());
-    assert!(Index::load_prefix(&archive, 5000, false, &Job::new()).unwrap().complete);
+    assert!(
+        Index::load_prefix(&archive, 5000, false, &Job::new())
+            .unwrap()
+            .complete
+    );
 }
 
 /// On the 3,000-entry sample (larger than the first page): the table shows
@@ -699,7 +713,11 @@ fn sample_archive_search_facets_and_resource_sort() {
             search: Some(needle.into()),
             ..Default::default()
         };
-        assert_eq!(h.state().state.view.len(), expected_count(&archive, &f), "{needle}");
+        assert_eq!(
+            h.state().state.view.len(),
+            expected_count(&archive, &f),
+            "{needle}"
+        );
     }
     h.state_mut().state.filter.search = "Safari".into();
     wait_for(&mut h, "widened", |v| v.state.settled());
@@ -751,7 +769,9 @@ fn column_widths_persist_through_egui_memory() {
     });
     a.run_steps(1);
     for k in 1..=8 {
-        a.event(egui::Event::PointerMoved(p + egui::vec2(10.0 * k as f32, 0.0)));
+        a.event(egui::Event::PointerMoved(
+            p + egui::vec2(10.0 * k as f32, 0.0),
+        ));
         a.run_steps(1);
     }
     a.event(egui::Event::PointerButton {
@@ -767,8 +787,7 @@ fn column_widths_persist_through_egui_memory() {
     drop(a);
 
     let mut b = harness(&archive);
-    b.ctx
-        .memory_mut(|m| *m = ron::from_str(&memory).unwrap());
+    b.ctx.memory_mut(|m| *m = ron::from_str(&memory).unwrap());
     wait_for(&mut b, "open", loaded_and_verified);
     let restored = b.get_by_label("Action").rect().left();
     assert!((restored - dragged).abs() < 1.0, "{dragged} vs {restored}");

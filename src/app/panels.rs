@@ -175,7 +175,9 @@ impl Banner {
             let (_, done, total) = job.snapshot();
             ui.horizontal(|ui| {
                 ui.spinner();
-                ui.label("Indexing text for search (until it is ready, a search reads the records)");
+                ui.label(
+                    "Indexing text for search (until it is ready, a search reads the records)",
+                );
                 let frac = if total > 0 {
                     done as f32 / total as f32
                 } else {
@@ -405,7 +407,9 @@ impl FilterPanel {
                 let Some(ix) = s.index().cloned() else { return };
                 if !ix.complete {
                     ui.add_space(6.0);
-                    ui.weak("Lists of projects, actions and types appear when the index is loaded.");
+                    ui.weak(
+                        "Lists of projects, actions and types appear when the index is loaded.",
+                    );
                     return;
                 }
                 ui.add_space(6.0);
@@ -639,10 +643,8 @@ impl TablePanel {
                                 }
                                 if sort == k {
                                     // A drawn triangle: the default fonts have no arrow glyphs.
-                                    let (rect, _) = ui.allocate_exact_size(
-                                        egui::vec2(9.0, 9.0),
-                                        Sense::hover(),
-                                    );
+                                    let (rect, _) = ui
+                                        .allocate_exact_size(egui::vec2(9.0, 9.0), Sense::hover());
                                     let c = rect.center();
                                     let (t, b) = (c.y - 3.5, c.y + 3.5);
                                     let pts = if desc {

@@ -293,8 +293,7 @@ impl Builder {
                 lower_into(tok, &mut lower);
                 if is_string && (lower == id_lower || lower == rid_lower) {
                     // Already searched through the id columns.
-                } else if let Some(ms) = is_string.then(|| parse_canonical_time(&lower)).flatten()
-                {
+                } else if let Some(ms) = is_string.then(|| parse_canonical_time(&lower)).flatten() {
                     let t = self.time(ms);
                     self.entry_refs.push(t);
                 } else {
@@ -592,7 +591,9 @@ impl SearchIndex {
             vec![0; self.times.len()]
         } else {
             let bits = self.match_times(needle, &finder);
-            (0..self.times.len()).map(|i| 1 + bit(&bits, i) as u8).collect()
+            (0..self.times.len())
+                .map(|i| 1 + bit(&bits, i) as u8)
+                .collect()
         };
         let time_chars = needle.bytes().all(|c| b"0123456789-:.tz".contains(&c));
         let mut ids = Vec::new();
@@ -602,7 +603,10 @@ impl SearchIndex {
             self.resource_ids.mark(&finder, &mut ids);
         }
         let id_hit = |col: &IdColumn, p: usize| {
-            col.width > 0 && finder.find(&col.bytes[p * col.width..(p + 1) * col.width]).is_some()
+            col.width > 0
+                && finder
+                    .find(&col.bytes[p * col.width..(p + 1) * col.width])
+                    .is_some()
         };
         // One pass over the candidates (in position order; the cursor
         // restarts should they ever go back).

@@ -485,8 +485,8 @@ impl AppState {
             open_time: Instant::now(),
             first_frame: None,
         });
-        let newest_first = self.settings.sort_desc
-            && matches!(self.settings.sort, SortKey::Seq | SortKey::Time);
+        let newest_first =
+            self.settings.sort_desc && matches!(self.settings.sort, SortKey::Seq | SortKey::Time);
         let (tx, ctx) = self.sender();
         spawn("open", move || {
             let wake = || {
@@ -844,7 +844,12 @@ impl AppState {
         {
             let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
             self.narrow_base = Some((f.clone(), Arc::new(v.clone())));
-            ix.sort(&mut v, sort, desc, text.as_ref().map(|t| &t.resource_rank[..]));
+            ix.sort(
+                &mut v,
+                sort,
+                desc,
+                text.as_ref().map(|t| &t.resource_rank[..]),
+            );
             self.set_view(v);
             return;
         }
@@ -866,7 +871,12 @@ impl AppState {
             let result = result.map(|v| {
                 let base = Arc::new(v.clone());
                 let mut v = v;
-                ix.sort(&mut v, sort, desc, text.as_ref().map(|t| &t.resource_rank[..]));
+                ix.sort(
+                    &mut v,
+                    sort,
+                    desc,
+                    text.as_ref().map(|t| &t.resource_rank[..]),
+                );
                 (v, base)
             });
             let _ = tx.send(Msg::View {
@@ -1185,7 +1195,9 @@ mod tests {
     #[test]
     fn row_text_from_view_matches_entry() {
         for name in ["audit-sample.sqlite", "tampered.sqlite"] {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data").join(name);
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("sample-data")
+                .join(name);
             let a = Archive::open(&path).unwrap();
             let mut stmt = a
                 .connection()
