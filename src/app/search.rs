@@ -596,24 +596,20 @@ impl SearchIndex {
                 .collect()
         };
         let time_chars = needle.bytes().all(|c| b"0123456789-:.tz".contains(&c));
-        let mut ids = Vec::new();
-        if !sparse {
-            ids = vec![0u64; n.div_ceil(64)];
-            self.ids.mark(&finder, &mut ids);
-            self.resource_ids.mark(&finder, &mut ids);
-        }
         let id_hit = |col: &IdColumn, p: usize| {
             col.width > 0
                 && finder
                     .find(&col.bytes[p * col.width..(p + 1) * col.width])
                     .is_some()
         };
-        // One pass over the candidates (in position order; the cursor
-        // restarts should they ever go back).
+        // First the references (cheap, and most entries match there for
+        // short needles), in position order; the cursor restarts should
+        // the candidates ever go back.
         let (mut at_pos, mut at_ref) = (0usize, 0usize);
-        let mut out = Vec::new();
+        let mut hit = vec![false; candidates.len()];
+        let mut pending = 0usize;
         let mut buf = [0u8; 24];
-        for &p in candidates {
+        for (k, &p) in candidates.iter().enumerate() {
             let p = p as usize;
             if p >= n {
                 continue;
@@ -625,11 +621,7 @@ impl SearchIndex {
                 at_ref += self.ref_counts[at_pos] as usize;
                 at_pos += 1;
             }
-            let hit = if sparse {
-                id_hit(&self.ids, p) || id_hit(&self.resource_ids, p)
-            } else {
-                bit(&ids, p)
-            } || self.refs[at_ref..at_ref + self.ref_counts[p] as usize]
+            let by_refs = self.refs[at_ref..at_ref + self.ref_counts[p] as usize]
                 .iter()
                 .any(|&r| {
                     let v = (r & PAYLOAD) as usize;
@@ -653,11 +645,33 @@ impl SearchIndex {
                         _ => bit(&tok, v),
                     }
                 });
-            if hit {
-                out.push(p as u32);
+            hit[k] = by_refs;
+            pending += !by_refs as usize;
+        }
+        // Then the ids of the rest: slot by slot when few are left, else one
+        // scan of each whole column.
+        let rest = candidates
+            .iter()
+            .zip(hit.iter_mut())
+            .filter(|(p, h)| !**h && (**p as usize) < n);
+        if pending.saturating_mul(4) < n {
+            for (&p, h) in rest {
+                let p = p as usize;
+                *h = id_hit(&self.ids, p) || id_hit(&self.resource_ids, p);
+            }
+        } else {
+            let mut ids = vec![0u64; n.div_ceil(64)];
+            self.ids.mark(&finder, &mut ids);
+            self.resource_ids.mark(&finder, &mut ids);
+            for (&p, h) in rest {
+                *h = bit(&ids, p as usize);
             }
         }
-        out
+        candidates
+            .iter()
+            .zip(hit)
+            .filter_map(|(&p, h)| h.then_some(p))
+            .collect()
     }
 
     /// Bits of the timestamps whose text contains the needle. Only needles
