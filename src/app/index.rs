@@ -337,6 +337,16 @@ impl Index {
     /// order. Each predicate mirrors the corresponding test in
     /// [`Filter::matches`]; see [`needs_records`] for the parts it leaves out.
     pub fn candidates(&self, f: &Filter) -> Vec<u32> {
+        if f.from.is_none()
+            && f.to.is_none()
+            && f.projects.is_empty()
+            && f.actions.is_empty()
+            && f.resource_types.is_empty()
+            && f.actor_type.is_none()
+        {
+            // Nothing structured to test (a search alone): every row.
+            return (0..self.rows.len() as u32).collect();
+        }
         let by = |interner: &Interner,
                   list: &[String],
                   test: &dyn Fn(&str, &str) -> bool|
