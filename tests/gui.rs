@@ -434,7 +434,7 @@ fn index_filter_agrees_with_core_filter() {
             got = auditlens::app::index::refine_with_records(&ix, &archive, &got, &f, &Job::new())
                 .unwrap();
         }
-        let got: Vec<u64> = got.iter().map(|&p| ix.rows[p as usize].seq).collect();
+        let got: Vec<u64> = got.iter().map(|&p| ix.seq(p as usize)).collect();
         let a = auditlens::core::archive::Archive::open(&archive).unwrap();
         let want: Vec<u64> = (1..=12)
             .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
@@ -569,4 +569,284 @@ fn signed_subset_export_banner_names_its_checkpoint_and_signer() {
     h.get_by_label_contains(&format!(
         "auditlens.archive/{id} size 12, signed by auditor.example (not checked here"
     ));
+/// The free-text index answers exactly what the core's `Filter::matches`
+/// answers, for needles cut from every part of the search text (fields,
+/// keys, values, JSON runs, timestamps, ids), upper case included.
+#[test]
+fn text_index_agrees_with_core_filter() {
+    use auditlens::app::search::{SearchIndex, supports};
+    use auditlens::core::filter::search_text;
+    let dir = tempfile::tempdir().unwrap();
+    let made = make_archive(dir.path());
+    let tampered = tamper(&made, dir.path());
+    let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite");
+    for archive in [made, tampered, sample] {
+        let ix = auditlens::app::index::Index::load(&archive, &Job::new()).unwrap();
+        let si = SearchIndex::build(&archive, &ix, &Job::new()).unwrap();
+        assert_eq!(si.len(), ix.len());
+        let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+        let entries: Vec<_> = (0..ix.len())
+            .map(|p| read_entry(&a, ix.seq(p)).unwrap().entry)
+            .collect();
+        let texts: Vec<String> = entries.iter().map(search_text).collect();
+        // Needles: slices of each text at several offsets and lengths.
+        let mut needles = std::collections::BTreeSet::new();
+        for (i, t) in texts.iter().enumerate().step_by(1 + texts.len() / 40) {
+            let chars: Vec<char> = t.chars().collect();
+            for len in [1, 2, 3, 5, 8, 13, 24] {
+                for start in (i % 7..chars.len()).step_by(29) {
+                    let s: String = chars[start..(start + len).min(chars.len())]
+                        .iter()
+                        .collect();
+                    needles.insert(s);
+                }
+            }
+        }
+        for extra in [
+            "PRODUCTION",
+            "Alice",
+            "T09:",
+            ".000z",
+            "2025-03",
+            "true",
+            "zzzz",
+        ] {
+            needles.insert(extra.to_string());
+        }
+        let all: Vec<u32> = (0..ix.len() as u32).collect();
+        let mut checked = 0;
+        for needle in &needles {
+            let lower = needle.to_lowercase();
+            if !supports(&lower) {
+                continue;
+            }
+            let got = si.filter(&lower, &all);
+            let want: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&p| texts[p as usize].contains(&lower))
+                .collect();
+            assert_eq!(got, want, "needle {needle:?} in {}", archive.display());
+            // A few candidates (narrowing, facets) take the sparse path.
+            let some: Vec<u32> = all.iter().copied().step_by(9).collect();
+            let want: Vec<u32> = want.into_iter().filter(|p| p % 9 == 0).collect();
+            assert_eq!(si.filter(&lower, &some), want, "sparse {needle:?}");
+            checked += 1;
+        }
+        assert!(checked > 50, "only {checked} needles checked");
+        // And through the core filter itself, for a few.
+        for needle in ["production", "ALICE", "0.2", "t10:00"] {
+            let f = Filter {
+                search: Some(needle.into()),
+                ..Default::default()
+            };
+            let want: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&p| f.matches(&entries[p as usize]))
+                .collect();
+            assert_eq!(si.filter(&needle.to_lowercase(), &all), want, "{needle}");
+        }
+    }
+}
+
+fn sample_archive() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite")
+}
+
+/// The first page comes from a prefix of the index (oldest or newest entries).
+#[test]
+fn prefix_index_holds_the_first_or_last_entries() {
+    use auditlens::app::index::Index;
+    let archive = sample_archive();
+    let first = Index::load_prefix(&archive, 100, false, &Job::new()).unwrap();
+    assert!(!first.complete);
+    assert_eq!(first.total, 3000);
+    let seqs: Vec<u64> = (0..first.len()).map(|p| first.seq(p)).collect();
+    assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+    let last = Index::load_prefix(&archive, 100, true, &Job::new()).unwrap();
+    let seqs: Vec<u64> = (0..last.len()).map(|p| last.seq(p)).collect();
+    assert_eq!(seqs, (2901..=3000).collect::<Vec<_>>());
+    assert!(
+        Index::load_prefix(&archive, 5000, false, &Job::new())
+            .unwrap()
+            .complete
+    );
+}
+
+/// On the 3,000-entry sample (larger than the first page): the table shows
+/// rows before the whole index is in, then filters; project names in the
+/// facet list; search through the text index; sorting by Resource.
+#[test]
+fn sample_archive_search_facets_and_resource_sort() {
+    let archive = sample_archive();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "first page", |v| {
+        v.state.index().is_some() && !v.state.view.is_empty()
+    });
+    if let Some(ix) = h.state().state.index().cloned()
+        && !ix.complete
+    {
+        assert_eq!(h.state().state.view.len(), ix.len());
+        h.get_by_label_contains("3,000 entries; showing");
+    }
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.settled()
+    });
+    h.get_by_label("3,000 of 3,000 entries");
+    assert!(h.state().state.doc.as_ref().unwrap().search.is_some());
+
+    // Project facet: the name, with the count of entries of that project id.
+    let f = Filter {
+        projects: vec!["clprjacmeprod00000000001".into()],
+        ..Default::default()
+    };
+    let n = expected_count(&archive, &f);
+    assert!(n > 0);
+    h.get_by_label(&format!(
+        "support-bot-prod ({})",
+        auditlens::app::panels::thousands(n as u64)
+    ))
+    .click();
+    wait_for(&mut h, "facet", |v| {
+        v.state.settled() && !v.state.filter.projects.is_empty()
+    });
+    h.get_by_label(&format!(
+        "{} of 3,000 entries",
+        auditlens::app::panels::thousands(n as u64)
+    ));
+
+    // Free text on top, typed.
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("Safari");
+    wait_for(&mut h, "search", |v| {
+        v.state.settled() && v.state.filter.search == "Safari"
+    });
+    let f = Filter {
+        projects: vec!["clprjacmeprod00000000001".into()],
+        search: Some("Safari".into()),
+        ..Default::default()
+    };
+    let want = expected_count(&archive, &f);
+    assert!(want > 0 && want < n, "{want} of {n}");
+    assert_eq!(h.state().state.view.len(), want);
+    // Typing on narrows the last result; each count against the core filter.
+    for needle in ["Safari/", "Safari/6", "Safari/605", "Safari/605.1.15"] {
+        h.state_mut().state.filter.search = needle.into();
+        wait_for(&mut h, "narrowed", |v| v.state.settled());
+        let f = Filter {
+            projects: vec!["clprjacmeprod00000000001".into()],
+            search: Some(needle.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            h.state().state.view.len(),
+            expected_count(&archive, &f),
+            "{needle}"
+        );
+    }
+    h.state_mut().state.filter.search = "Safari".into();
+    wait_for(&mut h, "widened", |v| v.state.settled());
+    assert_eq!(h.state().state.view.len(), want);
+    h.key_press(egui::Key::Escape);
+    h.state_mut().state.filter = Default::default();
+    wait_for(&mut h, "cleared", |v| {
+        v.state.settled() && v.state.view.len() == 3000
+    });
+
+    // Sort by the Resource column: labels (name, else id) in case-insensitive order.
+    h.get_by_label("Resource").click();
+    wait_for(&mut h, "sorted", |v| {
+        v.state.settled() && v.state.settings.sort == auditlens::app::index::SortKey::Resource
+    });
+    let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+    let s = &h.state().state;
+    let labels: Vec<String> = (0..s.view.len())
+        .map(|r| {
+            let e = read_entry(&a, s.seq_at(r).unwrap()).unwrap().entry;
+            e.resource_label().to_lowercase()
+        })
+        .collect();
+    let mut sorted = labels.clone();
+    sorted.sort();
+    assert_eq!(labels, sorted);
+    assert_ne!(labels.first(), labels.last());
+}
+
+/// Dragging a column edge changes the widths, and they survive a restart:
+/// eframe saves egui memory on exit, and the table keeps its widths there.
+#[test]
+fn column_widths_persist_through_egui_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut a = harness(&archive);
+    wait_for(&mut a, "open", loaded_and_verified);
+    let before = a.get_by_label("Action").rect().left();
+    // The resize handle between the Time and Actor columns.
+    let actor = a.get_by_label("Actor").rect();
+    let p = egui::pos2(actor.left() - 4.0, actor.center().y);
+    a.event(egui::Event::PointerMoved(p));
+    a.run_steps(1);
+    a.event(egui::Event::PointerButton {
+        pos: p,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Default::default(),
+    });
+    a.run_steps(1);
+    for k in 1..=8 {
+        a.event(egui::Event::PointerMoved(
+            p + egui::vec2(10.0 * k as f32, 0.0),
+        ));
+        a.run_steps(1);
+    }
+    a.event(egui::Event::PointerButton {
+        pos: p + egui::vec2(80.0, 0.0),
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Default::default(),
+    });
+    a.run_steps(3);
+    let dragged = a.get_by_label("Action").rect().left();
+    assert!(dragged > before + 40.0, "{before} → {dragged}");
+    let memory = a.ctx.memory(|m| ron::to_string(m).unwrap());
+    drop(a);
+
+    let mut b = harness(&archive);
+    b.ctx.memory_mut(|m| *m = ron::from_str(&memory).unwrap());
+    wait_for(&mut b, "open", loaded_and_verified);
+    let restored = b.get_by_label("Action").rect().left();
+    assert!((restored - dragged).abs() < 1.0, "{dragged} vs {restored}");
+}
+
+/// An archive with a gap in its seqs (an entry deleted behind the chain's
+/// back) still maps rows to the right seqs.
+#[test]
+fn index_with_a_seq_gap() {
+    use auditlens::app::index::{Index, Seqs};
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let gap = dir.path().join("gap.sqlite");
+    std::fs::copy(&archive, &gap).unwrap();
+    let conn = rusqlite::Connection::open(&gap).unwrap();
+    conn.execute_batch("DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 5")
+        .unwrap();
+    drop(conn);
+    let ix = Index::load(&gap, &Job::new()).unwrap();
+    assert!(matches!(ix.seqs, Seqs::Listed(_)));
+    let seqs: Vec<u64> = (0..ix.len()).map(|p| ix.seq(p)).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(ix.position(6), Some(4));
+    assert_eq!(ix.position(5), None);
+    let whole = Index::load(&archive, &Job::new()).unwrap();
+    assert!(matches!(whole.seqs, Seqs::Contiguous(1)));
+    assert_eq!(whole.position(12), Some(11));
+    assert_eq!(whole.position(13), None);
+    assert_eq!(whole.position(0), None);
+    // The text index follows the same positions.
+    let si = auditlens::app::search::SearchIndex::build(&gap, &ix, &Job::new()).unwrap();
+    assert_eq!(si.len(), 11);
 }

@@ -63,10 +63,9 @@ impl Interner {
     }
 }
 
-/// One entry in the index (40 bytes).
+/// One entry in the index (32 bytes). Its seq is in [`Seqs`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Row {
-    pub seq: u64,
     pub time_ms: i64,
     pub actor: u32,
     pub project: u32,
@@ -86,14 +85,32 @@ pub enum SortKey {
     ActorType,
     Action,
     ResourceType,
+    /// Resource name, else id; ranks come from the text index.
+    Resource,
     Project,
     Org,
     Ip,
 }
 
+/// The seq of each row. Archives number entries 1, 2, 3, … so usually a
+/// start is all it takes (8 bytes per entry saved); any gap keeps a list.
+#[derive(Debug)]
+pub enum Seqs {
+    Contiguous(u64),
+    Listed(Vec<u64>),
+}
+
+impl Default for Seqs {
+    fn default() -> Self {
+        Seqs::Contiguous(1)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Index {
+    /// In seq order.
     pub rows: Vec<Row>,
+    pub seqs: Seqs,
     pub actors: Interner,
     pub actor_types: Interner,
     pub actions: Interner,
@@ -104,6 +121,16 @@ pub struct Index {
     ranks: Ranks,
     /// Counts per interned id, over all rows.
     pub counts: Counts,
+    /// False for the first page loaded to show something at once
+    /// ([`Index::load_prefix`]); filters wait for the complete index.
+    pub complete: bool,
+    /// Entries in the archive (all of them, even in a prefix).
+    pub total: u64,
+    /// Oldest and newest entry time, computed once (every frame asks).
+    span: Option<(i64, i64)>,
+    /// Project id → the name in the first entry of that project (the
+    /// archive's columns hold only ids; people know projects by name).
+    pub project_names: HashMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -138,17 +165,46 @@ impl Index {
     pub fn load(path: &Path, job: &Job) -> Result<Index, String> {
         let archive = Archive::open(path).map_err(|e| e.to_string())?;
         let total = archive.count().map_err(|e| e.to_string())?;
+        Self::load_from(&archive, path, total, None, job)
+    }
+
+    /// The first (or, with `newest`, the last) `limit` entries by seq: a
+    /// few milliseconds, so the table shows something while [`Index::load`]
+    /// reads the whole archive. `complete` is false unless that was all.
+    pub fn load_prefix(path: &Path, limit: u64, newest: bool, job: &Job) -> Result<Index, String> {
+        let archive = Archive::open(path).map_err(|e| e.to_string())?;
+        let total = archive.count().map_err(|e| e.to_string())?;
+        Self::load_from(&archive, path, total, Some((limit, newest)), job)
+    }
+
+    fn load_from(
+        archive: &Archive,
+        path: &Path,
+        total: u64,
+        prefix: Option<(u64, bool)>,
+        job: &Job,
+    ) -> Result<Index, String> {
         job.start_phase("loading index", total);
         let conn = archive.connection();
+        let tail = match prefix {
+            None => String::new(),
+            Some((limit, newest)) => {
+                format!(" {} LIMIT {limit}", if newest { "DESC" } else { "ASC" })
+            }
+        };
         let mut stmt = conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT seq, time_ms, actor_label, actor_type, action, resource_type, project_id, org_id, ip_address \
-                 FROM entries ORDER BY seq",
-            )
+                 FROM entries ORDER BY seq{tail}"
+            ))
             .map_err(|e| archive::db_error(path, e).to_string())?;
         let mut q = stmt.query([]).map_err(|e| e.to_string())?;
+        let capacity = prefix.map_or(total, |(l, _)| l.min(total));
+        let mut seqs: Vec<u64> = Vec::with_capacity(capacity as usize);
         let mut ix = Index {
-            rows: Vec::with_capacity(total as usize),
+            complete: prefix.is_none_or(|(l, _)| l >= total),
+            total,
+            rows: Vec::with_capacity(capacity as usize),
             actors: Interner::new(),
             actor_types: Interner::new(),
             actions: Interner::new(),
@@ -160,20 +216,22 @@ impl Index {
         };
         let bad = |e: rusqlite::Error| format!("{}: {e}", path.display());
         while let Some(r) = q.next().map_err(bad)? {
-            let text = |i: usize| -> Result<Option<String>, String> {
+            // Borrowed: interning looks up before it copies, so the common
+            // case (a value seen before) allocates nothing.
+            let text = |i: usize| -> Result<Option<std::borrow::Cow<'_, str>>, String> {
                 match r.get_ref(i).map_err(bad)? {
                     rusqlite::types::ValueRef::Null => Ok(None),
                     rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        Ok(Some(String::from_utf8_lossy(t).into_owned()))
+                        Ok(Some(String::from_utf8_lossy(t)))
                     }
-                    rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string())),
-                    rusqlite::types::ValueRef::Real(f) => Ok(Some(f.to_string())),
+                    rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string().into())),
+                    rusqlite::types::ValueRef::Real(f) => Ok(Some(f.to_string().into())),
                 }
             };
             let seq: i64 = r.get(0).map_err(bad)?;
             let time_ms: i64 = r.get(1).unwrap_or(0);
+            seqs.push(seq as u64);
             let row = Row {
-                seq: seq as u64,
                 time_ms,
                 actor: ix.actors.intern(text(2)?.as_deref()),
                 actor_type: ix.actor_types.intern(text(3)?.as_deref()).min(255) as u8,
@@ -195,6 +253,20 @@ impl Index {
             }
         }
         job.set_done(ix.rows.len() as u64);
+        if prefix.is_some_and(|(_, newest)| newest) {
+            ix.rows.reverse();
+            seqs.reverse();
+        }
+        let first = seqs.first().copied().unwrap_or(1);
+        let contiguous = seqs
+            .iter()
+            .enumerate()
+            .all(|(i, &s)| first.checked_add(i as u64) == Some(s));
+        ix.seqs = if contiguous {
+            Seqs::Contiguous(first)
+        } else {
+            Seqs::Listed(seqs)
+        };
         ix.ranks = Ranks {
             actor: ix.actors.ranks(|s| s.to_lowercase()),
             actor_type: ix.actor_types.ranks(str::to_string),
@@ -206,6 +278,15 @@ impl Index {
             org: ix.orgs.ranks(str::to_string),
             ip: ix.ips.ranks(str::to_string),
         };
+        ix.span = ix
+            .rows
+            .iter()
+            .map(|r| r.time_ms)
+            .min()
+            .zip(ix.rows.iter().map(|r| r.time_ms).max());
+        if prefix.is_none() {
+            ix.project_names = project_names(archive, &ix.projects);
+        }
         ix.counts = Counts {
             actor_types: count(
                 ix.actor_types.len(),
@@ -230,23 +311,42 @@ impl Index {
     }
 
     pub fn time_span(&self) -> Option<(i64, i64)> {
-        let min = self.rows.iter().map(|r| r.time_ms).min()?;
-        let max = self.rows.iter().map(|r| r.time_ms).max()?;
-        Some((min, max))
+        self.span
+    }
+
+    /// The seq of the row at `pos` (which must be in range).
+    pub fn seq(&self, pos: usize) -> u64 {
+        match &self.seqs {
+            Seqs::Contiguous(first) => first + pos as u64,
+            Seqs::Listed(v) => v[pos],
+        }
     }
 
     /// Position of a seq in `rows` (rows are in seq order).
     pub fn position(&self, seq: u64) -> Option<u32> {
-        self.rows
-            .binary_search_by_key(&seq, |r| r.seq)
-            .ok()
-            .map(|p| p as u32)
+        match &self.seqs {
+            Seqs::Contiguous(first) => seq
+                .checked_sub(*first)
+                .filter(|&p| p < self.rows.len() as u64)
+                .map(|p| p as u32),
+            Seqs::Listed(v) => v.binary_search(&seq).ok().map(|p| p as u32),
+        }
     }
 
     /// Positions of the rows that the structured part of `f` accepts, in seq
     /// order. Each predicate mirrors the corresponding test in
     /// [`Filter::matches`]; see [`needs_records`] for the parts it leaves out.
     pub fn candidates(&self, f: &Filter) -> Vec<u32> {
+        if f.from.is_none()
+            && f.to.is_none()
+            && f.projects.is_empty()
+            && f.actions.is_empty()
+            && f.resource_types.is_empty()
+            && f.actor_type.is_none()
+        {
+            // Nothing structured to test (a search alone): every row.
+            return (0..self.rows.len() as u32).collect();
+        }
         let by = |interner: &Interner,
                   list: &[String],
                   test: &dyn Fn(&str, &str) -> bool|
@@ -293,18 +393,33 @@ impl Index {
     }
 
     /// Sorts positions by a column (stable; ties keep seq order).
-    pub fn sort(&self, positions: &mut [u32], key: SortKey, descending: bool) {
+    /// `resource_rank` (per position) orders the Resource column; without it
+    /// that column sorts by seq.
+    pub fn sort(
+        &self,
+        positions: &mut [u32],
+        key: SortKey,
+        descending: bool,
+        resource_rank: Option<&[u32]>,
+    ) {
+        let key = match (key, resource_rank) {
+            (SortKey::Resource, None) => SortKey::Seq,
+            (k, _) => k,
+        };
         let rows = &self.rows;
         let rk = &self.ranks;
         let k = |p: &u32| -> i64 {
             let r = &rows[*p as usize];
             match key {
-                SortKey::Seq => r.seq as i64,
+                SortKey::Seq => *p as i64,
                 SortKey::Time => r.time_ms,
                 SortKey::Actor => rk.actor[r.actor as usize] as i64,
                 SortKey::ActorType => rk.actor_type[r.actor_type as usize] as i64,
                 SortKey::Action => rk.action[r.action as usize] as i64,
                 SortKey::ResourceType => rk.resource_type[r.resource_type as usize] as i64,
+                SortKey::Resource => resource_rank
+                    .and_then(|rr| rr.get(*p as usize))
+                    .map_or(*p as i64, |&x| x as i64),
                 SortKey::Project => rk.project[r.project as usize] as i64,
                 SortKey::Org => rk.org[r.org as usize] as i64,
                 SortKey::Ip => rk.ip[r.ip as usize] as i64,
@@ -331,6 +446,10 @@ impl Index {
                 + i.values.len() * 24
         };
         self.rows.capacity() * std::mem::size_of::<Row>()
+            + match &self.seqs {
+                Seqs::Contiguous(_) => 0,
+                Seqs::Listed(v) => v.capacity() * 8,
+            }
             + [
                 &self.actors,
                 &self.actor_types,
@@ -344,6 +463,38 @@ impl Index {
             .map(interned)
             .sum::<usize>()
     }
+}
+
+/// The name each project id carries in its first entry (read from the
+/// hashed record). One indexed-order scan per project that stops at its
+/// first entry; projects without a name are left out.
+fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    let Ok(mut stmt) = archive
+        .connection()
+        .prepare("SELECT record FROM entries WHERE project_id = ?1 ORDER BY seq LIMIT 1")
+    else {
+        return names;
+    };
+    for id in projects.values.iter().flatten() {
+        let name = stmt
+            .query_row([id.as_ref()], |r| {
+                Ok(match r.get_ref(0)? {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        crate::core::record_view::RecordView::parse(t)
+                            .ok()
+                            .and_then(|v| v.project_name.map(|n| n.into_owned()))
+                    }
+                    _ => None,
+                })
+            })
+            .ok()
+            .flatten();
+        if let Some(n) = name {
+            names.insert(id.to_string(), n);
+        }
+    }
+    names
 }
 
 /// Does this filter have parts that only the record can decide?
@@ -398,8 +549,8 @@ pub fn refine_with_records(
     let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
         return Ok(Vec::new());
     };
-    let lo = index.rows[first as usize].seq as i64;
-    let hi = index.rows[last as usize].seq as i64;
+    let lo = index.seq(first as usize) as i64;
+    let hi = index.seq(last as usize) as i64;
     let mut stmt = conn
         .prepare("SELECT seq, record FROM entries WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
         .map_err(|e| e.to_string())?;
@@ -412,10 +563,10 @@ pub fn refine_with_records(
             break;
         }
         let seq = r.get::<_, i64>(0).map_err(|e| e.to_string())? as u64;
-        while ci < candidates.len() && index.rows[candidates[ci] as usize].seq < seq {
+        while ci < candidates.len() && index.seq(candidates[ci] as usize) < seq {
             ci += 1;
         }
-        if ci >= candidates.len() || index.rows[candidates[ci] as usize].seq != seq {
+        if ci >= candidates.len() || index.seq(candidates[ci] as usize) != seq {
             continue;
         }
         let pos = candidates[ci];

@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod index;
 pub mod panels;
+pub mod search;
 pub mod state;
 
 use std::path::PathBuf;
@@ -122,7 +123,7 @@ impl Viewer {
         if cmd(Key::F) {
             s.focus_search = true;
         }
-        if cmd(Key::E) && s.index().is_some() {
+        if cmd(Key::E) && s.doc.as_ref().is_some_and(|d| d.index_complete()) {
             s.export.open = true;
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {

@@ -70,7 +70,7 @@ impl TopBar {
                     }
                 });
             });
-            let has_doc = s.index().is_some();
+            let has_doc = s.doc.as_ref().is_some_and(|d| d.index_complete());
             if ui
                 .add_enabled(has_doc, egui::Button::new("Export…"))
                 .on_hover_text("Ctrl+E")
@@ -150,7 +150,7 @@ impl Banner {
         };
         let mut cancel = false;
         let mut jump = None;
-        if doc.index.is_none() {
+        if !doc.index_complete() {
             let (phase, done, total) = doc.load_job.snapshot();
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -159,7 +159,30 @@ impl Banner {
                 } else {
                     0.0
                 };
-                ui.label(format!("Opening {} — {phase}", doc.path.display()));
+                if doc.index.is_some() {
+                    ui.label(format!("Loading the index (filters, sorting) — {phase}"));
+                } else {
+                    ui.label(format!("Opening {} — {phase}", doc.path.display()));
+                }
+                ui.add(
+                    egui::ProgressBar::new(frac)
+                        .desired_width(200.0)
+                        .show_percentage(),
+                );
+            });
+        }
+        if let Some(job) = &doc.search_job {
+            let (_, done, total) = job.snapshot();
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label(
+                    "Indexing text for search (until it is ready, a search reads the records)",
+                );
+                let frac = if total > 0 {
+                    done as f32 / total as f32
+                } else {
+                    0.0
+                };
                 ui.add(
                     egui::ProgressBar::new(frac)
                         .desired_width(200.0)
@@ -412,6 +435,13 @@ impl FilterPanel {
                     ui.colored_label(Color32::from_rgb(220, 70, 70), e);
                 }
                 let Some(ix) = s.index().cloned() else { return };
+                if !ix.complete {
+                    ui.add_space(6.0);
+                    ui.weak(
+                        "Lists of projects, actions and types appear when the index is loaded.",
+                    );
+                    return;
+                }
                 ui.add_space(6.0);
                 let current = s.filter.actor_type.clone();
                 let label = current.clone().unwrap_or_else(|| "Any".into());
@@ -432,13 +462,15 @@ impl FilterPanel {
                             }
                         });
                 });
+                let name = |v: &str| ix.project_names.get(v).cloned();
                 facet(
                     ui,
                     "Projects",
                     &ix.projects.values,
                     &ix.counts.projects,
                     &mut s.filter.projects,
-                    |v| v.to_string(),
+                    |v| name(v).unwrap_or_else(|| v.to_string()),
+                    |v| name(v).map(|_| format!("project id {v}")),
                 );
                 facet(
                     ui,
@@ -447,6 +479,7 @@ impl FilterPanel {
                     &ix.counts.actions,
                     &mut s.filter.actions,
                     |v| v.to_string(),
+                    |_| None,
                 );
                 facet(
                     ui,
@@ -455,6 +488,7 @@ impl FilterPanel {
                     &ix.counts.resource_types,
                     &mut s.filter.resource_types,
                     |v| crate::core::catalog::display_name(v).to_string(),
+                    |v| Some(format!("{v} (internal name)")),
                 );
                 ui.add_space(8.0);
                 if ui.button("Clear filters").clicked() {
@@ -471,6 +505,7 @@ fn facet(
     counts: &[u64],
     chosen: &mut std::collections::BTreeSet<String>,
     show: impl Fn(&str) -> String,
+    hover: impl Fn(&str) -> Option<String>,
 ) {
     let mut items: Vec<(String, String, u64)> = values
         .iter()
@@ -489,10 +524,11 @@ fn facet(
         .show(ui, |ui| {
             for (value, label, n) in items.into_iter().take(500) {
                 let mut on = chosen.contains(&value);
-                if ui
-                    .checkbox(&mut on, format!("{label} ({})", thousands(n)))
-                    .changed()
-                {
+                let mut r = ui.checkbox(&mut on, format!("{label} ({})", thousands(n)));
+                if let Some(h) = hover(&value) {
+                    r = r.on_hover_text(h);
+                }
+                if r.changed() {
                     if on {
                         chosen.insert(value);
                     } else {
@@ -503,17 +539,22 @@ fn facet(
         });
 }
 
+/// Column titles, sort keys and preferred widths. The first run scales the
+/// widths down to the space there is, so the last column (IP) is not cut
+/// off at the default window size; widths a person sets are kept in egui
+/// memory (persisted by eframe).
 const COLUMNS: [(&str, Option<SortKey>, f32); 9] = [
-    ("Time (UTC)", Some(SortKey::Time), 165.0),
+    ("Time (UTC)", Some(SortKey::Time), 160.0),
     ("Actor", Some(SortKey::Actor), 150.0),
     ("Actor type", Some(SortKey::ActorType), 70.0),
     ("Action", Some(SortKey::Action), 70.0),
-    ("Resource type", Some(SortKey::ResourceType), 120.0),
-    ("Resource", None, 130.0),
-    ("Project", Some(SortKey::Project), 80.0),
+    ("Resource type", Some(SortKey::ResourceType), 110.0),
+    ("Resource", Some(SortKey::Resource), 130.0),
+    ("Project", Some(SortKey::Project), 110.0),
     ("Organization", Some(SortKey::Org), 90.0),
     ("IP", Some(SortKey::Ip), 100.0),
 ];
+const FLAG_COLUMN: f32 = 16.0;
 
 /// The virtualised table of the filtered entries.
 #[derive(Default)]
@@ -534,14 +575,26 @@ impl TablePanel {
             return;
         };
         ui.horizontal(|ui| {
-            ui.label(
-                RichText::new(format!(
-                    "{} of {} entries",
-                    thousands(s.view.len() as u64),
-                    thousands(ix.len() as u64)
-                ))
-                .strong(),
-            );
+            if ix.complete {
+                ui.label(
+                    RichText::new(format!(
+                        "{} of {} entries",
+                        thousands(s.view.len() as u64),
+                        thousands(ix.len() as u64)
+                    ))
+                    .strong(),
+                );
+            } else {
+                ui.spinner();
+                ui.label(
+                    RichText::new(format!(
+                        "{} entries; showing {} of them while the index loads (filters and sorting follow)",
+                        thousands(ix.total),
+                        thousands(ix.len() as u64)
+                    ))
+                    .strong(),
+                );
+            }
             if let Some(j) = &s.view_job {
                 ui.spinner();
                 let (_, done, total) = j.snapshot();
@@ -563,19 +616,22 @@ impl TablePanel {
         };
         s.fetch_rows(want);
         let row_h = 20.0;
+        let spacing = ui.spacing().item_spacing.x;
+        let wanted: f32 = COLUMNS.iter().map(|c| c.2 + spacing).sum::<f32>() + FLAG_COLUMN;
+        let scale = (ui.available_width() / wanted).clamp(0.5, 1.0);
         let mut table = TableBuilder::new(ui)
             .id_salt("entries")
             .striped(true)
             .resizable(true)
             .sense(Sense::click())
             .cell_layout(Layout::left_to_right(Align::Center))
-            .column(Column::exact(16.0))
+            .column(Column::exact(FLAG_COLUMN))
             .auto_shrink([false, false]);
         for (i, (_, _, w)) in COLUMNS.iter().enumerate() {
             let c = if i + 1 == COLUMNS.len() {
                 Column::remainder().at_least(60.0)
             } else {
-                Column::initial(*w).at_least(40.0)
+                Column::initial((*w * scale).floor()).at_least(40.0)
             };
             table = table.column(c.clip(true).resizable(true));
         }
@@ -604,17 +660,42 @@ impl TablePanel {
                         };
                         match key {
                             Some(k) => {
-                                let arrow = if sort == k {
-                                    if desc { " ↓" } else { " ↑" }
-                                } else {
-                                    ""
+                                let b = egui::Button::new(RichText::new(name).strong())
+                                    .frame(false)
+                                    .truncate();
+                                let hover = match (sort == k, desc) {
+                                    (true, false) => "Sorted ascending; click for descending",
+                                    (true, true) => "Sorted descending; click for ascending",
+                                    _ => "Sort by this column",
                                 };
-                                let b = egui::Button::new(
-                                    RichText::new(format!("{name}{arrow}")).strong(),
-                                )
-                                .frame(false);
-                                if ui.add(b).on_hover_text("Sort").clicked() {
+                                if ui.add(b).on_hover_text(hover).clicked() {
                                     sort_click = Some(k);
+                                }
+                                if sort == k {
+                                    // A drawn triangle: the default fonts have no arrow glyphs.
+                                    let (rect, _) = ui
+                                        .allocate_exact_size(egui::vec2(9.0, 9.0), Sense::hover());
+                                    let c = rect.center();
+                                    let (t, b) = (c.y - 3.5, c.y + 3.5);
+                                    let pts = if desc {
+                                        vec![
+                                            egui::pos2(c.x - 4.0, t),
+                                            egui::pos2(c.x + 4.0, t),
+                                            egui::pos2(c.x, b),
+                                        ]
+                                    } else {
+                                        vec![
+                                            egui::pos2(c.x - 4.0, b),
+                                            egui::pos2(c.x + 4.0, b),
+                                            egui::pos2(c.x, t),
+                                        ]
+                                    };
+                                    let color = ui.visuals().strong_text_color();
+                                    ui.painter().add(egui::Shape::convex_polygon(
+                                        pts,
+                                        color,
+                                        egui::Stroke::NONE,
+                                    ));
                                 }
                             }
                             None => {
@@ -630,7 +711,7 @@ impl TablePanel {
                     first = first.min(i);
                     last = last.max(i + 1);
                     row.set_selected(selected == Some(i));
-                    let seq = ix.rows[view[i] as usize].seq;
+                    let seq = ix.seq(view[i] as usize);
                     let flagged = findings.is_some_and(|f| f.contains(&seq));
                     row.col(|ui| {
                         if flagged {
@@ -684,7 +765,7 @@ impl TablePanel {
             }
             if s.view[range.start.min(n)..range.end.min(n)]
                 .iter()
-                .any(|&p| !s.rows.contains_key(&ix.rows[p as usize].seq))
+                .any(|&p| !s.rows.contains_key(&ix.seq(p as usize)))
             {
                 s.fetch_rows(range);
                 ui.ctx().request_repaint();
@@ -922,7 +1003,7 @@ impl StatusBar {
             }
             ui.separator();
             if let Some(ix) = &doc.index {
-                ui.label(format!("{} entries", thousands(ix.len() as u64)));
+                ui.label(format!("{} entries", thousands(ix.total)));
                 ui.separator();
             }
             if let Some(f) = doc.format {

@@ -15,6 +15,7 @@ use eframe::egui;
 
 use crate::app::diff::{self, DiffItem};
 use crate::app::index::{self, Index, SortKey};
+use crate::app::search::{self, SearchIndex};
 use crate::core::archive::{Archive, StoredEntry};
 use crate::core::export::{ExportFormat, ExportReport};
 use crate::core::filter::Filter;
@@ -27,6 +28,8 @@ use crate::core::verify::Report;
 
 /// Above this many rows, structured filtering runs on a worker thread.
 const SYNC_FILTER_LIMIT: usize = 200_000;
+/// Entries read first, so the table shows a page before the whole index is in.
+const PREFIX_ROWS: u64 = 2_000;
 const ROW_CACHE_LIMIT: usize = 20_000;
 pub const UNSEALED_LABEL: &str = "unsealed: no chain in the source";
 
@@ -112,6 +115,9 @@ pub struct Document {
     pub archive: Option<Archive>,
     pub index: Option<Arc<Index>>,
     pub load_job: Arc<Job>,
+    /// The free-text index, built after `index`; searches scan records until then.
+    pub search: Option<Arc<SearchIndex>>,
+    pub search_job: Option<Arc<Job>>,
     pub sha256: Option<String>,
     pub verify: VerifyState,
     pub verify_started: Option<Instant>,
@@ -121,6 +127,13 @@ pub struct Document {
     pub finding_seqs: HashSet<u64>,
     pub open_time: Instant,
     pub first_frame: Option<Duration>,
+}
+
+impl Document {
+    /// The whole index is loaded (filters, sorting and export work).
+    pub fn index_complete(&self) -> bool {
+        self.index.as_ref().is_some_and(|i| i.complete)
+    }
 }
 
 enum Msg {
@@ -139,6 +152,10 @@ enum Msg {
         generation: u64,
         hex: String,
     },
+    Search {
+        generation: u64,
+        result: Result<Arc<SearchIndex>, String>,
+    },
     Verified {
         generation: u64,
         result: Result<Box<(Report, Option<AnchorInfo>)>, crate::core::verify::VerifyError>,
@@ -146,7 +163,9 @@ enum Msg {
     View {
         generation: u64,
         view_gen: u64,
-        result: Result<Vec<u32>, String>,
+        /// The view (display order) and the same positions in position order.
+        result: Result<(Vec<u32>, Arc<Vec<u32>>), String>,
+        filter: Filter,
     },
     Exported {
         result: Result<ExportReport, String>,
@@ -248,7 +267,7 @@ impl FilterUi {
 }
 
 /// Text of one table row, taken from the hashed record.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RowText {
     pub time_ms: i64,
     pub actor: String,
@@ -289,6 +308,42 @@ impl RowText {
         }
     }
 
+    /// From the borrowed view of the stored record: the same values as
+    /// [`RowText::from_entry`] without building the before/after trees
+    /// (a page of rows is read on most scrolling frames).
+    fn from_view(v: &crate::core::record_view::RecordView<'_>) -> RowText {
+        RowText {
+            time_ms: v.time.0,
+            actor: v.actor.label().unwrap_or_default().to_string(),
+            actor_type: v
+                .actor
+                .actor_type
+                .as_deref()
+                .map(|t| ActorType::parse(t).display_name().to_string())
+                .unwrap_or_default(),
+            action: v.action.to_string(),
+            resource_type: crate::core::catalog::display_name(&v.resource_type).to_string(),
+            resource: v
+                .resource_name
+                .as_deref()
+                .unwrap_or(&v.resource_id)
+                .to_string(),
+            project: v
+                .project_name
+                .as_deref()
+                .or(v.project_id.as_deref())
+                .unwrap_or_default()
+                .to_string(),
+            org: v
+                .org_name
+                .as_deref()
+                .or(v.org_id.as_deref())
+                .unwrap_or_default()
+                .to_string(),
+            ip: v.ip_address.as_deref().unwrap_or_default().to_string(),
+        }
+    }
+
     fn unreadable(message: &str) -> RowText {
         RowText {
             time_ms: 0,
@@ -326,6 +381,9 @@ pub struct AppState {
     pub filter: FilterUi,
     /// The filter and sort the current view was computed for.
     applied: Option<(Filter, SortKey, bool, u64)>,
+    /// The last computed result (positions in position order) and its
+    /// filter: a search that only extends its text searches within it.
+    narrow_base: Option<(Filter, Arc<Vec<u32>>)>,
     pub filter_error: Option<String>,
     /// Positions (into the index) of the shown rows, in display order.
     pub view: Vec<u32>,
@@ -349,6 +407,18 @@ pub struct AppState {
     rx: Receiver<Msg>,
 }
 
+/// Returns freed heap to the OS. Building the indexes allocates large
+/// temporary tables (hash maps, arenas) on worker threads; glibc keeps such
+/// memory in its arenas, which would count against the viewer's resident
+/// memory for as long as the file is open.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
     let _ = std::thread::Builder::new().name(name.into()).spawn(f);
 }
@@ -361,6 +431,7 @@ impl AppState {
             doc: None,
             filter: FilterUi::default(),
             applied: None,
+            narrow_base: None,
             filter_error: None,
             view: Vec::new(),
             view_job: None,
@@ -406,6 +477,8 @@ impl AppState {
             archive: None,
             index: None,
             load_job: job.clone(),
+            search: None,
+            search_job: None,
             sha256: None,
             verify: VerifyState::Running(Arc::new(Job::new())),
             verify_started: None,
@@ -415,6 +488,8 @@ impl AppState {
             open_time: Instant::now(),
             first_frame: None,
         });
+        let newest_first =
+            self.settings.sort_desc && matches!(self.settings.sort, SortKey::Seq | SortKey::Time);
         let (tx, ctx) = self.sender();
         spawn("open", move || {
             let wake = || {
@@ -464,7 +539,25 @@ impl AppState {
                 unsealed: !format.has_chain(),
             });
             wake();
+            // A first page at once, then the whole index (and filters).
+            match Index::load_prefix(&archive_path, PREFIX_ROWS, newest_first, &job) {
+                Ok(ix) if ix.complete => {
+                    let result = Ok(Arc::new(ix));
+                    let _ = tx.send(Msg::Index { generation, result });
+                    return wake();
+                }
+                Ok(ix) => {
+                    let result = Ok(Arc::new(ix));
+                    let _ = tx.send(Msg::Index { generation, result });
+                    wake();
+                }
+                Err(e) => return fail(e),
+            }
+            if job.is_cancelled() {
+                return;
+            }
             let result = Index::load(&archive_path, &job).map(Arc::new);
+            release_free_memory();
             let _ = tx.send(Msg::Index { generation, result });
             wake();
         });
@@ -487,6 +580,9 @@ impl AppState {
     pub fn close(&mut self) {
         if let Some(d) = &self.doc {
             d.load_job.cancel();
+            if let Some(j) = &d.search_job {
+                j.cancel();
+            }
             if let VerifyState::Running(j) = &d.verify {
                 j.cancel();
             }
@@ -495,6 +591,7 @@ impl AppState {
             j.cancel();
         }
         self.doc = None;
+        self.narrow_base = None;
         self.view.clear();
         self.view_job = None;
         self.applied = None;
@@ -526,6 +623,7 @@ impl AppState {
         spawn("verify", move || {
             // The viewer holds no keys: signatures are shown, `auditlens verify --key` checks them.
             let result = proof::verify_signed(&path, checkpoint.as_ref(), &[], &job).map(Box::new);
+            release_free_memory();
             let _ = tx.send(Msg::Verified { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -583,12 +681,34 @@ impl AppState {
                 Msg::Index { generation, result } if generation == self.generation => {
                     match result {
                         Ok(ix) => {
+                            let complete = ix.complete;
                             if let Some(doc) = &mut self.doc {
                                 doc.index = Some(ix);
                             }
                             self.applied = None;
+                            if complete {
+                                self.start_search_index();
+                            }
                         }
                         Err(e) => self.fail(e),
+                    }
+                }
+                Msg::Search { generation, result } if generation == self.generation => {
+                    if let Some(doc) = &mut self.doc {
+                        doc.search_job = None;
+                        match result {
+                            Ok(si) => {
+                                doc.search = Some(si);
+                                // A search still scanning records is redone on the index.
+                                if (self.view_job.is_some() && !self.filter.search.is_empty())
+                                    || self.settings.sort == SortKey::Resource
+                                {
+                                    self.applied = None;
+                                }
+                            }
+                            Err(e) if e == "cancelled" => {}
+                            Err(e) => self.notice = Some(format!("text index: {e}")),
+                        }
                     }
                 }
                 Msg::Sha { generation, hex } if generation == self.generation => {
@@ -617,10 +737,14 @@ impl AppState {
                     generation,
                     view_gen,
                     result,
+                    filter,
                 } if generation == self.generation && view_gen == self.view_gen => {
                     self.view_job = None;
                     match result {
-                        Ok(v) => self.set_view(v),
+                        Ok((v, base)) => {
+                            self.narrow_base = Some((filter, base));
+                            self.set_view(v)
+                        }
                         Err(e) if e == "cancelled" => {}
                         Err(e) => self.error = Some(e),
                     }
@@ -649,10 +773,11 @@ impl AppState {
     pub fn busy(&self) -> bool {
         self.view_job.is_some()
             || self.export.job.is_some()
+            || self.doc.as_ref().is_some_and(|d| d.search_job.is_some())
             || self
                 .doc
                 .as_ref()
-                .is_some_and(|d| d.index.is_none() || matches!(d.verify, VerifyState::Running(_)))
+                .is_some_and(|d| !d.index_complete() || matches!(d.verify, VerifyState::Running(_)))
     }
 
     pub fn index(&self) -> Option<&Arc<Index>> {
@@ -670,6 +795,9 @@ impl AppState {
         let Some(ix) = self.index() else {
             return !self.busy();
         };
+        if !ix.complete {
+            return false;
+        }
         let newest = ix.time_span().map(|(_, max)| max);
         let (f, _) = self.filter.to_filter(newest);
         let key = (
@@ -704,9 +832,30 @@ impl AppState {
         }
         self.view_gen += 1;
         let (sort, desc) = (self.settings.sort, self.settings.sort_desc);
-        if !index::needs_records(&f) && ix.len() <= SYNC_FILTER_LIMIT {
-            let mut v = ix.candidates(&f);
-            ix.sort(&mut v, sort, desc);
+        if !ix.complete {
+            // The first page only, unfiltered, until the whole index is in.
+            let mut v: Vec<u32> = (0..ix.len() as u32).collect();
+            ix.sort(&mut v, sort, desc, None);
+            self.set_view(v);
+            return;
+        }
+        let text = self.doc.as_ref().and_then(|d| d.search.clone());
+        let base = self
+            .narrow_base
+            .as_ref()
+            .filter(|(old, _)| text.is_some() && narrows(old, &f))
+            .map(|(_, b)| b.clone());
+        if !index::needs_records(&without_indexed_search(&f, text.is_some()))
+            && ix.len() <= SYNC_FILTER_LIMIT
+        {
+            let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
+            self.narrow_base = Some((f.clone(), Arc::new(v.clone())));
+            ix.sort(
+                &mut v,
+                sort,
+                desc,
+                text.as_ref().map(|t| &t.resource_rank[..]),
+            );
             self.set_view(v);
             return;
         }
@@ -718,21 +867,50 @@ impl AppState {
         let (generation, view_gen) = (self.generation, self.view_gen);
         let (tx, ctx) = self.sender();
         spawn("filter", move || {
-            let mut v = ix.candidates(&f);
-            let result = if index::needs_records(&f) {
-                index::refine_with_records(&ix, &archive_path, &v, &f, &job)
+            let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
+            let rest = without_indexed_search(&f, text.is_some());
+            let result = if index::needs_records(&rest) {
+                index::refine_with_records(&ix, &archive_path, &v, &rest, &job)
             } else {
                 Ok(std::mem::take(&mut v))
             };
-            let result = result.map(|mut v| {
-                ix.sort(&mut v, sort, desc);
-                v
+            let result = result.map(|v| {
+                let base = Arc::new(v.clone());
+                let mut v = v;
+                ix.sort(
+                    &mut v,
+                    sort,
+                    desc,
+                    text.as_ref().map(|t| &t.resource_rank[..]),
+                );
+                (v, base)
             });
             let _ = tx.send(Msg::View {
                 generation,
                 view_gen,
                 result,
+                filter: f,
             });
+            if let Some(c) = ctx {
+                c.request_repaint()
+            }
+        });
+    }
+
+    /// Builds the free-text index on a worker thread (after the index).
+    fn start_search_index(&mut self) {
+        let generation = self.generation;
+        let (tx, ctx) = self.sender();
+        let Some(doc) = &mut self.doc else { return };
+        let (Some(ix), Some(path)) = (doc.index.clone(), doc.archive_path.clone()) else {
+            return;
+        };
+        let job = Arc::new(Job::new());
+        doc.search_job = Some(job.clone());
+        spawn("text-index", move || {
+            let result = SearchIndex::build(&path, &ix, &job).map(Arc::new);
+            release_free_memory();
+            let _ = tx.send(Msg::Search { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
             }
@@ -754,7 +932,7 @@ impl AppState {
 
     pub fn seq_at(&self, row: usize) -> Option<u64> {
         let ix = self.index()?;
-        self.view.get(row).map(|&p| ix.rows[p as usize].seq)
+        self.view.get(row).map(|&p| ix.seq(p as usize))
     }
 
     pub fn row_of_seq(&self, seq: u64) -> Option<usize> {
@@ -778,6 +956,9 @@ impl AppState {
     pub fn select_seq(&mut self, seq: u64) {
         if let Some(row) = self.row_of_seq(seq) {
             self.select_row(row);
+        } else if self.index().is_some_and(|i| !i.complete) {
+            // Jump once the whole index is in.
+            self.pending_jump = Some(seq);
         } else if self.index().and_then(|i| i.position(seq)).is_some() {
             self.filter = FilterUi::default();
             self.pending_jump = Some(seq);
@@ -797,7 +978,7 @@ impl AppState {
         let missing: Vec<u64> = self.view
             [range.start.min(self.view.len())..range.end.min(self.view.len())]
             .iter()
-            .map(|&p| ix.rows[p as usize].seq)
+            .map(|&p| ix.seq(p as usize))
             .filter(|s| !self.rows.contains_key(s))
             .collect();
         if missing.is_empty() {
@@ -822,9 +1003,13 @@ impl AppState {
                 let seq = r.get::<_, i64>(0)? as u64;
                 let text = match r.get_ref(1)? {
                     rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        match crate::core::archive::parse_record(t) {
-                            Ok(e) => RowText::from_entry(&e),
-                            Err(m) => RowText::unreadable(&m),
+                        match crate::core::record_view::RecordView::parse(t) {
+                            Ok(v) => RowText::from_view(&v),
+                            // The full parser words the error for people.
+                            Err(_) => match crate::core::archive::parse_record(t) {
+                                Ok(e) => RowText::from_entry(&e),
+                                Err(m) => RowText::unreadable(&m),
+                            },
                         }
                     }
                     _ => RowText::unreadable("no record"),
@@ -880,7 +1065,7 @@ impl AppState {
         let Some(ix) = self.index().cloned() else {
             return;
         };
-        let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.rows[p as usize].seq).collect();
+        let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.seq(p as usize)).collect();
         seqs.sort_unstable();
         let filter = self.current_filter();
         let job = Arc::new(Job::new());
@@ -915,6 +1100,57 @@ impl AppState {
             Ok(_) => self.notice = Some(format!("saved sealed archive {}", out.display())),
             Err(e) => self.error = Some(format!("{}: {e}", out.display())),
         }
+    }
+}
+
+/// Does every entry that `new` accepts pass `old` too, because only the
+/// search text grew (the old needle is inside the new one)?
+fn narrows(old: &Filter, new: &Filter) -> bool {
+    let (Some(o), Some(n)) = (old.search.as_deref(), new.search.as_deref()) else {
+        return false;
+    };
+    let same_rest = Filter {
+        search: None,
+        ..old.clone()
+    } == Filter {
+        search: None,
+        ..new.clone()
+    };
+    same_rest && indexed_needle(new).is_some() && n.to_lowercase().contains(&o.to_lowercase())
+}
+
+/// The lower-cased needle, when the text index can answer it.
+fn indexed_needle(f: &Filter) -> Option<String> {
+    let q = f.search.as_deref()?.to_lowercase();
+    search::supports(&q).then_some(q)
+}
+
+/// What is left for the records to decide once the text index answered the search.
+fn without_indexed_search(f: &Filter, have_text_index: bool) -> Filter {
+    let mut rest = f.clone();
+    if have_text_index && indexed_needle(f).is_some() {
+        rest.search = None;
+    }
+    rest
+}
+
+/// Positions passing the structured filter and, when the text index is
+/// there and can answer it, the free-text search.
+/// `base`, when given, is the (position-ordered) result of a filter that
+/// [`narrows`] says contains every entry `f` accepts.
+fn filter_indexed(
+    ix: &Index,
+    text: Option<&SearchIndex>,
+    f: &Filter,
+    base: Option<&Vec<u32>>,
+) -> Vec<u32> {
+    if let (Some(t), Some(q), Some(b)) = (text, indexed_needle(f), base) {
+        return t.filter(&q, b);
+    }
+    let v = ix.candidates(f);
+    match (text, indexed_needle(f)) {
+        (Some(t), Some(q)) => t.filter(&q, &v),
+        _ => v,
     }
 }
 
@@ -955,4 +1191,37 @@ pub fn file_sha256(path: &Path) -> Option<String> {
         h.update(&buf[..n]);
     }
     Some(crate::core::chain::to_hex(&h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table's fast path (borrowed view) shows what the full parse shows.
+    #[test]
+    fn row_text_from_view_matches_entry() {
+        for name in ["audit-sample.sqlite", "tampered.sqlite"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("sample-data")
+                .join(name);
+            let a = Archive::open(&path).unwrap();
+            let mut stmt = a
+                .connection()
+                .prepare("SELECT record FROM entries ORDER BY seq")
+                .unwrap();
+            let mut q = stmt.query([]).unwrap();
+            let mut n = 0;
+            while let Some(r) = q.next().unwrap() {
+                let bytes: Vec<u8> = r.get_ref(0).unwrap().as_bytes().unwrap().to_vec();
+                if let (Ok(v), Ok(e)) = (
+                    crate::core::record_view::RecordView::parse(&bytes),
+                    crate::core::archive::parse_record(&bytes),
+                ) {
+                    assert_eq!(RowText::from_view(&v), RowText::from_entry(&e));
+                    n += 1;
+                }
+            }
+            assert!(n > 1000, "{n}");
+        }
+    }
 }
