@@ -567,8 +567,28 @@ fn signed_subset_export_banner_names_its_checkpoint_and_signer() {
         "subset: 3 entries proven against the checkpoint of archive {id} (size 12)"
     ));
     h.get_by_label_contains(&format!(
-        "auditlens.archive/{id} size 12, signed by auditor.example (not checked here"
+        "auditlens.archive/{id} size 12, signed by auditor.example (not checked: add its verifier key)"
     ));
+
+    // A key that did not sign it: not proven, and the banner says so.
+    let stranger = SignerKey::from_seed("someone.else", &[4; 32]).unwrap();
+    let stranger_pub = dir.path().join("stranger.pub");
+    std::fs::write(&stranger_pub, stranger.verifier().to_text()).unwrap();
+    h.state_mut().state.add_verifier_key(&stranger_pub);
+    wait_for(&mut h, "verify again", loaded_and_verified);
+    h.get_by_label_contains("signed by auditor.example, NOT by any loaded key");
+    h.get_by_label_contains("Tampered");
+
+    // The signer's key: the signature verifies, and the key is remembered.
+    let signer_pub = dir.path().join("auditor.pub");
+    std::fs::write(&signer_pub, key.verifier().to_text()).unwrap();
+    h.state_mut().state.add_verifier_key(&signer_pub);
+    wait_for(&mut h, "verify again", loaded_and_verified);
+    h.get_by_label_contains("signature by auditor.example verified");
+    h.get_by_label_contains("Intact");
+    assert_eq!(h.state().state.settings.verifier_keys.len(), 2);
+}
+
 /// The free-text index answers exactly what the core's `Filter::matches`
 /// answers, for needles cut from every part of the search text (fields,
 /// keys, values, JSON runs, timestamps, ids), upper case included.

@@ -110,7 +110,7 @@ impl Viewer {
                 .find(|p| !p.as_os_str().is_empty())
         });
         if let Some(p) = dropped {
-            self.state.open(p);
+            self.state.open_any(p);
         }
     }
 

@@ -92,6 +92,18 @@ impl TopBar {
                     None => s.open_ui = Some(String::new()),
                 }
             }
+            if ui
+                .add_enabled(has_doc, egui::Button::new("Add verifier key…"))
+                .on_hover_text(
+                    "A KEY.pub from `auditlens keygen`: checks who signed the checkpoint",
+                )
+                .clicked()
+            {
+                match s.dialogs.pick_open() {
+                    Some(p) => s.add_verifier_key(&p),
+                    None => s.open_ui = Some(String::new()),
+                }
+            }
             if s.doc
                 .as_ref()
                 .is_some_and(|d| d.unsealed && d.index.is_some())
@@ -353,16 +365,20 @@ impl Banner {
     }
 }
 
-/// The checkpoint's origin, size and signers; the viewer has no keys, so it
-/// says that signatures are not checked here.
+/// The checkpoint's origin, size, signers and whether their signatures
+/// verify against the loaded verifier keys.
 fn anchor_label(a: &crate::core::proof::AnchorInfo) -> String {
-    let signed = if a.signers.is_empty() {
-        "unsigned".to_string()
-    } else {
-        format!(
-            "signed by {} (not checked here: auditlens verify --key)",
+    let signed = match &a.check {
+        _ if a.signers.is_empty() => "unsigned".to_string(),
+        None => format!(
+            "signed by {} (not checked: add its verifier key)",
             a.signers.join(", ")
-        )
+        ),
+        Some(c) if c.accepted() => format!("signature by {} verified", c.verified.join(", ")),
+        Some(c) if !c.failed.is_empty() => {
+            format!("signature by {} DOES NOT VERIFY", c.failed.join(", "))
+        }
+        Some(_) => format!("signed by {}, NOT by any loaded key", a.signers.join(", ")),
     };
     format!(
         "{} size {}, {signed}",
@@ -1127,15 +1143,7 @@ impl OpenWindow {
                 });
             });
         if go && !text.trim().is_empty() {
-            let p = std::path::PathBuf::from(text.trim());
-            if p.extension()
-                .is_some_and(|e| e == "checkpoint" || e == "txt")
-                && s.doc.is_some()
-            {
-                s.load_checkpoint(&p);
-            } else {
-                s.open(p);
-            }
+            s.open_any(std::path::PathBuf::from(text.trim()));
             return;
         }
         if keep {

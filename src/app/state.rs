@@ -21,6 +21,7 @@ use crate::core::export::{ExportFormat, ExportReport};
 use crate::core::filter::Filter;
 use crate::core::job::Job;
 use crate::core::model::{ActorType, Entry};
+use crate::core::note::VerifierKey;
 use crate::core::proof::{self, AnchorInfo, SignedCheckpoint};
 use crate::core::source::{self, Format};
 use crate::core::time::Timestamp;
@@ -42,6 +43,9 @@ pub struct Settings {
     pub local_time: bool,
     pub sort: SortKey,
     pub sort_desc: bool,
+    /// Verifier keys (the text of `auditlens keygen`'s KEY.pub) that
+    /// checkpoint signatures are checked against.
+    pub verifier_keys: Vec<String>,
 }
 
 impl Default for Settings {
@@ -52,6 +56,7 @@ impl Default for Settings {
             local_time: false,
             sort: SortKey::Seq,
             sort_desc: false,
+            verifier_keys: Vec::new(),
         }
     }
 }
@@ -620,9 +625,15 @@ impl AppState {
         doc.verify_started = Some(Instant::now());
         let path = doc.path.clone();
         let checkpoint = doc.checkpoint.clone();
+        let keys: Vec<VerifierKey> = self
+            .settings
+            .verifier_keys
+            .iter()
+            .filter_map(|k| VerifierKey::parse(k).ok())
+            .collect();
         spawn("verify", move || {
-            // The viewer holds no keys: signatures are shown, `auditlens verify --key` checks them.
-            let result = proof::verify_signed(&path, checkpoint.as_ref(), &[], &job).map(Box::new);
+            let result =
+                proof::verify_signed(&path, checkpoint.as_ref(), &keys, &job).map(Box::new);
             release_free_memory();
             let _ = tx.send(Msg::Verified { generation, result });
             if let Some(c) = ctx {
@@ -636,6 +647,40 @@ impl AppState {
             && let VerifyState::Running(j) = &doc.verify
         {
             j.cancel();
+        }
+    }
+
+    /// Opens what a dropped or typed path is: a checkpoint or a verifier key
+    /// for the open file, or else a file to open.
+    pub fn open_any(&mut self, path: PathBuf) {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "checkpoint" | "txt" if self.doc.is_some() => self.load_checkpoint(&path),
+            "pub" => self.add_verifier_key(&path),
+            _ => self.open(path),
+        }
+    }
+
+    /// Adds a verifier key (KEY.pub) and verifies again, now checking the
+    /// checkpoint's signatures against it.
+    pub fn add_verifier_key(&mut self, path: &Path) {
+        let key = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| VerifierKey::parse(&t).map_err(|e| e.to_string()));
+        match key {
+            Ok(k) => {
+                let text = k.to_text();
+                if !self.settings.verifier_keys.contains(&text) {
+                    self.settings.verifier_keys.push(text);
+                }
+                self.notice = Some(format!("verifier key {} added", k.name));
+                self.start_verify();
+            }
+            Err(e) => self.error = Some(format!("{} is not a verifier key: {e}", path.display())),
         }
     }
 
