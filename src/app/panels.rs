@@ -958,11 +958,22 @@ impl DetailPane {
                                 }
                                 Some(v) => {
                                     for line in crate::app::diff::lines(v, &d.diff, before) {
-                                        let mut t = RichText::new(line.text).monospace();
+                                        // Wrapped labels drop leading spaces, so the
+                                        // indentation of nested values is space before.
+                                        let body = line.text.trim_start_matches(' ');
+                                        let pad = (line.text.len() - body.len()) as f32;
+                                        let mut t = RichText::new(body).monospace();
                                         if let Some(m) = line.mark {
                                             t = t.background_color(change_color(m, dark));
                                         }
-                                        col.add(egui::Label::new(t).wrap());
+                                        let char_width =
+                                            egui::TextStyle::Monospace.resolve(col.style()).size
+                                                * 0.6;
+                                        col.horizontal_top(|ui| {
+                                            ui.spacing_mut().item_spacing.x = 0.0;
+                                            ui.add_space(pad * char_width);
+                                            ui.add(egui::Label::new(t).wrap());
+                                        });
                                     }
                                 }
                             }
