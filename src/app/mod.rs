@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod index;
+pub mod investigate;
 pub mod panels;
 pub mod search;
 pub mod state;
@@ -10,7 +11,7 @@ pub mod state;
 use std::path::PathBuf;
 
 pub use eframe::egui;
-use egui::{Key, Modifiers};
+use egui::{Key, Modifiers, RichText};
 
 pub use state::{AppState, FileDialogs, NoDialogs, Settings, SystemDialogs};
 
@@ -24,6 +25,7 @@ pub struct Viewer {
     filters: panels::FilterPanel,
     table: panels::TablePanel,
     detail: panels::DetailPane,
+    timeline: investigate::Timeline,
     status: panels::StatusBar,
     export: panels::ExportWindow,
     open: panels::OpenWindow,
@@ -39,6 +41,7 @@ impl Viewer {
             filters: Default::default(),
             table: Default::default(),
             detail: Default::default(),
+            timeline: Default::default(),
             status: Default::default(),
             export: Default::default(),
             open: Default::default(),
@@ -85,7 +88,19 @@ impl Viewer {
                 .min_size(80.0)
                 .show(ui, |ui| self.detail.ui(ui, s));
         }
-        egui::CentralPanel::default().show(ui, |ui| self.table.ui(ui, s));
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.timeline.ui(ui, s);
+            investigate::actor_summary_ui(ui, s);
+            if let Some(r) = s.restrict.clone() {
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(format!("Showing only: {}", r.label)).strong());
+                    if ui.small_button("Show all").clicked() {
+                        s.set_restriction(None);
+                    }
+                });
+            }
+            self.table.ui(ui, s)
+        });
         self.export.ui(&ctx, s);
         self.open.ui(&ctx, s);
         panels::error_modal(&ctx, s);

@@ -92,6 +92,28 @@ impl TopBar {
                     None => s.open_ui = Some(String::new()),
                 }
             }
+            let sealed_archive = s.doc.as_ref().is_some_and(|d| {
+                !d.unsealed && d.format == Some(crate::core::source::Format::Archive)
+            });
+            if ui
+                .add_enabled(sealed_archive, egui::Button::new("Report…"))
+                .on_hover_text(
+                    "The auditor report: one HTML page (and a JSON twin) with the file's hash, \
+                     verification, checkpoint, filter, pattern hits and bookmarks",
+                )
+                .clicked()
+            {
+                let out = s.dialogs.pick_save("report.html").or_else(|| {
+                    s.doc.as_ref().map(|d| {
+                        let mut p = d.path.as_os_str().to_owned();
+                        p.push(".report.html");
+                        std::path::PathBuf::from(p)
+                    })
+                });
+                if let Some(out) = out {
+                    s.start_report(out);
+                }
+            }
             if ui
                 .add_enabled(has_doc, egui::Button::new("Add verifier key…"))
                 .on_hover_text(
@@ -407,6 +429,8 @@ impl FilterPanel {
         egui::ScrollArea::vertical()
             .auto_shrink([false, false])
             .show(ui, |ui| {
+                crate::app::investigate::patterns_ui(ui, s);
+                ui.add_space(4.0);
                 ui.heading("Filter");
                 let l = ui.label("Search");
                 let r = ui.add(
@@ -663,6 +687,7 @@ impl TablePanel {
         let rows = &s.rows;
         let view = &s.view;
         let findings = s.doc.as_ref().map(|d| &d.finding_seqs);
+        let case = s.doc.as_ref().and_then(|d| d.case.as_ref());
         let selected = s.selected_row;
         table
             .header(22.0, |mut header| {
@@ -729,7 +754,18 @@ impl TablePanel {
                     row.set_selected(selected == Some(i));
                     let seq = ix.seq(view[i] as usize);
                     let flagged = findings.is_some_and(|f| f.contains(&seq));
+                    let starred = case.and_then(|c| c.mark(seq)).is_some_and(|m| m.bookmarked);
                     row.col(|ui| {
+                        if starred {
+                            let (r, resp) =
+                                ui.allocate_exact_size(egui::vec2(8.0, 8.0), Sense::hover());
+                            ui.painter().circle_filled(
+                                r.center(),
+                                3.5,
+                                crate::app::investigate::BOOKMARK_COLOR,
+                            );
+                            resp.on_hover_text("bookmarked");
+                        }
                         if flagged {
                             ui.add(
                                 egui::Label::new(
@@ -827,6 +863,20 @@ impl DetailPane {
             },
             _ => Vec::new(),
         };
+        let selected = s.detail().and_then(|d| {
+            let st = d.result.as_ref().ok()?;
+            Some((d.seq, st.entry.id.clone(), st.entry.actor.key().to_string()))
+        });
+        if let Some((seq, id, key)) = &selected {
+            crate::app::investigate::case_notes_ui(
+                ui,
+                s,
+                *seq,
+                id,
+                (!key.is_empty()).then_some(key.as_str()),
+            );
+            ui.separator();
+        }
         let Some(d) = s.detail() else {
             ui.centered_and_justified(|ui| ui.label("Select an entry to see all its fields."));
             return;

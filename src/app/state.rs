@@ -17,11 +17,13 @@ use crate::app::diff::{self, DiffItem};
 use crate::app::index::{self, Index, SortKey};
 use crate::app::search::{self, SearchIndex};
 use crate::core::archive::{Archive, StoredEntry};
+use crate::core::case::{CaseFile, Mark, case_path};
 use crate::core::export::{ExportFormat, ExportReport};
 use crate::core::filter::Filter;
 use crate::core::job::Job;
 use crate::core::model::{ActorType, Entry};
 use crate::core::note::VerifierKey;
+use crate::core::patterns::{Pattern, PatternSettings, ScanReport};
 use crate::core::proof::{self, AnchorInfo, SignedCheckpoint};
 use crate::core::source::{self, Format};
 use crate::core::time::Timestamp;
@@ -33,6 +35,15 @@ const SYNC_FILTER_LIMIT: usize = 200_000;
 const PREFIX_ROWS: u64 = 2_000;
 const ROW_CACHE_LIMIT: usize = 20_000;
 pub const UNSEALED_LABEL: &str = "unsealed: no chain in the source";
+/// The label of the "bookmarked only" restriction.
+pub const BOOKMARKED: &str = "Bookmarked entries";
+
+/// Keeps the positions whose seq the restriction allows.
+fn restrict(ix: &Index, v: &mut Vec<u32>, r: Option<&Restriction>) {
+    if let Some(r) = r {
+        v.retain(|&p| r.seqs.contains(&ix.seq(p as usize)));
+    }
+}
 
 /// Settings kept between runs.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -130,6 +141,10 @@ pub struct Document {
     /// The checkpoint the last verification was anchored to (loaded, or the export's own).
     pub anchor: Option<AnchorInfo>,
     pub finding_seqs: HashSet<u64>,
+    /// Entries showing the patterns to watch, found after the index.
+    pub patterns: Option<Arc<ScanReport>>,
+    /// Bookmarks, tags and notes, kept beside the archive (sealed archives only).
+    pub case: Option<CaseFile>,
     pub open_time: Instant,
     pub first_frame: Option<Duration>,
 }
@@ -174,6 +189,13 @@ enum Msg {
     },
     Exported {
         result: Result<ExportReport, String>,
+    },
+    Patterns {
+        generation: u64,
+        result: Result<Arc<ScanReport>, String>,
+    },
+    Reported {
+        result: Result<PathBuf, String>,
     },
     Failed {
         generation: u64,
@@ -380,12 +402,25 @@ pub struct ExportUi {
     pub result: Option<Result<ExportReport, String>>,
 }
 
+/// Shows only some entries (a pattern's hits, the bookmarks) on top of the filter.
+#[derive(Clone, Debug)]
+pub struct Restriction {
+    pub label: String,
+    pub seqs: Arc<HashSet<u64>>,
+    /// Tells restrictions apart when deciding whether the view is current.
+    pub id: u64,
+}
+
 pub struct AppState {
     pub settings: Settings,
+    pub note_draft: Option<crate::app::investigate::NoteDraft>,
+    pub restrict: Option<Restriction>,
+    restrict_ids: u64,
+    pub pattern_settings: PatternSettings,
     pub doc: Option<Document>,
     pub filter: FilterUi,
     /// The filter and sort the current view was computed for.
-    applied: Option<(Filter, SortKey, bool, u64)>,
+    applied: Option<(Filter, SortKey, bool, u64, Option<u64>)>,
     /// The last computed result (positions in position order) and its
     /// filter: a search that only extends its text searches within it.
     narrow_base: Option<(Filter, Arc<Vec<u32>>)>,
@@ -436,6 +471,10 @@ impl AppState {
             doc: None,
             filter: FilterUi::default(),
             applied: None,
+            restrict: None,
+            restrict_ids: 0,
+            note_draft: None,
+            pattern_settings: PatternSettings::default(),
             narrow_base: None,
             filter_error: None,
             view: Vec::new(),
@@ -490,6 +529,8 @@ impl AppState {
             checkpoint: None,
             anchor: None,
             finding_seqs: HashSet::new(),
+            patterns: None,
+            case: None,
             open_time: Instant::now(),
             first_frame: None,
         });
@@ -716,7 +757,15 @@ impl AppState {
                         doc.unsealed = unsealed;
                         doc._temp = temp;
                         match Archive::open(&archive_path) {
-                            Ok(a) => doc.archive = Some(a),
+                            Ok(a) => {
+                                if !unsealed && format == Format::Archive {
+                                    match CaseFile::load(&case_path(&doc.path), a.id()) {
+                                        Ok(c) => doc.case = Some(c),
+                                        Err(e) => self.notice = Some(e),
+                                    }
+                                }
+                                doc.archive = Some(a)
+                            }
                             Err(e) => self.error = Some(e.0),
                         }
                         doc.archive_path = Some(archive_path);
@@ -733,6 +782,7 @@ impl AppState {
                             self.applied = None;
                             if complete {
                                 self.start_search_index();
+                                self.start_patterns();
                             }
                         }
                         Err(e) => self.fail(e),
@@ -756,6 +806,20 @@ impl AppState {
                         }
                     }
                 }
+                Msg::Patterns { generation, result } if generation == self.generation => {
+                    match result {
+                        Ok(r) => {
+                            if let Some(doc) = &mut self.doc {
+                                doc.patterns = Some(r);
+                            }
+                        }
+                        Err(e) => self.notice = Some(format!("patterns: {e}")),
+                    }
+                }
+                Msg::Reported { result } => match result {
+                    Ok(p) => self.notice = Some(format!("report written to {}", p.display())),
+                    Err(e) => self.error = Some(format!("report: {e}")),
+                },
                 Msg::Sha { generation, hex } if generation == self.generation => {
                     if let Some(doc) = &mut self.doc {
                         doc.sha256 = Some(hex);
@@ -850,6 +914,7 @@ impl AppState {
             self.settings.sort,
             self.settings.sort_desc,
             self.generation,
+            self.restrict.as_ref().map(|r| r.id),
         );
         !self.busy() && self.applied.as_ref() == Some(&key)
     }
@@ -867,6 +932,7 @@ impl AppState {
             self.settings.sort,
             self.settings.sort_desc,
             self.generation,
+            self.restrict.as_ref().map(|r| r.id),
         );
         if self.applied.as_ref() == Some(&key) {
             return;
@@ -895,6 +961,7 @@ impl AppState {
         {
             let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
             self.narrow_base = Some((f.clone(), Arc::new(v.clone())));
+            restrict(&ix, &mut v, self.restrict.as_ref());
             ix.sort(
                 &mut v,
                 sort,
@@ -911,6 +978,7 @@ impl AppState {
         self.view_job = Some(job.clone());
         let (generation, view_gen) = (self.generation, self.view_gen);
         let (tx, ctx) = self.sender();
+        let restriction = self.restrict.clone();
         spawn("filter", move || {
             let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
             let rest = without_indexed_search(&f, text.is_some());
@@ -922,6 +990,7 @@ impl AppState {
             let result = result.map(|v| {
                 let base = Arc::new(v.clone());
                 let mut v = v;
+                restrict(&ix, &mut v, restriction.as_ref());
                 ix.sort(
                     &mut v,
                     sort,
@@ -936,6 +1005,157 @@ impl AppState {
                 result,
                 filter: f,
             });
+            if let Some(c) = ctx {
+                c.request_repaint()
+            }
+        });
+    }
+
+    /// Finds the patterns to watch on a worker thread (after the index), with
+    /// the core's scanner, as `auditlens scan` does.
+    fn start_patterns(&mut self) {
+        let generation = self.generation;
+        let (tx, ctx) = self.sender();
+        let settings = self.pattern_settings.clone();
+        let Some(path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+            return;
+        };
+        spawn("patterns", move || {
+            let job = Job::new();
+            let result = Archive::open(&path)
+                .map_err(|e| e.0)
+                .and_then(|a| crate::core::patterns::scan_archive(&a, &settings, &job))
+                .map(Arc::new);
+            let _ = tx.send(Msg::Patterns { generation, result });
+            if let Some(c) = ctx {
+                c.request_repaint()
+            }
+        });
+    }
+
+    /// Shows only `seqs` (on top of the filter), or everything again with `None`.
+    pub fn set_restriction(&mut self, r: Option<(String, HashSet<u64>)>) {
+        self.restrict = r.map(|(label, seqs)| {
+            self.restrict_ids += 1;
+            Restriction {
+                label,
+                seqs: Arc::new(seqs),
+                id: self.restrict_ids,
+            }
+        });
+    }
+
+    /// Shows only the hits of `p`; again to show everything.
+    pub fn toggle_pattern(&mut self, p: Pattern) {
+        if self.restrict.as_ref().is_some_and(|r| r.label == p.title()) {
+            self.set_restriction(None);
+            return;
+        }
+        let Some(report) = self.doc.as_ref().and_then(|d| d.patterns.clone()) else {
+            return;
+        };
+        let seqs = report.hits_of(p).iter().map(|h| h.seq).collect();
+        self.set_restriction(Some((p.title().to_string(), seqs)));
+    }
+
+    /// Shows only the bookmarked entries; again to show everything.
+    pub fn toggle_bookmarked_only(&mut self) {
+        if self
+            .restrict
+            .as_ref()
+            .is_some_and(|r| r.label == BOOKMARKED)
+        {
+            self.set_restriction(None);
+            return;
+        }
+        let seqs = self
+            .doc
+            .as_ref()
+            .and_then(|d| d.case.as_ref())
+            .map(|c| c.bookmarked().map(|(s, _)| s).collect())
+            .unwrap_or_default();
+        self.set_restriction(Some((BOOKMARKED.to_string(), seqs)));
+    }
+
+    /// Changes the case notes of `seq` and saves the case file beside the archive.
+    pub fn edit_mark(&mut self, seq: u64, entry_id: &str, edit: impl FnOnce(&mut Mark)) {
+        let Some(doc) = &mut self.doc else { return };
+        if doc.unsealed || doc.format != Some(Format::Archive) {
+            self.notice =
+                Some("case notes need a sealed archive: save this file as one first".to_string());
+            return;
+        }
+        let Some(archive) = &doc.archive else { return };
+        let path = case_path(&doc.path);
+        if doc.case.is_none() {
+            match CaseFile::load(&path, archive.id()) {
+                Ok(c) => doc.case = Some(c),
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            }
+        }
+        let Some(case) = &mut doc.case else { return };
+        edit(case.mark_mut(seq, entry_id));
+        if let Err(e) = case.save(&path) {
+            self.error = Some(e);
+        }
+    }
+
+    /// The case notes of `seq`, if any.
+    pub fn mark(&self, seq: u64) -> Option<&Mark> {
+        self.doc.as_ref()?.case.as_ref()?.mark(seq)
+    }
+
+    /// Writes the auditor report (and its JSON twin) for the open archive,
+    /// with the current filter, checkpoint, keys and case notes.
+    pub fn start_report(&mut self, out: PathBuf) {
+        let Some(doc) = &self.doc else { return };
+        if doc.unsealed || doc.format != Some(Format::Archive) {
+            self.error =
+                Some("the report is about a sealed archive: save this file as one first".into());
+            return;
+        }
+        let path = doc.path.clone();
+        let checkpoint = doc.checkpoint.clone();
+        let case = doc.case.clone();
+        let filter = self.current_filter();
+        let settings = self.pattern_settings.clone();
+        let keys: Vec<VerifierKey> = self
+            .settings
+            .verifier_keys
+            .iter()
+            .filter_map(|k| VerifierKey::parse(k).ok())
+            .collect();
+        let (tx, ctx) = self.sender();
+        self.notice = Some("writing the report…".into());
+        spawn("report", move || {
+            use crate::core::audit_report::{ReportInput, gather, to_html};
+            let result = gather(
+                &ReportInput {
+                    archive: &path,
+                    checkpoint: checkpoint.as_ref(),
+                    keys: &keys,
+                    filter: &filter,
+                    patterns: &settings,
+                    case: case.as_ref(),
+                },
+                &Job::new(),
+            )
+            .and_then(|facts| {
+                let twin = out.with_extension("json");
+                std::fs::write(&out, to_html(&facts))
+                    .and_then(|_| {
+                        std::fs::write(
+                            &twin,
+                            serde_json::to_string_pretty(&facts).unwrap_or_default(),
+                        )
+                    })
+                    .map_err(|e| format!("{}: {e}", out.display()))?;
+                Ok(out)
+            });
+            let _ = tx.send(Msg::Reported { result });
             if let Some(c) = ctx {
                 c.request_repaint()
             }

@@ -1,0 +1,243 @@
+//! The viewer's investigation features on the sample archive: pattern quick
+//! filters, case notes (bookmarks, tags, notes) and their sidecar file, the
+//! actor view, the activity timeline and the report button.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use auditlens::app::egui;
+use auditlens::app::investigate::Histogram;
+use auditlens::app::{NoDialogs, Settings, Viewer};
+use auditlens::core::archive::Archive;
+use auditlens::core::case::{CaseFile, case_path};
+use auditlens::core::filter::Filter;
+use auditlens::core::job::Job;
+use auditlens::core::patterns::{Pattern, PatternSettings, scan_archive};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn sample_copy(dir: &Path) -> PathBuf {
+    let p = dir.join("audit.sqlite");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite"),
+        &p,
+    )
+    .unwrap();
+    p
+}
+
+fn harness(path: &Path) -> Harness<'static, Viewer> {
+    let mut viewer = Viewer::new(Settings::default(), Box::new(NoDialogs));
+    viewer.state.open(path.to_path_buf());
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer)
+}
+
+fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if done(h.state()) {
+            h.run_steps(2);
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn ready(v: &Viewer) -> bool {
+    v.state.settled()
+        && v.state
+            .doc
+            .as_ref()
+            .is_some_and(|d| d.patterns.is_some() && d.search.is_some())
+}
+
+fn shown_seqs(v: &Viewer) -> Vec<u64> {
+    let mut s: Vec<u64> = (0..v.state.view.len())
+        .filter_map(|r| v.state.seq_at(r))
+        .collect();
+    s.sort_unstable();
+    s
+}
+
+#[test]
+fn a_pattern_button_shows_exactly_its_hits() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = sample_copy(dir.path());
+    let want = scan_archive(
+        &Archive::open(&archive).unwrap(),
+        &PatternSettings::default(),
+        &Job::new(),
+    )
+    .unwrap();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", ready);
+    let hits: Vec<u64> = want
+        .hits_of(Pattern::PrivilegeEscalation)
+        .iter()
+        .map(|x| x.seq)
+        .collect();
+    h.get_by_label(&format!("Privilege escalation ({})", hits.len()))
+        .click();
+    wait_for(&mut h, "restricted", |v| {
+        v.state.settled() && v.state.restrict.is_some()
+    });
+    assert_eq!(shown_seqs(h.state()), hits);
+    h.get_by_label_contains("Showing only: Privilege escalation");
+    // Together with the filter: only the hits that also match it.
+    h.state_mut().state.filter.actions.insert("create".into());
+    wait_for(&mut h, "refiltered", |v| v.state.settled());
+    let creates: Vec<u64> = {
+        let a = Archive::open(&archive).unwrap();
+        hits.iter()
+            .copied()
+            .filter(|s| {
+                auditlens::app::state::read_entry(&a, *s)
+                    .unwrap()
+                    .entry
+                    .action
+                    == "create"
+            })
+            .collect()
+    };
+    assert!(!creates.is_empty() && creates.len() < hits.len());
+    assert_eq!(shown_seqs(h.state()), creates);
+    h.get_by_label("Show all").click();
+    wait_for(&mut h, "all again", |v| {
+        v.state.settled() && v.state.restrict.is_none()
+    });
+}
+
+#[test]
+fn bookmarks_tags_and_notes_live_beside_the_archive_and_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = sample_copy(dir.path());
+    let before = std::fs::read(&archive).unwrap();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", ready);
+    h.state_mut().state.select_seq(1500);
+    wait_for(&mut h, "selected", |v| {
+        v.state.settled() && v.state.selected == Some(1500)
+    });
+    h.get_by_label("Bookmark").click();
+    h.run_steps(3);
+    h.get_by_label("Bookmarked");
+    h.state_mut().state.edit_mark(1500, "ignored", |m| {
+        m.tags = vec!["offboarding".into()];
+        m.note = "raised at night".into();
+    });
+    let case = CaseFile::load(&case_path(&archive), Archive::open(&archive).unwrap().id()).unwrap();
+    let m = case.mark(1500).unwrap();
+    assert!(m.bookmarked);
+    assert_eq!(m.tags, vec!["offboarding".to_string()]);
+    assert_eq!(m.note, "raised at night");
+    h.get_by_label("Bookmarked only (1)").click();
+    wait_for(&mut h, "bookmarks only", |v| {
+        v.state.settled() && v.state.restrict.is_some()
+    });
+    assert_eq!(shown_seqs(h.state()), vec![1500]);
+    drop(h);
+    assert_eq!(
+        std::fs::read(&archive).unwrap(),
+        before,
+        "the archive was written to"
+    );
+
+    // Reopened: the notes are back.
+    let mut h = harness(&archive);
+    wait_for(&mut h, "reopen", ready);
+    let m = h.state().state.mark(1500).cloned().unwrap();
+    assert!(m.bookmarked);
+    assert_eq!(m.note, "raised at night");
+    h.get_by_label("Bookmarked only (1)");
+}
+
+#[test]
+fn all_by_this_actor_shows_everything_they_did_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = sample_copy(dir.path());
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", ready);
+    h.state_mut().state.select_seq(1500);
+    wait_for(&mut h, "selected", |v| {
+        v.state.settled() && v.state.selected == Some(1500)
+    });
+    h.get_by_label("All by this actor").click();
+    wait_for(&mut h, "actor view", |v| {
+        v.state.settled() && !v.state.filter.actor.is_empty()
+    });
+    let a = Archive::open(&archive).unwrap();
+    let actor = auditlens::app::state::read_entry(&a, 1500)
+        .unwrap()
+        .entry
+        .actor;
+    let filter = Filter {
+        actor: Some(actor.key().to_string()),
+        ..Filter::default()
+    };
+    let n = (1..=3000u64)
+        .filter(|s| filter.matches(&auditlens::app::state::read_entry(&a, *s).unwrap().entry))
+        .count();
+    assert_eq!(h.state().state.view.len(), n);
+    h.get_by_label_contains(&format!("Activity of {}", actor.key()));
+    h.get_by_label_contains(&format!("{n} entries · first seen"));
+}
+
+#[test]
+fn timeline_counts_every_shown_entry_once_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = sample_copy(dir.path());
+    let ix = auditlens::app::index::Index::load(&archive, &Job::new()).unwrap();
+    let all: Vec<u32> = (0..ix.len() as u32).collect();
+    let h = Histogram::of(&ix, &all, 50);
+    assert_eq!(h.counts.len(), 50);
+    let total: u32 = h.counts.iter().map(|c| c.iter().sum::<u32>()).sum();
+    assert_eq!(total as usize, ix.len());
+    let deletes: u32 = h.counts.iter().map(|c| c[2]).sum();
+    let a = Archive::open(&archive).unwrap();
+    let n: u32 = a
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM entries WHERE action = 'delete'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(deletes, n);
+    // The first bucket starts at the oldest entry, and the newest falls in the last.
+    let (min, max) = ix.time_span().unwrap();
+    assert_eq!(h.from, min);
+    assert_eq!(((max - h.from) / h.bucket_ms) as usize, 49);
+}
+
+#[test]
+fn report_button_writes_the_report_beside_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = sample_copy(dir.path());
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", ready);
+    h.state_mut().state.edit_mark(7, "x", |m| {
+        m.bookmarked = true;
+        m.note = "first admin grant".into();
+    });
+    h.get_by_label("Report…").click();
+    wait_for(&mut h, "report", |v| {
+        v.state
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.starts_with("report written"))
+    });
+    let html = std::fs::read_to_string(dir.path().join("audit.sqlite.report.html")).unwrap();
+    assert!(html.contains("INTACT") && html.contains("first admin grant"));
+    let twin: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("audit.sqlite.report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(twin["case"]["bookmarks"][0]["seq"], 7);
+}
