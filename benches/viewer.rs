@@ -289,6 +289,21 @@ fn refilter(h: &mut Harness<'static, Viewer>) {
         println!("re-filter on a facet: skipped (no index)");
         return;
     };
+    // The activity timeline over every entry (it is recomputed when the view changes).
+    let positions: Vec<u32> = (0..ix.len() as u32).collect();
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        std::hint::black_box(auditlens::app::investigate::Histogram::of(
+            &ix, &positions, 300,
+        ));
+        times.push(t.elapsed());
+    }
+    println!(
+        "timeline histogram over all {} entries (300 buckets): median {} of 5",
+        ix.len(),
+        ms(median(&times))
+    );
     let best = ix
         .actions
         .values

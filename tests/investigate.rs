@@ -241,3 +241,24 @@ fn report_button_writes_the_report_beside_the_archive() {
     .unwrap();
     assert_eq!(twin["case"]["bookmarks"][0]["seq"], 7);
 }
+
+#[test]
+fn new_thresholds_scan_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = sample_copy(dir.path());
+    let settings = PatternSettings {
+        bulk_count: 5,
+        work_start_hour: 9,
+        work_end_hour: 17,
+        ..PatternSettings::default()
+    };
+    let want = scan_archive(&Archive::open(&archive).unwrap(), &settings, &Job::new()).unwrap();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", ready);
+    h.state_mut().state.set_pattern_settings(settings);
+    wait_for(&mut h, "rescan", ready);
+    for p in [Pattern::OffHours, Pattern::BulkDeletes] {
+        let n = want.hits_of(p).len();
+        h.get_by_label(&format!("{} ({n})", p.title()));
+    }
+}

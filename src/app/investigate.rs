@@ -8,7 +8,7 @@ use egui::{Color32, RichText, Sense, TextEdit};
 use crate::app::egui;
 use crate::app::index::Index;
 use crate::app::state::{AppState, BOOKMARKED, TimePreset};
-use crate::core::patterns::Pattern;
+use crate::core::patterns::{Pattern, PatternSettings};
 use crate::core::time::Timestamp;
 
 /// What kind of change an action is, for the timeline's colours.
@@ -257,6 +257,7 @@ pub fn patterns_ui(ui: &mut egui::Ui, s: &mut AppState) {
                     s.toggle_pattern(p);
                 }
             }
+            thresholds_ui(ui, s);
             let on = active.as_deref() == Some(BOOKMARKED);
             if ui
                 .add_enabled(
@@ -268,6 +269,91 @@ pub fn patterns_ui(ui: &mut egui::Ui, s: &mut AppState) {
                 s.toggle_bookmarked_only();
             }
         });
+}
+
+/// The thresholds being edited (text fields keep what is typed until applied).
+#[derive(Clone, Debug)]
+pub struct PatternForm {
+    pub settings: PatternSettings,
+    pub tz: String,
+    pub labels: String,
+    pub error: Option<String>,
+}
+
+impl PatternForm {
+    fn of(p: &PatternSettings) -> Self {
+        let m = p.utc_offset_minutes;
+        PatternForm {
+            settings: p.clone(),
+            tz: format!(
+                "{}{:02}:{:02}",
+                if m < 0 { '-' } else { '+' },
+                m.abs() / 60,
+                m.abs() % 60
+            ),
+            labels: p.protected_labels.join(", "),
+            error: None,
+        }
+    }
+}
+
+/// The patterns' thresholds (docs/PATTERNS.md); Apply scans again.
+fn thresholds_ui(ui: &mut egui::Ui, s: &mut AppState) {
+    let mut form = s
+        .pattern_form
+        .take()
+        .unwrap_or_else(|| PatternForm::of(&s.pattern_settings));
+    let mut apply = false;
+    egui::CollapsingHeader::new("Thresholds")
+        .default_open(false)
+        .show(ui, |ui| {
+            let p = &mut form.settings;
+            ui.horizontal(|ui| {
+                let l = ui.label("Working hours");
+                ui.add(egui::DragValue::new(&mut p.work_start_hour).range(0..=23))
+                    .labelled_by(l.id);
+                ui.label("to");
+                ui.add(egui::DragValue::new(&mut p.work_end_hour).range(1..=24));
+            });
+            ui.horizontal(|ui| {
+                let l = ui.label("UTC offset");
+                ui.add(TextEdit::singleline(&mut form.tz).desired_width(60.0))
+                    .labelled_by(l.id);
+            });
+            ui.horizontal(|ui| {
+                let l = ui.label("Burst: more than");
+                ui.add(egui::DragValue::new(&mut p.bulk_count).range(1..=100_000))
+                    .labelled_by(l.id);
+                ui.label("in");
+                ui.add(egui::DragValue::new(&mut p.bulk_minutes).range(1..=10_080));
+                ui.label("min");
+            });
+            let l = ui.label("Protected labels");
+            ui.add(TextEdit::singleline(&mut form.labels).desired_width(f32::INFINITY))
+                .labelled_by(l.id);
+            if let Some(e) = &form.error {
+                ui.colored_label(Color32::from_rgb(220, 70, 70), e);
+            }
+            apply = ui.button("Apply and scan again").clicked();
+        });
+    if apply {
+        match PatternSettings::parse_offset(&form.tz) {
+            Ok(m) if form.settings.work_start_hour < form.settings.work_end_hour => {
+                form.settings.utc_offset_minutes = m;
+                form.settings.protected_labels = form
+                    .labels
+                    .split(',')
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                form.error = None;
+                s.set_pattern_settings(form.settings.clone());
+            }
+            Ok(_) => form.error = Some("working hours must start before they end".into()),
+            Err(e) => form.error = Some(e),
+        }
+    }
+    s.pattern_form = Some(form);
 }
 
 /// Everything one actor did, summed up over the shown entries.

@@ -414,6 +414,7 @@ pub struct Restriction {
 pub struct AppState {
     pub settings: Settings,
     pub note_draft: Option<crate::app::investigate::NoteDraft>,
+    pub pattern_form: Option<crate::app::investigate::PatternForm>,
     pub restrict: Option<Restriction>,
     restrict_ids: u64,
     pub pattern_settings: PatternSettings,
@@ -474,6 +475,7 @@ impl AppState {
             restrict: None,
             restrict_ids: 0,
             note_draft: None,
+            pattern_form: None,
             pattern_settings: PatternSettings::default(),
             narrow_base: None,
             filter_error: None,
@@ -1009,6 +1011,24 @@ impl AppState {
                 c.request_repaint()
             }
         });
+    }
+
+    /// Looks for the patterns again, with new thresholds.
+    pub fn set_pattern_settings(&mut self, settings: PatternSettings) {
+        self.pattern_settings = settings;
+        if self
+            .restrict
+            .as_ref()
+            .is_some_and(|r| r.label != BOOKMARKED)
+        {
+            self.set_restriction(None);
+        }
+        if let Some(doc) = &mut self.doc {
+            doc.patterns = None;
+        }
+        if self.index().is_some_and(|ix| ix.complete) {
+            self.start_patterns();
+        }
     }
 
     /// Finds the patterns to watch on a worker thread (after the index), with
