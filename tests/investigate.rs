@@ -2,6 +2,8 @@
 //! filters, case notes (bookmarks, tags, notes) and their sidecar file, the
 //! actor view, the activity timeline and the report button.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -261,4 +263,51 @@ fn new_thresholds_scan_again() {
         let n = want.hits_of(p).len();
         h.get_by_label(&format!("{} ({n})", p.title()));
     }
+}
+
+/// Hostile content: bidi overrides, ANSI escapes, zero-width characters and
+/// a 1 MB value are shown escaped and cut, never raw.
+#[test]
+fn hostile_text_is_shown_escaped_and_cut() {
+    use auditlens::core::json;
+    use auditlens::core::model::{Actor, ActorType, Entry};
+    use auditlens::core::time::Timestamp;
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = Entry::new(
+        "chostile00000000000000001",
+        Timestamp::parse("2025-03-01T09:00:00.000Z").unwrap(),
+        "prompt",
+        "evil\u{202E}gpj.exe\u{200B}",
+        "update",
+    );
+    e.actor = Actor {
+        actor_type: Some(ActorType::User),
+        user_id: Some("\u{1b}[2Jmallory".into()),
+        ..Actor::default()
+    };
+    e.org_id = Some("o1".into());
+    let big = "A".repeat(1 << 20);
+    e.before = Some(json::parse(br#"{"v":1}"#).unwrap());
+    e.after = Some(json::Json::Object(
+        [("v".to_string(), json::Json::String(big))]
+            .into_iter()
+            .collect(),
+    ));
+    let jsonl = dir.path().join("hostile.jsonl");
+    common::write_platform_jsonl(&jsonl, &[e]);
+    let archive = dir.path().join("hostile.sqlite");
+    common::ingest_files(&archive, &[jsonl]);
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", |v| v.state.settled());
+    h.state_mut().state.select_seq(1);
+    wait_for(&mut h, "selected", |v| {
+        v.state.settled() && v.state.detail.is_some()
+    });
+    h.run_steps(3);
+    // In the table and in the detail pane.
+    assert!(h.query_all_by_label("evil<U+202E>gpj.exe<U+200B>").count() >= 2);
+    assert!(h.query_all_by_label_contains("<U+001B>[2Jmallory").count() >= 1);
+    assert!(h.query_all_by_label_contains("more characters)").count() >= 1);
+    assert!(h.query_by_label_contains("\u{202E}").is_none());
+    assert!(h.query_by_label_contains("\u{1b}").is_none());
 }

@@ -5,6 +5,7 @@ pub mod diff;
 pub mod index;
 pub mod investigate;
 pub mod panels;
+pub mod safe_text;
 pub mod search;
 pub mod state;
 

@@ -898,12 +898,16 @@ impl DetailPane {
             .id_salt("detail")
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
-                    ui.heading(format!(
+                    let title = format!(
                         "{} · {} {}",
                         crate::core::catalog::display_name(&e.resource_type),
                         e.action,
                         e.resource_label()
-                    ));
+                    );
+                    ui.heading(
+                        crate::app::safe_text::shown(&title, crate::app::safe_text::CELL_CHARS)
+                            .as_ref(),
+                    );
                     if ui.button("Copy entry").clicked() {
                         copy = Some(entry_json(st));
                     }
@@ -971,7 +975,13 @@ impl DetailPane {
                         for (k, v) in fields {
                             if let Some(v) = v {
                                 ui.label(RichText::new(k).weak());
-                                ui.add(egui::Label::new(RichText::new(v).monospace()).wrap());
+                                let v = crate::app::safe_text::shown(
+                                    &v,
+                                    crate::app::safe_text::FIELD_CHARS,
+                                );
+                                ui.add(
+                                    egui::Label::new(RichText::new(v.as_ref()).monospace()).wrap(),
+                                );
                                 ui.end_row();
                             }
                         }
@@ -980,10 +990,17 @@ impl DetailPane {
                     ui.add_space(6.0);
                     ui.strong(format!("Changes ({})", d.diff.len()));
                     for item in &d.diff {
+                        let text = item.text();
                         ui.label(
-                            RichText::new(item.text())
-                                .monospace()
-                                .background_color(change_color(item.change, dark)),
+                            RichText::new(
+                                crate::app::safe_text::shown(
+                                    &text,
+                                    crate::app::safe_text::FIELD_CHARS,
+                                )
+                                .as_ref(),
+                            )
+                            .monospace()
+                            .background_color(change_color(item.change, dark)),
                         );
                     }
                 }
@@ -1012,7 +1029,11 @@ impl DetailPane {
                                         // indentation of nested values is space before.
                                         let body = line.text.trim_start_matches(' ');
                                         let pad = (line.text.len() - body.len()) as f32;
-                                        let mut t = RichText::new(body).monospace();
+                                        let body = crate::app::safe_text::shown(
+                                            body,
+                                            crate::app::safe_text::FIELD_CHARS,
+                                        );
+                                        let mut t = RichText::new(body.as_ref()).monospace();
                                         if let Some(m) = line.mark {
                                             t = t.background_color(change_color(m, dark));
                                         }

@@ -308,6 +308,26 @@ pub struct RowText {
 }
 
 impl RowText {
+    /// Every cell with hidden characters escaped and long values cut.
+    fn safe(mut self) -> RowText {
+        use crate::app::safe_text::{CELL_CHARS, shown};
+        for f in [
+            &mut self.actor,
+            &mut self.actor_type,
+            &mut self.action,
+            &mut self.resource_type,
+            &mut self.resource,
+            &mut self.project,
+            &mut self.org,
+            &mut self.ip,
+        ] {
+            if let std::borrow::Cow::Owned(o) = shown(f, CELL_CHARS) {
+                *f = o;
+            }
+        }
+        self
+    }
+
     fn from_entry(e: &Entry) -> RowText {
         RowText {
             time_ms: e.time.0,
@@ -1299,7 +1319,7 @@ impl AppState {
                     }
                     _ => RowText::unreadable("no record"),
                 };
-                got.push((seq, text));
+                got.push((seq, text.safe()));
             }
             Ok(got)
         });
