@@ -30,8 +30,7 @@ pub fn shown(s: &str, max_chars: usize) -> Cow<'_, str> {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len().min(max_chars * 4) + 16);
-    let mut count = 0usize;
-    for c in s.chars() {
+    for (count, c) in s.chars().enumerate() {
         if count == max_chars {
             let rest = s.chars().count() - count;
             out.push_str(&format!("… ({rest} more characters)"));
@@ -42,7 +41,6 @@ pub fn shown(s: &str, max_chars: usize) -> Cow<'_, str> {
         } else {
             out.push(c);
         }
-        count += 1;
     }
     Cow::Owned(out)
 }
