@@ -59,6 +59,16 @@ pub struct Settings {
     pub verifier_keys: Vec<String>,
 }
 
+impl Settings {
+    /// The verifier keys that still parse (a hand-edited setting may not).
+    pub fn keys(&self) -> Vec<VerifierKey> {
+        self.verifier_keys
+            .iter()
+            .filter_map(|k| VerifierKey::parse(k).ok())
+            .collect()
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -688,12 +698,7 @@ impl AppState {
         doc.verify_started = Some(Instant::now());
         let path = doc.path.clone();
         let checkpoint = doc.checkpoint.clone();
-        let keys: Vec<VerifierKey> = self
-            .settings
-            .verifier_keys
-            .iter()
-            .filter_map(|k| VerifierKey::parse(k).ok())
-            .collect();
+        let keys = self.settings.keys();
         spawn("verify", move || {
             let result =
                 proof::verify_signed(&path, checkpoint.as_ref(), &keys, &job).map(Box::new);
@@ -1162,12 +1167,7 @@ impl AppState {
         let case = doc.case.clone();
         let filter = self.current_filter();
         let settings = self.pattern_settings.clone();
-        let keys: Vec<VerifierKey> = self
-            .settings
-            .verifier_keys
-            .iter()
-            .filter_map(|k| VerifierKey::parse(k).ok())
-            .collect();
+        let keys = self.settings.keys();
         let (tx, ctx) = self.sender();
         self.notice = Some("writing the report…".into());
         spawn("report", move || {
