@@ -529,7 +529,19 @@ impl Source {
         if self.done {
             return None;
         }
-        let r = self.read_next();
+        let mut r = self.read_next();
+        if let Some(Ok(rec)) = &r {
+            let depth = rec.entry.record_depth();
+            if depth > json::MAX_RECORD_DEPTH {
+                let raw = Some(rec.entry.canonical_record());
+                let message = format!(
+                    "the entry is nested {depth} levels deep (counting its record); auditlens \
+                     accepts at most {} levels, so that every export of it can be read back",
+                    json::MAX_RECORD_DEPTH
+                );
+                r = Some(Err(self.record_error(rec.line, message, raw, false)));
+            }
+        }
         if let Some(Err(e)) = &r
             && e.fatal
         {
