@@ -45,10 +45,49 @@ fn cases(n: u32) -> u32 {
 
 /// Characters that break naive writers and readers, weighted in among any char.
 const NASTY: &[char] = &[
-    '\0', '\u{1}', '\u{8}', '\t', '\n', '\u{b}', '\u{c}', '\r', '\u{1b}', '\u{1f}', ' ', '"', '\'',
-    ',', '/', '\\', '=', '+', '-', '@', '\u{7f}', '\u{80}', '\u{9f}', '\u{a0}', '\u{ad}',
-    '\u{200b}', '\u{200d}', '\u{2028}', '\u{2029}', '\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}',
-    '\u{feff}', '\u{fffd}', '\u{ffff}', 'é', 'K', '\u{212a}', 'İ', 'ß', '😀', '\u{1f3f3}',
+    '\0',
+    '\u{1}',
+    '\u{8}',
+    '\t',
+    '\n',
+    '\u{b}',
+    '\u{c}',
+    '\r',
+    '\u{1b}',
+    '\u{1f}',
+    ' ',
+    '"',
+    '\'',
+    ',',
+    '/',
+    '\\',
+    '=',
+    '+',
+    '-',
+    '@',
+    '\u{7f}',
+    '\u{80}',
+    '\u{9f}',
+    '\u{a0}',
+    '\u{ad}',
+    '\u{200b}',
+    '\u{200d}',
+    '\u{2028}',
+    '\u{2029}',
+    '\u{202a}',
+    '\u{202e}',
+    '\u{2066}',
+    '\u{2069}',
+    '\u{feff}',
+    '\u{fffd}',
+    '\u{ffff}',
+    'é',
+    'K',
+    '\u{212a}',
+    'İ',
+    'ß',
+    '😀',
+    '\u{1f3f3}',
     '\u{10ffff}',
 ];
 
@@ -382,8 +421,12 @@ fn filter() -> impl Strategy<Value = Filter> {
         opt(prop_oneof![word(IDS), word(EMAILS)]),
         opt(actor_type()),
         opt(prop_oneof![
-            select(&["u1", "é", "É", "k", "\u{212a}", "p", "1", "\"", "a@", "create", ":", " "][..])
-                .prop_map(str::to_string),
+            select(
+                &[
+                    "u1", "é", "É", "k", "\u{212a}", "p", "1", "\"", "a@", "create", ":", " "
+                ][..]
+            )
+            .prop_map(str::to_string),
             text()
         ]),
     )
@@ -403,11 +446,7 @@ fn filter() -> impl Strategy<Value = Filter> {
 
 /// Entries whose times fall where the filters look.
 fn filter_entries() -> impl Strategy<Value = Vec<Entry>> {
-    vec(
-        (entry(4), 1_600_000_000_000i64..1_800_000_000_000),
-        1..=12,
-    )
-    .prop_map(|v| {
+    vec((entry(4), 1_600_000_000_000i64..1_800_000_000_000), 1..=12).prop_map(|v| {
         let mut es: Vec<Entry> = v
             .into_iter()
             .enumerate()

@@ -397,14 +397,13 @@ pub fn refine_with_records(
         .collect();
     // A plain record holding none of the projects asked for (as id or name)
     // cannot match; picking a project from the list stays fast this way.
-    let project_needles: Option<Vec<Vec<u8>>> = (!f.projects.is_empty()
-        && f.projects.iter().all(|p| byte_test_ok(p)))
-    .then(|| {
-        f.projects
-            .iter()
-            .map(|p| p.to_ascii_lowercase().into_bytes())
-            .collect()
-    });
+    let project_needles: Option<Vec<Vec<u8>>> =
+        (!f.projects.is_empty() && f.projects.iter().all(|p| byte_test_ok(p))).then(|| {
+            f.projects
+                .iter()
+                .map(|p| p.to_ascii_lowercase().into_bytes())
+                .collect()
+        });
     job.start_phase("searching", candidates.len() as u64);
     let conn = archive.connection();
     let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {

@@ -126,7 +126,9 @@ const READONLY_ROLLBACK: i32 = 776;
 /// Whether the file has a hot journal; a lock that outlasts the busy timeout
 /// (a writer committing) is returned as the error it is.
 fn has_hot_journal(conn: &Connection) -> rusqlite::Result<bool> {
-    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
         Err(rusqlite::Error::SqliteFailure(f, _)) if f.extended_code == READONLY_ROLLBACK => {
             Ok(true)
         }
