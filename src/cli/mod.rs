@@ -531,7 +531,9 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
         batch_size: Some(a.batch_size),
     };
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
-    let cp = Archive::open(&a.archive)?.checkpoint()?;
+    let archive = Archive::open(&a.archive)?;
+    archive.stop_mapping()?;
+    let cp = archive.checkpoint()?;
     if a.json {
         print_json(&json!({
             "archive": a.archive.display().to_string(),
