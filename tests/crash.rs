@@ -69,13 +69,18 @@ fn ingest_killed_at_random_moments_keeps_a_verifiable_prefix_and_resumes() {
     )
     .unwrap();
     let want = records(&reference);
-    // How long an uninterrupted run of the binary takes here.
-    let probe = dir.path().join("probe.sqlite");
-    let started = Instant::now();
-    let status = ingest_command(&probe).status().unwrap();
-    assert!(status.success());
-    let full = started.elapsed();
-    assert_eq!(records(&probe).len(), want.len());
+    // How long an uninterrupted run of the binary takes here (the fastest of
+    // three, so that kills land while it runs even when the machine speeds up).
+    let mut full = Duration::MAX;
+    for i in 0..3 {
+        let probe = dir.path().join(format!("probe-{i}.sqlite"));
+        let started = Instant::now();
+        let status = ingest_command(&probe).status().unwrap();
+        assert!(status.success());
+        full = full.min(started.elapsed());
+        assert_eq!(records(&probe).len(), want.len());
+    }
+    let full = full.mul_f64(0.8);
 
     let mut rng = 0x5eed_u64;
     let mut cut_short = 0;

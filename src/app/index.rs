@@ -1,10 +1,11 @@
 //! The compact in-memory index of an archive: one small row per entry, loaded
 //! by a single SQL scan over the denormalised columns, plus interned strings.
 //!
-//! The index answers the structured parts of a [`Filter`] (time, project,
-//! action, resource type, actor type) and sorting. Parts that need the
-//! hashed record (free text, actor) are decided by the core's
-//! [`Filter::matches`] on the parsed record, in [`refine_with_records`].
+//! The index answers the structured parts of a [`Filter`] (time, action,
+//! resource type, actor type) and sorting. Parts that need the hashed record
+//! (free text, actor, and project, which may be given by name while the index
+//! holds only project ids) are decided by the core's [`Filter::matches`] on
+//! the parsed record, in [`refine_with_records`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -364,7 +365,6 @@ impl Index {
                     .collect(),
             )
         };
-        let projects = by(&self.projects, &f.projects, &|w, v| w == v);
         let actions = by(&self.actions, &f.actions, &|w, v| w == v);
         let rtypes = by(&self.resource_types, &f.resource_types, &|w, v| {
             w == v || crate::core::catalog::display_name(v).eq_ignore_ascii_case(w)
@@ -383,7 +383,6 @@ impl Index {
             .filter(|(_, r)| {
                 from.is_none_or(|f| r.time_ms >= f)
                     && to.is_none_or(|t| r.time_ms < t)
-                    && ok(&projects, r.project)
                     && ok(&actions, r.action as u32)
                     && ok(&rtypes, r.resource_type as u32)
                     && ok(&atype, r.actor_type as u32)
@@ -497,9 +496,12 @@ fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, Stri
     names
 }
 
-/// Does this filter have parts that only the record can decide?
+/// Does this filter have parts that only the record can decide? A project
+/// matches by id or by name, and the index holds only the id.
 pub fn needs_records(f: &Filter) -> bool {
-    f.actor.is_some() || f.search.as_deref().is_some_and(|s| !s.is_empty())
+    f.actor.is_some()
+        || f.search.as_deref().is_some_and(|s| !s.is_empty())
+        || !f.projects.is_empty()
 }
 
 /// Characters for which "absent from the record bytes" proves "absent from
@@ -544,6 +546,15 @@ pub fn refine_with_records(
         .filter(|s| byte_test_ok(s))
         .map(|s| s.to_ascii_lowercase().into_bytes())
         .collect();
+    // A plain record holding none of the projects asked for (as id or name)
+    // cannot match; picking a project from the list stays fast this way.
+    let project_needles: Option<Vec<Vec<u8>>> =
+        (!f.projects.is_empty() && f.projects.iter().all(|p| byte_test_ok(p))).then(|| {
+            f.projects
+                .iter()
+                .map(|p| p.to_ascii_lowercase().into_bytes())
+                .collect()
+        });
     job.start_phase("searching", candidates.len() as u64);
     let conn = archive.connection();
     let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
@@ -584,6 +595,13 @@ pub fn refine_with_records(
         };
         let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
         if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {
+            continue;
+        }
+        if plain
+            && project_needles
+                .as_ref()
+                .is_some_and(|ns| ns.iter().all(|n| !contains_ascii_ci(bytes, n)))
+        {
             continue;
         }
         if let Ok(e) = archive::parse_record(bytes)

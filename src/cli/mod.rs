@@ -369,17 +369,64 @@ pub fn run(command: Command) -> i32 {
     }
 }
 
-/// Replaces control characters so that file content cannot drive the terminal.
+/// Escapes what could drive or deceive a terminal, so that text taken from a
+/// file (ids, fields, messages quoting records, file names) is shown, never
+/// obeyed: control characters (ESC sequences, CR overwriting a line, BEL, a
+/// newline faking another line of output), bidirectional overrides and
+/// isolates (which reorder what follows, e.g. to spoof an id or a hash), and
+/// invisible characters (zero-width, soft hyphen, BOM). Each is written as
+/// `\u{XXXX}`, visibly and unambiguously for the reader.
 pub fn terminal_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' {
-                char::REPLACEMENT_CHARACTER
-            } else {
-                c
-            }
-        })
-        .collect()
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if needs_escape(c) {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Characters [`terminal_safe`] escapes.
+fn needs_escape(c: char) -> bool {
+    c.is_control() // C0 (incl. \t \n \r ESC BEL), DEL, C1 (incl. CSI U+009B)
+        || matches!(c,
+            '\u{00ad}'                   // soft hyphen
+            | '\u{061c}'                 // Arabic letter mark
+            | '\u{180e}'                 // Mongolian vowel separator
+            | '\u{200b}'..='\u{200f}'    // zero-width space/joiners, LRM, RLM
+            | '\u{2028}' | '\u{2029}'    // line and paragraph separators
+            | '\u{202a}'..='\u{202e}'    // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}'    // word joiner, invisible operators
+            | '\u{2066}'..='\u{2069}'    // bidi isolates
+            | '\u{feff}'                 // zero-width no-break space (BOM)
+            | '\u{fff9}'..='\u{fffb}'    // interlinear annotation
+        )
+}
+
+/// Prints a JSON report on one line. serde_json escapes C0 control
+/// characters but writes DEL, C1 controls (U+009B is CSI in some terminals)
+/// and bidi/invisible characters raw; they can only occur inside strings, so
+/// they are written as `\uXXXX` escapes, which mean the same string.
+fn print_json(v: &serde_json::Value) {
+    use std::fmt::Write as _;
+    let text = v.to_string();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if needs_escape(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    println!("{out}");
+}
+
+/// A path for human output, escaped like file content (names can hold anything).
+fn shown(p: &Path) -> String {
+    terminal_safe(&p.display().to_string())
 }
 
 /// Shows a progress line on stderr while `work` runs, if stderr is a terminal.
@@ -474,8 +521,8 @@ fn cmd_keygen(a: KeygenArgs) -> Result<i32, Fail> {
     println!("{verifier}");
     eprintln!(
         "signing key: {} (keep it secret); verifier key: {} (give it to whoever checks)",
-        a.output.display(),
-        pub_path.display()
+        shown(&a.output),
+        shown(&pub_path)
     );
     Ok(0)
 }
@@ -515,33 +562,30 @@ fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
     if a.json {
         let mut findings: Vec<&verify::Finding> = report.findings.iter().collect();
         findings.extend(c.findings.iter());
-        println!(
-            "{}",
-            json!({
-                "archive": a.archive.display().to_string(),
-                "status": if ok { "consistent" } else { "inconsistent" },
-                "old_size": c.old.size,
-                "new_size": c.new.size,
-                "added_since": added,
-                "proof": c.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
-                "new_checkpoint": new_text,
-                "findings": findings.iter().map(|f| verify::finding_json(f)).collect::<Vec<_>>(),
-            })
-        );
+        print_json(&json!({
+            "archive": a.archive.display().to_string(),
+            "status": if ok { "consistent" } else { "inconsistent" },
+            "old_size": c.old.size,
+            "new_size": c.new.size,
+            "added_since": added,
+            "proof": c.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+            "new_checkpoint": new_text,
+            "findings": findings.iter().map(|f| verify::finding_json(f)).collect::<Vec<_>>(),
+        }));
     } else {
         let mut out = std::io::stdout().lock();
         if ok {
             let _ = writeln!(
                 out,
                 "{}: CONSISTENT — it extends the old checkpoint's {} entries; {added} entries added since",
-                a.archive.display(),
+                shown(&a.archive),
                 c.old.size
             );
         } else {
             let _ = writeln!(
                 out,
                 "{}: NOT CONSISTENT with the old checkpoint",
-                a.archive.display()
+                shown(&a.archive)
             );
         }
         for f in report.findings.iter().chain(c.findings.iter()) {
@@ -575,24 +619,23 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
         batch_size: Some(a.batch_size),
     };
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
-    let cp = Archive::open(&a.archive)?.checkpoint()?;
+    let archive = Archive::open(&a.archive)?;
+    archive.stop_mapping()?;
+    let cp = archive.checkpoint()?;
     if a.json {
-        println!(
-            "{}",
-            json!({
-                "archive": a.archive.display().to_string(),
-                "created": report.created,
-                "read": report.read,
-                "added": report.added,
-                "duplicates": report.duplicates,
-                "conflicts": report.conflicts.iter().map(|c| json!({"id": c.entry_id, "existing_seq": c.existing_seq, "source": c.source})).collect::<Vec<_>>(),
-                "rejected": report.rejected,
-                "rejects_file": report.rejects_path.as_ref().map(|p| p.display().to_string()),
-                "first_seq": report.first_seq,
-                "last_seq": report.last_seq,
-                "checkpoint": cp.to_text(),
-            })
-        );
+        print_json(&json!({
+            "archive": a.archive.display().to_string(),
+            "created": report.created,
+            "read": report.read,
+            "added": report.added,
+            "duplicates": report.duplicates,
+            "conflicts": report.conflicts.iter().map(|c| json!({"id": c.entry_id, "existing_seq": c.existing_seq, "source": c.source})).collect::<Vec<_>>(),
+            "rejected": report.rejected,
+            "rejects_file": report.rejects_path.as_ref().map(|p| p.display().to_string()),
+            "first_seq": report.first_seq,
+            "last_seq": report.last_seq,
+            "checkpoint": cp.to_text(),
+        }));
     } else {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
@@ -603,7 +646,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
             } else {
                 "appended to"
             },
-            a.archive.display(),
+            shown(&a.archive),
             report.read,
             report.added,
             report.duplicates,
@@ -622,7 +665,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
                 out,
                 "conflict: entry {} from {} differs from the stored seq {} (kept out, recorded in the archive)",
                 terminal_safe(&c.entry_id),
-                c.source,
+                terminal_safe(&c.source),
                 c.existing_seq
             );
         }
@@ -630,7 +673,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
             let _ = writeln!(out, "… and {} more conflicts", report.conflicts.len() - 20);
         }
         if let Some(p) = &report.rejects_path {
-            let _ = writeln!(out, "rejected records and their reasons: {}", p.display());
+            let _ = writeln!(out, "rejected records and their reasons: {}", shown(p));
         }
         let _ = writeln!(
             out,
@@ -655,14 +698,14 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
     if a.json {
         let mut j = verify::report_json(&a.file, &report);
         j["signature"] = proof::anchor_json(anchor.as_ref());
-        println!("{j}");
+        print_json(&j);
     } else {
         let mut out = std::io::stdout().lock();
         let status = report.status();
         let _ = writeln!(
             out,
             "{}: {} — {} ({} entries{}, {:.2} s)",
-            a.file.display(),
+            shown(&a.file),
             report.format.name(),
             match status {
                 Status::Intact => "INTACT".to_string(),
@@ -1016,7 +1059,7 @@ fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
         info.insert("sealed".into(), format.has_chain().into());
     }
     if a.json {
-        println!("{}", serde_json::Value::Object(info));
+        print_json(&serde_json::Value::Object(info));
     } else {
         for (k, v) in &info {
             let text = match v {
@@ -1087,11 +1130,11 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
             &job,
         )
     })?;
-    eprintln!("exported {} entries to {}", r.entries, r.path.display());
+    eprintln!("exported {} entries to {}", r.entries, shown(&r.path));
     if format == ExportFormat::Csv {
         eprintln!(
             "inclusion proofs: {} (keep it beside the CSV)",
-            proof::sidecar_path(&a.output).display()
+            shown(&proof::sidecar_path(&a.output))
         );
     }
     Ok(0)
@@ -1147,10 +1190,6 @@ fn cmd_sample(a: SampleArgs) -> Result<i32, Fail> {
             })?;
         }
     }
-    eprintln!(
-        "wrote {} sample entries to {}",
-        a.entries,
-        a.output.display()
-    );
+    eprintln!("wrote {} sample entries to {}", a.entries, shown(&a.output));
     Ok(0)
 }

@@ -170,6 +170,8 @@ pub fn export_with(
     let io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", out.display()));
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io)?);
 
+    // Streams: memory stays bounded whatever the archive's size.
+    archive.stop_mapping()?;
     job.start_phase("preparing", 0);
     let (tree, checkpoint) = proof::archive_tree(archive, job)?;
     let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)

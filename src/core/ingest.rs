@@ -108,6 +108,7 @@ pub fn ingest(
     job: &Job,
 ) -> Result<IngestReport, IngestError> {
     let mut report = IngestReport::default();
+    let io_at = |e: std::io::Error| io(archive_path, e);
 
     // Refuse obviously wrong archive paths before reading anything.
     if archive_path.is_dir() {
@@ -129,7 +130,7 @@ pub fn ingest(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut staging = tempfile_in(staging_dir)?;
-    let mut writer = BufWriter::with_capacity(1 << 20, staging.try_clone().map_err(io)?);
+    let mut writer = BufWriter::with_capacity(1 << 20, staging.try_clone().map_err(io_at)?);
     let mut staged: Vec<Staged> = Vec::new();
     let mut offset = 0u64;
     let mut rejects: Option<BufWriter<File>> = None;
@@ -163,7 +164,7 @@ pub fn ingest(
                     report.read += 1;
                     record_buf.clear();
                     rec.entry.to_record().write_canonical(&mut record_buf);
-                    writer.write_all(record_buf.as_bytes()).map_err(io)?;
+                    writer.write_all(record_buf.as_bytes()).map_err(io_at)?;
                     staged.push(Staged {
                         time_ms: rec.entry.time.0,
                         id: rec.entry.id.into_boxed_str(),
@@ -190,7 +191,7 @@ pub fn ingest(
                         "raw": e.raw,
                     });
                     if let Some(w) = rejects.as_mut() {
-                        writeln!(w, "{line}").map_err(io)?;
+                        writeln!(w, "{line}").map_err(io_at)?;
                     }
                 }
             }
@@ -198,12 +199,14 @@ pub fn ingest(
         job.add_done(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     }
     if let Some(mut w) = rejects {
-        w.flush().map_err(io)?;
+        w.flush().map_err(io_at)?;
         report.rejects_path = Some(rejects_path);
     }
-    writer.flush().map_err(io)?;
+    writer.flush().map_err(io_at)?;
     drop(writer);
-    staged.sort_by(|a, b| {
+    // Unstable sort: no n/2 scratch buffer, and the key (ending in source
+    // and offset) is unique, so the order is the same as a stable sort's.
+    staged.sort_unstable_by(|a, b| {
         (a.time_ms, &a.id, a.source, a.offset).cmp(&(b.time_ms, &b.id, b.source, b.offset))
     });
 
@@ -229,12 +232,18 @@ pub fn ingest(
     let sources = source_names.join(", ");
     job.start_phase("appending", staged.len() as u64);
     let mut record = Vec::new();
-    staging.seek(SeekFrom::Start(0)).map_err(io)?;
+    staging.seek(SeekFrom::Start(0)).map_err(io_at)?;
     let mut i = 0;
     while i < staged.len() {
         job.check().map_err(|_| IngestError::Cancelled)?;
         let end = (i + batch).min(staged.len());
-        let tx = conn.transaction().map_err(err)?;
+        // IMMEDIATE takes the write lock at BEGIN, where the busy timeout
+        // applies: a deferred transaction that meets another writer only at
+        // its first INSERT fails at once (SQLite cannot wait there without
+        // risking deadlock), while this waits for a brief writer to finish.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
         {
             let mut find = tx
                 .prepare_cached("SELECT seq, record FROM entries WHERE entry_id = ?1")
@@ -253,8 +262,8 @@ pub fn ingest(
                 .map_err(err)?;
             for s in &staged[i..end] {
                 record.resize(s.len as usize, 0);
-                staging.seek(SeekFrom::Start(s.offset)).map_err(io)?;
-                staging.read_exact(&mut record).map_err(io)?;
+                staging.seek(SeekFrom::Start(s.offset)).map_err(io_at)?;
+                staging.read_exact(&mut record).map_err(io_at)?;
                 let existing: Option<(i64, Vec<u8>)> = find
                     .query_row([&*s.id], |r| {
                         Ok((r.get(0)?, r.get::<_, archive::RawBytes>(1)?.0))
@@ -397,13 +406,20 @@ fn tail_state(conn: &Connection, id: &ArchiveId) -> Result<(u64, Hash), String> 
     Ok((*seq as u64, Hash::from_slice(link).unwrap_or_default()))
 }
 
-fn io(e: std::io::Error) -> IngestError {
-    match e.raw_os_error() {
-        Some(28) => {
-            IngestError::Io("the disk is full; nothing after the last commit was stored".into())
-        }
-        _ => IngestError::Io(e.to_string()),
-    }
+/// An I/O error while staging or appending, named by the archive it was for
+/// and, where the cause is known, what to do about it.
+fn io(archive: &Path, e: std::io::Error) -> IngestError {
+    let what = match e.raw_os_error() {
+        Some(28) => "the disk is full (the staging file is written beside the archive); \
+             nothing after the last commit was stored. Free space and run the same ingest \
+             again: it resumes"
+            .to_string(),
+        Some(27) => "a file-size limit was reached (ulimit -f); nothing after the last commit \
+             was stored. Raise the limit and run the same ingest again: it resumes"
+            .to_string(),
+        _ => e.to_string(),
+    };
+    IngestError::Io(format!("{}: {what}", archive.display()))
 }
 
 /// A staging file beside the archive, removed when dropped (unlinked at once on Unix).

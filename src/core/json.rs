@@ -20,6 +20,13 @@ use std::io::Read;
 /// levels deep; 128 leaves ample room while keeping recursion safe.
 pub const MAX_DEPTH: usize = 128;
 
+/// Deepest nesting accepted in an entry's record. A JSON export holds each
+/// record two levels down (the export object, its `entries` array), and it
+/// must read back within [`MAX_DEPTH`]; without this bound ingest would accept
+/// a state (parsed on its own from a platform row's text) that no export of
+/// it could carry.
+pub const MAX_RECORD_DEPTH: usize = MAX_DEPTH - 2;
+
 /// Largest single JSON value (one entry, or one before/after state) accepted.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -55,6 +62,15 @@ impl Json {
     /// Looks up `key` if this is an object.
     pub fn get(&self, key: &str) -> Option<&Json> {
         self.as_object().and_then(|m| m.get(key))
+    }
+
+    /// Levels of nesting: 0 for a scalar, 1 for `[]` or `[1]`, 2 for `[[1]]`.
+    pub fn depth(&self) -> usize {
+        match self {
+            Json::Array(items) => 1 + items.iter().map(Json::depth).max().unwrap_or(0),
+            Json::Object(map) => 1 + map.values().map(Json::depth).max().unwrap_or(0),
+            _ => 0,
+        }
     }
 
     /// A short name of the value's type for error messages.

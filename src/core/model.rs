@@ -258,6 +258,17 @@ impl Entry {
         Json::Object(m)
     }
 
+    /// The nesting depth of [`Entry::to_record`] without building it.
+    pub fn record_depth(&self) -> usize {
+        let states = [&self.before, &self.after]
+            .into_iter()
+            .flatten()
+            .map(Json::depth);
+        let extra = self.extra.values().map(|v| 1 + v.depth());
+        // The actor object is one level down.
+        1 + states.chain(extra).fold(1, usize::max)
+    }
+
     /// The canonical record bytes: what the chain hashes and the archive stores.
     pub fn canonical_record(&self) -> String {
         self.to_record().to_canonical()

@@ -248,6 +248,16 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
         )));
     };
     let text = &text[start..];
+    // A CSV header auditlens knows decides before the binary test below: CSV
+    // has no escape for a NUL character, so an auditlens CSV export of an
+    // entry holding one carries it raw, and must still read back.
+    let first_line = &text[..text.iter().position(|&b| b == b'\n').unwrap_or(text.len())];
+    if !matches!(text[0], b'[' | b'{')
+        && !first_line.contains(&0)
+        && let Some(f) = csv_header_format(first_line)
+    {
+        return Ok(f);
+    }
     // Binary: NUL bytes, or mostly bytes that are not UTF-8 text. A few invalid
     // bytes in a text file are left to the reader, which names their line.
     let sniff = &text[..text.len().min(4096)];
@@ -294,29 +304,15 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
             }
         }
         _ => {
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(text);
-            let mut header = csv::StringRecord::new();
-            let ok = rdr.read_record(&mut header).unwrap_or(false);
-            let cols: Vec<&str> = if ok {
-                header.iter().map(|c| c.trim()).collect()
-            } else {
-                vec![]
-            };
-            if cols.contains(&"leaf_hash") && cols.contains(&"seq") && cols.contains(&"archive_id")
-            {
-                return Ok(Format::ExportCsv);
+            if let Some(f) = csv_header_format(text) {
+                return Ok(f);
             }
+            let cols = csv_header(text);
             let missing: Vec<&str> = PLATFORM_REQUIRED
                 .iter()
                 .copied()
-                .filter(|c| !cols.contains(c))
+                .filter(|c| !cols.iter().any(|x| x == c))
                 .collect();
-            if missing.is_empty() {
-                return Ok(Format::PlatformCsv);
-            }
             Err(SourceError(format!(
                 "{}: not a format auditlens reads. Read as CSV, its header lacks the column(s) {}; \
                  expected the platform's columns ({}) or an auditlens export",
@@ -325,6 +321,33 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
                 PLATFORM_COLUMNS.join(", ")
             )))
         }
+    }
+}
+
+/// The trimmed cells of the first CSV record of `text` (empty if none).
+fn csv_header(text: &[u8]) -> Vec<String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text);
+    let mut header = csv::StringRecord::new();
+    if rdr.read_record(&mut header).unwrap_or(false) {
+        header.iter().map(|c| c.trim().to_string()).collect()
+    } else {
+        Vec::new()
+    }
+}
+
+/// The CSV format whose header `text` starts with, if auditlens knows it.
+fn csv_header_format(text: &[u8]) -> Option<Format> {
+    let cols = csv_header(text);
+    let has = |c: &str| cols.iter().any(|x| x == c);
+    if has("leaf_hash") && has("seq") && has("archive_id") {
+        Some(Format::ExportCsv)
+    } else if PLATFORM_REQUIRED.iter().all(|c| has(c)) {
+        Some(Format::PlatformCsv)
+    } else {
+        None
     }
 }
 
@@ -506,7 +529,19 @@ impl Source {
         if self.done {
             return None;
         }
-        let r = self.read_next();
+        let mut r = self.read_next();
+        if let Some(Ok(rec)) = &r {
+            let depth = rec.entry.record_depth();
+            if depth > json::MAX_RECORD_DEPTH {
+                let raw = Some(rec.entry.canonical_record());
+                let message = format!(
+                    "the entry is nested {depth} levels deep (counting its record); auditlens \
+                     accepts at most {} levels, so that every export of it can be read back",
+                    json::MAX_RECORD_DEPTH
+                );
+                r = Some(Err(self.record_error(rec.line, message, raw, false)));
+            }
+        }
         if let Some(Err(e)) = &r
             && e.fatal
         {

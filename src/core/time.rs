@@ -42,6 +42,13 @@ impl Timestamp {
         let d = parsed.ok_or_else(|| {
             format!("{s:?} is not a timestamp (expected ISO 8601 such as 2025-03-14T09:21:07.412Z)")
         })?;
+        // The canonical form has a four-digit year; a time outside it would be
+        // written as "-0100-…" or "+12345-…", which no reader takes back.
+        if !(0..=9999).contains(&chrono::Datelike::year(&d)) {
+            return Err(format!(
+                "{s:?} is outside the years 0000 to 9999 (in UTC), which auditlens cannot keep"
+            ));
+        }
         if d.timestamp_subsec_nanos() % 1_000_000 != 0 {
             return Err(format!(
                 "{s:?} has precision below a millisecond, which auditlens cannot keep"
@@ -154,5 +161,12 @@ mod tests {
         assert!(Timestamp::parse("2025-03-14T09:21:07.4123Z").is_err());
         assert!(Timestamp::parse("yesterday").is_err());
         assert!(Timestamp::parse("").is_err());
+        for far in [
+            "-0100-01-01T00:00:00",
+            "+12345-01-01 00:00:00",
+            "9999-12-31T23:00:00-05:00",
+        ] {
+            assert!(Timestamp::parse(far).is_err(), "{far}");
+        }
     }
 }
