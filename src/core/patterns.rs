@@ -391,6 +391,7 @@ pub fn scan_archive(
     settings: &PatternSettings,
     job: &Job,
 ) -> Result<ScanReport, String> {
+    archive.stop_mapping().map_err(|e| e.0)?;
     let total = archive.count().map_err(|e| e.0)?;
     job.start_phase("scanning", total);
     let mut stmt = archive

@@ -216,6 +216,7 @@ pub fn export_ecs(
         .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
     let io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", out.display()));
     let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    archive.stop_mapping()?;
     let only: Option<std::collections::HashSet<u64>> = only.map(|s| s.iter().copied().collect());
     let (clause, params) = filter.sql_prefilter();
     let sql = format!("SELECT seq, record, leaf_hash FROM entries WHERE {clause} ORDER BY seq");
