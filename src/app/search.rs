@@ -245,7 +245,6 @@ impl Builder {
         self.id_starts.push(self.id_arena.len() as u32);
         self.rid_starts.push(self.rid_arena.len() as u32);
         // The other fields, in one set.
-        let a = &e.actor;
         self.set.clear();
         let name = e.resource_name.as_ref().map(|v| {
             let mut lower = std::mem::take(&mut self.lower);
@@ -256,23 +255,9 @@ impl Builder {
         });
         self.resource_name
             .push(name.or(rid_token).unwrap_or(u32::MAX));
-        for v in [
-            e.resource_name.as_ref(),
-            Some(&e.resource_type),
-            Some(&e.action),
-            a.user_id.as_ref(),
-            a.email.as_ref(),
-            a.api_key_id.as_ref(),
-            a.api_key_name.as_ref(),
-            e.org_id.as_ref(),
-            e.org_name.as_ref(),
-            e.project_id.as_ref(),
-            e.project_name.as_ref(),
-            e.ip_address.as_ref(),
-            e.user_agent.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
+        for v in crate::core::filter::searched_fields(e)
+            .into_iter()
+            .flatten()
         {
             let mut lower = std::mem::take(&mut self.lower);
             lower_into(v, &mut lower);

@@ -109,13 +109,11 @@ impl Filter {
     }
 }
 
-/// The lower-cased text that free-text search looks in.
-pub fn search_text(e: &Entry) -> String {
-    let mut s = String::with_capacity(256);
+/// The fields free-text search looks in besides the entry and resource ids
+/// and the states; the viewer's text index takes the same list.
+pub fn searched_fields(e: &Entry) -> [Option<&String>; 13] {
     let a = &e.actor;
-    for v in [
-        Some(&e.id),
-        Some(&e.resource_id),
+    [
         e.resource_name.as_ref(),
         Some(&e.resource_type),
         Some(&e.action),
@@ -130,8 +128,15 @@ pub fn search_text(e: &Entry) -> String {
         e.ip_address.as_ref(),
         e.user_agent.as_ref(),
     ]
-    .into_iter()
-    .flatten()
+}
+
+/// The lower-cased text that free-text search looks in.
+pub fn search_text(e: &Entry) -> String {
+    let mut s = String::with_capacity(256);
+    for v in [Some(&e.id), Some(&e.resource_id)]
+        .into_iter()
+        .chain(searched_fields(e))
+        .flatten()
     {
         s.push_str(v);
         s.push('\n');
