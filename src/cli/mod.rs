@@ -897,31 +897,19 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
         settings.bulk_count,
         settings.bulk_minutes
     );
-    let mut stmt = archive
-        .connection()
-        .prepare("SELECT time_ms, actor_label, action, resource_type FROM entries WHERE seq = ?1")
-        .map_err(|e| Fail(e.to_string()))?;
     for p in Pattern::ALL {
         let hits = report.hits_of(p);
         println!("\n{}: {}", p.title(), hits.len());
         for h in hits.iter().take(a.limit) {
-            let row = stmt
-                .query_row([h.seq as i64], |r| {
-                    Ok((
-                        r.get::<_, Option<i64>>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, Option<String>>(3)?,
-                    ))
-                })
-                .unwrap_or_default();
+            let row = auditlens::core::audit_report::entry_summary(&archive, h.seq);
+            let field = |k: &str| terminal_safe(row[k].as_str().unwrap_or_default());
             println!(
                 "  seq {:>8}  {}  {}  {} {}  — {}",
                 h.seq,
-                row.0.map(|t| Timestamp(t).to_string()).unwrap_or_default(),
-                terminal_safe(&row.1.unwrap_or_default()),
-                terminal_safe(&row.2.unwrap_or_default()),
-                terminal_safe(&row.3.unwrap_or_default()),
+                field("time"),
+                field("actor"),
+                field("action"),
+                field("resource_type"),
                 terminal_safe(&h.reason)
             );
         }

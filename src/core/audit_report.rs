@@ -50,24 +50,7 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
         .map(|(_, v)| v.clone());
 
     // The entries the filter selects: counted, and named in the hit lists.
-    let describe =
-        |seq: u64| -> Value {
-            archive
-            .connection()
-            .prepare_cached(
-                "SELECT time_ms, actor_label, action, resource_type FROM entries WHERE seq = ?1",
-            )
-            .and_then(|mut row| row.query_row([seq as i64], |r| {
-            Ok(json!({
-                "seq": seq,
-                "time": r.get::<_, Option<i64>>(0)?.map(|t| Timestamp(t).to_string()),
-                "actor": r.get::<_, Option<String>>(1)?,
-                "action": r.get::<_, Option<String>>(2)?,
-                "resource_type": r.get::<_, Option<String>>(3)?,
-            }))
-        }))
-        .unwrap_or_else(|_| json!({"seq": seq}))
-        };
+    let describe = |seq: u64| entry_summary(&archive, seq);
     let matching = if input.filter.is_empty() {
         report.entries
     } else {
@@ -148,6 +131,28 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
             "bookmarks": bookmarks,
         },
     }))
+}
+
+/// Seq, time, actor, action and resource type of one entry, as the table
+/// shows them (`{"seq": N}` alone when the row cannot be read).
+pub fn entry_summary(archive: &Archive, seq: u64) -> Value {
+    archive
+        .connection()
+        .prepare_cached(
+            "SELECT time_ms, actor_label, action, resource_type FROM entries WHERE seq = ?1",
+        )
+        .and_then(|mut row| {
+            row.query_row([seq as i64], |r| {
+                Ok(json!({
+                    "seq": seq,
+                    "time": r.get::<_, Option<i64>>(0)?.map(|t| Timestamp(t).to_string()),
+                    "actor": r.get::<_, Option<String>>(1)?,
+                    "action": r.get::<_, Option<String>>(2)?,
+                    "resource_type": r.get::<_, Option<String>>(3)?,
+                }))
+            })
+        })
+        .unwrap_or_else(|_| json!({"seq": seq}))
 }
 
 fn count_matching(archive: &Archive, filter: &Filter) -> Result<u64, String> {
