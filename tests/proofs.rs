@@ -296,6 +296,89 @@ fn subset_export_verifies_standalone_in_every_format() {
     ));
 }
 
+/// An export of every entry carries no per-entry proofs: the root rebuilt from
+/// all its leaves is compared with the checkpoint, which catches a removed
+/// entry anywhere, a cut tail, and a header that stops claiming the whole.
+#[test]
+fn whole_export_proves_itself_by_its_root_in_every_format() {
+    let d = tempfile::tempdir().unwrap();
+    let archive = build_archive(d.path(), "whole", ARCHIVE_N);
+    let key = signer("auditor", 5);
+    let a = Archive::open(&archive).unwrap();
+    let moved = d.path().join("away.sqlite");
+    for format in [ExportFormat::Json, ExportFormat::Ndjson, ExportFormat::Csv] {
+        let out = d.path().join(format!("all.{}", format.extension()));
+        let r = export_with(
+            &a,
+            &Filter::default(),
+            None,
+            format,
+            &out,
+            Some(&key),
+            &Job::new(),
+        )
+        .unwrap();
+        assert_eq!(r.entries, ARCHIVE_N);
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            !text.contains("\"inclusion\""),
+            "{format:?} carries per-entry proofs"
+        );
+        if format == ExportFormat::Csv {
+            let side = std::fs::read_to_string(sidecar_path(&out)).unwrap();
+            assert!(side.contains(proof::PROOFS_WHOLE), "{side}");
+            assert!(!side.contains("\"inclusion\""), "{side}");
+        } else {
+            assert!(text.contains(proof::PROOFS_WHOLE));
+        }
+        std::fs::rename(&archive, &moved).unwrap();
+        let r = verify_keys(&out, None, &[key.verifier()]).unwrap();
+        assert_eq!(r.status(), Status::Intact, "{format:?}: {:#?}", r.findings);
+        assert_eq!(
+            r.checkpoint,
+            Some(CheckpointStatus::Matches {
+                size: ARCHIVE_N,
+                added: 0
+            }),
+            "{format:?}"
+        );
+        std::fs::rename(&moved, &archive).unwrap();
+    }
+    let out = d.path().join("all.ndjson");
+    let (lines, entries) = ndjson_entries(&out);
+    // An entry removed from the middle, the footer count fixed: located.
+    let mut gap = entries.clone();
+    gap.remove(49);
+    write_ndjson(&out, &lines, &gap);
+    let r = verify(&out, None);
+    assert_eq!(r.status(), Status::Tampered);
+    assert!(
+        kinds(&r)
+            .iter()
+            .any(|(_, s)| matches!(s, Some(50) | Some(51))),
+        "{:#?}",
+        r.findings
+    );
+    // The last entry removed: the checkpoint shows the cut.
+    write_ndjson(&out, &lines, &entries[..entries.len() - 1]);
+    let r = verify(&out, None);
+    assert!(
+        kinds(&r).contains(&(K::Truncated, Some(ARCHIVE_N))),
+        "{:#?}",
+        r.findings
+    );
+    // The tail cut and the header changed to claim a filtered subset: its
+    // entries then lack the proofs a subset carries.
+    let mut header: Value = serde_json::from_str(&lines[0]).unwrap();
+    header["auditlens_export"]["proofs"] = proof::PROOFS_KIND.into();
+    header["auditlens_export"]["filter"] = serde_json::json!({"action": ["create"]});
+    let subset_lines = vec![serde_json::to_string(&header).unwrap()];
+    write_ndjson(&out, &subset_lines, &entries[..entries.len() - 1]);
+    let r = verify(&out, None);
+    assert_eq!(r.status(), Status::Tampered);
+    assert_eq!(find(&r, K::Unproven).len(), ARCHIVE_N as usize - 1);
+}
+
 /// The entry lines of an NDJSON export, parsed (header and footer excluded).
 fn ndjson_entries(path: &Path) -> (Vec<String>, Vec<Value>) {
     let text = std::fs::read_to_string(path).unwrap();

@@ -1120,8 +1120,13 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
     })?;
     eprintln!("exported {} entries to {}", r.entries, shown(&r.path));
     if format == ExportFormat::Csv {
+        let what = if filter.is_empty() {
+            "checkpoint"
+        } else {
+            "checkpoint and inclusion proofs"
+        };
         eprintln!(
-            "inclusion proofs: {} (keep it beside the CSV)",
+            "{what}: {} (keep it beside the CSV)",
             shown(&proof::sidecar_path(&a.output))
         );
     }

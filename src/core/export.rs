@@ -16,7 +16,8 @@ use crate::core::job::Job;
 use crate::core::json::write_canonical_string;
 use crate::core::note::SignerKey;
 use crate::core::proof::{
-    self, EntryProof, PROOFS_KIND, SIDECAR_FOOTER_KEY, SIDECAR_HEADER_KEY, SignedCheckpoint,
+    self, EntryProof, PROOFS_KIND, PROOFS_WHOLE, SIDECAR_FOOTER_KEY, SIDECAR_HEADER_KEY,
+    SignedCheckpoint,
 };
 use crate::core::record_view::RecordView;
 use crate::core::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
@@ -135,9 +136,11 @@ pub fn export_seqs(
 
 /// Like [`export_seqs`], with the export's checkpoint signed by `signer` when one is given.
 ///
-/// Every entry carries its inclusion proof against the archive's checkpoint
-/// at the time of export (in the entry for JSON and NDJSON, in the sidecar
-/// `OUT.proof.json` for CSV), so the subset proves itself without the archive.
+/// A subset's entries each carry their inclusion proof against the archive's
+/// checkpoint at the time of export (in the entry for JSON and NDJSON, in the
+/// sidecar `OUT.proof.json` for CSV), so the subset proves itself without the
+/// archive. An export of every entry needs no per-entry proofs: its verifier
+/// rebuilds the whole tree and compares the root with the checkpoint.
 pub fn export_with(
     archive: &Archive,
     filter: &Filter,
@@ -176,13 +179,15 @@ pub fn export_with(
     let (tree, checkpoint) = proof::archive_tree(archive, job)?;
     let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)
         .map_err(|e| ExportError::Io(format!("cannot sign the checkpoint: {e}")))?;
+    let whole = filter.is_empty() && only.is_none();
+    let proofs_kind = if whole { PROOFS_WHOLE } else { PROOFS_KIND };
     let proof_of = |seq: u64| EntryProof {
         leaf_index: seq - 1,
         path: tree
             .inclusion_proof(seq - 1, checkpoint.size)
             .expect("seq within the tree"),
     };
-    // CSV has no room for proofs: they go to a sidecar written beside it.
+    // CSV has no room for proofs or the checkpoint: they go to a sidecar beside it.
     let mut sidecar = None;
     if format == ExportFormat::Csv {
         let side = tempfile::NamedTempFile::new_in(dir)
@@ -192,7 +197,7 @@ pub fn export_with(
             "version": 1,
             "archive_id": archive.id().to_string(),
             "checkpoint": checkpoint_text,
-            "proofs": PROOFS_KIND,
+            "proofs": proofs_kind,
             "export": out.file_name().map(|n| n.to_string_lossy().into_owned()),
         });
         write!(sw, "{{\"{SIDECAR_HEADER_KEY}\":{h},\n\"entries\":[").map_err(io)?;
@@ -202,7 +207,7 @@ pub fn export_with(
         "version": 1,
         "archive_id": archive.id().to_string(),
         "checkpoint": checkpoint_text,
-        "proofs": PROOFS_KIND,
+        "proofs": proofs_kind,
         "exported_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "exported_by": format!("auditlens {}", env!("CARGO_PKG_VERSION")),
         "filter": header_filter(filter, only),
@@ -338,8 +343,10 @@ pub fn export_with(
                         line.push_str(&chain.to_hex());
                         line.push_str("\",");
                     }
-                    proof_of(seq).write_json(&mut line);
-                    line.push(',');
+                    if !whole {
+                        proof_of(seq).write_json(&mut line);
+                        line.push(',');
+                    }
                     line.push_str(&text[1..]);
                     if format == ExportFormat::Ndjson {
                         line.push('\n');
@@ -355,7 +362,7 @@ pub fn export_with(
                     })?;
                     let written = write_csv_row(c, &id_text, seq, &leaf, chain.as_ref(), &v);
                     written.map_err(|e| ExportError::Io(e.to_string()))?;
-                    if let Some((_, sw)) = sidecar.as_mut() {
+                    if let Some((_, sw)) = sidecar.as_mut().filter(|_| !whole) {
                         line.clear();
                         line.push_str(if count == 0 { "\n" } else { ",\n" });
                         line.push_str("{\"seq\":");
@@ -398,9 +405,10 @@ pub fn export_with(
     if let Some((side, mut sw)) = sidecar {
         let path = proof::sidecar_path(out);
         let side_io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", path.display()));
+        let proofs = if whole { 0 } else { count };
         write!(
             sw,
-            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{count}}}}}\n"
+            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{proofs}}}}}\n"
         )
         .map_err(side_io)?;
         sw.flush().map_err(side_io)?;

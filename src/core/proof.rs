@@ -29,6 +29,10 @@ pub const PROOF_INDEX_KEY: &str = "leaf_index";
 pub const PROOF_PATH_KEY: &str = "inclusion";
 /// Value of the export header's `"proofs"` key: every entry carries an RFC 6962 inclusion proof.
 pub const PROOFS_KIND: &str = "rfc6962-inclusion";
+/// Value of the export header's `"proofs"` key for an export of every entry of
+/// its checkpoint: the root rebuilt from all the leaves is the proof, so the
+/// entries carry none (an inclusion proof per entry would outweigh the entry).
+pub const PROOFS_WHOLE: &str = "rfc6962-root";
 /// A CSV export `OUT` keeps its proofs in `OUT` + this suffix.
 pub const SIDECAR_SUFFIX: &str = ".proof.json";
 /// Header and footer keys of a proof sidecar.
@@ -254,6 +258,8 @@ pub struct SidecarReader {
     pub checkpoint: SignedCheckpoint,
     /// The checkpoint text as written.
     pub checkpoint_text: String,
+    /// The export holds every entry of the checkpoint ([`PROOFS_WHOLE`]).
+    pub whole: bool,
     parser: Parser<BufReader<std::fs::File>>,
     first: bool,
     done: bool,
@@ -308,6 +314,7 @@ impl SidecarReader {
                 checkpoint.checkpoint.archive_id
             )));
         }
+        let whole = h.get("proofs").and_then(Json::as_str) == Some(PROOFS_WHOLE);
         p.expect(b',').map_err(e)?;
         let k = p.parse_key().map_err(e)?;
         if k != "entries" {
@@ -319,6 +326,7 @@ impl SidecarReader {
             archive_id,
             checkpoint,
             checkpoint_text: text,
+            whole,
             parser: p,
             first: true,
             done: false,
@@ -443,7 +451,7 @@ impl InclusionCheck {
         expected: bool,
         sidecar: Option<SidecarReader>,
     ) -> InclusionCheck {
-        let carried = expected || sidecar.is_some();
+        let carried = expected || sidecar.as_ref().is_some_and(|s| !s.whole);
         InclusionCheck {
             summary: ProofSummary {
                 carried,

@@ -138,6 +138,8 @@ pub struct ExportHeader {
     pub checkpoint_text: Option<String>,
     /// The export says every entry carries an inclusion proof (`"proofs"` in the header).
     pub proofs: bool,
+    /// The export says it holds every entry of its checkpoint (`"proofs":"rfc6962-root"`).
+    pub whole: bool,
     pub exported_at: Option<String>,
     pub filter: Option<Json>,
 }
@@ -922,7 +924,10 @@ fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
         archive_id,
         checkpoint,
         checkpoint_text,
-        proofs: h.get("proofs").is_some_and(|p| !matches!(p, Json::Null)),
+        proofs: h.get("proofs").is_some_and(|p| {
+            !matches!(p, Json::Null) && p.as_str() != Some(crate::core::proof::PROOFS_WHOLE)
+        }),
+        whole: h.get("proofs").and_then(Json::as_str) == Some(crate::core::proof::PROOFS_WHOLE),
         exported_at: h
             .get("exported_at")
             .and_then(Json::as_str)

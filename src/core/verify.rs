@@ -747,16 +747,20 @@ pub fn verify_export(
         .and_then(|h| h.checkpoint.clone())
         .or_else(|| sidecar.as_ref().map(|s| s.checkpoint.checkpoint.clone()));
     let promised = src.header.as_ref().is_some_and(|h| h.proofs);
+    // An export of every entry proves itself by its root (the chain walk's checkpoint check).
+    let whole =
+        src.header.as_ref().is_some_and(|h| h.whole) || sidecar.as_ref().is_some_and(|s| s.whole);
     let mut proofs = proof::InclusionCheck::new(header_cp.clone(), promised, sidecar);
     let cp = checkpoint.cloned().or(header_cp.clone());
     let mut walk: Option<ChainWalk> = header_id.map(|id| ChainWalk::new(id, cp.as_ref()));
     // In an export made without a filter, a missing seq is a deleted entry.
-    let unfiltered = src
-        .header
-        .as_ref()
-        .and_then(|h| h.filter.as_ref())
-        .and_then(|f| f.as_object())
-        .is_some_and(|m| m.is_empty());
+    let unfiltered = whole
+        || src
+            .header
+            .as_ref()
+            .and_then(|h| h.filter.as_ref())
+            .and_then(|f| f.as_object())
+            .is_some_and(|m| m.is_empty());
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
     let mut record = String::new();
