@@ -10,6 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::time::Instant;
 
+mod page_scan;
 mod row_check;
 
 use crate::core::archive::{Archive, ArchiveError, PROTECTIVE_TRIGGERS};
@@ -632,6 +633,27 @@ pub fn verify_archive(
     checkpoint: Option<&Checkpoint>,
     job: &Job,
 ) -> Result<Report, VerifyError> {
+    verify_archive_reading(archive, checkpoint, job, RowReader::Pages)
+}
+
+/// How verification reads the entries table's rows.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowReader {
+    /// From the b-tree pages where the file allows (see `page_scan`), else SQL.
+    Pages,
+    /// Through SQL only: what the tests compare the page reader with.
+    Sql,
+}
+
+/// [`verify_archive`], reading rows as `reader` says.
+#[doc(hidden)]
+pub fn verify_archive_reading(
+    archive: &Archive,
+    checkpoint: Option<&Checkpoint>,
+    job: &Job,
+    reader: RowReader,
+) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let mut out = Collector::new();
     let conn = archive.connection();
@@ -660,7 +682,7 @@ pub fn verify_archive(
     walk.ids.reserve(total.min(1 << 24) as usize);
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
-    row_check::check_rows(archive, job, |mut chunk| {
+    row_check::check_rows(archive, reader, job, |mut chunk| {
         let mut findings = std::mem::take(&mut chunk.findings).into_iter().peekable();
         for (i, row) in chunk.rows.iter().enumerate() {
             walk.step(

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 
-use super::{Finding, FindingKind, VerifyError};
+use super::{Finding, FindingKind, RowReader, VerifyError, page_scan};
 use crate::core::archive::{Archive, INDEX_COLUMN_NAMES};
 use crate::core::chain::{self, ArchiveId, Hash};
 use crate::core::job::Job;
@@ -72,6 +72,7 @@ impl CheckedChunk {
 /// in seq order. Rows appended after the call started are not read.
 pub(super) fn check_rows(
     archive: &Archive,
+    reader: RowReader,
     job: &Job,
     mut walk: impl FnMut(CheckedChunk) -> Result<(), VerifyError>,
 ) -> Result<(), VerifyError> {
@@ -82,7 +83,18 @@ pub(super) fn check_rows(
     // Many chunks per worker keep every worker busy to the end.
     let size =
         (archive.count()? as i64 / (16 * workers as i64)).clamp(MIN_CHUNK_SEQS, MAX_CHUNK_SEQS);
-    let chunks = plan_chunks(archive, size)?;
+    // Straight from the pages where the file allows it, else through SQL.
+    let plan = match reader {
+        RowReader::Pages => page_scan::plan(archive.connection(), workers),
+        RowReader::Sql => None,
+    };
+    let chunks: Vec<Work> = match &plan {
+        Some(p) => (0..p.chunks.len()).map(Work::Leaves).collect(),
+        None => plan_chunks(archive, size)?
+            .into_iter()
+            .map(|(a, b)| Work::Seqs(a, b))
+            .collect(),
+    };
     let workers = workers.min(chunks.len().max(1));
     let id = archive.id();
     std::thread::scope(|scope| {
@@ -91,7 +103,8 @@ pub(super) fn check_rows(
                 let (tx, rx) = mpsc::sync_channel(2);
                 let mine = chunks.iter().copied().skip(w).step_by(workers);
                 let path = archive.path();
-                scope.spawn(move || worker(path, id, mine, tx, job));
+                let plan = plan.as_ref();
+                scope.spawn(move || worker(path, id, plan, mine, tx, job));
                 rx
             })
             .collect();
@@ -142,10 +155,19 @@ fn plan_chunks(archive: &Archive, size: i64) -> Result<Vec<(i64, i64)>, VerifyEr
     }
 }
 
+/// One chunk of work: a range of seqs read through SQL, or a chunk of the
+/// page plan.
+#[derive(Clone, Copy)]
+enum Work {
+    Seqs(i64, i64),
+    Leaves(usize),
+}
+
 fn worker(
     path: &Path,
     id: ArchiveId,
-    chunks: impl Iterator<Item = (i64, i64)>,
+    plan: Option<&page_scan::Plan>,
+    chunks: impl Iterator<Item = Work>,
     tx: mpsc::SyncSender<Result<CheckedChunk, VerifyError>>,
     job: &Job,
 ) {
@@ -160,7 +182,11 @@ fn worker(
         if job.is_cancelled() {
             return;
         }
-        let result = check_chunk(&archive, &id, range);
+        let result = match (range, plan) {
+            (Work::Leaves(k), Some(plan)) => check_leaves(&archive, &id, plan, k),
+            (Work::Seqs(first, last), _) => check_chunk(&archive, &id, (first, last)),
+            (Work::Leaves(_), None) => unreachable!("leaf chunks come from a plan"),
+        };
         let failed = result.is_err();
         if tx.send(result).is_err() || failed {
             return;
@@ -217,6 +243,39 @@ fn check_chunk(
         );
     }
     Ok(out)
+}
+
+/// Checks the rows of one chunk of the page plan, read from the pages; through
+/// SQL if the pages cannot be trusted to be what SQLite would read.
+fn check_leaves(
+    archive: &Archive,
+    id: &ArchiveId,
+    plan: &page_scan::Plan,
+    k: usize,
+) -> Result<CheckedChunk, VerifyError> {
+    let chunk = &plan.chunks[k];
+    let mut out = CheckedChunk::default();
+    let mut scratch = Vec::new();
+    let read = plan.read_chunk(archive.connection(), chunk, |seq, cells| {
+        let [record, leaf, chain, columns @ ..] = cells;
+        let record = record.bytes(&mut scratch);
+        let seq = seq.max(0) as u64;
+        check_row(
+            &mut out,
+            id,
+            seq,
+            record,
+            leaf.hash(),
+            chain.hash(),
+            columns,
+        );
+    });
+    match read {
+        Ok(()) => Ok(out),
+        Err(page_scan::Unreadable) => {
+            check_chunk(archive, id, (chunk.after.saturating_add(1), chunk.upto))
+        }
+    }
 }
 
 /// Recomputes one row's leaf hash and compares its index columns with its record.
@@ -286,9 +345,9 @@ fn push_str(arena: &mut String, s: &str) -> (u32, u32) {
     (start, arena.len() as u32)
 }
 
-/// A stored column value, borrowed from SQLite for the current row.
-#[derive(Clone, Copy)]
-enum Cell<'a> {
+/// A stored column value, borrowed from SQLite or a page for the current row.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Cell<'a> {
     Null,
     Bytes(&'a [u8]),
     Integer(i64),
