@@ -107,51 +107,14 @@ impl FileReader {
         let (Ok(n), Ok(at)) = (c_int::try_from(buf.len()), i64::try_from(offset)) else {
             return false;
         };
-        // SAFETY: `file` is open (see `of`); xRead writes at most `n` bytes
-        // into `buf`. The unix VFS reads with pread or from its read-only
-        // memory map, both safe from several threads.
+        // SAFETY: `file` is open (see `of`) and used by one thread; xRead
+        // writes at most `n` bytes into `buf`.
         unsafe {
             let Some(x_read) = (*(*self.file).pMethods).xRead else {
                 return false;
             };
             x_read(self.file, buf.as_mut_ptr().cast(), n, at) == ffi::SQLITE_OK
         }
-    }
-}
-
-impl FileReader {
-    /// Calls `f` with `len` bytes of the file from `offset`: straight from
-    /// SQLite's memory map of the file where the map covers them (no copy),
-    /// else read into `buf`. `None` if they cannot be read.
-    fn with_bytes<R>(
-        &self,
-        offset: u64,
-        len: usize,
-        buf: &mut Vec<u8>,
-        f: impl FnOnce(&[u8]) -> R,
-    ) -> Option<R> {
-        let (Ok(n), Ok(at)) = (c_int::try_from(len), i64::try_from(offset)) else {
-            return None;
-        };
-        // SAFETY: `file` is open (see `of`) and used by this thread only.
-        // xFetch gives a pointer to `n` bytes of SQLite's read-only map of
-        // the file, valid until xUnfetch. The caller holds a read
-        // transaction, so no writer changes those bytes meanwhile.
-        unsafe {
-            let methods = &*(*self.file).pMethods;
-            if methods.iVersion >= 3
-                && let (Some(fetch), Some(unfetch)) = (methods.xFetch, methods.xUnfetch)
-            {
-                let mut p: *mut c_void = std::ptr::null_mut();
-                if fetch(self.file, at, n, &mut p) == ffi::SQLITE_OK && !p.is_null() {
-                    let r = f(std::slice::from_raw_parts(p.cast::<u8>(), len));
-                    unfetch(self.file, at, p);
-                    return Some(r);
-                }
-            }
-        }
-        buf.resize(len, 0);
-        self.read(buf, offset).then(|| f(buf))
     }
 }
 
@@ -360,7 +323,7 @@ impl Plan {
                         == (g.page_size, g.usable, g.pages) => {}
             _ => return Err(Unreadable),
         }
-        let mut buf = Vec::new();
+        let mut buf = vec![0u8; g.page_size * RUN_PAGES];
         let mut overflow = Vec::new();
         let mut prev = chunk.after;
         let mut k = 0;
@@ -374,22 +337,24 @@ impl Plan {
             {
                 n += 1;
             }
-            let leaves = &chunk.leaves[k..k + n];
-            let offset = (first as u64 - 1) * g.page_size as u64;
-            file.with_bytes(offset, n * g.page_size, &mut buf, |run| {
-                for (page, &(pgno, after, upto)) in run.chunks_exact(g.page_size).zip(leaves) {
-                    read_leaf(&file, g, pgno, page, &mut overflow, |seq, cells| {
-                        if seq <= prev || seq <= after || seq > upto.min(chunk.upto) {
-                            return Err(Unreadable);
-                        }
-                        prev = seq;
-                        row(seq, cells);
-                        Ok(())
-                    })?;
-                }
-                Ok(())
-            })
-            .ok_or(Unreadable)??;
+            // One copy of a run of pages is cheaper than first touches of
+            // SQLite's memory map spread over the parsing (measured).
+            let run = &mut buf[..n * g.page_size];
+            if !file.read(run, (first as u64 - 1) * g.page_size as u64) {
+                return Err(Unreadable);
+            }
+            for (page, &(pgno, after, upto)) in
+                run.chunks_exact(g.page_size).zip(&chunk.leaves[k..k + n])
+            {
+                read_leaf(&file, g, pgno, page, &mut overflow, |seq, cells| {
+                    if seq <= prev || seq <= after || seq > upto.min(chunk.upto) {
+                        return Err(Unreadable);
+                    }
+                    prev = seq;
+                    row(seq, cells);
+                    Ok(())
+                })?;
+            }
             k += n;
         }
         Ok(())
