@@ -158,6 +158,36 @@ fn string_stop(b: &[u8]) -> Option<usize> {
         .map(|p| i + p)
 }
 
+/// A bit per byte of `b` (at most 16) that is a quote, a backslash, a bracket
+/// or a control character: where skipping over a nested value must look.
+#[inline]
+fn stops_in(b: &[u8]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if b.len() == 16 {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86-64 baseline, and the load reads
+        // the 16 bytes of `b`.
+        return unsafe {
+            let x = _mm_loadu_si128(b.as_ptr().cast());
+            let is = |c: u8| _mm_cmpeq_epi8(x, _mm_set1_epi8(c as i8));
+            // '{' | 0x20 == '{' and '[' | 0x20 == '{': one compare for both, and for the closers.
+            let folded = _mm_or_si128(x, _mm_set1_epi8(0x20));
+            let open = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8));
+            let close = _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8));
+            let control = _mm_cmpeq_epi8(x, _mm_min_epu8(x, _mm_set1_epi8(0x1f)));
+            let any = _mm_or_si128(
+                _mm_or_si128(is(b'"'), is(b'\\')),
+                _mm_or_si128(_mm_or_si128(open, close), control),
+            );
+            _mm_movemask_epi8(any) as u32
+        };
+    }
+    b.iter().enumerate().fold(0, |m, (i, &c)| {
+        let stop = matches!(c, b'"' | b'\\' | b'{' | b'}' | b'[' | b']') || c < 0x20;
+        m | (u32::from(stop) << i)
+    })
+}
+
 /// The bytes that matter when skipping over a nested value.
 const STRUCTURAL: [bool; 256] = {
     let mut t = [false; 256];
@@ -230,6 +260,75 @@ impl<'a> Scan<'a> {
             }
             _ => self.err("unterminated string or control character"),
         }
+    }
+
+    /// Whether `key` (its quotes and colon included) is next, after a comma
+    /// unless it is the object's first; if so, moves past it.
+    #[inline(always)]
+    fn key_here(&mut self, first: bool, key: &'static [u8]) -> bool {
+        let at = self.i + usize::from(!first);
+        let next = self.b.get(at..at + key.len());
+        if next == Some(key) && (first || self.b[self.i] == b',') {
+            self.i = at + key.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A string without escapes at the cursor; `None` for anything else.
+    #[inline]
+    fn plain_string(&mut self) -> Option<&'a str> {
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        let start = self.i + 1;
+        let n = string_stop(&self.b[start..])?;
+        if self.b[start + n] != b'"' {
+            return None;
+        }
+        self.i = start + n + 1;
+        // Quotes are ASCII, so both ends are character boundaries.
+        self.text.get(start..start + n)
+    }
+
+    /// Skips an object or array at the cursor that has no escapes and no
+    /// control characters, returning its text; `None` for anything else
+    /// (the general parser then reads it). Strings are most of a state's
+    /// bytes, so this looks at 16 bytes at a time and stops only at quotes
+    /// and brackets.
+    fn plain_nested(&mut self) -> Option<&'a str> {
+        let start = self.i;
+        if !matches!(self.peek(), Some(b'{' | b'[')) {
+            return None;
+        }
+        let b = self.b;
+        let mut depth = 0usize;
+        let mut in_string = false;
+        let mut block = start;
+        while block < b.len() {
+            let end = (block + 16).min(b.len());
+            let mut marks = stops_in(&b[block..end]);
+            while marks != 0 {
+                let p = block + marks.trailing_zeros() as usize;
+                marks &= marks - 1;
+                match (b[p], in_string) {
+                    (b'"', _) => in_string = !in_string,
+                    (b'{' | b'[', false) => depth += 1,
+                    (b'}' | b']', false) => {
+                        depth -= 1;
+                        if depth == 0 {
+                            self.i = p + 1;
+                            return self.text.get(start..p + 1);
+                        }
+                    }
+                    (b'{' | b'[' | b'}' | b']', true) => {}
+                    _ => return None,
+                }
+            }
+            block = end;
+        }
+        None
     }
 
     /// Skips a string starting at the cursor (`"`), returning the index after it.
@@ -354,9 +453,136 @@ impl<'a> RecordView<'a> {
     }
 
     /// Reads a stored record. Errors read like `Entry::from_record`'s.
+    #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<RecordView<'a>, String> {
         let text =
             std::str::from_utf8(bytes).map_err(|_| "record is not valid UTF-8".to_string())?;
+        // Filled in place: the view is large, and moving it costs.
+        let mut v = RecordView::default();
+        if v.read_sealed_shape(bytes, text).is_some() {
+            return Ok(v);
+        }
+        Self::parse_general(bytes, text)
+    }
+
+    /// Reads into `self` (a default view) the record in the shape ingest
+    /// seals (known keys in canonical order, top-level and actor strings
+    /// without escapes), without the general parser's per-key work:
+    /// verification and CSV export read millions. `None` is not an error, only
+    /// "not this shape" (`self` is then partly filled): the general parser
+    /// reads the record, or says what is wrong with it. Every record this
+    /// accepts, the general parser reads to the same view (tested below).
+    fn read_sealed_shape(&mut self, bytes: &'a [u8], text: &'a str) -> Option<()> {
+        let mut s = Scan {
+            b: bytes,
+            text,
+            i: 0,
+        };
+        let v = self;
+        s.expect(b'{').ok()?;
+        let mut first = true;
+        // Each known key, in canonical (byte) order, at most once.
+        macro_rules! key {
+            ($s:ident, $first:ident, $name:literal) => {
+                $s.key_here($first, concat!("\"", $name, "\":").as_bytes())
+                    .then(|| $first = false)
+                    .is_some()
+            };
+        }
+        if key!(s, first, "action") {
+            v.action = Cow::Borrowed(s.plain_string()?);
+        }
+        if key!(s, first, "actor") {
+            s.expect(b'{').ok()?;
+            let a = &mut v.actor;
+            let mut first = true;
+            macro_rules! actor {
+                ($name:literal, $field:ident) => {
+                    if key!(s, first, $name) {
+                        a.$field = Some(Cow::Borrowed(s.plain_string()?));
+                    }
+                };
+            }
+            actor!("api_key_created_at", api_key_created_at);
+            actor!("api_key_created_by", api_key_created_by);
+            actor!("api_key_id", api_key_id);
+            actor!("api_key_name", api_key_name);
+            actor!("api_key_scope", api_key_scope);
+            actor!("api_key_scope_id", api_key_scope_id);
+            actor!("auth_method", auth_method);
+            actor!("email", email);
+            actor!("org_role", org_role);
+            actor!("project_role", project_role);
+            actor!("type", actor_type);
+            actor!("user_id", user_id);
+            s.expect(b'}').ok()?;
+        } else {
+            return None;
+        }
+        // States are often strings or scalars; objects and arrays are skipped fast.
+        let state = |s: &mut Scan<'a>| match s.peek() {
+            Some(b'{' | b'[') => s.plain_nested(),
+            _ => s.raw_value().ok(),
+        };
+        if key!(s, first, "after") {
+            v.after = Some(state(&mut s)?);
+        }
+        if key!(s, first, "before") {
+            v.before = Some(state(&mut s)?);
+        }
+        if key!(s, first, "extra") {
+            if s.peek() != Some(b'{') {
+                return None;
+            }
+            v.extra = Some(s.plain_nested()?);
+        }
+        macro_rules! text {
+            ($name:literal, $field:ident) => {
+                if key!(s, first, $name) {
+                    v.$field = Some(Cow::Borrowed(s.plain_string()?));
+                }
+            };
+        }
+        if !key!(s, first, "id") {
+            return None;
+        }
+        v.id = Cow::Borrowed(s.plain_string()?);
+        text!("ip_address", ip_address);
+        text!("org_id", org_id);
+        text!("org_name", org_name);
+        text!("project_id", project_id);
+        text!("project_name", project_name);
+        if !key!(s, first, "resource_id") {
+            return None;
+        }
+        v.resource_id = Cow::Borrowed(s.plain_string()?);
+        text!("resource_name", resource_name);
+        if !key!(s, first, "resource_type") {
+            return None;
+        }
+        v.resource_type = Cow::Borrowed(s.plain_string()?);
+        if !key!(s, first, "time") {
+            return None;
+        }
+        v.time_text = Cow::Borrowed(s.plain_string()?);
+        text!("updated_at", updated_at);
+        text!("user_agent", user_agent);
+        s.expect(b'}').ok()?;
+        if s.i != bytes.len() || first {
+            return None;
+        }
+        v.time = Timestamp::parse(&v.time_text).ok()?;
+        for t in [&v.updated_at, &v.actor.api_key_created_at]
+            .into_iter()
+            .flatten()
+        {
+            Timestamp::parse(t).ok()?;
+        }
+        Some(())
+    }
+
+    /// Reads any record the strict parser reads, with its errors.
+    fn parse_general(bytes: &'a [u8], text: &'a str) -> Result<RecordView<'a>, String> {
         let mut s = Scan {
             b: bytes,
             text,
@@ -512,6 +738,58 @@ mod tests {
                 e.after.as_ref().map(|b| b.to_canonical()).as_deref()
             );
         }
+    }
+
+    /// Sample records and variants of them: every one the sealed-shape path
+    /// reads, the general parser reads to the same view.
+    #[test]
+    fn the_sealed_shape_path_reads_what_the_general_parser_reads() {
+        let s = Sample::new(3000, 11);
+        let (mut fast, mut nested_fast) = (0, 0);
+        for i in 0..s.n {
+            let rec = s.entry(i).canonical_record();
+            let variants = [
+                rec.clone(),
+                rec.replacen("\"id\":\"", "\"id\":\"\\u0041", 1),
+                rec.replacen(",\"ip_address\"", ",\"ip_address\":\"1\",\"ip_address\"", 1),
+                rec.replacen("\"actor\":{", "\"actor\":{\"zz\":\"1\",", 1),
+                rec.replacen("\"time\":\"", "\"time\":\"x", 1),
+                rec.replacen("}", "} ", 1),
+                rec.replacen("\"resource_id\"", "\"resource_idx\"", 1),
+                format!("{rec} "),
+                rec.replacen(
+                    "\"id\":",
+                    "\"extra\":{\"a\":\"}]\",\"b\":[1,{\"c\":[]}]},\"id\":",
+                    1,
+                ),
+                rec.replacen("\"id\":", "\"extra\":{\"a\":\"\\\"}\"},\"id\":", 1),
+                rec.replacen("\"id\":", "\"extra\":{\"a\":\"\t\"},\"id\":", 1),
+                rec.replacen("\"id\":", "\"extra\":[],\"id\":", 1),
+                rec.replacen("\"id\":", "\"extra\":{\"a\":[[[{}]]]},\"id\":", 1),
+                rec.replacen("\"id\":", "\"before\":{\"x\":{\"y\":\"{[\"}},\"id\":", 1),
+            ];
+            for (k, r) in variants.iter().enumerate() {
+                let text = std::str::from_utf8(r.as_bytes()).unwrap();
+                let general = RecordView::parse_general(r.as_bytes(), text);
+                let mut v = RecordView::default();
+                if v.read_sealed_shape(r.as_bytes(), text).is_some() {
+                    fast += 1;
+                    nested_fast += usize::from(k == 8 || k == 12);
+                    assert_eq!(Ok(v), general, "{r}");
+                }
+            }
+            assert!(
+                RecordView::default()
+                    .read_sealed_shape(rec.as_bytes(), &rec)
+                    .is_some(),
+                "a sealed record takes the fast path: {rec}"
+            );
+        }
+        assert!(fast >= 3000);
+        assert!(
+            nested_fast > 1000,
+            "brackets inside strings took the fast path"
+        );
     }
 
     #[test]

@@ -78,14 +78,24 @@ impl Timestamp {
                 c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
             })
         };
-        let date = chrono::NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
-        let time = chrono::NaiveTime::from_hms_milli_opt(
-            num(11..13)?,
-            num(14..16)?,
-            num(17..19)?,
-            num(20..23)?,
-        )?;
-        Some(Timestamp(date.and_time(time).and_utc().timestamp_millis()))
+        let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (hour, minute, second, milli) =
+            (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        let month_days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+            return None;
+        }
+        let days = days_from_civil(i64::from(year), i64::from(month), i64::from(day));
+        let seconds =
+            ((days * 24 + i64::from(hour)) * 60 + i64::from(minute)) * 60 + i64::from(second);
+        Some(Timestamp(seconds * 1000 + i64::from(milli)))
     }
 
     pub fn to_datetime(self) -> DateTime<Utc> {
@@ -93,6 +103,17 @@ impl Timestamp {
             .single()
             .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's `days_from_civil`), for a valid date.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 impl fmt::Display for Timestamp {
@@ -108,6 +129,49 @@ impl fmt::Display for Timestamp {
 
 #[cfg(test)]
 mod tests {
+    /// The canonical fast path gives chrono's answer for every day of the
+    /// years 0000 to 9999 (and refuses the dates chrono refuses).
+    #[test]
+    fn canonical_times_agree_with_chrono_on_every_day() {
+        use super::Timestamp;
+        let mut day = chrono::NaiveDate::from_ymd_opt(0, 1, 1).unwrap();
+        let last = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        let mut n = 0u32;
+        loop {
+            n = n.wrapping_mul(31).wrapping_add(7);
+            let (h, m, s, ms) = (n % 24, n / 24 % 60, n / 1440 % 60, n / 86400 % 1000);
+            let text = format!("{}T{h:02}:{m:02}:{s:02}.{ms:03}Z", day.format("%Y-%m-%d"));
+            let want = day
+                .and_hms_milli_opt(h, m, s, ms)
+                .unwrap()
+                .and_utc()
+                .timestamp_millis();
+            assert_eq!(
+                Timestamp::parse_canonical(&text),
+                Some(Timestamp(want)),
+                "{text}"
+            );
+            if day == last {
+                break;
+            }
+            day = day.succ_opt().unwrap();
+        }
+        for bad in [
+            "2023-02-29T00:00:00.000Z",
+            "1900-02-29T00:00:00.000Z",
+            "2024-04-31T00:00:00.000Z",
+            "2024-13-01T00:00:00.000Z",
+            "2024-00-10T00:00:00.000Z",
+            "2024-01-00T00:00:00.000Z",
+            "2024-01-01T24:00:00.000Z",
+            "2024-01-01T23:60:00.000Z",
+            "2024-01-01T23:59:60.000Z",
+        ] {
+            assert_eq!(Timestamp::parse_canonical(bad), None, "{bad}");
+        }
+        assert!(Timestamp::parse_canonical("2000-02-29T00:00:00.000Z").is_some());
+    }
+
     use super::*;
 
     #[test]

@@ -178,6 +178,12 @@ fn worker(
             return;
         }
     };
+    // Pages are copied out in long runs: plain reads of the page cache cost
+    // less than faulting SQLite's memory map in page by page, and the
+    // process does not end up holding the whole file (RSS = archive size).
+    if plan.is_some() {
+        let _ = archive.stop_mapping();
+    }
     for range in chunks {
         if job.is_cancelled() {
             return;
