@@ -232,14 +232,43 @@ pub(super) fn plan(conn: &Connection, workers: usize) -> Option<Plan> {
 
 /// The table's leaves in key order, each with the bounds its parents give
 /// (keys more than the first, at most the second).
+///
+/// Only interior pages are read: in a b-tree every leaf is at the same depth,
+/// found down the leftmost path, so the pages one level below the last
+/// interior level are taken as leaves, and reading them checks that they are.
 fn leaves_of(file: &FileReader, g: Geometry, root: u32) -> Option<Vec<(u32, i64, i64)>> {
+    let mut page = vec![0u8; g.page_size];
+    let read = |pgno: u32, page: &mut Vec<u8>| -> Option<u8> {
+        if !g.valid(pgno) || !file.read(page, (pgno as u64 - 1) * g.page_size as u64) {
+            return None;
+        }
+        page.get(if pgno == 1 { 100 } else { 0 }).copied()
+    };
+    let mut leaf_depth = 0;
+    let mut pgno = root;
+    loop {
+        match read(pgno, &mut page)? {
+            0x0D => break,
+            0x05 if leaf_depth < MAX_DEPTH => {
+                let hdr = if pgno == 1 { 100 } else { 0 };
+                let n = u16::from_be_bytes([page[hdr + 3], page[hdr + 4]]);
+                let child = if n == 0 {
+                    hdr + 8
+                } else {
+                    u16::from_be_bytes([page[hdr + 12], page[hdr + 13]]) as usize
+                };
+                pgno = u32::from_be_bytes(page.get(child..child + 4)?.try_into().ok()?);
+                leaf_depth += 1;
+            }
+            _ => return None,
+        }
+    }
     let mut seen = vec![0u64; (g.pages as usize).div_ceil(64) + 1];
     let mut leaves = Vec::new();
-    let mut page = vec![0u8; g.page_size];
     // Pages still to visit, the next one last.
     let mut stack = vec![(root, i64::MIN, i64::MAX, 0usize)];
     while let Some((pgno, after, upto, depth)) = stack.pop() {
-        if !g.valid(pgno) || depth > MAX_DEPTH {
+        if !g.valid(pgno) || depth > leaf_depth {
             return None;
         }
         let (word, bit) = (pgno as usize / 64, 1u64 << (pgno % 64));
@@ -247,14 +276,14 @@ fn leaves_of(file: &FileReader, g: Geometry, root: u32) -> Option<Vec<(u32, i64,
             return None;
         }
         seen[word] |= bit;
-        if !file.read(&mut page, (pgno as u64 - 1) * g.page_size as u64) {
-            return None;
+        if depth == leaf_depth {
+            leaves.push((pgno, after, upto));
+            continue;
         }
         let hdr = if pgno == 1 { 100 } else { 0 };
-        let body = &page[..g.usable];
-        match *body.get(hdr)? {
-            0x0D => leaves.push((pgno, after, upto)),
+        match read(pgno, &mut page)? {
             0x05 => {
+                let body = &page[..g.usable];
                 let n = u16::from_be_bytes([*body.get(hdr + 3)?, *body.get(hdr + 4)?]) as usize;
                 let right = u32::from_be_bytes(body.get(hdr + 8..hdr + 12)?.try_into().ok()?);
                 let pointers = hdr + 12;
