@@ -314,8 +314,19 @@ fn leaves_of(file: &FileReader, g: Geometry, root: u32) -> Option<Vec<(u32, i64,
 }
 
 /// A SQLite varint: the value and its length in bytes.
-#[inline]
+#[inline(always)]
 fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    // Serial types and small sizes, most varints, are one byte.
+    match b.first() {
+        Some(&c) if c < 0x80 => return Some((c as u64, 1)),
+        None => return None,
+        _ => {}
+    }
+    varint_long(b)
+}
+
+#[inline]
+fn varint_long(b: &[u8]) -> Option<(u64, usize)> {
     let mut v = 0u64;
     for (i, &c) in b.iter().enumerate().take(9) {
         if i == 8 {
