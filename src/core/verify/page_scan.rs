@@ -34,6 +34,8 @@ pub(super) const STORED_COLUMNS: usize = 14;
 const MAX_DEPTH: usize = 20;
 /// Most pages read with one call.
 const RUN_PAGES: usize = 64;
+/// SQLite's largest string or blob (SQLITE_MAX_LENGTH); a larger payload is damage.
+const MAX_PAYLOAD: usize = 1_000_000_000;
 /// Most leaves per chunk (about 6,000 rows of typical entries on 4 KiB pages).
 const MAX_CHUNK_LEAVES: usize = 2048;
 
@@ -116,6 +118,19 @@ impl FileReader {
             x_read(self.file, buf.as_mut_ptr().cast(), n, at) == ffi::SQLITE_OK
         }
     }
+
+    /// The file's size in bytes.
+    fn size(&self) -> Option<u64> {
+        let mut size: ffi::sqlite3_int64 = 0;
+        // SAFETY: `file` is open (see `of`); xFileSize writes one integer.
+        let rc = unsafe {
+            let x_size = (*(*self.file).pMethods).xFileSize?;
+            x_size(self.file, &mut size)
+        };
+        (rc == ffi::SQLITE_OK)
+            .then_some(size)
+            .and_then(|s| u64::try_from(s).ok())
+    }
 }
 
 /// The file's header facts, if it is a file this module reads.
@@ -144,6 +159,11 @@ fn read_header(file: &FileReader) -> Option<(Geometry, [u8; 4])> {
     }
     // Text encoding UTF-8.
     if u32::from_be_bytes(h[56..60].try_into().ok()?) != 1 {
+        return None;
+    }
+    // A header may claim more pages than the file holds; every bound below
+    // (page numbers, payload sizes, the pages-seen set) rests on this one.
+    if pages as u64 * page_size as u64 > file.size()? {
         return None;
     }
     Some((
@@ -459,7 +479,7 @@ fn read_overflow(
     size: usize,
     out: &mut Vec<u8>,
 ) -> Result<(), Unreadable> {
-    if size > g.pages as usize * g.usable {
+    if size > g.pages as usize * g.usable || size > MAX_PAYLOAD {
         return Err(Unreadable);
     }
     out.clear();
@@ -656,6 +676,21 @@ mod tests {
         drop(c);
         assert_eq!(std::fs::read(&wal).unwrap()[18], 2);
         assert!(!plan_of(&wal));
+    }
+
+    #[test]
+    fn a_header_claiming_more_pages_than_the_file_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = archive(d.path(), "a", 50, 1);
+        let mut b = std::fs::read(&path).unwrap();
+        b[28..32].copy_from_slice(&u32::MAX.to_be_bytes());
+        let big = d.path().join("big.sqlite");
+        std::fs::write(&big, &b).unwrap();
+        let a = Archive::open(&big);
+        // SQLite may refuse the file itself; if it opens, no plan is made.
+        if let Ok(a) = a {
+            assert!(plan(a.connection(), 2).is_none());
+        }
     }
 
     #[test]
