@@ -541,6 +541,11 @@ fn record_cells(p: &[u8]) -> Option<[Cell<'_>; STORED_COLUMNS]> {
         }
         column += 1;
     }
+    // SQLite's own rule: once the whole header is read, the fields must end
+    // exactly where the payload does.
+    if h >= header_len && (h > header_len || body != p.len()) {
+        return None;
+    }
     Some(cells)
 }
 
@@ -757,8 +762,11 @@ mod tests {
         assert!(matches!(c[4], Cell::Integer(1)));
         assert!(matches!(c[5], Cell::Real(f) if f == 1.5));
         assert!(matches!(c[6], Cell::Null));
-        // A body shorter than its header says, and reserved types, are refused.
+        // A body shorter or longer than its header says, and reserved types, are refused.
         assert!(record_cells(&p[..p.len() - 1]).is_none());
+        let mut longer = p.clone();
+        longer.push(0);
+        assert!(record_cells(&longer).is_none());
         assert!(record_cells(&[2, 10]).is_none());
     }
 
