@@ -221,7 +221,11 @@ fn check_chunk(
         .map_err(damaged)?;
     let mut rows = stmt.query([first, last]).map_err(|e| archive.err(e))?;
     let mut out = CheckedChunk {
-        rows: Vec::with_capacity((last - first + 1).clamp(0, MAX_CHUNK_SEQS) as usize),
+        rows: Vec::with_capacity(
+            last.saturating_sub(first)
+                .saturating_add(1)
+                .clamp(0, MAX_CHUNK_SEQS) as usize,
+        ),
         ..CheckedChunk::default()
     };
     let mut scratch = Vec::new();
