@@ -717,6 +717,15 @@ mod tests {
         let p = plan(a.connection(), 2).unwrap();
         let r = p.read_chunk(a.connection(), &p.chunks[0], |_, _| {});
         assert!(r.is_err());
+        // Verification then reads that chunk (from the lowest seq) through
+        // SQL, and says what SQL says.
+        use crate::core::verify::{RowReader, verify_archive_reading};
+        let via = |r| verify_archive_reading(&a, None, &Job::new(), r).map_err(|e| e.to_string());
+        let (pages, sql) = (via(RowReader::Pages), via(RowReader::Sql));
+        assert_eq!(pages.as_ref().err(), sql.as_ref().err());
+        if let (Ok(p), Ok(s)) = (pages, sql) {
+            assert_eq!(p.findings, s.findings);
+        }
         // An interior page that points at a page twice: no plan at all.
         let mut b = bytes;
         let root = Connection::open(&path)
