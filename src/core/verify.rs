@@ -251,6 +251,7 @@ impl From<ArchiveError> for VerifyError {
     }
 }
 
+#[derive(Clone)]
 struct Collector {
     findings: Vec<Finding>,
     counts: HashMap<FindingKind, u64>,
@@ -724,11 +725,53 @@ pub fn verify_archive_reading(
     }
     let total = archive.count()?;
     job.start_phase("verifying", total);
+    let (mut out, mut walk, entries, record_bytes) =
+        match walk_rows(archive, checkpoint, job, reader, total, out.clone())? {
+            Some(walked) => walked,
+            // The page reader gave up: everything is read again through SQL.
+            None => walk_rows(archive, checkpoint, job, RowReader::Sql, total, out)?.ok_or_else(
+                || VerifyError::Cannot("reading through SQL stopped unexpectedly".into()),
+            )?,
+        };
+    for (first, seq) in walk.duplicates() {
+        let id = (out.findings.len() < MAX_FINDINGS)
+            .then(|| stored_entry_id(archive, seq))
+            .flatten();
+        out.push(duplicate_finding(first, seq, id.as_deref()));
+    }
+    let (head, root, cp) = walk.finish(&mut out, entries, true);
+    let mut findings = out.findings.clone();
+    findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
+    Ok(Report {
+        format: Format::Archive,
+        archive_id: Some(archive.id()),
+        entries,
+        record_bytes,
+        counts: out.counts(),
+        findings,
+        head,
+        root,
+        checkpoint: cp,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// The chain walk over every row read as `reader` says, from `out` (findings
+/// so far); `None` if the page reader gave up (see `row_check::check_rows`).
+fn walk_rows(
+    archive: &Archive,
+    checkpoint: Option<&Checkpoint>,
+    job: &Job,
+    reader: RowReader,
+    total: u64,
+    mut out: Collector,
+) -> Result<Option<(Collector, ChainWalk, u64, u64)>, VerifyError> {
     let mut walk = ChainWalk::new(archive.id(), checkpoint);
     walk.ids.reserve(total.min(1 << 24) as usize);
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
-    row_check::check_rows(archive, reader, job, |mut chunk| {
+    job.set_done(0);
+    let done = row_check::check_rows(archive, reader, job, |mut chunk| {
         let mut findings = std::mem::take(&mut chunk.findings).into_iter().peekable();
         for (i, row) in chunk.rows.iter().enumerate() {
             walk.step(
@@ -751,27 +794,7 @@ pub fn verify_archive_reading(
         job.set_done(entries);
         Ok(())
     })?;
-    for (first, seq) in walk.duplicates() {
-        let id = (out.findings.len() < MAX_FINDINGS)
-            .then(|| stored_entry_id(archive, seq))
-            .flatten();
-        out.push(duplicate_finding(first, seq, id.as_deref()));
-    }
-    let (head, root, cp) = walk.finish(&mut out, entries, true);
-    let mut findings = out.findings.clone();
-    findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
-    Ok(Report {
-        format: Format::Archive,
-        archive_id: Some(archive.id()),
-        entries,
-        record_bytes,
-        counts: out.counts(),
-        findings,
-        head,
-        root,
-        checkpoint: cp,
-        elapsed: started.elapsed(),
-    })
+    Ok(done.then_some((out, walk, entries, record_bytes)))
 }
 
 /// The entry id of the record at `seq`, to name it in a finding.

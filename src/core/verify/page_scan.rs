@@ -16,8 +16,11 @@
 //! Pages are read through SQLite's own file handle, under a read transaction
 //! per chunk, so a writer cannot change the file while a chunk is read, and no
 //! other descriptor of the file is opened or closed (closing one would drop
-//! SQLite's POSIX locks on it). A chunk read after a writer committed (the
-//! file change counter moved since planning) is read through SQL instead.
+//! SQLite's POSIX locks on it). If a chunk finds the file changed since
+//! planning (a writer committed: the change counter moved) or a page not as
+//! planned, verification starts over and reads the whole archive through SQL:
+//! a damaged interior page could misplace a chunk's bounds, so no chunk alone
+//! is read again.
 
 use std::ffi::{c_int, c_void};
 
@@ -363,10 +366,9 @@ fn varint_long(b: &[u8]) -> Option<(u64, usize)> {
 impl Plan {
     /// Reads the rows of `chunk` through `conn` (a connection of its own, one
     /// per thread), calling `row` with each seq and its stored columns in seq
-    /// order. `Err` means nothing of the chunk can be trusted from the pages:
-    /// the file changed since planning or a page is not as planned, so the
-    /// chunk must be read through SQL (where `row` may already have been
-    /// called: the caller starts the chunk over).
+    /// order. `Err` means nothing read from the pages can be trusted: the file
+    /// changed since planning or a page is not as planned (`row` may already
+    /// have been called; the caller reads the archive again through SQL).
     pub fn read_chunk(
         &self,
         conn: &Connection,
@@ -717,8 +719,8 @@ mod tests {
         let p = plan(a.connection(), 2).unwrap();
         let r = p.read_chunk(a.connection(), &p.chunks[0], |_, _| {});
         assert!(r.is_err());
-        // Verification then reads that chunk (from the lowest seq) through
-        // SQL, and says what SQL says.
+        // Verification then reads the archive again through SQL, and says
+        // what SQL says.
         use crate::core::verify::{RowReader, verify_archive_reading};
         let via = |r| verify_archive_reading(&a, None, &Job::new(), r).map_err(|e| e.to_string());
         let (pages, sql) = (via(RowReader::Pages), via(RowReader::Sql));

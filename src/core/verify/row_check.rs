@@ -70,12 +70,18 @@ impl CheckedChunk {
 
 /// Reads and checks every row of the archive, handing the chunks to `walk`
 /// in seq order. Rows appended after the call started are not read.
+///
+/// `Ok(false)` means the page reader found the file not as it planned (a
+/// writer committed, or a page is damaged): what `walk` was given must be
+/// thrown away and the archive read again through SQL. A chunk alone cannot
+/// be read again through SQL: the seqs it should hold come from the same
+/// interior pages that may be damaged.
 pub(super) fn check_rows(
     archive: &Archive,
     reader: RowReader,
     job: &Job,
     mut walk: impl FnMut(CheckedChunk) -> Result<(), VerifyError>,
-) -> Result<(), VerifyError> {
+) -> Result<bool, VerifyError> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -113,9 +119,12 @@ pub(super) fn check_rows(
             let chunk = receivers[k % workers].recv().map_err(|_| {
                 VerifyError::Cannot("a verification worker stopped unexpectedly".into())
             })??;
+            let Some(chunk) = chunk else {
+                return Ok(false);
+            };
             walk(chunk)?;
         }
-        Ok(())
+        Ok(true)
         // Returning drops the receivers: workers still sending stop.
     })
 }
@@ -168,7 +177,7 @@ fn worker(
     id: ArchiveId,
     plan: Option<&page_scan::Plan>,
     chunks: impl Iterator<Item = Work>,
-    tx: mpsc::SyncSender<Result<CheckedChunk, VerifyError>>,
+    tx: mpsc::SyncSender<Result<Option<CheckedChunk>, VerifyError>>,
     job: &Job,
 ) {
     let archive = match Archive::open(path) {
@@ -190,10 +199,10 @@ fn worker(
         }
         let result = match (range, plan) {
             (Work::Leaves(k), Some(plan)) => check_leaves(&archive, &id, plan, k),
-            (Work::Seqs(first, last), _) => check_chunk(&archive, &id, (first, last)),
+            (Work::Seqs(first, last), _) => check_chunk(&archive, &id, (first, last)).map(Some),
             (Work::Leaves(_), None) => unreachable!("leaf chunks come from a plan"),
         };
-        let failed = result.is_err();
+        let failed = !matches!(result, Ok(Some(_)));
         if tx.send(result).is_err() || failed {
             return;
         }
@@ -255,14 +264,14 @@ fn check_chunk(
     Ok(out)
 }
 
-/// Checks the rows of one chunk of the page plan, read from the pages; through
-/// SQL if the pages cannot be trusted to be what SQLite would read.
+/// Checks the rows of one chunk of the page plan, read from the pages;
+/// `None` if the pages cannot be trusted to be what SQLite would read.
 fn check_leaves(
     archive: &Archive,
     id: &ArchiveId,
     plan: &page_scan::Plan,
     k: usize,
-) -> Result<CheckedChunk, VerifyError> {
+) -> Result<Option<CheckedChunk>, VerifyError> {
     let chunk = &plan.chunks[k];
     let mut out = CheckedChunk::default();
     let mut scratch = Vec::new();
@@ -280,12 +289,7 @@ fn check_leaves(
             columns,
         );
     });
-    match read {
-        Ok(()) => Ok(out),
-        Err(page_scan::Unreadable) => {
-            check_chunk(archive, id, (chunk.after.saturating_add(1), chunk.upto))
-        }
-    }
+    Ok(read.ok().map(|()| out))
 }
 
 /// Recomputes one row's leaf hash and compares its index columns with its record.
