@@ -9,7 +9,9 @@ use auditlens_fuzz::core::checkpoint::Checkpoint;
 use auditlens_fuzz::core::json::{self, Json};
 use auditlens_fuzz::core::merkle;
 use auditlens_fuzz::core::note::{Note, SignerKey, VerifierKey};
-use auditlens_fuzz::core::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY, SidecarReader, SignedCheckpoint};
+use auditlens_fuzz::core::proof::{
+    EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY, SidecarReader, SignedCheckpoint,
+};
 use auditlens_fuzz::{verifier, write_input};
 use libfuzzer_sys::fuzz_target;
 
@@ -29,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(n) = Note::parse(&text) {
         let _ = n.check(&keys);
-        assert_eq!(Note::parse(&n.to_text()).ok(), Some(n), "a note does not round-trip");
+        assert_eq!(
+            Note::parse(&n.to_text()).ok(),
+            Some(n),
+            "a note does not round-trip"
+        );
     }
     if let Ok(k) = VerifierKey::parse(&text) {
         assert_eq!(VerifierKey::parse(&k.to_text()).ok(), Some(k));

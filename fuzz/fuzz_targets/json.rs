@@ -37,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
     let back = json::parse(canonical.as_bytes())
         .unwrap_or_else(|e| panic!("canonical form does not parse: {e}\n{canonical}"));
     assert_eq!(back, v, "canonical form parses to another value");
-    assert_eq!(back.to_canonical(), canonical, "canonical form is not stable");
+    assert_eq!(
+        back.to_canonical(),
+        canonical,
+        "canonical form is not stable"
+    );
     let pretty = v.to_pretty();
     assert_eq!(
         json::parse(pretty.as_bytes()).ok().as_ref(),
@@ -49,11 +53,8 @@ fuzz_target!(|data: &[u8]| {
         let rec = e.canonical_record();
         let view = RecordView::parse(rec.as_bytes())
             .unwrap_or_else(|m| panic!("the record view rejects a record: {m}\n{rec}"));
-        let derived: Vec<Option<String>> = view
-            .index_columns()
-            .iter()
-            .map(|c| c.to_text())
-            .collect();
+        let derived: Vec<Option<String>> =
+            view.index_columns().iter().map(|c| c.to_text()).collect();
         assert_eq!(derived, IndexColumns::from_entry(&e).values().to_vec());
     }
     let _ = RecordView::parse(data);

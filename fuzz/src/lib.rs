@@ -83,7 +83,10 @@ pub fn drain(src: &mut Source, input_len: usize) -> usize {
             check_entry(&rec.entry);
         }
     }
-    assert!(src.next_record().is_none(), "a finished reader yielded again");
+    assert!(
+        src.next_record().is_none(),
+        "a finished reader yielded again"
+    );
     n
 }
 
@@ -98,11 +101,7 @@ pub fn check_entry(e: &Entry) {
     assert_eq!(back.canonical_record(), rec, "canonical form is not stable");
     let view = RecordView::parse(rec.as_bytes())
         .unwrap_or_else(|m| panic!("the record view rejects an accepted record: {m}\n{rec}"));
-    let derived: Vec<Option<String>> = view
-        .index_columns()
-        .iter()
-        .map(|c| c.to_text())
-        .collect();
+    let derived: Vec<Option<String>> = view.index_columns().iter().map(|c| c.to_text()).collect();
     assert_eq!(
         derived,
         IndexColumns::from_entry(e).values().to_vec(),
