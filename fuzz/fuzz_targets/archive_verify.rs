@@ -1,6 +1,8 @@
 //! `auditlens verify --checkpoint CP --key K ARCHIVE` on an archive whose
 //! file bytes were damaged: it must end in findings or a clean error, never a
-//! panic, hang or allocation blow-up; and the undamaged archive is intact.
+//! panic, hang or allocation blow-up; the undamaged archive is intact; and
+//! verification reading the b-tree pages itself agrees with reading through
+//! SQL (`core::verify::page_scan`).
 //!
 //! A whole-file input would rarely get past SQLite's header, so the input is
 //! a list of patches on a small valid archive built once per process (40
@@ -17,7 +19,7 @@ use auditlens_fuzz::core::ingest::{IngestOptions, ingest};
 use auditlens_fuzz::core::job::Job;
 use auditlens_fuzz::core::proof::{self, SignedCheckpoint};
 use auditlens_fuzz::core::sample::{PlatformFormat, Sample, write_platform};
-use auditlens_fuzz::core::verify::Status;
+use auditlens_fuzz::core::verify::{RowReader, Status, verify_archive_reading};
 use auditlens_fuzz::{scratch_dir, signer, verifier, write_input};
 use libfuzzer_sys::fuzz_target;
 
@@ -74,6 +76,28 @@ fuzz_target!(|data: &[u8]| {
     };
     let job = Job::new();
     let result = proof::verify_signed(&path, checkpoint, &keys, &job);
+    // Read from its b-tree pages or through SQL, the archive gives the same
+    // answer: the page reader reads only what it reads as SQLite does.
+    if let Ok(a) = Archive::open(&path) {
+        let cp = checkpoint.map(|c| &c.checkpoint);
+        let pages = verify_archive_reading(&a, cp, &job, RowReader::Pages);
+        let sql = verify_archive_reading(&a, cp, &job, RowReader::Sql);
+        match (&pages, &sql) {
+            (Ok(p), Ok(s)) => {
+                assert_eq!(p.findings, s.findings);
+                assert_eq!(
+                    (p.entries, p.record_bytes, p.head, p.root),
+                    (s.entries, s.record_bytes, s.head, s.root)
+                );
+            }
+            (Err(_), Err(_)) => {}
+            _ => panic!(
+                "pages {:?} but SQL {:?}",
+                pages.as_ref().map(|r| r.entries),
+                sql.as_ref().map(|r| r.entries)
+            ),
+        }
+    }
     // Undamaged, and not asked to check signatures without a checkpoint
     // (which is a `not_signed` finding): intact, with no finding.
     if bytes == base.bytes && (checkpoint.is_some() || keys.is_empty()) {
