@@ -14,13 +14,13 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use auditlens::core::archive::Archive;
-use auditlens::core::export::{ExportFormat, export};
-use auditlens::core::filter::Filter;
-use auditlens::core::ingest::{IngestOptions, ingest};
-use auditlens::core::job::Job;
-use auditlens::core::sample::{PlatformFormat, Sample, write_platform};
-use auditlens::core::verify::verify_file;
+use auditlens_core::archive::Archive;
+use auditlens_core::export::{ExportFormat, export};
+use auditlens_core::filter::Filter;
+use auditlens_core::ingest::{IngestOptions, ingest};
+use auditlens_core::job::Job;
+use auditlens_core::sample::{PlatformFormat, Sample, write_platform};
+use auditlens_core::verify::verify_file;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use auditlens::core::sample::{PlatformFormat, Sample, write_platform};
+use auditlens_core::sample::{PlatformFormat, Sample, write_platform};
 
 const GOAL_KB: u64 = 300 * 1024;
 
@@ -166,7 +166,7 @@ fn main() {
         worst = worst.max(kb);
         if !keep {
             let _ = std::fs::remove_file(&out);
-            let _ = std::fs::remove_file(auditlens::core::proof::sidecar_path(&out));
+            let _ = std::fs::remove_file(auditlens_core::proof::sidecar_path(&out));
         }
     }
     if !keep {

@@ -12,11 +12,11 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use auditlens::core::chain::{ArchiveId, Hash, MerkleBuilder};
-use auditlens::core::checkpoint::Checkpoint;
-use auditlens::core::merkle::{self, Tree};
-use auditlens::core::note::SignerKey;
-use auditlens::core::proof::SignedCheckpoint;
+use auditlens_core::chain::{ArchiveId, Hash, MerkleBuilder};
+use auditlens_core::checkpoint::Checkpoint;
+use auditlens_core::merkle::{self, Tree};
+use auditlens_core::note::SignerKey;
+use auditlens_core::proof::SignedCheckpoint;
 use sha2::{Digest, Sha256};
 
 fn leaf(i: u64) -> Hash {

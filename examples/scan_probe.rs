@@ -1,4 +1,4 @@
-use auditlens::core::record_view::RecordView;
+use auditlens_core::record_view::RecordView;
 use rusqlite::{Connection, OpenFlags};
 use std::time::Instant;
 fn main() {

@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
-use auditlens::app::index::Index;
-use auditlens::app::search::SearchIndex;
-use auditlens::core::job::Job;
+use auditlens_core::job::Job;
+use auditlens_core::row_index::Index;
+use auditlens_core::text_search::SearchIndex;
 
 fn rss() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -41,7 +41,7 @@ fn main() {
     let r1 = rss();
     let t = Instant::now();
     let si = SearchIndex::build(path.as_ref(), &ix, &Job::new()).expect("text index");
-    auditlens::app::state::release_free_memory();
+    auditlens_core::row_index::release_free_memory();
     println!(
         "text index: built in {:.2} s, heap {:.1} B/entry, RSS +{:.1} B/entry; {}",
         t.elapsed().as_secs_f64(),

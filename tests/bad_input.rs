@@ -8,12 +8,12 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use auditlens::core::archive::Archive;
-use auditlens::core::ingest::{IngestError, IngestOptions, ingest};
-use auditlens::core::job::Job;
-use auditlens::core::sample::{PlatformFormat, Sample};
-use auditlens::core::source::{Format, Source, detect};
-use auditlens::core::verify::verify_file;
+use auditlens_core::archive::Archive;
+use auditlens_core::ingest::{IngestError, IngestOptions, ingest};
+use auditlens_core::job::Job;
+use auditlens_core::sample::{PlatformFormat, Sample};
+use auditlens_core::source::{Format, Source, detect};
+use auditlens_core::verify::verify_file;
 use common::*;
 
 // ---------------------------------------------------------------- helpers
@@ -556,7 +556,7 @@ fn record_nested_100000_levels_deep() {
     assert_refused_everywhere(&p, "nested");
     // Stringified, as the platform writes before/after.
     let p = d.path().join("deepstr.jsonl");
-    let stringified = auditlens::core::export::json_string(&deep);
+    let stringified = auditlens_core::export::json_string(&deep);
     std::fs::write(
         &p,
         format!(
@@ -595,10 +595,10 @@ fn deeply_nested_line_in_an_auditlens_export_is_a_finding_not_a_crash() {
     let archive = build_archive(d.path(), "a", 5);
     let out = d.path().join("a.ndjson");
     let a = Archive::open(&archive).unwrap();
-    auditlens::core::export::export(
+    auditlens_core::export::export(
         &a,
-        &auditlens::core::filter::Filter::default(),
-        auditlens::core::export::ExportFormat::Ndjson,
+        &auditlens_core::filter::Filter::default(),
+        auditlens_core::export::ExportFormat::Ndjson,
         &out,
         &Job::new(),
     )
@@ -608,7 +608,7 @@ fn deeply_nested_line_in_an_auditlens_export_is_a_finding_not_a_crash() {
     lines[3] = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     std::fs::write(&out, lines.join("\n") + "\n").unwrap();
     let r = verify(&out, None);
-    assert_eq!(r.status(), auditlens::core::verify::Status::Tampered);
+    assert_eq!(r.status(), auditlens_core::verify::Status::Tampered);
     let o = run([OsStr::new("verify"), out.as_os_str()]);
     assert_eq!(o.code, 1, "{}", o.stderr);
 }
@@ -618,7 +618,7 @@ fn a_large_but_legal_record_is_accepted_even_as_the_first_line() {
     // 1 MiB of prompt text is well under the 16 MiB limit and must be read,
     // whatever its position in the file (format detection looks at 64 KiB).
     let d = tempfile::tempdir().unwrap();
-    let big = auditlens::core::export::json_string(&format!(
+    let big = auditlens_core::export::json_string(&format!(
         "{{\"prompt\":\"{}\"}}",
         "lorem ipsum ".repeat(90_000)
     ));
@@ -953,7 +953,7 @@ fn same_id_with_different_content_is_a_conflict_and_not_stored() {
     let before_entries = entries_of(&archive);
     let s = Sample::new(50, SEED);
     let mut changed = s.entry(10);
-    changed.after = Some(auditlens::core::json::Json::String("edited later".into()));
+    changed.after = Some(auditlens_core::json::Json::String("edited later".into()));
     assert_ne!(changed, s.entry(10));
     let existing_seq = before_entries
         .iter()
@@ -1006,7 +1006,7 @@ fn conflict_within_one_ingest_keeps_the_first_and_reports_the_second() {
     let s = Sample::new(20, SEED);
     let e = s.entry(3);
     let mut other = e.clone();
-    other.after = Some(auditlens::core::json::Json::Bool(false));
+    other.after = Some(auditlens_core::json::Json::Bool(false));
     let a = d.path().join("a.jsonl");
     let b = d.path().join("b.jsonl");
     write_platform_jsonl(&a, std::slice::from_ref(&e));

@@ -6,11 +6,11 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use auditlens::core::archive::Archive;
-use auditlens::core::checkpoint::Checkpoint;
-use auditlens::core::model::{ActorType, Entry};
-use auditlens::core::sample::PlatformFormat;
-use auditlens::core::time::Timestamp;
+use auditlens_core::archive::Archive;
+use auditlens_core::checkpoint::Checkpoint;
+use auditlens_core::model::{ActorType, Entry};
+use auditlens_core::sample::PlatformFormat;
+use auditlens_core::time::Timestamp;
 use common::*;
 use serde_json::Value;
 
@@ -289,7 +289,7 @@ fn checkpoint_to_a_file_then_verify_with_it() {
     // More entries later: the old checkpoint still matches its prefix.
     let more = d.path().join("more.jsonl");
     let later: Vec<Entry> = {
-        let s = auditlens::core::sample::Sample::new(N, 99);
+        let s = auditlens_core::sample::Sample::new(N, 99);
         (0..20)
             .map(|i| {
                 let mut e = s.entry(i);
@@ -1024,7 +1024,7 @@ fn consistency_of_a_grown_archive_and_of_a_rewritten_one() {
     );
     // A year later, 20 more entries.
     let more = d.path().join("more.jsonl");
-    let s = auditlens::core::sample::Sample::new(N, 99);
+    let s = auditlens_core::sample::Sample::new(N, 99);
     let later: Vec<Entry> = (0..20)
         .map(|i| {
             let mut e = s.entry(i);

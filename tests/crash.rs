@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use auditlens::core::archive::Archive;
-use auditlens::core::ingest::{IngestOptions, ingest};
-use auditlens::core::job::Job;
-use auditlens::core::verify::Status;
+use auditlens_core::archive::Archive;
+use auditlens_core::ingest::{IngestOptions, ingest};
+use auditlens_core::job::Job;
+use auditlens_core::verify::Status;
 use common::*;
 
 const TRIALS: u64 = 20;
@@ -136,7 +136,7 @@ fn archive_with_hot_journal(dir: &Path) -> (PathBuf, usize) {
         &extra,
         400,
         99,
-        auditlens::core::sample::PlatformFormat::Jsonl,
+        auditlens_core::sample::PlatformFormat::Jsonl,
     );
     let more = entries_of(&{
         let other = dir.join("other.sqlite");

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use auditlens::core::archive::Archive;
-use auditlens::core::ingest::{IngestOptions, ingest};
-use auditlens::core::job::Job;
-use auditlens::core::sample::PlatformFormat;
-use auditlens::core::verify::Status;
+use auditlens_core::archive::Archive;
+use auditlens_core::ingest::{IngestOptions, ingest};
+use auditlens_core::job::Job;
+use auditlens_core::sample::PlatformFormat;
+use auditlens_core::verify::Status;
 use common::*;
 use rusqlite::Connection;
 
@@ -377,7 +377,7 @@ fn reader_facing_a_stuck_exclusive_lock_says_locked() {
     let archive = build_archive(dir.path(), "base", 50);
     let want = records(&archive);
     let holder = Holder::start(&archive, true);
-    let e = match auditlens::core::verify::verify_file(&archive, None, &Job::new()) {
+    let e = match auditlens_core::verify::verify_file(&archive, None, &Job::new()) {
         Ok(_) => panic!("verify read through an exclusive lock"),
         Err(e) => e,
     };

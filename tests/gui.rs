@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use auditlens::app::egui;
 use auditlens::app::state::read_entry;
 use auditlens::app::{NoDialogs, Settings, Viewer};
-use auditlens::core::filter::Filter;
-use auditlens::core::ingest::{IngestOptions, ingest};
-use auditlens::core::job::Job;
+use auditlens_core::filter::Filter;
+use auditlens_core::ingest::{IngestOptions, ingest};
+use auditlens_core::job::Job;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -295,7 +295,7 @@ fn intact_archive_shows_intact_banner() {
     assert!(h.query_by_label_contains("Tampered").is_none());
     // Status bar: read-only and the file's SHA-256.
     h.get_by_label("read-only");
-    let sha = auditlens::app::state::file_sha256(&archive).unwrap();
+    let sha = auditlens_core::digest::file_sha256(&archive).unwrap();
     assert!(h.state().state.doc.as_ref().unwrap().sha256.as_deref() == Some(sha.as_str()));
     drop(h);
     assert_eq!(
@@ -333,7 +333,7 @@ fn tampered_archive_banner_and_finding_jump() {
 }
 
 fn expected_count(archive: &Path, f: &Filter) -> usize {
-    let a = auditlens::core::archive::Archive::open(archive).unwrap();
+    let a = auditlens_core::archive::Archive::open(archive).unwrap();
     (1..=a.count().unwrap())
         .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
         .count()
@@ -390,7 +390,7 @@ fn typing_a_filter_changes_the_count() {
 fn index_filter_agrees_with_core_filter() {
     let dir = tempfile::tempdir().unwrap();
     let archive = make_archive(dir.path());
-    let ix = auditlens::app::index::Index::load(&archive, &Job::new()).unwrap();
+    let ix = auditlens_core::row_index::Index::load(&archive, &Job::new()).unwrap();
     let filters = [
         Filter {
             actions: vec!["create".into()],
@@ -402,12 +402,12 @@ fn index_filter_agrees_with_core_filter() {
         },
         Filter {
             projects: vec!["p2".into()],
-            actor_type: Some(auditlens::core::model::ActorType::ApiKey),
+            actor_type: Some(auditlens_core::model::ActorType::ApiKey),
             ..Default::default()
         },
         Filter {
-            from: Some(auditlens::core::time::Timestamp::parse("2025-03-02T00:00:00Z").unwrap()),
-            to: Some(auditlens::core::time::Timestamp::parse("2025-03-03T09:00:00Z").unwrap()),
+            from: Some(auditlens_core::time::Timestamp::parse("2025-03-02T00:00:00Z").unwrap()),
+            to: Some(auditlens_core::time::Timestamp::parse("2025-03-03T09:00:00Z").unwrap()),
             ..Default::default()
         },
         Filter {
@@ -430,12 +430,18 @@ fn index_filter_agrees_with_core_filter() {
     ];
     for f in filters {
         let mut got = ix.candidates(&f);
-        if auditlens::app::index::needs_records(&f) {
-            got = auditlens::app::index::refine_with_records(&ix, &archive, &got, &f, &Job::new())
-                .unwrap();
+        if auditlens_core::row_index::needs_records(&f) {
+            got = auditlens_core::row_index::refine_with_records(
+                &ix,
+                &archive,
+                &got,
+                &f,
+                &Job::new(),
+            )
+            .unwrap();
         }
         let got: Vec<u64> = got.iter().map(|&p| ix.seq(p as usize)).collect();
-        let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+        let a = auditlens_core::archive::Archive::open(&archive).unwrap();
         let want: Vec<u64> = (1..=12)
             .filter(|&s| f.matches(&read_entry(&a, s).unwrap().entry))
             .collect();
@@ -512,10 +518,10 @@ fn export_writes_exactly_the_filtered_entries() {
         .collect();
     assert_eq!(seqs, shown);
     // The export verifies on its own.
-    let r = auditlens::core::verify::verify_file(&out, None, &Job::new()).unwrap();
+    let r = auditlens_core::verify::verify_file(&out, None, &Job::new()).unwrap();
     assert_eq!(
         r.status(),
-        auditlens::core::verify::Status::Intact,
+        auditlens_core::verify::Status::Intact,
         "{:?}",
         r.findings
     );
@@ -542,9 +548,9 @@ fn raw_export_opens_unsealed_and_bad_file_shows_error() {
 
 #[test]
 fn signed_subset_export_banner_names_its_checkpoint_and_signer() {
-    use auditlens::core::archive::Archive;
-    use auditlens::core::export::{ExportFormat, export_with};
-    use auditlens::core::note::SignerKey;
+    use auditlens_core::archive::Archive;
+    use auditlens_core::export::{ExportFormat, export_with};
+    use auditlens_core::note::SignerKey;
     let dir = tempfile::tempdir().unwrap();
     let archive = make_archive(dir.path());
     let key = SignerKey::from_seed("auditor.example", &[3; 32]).unwrap();
@@ -594,17 +600,17 @@ fn signed_subset_export_banner_names_its_checkpoint_and_signer() {
 /// keys, values, JSON runs, timestamps, ids), upper case included.
 #[test]
 fn text_index_agrees_with_core_filter() {
-    use auditlens::app::search::{SearchIndex, supports};
-    use auditlens::core::filter::search_text;
+    use auditlens_core::filter::search_text;
+    use auditlens_core::text_search::{SearchIndex, supports};
     let dir = tempfile::tempdir().unwrap();
     let made = make_archive(dir.path());
     let tampered = tamper(&made, dir.path());
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite");
     for archive in [made, tampered, sample] {
-        let ix = auditlens::app::index::Index::load(&archive, &Job::new()).unwrap();
+        let ix = auditlens_core::row_index::Index::load(&archive, &Job::new()).unwrap();
         let si = SearchIndex::build(&archive, &ix, &Job::new()).unwrap();
         assert_eq!(si.len(), ix.len());
-        let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+        let a = auditlens_core::archive::Archive::open(&archive).unwrap();
         let entries: Vec<_> = (0..ix.len())
             .map(|p| read_entry(&a, ix.seq(p)).unwrap().entry)
             .collect();
@@ -677,7 +683,7 @@ fn sample_archive() -> PathBuf {
 /// The first page comes from a prefix of the index (oldest or newest entries).
 #[test]
 fn prefix_index_holds_the_first_or_last_entries() {
-    use auditlens::app::index::Index;
+    use auditlens_core::row_index::Index;
     let archive = sample_archive();
     let first = Index::load_prefix(&archive, 100, false, &Job::new()).unwrap();
     assert!(!first.complete);
@@ -780,9 +786,9 @@ fn sample_archive_search_facets_and_resource_sort() {
     // Sort by the Resource column: labels (name, else id) in case-insensitive order.
     h.get_by_label("Resource").click();
     wait_for(&mut h, "sorted", |v| {
-        v.state.settled() && v.state.settings.sort == auditlens::app::index::SortKey::Resource
+        v.state.settled() && v.state.settings.sort == auditlens_core::row_index::SortKey::Resource
     });
-    let a = auditlens::core::archive::Archive::open(&archive).unwrap();
+    let a = auditlens_core::archive::Archive::open(&archive).unwrap();
     let s = &h.state().state;
     let labels: Vec<String> = (0..s.view.len())
         .map(|r| {
@@ -846,7 +852,7 @@ fn column_widths_persist_through_egui_memory() {
 /// back) still maps rows to the right seqs.
 #[test]
 fn index_with_a_seq_gap() {
-    use auditlens::app::index::{Index, Seqs};
+    use auditlens_core::row_index::{Index, Seqs};
     let dir = tempfile::tempdir().unwrap();
     let archive = make_archive(dir.path());
     let gap = dir.path().join("gap.sqlite");
@@ -867,6 +873,6 @@ fn index_with_a_seq_gap() {
     assert_eq!(whole.position(13), None);
     assert_eq!(whole.position(0), None);
     // The text index follows the same positions.
-    let si = auditlens::app::search::SearchIndex::build(&gap, &ix, &Job::new()).unwrap();
+    let si = auditlens_core::text_search::SearchIndex::build(&gap, &ix, &Job::new()).unwrap();
     assert_eq!(si.len(), 11);
 }

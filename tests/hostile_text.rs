@@ -10,10 +10,10 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-use auditlens::core::archive::Archive;
-use auditlens::core::chain;
-use auditlens::core::model::Entry;
-use auditlens::core::time::Timestamp;
+use auditlens_core::archive::Archive;
+use auditlens_core::chain;
+use auditlens_core::model::Entry;
+use auditlens_core::time::Timestamp;
 use common::*;
 
 /// ESC sequences (clear screen, set window title, colour), BEL, CR, a newline,
@@ -120,7 +120,7 @@ fn errors_quoting_records_and_file_names_are_escaped() {
     // An auditlens NDJSON export whose entry carries an unknown, hostile key.
     let e = hostile_entry("x1");
     let record = e.canonical_record();
-    let key = auditlens::core::export::json_string(NASTY);
+    let key = auditlens_core::export::json_string(NASTY);
     let zero = "0".repeat(64);
     let text = format!(
         "{{\"auditlens_export\":{{\"version\":1,\"archive_id\":\"{}\"}}}}\n\

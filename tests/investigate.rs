@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use auditlens::app::egui;
 use auditlens::app::investigate::Histogram;
 use auditlens::app::{NoDialogs, Settings, Viewer};
-use auditlens::core::archive::Archive;
-use auditlens::core::case::{CaseFile, case_path};
-use auditlens::core::filter::Filter;
-use auditlens::core::job::Job;
-use auditlens::core::patterns::{Pattern, PatternSettings, scan_archive};
+use auditlens_core::archive::Archive;
+use auditlens_core::case::{CaseFile, case_path};
+use auditlens_core::filter::Filter;
+use auditlens_core::job::Job;
+use auditlens_core::patterns::{Pattern, PatternSettings, scan_archive};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -195,7 +195,7 @@ fn all_by_this_actor_shows_everything_they_did_with_a_summary() {
 fn timeline_counts_every_shown_entry_once_by_kind() {
     let dir = tempfile::tempdir().unwrap();
     let archive = sample_copy(dir.path());
-    let ix = auditlens::app::index::Index::load(&archive, &Job::new()).unwrap();
+    let ix = auditlens_core::row_index::Index::load(&archive, &Job::new()).unwrap();
     let all: Vec<u32> = (0..ix.len() as u32).collect();
     let h = Histogram::of(&ix, &all, 50);
     assert_eq!(h.counts.len(), 50);
@@ -269,9 +269,9 @@ fn new_thresholds_scan_again() {
 /// a 1 MB value are shown escaped and cut, never raw.
 #[test]
 fn hostile_text_is_shown_escaped_and_cut() {
-    use auditlens::core::json;
-    use auditlens::core::model::{Actor, ActorType, Entry};
-    use auditlens::core::time::Timestamp;
+    use auditlens_core::json;
+    use auditlens_core::model::{Actor, ActorType, Entry};
+    use auditlens_core::time::Timestamp;
     let dir = tempfile::tempdir().unwrap();
     let mut e = Entry::new(
         "chostile00000000000000001",

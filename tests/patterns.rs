@@ -1,11 +1,11 @@
 //! Each pattern to watch, on crafted entries: one that must be a hit and a
 //! near miss that must not.
 
-use auditlens::core::json::{self, Json};
-use auditlens::core::model::{Actor, ActorType, Entry};
-use auditlens::core::patterns::{Pattern, PatternSettings, ScanReport, Scanner};
-use auditlens::core::record_view::RecordView;
-use auditlens::core::time::Timestamp;
+use auditlens_core::json::{self, Json};
+use auditlens_core::model::{Actor, ActorType, Entry};
+use auditlens_core::patterns::{Pattern, PatternSettings, ScanReport, Scanner};
+use auditlens_core::record_view::RecordView;
+use auditlens_core::time::Timestamp;
 
 /// Monday 2025-01-06 at hh:mm UTC, plus `days`.
 fn at(days: i64, hh: i64, mm: i64) -> Timestamp {
@@ -215,11 +215,11 @@ fn access_control_changes_are_creations_and_deletions_of_access() {
 fn the_sample_archive_shows_its_planted_patterns() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite");
-    let archive = auditlens::core::archive::Archive::open(&path).unwrap();
-    let r = auditlens::core::patterns::scan_archive(
+    let archive = auditlens_core::archive::Archive::open(&path).unwrap();
+    let r = auditlens_core::patterns::scan_archive(
         &archive,
         &PatternSettings::default(),
-        &auditlens::core::job::Job::new(),
+        &auditlens_core::job::Job::new(),
     )
     .unwrap();
     assert_eq!(r.entries, 3000);
@@ -257,16 +257,16 @@ fn scan_command_lists_the_same_hits_as_json() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["entries"], 3000);
-    let archive = auditlens::core::archive::Archive::open(&path).unwrap();
+    let archive = auditlens_core::archive::Archive::open(&path).unwrap();
     let settings = PatternSettings {
         utc_offset_minutes: 60,
         bulk_count: 5,
         ..PatternSettings::default()
     };
-    let r = auditlens::core::patterns::scan_archive(
+    let r = auditlens_core::patterns::scan_archive(
         &archive,
         &settings,
-        &auditlens::core::job::Job::new(),
+        &auditlens_core::job::Job::new(),
     )
     .unwrap();
     let patterns = v["patterns"].as_array().unwrap();

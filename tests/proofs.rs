@@ -6,17 +6,17 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use auditlens::core::archive::Archive;
-use auditlens::core::chain::{self, ArchiveId, Hash};
-use auditlens::core::export::{ExportFormat, export_with};
-use auditlens::core::filter::Filter;
-use auditlens::core::job::Job;
-use auditlens::core::json;
-use auditlens::core::merkle;
-use auditlens::core::model::Entry;
-use auditlens::core::note::{SignerKey, VerifierKey};
-use auditlens::core::proof::{self, SignedCheckpoint, sidecar_path};
-use auditlens::core::verify::{CheckpointStatus, FindingKind as K, Report, Status, VerifyError};
+use auditlens_core::archive::Archive;
+use auditlens_core::chain::{self, ArchiveId, Hash};
+use auditlens_core::export::{ExportFormat, export_with};
+use auditlens_core::filter::Filter;
+use auditlens_core::job::Job;
+use auditlens_core::json;
+use auditlens_core::merkle;
+use auditlens_core::model::Entry;
+use auditlens_core::note::{SignerKey, VerifierKey};
+use auditlens_core::proof::{self, SignedCheckpoint, sidecar_path};
+use auditlens_core::verify::{CheckpointStatus, FindingKind as K, Report, Status, VerifyError};
 use common::*;
 use serde_json::Value;
 
@@ -63,7 +63,7 @@ fn signed_checkpoint_follows_the_c2sp_key_rules() {
     assert_eq!(kinds(&r), vec![(K::NotSigned, None)]);
     // A failing known key rejects, even with another good signature.
     let mut note = cp.note.clone().unwrap();
-    let mut by_b = auditlens::core::note::Note::sign(&note.text, &b).unwrap();
+    let mut by_b = auditlens_core::note::Note::sign(&note.text, &b).unwrap();
     by_b.signatures[0].signature[10] ^= 0x40;
     note.signatures.push(by_b.signatures[0].clone());
     let two = SignedCheckpoint::parse(&note.to_text()).unwrap();
@@ -178,7 +178,7 @@ fn whole_chain_rewrite_is_caught_with_a_checkpoint_every_time() {
 #[test]
 fn grown_archive_is_consistent_with_its_old_checkpoint_and_reports_what_was_added() {
     let d = tempfile::tempdir().unwrap();
-    let s = auditlens::core::sample::Sample::new(300, SEED);
+    let s = auditlens_core::sample::Sample::new(300, SEED);
     let all: Vec<Entry> = (0..300).map(|i| s.entry(i)).collect();
     let (first, second) = (d.path().join("1.jsonl"), d.path().join("2.jsonl"));
     write_platform_jsonl(&first, &all[..200]);

@@ -2,15 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
-use auditlens::core::archive::Archive;
-use auditlens::core::audit_report::{ReportInput, gather, to_html};
-use auditlens::core::case::{CaseFile, case_path};
-use auditlens::core::checkpoint::Checkpoint;
-use auditlens::core::filter::Filter;
-use auditlens::core::job::Job;
-use auditlens::core::patterns::{PatternSettings, scan_archive};
-use auditlens::core::proof::SignedCheckpoint;
-use auditlens::core::verify::verify_file;
+use auditlens_core::archive::Archive;
+use auditlens_core::audit_report::{ReportInput, gather, to_html};
+use auditlens_core::case::{CaseFile, case_path};
+use auditlens_core::checkpoint::Checkpoint;
+use auditlens_core::filter::Filter;
+use auditlens_core::job::Job;
+use auditlens_core::patterns::{PatternSettings, scan_archive};
+use auditlens_core::proof::SignedCheckpoint;
+use auditlens_core::verify::verify_file;
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,7 +61,7 @@ fn case_notes_round_trip_beside_the_archive_without_touching_it() {
     // Another archive's case file is refused, not overwritten.
     let other = Archive::open(&sample("tampered.sqlite")).unwrap().id();
     let other = if other == id {
-        auditlens::core::chain::ArchiveId([9; 16])
+        auditlens_core::chain::ArchiveId([9; 16])
     } else {
         other
     };
@@ -103,7 +103,7 @@ fn auditor_report_states_every_required_fact() {
     .unwrap();
 
     // The facts, against independent sources.
-    let sha = auditlens::core::digest::file_sha256(&archive).unwrap();
+    let sha = auditlens_core::digest::file_sha256(&archive).unwrap();
     assert_eq!(facts["file"]["sha256"], sha.as_str());
     assert_eq!(facts["archive"]["id"], id.to_string().as_str());
     let verified = verify_file(
@@ -132,17 +132,17 @@ fn auditor_report_states_every_required_fact() {
         .unwrap();
     assert_eq!(
         facts["archive"]["time_span"]["from"],
-        auditlens::core::time::Timestamp(from).to_string().as_str()
+        auditlens_core::time::Timestamp(from).to_string().as_str()
     );
     assert_eq!(
         facts["archive"]["time_span"]["to"],
-        auditlens::core::time::Timestamp(to).to_string().as_str()
+        auditlens_core::time::Timestamp(to).to_string().as_str()
     );
     assert_eq!(
         facts["filter"]["active"]["actions"],
         serde_json::json!(["delete"])
     );
-    let deletes = auditlens::core::archive::Archive::open(&archive).unwrap();
+    let deletes = auditlens_core::archive::Archive::open(&archive).unwrap();
     let n: i64 = deletes
         .connection()
         .query_row(

@@ -6,15 +6,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use auditlens::core::archive::Archive;
-use auditlens::core::export::{ExportFormat, export};
-use auditlens::core::filter::Filter;
-use auditlens::core::job::Job;
-use auditlens::core::json::Json;
-use auditlens::core::model::{Actor, ActorType, Entry};
-use auditlens::core::sample::{PlatformFormat, Sample};
-use auditlens::core::source::{Format, detect};
-use auditlens::core::time::Timestamp;
+use auditlens_core::archive::Archive;
+use auditlens_core::export::{ExportFormat, export};
+use auditlens_core::filter::Filter;
+use auditlens_core::job::Job;
+use auditlens_core::json::Json;
+use auditlens_core::model::{Actor, ActorType, Entry};
+use auditlens_core::sample::{PlatformFormat, Sample};
+use auditlens_core::source::{Format, detect};
+use auditlens_core::time::Timestamp;
 use common::*;
 
 const N: u64 = 300;
@@ -361,7 +361,7 @@ fn json_export_has_before_and_after_as_real_json() {
     let text = std::fs::read_to_string(&out).unwrap();
     // Parsed with auditlens's strict, exact parser (serde_json cannot hold 1E+400).
     let v =
-        auditlens::core::json::parse(text.as_bytes()).expect("the export is one valid JSON text");
+        auditlens_core::json::parse(text.as_bytes()).expect("the export is one valid JSON text");
     let Some(Json::Array(list)) = v.get("entries") else {
         panic!("no entries array");
     };

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use auditlens::core::checkpoint::Checkpoint;
-use auditlens::core::job::Job;
-use auditlens::core::verify::{FindingKind, Status, verify_file};
+use auditlens_core::checkpoint::Checkpoint;
+use auditlens_core::job::Job;
+use auditlens_core::verify::{FindingKind, Status, verify_file};
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,8 +55,8 @@ fn tampered_sample_shows_exactly_the_documented_findings() {
 
 #[test]
 fn platform_exports_hold_the_same_entries_as_the_archive() {
-    use auditlens::core::archive::Archive;
-    use auditlens::core::source::Source;
+    use auditlens_core::archive::Archive;
+    use auditlens_core::source::Source;
     let archive = Archive::open(&sample("audit-sample.sqlite")).unwrap();
     for name in ["platform-export.jsonl", "platform-export.csv"] {
         let mut src = Source::open(&sample(name)).unwrap();

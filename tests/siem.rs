@@ -2,11 +2,11 @@
 
 mod common;
 
-use auditlens::core::chain::Hash;
-use auditlens::core::json;
-use auditlens::core::model::{Actor, ActorType, Entry};
-use auditlens::core::siem::ecs_event;
-use auditlens::core::time::Timestamp;
+use auditlens_core::chain::Hash;
+use auditlens_core::json;
+use auditlens_core::model::{Actor, ActorType, Entry};
+use auditlens_core::siem::ecs_event;
+use auditlens_core::time::Timestamp;
 use common::*;
 use serde_json::{Value, json};
 
@@ -160,7 +160,7 @@ fn ecs_export_writes_exactly_the_filtered_entries_with_their_seq_and_leaf_hash()
     for (i, e) in entries_of(&archive).iter().enumerate() {
         if e.action == "delete" {
             let row = read_row(&conn, i as u64 + 1);
-            want.push((i as u64 + 1, auditlens::core::chain::to_hex(&row.leaf)));
+            want.push((i as u64 + 1, auditlens_core::chain::to_hex(&row.leaf)));
         }
     }
     let got: Vec<(u64, String)> = std::fs::read_to_string(&out)

@@ -6,13 +6,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use auditlens::core::archive::Archive;
-use auditlens::core::chain::{self, Hash};
-use auditlens::core::checkpoint::Checkpoint;
-use auditlens::core::export::{ExportFormat, export};
-use auditlens::core::filter::Filter;
-use auditlens::core::job::Job;
-use auditlens::core::verify::{CheckpointStatus, FindingKind as K, Status};
+use auditlens_core::archive::Archive;
+use auditlens_core::chain::{self, Hash};
+use auditlens_core::checkpoint::Checkpoint;
+use auditlens_core::export::{ExportFormat, export};
+use auditlens_core::filter::Filter;
+use auditlens_core::job::Job;
+use auditlens_core::verify::{CheckpointStatus, FindingKind as K, Status};
 use common::*;
 
 const N: u64 = 300;
@@ -32,7 +32,7 @@ fn checkpoint_of(path: &Path) -> Checkpoint {
 const TRIGGERS_GONE: [(K, Option<u64>); 2] =
     [(K::ProtectionRemoved, None), (K::ProtectionRemoved, None)];
 
-fn assert_tampered(r: &auditlens::core::verify::Report) {
+fn assert_tampered(r: &auditlens_core::verify::Report) {
     assert_eq!(r.status(), Status::Tampered, "findings: {:#?}", r.findings);
 }
 
@@ -114,7 +114,7 @@ fn delete_and_verify(
     dir: &Path,
     seqs: &[u64],
     cp: Option<&Checkpoint>,
-) -> auditlens::core::verify::Report {
+) -> auditlens_core::verify::Report {
     let name = format!(
         "del{}.sqlite",
         seqs.iter()
@@ -197,7 +197,7 @@ fn deleted_tail_of_several_entries_is_truncated_at_first_missing() {
 
 fn forged_record(conn: &rusqlite::Connection, template_seq: u64, new_id: &str) -> String {
     let row = read_row(conn, template_seq);
-    let mut e = auditlens::core::archive::parse_record(row.record.as_bytes()).unwrap();
+    let mut e = auditlens_core::archive::parse_record(row.record.as_bytes()).unwrap();
     e.id = new_id.to_string();
     e.action = "delete".into();
     e.canonical_record()
@@ -274,7 +274,7 @@ fn forged_replacement_in_the_middle_is_found_at_its_seq() {
     let conn = open_for_tampering(&path);
     let k = 77;
     let old = read_row(&conn, k);
-    let mut e = auditlens::core::archive::parse_record(old.record.as_bytes()).unwrap();
+    let mut e = auditlens_core::archive::parse_record(old.record.as_bytes()).unwrap();
     e.actor.email = Some("someone-else@acme.example".into());
     e.ip_address = Some("203.0.113.99".into());
     let rec = e.canonical_record();
@@ -583,7 +583,7 @@ fn removed_triggers_are_a_warning_only() {
 #[test]
 fn timestamps_running_backwards_are_a_warning_at_the_seq() {
     let dir = tempfile::tempdir().unwrap();
-    let s = auditlens::core::sample::Sample::new(200, SEED);
+    let s = auditlens_core::sample::Sample::new(200, SEED);
     let all: Vec<_> = (0..200).map(|i| s.entry(i)).collect();
     let newer = dir.path().join("newer.jsonl");
     let older = dir.path().join("older.jsonl");
@@ -619,7 +619,7 @@ fn whole_chain_rewrite_is_caught_only_by_the_old_checkpoint() {
 #[test]
 fn rewrite_before_a_checkpoint_is_caught_after_later_appends() {
     let dir = tempfile::tempdir().unwrap();
-    let s = auditlens::core::sample::Sample::new(N, SEED);
+    let s = auditlens_core::sample::Sample::new(N, SEED);
     let all: Vec<_> = (0..N).map(|i| s.entry(i)).collect();
     let first = dir.path().join("first.jsonl");
     let second = dir.path().join("second.jsonl");
@@ -697,7 +697,7 @@ fn damaged_archives_never_make_verify_fail_to_run() {
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch("DROP TABLE entries;").unwrap();
     drop(conn);
-    let e = auditlens::core::verify::verify_file(&path, None, &Job::new()).unwrap_err();
+    let e = auditlens_core::verify::verify_file(&path, None, &Job::new()).unwrap_err();
     assert!(e.to_string().contains("noentries.sqlite"), "{e}");
 
     let path = copy_to(&base, d.path(), "textseq.sqlite");

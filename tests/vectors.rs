@@ -8,11 +8,11 @@
 
 use std::path::Path;
 
-use auditlens::core::chain::{self, ArchiveId, MerkleBuilder};
-use auditlens::core::checkpoint::Checkpoint;
-use auditlens::core::json::{self, Json};
-use auditlens::core::model::Entry;
-use auditlens::core::source::platform_entry;
+use auditlens_core::chain::{self, ArchiveId, MerkleBuilder};
+use auditlens_core::checkpoint::Checkpoint;
+use auditlens_core::json::{self, Json};
+use auditlens_core::model::Entry;
+use auditlens_core::source::platform_entry;
 
 const ARCHIVE_ID: &str = "00112233445566778899aabbccddeeff";
 
@@ -116,9 +116,9 @@ fn checkpoint_text_parses() {
 
 // ---------------------------------------------------------------- proofs and signed checkpoints
 
-use auditlens::core::merkle::{self, Tree};
-use auditlens::core::note::{Note, SignerKey, VerifierKey};
-use auditlens::core::proof::{EntryProof, SignedCheckpoint};
+use auditlens_core::merkle::{self, Tree};
+use auditlens_core::note::{Note, SignerKey, VerifierKey};
+use auditlens_core::proof::{EntryProof, SignedCheckpoint};
 
 /// The test key's seed: bytes 0x00..0x1f. Never use a key with a known seed for real checkpoints.
 const SEED_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";

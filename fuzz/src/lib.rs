@@ -2,13 +2,9 @@
 //! the inputs (the readers take paths), a fixed signing key, and the checks
 //! every record a reader accepts must pass.
 //!
-//! `core` is auditlens's core library, compiled here from its own source
-//! files: the same code the binary runs, without the GUI (which `src/core`
-//! does not use) and its dependencies, so the instrumented build stays quick.
+//! `core` is auditlens's core library (`auditlens-core`), without the GUI.
 
-#[path = "../../src/core/mod.rs"]
-#[allow(dead_code)]
-pub mod core;
+pub use auditlens_core as core;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use egui::{Color32, RichText, Sense, TextEdit};
 
 use crate::app::egui;
-use crate::app::index::Index;
 use crate::app::state::{AppState, BOOKMARKED, TimePreset};
-use crate::core::patterns::{Pattern, PatternSettings};
-use crate::core::time::Timestamp;
+use auditlens_core::patterns::{Pattern, PatternSettings};
+use auditlens_core::row_index::Index;
+use auditlens_core::time::Timestamp;
 
 /// What kind of change an action is, for the timeline's colours.
 fn kind_of(action: &str) -> usize {

@@ -1,12 +1,8 @@
 //! The desktop viewer (eframe/egui). It calls the core for everything that
 //! reads, verifies, filters or exports; it only lays out and schedules.
 
-pub mod diff;
-pub mod index;
 pub mod investigate;
 pub mod panels;
-pub mod safe_text;
-pub mod search;
 pub mod state;
 
 use std::path::PathBuf;

@@ -4,11 +4,11 @@ use eframe::egui;
 use egui::{Align, Color32, Layout, RichText, Sense, TextEdit};
 use egui_extras::{Column, TableBuilder};
 
-use crate::app::diff::Change;
-use crate::app::index::SortKey;
 use crate::app::state::{AppState, TimePreset, UNSEALED_LABEL, VerifyState, entry_json};
-use crate::core::export::ExportFormat;
-use crate::core::verify::Status;
+use auditlens_core::diff::Change;
+use auditlens_core::export::ExportFormat;
+use auditlens_core::row_index::SortKey;
+use auditlens_core::verify::Status;
 
 /// 1234567 → "1,234,567".
 pub fn thousands(n: u64) -> String {
@@ -93,7 +93,7 @@ impl TopBar {
                 }
             }
             let sealed_archive = s.doc.as_ref().is_some_and(|d| {
-                !d.unsealed && d.format == Some(crate::core::source::Format::Archive)
+                !d.unsealed && d.format == Some(auditlens_core::source::Format::Archive)
             });
             if ui
                 .add_enabled(sealed_archive, egui::Button::new("Report…"))
@@ -275,20 +275,20 @@ impl Banner {
                 let secs = r.elapsed.as_secs_f64();
                 let checkpoint = match &r.checkpoint {
                     None => "no checkpoint loaded".to_string(),
-                    Some(crate::core::verify::CheckpointStatus::Matches { size, added }) => {
+                    Some(auditlens_core::verify::CheckpointStatus::Matches { size, added }) => {
                         format!(
                             "checkpoint matches ({} entries, {} added since)",
                             thousands(*size),
                             thousands(*added)
                         )
                     }
-                    Some(crate::core::verify::CheckpointStatus::Fails) => {
+                    Some(auditlens_core::verify::CheckpointStatus::Fails) => {
                         "checkpoint FAILS".to_string()
                     }
-                    Some(crate::core::verify::CheckpointStatus::NotCovered) => {
+                    Some(auditlens_core::verify::CheckpointStatus::NotCovered) => {
                         "checkpoint not covered".to_string()
                     }
-                    Some(crate::core::verify::CheckpointStatus::Proven { size, entries }) => {
+                    Some(auditlens_core::verify::CheckpointStatus::Proven { size, entries }) => {
                         format!(
                             "subset: {} entries proven against the checkpoint of archive {} (size {})",
                             thousands(*entries),
@@ -389,7 +389,7 @@ impl Banner {
 
 /// The checkpoint's origin, size, signers and whether their signatures
 /// verify against the loaded verifier keys.
-fn anchor_label(a: &crate::core::proof::AnchorInfo) -> String {
+fn anchor_label(a: &auditlens_core::proof::AnchorInfo) -> String {
     let signed = match &a.check {
         _ if a.signers.is_empty() => "unsigned".to_string(),
         None => format!(
@@ -527,7 +527,7 @@ impl FilterPanel {
                     &ix.resource_types.values,
                     &ix.counts.resource_types,
                     &mut s.filter.resource_types,
-                    |v| crate::core::catalog::display_name(v).to_string(),
+                    |v| auditlens_core::catalog::display_name(v).to_string(),
                     |v| Some(format!("{v} (internal name)")),
                 );
                 ui.add_space(8.0);
@@ -900,13 +900,16 @@ impl DetailPane {
                 ui.horizontal(|ui| {
                     let title = format!(
                         "{} · {} {}",
-                        crate::core::catalog::display_name(&e.resource_type),
+                        auditlens_core::catalog::display_name(&e.resource_type),
                         e.action,
                         e.resource_label()
                     );
                     ui.heading(
-                        crate::app::safe_text::shown(&title, crate::app::safe_text::CELL_CHARS)
-                            .as_ref(),
+                        auditlens_core::safe_text::shown(
+                            &title,
+                            auditlens_core::safe_text::CELL_CHARS,
+                        )
+                        .as_ref(),
                     );
                     if ui.button("Copy entry").clicked() {
                         copy = Some(entry_json(st));
@@ -916,7 +919,7 @@ impl DetailPane {
                     ui.colored_label(Color32::from_rgb(230, 80, 60), format!("Finding: {f}"));
                 }
                 let a = &e.actor;
-                let time = |t: crate::core::time::Timestamp| {
+                let time = |t: auditlens_core::time::Timestamp| {
                     format!("{} ({})", format_time(t.0, local), t)
                 };
                 let fields: Vec<(&str, Option<String>)> = vec![
@@ -928,7 +931,7 @@ impl DetailPane {
                         "Resource type",
                         Some(format!(
                             "{} ({})",
-                            crate::core::catalog::display_name(&e.resource_type),
+                            auditlens_core::catalog::display_name(&e.resource_type),
                             e.resource_type
                         )),
                     ),
@@ -961,7 +964,7 @@ impl DetailPane {
                     (
                         "Extra fields",
                         (!e.extra.is_empty()).then(|| {
-                            crate::core::json::Json::Object(e.extra.clone()).to_canonical()
+                            auditlens_core::json::Json::Object(e.extra.clone()).to_canonical()
                         }),
                     ),
                     ("Seq", Some(st.seq.to_string())),
@@ -975,9 +978,9 @@ impl DetailPane {
                         for (k, v) in fields {
                             if let Some(v) = v {
                                 ui.label(RichText::new(k).weak());
-                                let v = crate::app::safe_text::shown(
+                                let v = auditlens_core::safe_text::shown(
                                     &v,
-                                    crate::app::safe_text::FIELD_CHARS,
+                                    auditlens_core::safe_text::FIELD_CHARS,
                                 );
                                 ui.add(
                                     egui::Label::new(RichText::new(v.as_ref()).monospace()).wrap(),
@@ -993,9 +996,9 @@ impl DetailPane {
                         let text = item.text();
                         ui.label(
                             RichText::new(
-                                crate::app::safe_text::shown(
+                                auditlens_core::safe_text::shown(
                                     &text,
-                                    crate::app::safe_text::FIELD_CHARS,
+                                    auditlens_core::safe_text::FIELD_CHARS,
                                 )
                                 .as_ref(),
                             )
@@ -1024,14 +1027,14 @@ impl DetailPane {
                                     col.label(RichText::new("(none)").weak());
                                 }
                                 Some(v) => {
-                                    for line in crate::app::diff::lines(v, &d.diff, before) {
+                                    for line in auditlens_core::diff::lines(v, &d.diff, before) {
                                         // Wrapped labels drop leading spaces, so the
                                         // indentation of nested values is space before.
                                         let body = line.text.trim_start_matches(' ');
                                         let pad = (line.text.len() - body.len()) as f32;
-                                        let body = crate::app::safe_text::shown(
+                                        let body = auditlens_core::safe_text::shown(
                                             body,
-                                            crate::app::safe_text::FIELD_CHARS,
+                                            auditlens_core::safe_text::FIELD_CHARS,
                                         );
                                         let mut t = RichText::new(body.as_ref()).monospace();
                                         if let Some(m) = line.mark {

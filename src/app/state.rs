@@ -13,21 +13,21 @@ use std::time::{Duration, Instant};
 
 use eframe::egui;
 
-use crate::app::diff::{self, DiffItem};
-use crate::app::index::{self, Index, SortKey};
-use crate::app::search::{self, SearchIndex};
-use crate::core::archive::{Archive, StoredEntry};
-use crate::core::case::{CaseFile, Mark, case_path};
-use crate::core::export::{ExportFormat, ExportReport};
-use crate::core::filter::Filter;
-use crate::core::job::Job;
-use crate::core::model::{ActorType, Entry};
-use crate::core::note::VerifierKey;
-use crate::core::patterns::{Pattern, PatternSettings, ScanReport};
-use crate::core::proof::{self, AnchorInfo, SignedCheckpoint};
-use crate::core::source::{self, Format};
-use crate::core::time::Timestamp;
-use crate::core::verify::Report;
+use auditlens_core::archive::{Archive, StoredEntry};
+use auditlens_core::case::{CaseFile, Mark, case_path};
+use auditlens_core::diff::{self, DiffItem};
+use auditlens_core::export::{ExportFormat, ExportReport};
+use auditlens_core::filter::Filter;
+use auditlens_core::job::Job;
+use auditlens_core::model::{ActorType, Entry};
+use auditlens_core::note::VerifierKey;
+use auditlens_core::patterns::{Pattern, PatternSettings, ScanReport};
+use auditlens_core::proof::{self, AnchorInfo, SignedCheckpoint};
+use auditlens_core::row_index::{self as index, Index, SortKey};
+use auditlens_core::source::{self, Format};
+use auditlens_core::text_search::{self as search, SearchIndex};
+use auditlens_core::time::Timestamp;
+use auditlens_core::verify::Report;
 
 /// Above this many rows, structured filtering runs on a worker thread.
 const SYNC_FILTER_LIMIT: usize = 200_000;
@@ -188,7 +188,7 @@ enum Msg {
     },
     Verified {
         generation: u64,
-        result: Result<Box<(Report, Option<AnchorInfo>)>, crate::core::verify::VerifyError>,
+        result: Result<Box<(Report, Option<AnchorInfo>)>, auditlens_core::verify::VerifyError>,
     },
     View {
         generation: u64,
@@ -320,7 +320,7 @@ pub struct RowText {
 impl RowText {
     /// Every cell with hidden characters escaped and long values cut.
     fn safe(mut self) -> RowText {
-        use crate::app::safe_text::{CELL_CHARS, shown};
+        use auditlens_core::safe_text::{CELL_CHARS, shown};
         for f in [
             &mut self.actor,
             &mut self.actor_type,
@@ -349,7 +349,7 @@ impl RowText {
                 .map(|t| t.display_name().to_string())
                 .unwrap_or_default(),
             action: e.action.clone(),
-            resource_type: crate::core::catalog::display_name(&e.resource_type).to_string(),
+            resource_type: auditlens_core::catalog::display_name(&e.resource_type).to_string(),
             resource: e.resource_label().to_string(),
             project: e
                 .project_name
@@ -368,7 +368,7 @@ impl RowText {
     /// From the borrowed view of the stored record: the same values as
     /// [`RowText::from_entry`] without building the before/after trees
     /// (a page of rows is read on most scrolling frames).
-    fn from_view(v: &crate::core::record_view::RecordView<'_>) -> RowText {
+    fn from_view(v: &auditlens_core::record_view::RecordView<'_>) -> RowText {
         RowText {
             time_ms: v.time.0,
             actor: v.actor.label().unwrap_or_default().to_string(),
@@ -379,7 +379,7 @@ impl RowText {
                 .map(|t| ActorType::parse(t).display_name().to_string())
                 .unwrap_or_default(),
             action: v.action.to_string(),
-            resource_type: crate::core::catalog::display_name(&v.resource_type).to_string(),
+            resource_type: auditlens_core::catalog::display_name(&v.resource_type).to_string(),
             resource: v
                 .resource_name
                 .as_deref()
@@ -476,18 +476,6 @@ pub struct AppState {
     generation: u64,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
-}
-
-/// Returns freed heap to the OS. Building the indexes allocates large
-/// temporary tables (hash maps, arenas) on worker threads; glibc keeps such
-/// memory in its arenas, which would count against the viewer's resident
-/// memory for as long as the file is open.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
@@ -598,8 +586,8 @@ impl AppState {
                     Err(e) => return fail(format!("cannot create a temporary directory: {e}")),
                 };
                 let archive_path = dir.path().join("unsealed.sqlite");
-                let opts = crate::core::ingest::IngestOptions::default();
-                if let Err(e) = crate::core::ingest::ingest(
+                let opts = auditlens_core::ingest::IngestOptions::default();
+                if let Err(e) = auditlens_core::ingest::ingest(
                     &archive_path,
                     std::slice::from_ref(&path),
                     &opts,
@@ -635,7 +623,7 @@ impl AppState {
                 return;
             }
             let result = Index::load(&archive_path, &job).map(Arc::new);
-            release_free_memory();
+            index::release_free_memory();
             let _ = tx.send(Msg::Index { generation, result });
             wake();
         });
@@ -646,7 +634,7 @@ impl AppState {
             .map(|d| d.path.clone())
             .unwrap_or_default();
         spawn("sha256", move || {
-            if let Some(hex) = file_sha256(&p) {
+            if let Ok(hex) = auditlens_core::digest::file_sha256(&p) {
                 let _ = tx.send(Msg::Sha { generation, hex });
                 if let Some(c) = ctx {
                     c.request_repaint()
@@ -702,7 +690,7 @@ impl AppState {
         spawn("verify", move || {
             let result =
                 proof::verify_signed(&path, checkpoint.as_ref(), &keys, &job).map(Box::new);
-            release_free_memory();
+            index::release_free_memory();
             let _ = tx.send(Msg::Verified { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -862,7 +850,7 @@ impl AppState {
                                     r.findings.iter().filter_map(|f| f.seq).collect();
                                 VerifyState::Done(Box::new(r))
                             }
-                            Err(crate::core::verify::VerifyError::Cancelled) => {
+                            Err(auditlens_core::verify::VerifyError::Cancelled) => {
                                 VerifyState::Cancelled
                             }
                             Err(e) => VerifyState::Failed(e.to_string()),
@@ -1069,7 +1057,7 @@ impl AppState {
             let job = Job::new();
             let result = Archive::open(&path)
                 .map_err(|e| e.0)
-                .and_then(|a| crate::core::patterns::scan_archive(&a, &settings, &job))
+                .and_then(|a| auditlens_core::patterns::scan_archive(&a, &settings, &job))
                 .map(Arc::new);
             let _ = tx.send(Msg::Patterns { generation, result });
             if let Some(c) = ctx {
@@ -1171,7 +1159,7 @@ impl AppState {
         let (tx, ctx) = self.sender();
         self.notice = Some("writing the report…".into());
         spawn("report", move || {
-            use crate::core::audit_report::{ReportInput, gather, to_html};
+            use auditlens_core::audit_report::{ReportInput, gather, to_html};
             let result = gather(
                 &ReportInput {
                     archive: &path,
@@ -1214,7 +1202,7 @@ impl AppState {
         doc.search_job = Some(job.clone());
         spawn("text-index", move || {
             let result = SearchIndex::build(&path, &ix, &job).map(Arc::new);
-            release_free_memory();
+            index::release_free_memory();
             let _ = tx.send(Msg::Search { generation, result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -1295,34 +1283,19 @@ impl AppState {
         let Some(archive) = self.doc.as_ref().and_then(|d| d.archive.as_ref()) else {
             return;
         };
-        let list = missing
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        let sql = format!("SELECT seq, record FROM entries WHERE seq IN ({list})");
-        let result = archive.connection().prepare(&sql).and_then(|mut stmt| {
-            let mut got = Vec::new();
-            let mut q = stmt.query([])?;
-            while let Some(r) = q.next()? {
-                let seq = r.get::<_, i64>(0)? as u64;
-                let text = match r.get_ref(1)? {
-                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        match crate::core::record_view::RecordView::parse(t) {
-                            Ok(v) => RowText::from_view(&v),
-                            // The full parser words the error for people.
-                            Err(_) => match crate::core::archive::parse_record(t) {
-                                Ok(e) => RowText::from_entry(&e),
-                                Err(m) => RowText::unreadable(&m),
-                            },
-                        }
-                    }
-                    _ => RowText::unreadable("no record"),
-                };
-                got.push((seq, text.safe()));
-            }
-            Ok(got)
+        let mut got = Vec::new();
+        let result = archive.for_each_record_at(&missing, |seq, t| {
+            let text = match auditlens_core::record_view::RecordView::parse(t) {
+                Ok(v) => RowText::from_view(&v),
+                // The full parser words the error for people.
+                Err(_) => match auditlens_core::archive::parse_record(t) {
+                    Ok(e) => RowText::from_entry(&e),
+                    Err(m) => RowText::unreadable(&m),
+                },
+            };
+            got.push((seq, text.safe()));
         });
+        let result = result.map(|()| got);
         match result {
             Ok(got) => {
                 for s in &missing {
@@ -1379,7 +1352,7 @@ impl AppState {
         let (tx, ctx) = self.sender();
         spawn("export", move || {
             let result = Archive::open(&archive_path).map_err(|e| e.0).and_then(|a| {
-                crate::core::export::export_seqs(&a, &filter, Some(&seqs), format, &out, &job)
+                auditlens_core::export::export_seqs(&a, &filter, Some(&seqs), format, &out, &job)
                     .map_err(|e| e.to_string())
             });
             let _ = tx.send(Msg::Exported { result });
@@ -1469,7 +1442,7 @@ pub fn read_entry(archive: &Archive, seq: u64) -> Result<StoredEntry, String> {
 
 /// The entry as pretty JSON: seq, hashes and the record.
 pub fn entry_json(s: &StoredEntry) -> String {
-    use crate::core::json::Json;
+    use auditlens_core::json::Json;
     let mut m = std::collections::BTreeMap::new();
     m.insert("seq".to_string(), Json::Number(s.seq.to_string()));
     m.insert("leaf_hash".to_string(), Json::String(s.leaf_hash.to_hex()));
@@ -1479,23 +1452,6 @@ pub fn entry_json(s: &StoredEntry) -> String {
     );
     m.insert("record".to_string(), s.entry.to_record());
     Json::Object(m).to_pretty()
-}
-
-/// SHA-256 of a file, as lower-case hex.
-pub fn file_sha256(path: &Path) -> Option<String> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).ok()?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Some(crate::core::chain::to_hex(&h.finalize()))
 }
 
 #[cfg(test)]
@@ -1510,22 +1466,17 @@ mod tests {
                 .join("sample-data")
                 .join(name);
             let a = Archive::open(&path).unwrap();
-            let mut stmt = a
-                .connection()
-                .prepare("SELECT record FROM entries ORDER BY seq")
-                .unwrap();
-            let mut q = stmt.query([]).unwrap();
             let mut n = 0;
-            while let Some(r) = q.next().unwrap() {
-                let bytes: Vec<u8> = r.get_ref(0).unwrap().as_bytes().unwrap().to_vec();
+            a.for_each_record(|_, bytes| {
                 if let (Ok(v), Ok(e)) = (
-                    crate::core::record_view::RecordView::parse(&bytes),
-                    crate::core::archive::parse_record(&bytes),
+                    auditlens_core::record_view::RecordView::parse(bytes),
+                    auditlens_core::archive::parse_record(bytes),
                 ) {
                     assert_eq!(RowText::from_view(&v), RowText::from_entry(&e));
                     n += 1;
                 }
-            }
+            })
+            .unwrap();
             assert!(n > 1000, "{n}");
         }
     }

@@ -11,20 +11,20 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use auditlens::core::archive::Archive;
-use auditlens::core::export::{self, ExportFormat};
-use auditlens::core::filter::Filter;
-use auditlens::core::ingest::{self, IngestOptions};
-use auditlens::core::job::Job;
-use auditlens::core::model::ActorType;
-use auditlens::core::note::{SignerKey, VerifierKey};
-use auditlens::core::proof::{self, SignedCheckpoint};
-use auditlens::core::sample::{self, PlatformFormat, Sample};
-use auditlens::core::source::{self, Format, Source};
-use auditlens::core::time::Timestamp;
-use auditlens::core::verify::FindingKind;
-use auditlens::core::verify::{self, Status};
-use auditlens::core::{chain, digest};
+use auditlens_core::archive::Archive;
+use auditlens_core::export::{self, ExportFormat};
+use auditlens_core::filter::Filter;
+use auditlens_core::ingest::{self, IngestOptions};
+use auditlens_core::job::Job;
+use auditlens_core::model::ActorType;
+use auditlens_core::note::{SignerKey, VerifierKey};
+use auditlens_core::proof::{self, SignedCheckpoint};
+use auditlens_core::sample::{self, PlatformFormat, Sample};
+use auditlens_core::source::{self, Format, Source};
+use auditlens_core::time::Timestamp;
+use auditlens_core::verify::FindingKind;
+use auditlens_core::verify::{self, Status};
+use auditlens_core::{chain, digest};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -105,7 +105,7 @@ pub struct PatternArgs {
 }
 
 impl PatternArgs {
-    fn to_settings(&self) -> Result<auditlens::core::patterns::PatternSettings, Fail> {
+    fn to_settings(&self) -> Result<auditlens_core::patterns::PatternSettings, Fail> {
         let (start, end) = self
             .work_hours
             .split_once('-')
@@ -117,8 +117,8 @@ impl PatternArgs {
                     self.work_hours
                 ))
             })?;
-        Ok(auditlens::core::patterns::PatternSettings {
-            utc_offset_minutes: auditlens::core::patterns::PatternSettings::parse_offset(&self.tz)
+        Ok(auditlens_core::patterns::PatternSettings {
+            utc_offset_minutes: auditlens_core::patterns::PatternSettings::parse_offset(&self.tz)
                 .map_err(Fail)?,
             work_start_hour: start,
             work_end_hour: end,
@@ -849,7 +849,7 @@ fn anchor_line(a: &proof::AnchorInfo) -> String {
 }
 
 fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
-    use auditlens::core::patterns::{Pattern, scan_archive};
+    use auditlens_core::patterns::{Pattern, scan_archive};
     let settings = a.patterns.to_settings()?;
     let (start, end) = (settings.work_start_hour, settings.work_end_hour);
     if source::detect(&a.archive)? != Format::Archive {
@@ -901,7 +901,7 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
         let hits = report.hits_of(p);
         println!("\n{}: {}", p.title(), hits.len());
         for h in hits.iter().take(a.limit) {
-            let row = auditlens::core::audit_report::entry_summary(&archive, h.seq);
+            let row = auditlens_core::audit_report::entry_summary(&archive, h.seq);
             let field = |k: &str| terminal_safe(row[k].as_str().unwrap_or_default());
             println!(
                 "  seq {:>8}  {}  {}  {} {}  — {}",
@@ -921,8 +921,8 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
-    use auditlens::core::audit_report::{ReportInput, gather, to_html};
-    use auditlens::core::case::{CaseFile, case_path};
+    use auditlens_core::audit_report::{ReportInput, gather, to_html};
+    use auditlens_core::case::{CaseFile, case_path};
     let filter = a.filter.to_filter().map_err(Fail)?;
     let settings = a.patterns.to_settings()?;
     if source::detect(&a.archive)? != Format::Archive {
@@ -1094,13 +1094,13 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
             }
             let job = Arc::new(Job::new());
             let r = with_progress(&job, || {
-                auditlens::core::siem::export_ecs(&archive, &filter, None, &a.output, &job)
+                auditlens_core::siem::export_ecs(&archive, &filter, None, &a.output, &job)
             })?;
             eprintln!(
                 "exported {} entries to {} (Elastic Common Schema {}, one event per line)",
                 r.entries,
                 r.path.display(),
-                auditlens::core::siem::ECS_VERSION
+                auditlens_core::siem::ECS_VERSION
             );
             return Ok(0);
         }

@@ -4,15 +4,15 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use auditlens::core::archive::{self, Archive, IndexColumns};
-use auditlens::core::chain;
-use auditlens::core::checkpoint::Checkpoint;
-use auditlens::core::ingest::{IngestOptions, IngestReport, ingest};
-use auditlens::core::job::Job;
-use auditlens::core::json::Json;
-use auditlens::core::model::Entry;
-use auditlens::core::sample::{PlatformFormat, Sample, write_platform};
-use auditlens::core::verify::{
+use auditlens_core::archive::{self, Archive, IndexColumns};
+use auditlens_core::chain;
+use auditlens_core::checkpoint::Checkpoint;
+use auditlens_core::ingest::{IngestOptions, IngestReport, ingest};
+use auditlens_core::job::Job;
+use auditlens_core::json::Json;
+use auditlens_core::model::Entry;
+use auditlens_core::sample::{PlatformFormat, Sample, write_platform};
+use auditlens_core::verify::{
     Finding, FindingKind, Report, RowReader, verify_archive_reading, verify_file,
 };
 use rusqlite::{Connection, params};
@@ -148,7 +148,7 @@ pub fn flip_one_byte(record: &str) -> String {
 pub fn verify(path: &Path, checkpoint: Option<&Checkpoint>) -> Report {
     let report = verify_file(path, checkpoint, &Job::new())
         .unwrap_or_else(|e| panic!("verify {} could not run: {e}", path.display()));
-    if report.format == auditlens::core::source::Format::Archive {
+    if report.format == auditlens_core::source::Format::Archive {
         let archive = Archive::open(path).unwrap();
         let sql = verify_archive_reading(&archive, checkpoint, &Job::new(), RowReader::Sql)
             .unwrap_or_else(|e| panic!("verify {} through SQL could not run: {e}", path.display()));
@@ -225,7 +225,7 @@ pub fn ids_of(path: &Path) -> Vec<String> {
 /// platform writes them, and `extra` fields as top-level keys.
 pub fn platform_jsonl_line(e: &Entry) -> String {
     let mut m = std::collections::BTreeMap::new();
-    for (k, v) in auditlens::core::sample::platform_row(e) {
+    for (k, v) in auditlens_core::sample::platform_row(e) {
         m.insert(k.to_string(), v.map(Json::String).unwrap_or(Json::Null));
     }
     for (k, v) in &e.extra {

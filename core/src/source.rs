@@ -10,13 +10,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::core::archive::is_sqlite_file;
-use crate::core::chain::{ArchiveId, Hash};
-use crate::core::checkpoint::Checkpoint;
-use crate::core::json::{self, Json, MAX_VALUE_BYTES, Parser};
-use crate::core::model::{Actor, ActorType, Entry};
-use crate::core::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY};
-use crate::core::time::Timestamp;
+use crate::archive::is_sqlite_file;
+use crate::chain::{ArchiveId, Hash};
+use crate::checkpoint::Checkpoint;
+use crate::json::{self, Json, MAX_VALUE_BYTES, Parser};
+use crate::model::{Actor, ActorType, Entry};
+use crate::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY};
+use crate::time::Timestamp;
 
 /// What kind of file this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -925,9 +925,9 @@ fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
         checkpoint,
         checkpoint_text,
         proofs: h.get("proofs").is_some_and(|p| {
-            !matches!(p, Json::Null) && p.as_str() != Some(crate::core::proof::PROOFS_WHOLE)
+            !matches!(p, Json::Null) && p.as_str() != Some(crate::proof::PROOFS_WHOLE)
         }),
-        whole: h.get("proofs").and_then(Json::as_str) == Some(crate::core::proof::PROOFS_WHOLE),
+        whole: h.get("proofs").and_then(Json::as_str) == Some(crate::proof::PROOFS_WHOLE),
         exported_at: h
             .get("exported_at")
             .and_then(Json::as_str)

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::core::chain::ArchiveId;
+use crate::chain::ArchiveId;
 
 const CASE_KEY: &str = "auditlens_case";
 

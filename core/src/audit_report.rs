@@ -9,17 +9,17 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::core::archive::Archive;
-use crate::core::case::CaseFile;
-use crate::core::digest;
-use crate::core::export::filter_json;
-use crate::core::filter::Filter;
-use crate::core::job::Job;
-use crate::core::note::VerifierKey;
-use crate::core::patterns::{PatternSettings, scan_archive};
-use crate::core::proof::{self, SignedCheckpoint};
-use crate::core::time::Timestamp;
-use crate::core::verify;
+use crate::archive::Archive;
+use crate::case::CaseFile;
+use crate::digest;
+use crate::export::filter_json;
+use crate::filter::Filter;
+use crate::job::Job;
+use crate::note::VerifierKey;
+use crate::patterns::{PatternSettings, scan_archive};
+use crate::proof::{self, SignedCheckpoint};
+use crate::time::Timestamp;
+use crate::verify;
 
 /// Hits listed per pattern (all are counted).
 pub const HITS_LISTED: usize = 200;
@@ -127,7 +127,7 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
             "results": patterns,
         },
         "case": {
-            "file": input.case.map(|_| crate::core::case::case_path(path).display().to_string()),
+            "file": input.case.map(|_| crate::case::case_path(path).display().to_string()),
             "bookmarks": bookmarks,
         },
     }))
@@ -167,9 +167,9 @@ fn count_matching(archive: &Archive, filter: &Filter) -> Result<u64, String> {
     let mut n = 0;
     while let Some(r) = rows.next().map_err(|e| e.to_string())? {
         let bytes = r
-            .get::<_, crate::core::archive::RawBytes>(0)
+            .get::<_, crate::archive::RawBytes>(0)
             .map_err(|e| e.to_string())?;
-        if crate::core::archive::parse_record(&bytes.0).is_ok_and(|e| filter.matches(&e)) {
+        if crate::archive::parse_record(&bytes.0).is_ok_and(|e| filter.matches(&e)) {
             n += 1;
         }
     }

@@ -13,13 +13,13 @@ use std::time::Instant;
 mod page_scan;
 mod row_check;
 
-use crate::core::archive::{Archive, ArchiveError, PROTECTIVE_TRIGGERS};
-use crate::core::chain::{self, ArchiveId, Hash, MerkleBuilder};
-use crate::core::checkpoint::Checkpoint;
-use crate::core::job::Job;
-use crate::core::proof;
-use crate::core::record_view::RecordView;
-use crate::core::source::{self, Format, Source};
+use crate::archive::{Archive, ArchiveError, PROTECTIVE_TRIGGERS};
+use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
+use crate::checkpoint::Checkpoint;
+use crate::job::Job;
+use crate::proof;
+use crate::record_view::RecordView;
+use crate::source::{self, Format, Source};
 
 /// Findings kept in full; beyond this only counts per kind are kept.
 pub const MAX_FINDINGS: usize = 10_000;
@@ -482,8 +482,8 @@ impl ChainWalk {
                     )
                     .id(entry_id)
                     .values(
-                        format!("≥ {}", crate::core::time::Timestamp(prev_t)),
-                        crate::core::time::Timestamp(t),
+                        format!("≥ {}", crate::time::Timestamp(prev_t)),
+                        crate::time::Timestamp(t),
                     ),
                 );
             }

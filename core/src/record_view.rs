@@ -1,7 +1,7 @@
 //! A borrowed, allocation-light view of a stored canonical record.
 //!
 //! Verification and CSV export touch every record of an archive; building a
-//! full [`Entry`](crate::core::model::Entry) for each (a tree of owned strings
+//! full [`Entry`](crate::model::Entry) for each (a tree of owned strings
 //! and maps) costs far more than hashing it. This view scans the record once:
 //! top-level and actor fields become string slices (decoded only when they
 //! contain escapes), while `before`, `after` and `extra` stay raw canonical
@@ -14,9 +14,9 @@
 
 use std::borrow::Cow;
 
-use crate::core::json;
-use crate::core::model::{key_of, label_of};
-use crate::core::time::Timestamp;
+use crate::json;
+use crate::model::{key_of, label_of};
+use crate::time::Timestamp;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ActorView<'a> {
@@ -689,9 +689,9 @@ impl<'a> RecordView<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::archive::IndexColumns;
-    use crate::core::model::Entry;
-    use crate::core::sample::Sample;
+    use crate::archive::IndexColumns;
+    use crate::model::Entry;
+    use crate::sample::Sample;
 
     fn columns(v: &RecordView) -> [Option<String>; 11] {
         let o = |c: &Option<Cow<str>>| c.as_ref().map(|s| s.to_string());
@@ -841,7 +841,7 @@ mod tests {
             "{}".to_string(),
         ];
         for b in bad {
-            let full = crate::core::json::parse(b.as_bytes())
+            let full = crate::json::parse(b.as_bytes())
                 .map_err(|e| e.to_string())
                 .and_then(|j| Entry::from_record(&j));
             assert!(full.is_err(), "{b}");

@@ -18,7 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::core::chain::to_hex;
+use crate::chain::to_hex;
 
 /// The signature type byte of Ed25519 in C2SP signed notes.
 const ED25519: u8 = 0x01;
@@ -128,7 +128,7 @@ fn decode_key(name: &str, hash: &str, key: &str) -> Result<[u8; 32], NoteError> 
         return err("the key is not an Ed25519 key (type 0x01 and 32 bytes)");
     }
     let bytes: [u8; 32] = raw[1..].try_into().expect("33 bytes");
-    if hash.len() != 8 || crate::core::chain::from_hex(hash).is_none() {
+    if hash.len() != 8 || crate::chain::from_hex(hash).is_none() {
         return err(format!("bad key hash {hash:?}: expected 8 hex digits"));
     }
     Ok(bytes)

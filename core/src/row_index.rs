@@ -10,9 +10,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::core::archive::{self, Archive};
-use crate::core::filter::Filter;
-use crate::core::job::Job;
+use crate::archive::{self, Archive};
+use crate::filter::Filter;
+use crate::job::Job;
 
 /// Strings seen in one column, each stored once. Id 0 is "absent" (SQL NULL).
 #[derive(Default, Debug)]
@@ -274,7 +274,7 @@ impl Index {
             action: ix.actions.ranks(str::to_string),
             resource_type: ix
                 .resource_types
-                .ranks(|s| crate::core::catalog::display_name(s).to_lowercase()),
+                .ranks(|s| crate::catalog::display_name(s).to_lowercase()),
             project: ix.projects.ranks(str::to_string),
             org: ix.orgs.ranks(str::to_string),
             ip: ix.ips.ranks(str::to_string),
@@ -367,7 +367,7 @@ impl Index {
         };
         let actions = by(&self.actions, &f.actions, &|w, v| w == v);
         let rtypes = by(&self.resource_types, &f.resource_types, &|w, v| {
-            w == v || crate::core::catalog::display_name(v).eq_ignore_ascii_case(w)
+            w == v || crate::catalog::display_name(v).eq_ignore_ascii_case(w)
         });
         let atype: Option<Vec<bool>> = f.actor_type.as_ref().map(|t| {
             (0..self.actor_types.len() as u32)
@@ -480,7 +480,7 @@ fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, Stri
             .query_row([id.as_ref()], |r| {
                 Ok(match r.get_ref(0)? {
                     rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        crate::core::record_view::RecordView::parse(t)
+                        crate::record_view::RecordView::parse(t)
                             .ok()
                             .and_then(|v| v.project_name.map(|n| n.into_owned()))
                     }
@@ -612,4 +612,16 @@ pub fn refine_with_records(
     }
     job.set_done(done);
     Ok(out)
+}
+
+/// Returns freed heap to the OS. Building the indexes allocates large
+/// temporary tables (hash maps, arenas) on worker threads; glibc keeps such
+/// memory in its arenas, which would count against the viewer's resident
+/// memory for as long as the file is open.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }

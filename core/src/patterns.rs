@@ -10,10 +10,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{Datelike, Timelike};
 
-use crate::core::archive::Archive;
-use crate::core::job::Job;
-use crate::core::json::{self, Json};
-use crate::core::record_view::RecordView;
+use crate::archive::Archive;
+use crate::job::Job;
+use crate::json::{self, Json};
+use crate::record_view::RecordView;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pattern {

@@ -16,5 +16,5 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
         }
         h.update(&buf[..n]);
     }
-    Ok(crate::core::chain::to_hex(&h.finalize()))
+    Ok(crate::chain::to_hex(&h.finalize()))
 }

@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::core::json::Json;
-use crate::core::time::Timestamp;
+use crate::json::Json;
+use crate::time::Timestamp;
 
 /// Who performed the action.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::core::archive::{self, ArchiveError, db_error};
-use crate::core::chain::{self, ArchiveId, Hash};
-use crate::core::job::Job;
-use crate::core::record_view::RecordView;
-use crate::core::source::{Format, RecordError, Source, SourceError};
+use crate::archive::{self, ArchiveError, db_error};
+use crate::chain::{self, ArchiveId, Hash};
+use crate::job::Job;
+use crate::record_view::RecordView;
+use crate::source::{Format, RecordError, Source, SourceError};
 
 /// How to treat bad records.
 #[derive(Clone, Debug, Default)]
@@ -146,7 +146,7 @@ pub fn ingest(
     job.start_phase("reading", total_bytes);
     let mut source_names = Vec::new();
     for (source_index, path) in files.iter().enumerate() {
-        if crate::core::source::detect(path).map_err(IngestError::Source)? == Format::Archive {
+        if crate::source::detect(path).map_err(IngestError::Source)? == Format::Archive {
             return Err(IngestError::Source(SourceError(format!(
                 "{} is an archive; ingest reads exports (export it first with `auditlens export`)",
                 path.display()

@@ -11,7 +11,7 @@
 //! `0x00` prefix (`chain::leaf_hash`); interior nodes are `chain::merkle_node`.
 //! Verification follows RFC 9162 sections 2.1.3.2 and 2.1.4.2 literally.
 
-use crate::core::chain::{Hash, empty_root, merkle_node};
+use crate::chain::{Hash, empty_root, merkle_node};
 
 /// Why a proof did not verify.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -388,7 +388,7 @@ mod tests {
     //! signature, so "size + 1" is not a proof-level tamper variant.)
 
     use super::*;
-    use crate::core::chain::MerkleBuilder;
+    use crate::chain::MerkleBuilder;
     use sha2::{Digest, Sha256};
 
     const LEAF_INPUTS: [&str; 8] = [
@@ -506,7 +506,7 @@ mod tests {
     fn rfc_leaf(data_hex: &str) -> Hash {
         let mut d = Sha256::new();
         d.update([0u8]);
-        d.update(crate::core::chain::from_hex(data_hex).unwrap());
+        d.update(crate::chain::from_hex(data_hex).unwrap());
         Hash(d.finalize().into())
     }
 
@@ -846,7 +846,7 @@ mod tests {
     #[test]
     fn proofs_agree_with_the_incremental_root_up_to_70_leaves() {
         let l: Vec<Hash> = (0..70u32)
-            .map(|i| rfc_leaf(&crate::core::chain::to_hex(&i.to_be_bytes())))
+            .map(|i| rfc_leaf(&crate::chain::to_hex(&i.to_be_bytes())))
             .collect();
         let tree = Tree::new(l.clone());
         let mut roots = vec![empty_root()];

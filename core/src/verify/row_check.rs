@@ -18,10 +18,10 @@ use rusqlite::OptionalExtension;
 use rusqlite::types::ValueRef;
 
 use super::{Finding, FindingKind, RowReader, VerifyError, page_scan};
-use crate::core::archive::{Archive, INDEX_COLUMN_NAMES};
-use crate::core::chain::{self, ArchiveId, Hash};
-use crate::core::job::Job;
-use crate::core::record_view::{IndexValue, RecordView};
+use crate::archive::{Archive, INDEX_COLUMN_NAMES};
+use crate::chain::{self, ArchiveId, Hash};
+use crate::job::Job;
+use crate::record_view::{IndexValue, RecordView};
 
 /// Most seqs per chunk: large enough that a chunk's query and channel
 /// hand-over cost nothing next to its rows.

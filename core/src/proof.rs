@@ -14,14 +14,14 @@
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::core::archive::{self, Archive, ArchiveError};
-use crate::core::chain::{self, ArchiveId, Hash};
-use crate::core::checkpoint::Checkpoint;
-use crate::core::job::Job;
-use crate::core::json::{self, Json, Parser};
-use crate::core::merkle::{self, ProofError, Tree};
-use crate::core::note::{Note, NoteError, SignatureCheck, SignerKey, VerifierKey};
-use crate::core::verify::{Finding, FindingKind};
+use crate::archive::{self, Archive, ArchiveError};
+use crate::chain::{self, ArchiveId, Hash};
+use crate::checkpoint::Checkpoint;
+use crate::job::Job;
+use crate::json::{self, Json, Parser};
+use crate::merkle::{self, ProofError, Tree};
+use crate::note::{Note, NoteError, SignatureCheck, SignerKey, VerifierKey};
+use crate::verify::{Finding, FindingKind};
 
 /// Key of an entry's leaf index in JSON and NDJSON exports.
 pub const PROOF_INDEX_KEY: &str = "leaf_index";
@@ -759,7 +759,7 @@ pub struct AnchorInfo {
     pub check: Option<SignatureCheck>,
 }
 
-/// Verifies a file like [`crate::core::verify::verify_file`], and checks the
+/// Verifies a file like [`crate::verify::verify_file`], and checks the
 /// signatures of the checkpoint it is anchored to (the one given, else the
 /// one an export carries) against `keys`. With keys, a checkpoint no given
 /// key signed, a failing signature, or a subset whose entries are not proven
@@ -769,9 +769,9 @@ pub fn verify_signed(
     checkpoint: Option<&SignedCheckpoint>,
     keys: &[VerifierKey],
     job: &Job,
-) -> Result<(crate::core::verify::Report, Option<AnchorInfo>), crate::core::verify::VerifyError> {
-    use crate::core::source::{self, Format, Source};
-    use crate::core::verify::{CheckpointStatus, VerifyError, verify_file};
+) -> Result<(crate::verify::Report, Option<AnchorInfo>), crate::verify::VerifyError> {
+    use crate::source::{self, Format, Source};
+    use crate::verify::{CheckpointStatus, VerifyError, verify_file};
     let mut report = verify_file(path, checkpoint.map(|c| &c.checkpoint), job)?;
     let (anchor, what) = match checkpoint {
         Some(c) => (Some(c.clone()), "the checkpoint file"),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::core::json::Json;
+use crate::json::Json;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -223,7 +223,7 @@ mod tests {
     use super::*;
 
     fn j(s: &str) -> Json {
-        crate::core::json::parse(s.as_bytes()).unwrap()
+        crate::json::parse(s.as_bytes()).unwrap()
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! rows read from the archive using indexed columns and never excludes a row
 //! that `matches` would accept.
 
-use crate::core::model::{ActorType, Entry};
-use crate::core::time::Timestamp;
+use crate::model::{ActorType, Entry};
+use crate::time::Timestamp;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
@@ -50,7 +50,7 @@ impl Filter {
         if !self.resource_types.is_empty()
             && !self.resource_types.iter().any(|r| {
                 *r == e.resource_type
-                    || crate::core::catalog::display_name(&e.resource_type).eq_ignore_ascii_case(r)
+                    || crate::catalog::display_name(&e.resource_type).eq_ignore_ascii_case(r)
             })
         {
             return false;

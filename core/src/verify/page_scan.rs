@@ -27,7 +27,7 @@ use std::ffi::{c_int, c_void};
 use rusqlite::{Connection, ffi};
 
 use super::row_check::Cell;
-use crate::core::archive::SCHEMA;
+use crate::archive::SCHEMA;
 
 /// Columns of the entries table after `seq` (the rowid): record, the two
 /// hashes and the 11 index columns, in the schema's order.
@@ -556,10 +556,10 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::core::archive::Archive;
-    use crate::core::ingest::{IngestOptions, ingest};
-    use crate::core::job::Job;
-    use crate::core::sample::{PlatformFormat, Sample, write_platform};
+    use crate::archive::Archive;
+    use crate::ingest::{IngestOptions, ingest};
+    use crate::job::Job;
+    use crate::sample::{PlatformFormat, Sample, write_platform};
 
     /// An archive of `n` sample entries, every tenth with a `before` state
     /// large enough to spill onto overflow pages.
@@ -721,7 +721,7 @@ mod tests {
         assert!(r.is_err());
         // Verification then reads the archive again through SQL, and says
         // what SQL says.
-        use crate::core::verify::{RowReader, verify_archive_reading};
+        use crate::verify::{RowReader, verify_archive_reading};
         let via = |r| verify_archive_reading(&a, None, &Job::new(), r).map_err(|e| e.to_string());
         let (pages, sql) = (via(RowReader::Pages), via(RowReader::Sql));
         assert_eq!(pages.as_ref().err(), sql.as_ref().err());

@@ -16,11 +16,11 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use crate::core::catalog::RESOURCES;
-use crate::core::json::{Json, write_canonical_string};
-use crate::core::model::{Actor, ActorType, Entry};
-use crate::core::source::{PLATFORM_COLUMNS, PLATFORM_RICH_COLUMNS};
-use crate::core::time::Timestamp;
+use crate::catalog::RESOURCES;
+use crate::json::{Json, write_canonical_string};
+use crate::model::{Actor, ActorType, Entry};
+use crate::source::{PLATFORM_COLUMNS, PLATFORM_RICH_COLUMNS};
+use crate::time::Timestamp;
 
 struct Rng(u64);
 
@@ -821,7 +821,7 @@ pub fn write_platform<W: Write>(sample: &Sample, format: PlatformFormat, out: W)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::catalog::is_documented;
+    use crate::catalog::is_documented;
 
     #[test]
     fn deterministic_and_covers_the_table() {

@@ -9,18 +9,18 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::core::archive::{self, Archive, ArchiveError};
-use crate::core::chain::Hash;
-use crate::core::filter::Filter;
-use crate::core::job::Job;
-use crate::core::json::write_canonical_string;
-use crate::core::note::SignerKey;
-use crate::core::proof::{
+use crate::archive::{self, Archive, ArchiveError};
+use crate::chain::Hash;
+use crate::filter::Filter;
+use crate::job::Job;
+use crate::json::write_canonical_string;
+use crate::note::SignerKey;
+use crate::proof::{
     self, EntryProof, PROOFS_KIND, PROOFS_WHOLE, SIDECAR_FOOTER_KEY, SIDECAR_HEADER_KEY,
     SignedCheckpoint,
 };
-use crate::core::record_view::RecordView;
-use crate::core::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
+use crate::record_view::RecordView;
+use crate::source::{EXPORT_CSV_COLUMNS, EXPORT_FOOTER_KEY, EXPORT_HEADER_KEY, csv_encode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExportFormat {

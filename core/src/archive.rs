@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use crate::core::chain::{self, ArchiveId, Hash, MerkleBuilder};
-use crate::core::checkpoint::Checkpoint;
-use crate::core::json;
-use crate::core::model::Entry;
+use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
+use crate::checkpoint::Checkpoint;
+use crate::json;
+use crate::model::Entry;
 
 pub const FORMAT_NAME: &str = "auditlens-archive";
 pub const FORMAT_VERSION: &str = "1";
@@ -485,6 +485,46 @@ impl Archive {
             leaf_hash: Hash::from_slice(&leaf).unwrap_or_default(),
             chain_hash: Hash::from_slice(&chain).unwrap_or_default(),
         }))
+    }
+
+    /// Calls `f` with the sealed record bytes of each of `seqs` that is stored, in seq order.
+    pub fn for_each_record_at(&self, seqs: &[u64], mut f: impl FnMut(u64, &[u8])) -> Result<()> {
+        let mut sorted = seqs.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT record FROM entries WHERE seq = ?1")
+            .map_err(|e| self.err(e))?;
+        for seq in sorted {
+            let mut rows = stmt.query([seq as i64]).map_err(|e| self.err(e))?;
+            if let Some(r) = rows.next().map_err(|e| self.err(e))? {
+                let bytes = match r.get_ref(0).map_err(|e| self.err(e))? {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+                    _ => &[],
+                };
+                f(seq, bytes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the sealed record bytes of every stored entry, in seq order.
+    pub fn for_each_record(&self, mut f: impl FnMut(u64, &[u8])) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, record FROM entries ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
+            let seq = r.get::<_, i64>(0).map_err(|e| self.err(e))? as u64;
+            let bytes = match r.get_ref(1).map_err(|e| self.err(e))? {
+                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
+                _ => &[],
+            };
+            f(seq, bytes);
+        }
+        Ok(())
     }
 
     /// The checkpoint of the archive as stored (leaf hashes and head read, not re-verified;

@@ -12,14 +12,14 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::core::archive::{self, Archive};
-use crate::core::catalog;
-use crate::core::chain::Hash;
-use crate::core::export::{ExportError, ExportReport};
-use crate::core::filter::Filter;
-use crate::core::job::Job;
-use crate::core::json::Json;
-use crate::core::model::{ActorType, Entry};
+use crate::archive::{self, Archive};
+use crate::catalog;
+use crate::chain::Hash;
+use crate::export::{ExportError, ExportReport};
+use crate::filter::Filter;
+use crate::job::Job;
+use crate::json::Json;
+use crate::model::{ActorType, Entry};
 
 pub const ECS_VERSION: &str = "8.11.0";
 

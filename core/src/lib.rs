@@ -1,4 +1,4 @@
-//! The core library: everything but the user interface. Nothing here depends on egui.
+//! auditlens-core: everything the CLI and the viewer compute. Nothing here depends on egui.
 
 pub mod archive;
 pub mod audit_report;
@@ -6,6 +6,7 @@ pub mod case;
 pub mod catalog;
 pub mod chain;
 pub mod checkpoint;
+pub mod diff;
 pub mod digest;
 pub mod export;
 pub mod filter;
@@ -18,8 +19,11 @@ pub mod note;
 pub mod patterns;
 pub mod proof;
 pub mod record_view;
+pub mod row_index;
+pub mod safe_text;
 pub mod sample;
 pub mod siem;
 pub mod source;
+pub mod text_search;
 pub mod time;
 pub mod verify;

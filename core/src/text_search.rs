@@ -25,18 +25,18 @@
 //! Needles with `"` or `\n` are not answered here ([`supports`]); the viewer
 //! then scans the records with the core filter as before.
 //!
-//! [`Filter::search`]: crate::core::filter::Filter::search
-//! [`search_text`]: crate::core::filter::search_text
+//! [`Filter::search`]: crate::filter::Filter::search
+//! [`search_text`]: crate::filter::search_text
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use memchr::memmem;
 
-use crate::app::index::Index;
-use crate::core::archive::{self, Archive};
-use crate::core::job::Job;
-use crate::core::model::Entry;
+use crate::archive::{self, Archive};
+use crate::job::Job;
+use crate::model::Entry;
+use crate::row_index::Index;
 
 const TAG_SHIFT: u32 = 30;
 const TAG_DICT: u32 = 0;
@@ -255,10 +255,7 @@ impl Builder {
         });
         self.resource_name
             .push(name.or(rid_token).unwrap_or(u32::MAX));
-        for v in crate::core::filter::searched_fields(e)
-            .into_iter()
-            .flatten()
-        {
+        for v in crate::filter::searched_fields(e).into_iter().flatten() {
             let mut lower = std::mem::take(&mut self.lower);
             lower_into(v, &mut lower);
             let t = self.token(&lower);
@@ -792,7 +789,7 @@ mod tests {
             let mut buf = [0u8; 24];
             format_time(ms, &mut buf);
             assert_eq!(&buf[..], s.as_bytes());
-            let core = crate::core::time::Timestamp(ms).to_string().to_lowercase();
+            let core = crate::time::Timestamp(ms).to_string().to_lowercase();
             assert_eq!(core, s);
         }
         for s in [

@@ -8,7 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::core::chain::{ArchiveId, Hash};
+use crate::chain::{ArchiveId, Hash};
 
 const ORIGIN_PREFIX: &str = "auditlens.archive/";
 
