@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use auditlens_core::archive::Archive;
 use auditlens_core::chain::{self, ArchiveId, Hash};
 use auditlens_core::export::{ExportFormat, export_with};
+use auditlens_core::output::Destination;
 use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
 use auditlens_core::json;
@@ -247,7 +248,7 @@ fn subset(
         &Filter::default(),
         Some(only),
         format,
-        &out,
+        &Destination::new(&out),
         key,
         &Job::new(),
     )
@@ -313,7 +314,7 @@ fn whole_export_proves_itself_by_its_root_in_every_format() {
             &Filter::default(),
             None,
             format,
-            &out,
+            &Destination::new(&out),
             Some(&key),
             &Job::new(),
         )

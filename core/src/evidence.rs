@@ -258,10 +258,9 @@ mod tests {
     use super::*;
 
     fn kind(bytes: &[u8]) -> Option<Evidence> {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f");
-        std::io::Write::write_all(&mut File::create(&p).unwrap(), bytes).unwrap();
-        recognise(&p).unwrap()
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, bytes).unwrap();
+        recognise(f.path()).unwrap()
     }
 
     #[test]

@@ -322,9 +322,11 @@ impl Output {
         let name = normalised(path);
         for g in &self.reads {
             // A case file save writes the read archive's own case file.
-            let own_case = matches!(rule, Rule::OwnCaseFile(_)) && g.side == Some("case file");
+            if matches!(rule, Rule::OwnCaseFile(_)) && g.side == Some("case file") {
+                continue;
+            }
             let same_file = key.is_some() && g.key == key;
-            let same_name = name.is_some() && g.name == name && !own_case;
+            let same_name = name.is_some() && g.name == name;
             if same_file || same_name {
                 return Err(OutputError::Reads {
                     path: path.to_path_buf(),
