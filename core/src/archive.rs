@@ -588,12 +588,10 @@ pub fn initialise(path: &Path) -> Result<ArchiveId> {
     let id = ArchiveId::random();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let tx_result = (|| -> rusqlite::Result<()> {
-        conn.execute_batch(
-            &format!(
-                "PRAGMA journal_mode = DELETE; PRAGMA application_id = {}; BEGIN;",
-                APPLICATION_ID
-            ),
-        )?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = DELETE; PRAGMA application_id = {}; BEGIN;",
+            APPLICATION_ID
+        ))?;
         conn.execute_batch(SCHEMA)?;
         let mut ins = conn.prepare("INSERT INTO meta(key, value) VALUES (?1, ?2)")?;
         for (k, v) in [

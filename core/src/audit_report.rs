@@ -56,8 +56,7 @@ impl ReportOutput {
         if twin == out.path {
             return Err(OutputError::BadName {
                 path: out.path.clone(),
-                why: "its JSON twin takes the extension .json; give the report a .html name"
-                    .into(),
+                why: "its JSON twin takes the extension .json; give the report a .html name".into(),
             });
         }
         let mut output = Output::reading(reads);

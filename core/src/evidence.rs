@@ -119,10 +119,9 @@ pub fn recognise(path: &Path) -> std::io::Result<Option<Evidence>> {
         Head::Ours => None,
         // Exports: the readers' own detection, so that whatever auditlens
         // would read as an export is protected as one.
-        Head::AskReaders { fallback } => source::detect(path)
-            .ok()
-            .map(Evidence::Export)
-            .or(fallback),
+        Head::AskReaders { fallback } => {
+            source::detect(path).ok().map(Evidence::Export).or(fallback)
+        }
     })
 }
 
@@ -133,7 +132,9 @@ enum Head {
     /// though the export readers would take it for JSON lines.
     Ours,
     /// Ask `source::detect`; `fallback` if it does not recognise an export.
-    AskReaders { fallback: Option<Evidence> },
+    AskReaders {
+        fallback: Option<Evidence>,
+    },
 }
 
 fn sniff(head: &[u8]) -> Head {
@@ -183,7 +184,10 @@ fn recognise_note_or_key(text: &str) -> Option<Evidence> {
     }
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     let signed = text.contains("\n\n\u{2014} ") || text.contains("\r\n\r\n\u{2014} ");
-    if lines.first().is_some_and(|l| l.starts_with("auditlens.archive/")) {
+    if lines
+        .first()
+        .is_some_and(|l| l.starts_with("auditlens.archive/"))
+    {
         return Some(Evidence::Checkpoint { signed });
     }
     // A C2SP checkpoint of another log: origin, decimal size, base64 root.
@@ -266,15 +270,13 @@ mod tests {
     #[test]
     fn keys_checkpoints_and_notes_are_recognised_by_shape() {
         let key = crate::note::SignerKey::from_seed("a.example/k", &[7; 32]).unwrap();
-        assert_eq!(
-            kind(key.to_text().as_bytes()),
-            Some(Evidence::PrivateKey)
-        );
+        assert_eq!(kind(key.to_text().as_bytes()), Some(Evidence::PrivateKey));
         assert_eq!(
             kind((key.verifier().to_text() + "\n").as_bytes()),
             Some(Evidence::PublicKey)
         );
-        let cp = "auditlens.archive/0123\n3\nqINS1GRFhWHwdkUeqLEoP4ifJvLbAkm7zy+2q/zl5Lw=\nchain 00\n";
+        let cp =
+            "auditlens.archive/0123\n3\nqINS1GRFhWHwdkUeqLEoP4ifJvLbAkm7zy+2q/zl5Lw=\nchain 00\n";
         assert_eq!(
             kind(cp.as_bytes()),
             Some(Evidence::Checkpoint { signed: false })

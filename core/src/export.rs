@@ -58,12 +58,16 @@ impl ExportFormat {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        if ext.as_deref().is_some_and(|e| self.extensions().contains(&e)) {
+        if ext
+            .as_deref()
+            .is_some_and(|e| self.extensions().contains(&e))
+        {
             return Ok(());
         }
-        let name = path
-            .file_name()
-            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         Err(format!(
             "{name}: a {} export's name ends in .{}; rename it, or choose the format its name says",
             self.label(),

@@ -88,17 +88,34 @@ impl Destination {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutputError {
     /// The destination is a file the command reads, or one of its side files.
-    Reads { path: PathBuf, what: String },
+    Reads {
+        path: PathBuf,
+        what: String,
+    },
     /// The destination holds evidence; nothing overrides this.
-    Evidence { path: PathBuf, kind: Evidence },
+    Evidence {
+        path: PathBuf,
+        kind: Evidence,
+    },
     /// The destination exists and the user did not agree to replace it.
-    Exists { path: PathBuf, asker: Asker },
+    Exists {
+        path: PathBuf,
+        asker: Asker,
+    },
     /// The destination exists and this output never replaces anything (a new archive).
-    ExistsNever { path: PathBuf },
+    ExistsNever {
+        path: PathBuf,
+    },
     /// A case file save found something else than this archive's case file.
-    NotOwnCaseFile { path: PathBuf, found: String },
+    NotOwnCaseFile {
+        path: PathBuf,
+        found: String,
+    },
     /// Not a name a file can be written to (a folder, a device, two outputs on one name).
-    BadName { path: PathBuf, why: String },
+    BadName {
+        path: PathBuf,
+        why: String,
+    },
     Io(String),
 }
 
@@ -366,15 +383,18 @@ impl Output {
         };
         let path = path.to_path_buf();
         match (rule, kind) {
-            (Rule::OwnCaseFile(id), Some(Evidence::CaseFile)) if case_file_of(&path) == Some(id) => {
+            (Rule::OwnCaseFile(id), Some(Evidence::CaseFile))
+                if case_file_of(&path) == Some(id) =>
+            {
                 Ok(())
             }
             (Rule::OwnCaseFile(_), found) => Err(OutputError::NotOwnCaseFile {
-                found: found.map_or("another file", |k| match k {
-                    Evidence::CaseFile => "the case file of another archive",
-                    k => k.describe(),
-                })
-                .to_string(),
+                found: found
+                    .map_or("another file", |k| match k {
+                        Evidence::CaseFile => "the case file of another archive",
+                        k => k.describe(),
+                    })
+                    .to_string(),
                 path,
             }),
             (_, Some(kind)) => Err(OutputError::Evidence { path, kind }),
