@@ -681,7 +681,10 @@ fn an_export_failing_midway_leaves_nothing() {
     {
         let conn = open_for_tampering(&damaged);
         let n = conn
-            .execute("UPDATE entries SET record = 'not a record' WHERE seq = 30", [])
+            .execute(
+                "UPDATE entries SET record = 'not a record' WHERE seq = 30",
+                [],
+            )
             .unwrap();
         assert_eq!(n, 1);
     }

@@ -555,3 +555,125 @@ fn case_file_of(path: &Path) -> Option<ArchiveId> {
     }
     v["archive_id"].as_str().and_then(ArchiveId::parse)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut n: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    }
+
+    #[test]
+    fn a_file_that_appears_while_writing_is_not_replaced_unasked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.txt");
+        let mut out = Output::reading::<&Path>(&[]);
+        let slot = out.add(&Destination::new(&p)).unwrap();
+        out.write(slot, b"ours").unwrap();
+        std::fs::write(&p, b"theirs").unwrap();
+        let e = out.commit().unwrap_err();
+        assert!(matches!(e, OutputError::Exists { .. }), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"theirs");
+        assert_eq!(names(dir.path()), ["out.txt"]);
+    }
+
+    #[test]
+    fn evidence_that_appears_while_writing_is_refused_even_when_agreed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.txt");
+        std::fs::write(&p, b"old notes").unwrap();
+        let mut out = Output::reading::<&Path>(&[]);
+        let slot = out.add(&Destination::cli(&p, true)).unwrap();
+        out.write(slot, b"ours").unwrap();
+        let key = crate::note::SignerKey::from_seed("k", &[1; 32]).unwrap();
+        std::fs::write(&p, key.to_text()).unwrap();
+        let e = out.commit().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                OutputError::Evidence {
+                    kind: Evidence::PrivateKey,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), key.to_text());
+        assert_eq!(names(dir.path()), ["out.txt"]);
+    }
+
+    #[test]
+    fn the_case_file_replaces_itself_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("a.sqlite");
+        std::fs::write(&archive, b"stands for the archive").unwrap();
+        let case = crate::case::case_path(&archive);
+        let id = ArchiveId::random();
+        let mut c = crate::case::CaseFile::new(id);
+        c.mark_mut(1, "e1").bookmarked = true;
+        c.save(&case).unwrap();
+        c.mark_mut(2, "e2").note = "again".into();
+        c.save(&case).unwrap();
+        assert_eq!(
+            crate::case::CaseFile::load(&case, id).unwrap().marks.len(),
+            2
+        );
+        // Another archive's case file at that name is not this one's to replace.
+        let other = crate::case::CaseFile::new(ArchiveId::random());
+        let e = other.save(&case).unwrap_err();
+        assert!(e.contains("the case file of another archive"), "{e}");
+        // Nor is a platform export, nor (through a link) the archive itself.
+        std::fs::remove_file(&case).unwrap();
+        std::fs::write(&case, b"[{\"id\":\"e1\"}]").unwrap();
+        let e = c.save(&case).unwrap_err();
+        assert!(e.contains("a platform export (JSON)"), "{e}");
+        std::fs::remove_file(&case).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&archive, &case).unwrap();
+            let e = c.save(&case).unwrap_err();
+            assert!(e.contains("itself, which this command reads"), "{e}");
+            assert_eq!(std::fs::read(&archive).unwrap(), b"stands for the archive");
+        }
+    }
+
+    #[test]
+    fn two_outputs_on_one_name_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.json");
+        let mut out = Output::reading::<&Path>(&[]);
+        out.add(&Destination::new(&p)).unwrap();
+        let e = out
+            .add(&Destination::new(dir.path().join(".").join("r.json")))
+            .unwrap_err();
+        assert!(matches!(e, OutputError::BadName { .. }), "{e}");
+    }
+
+    #[test]
+    fn keys_are_private_and_a_dropped_output_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        let mut out = Output::reading::<&Path>(&[]);
+        let slot = out.add(&Destination::new(&p)).unwrap();
+        out.write_secret(slot, b"PRIVATE+KEY+x").unwrap();
+        drop(out);
+        assert!(names(dir.path()).is_empty());
+        let mut out = Output::reading::<&Path>(&[]);
+        let slot = out.add(&Destination::new(&p)).unwrap();
+        out.write_secret(slot, b"PRIVATE+KEY+x").unwrap();
+        out.commit().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        assert_eq!(names(dir.path()), ["k"]);
+    }
+}
