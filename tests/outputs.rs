@@ -840,7 +840,7 @@ fn the_core_exporter_refuses_an_existing_export() {
         &Job::new(),
     );
     let e = r.unwrap_err().to_string();
-    assert!(e.contains("an auditlens export (JSON) (evidence)"), "{e}");
+    assert!(e.contains("an auditlens JSON export (evidence)"), "{e}");
     assert_eq!(snapshot(&dir, &out), before);
 }
 
@@ -929,7 +929,7 @@ mod viewer {
         });
 
         export_typed(&mut h, "NDJSON", &incident);
-        h.get_by_label_contains("incident.jsonl: it is a platform export (JSONL) (evidence)");
+        h.get_by_label_contains("incident.jsonl: it is a JSONL platform export (evidence)");
         assert_eq!(snapshot(&dir, &incident), before);
 
         // Browse… returns the same file: the dialog's consent does not cover evidence.
@@ -963,7 +963,7 @@ mod viewer {
         });
         export_typed(&mut h, "JSON", &plain);
         h.get_by_label_contains(
-            "mine.json exists; type a new name, or pick it with Browse… to replace it",
+            "mine.json exists; choose another name, or pick it in the save dialog (Browse…) to replace it",
         );
         assert_eq!(snapshot(&dir, &plain), before);
         // Picked with Browse… (the dialog asked first): replaced.
@@ -977,5 +977,58 @@ mod viewer {
         let text = std::fs::read_to_string(&plain).unwrap();
         assert!(text.starts_with("{\"auditlens_export\""), "{text}");
         assert_eq!(names(&dir), ["mine.json"]);
+    }
+
+    /// Report…: a twin that would land on a platform export is refused before
+    /// anything is written; with no dialog, the default name never replaces
+    /// an earlier report.
+    #[test]
+    fn report_beside_a_platform_export_is_refused_and_the_default_name_never_replaces() {
+        let v = vault();
+        let dir = case_dir(&v, "viewer-report");
+        let archive = copy_to(&v.input, &dir, "a.sqlite");
+        let (_, json) = v
+            .evidence
+            .iter()
+            .find(|(k, _)| *k == "platform export JSON")
+            .unwrap();
+        let incident = dir.join("incident.json");
+        place(&incident, json);
+        let before = snapshot(&dir, &incident);
+        let mut h = harness(&archive, Some(dir.join("incident.html")));
+        wait_for(&mut h, "open", |v| {
+            v.state.index().is_some() && !v.state.busy()
+        });
+        h.get_by_label("Report…").click();
+        h.run_steps(3);
+        h.get_by_label_contains("incident.json: it is a JSON platform export (evidence)");
+        assert_eq!(snapshot(&dir, &incident), before);
+        drop(h);
+
+        let mut h = harness(&archive, None);
+        wait_for(&mut h, "open", |v| {
+            v.state.index().is_some() && !v.state.busy()
+        });
+        for _ in 0..2 {
+            h.state_mut().state.notice = None;
+            h.get_by_label("Report…").click();
+            wait_for(&mut h, "report", |v| {
+                v.state
+                    .notice
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("report written"))
+            });
+        }
+        let mut got = names(&dir);
+        got.retain(|n| n.contains(".report"));
+        assert_eq!(
+            got,
+            [
+                "a.sqlite.report-2.html",
+                "a.sqlite.report-2.json",
+                "a.sqlite.report.html",
+                "a.sqlite.report.json"
+            ]
+        );
     }
 }

@@ -39,6 +39,29 @@ pub fn twin_path(html: &Path) -> PathBuf {
     html.with_extension("json")
 }
 
+/// Where the viewer puts a report when no save dialog is available: the
+/// first `ARCHIVE.report.html`, `ARCHIVE.report-2.html`, … whose HTML and
+/// twin names are both free, so that an earlier report is never replaced
+/// by one nobody named.
+pub fn default_path(archive: &Path) -> PathBuf {
+    let name = |n: u32| {
+        let mut p = archive.as_os_str().to_owned();
+        p.push(if n == 1 {
+            ".report.html".to_string()
+        } else {
+            format!(".report-{n}.html")
+        });
+        PathBuf::from(p)
+    };
+    (1..)
+        .map(name)
+        .find(|p| {
+            std::fs::symlink_metadata(p).is_err()
+                && std::fs::symlink_metadata(twin_path(p)).is_err()
+        })
+        .expect("some number is free")
+}
+
 /// The report's two files, planned and checked before the facts are
 /// gathered: neither the HTML nor its twin may replace a file the report
 /// reads or any evidence (`incident.html` beside the `incident.json` under

@@ -129,8 +129,10 @@ pub fn ingest(
             archive_path.display()
         )));
     }
-    // What this ingest reads: its inputs, and the archive it appends to.
+    // What this ingest reads: its inputs, and the archive it appends to (or
+    // creates: the rejects file must not take its name either).
     let mut reads = files.to_vec();
+    reads.push(archive_path.to_path_buf());
     // A new archive is checked as an output before anything is read.
     let mut new_archive = None;
     if archive_path.exists() {
@@ -138,7 +140,6 @@ pub fn ingest(
         archive::finish_interrupted_write(archive_path)?;
         // Checks that it really is an archive, with a clear message if not.
         archive::Archive::open(archive_path)?;
-        reads.push(archive_path.to_path_buf());
     } else {
         let mut out = Output::reading(files);
         let slot = out.add_new(archive_path)?;

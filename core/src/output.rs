@@ -141,7 +141,7 @@ impl std::fmt::Display for OutputError {
                 asker: Asker::Viewer,
             } => write!(
                 f,
-                "{} exists; type a new name, or pick it with Browse… to replace it",
+                "{} exists; choose another name, or pick it in the save dialog (Browse…) to replace it",
                 path.display()
             ),
             OutputError::ExistsNever { path } => write!(
@@ -550,9 +550,7 @@ impl Output {
 fn case_file_of(path: &Path) -> Option<ArchiveId> {
     let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    if v.get(CASE_KEY).is_none() {
-        return None;
-    }
+    v.get(CASE_KEY)?;
     v["archive_id"].as_str().and_then(ArchiveId::parse)
 }
 
@@ -632,7 +630,7 @@ mod tests {
         std::fs::remove_file(&case).unwrap();
         std::fs::write(&case, b"[{\"id\":\"e1\"}]").unwrap();
         let e = c.save(&case).unwrap_err();
-        assert!(e.contains("a platform export (JSON)"), "{e}");
+        assert!(e.contains("a JSON platform export"), "{e}");
         std::fs::remove_file(&case).unwrap();
         #[cfg(unix)]
         {

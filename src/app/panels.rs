@@ -106,11 +106,10 @@ impl TopBar {
                 // Only a file the dialog chose may be replaced (it asked first).
                 let out = match s.dialogs.pick_save("report.html") {
                     Some(p) => Some((p, true)),
-                    None => s.doc.as_ref().map(|d| {
-                        let mut p = d.path.as_os_str().to_owned();
-                        p.push(".report.html");
-                        (std::path::PathBuf::from(p), false)
-                    }),
+                    None => s
+                        .doc
+                        .as_ref()
+                        .map(|d| (auditlens_core::audit_report::default_path(&d.path), false)),
                 };
                 if let Some((out, from_dialog)) = out {
                     s.start_report(out, from_dialog);
