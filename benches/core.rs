@@ -141,7 +141,9 @@ fn main() {
     let csv_out = dir.join(format!("export-{n}.csv"));
     let a = Archive::open(&archive_path).unwrap();
     let export_csv = || {
+        // Outputs never replace exports (evidence): start from a clean name each time.
         let _ = std::fs::remove_file(&csv_out);
+        let _ = std::fs::remove_file(auditlens_core::proof::sidecar_path(&csv_out));
         let r = export(
             &a,
             &Filter::default(),

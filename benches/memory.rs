@@ -116,7 +116,14 @@ fn main() {
     let json = dir.join(format!("memory-platform-{n}.json"));
     let archive = dir.join(format!("memory-{n}.sqlite"));
     let out = dir.join(format!("memory-{n}.export.json"));
-    for p in [&archive, &out] {
+    // Outputs never replace evidence (an archive, an export): clear what a kept run left.
+    let csv_out = out.with_extension("csv");
+    for p in [
+        &archive,
+        &out,
+        &csv_out,
+        &auditlens_core::proof::sidecar_path(&csv_out),
+    ] {
         let _ = std::fs::remove_file(p);
     }
     if !json.exists() {

@@ -675,7 +675,7 @@ fn fifty_megabyte_field_in_jsonl() {
     let opts = IngestOptions {
         skip_invalid: true,
         rejects_path: Some(rejects.clone()),
-        batch_size: None,
+        ..IngestOptions::default()
     };
     let r = ingest(&archive, &[p], &opts, &Job::new()).unwrap();
     assert_eq!((r.added, r.rejected), (1, 1));

@@ -100,10 +100,10 @@ fn sample_writes_the_generator_output() {
             std::fs::read(&lib).unwrap(),
             "{name}"
         );
-        // An existing file is not overwritten.
+        // An existing file is not overwritten (it is a platform export: evidence).
         let o = run([OsStr::new("sample"), OsStr::new("-o"), p(&out)]);
         assert_eq!(o.code, 2);
-        assert!(o.stderr.contains("already exists"), "{}", o.stderr);
+        assert!(o.stderr.contains("never replaces"), "{}", o.stderr);
     }
     // Straight to a sealed archive.
     let archive = d.path().join("s.sqlite");
@@ -841,7 +841,11 @@ fn keygen_writes_a_private_key_0600_and_refuses_to_overwrite() {
     // Never overwritten, and the old key is left as it was.
     let o = run(args(&["keygen", "--name", "other", "-o"], &[&key]));
     assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("already exists"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("private signing key (evidence)"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(std::fs::read_to_string(&key).unwrap(), private);
     // A bad name is refused with the rule.
     let o = run(args(

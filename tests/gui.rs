@@ -562,7 +562,7 @@ fn signed_subset_export_banner_names_its_checkpoint_and_signer() {
         &Filter::default(),
         Some(&[2, 5, 9]),
         ExportFormat::Ndjson,
-        &out,
+        &auditlens_core::output::Destination::new(&out),
         Some(&key),
         &Job::new(),
     )

@@ -15,6 +15,7 @@ use auditlens_core::json;
 use auditlens_core::merkle;
 use auditlens_core::model::Entry;
 use auditlens_core::note::{SignerKey, VerifierKey};
+use auditlens_core::output::Destination;
 use auditlens_core::proof::{self, SignedCheckpoint, sidecar_path};
 use auditlens_core::verify::{CheckpointStatus, FindingKind as K, Report, Status, VerifyError};
 use common::*;
@@ -247,7 +248,7 @@ fn subset(
         &Filter::default(),
         Some(only),
         format,
-        &out,
+        &Destination::new(&out),
         key,
         &Job::new(),
     )
@@ -313,7 +314,7 @@ fn whole_export_proves_itself_by_its_root_in_every_format() {
             &Filter::default(),
             None,
             format,
-            &out,
+            &Destination::new(&out),
             Some(&key),
             &Job::new(),
         )

@@ -568,35 +568,30 @@ pub(crate) fn read_meta(conn: &Connection) -> rusqlite::Result<Vec<(String, Stri
         .collect()
 }
 
-/// Creates a new, empty archive at `path` (which must not exist).
-pub fn create(path: &Path) -> Result<ArchiveId> {
-    if path.exists() {
+/// The `application_id` of an auditlens archive (bytes 68–71 of the file,
+/// big-endian): how an archive is told from any other SQLite file.
+pub const APPLICATION_ID: u32 = 1_096_107_084;
+
+/// Writes a new, empty archive at `path`, where nothing exists yet.
+///
+/// `path` is a staged name of an [`crate::output::Output`] (ingest makes
+/// it): the archive is built there and renamed into place only once
+/// complete, so an interrupted create never leaves a half-made file at the
+/// destination that would block the next ingest. (This module does not
+/// plan outputs itself: the output path reads files through `source`,
+/// which reads archives through this module.)
+pub fn initialise(path: &Path) -> Result<ArchiveId> {
+    if std::fs::symlink_metadata(path).is_ok() {
         return Err(ArchiveError(format!("{} already exists", path.display())));
     }
-    // Built under a temporary name and renamed into place once complete, so
-    // an interrupted create never leaves a half-made file at `path` that
-    // would block the next ingest.
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let temp = tempfile::Builder::new()
-        .prefix(".auditlens-new-")
-        .suffix(".sqlite")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            ArchiveError(format!(
-                "cannot create an archive in {}: {e}",
-                dir.display()
-            ))
-        })?;
-    let conn = Connection::open(temp.path()).map_err(|e| db_error(path, e))?;
+    let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
     let id = ArchiveId::random();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let tx_result = (|| -> rusqlite::Result<()> {
-        conn.execute_batch(
-            "PRAGMA journal_mode = DELETE; PRAGMA application_id = 1096107084; BEGIN;",
-        )?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = DELETE; PRAGMA application_id = {}; BEGIN;",
+            APPLICATION_ID
+        ))?;
         conn.execute_batch(SCHEMA)?;
         let mut ins = conn.prepare("INSERT INTO meta(key, value) VALUES (?1, ?2)")?;
         for (k, v) in [
@@ -616,7 +611,5 @@ pub fn create(path: &Path) -> Result<ArchiveId> {
     })();
     tx_result.map_err(|e| db_error(path, e))?;
     conn.close().map_err(|(_, e)| db_error(path, e))?;
-    temp.persist_noclobber(path)
-        .map_err(|e| ArchiveError(format!("cannot create {}: {}", path.display(), e.error)))?;
     Ok(id)
 }

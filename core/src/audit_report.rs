@@ -5,7 +5,7 @@
 //! from that JSON ([`to_html`]), so the two cannot say different things.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -16,6 +16,7 @@ use crate::export::filter_json;
 use crate::filter::Filter;
 use crate::job::Job;
 use crate::note::VerifierKey;
+use crate::output::{Destination, Output, OutputError, Slot};
 use crate::patterns::{PatternSettings, scan_archive};
 use crate::proof::{self, SignedCheckpoint};
 use crate::time::Timestamp;
@@ -31,6 +32,79 @@ pub struct ReportInput<'a> {
     pub filter: &'a Filter,
     pub patterns: &'a PatternSettings,
     pub case: Option<&'a CaseFile>,
+}
+
+/// The report's JSON twin: the HTML name with the extension `.json`.
+pub fn twin_path(html: &Path) -> PathBuf {
+    html.with_extension("json")
+}
+
+/// Where the viewer puts a report when no save dialog is available: the
+/// first `ARCHIVE.report.html`, `ARCHIVE.report-2.html`, … whose HTML and
+/// twin names are both free, so that an earlier report is never replaced
+/// by one nobody named.
+pub fn default_path(archive: &Path) -> PathBuf {
+    let name = |n: u32| {
+        let mut p = archive.as_os_str().to_owned();
+        p.push(if n == 1 {
+            ".report.html".to_string()
+        } else {
+            format!(".report-{n}.html")
+        });
+        PathBuf::from(p)
+    };
+    (1..)
+        .map(name)
+        .find(|p| {
+            std::fs::symlink_metadata(p).is_err()
+                && std::fs::symlink_metadata(twin_path(p)).is_err()
+        })
+        .expect("some number is free")
+}
+
+/// The report's two files, planned and checked before the facts are
+/// gathered: neither the HTML nor its twin may replace a file the report
+/// reads or any evidence (`incident.html` beside the `incident.json` under
+/// investigation is refused, not a silent replacement).
+pub struct ReportOutput {
+    output: Output,
+    html: Slot,
+    twin: Slot,
+}
+
+impl ReportOutput {
+    /// `reads`: the archive, and the checkpoint and key files given.
+    pub fn plan<P: AsRef<Path>>(out: &Destination, reads: &[P]) -> Result<Self, OutputError> {
+        let twin = twin_path(&out.path);
+        if twin == out.path {
+            return Err(OutputError::BadName {
+                path: out.path.clone(),
+                why: "its JSON twin takes the extension .json; give the report a .html name".into(),
+            });
+        }
+        let mut output = Output::reading(reads);
+        let html = output.add(out)?;
+        let twin = output.add(&out.side(twin))?;
+        Ok(ReportOutput { output, html, twin })
+    }
+
+    pub fn html_path(&self) -> &Path {
+        self.output.path(self.html)
+    }
+
+    pub fn twin_path(&self) -> &Path {
+        self.output.path(self.twin)
+    }
+
+    /// Writes the HTML page and the JSON twin from the same facts, and
+    /// moves both into place together.
+    pub fn write(mut self, facts: &Value) -> Result<(), OutputError> {
+        let json = serde_json::to_string_pretty(facts)
+            .map_err(|e| OutputError::Io(format!("cannot render the report's facts: {e}")))?;
+        self.output.write(self.html, to_html(facts).as_bytes())?;
+        self.output.write(self.twin, json.as_bytes())?;
+        self.output.commit().map(|_| ())
+    }
 }
 
 /// Everything the report states, as JSON.

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::chain::ArchiveId;
-
-const CASE_KEY: &str = "auditlens_case";
+use crate::evidence::{CASE_KEY, CASE_SUFFIX};
+use crate::output::Output;
 
 /// What the investigator noted on one entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,8 +40,14 @@ pub struct CaseFile {
 /// Where the case file of an archive lives.
 pub fn case_path(archive: &Path) -> PathBuf {
     let mut p = archive.as_os_str().to_owned();
-    p.push(".case.json");
+    p.push(CASE_SUFFIX);
     PathBuf::from(p)
+}
+
+/// The archive a case file belongs to (`A.sqlite` for `A.sqlite.case.json`).
+fn archive_of(case: &Path) -> Option<PathBuf> {
+    let s = case.as_os_str().to_str()?;
+    s.strip_suffix(CASE_SUFFIX).map(PathBuf::from)
 }
 
 impl CaseFile {
@@ -100,7 +106,9 @@ impl CaseFile {
         Ok(case)
     }
 
-    /// Writes the case file (to a temporary file, then renamed into place).
+    /// Writes the case file through the one output path: it may replace
+    /// this archive's case file (the viewer's working file), nothing else,
+    /// and never the archive it annotates.
     pub fn save(&self, path: &Path) -> Result<(), String> {
         let marks: Vec<Value> = self
             .marks
@@ -122,15 +130,15 @@ impl CaseFile {
             "saved_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "marks": marks,
         });
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let fail = |e: String| format!("cannot save the case file {}: {e}", path.display());
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
-        serde_json::to_writer_pretty(tmp.as_file(), &v).map_err(|e| fail(e.to_string()))?;
-        tmp.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
-        tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
+        let fail = |e: String| format!("cannot save the case file: {e}");
+        let text = serde_json::to_string_pretty(&v).map_err(|e| fail(e.to_string()))?;
+        let mut out = Output::reading(archive_of(path).as_slice());
+        let slot = out
+            .add_case_file(path, self.archive_id)
+            .map_err(|e| fail(e.to_string()))?;
+        out.write(slot, text.as_bytes())
+            .map_err(|e| fail(e.to_string()))?;
+        out.commit().map_err(|e| fail(e.to_string()))?;
         Ok(())
     }
 

@@ -2,9 +2,10 @@
 //!
 //! Every exported entry carries its seq, leaf hash and chain hash, and the
 //! export names the archive and its checkpoint, so the file can be verified
-//! on its own and ingested back without loss. The output is written to a
-//! temporary file and renamed into place when complete, so a cancelled or
-//! failed export leaves nothing behind.
+//! on its own and ingested back without loss. The file (and the CSV's proof
+//! sidecar) is written through [`crate::output`]: never over evidence or the
+//! archive read, staged and renamed into place when complete, so a cancelled
+//! or failed export leaves nothing behind.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use crate::filter::Filter;
 use crate::job::Job;
 use crate::json::write_canonical_string;
 use crate::note::SignerKey;
+use crate::output::{Destination, Output, OutputError};
 use crate::proof::{
     self, EntryProof, PROOFS_KIND, PROOFS_WHOLE, SIDECAR_FOOTER_KEY, SIDECAR_HEADER_KEY,
     SignedCheckpoint,
@@ -37,11 +39,57 @@ impl ExportFormat {
             ExportFormat::Csv => "csv",
         }
     }
+
+    /// The extensions a file of this format may carry.
+    pub fn extensions(self) -> &'static [&'static str] {
+        match self {
+            ExportFormat::Json => &["json"],
+            ExportFormat::Ndjson => &["ndjson", "jsonl"],
+            ExportFormat::Csv => &["csv"],
+        }
+    }
+
+    /// Refuses a name whose extension is not this format's (JSON written
+    /// into a `.jsonl` name misleads every tool that goes by names). The
+    /// name is refused rather than corrected: the file the user finds must
+    /// be the one they named.
+    pub fn check_name(self, path: &Path) -> Result<(), String> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        if ext
+            .as_deref()
+            .is_some_and(|e| self.extensions().contains(&e))
+        {
+            return Ok(());
+        }
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        Err(format!(
+            "{name}: a {} export's name ends in .{}; rename it, or choose the format its name says",
+            self.label(),
+            self.extensions().join(" or .")
+        ))
+    }
+
+    /// The format's name for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "JSON",
+            ExportFormat::Ndjson => "NDJSON",
+            ExportFormat::Csv => "CSV",
+        }
+    }
 }
 
 #[derive(Debug)]
 pub enum ExportError {
     Archive(ArchiveError),
+    /// The destination was refused, or could not be written.
+    Output(OutputError),
     Io(String),
     Cancelled,
 }
@@ -50,6 +98,7 @@ impl std::fmt::Display for ExportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ExportError::Archive(e) => write!(f, "{e}"),
+            ExportError::Output(e) => write!(f, "{e}"),
             ExportError::Io(m) => f.write_str(m),
             ExportError::Cancelled => f.write_str("export cancelled; no file was written"),
         }
@@ -61,6 +110,12 @@ impl std::error::Error for ExportError {}
 impl From<ArchiveError> for ExportError {
     fn from(e: ArchiveError) -> Self {
         ExportError::Archive(e)
+    }
+}
+
+impl From<OutputError> for ExportError {
+    fn from(e: OutputError) -> Self {
+        ExportError::Output(e)
     }
 }
 
@@ -110,7 +165,8 @@ fn header_filter(filter: &Filter, only: Option<&[u64]>) -> serde_json::Value {
     f
 }
 
-/// Exports the entries of `archive` that match `filter` to `out`.
+/// Exports the entries of `archive` that match `filter` to `out`, which
+/// must not exist.
 pub fn export(
     archive: &Archive,
     filter: &Filter,
@@ -118,23 +174,20 @@ pub fn export(
     out: &Path,
     job: &Job,
 ) -> Result<ExportReport, ExportError> {
-    export_seqs(archive, filter, None, format, out, job)
+    export_with(
+        archive,
+        filter,
+        None,
+        format,
+        &Destination::new(out),
+        None,
+        job,
+    )
 }
 
-/// Like [`export`], limited to the given seqs when `only` is set (the viewer
-/// passes the rows it shows).
-pub fn export_seqs(
-    archive: &Archive,
-    filter: &Filter,
-    only: Option<&[u64]>,
-    format: ExportFormat,
-    out: &Path,
-    job: &Job,
-) -> Result<ExportReport, ExportError> {
-    export_with(archive, filter, only, format, out, None, job)
-}
-
-/// Like [`export_seqs`], with the export's checkpoint signed by `signer` when one is given.
+/// Exports the entries matching `filter` (limited to the seqs in `only`
+/// when set: the viewer passes the rows it shows) to `out`, with the
+/// export's checkpoint signed by `signer` when one is given.
 ///
 /// A subset's entries each carry their inclusion proof against the archive's
 /// checkpoint at the time of export (in the entry for JSON and NDJSON, in the
@@ -146,32 +199,21 @@ pub fn export_with(
     filter: &Filter,
     only: Option<&[u64]>,
     format: ExportFormat,
-    out: &Path,
+    out: &Destination,
     signer: Option<&SignerKey>,
     job: &Job,
 ) -> Result<ExportReport, ExportError> {
-    if out.is_dir() {
-        return Err(ExportError::Io(format!(
-            "{} is a directory; give a file name",
-            out.display()
-        )));
-    }
-    if std::fs::canonicalize(out)
-        .ok()
-        .is_some_and(|o| std::fs::canonicalize(archive.path()).ok() == Some(o))
-    {
-        return Err(ExportError::Io(
-            "refusing to overwrite the archive with an export".into(),
-        ));
-    }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
+    // Both files are checked before any work: the export and, for CSV, its sidecar.
+    let mut output = Output::reading(&[archive.path()]);
+    let main = output.add(out)?;
+    let side = match format {
+        ExportFormat::Csv => Some(output.add(&out.side(proof::sidecar_path(&out.path)))?),
+        _ => None,
+    };
+    let file = output.create(main)?;
+    let out = out.path.as_path();
     let io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", out.display()));
-    let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file().try_clone().map_err(io)?);
+    let mut w = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(io)?);
 
     // Streams: memory stays bounded whatever the archive's size.
     archive.stop_mapping()?;
@@ -189,10 +231,8 @@ pub fn export_with(
     };
     // CSV has no room for proofs or the checkpoint: they go to a sidecar beside it.
     let mut sidecar = None;
-    if format == ExportFormat::Csv {
-        let side = tempfile::NamedTempFile::new_in(dir)
-            .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
-        let mut sw = BufWriter::new(side.as_file().try_clone().map_err(io)?);
+    if let Some(side) = side {
+        let mut sw = BufWriter::new(output.create(side)?);
         let h = serde_json::json!({
             "version": 1,
             "archive_id": archive.id().to_string(),
@@ -201,7 +241,7 @@ pub fn export_with(
             "export": out.file_name().map(|n| n.to_string_lossy().into_owned()),
         });
         write!(sw, "{{\"{SIDECAR_HEADER_KEY}\":{h},\n\"entries\":[").map_err(io)?;
-        sidecar = Some((side, sw));
+        sidecar = Some(sw);
     }
     let header = serde_json::json!({
         "version": 1,
@@ -229,7 +269,7 @@ pub fn export_with(
         c.write_record(EXPORT_CSV_COLUMNS)
             .map_err(|e| ExportError::Io(e.to_string()))?;
         csv = Some(c);
-        w = BufWriter::new(tmp.as_file().try_clone().map_err(io)?);
+        w = BufWriter::new(file.try_clone().map_err(io)?);
     }
 
     let (clause, params) = filter.sql_prefilter();
@@ -362,7 +402,7 @@ pub fn export_with(
                     })?;
                     let written = write_csv_row(c, &id_text, seq, &leaf, chain.as_ref(), &v);
                     written.map_err(|e| ExportError::Io(e.to_string()))?;
-                    if let Some((_, sw)) = sidecar.as_mut().filter(|_| !whole) {
+                    if let Some(sw) = sidecar.as_mut().filter(|_| !whole) {
                         line.clear();
                         line.push_str(if count == 0 { "\n" } else { ",\n" });
                         line.push_str("{\"seq\":");
@@ -402,7 +442,7 @@ pub fn export_with(
     w.flush().map_err(io)?;
     drop(w);
     job.check().map_err(|_| ExportError::Cancelled)?;
-    if let Some((side, mut sw)) = sidecar {
+    if let Some(mut sw) = sidecar {
         let path = proof::sidecar_path(out);
         let side_io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", path.display()));
         let proofs = if whole { 0 } else { count };
@@ -412,14 +452,9 @@ pub fn export_with(
         )
         .map_err(side_io)?;
         sw.flush().map_err(side_io)?;
-        drop(sw);
-        side.as_file().sync_all().map_err(side_io)?;
-        side.persist(&path)
-            .map_err(|e| ExportError::Io(format!("{}: {}", path.display(), e.error)))?;
     }
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(out)
-        .map_err(|e| ExportError::Io(format!("{}: {}", out.display(), e.error)))?;
+    drop(file);
+    output.commit()?;
     Ok(ExportReport {
         entries: count,
         path: out.to_path_buf(),

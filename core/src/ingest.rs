@@ -18,6 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::archive::{self, ArchiveError, db_error};
 use crate::chain::{self, ArchiveId, Hash};
 use crate::job::Job;
+use crate::output::{Destination, Output, OutputError, Slot};
 use crate::record_view::RecordView;
 use crate::source::{Format, RecordError, Source, SourceError};
 
@@ -30,6 +31,8 @@ pub struct IngestOptions {
     pub rejects_path: Option<PathBuf>,
     /// Entries per transaction.
     pub batch_size: Option<usize>,
+    /// Replace an existing rejects file (`--force`); never one that is evidence.
+    pub force: bool,
 }
 
 /// What an ingest did.
@@ -62,6 +65,8 @@ pub enum IngestError {
     /// A bad record (all-or-nothing mode): nothing was written.
     Record(RecordError),
     Archive(ArchiveError),
+    /// The rejects file or the new archive was refused (or could not be written).
+    Output(OutputError),
     Io(String),
     Cancelled,
 }
@@ -75,6 +80,7 @@ impl std::fmt::Display for IngestError {
                 "{e}; nothing was stored (fix the file, or pass --skip-invalid to store the good records)"
             ),
             IngestError::Archive(e) => write!(f, "{e}"),
+            IngestError::Output(e) => write!(f, "{e}"),
             IngestError::Io(e) => f.write_str(e),
             IngestError::Cancelled => {
                 f.write_str("cancelled; the archive holds what was committed before")
@@ -88,6 +94,12 @@ impl std::error::Error for IngestError {}
 impl From<ArchiveError> for IngestError {
     fn from(e: ArchiveError) -> Self {
         IngestError::Archive(e)
+    }
+}
+
+impl From<OutputError> for IngestError {
+    fn from(e: OutputError) -> Self {
+        IngestError::Output(e)
     }
 }
 
@@ -117,11 +129,21 @@ pub fn ingest(
             archive_path.display()
         )));
     }
+    // What this ingest reads: its inputs, and the archive it appends to (or
+    // creates: the rejects file must not take its name either).
+    let mut reads = files.to_vec();
+    reads.push(archive_path.to_path_buf());
+    // A new archive is checked as an output before anything is read.
+    let mut new_archive = None;
     if archive_path.exists() {
         // A killed ingest may have left a transaction to roll back.
         archive::finish_interrupted_write(archive_path)?;
         // Checks that it really is an archive, with a clear message if not.
         archive::Archive::open(archive_path)?;
+    } else {
+        let mut out = Output::reading(files);
+        let slot = out.add_new(archive_path)?;
+        new_archive = Some((out, slot));
     }
 
     // Pass 1: read, validate, stage.
@@ -133,7 +155,7 @@ pub fn ingest(
     let mut writer = BufWriter::with_capacity(1 << 20, staging.try_clone().map_err(io_at)?);
     let mut staged: Vec<Staged> = Vec::new();
     let mut offset = 0u64;
-    let mut rejects: Option<BufWriter<File>> = None;
+    let mut rejects: Option<(Output, BufWriter<File>)> = None;
     let rejects_path = opts
         .rejects_path
         .clone()
@@ -178,10 +200,11 @@ pub fn ingest(
                 Err(e) => {
                     report.rejected += 1;
                     if rejects.is_none() {
-                        let f = File::create(&rejects_path).map_err(|err| {
-                            IngestError::Io(format!("{}: {err}", rejects_path.display()))
-                        })?;
-                        rejects = Some(BufWriter::new(f));
+                        // Checked at the first reject, still before anything is written.
+                        let mut out = Output::reading(&reads);
+                        let slot = out.add(&Destination::cli(&rejects_path, opts.force))?;
+                        let f = out.create(slot)?;
+                        rejects = Some((out, BufWriter::new(f)));
                     }
                     let line = serde_json::json!({
                         "file": e.file.display().to_string(),
@@ -190,7 +213,7 @@ pub fn ingest(
                         "reason": e.message,
                         "raw": e.raw,
                     });
-                    if let Some(w) = rejects.as_mut() {
+                    if let Some((_, w)) = rejects.as_mut() {
                         writeln!(w, "{line}").map_err(io_at)?;
                     }
                 }
@@ -198,8 +221,10 @@ pub fn ingest(
         }
         job.add_done(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     }
-    if let Some(mut w) = rejects {
+    if let Some((out, mut w)) = rejects {
         w.flush().map_err(io_at)?;
+        drop(w);
+        out.commit()?;
         report.rejects_path = Some(rejects_path);
     }
     writer.flush().map_err(io_at)?;
@@ -211,10 +236,16 @@ pub fn ingest(
     });
 
     // Pass 2: append.
-    let created = !archive_path.exists();
-    if created {
-        archive::create(archive_path)?;
-        report.created = true;
+    if !archive_path.exists() {
+        let (out, slot) = match new_archive.take() {
+            Some(planned) => planned,
+            None => {
+                let mut out = Output::reading(files);
+                let slot = out.add_new(archive_path)?;
+                (out, slot)
+            }
+        };
+        report.created = create_archive(out, slot)?;
     }
     let err = |e: rusqlite::Error| IngestError::Archive(db_error(archive_path, e));
     let mut conn = Connection::open(archive_path).map_err(err)?;
@@ -408,6 +439,18 @@ fn tail_state(conn: &Connection, id: &ArchiveId) -> Result<(u64, Hash), String> 
 
 /// An I/O error while staging or appending, named by the archive it was for
 /// and, where the cause is known, what to do about it.
+/// Builds a new, empty archive in the output's staging folder and renames it
+/// into place. `false` when another ingest created it meanwhile: this one
+/// then appends to it like to any existing archive.
+fn create_archive(mut out: Output, slot: Slot) -> Result<bool, IngestError> {
+    archive::initialise(&out.staged_path(slot)?)?;
+    match out.commit() {
+        Ok(_) => Ok(true),
+        Err(OutputError::ExistsNever { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn io(archive: &Path, e: std::io::Error) -> IngestError {
     let what = match e.raw_os_error() {
         Some(28) => "the disk is full (the staging file is written beside the archive); \

@@ -15,10 +15,14 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::path::Path;
 
 use crate::catalog::RESOURCES;
+use crate::ingest::{self, IngestOptions};
+use crate::job::Job;
 use crate::json::{Json, write_canonical_string};
 use crate::model::{Actor, ActorType, Entry};
+use crate::output::{Destination, Output};
 use crate::source::{PLATFORM_COLUMNS, PLATFORM_RICH_COLUMNS};
 use crate::time::Timestamp;
 
@@ -816,6 +820,49 @@ pub fn write_platform<W: Write>(sample: &Sample, format: PlatformFormat, out: W)
         w.write_all(b"\n]\n")?;
     }
     w.flush()
+}
+
+/// What `auditlens sample` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SampleFile {
+    /// A sealed archive, made by ingesting the platform JSONL form like real data.
+    Archive,
+    Platform(PlatformFormat),
+}
+
+/// Writes `sample` to `out` through the one output path: never over
+/// evidence, over anything else only when the user agreed, and staged so
+/// that a failure leaves nothing at `out`.
+pub fn write_file(
+    sample: &Sample,
+    what: SampleFile,
+    out: &Destination,
+    job: &Job,
+) -> Result<(), String> {
+    let mut output = Output::reading::<&Path>(&[]);
+    let slot = output.add(out).map_err(|e| e.to_string())?;
+    let failed = |e: io::Error| format!("cannot write {}: {e}", out.path.display());
+    match what {
+        SampleFile::Platform(format) => {
+            let file = output.create(slot).map_err(|e| e.to_string())?;
+            write_platform(sample, format, file).map_err(failed)?;
+        }
+        SampleFile::Archive => {
+            let staged = output.staged_path(slot).map_err(|e| e.to_string())?;
+            let folder = staged.parent().unwrap_or(Path::new("."));
+            // The JSONL form is scratch, in the output's own staging folder.
+            let scratch = tempfile::Builder::new()
+                .suffix(".jsonl")
+                .tempfile_in(folder)
+                .map_err(failed)?;
+            write_platform(sample, PlatformFormat::Jsonl, scratch.as_file()).map_err(failed)?;
+            let files = [scratch.path().to_path_buf()];
+            ingest::ingest(&staged, &files, &IngestOptions::default(), job)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    output.commit().map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 //! sealed archive. The field-by-field mapping is docs/SIEM.md.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
@@ -20,6 +19,7 @@ use crate::filter::Filter;
 use crate::job::Job;
 use crate::json::Json;
 use crate::model::{ActorType, Entry};
+use crate::output::{Destination, Output};
 
 pub const ECS_VERSION: &str = "8.11.0";
 
@@ -194,28 +194,21 @@ fn insert_path(m: &mut Map<String, Value>, path: &str, v: Value) {
     }
 }
 
-/// Writes the entries matching `filter` (and `only`, when given) as ECS NDJSON.
+/// Writes the entries matching `filter` (and `only`, when given) as ECS
+/// NDJSON, through the one output path (never over evidence or the archive).
 pub fn export_ecs(
     archive: &Archive,
     filter: &Filter,
     only: Option<&[u64]>,
-    out: &Path,
+    out: &Destination,
     job: &Job,
 ) -> Result<ExportReport, ExportError> {
-    if out.is_dir() {
-        return Err(ExportError::Io(format!(
-            "{} is a directory; give a file name",
-            out.display()
-        )));
-    }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .map_err(|e| ExportError::Io(format!("cannot write in {}: {e}", dir.display())))?;
+    let mut output = Output::reading(&[archive.path()]);
+    let slot = output.add(out)?;
+    let file = output.create(slot)?;
+    let out = out.path.as_path();
     let io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", out.display()));
-    let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    let mut w = BufWriter::with_capacity(1 << 20, file);
     archive.stop_mapping()?;
     let only: Option<std::collections::HashSet<u64>> = only.map(|s| s.iter().copied().collect());
     let (clause, params) = filter.sql_prefilter();
@@ -259,8 +252,8 @@ pub fn export_ecs(
     }
     w.flush().map_err(io)?;
     drop(w);
-    tmp.persist(out)
-        .map_err(|e| ExportError::Io(format!("cannot write {}: {}", out.display(), e.error)))?;
+    job.check().map_err(|_| ExportError::Cancelled)?;
+    output.commit()?;
     Ok(ExportReport {
         entries: count,
         path: out.to_path_buf(),

@@ -103,15 +103,16 @@ impl TopBar {
                 )
                 .clicked()
             {
-                let out = s.dialogs.pick_save("report.html").or_else(|| {
-                    s.doc.as_ref().map(|d| {
-                        let mut p = d.path.as_os_str().to_owned();
-                        p.push(".report.html");
-                        std::path::PathBuf::from(p)
-                    })
-                });
-                if let Some(out) = out {
-                    s.start_report(out);
+                // Only a file the dialog chose may be replaced (it asked first).
+                let out = match s.dialogs.pick_save("report.html") {
+                    Some(p) => Some((p, true)),
+                    None => s
+                        .doc
+                        .as_ref()
+                        .map(|d| (auditlens_core::audit_report::default_path(&d.path), false)),
+                };
+                if let Some((out, from_dialog)) = out {
+                    s.start_report(out, from_dialog);
                 }
             }
             if ui
@@ -1151,6 +1152,7 @@ impl ExportWindow {
                     && let Some(p) = s.dialogs.pick_save(&format!("export.{}", fmt.extension()))
                 {
                     s.export.path = p.display().to_string();
+                    s.export.dialog_path = Some(s.export.path.clone());
                 }
             });
             match &s.export.job {

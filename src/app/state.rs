@@ -21,6 +21,7 @@ use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
 use auditlens_core::model::{ActorType, Entry};
 use auditlens_core::note::VerifierKey;
+use auditlens_core::output::{Destination, Output};
 use auditlens_core::patterns::{Pattern, PatternSettings, ScanReport};
 use auditlens_core::proof::{self, AnchorInfo, SignedCheckpoint};
 use auditlens_core::row_index::{self as index, Index, SortKey};
@@ -427,6 +428,9 @@ pub struct Detail {
 pub struct ExportUi {
     pub open: bool,
     pub path: String,
+    /// The path the save dialog returned: the dialog asked before returning
+    /// an existing file, so that one may be replaced. A typed path may not.
+    pub dialog_path: Option<String>,
     pub format: Option<ExportFormat>,
     pub job: Option<Arc<Job>>,
     pub result: Option<Result<ExportReport, String>>,
@@ -1142,8 +1146,11 @@ impl AppState {
     }
 
     /// Writes the auditor report (and its JSON twin) for the open archive,
-    /// with the current filter, checkpoint, keys and case notes.
-    pub fn start_report(&mut self, out: PathBuf) {
+    /// with the current filter, checkpoint, keys and case notes. Both files
+    /// are checked before anything is gathered; an existing file is replaced
+    /// only when the save dialog chose it (`from_dialog`), never evidence.
+    pub fn start_report(&mut self, out: PathBuf, from_dialog: bool) {
+        use auditlens_core::audit_report::{ReportInput, ReportOutput, gather};
         let Some(doc) = &self.doc else { return };
         if doc.unsealed || doc.format != Some(Format::Archive) {
             self.error =
@@ -1151,6 +1158,16 @@ impl AppState {
             return;
         }
         let path = doc.path.clone();
+        let output = match ReportOutput::plan(
+            &Destination::viewer(out, from_dialog),
+            std::slice::from_ref(&path),
+        ) {
+            Ok(o) => o,
+            Err(e) => {
+                self.error = Some(format!("report: {e}"));
+                return;
+            }
+        };
         let checkpoint = doc.checkpoint.clone();
         let case = doc.case.clone();
         let filter = self.current_filter();
@@ -1159,7 +1176,7 @@ impl AppState {
         let (tx, ctx) = self.sender();
         self.notice = Some("writing the report…".into());
         spawn("report", move || {
-            use auditlens_core::audit_report::{ReportInput, gather, to_html};
+            let out = output.html_path().to_path_buf();
             let result = gather(
                 &ReportInput {
                     archive: &path,
@@ -1171,18 +1188,8 @@ impl AppState {
                 },
                 &Job::new(),
             )
-            .and_then(|facts| {
-                let twin = out.with_extension("json");
-                std::fs::write(&out, to_html(&facts))
-                    .and_then(|_| {
-                        std::fs::write(
-                            &twin,
-                            serde_json::to_string_pretty(&facts).unwrap_or_default(),
-                        )
-                    })
-                    .map_err(|e| format!("{}: {e}", out.display()))?;
-                Ok(out)
-            });
+            .and_then(|facts| output.write(&facts).map_err(|e| e.to_string()))
+            .map(|()| out);
             let _ = tx.send(Msg::Reported { result });
             if let Some(c) = ctx {
                 c.request_repaint()
@@ -1343,6 +1350,12 @@ impl AppState {
         let Some(ix) = self.index().cloned() else {
             return;
         };
+        if let Err(e) = format.check_name(&out) {
+            self.export.result = Some(Err(e));
+            return;
+        }
+        let confirmed = self.export.dialog_path.as_deref().map(Path::new) == Some(out.as_path());
+        let dest = Destination::viewer(out, confirmed);
         let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.seq(p as usize)).collect();
         seqs.sort_unstable();
         let filter = self.current_filter();
@@ -1352,8 +1365,16 @@ impl AppState {
         let (tx, ctx) = self.sender();
         spawn("export", move || {
             let result = Archive::open(&archive_path).map_err(|e| e.0).and_then(|a| {
-                auditlens_core::export::export_seqs(&a, &filter, Some(&seqs), format, &out, &job)
-                    .map_err(|e| e.to_string())
+                auditlens_core::export::export_with(
+                    &a,
+                    &filter,
+                    Some(&seqs),
+                    format,
+                    &dest,
+                    None,
+                    &job,
+                )
+                .map_err(|e| e.to_string())
             });
             let _ = tx.send(Msg::Exported { result });
             if let Some(c) = ctx {
@@ -1362,21 +1383,27 @@ impl AppState {
         });
     }
 
-    /// Copies the temporary archive of an unsealed export to `out`.
+    /// Copies the temporary archive of an unsealed export to `out`, which
+    /// the save dialog chose (it asked before returning an existing file).
     pub fn save_sealed(&mut self, out: &Path) {
-        let Some(src) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+        let Some(doc) = &self.doc else { return };
+        let Some(src) = doc.archive_path.clone() else {
             return;
         };
-        if out.exists() {
-            self.error = Some(format!(
-                "{} already exists; choose a new file name",
-                out.display()
-            ));
-            return;
-        }
-        match std::fs::copy(&src, out) {
-            Ok(_) => self.notice = Some(format!("saved sealed archive {}", out.display())),
-            Err(e) => self.error = Some(format!("{}: {e}", out.display())),
+        let copy = || -> Result<(), String> {
+            let mut output = Output::reading(&[src.as_path(), doc.path.as_path()]);
+            let slot = output
+                .add(&Destination::viewer(out, true))
+                .map_err(|e| e.to_string())?;
+            let mut to = output.create(slot).map_err(|e| e.to_string())?;
+            std::fs::File::open(&src)
+                .and_then(|mut from| std::io::copy(&mut from, &mut to))
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            output.commit().map(|_| ()).map_err(|e| e.to_string())
+        };
+        match copy() {
+            Ok(()) => self.notice = Some(format!("saved sealed archive {}", out.display())),
+            Err(e) => self.error = Some(e),
         }
     }
 }

@@ -18,8 +18,9 @@ use auditlens_core::ingest::{self, IngestOptions};
 use auditlens_core::job::Job;
 use auditlens_core::model::ActorType;
 use auditlens_core::note::{SignerKey, VerifierKey};
+use auditlens_core::output::{Destination, Output};
 use auditlens_core::proof::{self, SignedCheckpoint};
-use auditlens_core::sample::{self, PlatformFormat, Sample};
+use auditlens_core::sample::{self, PlatformFormat, Sample, SampleFile};
 use auditlens_core::source::{self, Format, Source};
 use auditlens_core::time::Timestamp;
 use auditlens_core::verify::FindingKind;
@@ -146,6 +147,10 @@ pub struct ReportArgs {
     /// The HTML report; its JSON twin is written beside it with the extension .json.
     #[arg(short, long, value_name = "report.html")]
     pub output: PathBuf,
+    /// Replace an existing file at the output name(s). Never a file this command reads, nor
+    /// evidence (an archive, an export, a checkpoint, a key, a case file): those are refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +164,9 @@ pub struct IngestArgs {
     /// Where rejected records go (default: ARCHIVE.rejects.jsonl).
     #[arg(long, value_name = "FILE", requires = "skip_invalid")]
     pub rejects: Option<PathBuf>,
+    /// Replace an existing rejects file. Never a file this command reads, nor evidence.
+    #[arg(long, requires = "skip_invalid")]
+    pub force: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -203,6 +211,9 @@ pub struct KeygenArgs {
     /// Where to write the signing key; the verifier key goes to the same name plus .pub.
     #[arg(short, long, value_name = "KEY")]
     pub output: PathBuf,
+    /// Replace existing files at KEY and KEY.pub. Never a key or other evidence: those are refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args, Debug)]
@@ -308,6 +319,10 @@ pub struct ExportArgs {
     /// Sign the export's checkpoint with this key.
     #[arg(long, value_name = "KEY")]
     pub sign: Option<PathBuf>,
+    /// Replace an existing file at the output name(s). Never a file this command reads, nor
+    /// evidence (an archive, an export, a checkpoint, a key, a case file): those are refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -335,6 +350,10 @@ pub struct SampleArgs {
     pub format: Option<SampleFormatArg>,
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Replace an existing file at the output name(s). Never a file this command reads, nor
+    /// evidence (an archive, an export, a checkpoint, a key, a case file): those are refused.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A failure that means "could not run" (exit 2).
@@ -493,31 +512,15 @@ fn cmd_keygen(a: KeygenArgs) -> Result<i32, Fail> {
     let mut pub_path = a.output.as_os_str().to_owned();
     pub_path.push(".pub");
     let pub_path = PathBuf::from(pub_path);
-    for p in [&a.output, &pub_path] {
-        if p.exists() {
-            return Err(Fail(format!(
-                "{} already exists; refusing to overwrite a key (choose another name)",
-                p.display()
-            )));
-        }
-    }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let write = |p: &Path, text: String, opts: &std::fs::OpenOptions| -> Result<(), Fail> {
-        let mut f = opts
-            .open(p)
-            .map_err(|e| Fail(format!("{}: {e}", p.display())))?;
-        f.write_all(text.as_bytes())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| Fail(format!("{}: {e}", p.display())))
-    };
-    write(&a.output, key.to_text() + "\n", &opts)?;
-    let mut pub_opts = std::fs::OpenOptions::new();
-    pub_opts.write(true).create_new(true);
+    // Both names are checked before either is written; a key on either is refused.
+    let dest = Destination::cli(&a.output, a.force);
+    let mut out = Output::reading::<&Path>(&[]);
+    let secret = out.add(&dest)?;
+    let public = out.add(&dest.side(&pub_path))?;
+    out.write_secret(secret, (key.to_text() + "\n").as_bytes())?;
     let verifier = key.verifier().to_text();
-    write(&pub_path, verifier.clone() + "\n", &pub_opts)?;
+    out.write(public, (verifier.clone() + "\n").as_bytes())?;
+    out.commit()?;
     println!("{verifier}");
     eprintln!(
         "signing key: {} (keep it secret); verifier key: {} (give it to whoever checks)",
@@ -617,6 +620,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
         skip_invalid: a.skip_invalid,
         rejects_path: a.rejects.clone(),
         batch_size: Some(a.batch_size),
+        force: a.force,
     };
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
     let archive = Archive::open(&a.archive)?;
@@ -921,7 +925,7 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
-    use auditlens_core::audit_report::{ReportInput, gather, to_html};
+    use auditlens_core::audit_report::{ReportInput, ReportOutput, gather};
     use auditlens_core::case::{CaseFile, case_path};
     let filter = a.filter.to_filter().map_err(Fail)?;
     let settings = a.patterns.to_settings()?;
@@ -939,6 +943,15 @@ fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
         .collect::<Result<Vec<_>, _>>()?;
     let id = Archive::open(&a.archive)?.id();
     let case_file = case_path(&a.archive);
+    // The report and its twin are checked before the facts are gathered.
+    let mut reads = vec![a.archive.clone()];
+    reads.extend(a.checkpoint.iter().cloned());
+    reads.extend(a.keys.iter().map(PathBuf::from).filter(|p| p.exists()));
+    let output = ReportOutput::plan(&Destination::cli(&a.output, a.force), &reads)?;
+    let (html, twin) = (
+        output.html_path().to_path_buf(),
+        output.twin_path().to_path_buf(),
+    );
     let case = if case_file.exists() {
         Some(CaseFile::load(&case_file, id).map_err(Fail)?)
     } else {
@@ -959,26 +972,12 @@ fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
         )
     })
     .map_err(Fail)?;
-    let twin = a.output.with_extension("json");
-    if twin == a.output {
-        return Err(Fail(format!(
-            "{}: give the report a .html name; its JSON twin takes .json",
-            a.output.display()
-        )));
-    }
-    let write = |path: &Path, text: &str| {
-        std::fs::write(path, text).map_err(|e| Fail(format!("{}: {e}", path.display())))
-    };
-    write(&a.output, &to_html(&facts))?;
-    write(
-        &twin,
-        &serde_json::to_string_pretty(&facts).map_err(|e| Fail(e.to_string()))?,
-    )?;
+    output.write(&facts)?;
     eprintln!(
         "report: {} (verification: {}); facts for machines: {}",
-        a.output.display(),
+        shown(&html),
         facts["verification"]["status"].as_str().unwrap_or("?"),
-        twin.display()
+        shown(&twin)
     );
     Ok(0)
 }
@@ -1093,8 +1092,9 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
                 ));
             }
             let job = Arc::new(Job::new());
+            let dest = Destination::cli(&a.output, a.force);
             let r = with_progress(&job, || {
-                auditlens_core::siem::export_ecs(&archive, &filter, None, &a.output, &job)
+                auditlens_core::siem::export_ecs(&archive, &filter, None, &dest, &job)
             })?;
             eprintln!(
                 "exported {} entries to {} (Elastic Common Schema {}, one event per line)",
@@ -1107,13 +1107,14 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
     };
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let job = Arc::new(Job::new());
+    let dest = Destination::cli(&a.output, a.force);
     let r = with_progress(&job, || {
         export::export_with(
             &archive,
             &filter,
             None,
             format,
-            &a.output,
+            &dest,
             signer.as_ref(),
             &job,
         )
@@ -1148,41 +1149,16 @@ fn cmd_sample(a: SampleArgs) -> Result<i32, Fail> {
         (None, "csv") => SampleFormatArg::Csv,
         (None, _) => return Err(Fail("give --format archive|json|jsonl|csv, or an output name ending in .sqlite, .json, .jsonl or .csv".into())),
     };
-    if a.output.exists() {
-        return Err(Fail(format!(
-            "{} already exists; choose a new file name",
-            a.output.display()
-        )));
-    }
-    let s = Sample::new(a.entries, a.seed);
-    let write = |path: &Path, f: PlatformFormat| -> Result<(), Fail> {
-        let file =
-            std::fs::File::create(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
-        sample::write_platform(&s, f, file).map_err(|e| Fail(format!("{}: {e}", path.display())))
+    let what = match format {
+        SampleFormatArg::Json => SampleFile::Platform(PlatformFormat::Json),
+        SampleFormatArg::Jsonl => SampleFile::Platform(PlatformFormat::Jsonl),
+        SampleFormatArg::Csv => SampleFile::Platform(PlatformFormat::Csv),
+        SampleFormatArg::Archive => SampleFile::Archive,
     };
-    match format {
-        SampleFormatArg::Json => write(&a.output, PlatformFormat::Json)?,
-        SampleFormatArg::Jsonl => write(&a.output, PlatformFormat::Jsonl)?,
-        SampleFormatArg::Csv => write(&a.output, PlatformFormat::Csv)?,
-        SampleFormatArg::Archive => {
-            let dir = a
-                .output
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let tmp = tempfile::Builder::new().suffix(".jsonl").tempfile_in(dir)?;
-            write(tmp.path(), PlatformFormat::Jsonl)?;
-            let job = Arc::new(Job::new());
-            with_progress(&job, || {
-                ingest::ingest(
-                    &a.output,
-                    &[tmp.path().to_path_buf()],
-                    &IngestOptions::default(),
-                    &job,
-                )
-            })?;
-        }
-    }
+    let s = Sample::new(a.entries, a.seed);
+    let job = Arc::new(Job::new());
+    let dest = Destination::cli(&a.output, a.force);
+    with_progress(&job, || sample::write_file(&s, what, &dest, &job)).map_err(Fail)?;
     eprintln!("wrote {} sample entries to {}", a.entries, shown(&a.output));
     Ok(0)
 }
