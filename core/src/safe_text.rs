@@ -131,7 +131,10 @@ mod tests {
         assert_eq!(shown("evil\u{202E}txt.exe", 50), "evil⟨U+202E⟩txt.exe");
         assert_eq!(shown("a\u{200B}b\nc", 50), "a⟨U+200B⟩b⟨U+000A⟩c");
         assert_eq!(escape("x\u{E0041}\u{E0042}y"), "x⟨U+E0041⟩⟨U+E0042⟩y");
-        assert_eq!(escape("\u{AD}\u{2028}\u{FFF9}\u{7F}\u{9B}"), "⟨U+00AD⟩⟨U+2028⟩⟨U+FFF9⟩⟨U+007F⟩⟨U+009B⟩");
+        assert_eq!(
+            escape("\u{AD}\u{2028}\u{FFF9}\u{7F}\u{9B}"),
+            "⟨U+00AD⟩⟨U+2028⟩⟨U+FFF9⟩⟨U+007F⟩⟨U+009B⟩"
+        );
         let long = "x".repeat(1_000_000);
         let s = shown(&long, CELL_CHARS);
         assert!(s.len() < 300, "{}", s.len());
@@ -154,7 +157,9 @@ mod tests {
 
     #[test]
     fn the_set_is_every_control_and_every_listed_range_and_nothing_else_nearby() {
-        for c in ['\0', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}'] {
+        for c in [
+            '\0', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{80}', '\u{85}', '\u{9f}',
+        ] {
             assert!(is_hidden(c), "{c:?}");
         }
         for &(a, b) in HIDDEN {
@@ -168,7 +173,9 @@ mod tests {
                 assert_eq!(is_hidden(c), listed || c.is_control(), "U+{n:04X}");
             }
         }
-        for c in ['a', ' ', '~', 'é', '日', '✓', '\u{A0}', '\u{2027}', '\u{2070}', '\u{FFFC}', '😀'] {
+        for c in [
+            'a', ' ', '~', 'é', '日', '✓', '\u{A0}', '\u{2027}', '\u{2070}', '\u{FFFC}', '😀',
+        ] {
             assert!(!is_hidden(c), "U+{:04X}", c as u32);
         }
     }

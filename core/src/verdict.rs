@@ -58,11 +58,7 @@ pub fn outcome(r: &Report) -> String {
     };
     let warnings = match r.warnings() {
         0 => String::new(),
-        n => format!(
-            "{} ({})",
-            count(n, "warning", "warnings"),
-            kinds(true)
-        ),
+        n => format!("{} ({})", count(n, "warning", "warnings"), kinds(true)),
     };
     match r.status() {
         Status::Intact => {
@@ -102,9 +98,7 @@ pub fn checkpoint(r: &Report) -> Option<String> {
             count(*size, "entry", "entries"),
             count(*added, "entry", "entries")
         ),
-        Some(CheckpointStatus::Fails) => {
-            "checkpoint DOES NOT MATCH: see the findings".to_string()
-        }
+        Some(CheckpointStatus::Fails) => "checkpoint DOES NOT MATCH: see the findings".to_string(),
         Some(CheckpointStatus::NotCovered) => {
             let proofs_checked = r.counts.iter().any(|(k, n)| {
                 *n > 0 && matches!(k, FindingKind::InclusionFailed | FindingKind::Unproven)
@@ -200,7 +194,10 @@ pub fn describe(f: &Finding) -> String {
 pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
     use FindingKind as K;
     Some(match kind {
-        K::RecordModified => ("the leaf hash sealed with it", "the hash of the record stored now"),
+        K::RecordModified => (
+            "the leaf hash sealed with it",
+            "the hash of the record stored now",
+        ),
         K::LeafHashChanged => ("the hash of the record", "the stored leaf hash"),
         K::ChainBroken => (
             "the chain hash that follows from the previous entry",
@@ -336,8 +333,8 @@ pub fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::Checkpoint;
     use crate::chain::{ArchiveId, Hash};
+    use crate::checkpoint::Checkpoint;
     use crate::note::SignatureCheck;
     use crate::source::Format;
 

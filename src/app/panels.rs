@@ -272,12 +272,8 @@ impl Banner {
                     Color32::from_rgb(150, 30, 30)
                 };
                 banner_frame(ui, color, |ui| {
-                    ui.label(RichText::new(sentence).strong().color(Color32::WHITE));
-                    ui.label(
-                        RichText::new(format!("verified in {:.2} s", r.elapsed.as_secs_f64()))
-                            .small()
-                            .color(Color32::WHITE),
-                    );
+                    ui.label(RichText::new(sentence).strong().color(Color32::WHITE))
+                        .on_hover_text(format!("verified in {:.2} s", r.elapsed.as_secs_f64()));
                 });
                 if !r.findings.is_empty() {
                     let title = format!("Findings ({})", r.findings.len());
@@ -295,8 +291,7 @@ impl Banner {
                                         } else {
                                             Color32::from_rgb(220, 70, 70)
                                         };
-                                        let text =
-                                            RichText::new(safe(ui, &verdict::describe(f)));
+                                        let text = RichText::new(safe(ui, &verdict::describe(f)));
                                         let resp = ui
                                             .add(
                                                 egui::Button::new(text.color(color))
@@ -481,7 +476,7 @@ fn facet(
         .show(ui, |ui| {
             for (value, label, n) in items.into_iter().take(500) {
                 let mut on = chosen.contains(&value);
-                let mut r = ui.checkbox(&mut on, format!("{label} ({})", thousands(n)));
+                let mut r = ui.checkbox(&mut on, safe(ui, &format!("{label} ({})", thousands(n))));
                 if let Some(h) = hover(&value) {
                     r = r.on_hover_text(h);
                 }
@@ -711,7 +706,8 @@ impl TablePanel {
                             for c in cells {
                                 row.col(|ui| {
                                     // Escaped when read (RowText); here only what no font draws.
-                                    let c = fonts::drawable(ui, &c, &egui::FontFamily::Proportional);
+                                    let c =
+                                        fonts::drawable(ui, &c, &egui::FontFamily::Proportional);
                                     ui.add(egui::Label::new(c).selectable(false).truncate());
                                 });
                             }
@@ -1163,7 +1159,7 @@ pub fn error_modal(ctx: &egui::Context, s: &mut AppState) {
     let modal = egui::Modal::new(egui::Id::unique("auditlens-error")).show(ctx, |ui| {
         ui.set_max_width(480.0);
         ui.heading("Cannot do that");
-        ui.label(msg);
+        ui.label(safe(ui, &msg));
         ui.add_space(8.0);
         ui.button("OK").clicked()
     });

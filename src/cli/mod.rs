@@ -666,7 +666,11 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
         .collect::<Result<Vec<_>, _>>()?;
     let format = source::detect(&a.file)?;
     if !format.has_chain() {
-        return Err(Fail(format!("{} ({format}): {}", a.file.display(), verdict::UNSEALED)));
+        return Err(Fail(format!(
+            "{} ({format}): {}",
+            a.file.display(),
+            verdict::UNSEALED
+        )));
     }
     let job = Arc::new(Job::new());
     let (report, anchor) = with_progress(&job, || {
@@ -695,11 +699,7 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
         if total > listed {
             let _ = writeln!(out, "… {} more findings not listed", total - listed);
         }
-        let _ = writeln!(
-            out,
-            "verified in {:.2} s",
-            report.elapsed.as_secs_f64()
-        );
+        let _ = writeln!(out, "verified in {:.2} s", report.elapsed.as_secs_f64());
     }
     Ok(match report.status() {
         Status::Intact => 0,
