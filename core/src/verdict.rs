@@ -94,7 +94,7 @@ pub fn checkpoint(r: &Report) -> Option<String> {
         }
         None => return None,
         Some(CheckpointStatus::Matches { size, added }) => format!(
-            "checkpoint matches its {}; {} added since",
+            "checkpoint matches its {}, {} added since",
             count(*size, "entry", "entries"),
             count(*added, "entry", "entries")
         ),
@@ -154,7 +154,7 @@ pub fn signature(a: &AnchorInfo) -> String {
 pub fn consistency(consistent: bool, old_size: u64, added: u64, problems: u64) -> String {
     if consistent {
         format!(
-            "CONSISTENT: the archive extends the old checkpoint's {}; {} added since",
+            "CONSISTENT: the archive extends the old checkpoint's {}, {} added since",
             count(old_size, "entry", "entries"),
             count(added, "entry", "entries")
         )
