@@ -509,3 +509,91 @@ fn the_three_surfaces_escape_the_same_characters_the_same_way() {
         }
     }
 }
+
+/// A comment holding a check mark, Japanese and a character that no font has
+/// (U+0378 is unassigned): under egui_kittest's strict missing-glyph policy
+/// (a box panics), with egui's bundled fonts only and with the system's
+/// fonts added, the table, the facets and the detail pane show each
+/// character either drawn or as its code point, never as a box.
+#[test]
+fn no_tofu_with_or_without_the_system_fonts() {
+    use auditlens::app::fonts;
+    let dir = tempfile::tempdir().unwrap();
+    let text = "✓ 日本語 \u{378}";
+    let mut e = Entry::new(
+        "c-1",
+        Timestamp::parse("2025-03-14T09:21:07.412Z").unwrap(),
+        "comment",
+        "comment-1",
+        "create",
+    );
+    e.resource_name = Some(format!("note {text}"));
+    e.project_id = Some("p-1".into());
+    e.project_name = Some("日本語プロジェクト".into());
+    e.after = Some(auditlens_core::json::Json::Object(
+        [(
+            "text".to_string(),
+            auditlens_core::json::Json::String(text.into()),
+        )]
+        .into_iter()
+        .collect(),
+    ));
+    let src = dir.path().join("comment.jsonl");
+    write_platform_jsonl(&src, &[e]);
+    let archive = dir.path().join("comment.sqlite");
+    ingest_files(&archive, std::slice::from_ref(&src));
+
+    for system in [false, true] {
+        let mut v = Viewer::new(Settings::default(), Box::new(NoDialogs));
+        v.state.open(archive.clone());
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1400.0, 900.0))
+            .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), v);
+        if system {
+            fonts::install_system_fonts(&h.ctx);
+        }
+        wait_for(&mut h, "open", verified);
+        h.state_mut().state.select_seq(1);
+        wait_for(&mut h, "detail", |v| {
+            v.state.settled() && v.state.detail.as_ref().is_some_and(|d| d.seq == 1)
+        });
+        h.run_steps(3);
+        // What each family can draw now (asking may load a system font).
+        let drawn = |c: char, family: egui::FontFamily| {
+            h.ctx
+                .fonts_mut(|f| f.has_glyph(&egui::FontId::new(14.0, family), c))
+        };
+        let expect = |family: egui::FontFamily| -> String {
+            text.chars()
+                .map(|c| {
+                    if c == ' ' || drawn(c, family.clone()) {
+                        c.to_string()
+                    } else {
+                        format!("⟨U+{:04X}⟩", c as u32)
+                    }
+                })
+                .collect()
+        };
+        let (prop, mono) = (
+            expect(egui::FontFamily::Proportional),
+            expect(egui::FontFamily::Monospace),
+        );
+        assert!(prop.contains("⟨U+0378⟩") && mono.contains("⟨U+0378⟩"));
+        if !system {
+            assert_eq!(prop, "⟨U+2713⟩ ⟨U+65E5⟩⟨U+672C⟩⟨U+8A9E⟩ ⟨U+0378⟩");
+        }
+        // The table's resource cell and the detail's title and name (proportional).
+        assert!(
+            h.query_all_by_label_contains(&format!("note {prop}")).count() >= 2,
+            "system fonts {system}: {prop}"
+        );
+        // The detail's fields and the after state (monospace).
+        assert!(h.query_all_by_label(&format!("note {mono}")).count() >= 1, "{mono}");
+        assert!(h.query_by_label_contains(&format!("\"{mono}\"")).is_some(), "{mono}");
+        for node in h.query_all_by_label_contains("") {
+            let label = node.accesskit_node().label().unwrap_or_default();
+            assert!(!label.contains('\u{378}'), "shown raw: {label:?}");
+        }
+        eprintln!("system fonts {system}: proportional {prop:?}, monospace {mono:?}");
+    }
+}
