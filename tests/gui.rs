@@ -572,9 +572,9 @@ fn signed_subset_export_banner_names_its_checkpoint_and_signer() {
     h.get_by_label_contains(&format!(
         "subset: 3 entries proven against the checkpoint of archive {id} (size 12)"
     ));
-    h.get_by_label_contains(&format!(
-        "the export's checkpoint is signed by auditor.example, not checked: no verifier key given"
-    ));
+    h.get_by_label_contains(
+        "the export's checkpoint is signed by auditor.example, not checked: no verifier key given",
+    );
 
     // A key that did not sign it: not proven, and the banner says so.
     let stranger = SignerKey::from_seed("someone.else", &[4; 32]).unwrap();

@@ -584,12 +584,20 @@ fn no_tofu_with_or_without_the_system_fonts() {
         }
         // The table's resource cell and the detail's title and name (proportional).
         assert!(
-            h.query_all_by_label_contains(&format!("note {prop}")).count() >= 2,
+            h.query_all_by_label_contains(&format!("note {prop}"))
+                .count()
+                >= 2,
             "system fonts {system}: {prop}"
         );
         // The detail's fields and the after state (monospace).
-        assert!(h.query_all_by_label(&format!("note {mono}")).count() >= 1, "{mono}");
-        assert!(h.query_by_label_contains(&format!("\"{mono}\"")).is_some(), "{mono}");
+        assert!(
+            h.query_all_by_label(&format!("note {mono}")).count() >= 1,
+            "{mono}"
+        );
+        assert!(
+            h.query_by_label_contains(&format!("\"{mono}\"")).is_some(),
+            "{mono}"
+        );
         for node in h.query_all_by_label_contains("") {
             let label = node.accesskit_node().label().unwrap_or_default();
             assert!(!label.contains('\u{378}'), "shown raw: {label:?}");
