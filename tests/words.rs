@@ -91,9 +91,8 @@ fn cli_words(case: &Case<'_>) -> (String, Vec<String>) {
     assert!(code == 0 || code == 1, "{}: exit {code}: {err}", case.name);
     let first = out.lines().next().unwrap_or_default();
     let sentence = first
-        .split_once("): ")
+        .strip_prefix(&format!("{}: ", case.file.display()))
         .unwrap_or_else(|| panic!("{}: no verdict line in {out}", case.name))
-        .1
         .to_string();
     let findings = out
         .lines()

@@ -686,9 +686,8 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "{} ({}): {}",
+            "{}: {}",
             shown(&a.file),
-            report.format.name(),
             terminal_safe(&verdict::sentence(&report, anchor.as_ref()))
         );
         for f in &report.findings {
