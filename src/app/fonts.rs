@@ -11,6 +11,13 @@
 //!   Linux) choose it, e.g. Noto Sans CJK for 日本語, DejaVu Sans or Noto Sans
 //!   Symbols 2 for ✓. egui's bundled monochrome Noto Emoji stays ahead of any
 //!   colour emoji font.
+//!
+//!   Cost, measured on a 2-core Linux machine with 141 MB of fonts installed
+//!   (Noto CJK, Noto core, DejaVu): the call returns in 0.3 ms; the first
+//!   character egui's fonts lack waits for the listing, 70–150 ms, once; a
+//!   CJK font then loads in 1–8 ms; the first character that no font has costs
+//!   about 150 ms once (every font's character map is read), later ones 0.2 ms.
+//!   Nothing is paid while every character is in egui's own fonts.
 //! - [`drawable`] shows any character that no loaded font can draw as its code
 //!   point, `⟨U+65E5⟩` (the notation of [`auditlens_core::safe_text`]), never as a
 //!   box. Record text reaches the screen through [`shown`], which escapes the
