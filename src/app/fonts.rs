@@ -4,8 +4,9 @@
 //!
 //! Two things prevent that:
 //! - [`install_system_fonts`] adds the system's fonts as fallbacks after
-//!   egui's own. It uses egui's `SystemFontProvider` (eframe's `system_fonts`
-//!   feature): the system fonts are listed once, on a background thread, and a
+//!   egui's own, through egui's own `SystemFontProvider` (the crate that
+//!   eframe's `system_fonts` feature installs; fontconfig is loaded at run time,
+//!   and without it nothing is found): the fonts are listed once, on a background thread, and a
 //!   font is memory-mapped only when a character that no loaded font has is
 //!   first laid out; the operating system's own fallback rules (fontconfig on
 //!   Linux) choose it, e.g. Noto Sans CJK for 日本語, DejaVu Sans or Noto Sans
