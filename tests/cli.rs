@@ -273,7 +273,7 @@ fn checkpoint_to_a_file_then_verify_with_it() {
     ]);
     ok(&o);
     assert!(
-        o.stdout.contains("checkpoint: matches its 300 entries"),
+        o.stdout.contains("checkpoint matches its 300 entries"),
         "{}",
         o.stdout
     );

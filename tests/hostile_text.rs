@@ -1,6 +1,6 @@
 //! The CLI never writes raw control characters, bidi overrides or invisible
 //! characters taken from a file to the terminal: ids, fields, messages that
-//! quote records, file names all come out escaped (`\u{1b}`), so a hostile
+//! quote records, file names all come out escaped (`⟨U+001B⟩`), so a hostile
 //! export cannot clear the screen, retitle the window, overwrite a line,
 //! fake an extra line of output, or reorder an id with a right-to-left override.
 
@@ -21,10 +21,10 @@ use common::*;
 const NASTY: &str =
     "evil\u{1b}[2J\u{1b}]0;owned\u{7}\r\nFAKE LINE\u{9b}31m\u{202e}exe.txt\u{2067}\u{200b}end";
 
-/// What must never reach the terminal raw.
+/// What must never reach the terminal raw: the one escaper's set (a newline
+/// ends a line of output, but never comes from a field: see FAKE LINE).
 fn forbidden(c: char) -> bool {
-    (c.is_control() && c != '\n')
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    auditlens_core::safe_text::is_hidden(c) && c != '\n'
 }
 
 struct Out {
@@ -91,7 +91,7 @@ fn verify_findings_escape_ids_and_record_text() {
     assert_clean("verify output", &o.stdout);
     assert!(o.stdout.contains("record_modified"), "{}", o.stdout);
     assert!(
-        o.stdout.contains("\\u{1b}[2J") && o.stdout.contains("\\u{202e}"),
+        o.stdout.contains("⟨U+001B⟩[2J") && o.stdout.contains("⟨U+202E⟩"),
         "the id is shown, escaped: {}",
         o.stdout
     );
@@ -143,7 +143,7 @@ fn errors_quoting_records_and_file_names_are_escaped() {
     assert_clean("ingest error", &o.stderr);
     assert_eq!(o.stderr.trim_end().lines().count(), 1, "{:?}", o.stderr);
     assert!(o.stderr.contains("unknown field"), "{}", o.stderr);
-    assert!(o.stderr.contains("\\u{1b}"), "{}", o.stderr);
+    assert!(o.stderr.contains("⟨U+001B⟩"), "{}", o.stderr);
 }
 
 /// Ingest's conflict lines and info's output show hostile ids and file names escaped.
@@ -177,7 +177,7 @@ fn ingest_and_info_output_is_escaped() {
     ]);
     assert_eq!(o.code, 1, "a conflict: {}", o.stderr);
     assert!(
-        o.stdout.contains("conflict: entry id-evil\\u{1b}[2J"),
+        o.stdout.contains("conflict: entry id-evil⟨U+001B⟩[2J"),
         "{}",
         o.stdout
     );

@@ -305,8 +305,8 @@ fn hostile_text_is_shown_escaped_and_cut() {
     });
     h.run_steps(3);
     // In the table and in the detail pane.
-    assert!(h.query_all_by_label("evil<U+202E>gpj.exe<U+200B>").count() >= 2);
-    assert!(h.query_all_by_label_contains("<U+001B>[2Jmallory").count() >= 1);
+    assert!(h.query_all_by_label("evil⟨U+202E⟩gpj.exe⟨U+200B⟩").count() >= 2);
+    assert!(h.query_all_by_label_contains("⟨U+001B⟩[2Jmallory").count() >= 1);
     assert!(h.query_all_by_label_contains("more characters)").count() >= 1);
     assert!(h.query_by_label_contains("\u{202E}").is_none());
     assert!(h.query_by_label_contains("\u{1b}").is_none());

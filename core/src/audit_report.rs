@@ -19,8 +19,9 @@ use crate::note::VerifierKey;
 use crate::output::{Destination, Output, OutputError, Slot};
 use crate::patterns::{PatternSettings, scan_archive};
 use crate::proof::{self, SignedCheckpoint};
+use crate::safe_text;
 use crate::time::Timestamp;
-use crate::verify;
+use crate::{verdict, verify};
 
 /// Hits listed per pattern (all are counted).
 pub const HITS_LISTED: usize = 200;
@@ -165,6 +166,7 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
 
     let mut verification = verify::report_json(path, &report);
     verification["signature"] = proof::anchor_json(anchor.as_ref());
+    verdict::add_to_json(&mut verification, &report, anchor.as_ref());
     Ok(json!({
         "auditlens_report": 1,
         "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -250,25 +252,32 @@ fn count_matching(archive: &Archive, filter: &Filter) -> Result<u64, String> {
     Ok(n)
 }
 
-/// Escapes text for HTML (element content and attribute values).
+/// Text for HTML (element content and attribute values): hidden characters
+/// shown as their code points by [`safe_text::escape`], as on every surface,
+/// then the markup characters escaped.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let shown = safe_text::escape(s);
+    let mut out = String::with_capacity(shown.len());
+    for c in shown.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // Control and bidi-override characters could disguise what is shown.
-            c if c.is_control() && c != '\n' => out.push('\u{FFFD}'),
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {
-                let _ = write!(out, "&lt;U+{:04X}&gt;", c as u32);
-            }
             c => out.push(c),
         }
     }
     out
+}
+
+/// Like [`text`] for the auditor's own multi-line notes: each line escaped,
+/// the line breaks kept (the cell keeps white space).
+fn text_lines(v: &Value) -> String {
+    match v.as_str() {
+        Some(s) => s.split('\n').map(esc).collect::<Vec<_>>().join("\n"),
+        None => text(v),
+    }
 }
 
 fn text(v: &Value) -> String {
@@ -292,7 +301,7 @@ body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1b1b1b;
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:1.8em;border-bottom:1px solid #ccc;padding-bottom:.2em}
 table{border-collapse:collapse;width:100%;margin:.6em 0}th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f3f3f3;font-weight:600}td.k{width:14em;color:#444}code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.92em;word-break:break-all}
-.status{display:inline-block;padding:.3em .8em;border-radius:4px;font-weight:700}.intact{background:#e3f5e5;color:#135c1d}.tampered{background:#fde5e3;color:#8a1c12}
+.verdict{display:block;padding:.5em .8em;border-radius:4px;font-weight:700}.intact{background:#e3f5e5;color:#135c1d}.tampered{background:#fde5e3;color:#8a1c12}
 .muted{color:#666}.note{white-space:pre-wrap}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}tr{break-inside:avoid}a{color:inherit;text-decoration:none}}
 ";
@@ -310,11 +319,11 @@ pub fn to_html(f: &Value) -> String {
     let _ = write!(
         h,
         "<h1>Audit-log archive report</h1><p class=\"muted\">Generated {} by {}</p>\n\
-         <p><span class=\"status {status}\">{}</span> {} entries verified</p>\n",
+         <p class=\"verdict {}\">{}</p>\n",
         text(&f["generated_at"]),
         text(&f["tool"]),
-        esc(&status.to_uppercase()),
-        text(&f["verification"]["entries"]),
+        esc(status),
+        text(&f["verification"]["verdict"]["sentence"]),
     );
     let row = |h: &mut String, k: &str, v: String| {
         let _ = write!(
@@ -345,71 +354,40 @@ pub fn to_html(f: &Value) -> String {
 
     let v = &f["verification"];
     h.push_str("<h2>Verification</h2><table>");
-    row(&mut h, "Result", esc(status));
+    let words = &v["verdict"];
+    row(&mut h, "Result", text(&words["outcome"]));
     row(&mut h, "Problems", text(&v["problems"]));
     row(&mut h, "Warnings", text(&v["warnings"]));
-    let cp = &v["checkpoint"];
-    let cp_text = match cp["status"].as_str() {
-        None => "none given: a cut-off tail or a rewritten chain cannot be ruled out".to_string(),
-        Some("matches") => format!(
-            "matches its {} entries; {} entries added since",
-            text(&cp["size"]),
-            text(&cp["added_since"])
-        ),
-        Some("fails") => "DOES NOT MATCH (see the findings)".to_string(),
-        Some("proven") => format!(
-            "{} entries proven against a checkpoint of size {}",
-            text(&cp["entries"]),
-            text(&cp["size"])
-        ),
-        Some(other) => esc(other),
-    };
-    row(&mut h, "Checkpoint", cp_text);
-    let sig = &v["signature"];
-    let sig_text = if sig.is_null() {
-        "no checkpoint".to_string()
-    } else if sig["signers"].as_array().is_none_or(|s| s.is_empty()) {
-        "unsigned".to_string()
-    } else if sig["checked"] == json!(false) {
-        format!(
-            "signed by {} (not checked: no key given)",
-            text(&sig["signers"])
-        )
-    } else if sig["accepted"] == json!(true) {
-        format!("signature by {} verified", text(&sig["verified_by"]))
-    } else {
-        format!(
-            "NOT PROVEN: failed {}, verified {}",
-            text(&sig["failed"]),
-            text(&sig["verified_by"])
-        )
-    };
-    row(&mut h, "Signature", sig_text);
+    row(&mut h, "Checkpoint", text(&words["checkpoint"]));
+    row(&mut h, "Signature", text(&words["signature"]));
     row(&mut h, "Verification time (ms)", text(&v["elapsed_ms"]));
     h.push_str("</table>\n");
     let findings = v["findings"].as_array().cloned().unwrap_or_default();
     if findings.is_empty() {
         h.push_str("<p>No findings.</p>\n");
     } else {
-        h.push_str(
-            "<table><tr><th>Kind</th><th>Severity</th><th>Seq</th><th>Entry id</th>\
-             <th>What</th><th>Expected</th><th>Found</th></tr>",
-        );
+        h.push_str("<table><tr><th>Severity</th><th>Finding</th></tr>");
         for x in &findings {
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td>\
-                 <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
-                text(&x["kind"]),
+                "<tr><td>{}</td><td class=\"mono\">{}</td></tr>",
                 text(&x["severity"]),
-                text(&x["seq"]),
-                text(&x["id"]),
-                text(&x["message"]),
-                text(&x["expected"]),
-                text(&x["found"]),
+                text(&x["description"]),
             );
         }
         h.push_str("</table>\n");
+        if let Some(meanings) = words["meanings"].as_object() {
+            h.push_str("<table><tr><th>Kind</th><th>What it means</th></tr>");
+            for (kind, meaning) in meanings {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td></tr>",
+                    esc(kind),
+                    text(meaning)
+                );
+            }
+            h.push_str("</table>\n");
+        }
     }
 
     h.push_str("<h2>Filter</h2><table>");
@@ -431,6 +409,11 @@ pub fn to_html(f: &Value) -> String {
     h.push_str("</table>\n");
 
     let entry_table = |h: &mut String, rows: &[Value], last: &str, last_key: &str| {
+        let last_text = if last_key == "annotation" {
+            text_lines
+        } else {
+            text
+        };
         let _ = write!(
             h,
             "<table><tr><th>Seq</th><th>Time (UTC)</th><th>Actor</th><th>Action</th>\
@@ -447,7 +430,7 @@ pub fn to_html(f: &Value) -> String {
                 text(&r["actor"]),
                 text(&r["action"]),
                 text(&r["resource_type"]),
-                text(&r[last_key]),
+                last_text(&r[last_key]),
             );
         }
         h.push_str("</table>\n");
@@ -544,7 +527,8 @@ mod tests {
     #[test]
     fn html_escapes_markup_controls_and_bidi_overrides() {
         assert_eq!(esc("<b>&\"'"), "&lt;b&gt;&amp;&quot;&#39;");
-        assert_eq!(esc("a\u{1b}[31mb"), "a\u{FFFD}[31mb");
-        assert_eq!(esc("x\u{202E}y"), "x&lt;U+202E&gt;y");
+        assert_eq!(esc("a\u{1b}[31mb"), "a⟨U+001B⟩[31mb");
+        assert_eq!(esc("x\u{202E}y\u{200D}"), "x⟨U+202E⟩y⟨U+200D⟩");
+        assert_eq!(text_lines(&"one\ntwo\u{7}".into()), "one\ntwo⟨U+0007⟩");
     }
 }

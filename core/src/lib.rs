@@ -28,4 +28,5 @@ pub mod siem;
 pub mod source;
 pub mod text_search;
 pub mod time;
+pub mod verdict;
 pub mod verify;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use egui::{Color32, RichText, Sense, TextEdit};
 
 use crate::app::egui;
+use crate::app::fonts::safe;
 use crate::app::state::{AppState, BOOKMARKED, TimePreset};
 use auditlens_core::patterns::{Pattern, PatternSettings};
 use auditlens_core::row_index::Index;
@@ -382,7 +383,8 @@ pub fn actor_summary_ui(ui: &mut egui::Ui, s: &AppState) {
         }
     }
     egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.label(RichText::new(format!("Activity of {}", s.filter.actor.trim())).strong());
+        let who = safe(ui, s.filter.actor.trim());
+        ui.label(RichText::new(format!("Activity of {who}")).strong());
         ui.label(format!(
             "{} entries · first seen {} · last seen {}",
             s.view.len(),
@@ -390,7 +392,7 @@ pub fn actor_summary_ui(ui: &mut egui::Ui, s: &AppState) {
             Timestamp(last)
         ));
         let acts: Vec<String> = actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
-        ui.label(format!("Actions: {}", acts.join(", ")));
+        ui.label(safe(ui, &format!("Actions: {}", acts.join(", "))));
         let list = |set: &BTreeSet<&str>| {
             let v: Vec<&str> = set.iter().take(12).copied().collect();
             let more = set.len().saturating_sub(12);
@@ -402,8 +404,8 @@ pub fn actor_summary_ui(ui: &mut egui::Ui, s: &AppState) {
                 v.join(", ")
             }
         };
-        ui.label(format!("Projects touched: {}", list(&projects)));
-        ui.label(format!("IP addresses: {}", list(&ips)));
+        ui.label(safe(ui, &format!("Projects touched: {}", list(&projects))));
+        ui.label(safe(ui, &format!("IP addresses: {}", list(&ips))));
     });
 }
 

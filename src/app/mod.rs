@@ -1,6 +1,7 @@
 //! The desktop viewer (eframe/egui). It calls the core for everything that
 //! reads, verifies, filters or exports; it only lays out and schedules.
 
+pub mod fonts;
 pub mod investigate;
 pub mod panels;
 pub mod state;
@@ -49,6 +50,7 @@ impl Viewer {
     /// Draws one frame into `ui` (the whole window).
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        fonts::install_bundled(&ctx);
         if self.state.ctx.is_none() {
             self.state.ctx = Some(ctx.clone());
         }
@@ -236,6 +238,8 @@ pub fn run(path: Option<PathBuf>) -> Result<(), String> {
             .with_drag_and_drop(true)
             .with_icon(icon()),
         persist_window: true,
+        // fonts::install_system_fonts adds them (the one path, also in tests)
+        system_font_fallback: false,
         ..Default::default()
     };
     eframe::run_native(
@@ -246,6 +250,7 @@ pub fn run(path: Option<PathBuf>) -> Result<(), String> {
                 .storage
                 .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
                 .unwrap_or_default();
+            fonts::install_system_fonts(&cc.egui_ctx);
             let mut viewer = Viewer::new(settings, Box::new(SystemDialogs));
             viewer.state.ctx = Some(cc.egui_ctx.clone());
             if let Some(p) = path {

@@ -4,24 +4,16 @@ use eframe::egui;
 use egui::{Align, Color32, Layout, RichText, Sense, TextEdit};
 use egui_extras::{Column, TableBuilder};
 
-use crate::app::state::{AppState, TimePreset, UNSEALED_LABEL, VerifyState, entry_json};
+use crate::app::fonts::{self, safe};
+use crate::app::state::{AppState, TimePreset, VerifyState, entry_json};
 use auditlens_core::diff::Change;
 use auditlens_core::export::ExportFormat;
 use auditlens_core::row_index::SortKey;
+use auditlens_core::verdict;
 use auditlens_core::verify::Status;
 
 /// 1234567 → "1,234,567".
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use auditlens_core::verdict::thousands;
 
 pub fn format_time(ms: i64, local: bool) -> String {
     let Some(t) = chrono::DateTime::from_timestamp_millis(ms) else {
@@ -249,7 +241,7 @@ impl Banner {
             VerifyState::Unsealed => {
                 banner_frame(ui, Color32::from_rgb(120, 100, 20), |ui| {
                     ui.label(
-                        RichText::new(UNSEALED_LABEL.to_string())
+                        RichText::new(safe(ui, verdict::UNSEALED))
                             .strong()
                             .color(Color32::WHITE),
                     );
@@ -261,7 +253,7 @@ impl Banner {
             }
             VerifyState::Cancelled => {
                 ui.horizontal(|ui| {
-                    ui.label("Verification was cancelled.");
+                    ui.label(verdict::CANCELLED);
                     if ui.button("Verify again").clicked() {
                         jump = Some(None);
                     }
@@ -269,73 +261,21 @@ impl Banner {
             }
             VerifyState::Failed(m) => {
                 banner_frame(ui, Color32::from_rgb(130, 40, 40), |ui| {
-                    ui.label(RichText::new(format!("Could not verify: {m}")).color(Color32::WHITE));
+                    let text = safe(ui, &verdict::could_not_verify(m));
+                    ui.label(RichText::new(text).color(Color32::WHITE));
                 });
             }
             VerifyState::Done(r) => {
-                let secs = r.elapsed.as_secs_f64();
-                let checkpoint = match &r.checkpoint {
-                    None => "no checkpoint loaded".to_string(),
-                    Some(auditlens_core::verify::CheckpointStatus::Matches { size, added }) => {
-                        format!(
-                            "checkpoint matches ({} entries, {} added since)",
-                            thousands(*size),
-                            thousands(*added)
-                        )
-                    }
-                    Some(auditlens_core::verify::CheckpointStatus::Fails) => {
-                        "checkpoint FAILS".to_string()
-                    }
-                    Some(auditlens_core::verify::CheckpointStatus::NotCovered) => {
-                        "checkpoint not covered".to_string()
-                    }
-                    Some(auditlens_core::verify::CheckpointStatus::Proven { size, entries }) => {
-                        format!(
-                            "subset: {} entries proven against the checkpoint of archive {} (size {})",
-                            thousands(*entries),
-                            r.archive_id.map(|a| a.to_string()).unwrap_or_default(),
-                            thousands(*size)
-                        )
-                    }
-                };
-                let checkpoint = match &doc.anchor {
-                    Some(a) => format!("{checkpoint} · {}", anchor_label(a)),
-                    None => checkpoint,
-                };
-                if r.status() == Status::Intact {
-                    let head = r.head.map(|h| h.to_hex()).unwrap_or_default();
-                    let warn = if r.warnings() > 0 {
-                        format!(" · {} warnings", r.warnings())
-                    } else {
-                        String::new()
-                    };
-                    banner_frame(ui, Color32::from_rgb(30, 110, 50), |ui| {
-                        ui.label(
-                            RichText::new(format!(
-                                "Intact — {} entries · head {}… · {checkpoint} · verified in {secs:.2} s{warn}",
-                                thousands(r.entries),
-                                &head[..head.len().min(16)]
-                            ))
-                            .strong()
-                            .color(Color32::WHITE),
-                        );
-                    });
+                let sentence = safe(ui, &verdict::sentence(r, doc.anchor.as_ref()));
+                let color = if r.status() == Status::Intact {
+                    Color32::from_rgb(30, 110, 50)
                 } else {
-                    banner_frame(ui, Color32::from_rgb(150, 30, 30), |ui| {
-                        ui.horizontal(|ui| {
-                            ui.label(
-                                RichText::new(format!(
-                                    "Tampered — {} findings ({} problems, {} warnings) · {checkpoint}",
-                                    thousands(r.problems() + r.warnings()),
-                                    thousands(r.problems()),
-                                    thousands(r.warnings())
-                                ))
-                                .strong()
-                                .color(Color32::WHITE),
-                            );
-                        });
-                    });
-                }
+                    Color32::from_rgb(150, 30, 30)
+                };
+                banner_frame(ui, color, |ui| {
+                    ui.label(RichText::new(sentence).strong().color(Color32::WHITE))
+                        .on_hover_text(format!("verified in {:.2} s", r.elapsed.as_secs_f64()));
+                });
                 if !r.findings.is_empty() {
                     let title = format!("Findings ({})", r.findings.len());
                     egui::CollapsingHeader::new(title)
@@ -347,25 +287,19 @@ impl Banner {
                                 .auto_shrink([false, true])
                                 .show_rows(ui, 18.0, r.findings.len(), |ui, range| {
                                     for f in &r.findings[range] {
-                                        let at = f
-                                            .seq
-                                            .map(|s| format!("entry {s}"))
-                                            .unwrap_or_else(|| "archive".into());
                                         let color = if f.kind.is_warning() {
                                             Color32::from_rgb(200, 150, 40)
                                         } else {
                                             Color32::from_rgb(220, 70, 70)
                                         };
-                                        let text = RichText::new(format!(
-                                            "{at} · {} · {}",
-                                            f.kind.as_str(),
-                                            f.message
-                                        ));
-                                        let resp = ui.add(
-                                            egui::Button::new(text.color(color))
-                                                .frame(false)
-                                                .sense(Sense::click()),
-                                        );
+                                        let text = RichText::new(safe(ui, &verdict::describe(f)));
+                                        let resp = ui
+                                            .add(
+                                                egui::Button::new(text.color(color))
+                                                    .frame(false)
+                                                    .sense(Sense::click()),
+                                            )
+                                            .on_hover_text(verdict::meaning(f.kind));
                                         if let Some(seq) = f.seq
                                             && resp.on_hover_text("Show this entry").clicked()
                                         {
@@ -386,28 +320,6 @@ impl Banner {
             None => {}
         }
     }
-}
-
-/// The checkpoint's origin, size, signers and whether their signatures
-/// verify against the loaded verifier keys.
-fn anchor_label(a: &auditlens_core::proof::AnchorInfo) -> String {
-    let signed = match &a.check {
-        _ if a.signers.is_empty() => "unsigned".to_string(),
-        None => format!(
-            "signed by {} (not checked: add its verifier key)",
-            a.signers.join(", ")
-        ),
-        Some(c) if c.accepted() => format!("signature by {} verified", c.verified.join(", ")),
-        Some(c) if !c.failed.is_empty() => {
-            format!("signature by {} DOES NOT VERIFY", c.failed.join(", "))
-        }
-        Some(_) => format!("signed by {}, NOT by any loaded key", a.signers.join(", ")),
-    };
-    format!(
-        "{} size {}, {signed}",
-        a.checkpoint.origin(),
-        thousands(a.checkpoint.size)
-    )
 }
 
 fn banner_frame(ui: &mut egui::Ui, fill: Color32, add: impl FnOnce(&mut egui::Ui)) {
@@ -565,7 +477,7 @@ fn facet(
         .show(ui, |ui| {
             for (value, label, n) in items.into_iter().take(500) {
                 let mut on = chosen.contains(&value);
-                let mut r = ui.checkbox(&mut on, format!("{label} ({})", thousands(n)));
+                let mut r = ui.checkbox(&mut on, safe(ui, &format!("{label} ({})", thousands(n))));
                 if let Some(h) = hover(&value) {
                     r = r.on_hover_text(h);
                 }
@@ -794,6 +706,9 @@ impl TablePanel {
                             ];
                             for c in cells {
                                 row.col(|ui| {
+                                    // Escaped when read (RowText); here only what no font draws.
+                                    let c =
+                                        fonts::drawable(ui, &c, &egui::FontFamily::Proportional);
                                     ui.add(egui::Label::new(c).selectable(false).truncate());
                                 });
                             }
@@ -858,7 +773,7 @@ impl DetailPane {
                     .findings
                     .iter()
                     .filter(|f| f.seq == Some(seq))
-                    .map(|f| format!("{}: {}", f.kind.as_str(), f.message))
+                    .map(verdict::describe)
                     .collect(),
                 _ => Vec::new(),
             },
@@ -905,19 +820,19 @@ impl DetailPane {
                         e.action,
                         e.resource_label()
                     );
-                    ui.heading(
-                        auditlens_core::safe_text::shown(
-                            &title,
-                            auditlens_core::safe_text::CELL_CHARS,
-                        )
-                        .as_ref(),
-                    );
+                    ui.heading(fonts::shown(
+                        ui,
+                        &title,
+                        auditlens_core::safe_text::CELL_CHARS,
+                        &egui::FontFamily::Proportional,
+                    ));
                     if ui.button("Copy entry").clicked() {
                         copy = Some(entry_json(st));
                     }
                 });
                 for f in &findings {
-                    ui.colored_label(Color32::from_rgb(230, 80, 60), format!("Finding: {f}"));
+                    let text = safe(ui, &format!("Finding: {f}"));
+                    ui.colored_label(Color32::from_rgb(230, 80, 60), text);
                 }
                 let a = &e.actor;
                 let time = |t: auditlens_core::time::Timestamp| {
@@ -979,13 +894,13 @@ impl DetailPane {
                         for (k, v) in fields {
                             if let Some(v) = v {
                                 ui.label(RichText::new(k).weak());
-                                let v = auditlens_core::safe_text::shown(
+                                let v = fonts::shown(
+                                    ui,
                                     &v,
                                     auditlens_core::safe_text::FIELD_CHARS,
+                                    &egui::FontFamily::Monospace,
                                 );
-                                ui.add(
-                                    egui::Label::new(RichText::new(v.as_ref()).monospace()).wrap(),
-                                );
+                                ui.add(egui::Label::new(RichText::new(v).monospace()).wrap());
                                 ui.end_row();
                             }
                         }
@@ -996,13 +911,12 @@ impl DetailPane {
                     for item in &d.diff {
                         let text = item.text();
                         ui.label(
-                            RichText::new(
-                                auditlens_core::safe_text::shown(
-                                    &text,
-                                    auditlens_core::safe_text::FIELD_CHARS,
-                                )
-                                .as_ref(),
-                            )
+                            RichText::new(fonts::shown(
+                                ui,
+                                &text,
+                                auditlens_core::safe_text::FIELD_CHARS,
+                                &egui::FontFamily::Monospace,
+                            ))
                             .monospace()
                             .background_color(change_color(item.change, dark)),
                         );
@@ -1033,11 +947,13 @@ impl DetailPane {
                                         // indentation of nested values is space before.
                                         let body = line.text.trim_start_matches(' ');
                                         let pad = (line.text.len() - body.len()) as f32;
-                                        let body = auditlens_core::safe_text::shown(
+                                        let body = fonts::shown(
+                                            col,
                                             body,
                                             auditlens_core::safe_text::FIELD_CHARS,
+                                            &egui::FontFamily::Monospace,
                                         );
-                                        let mut t = RichText::new(body.as_ref()).monospace();
+                                        let mut t = RichText::new(body).monospace();
                                         if let Some(m) = line.mark {
                                             t = t.background_color(change_color(m, dark));
                                         }
@@ -1245,7 +1161,7 @@ pub fn error_modal(ctx: &egui::Context, s: &mut AppState) {
     let modal = egui::Modal::new(egui::Id::unique("auditlens-error")).show(ctx, |ui| {
         ui.set_max_width(480.0);
         ui.heading("Cannot do that");
-        ui.label(msg);
+        ui.label(safe(ui, &msg));
         ui.add_space(8.0);
         ui.button("OK").clicked()
     });

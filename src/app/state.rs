@@ -35,7 +35,6 @@ const SYNC_FILTER_LIMIT: usize = 200_000;
 /// Entries read first, so the table shows a page before the whole index is in.
 const PREFIX_ROWS: u64 = 2_000;
 const ROW_CACHE_LIMIT: usize = 20_000;
-pub const UNSEALED_LABEL: &str = "unsealed: no chain in the source";
 /// The label of the "bookmarked only" restriction.
 pub const BOOKMARKED: &str = "Bookmarked entries";
 

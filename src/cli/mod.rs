@@ -23,9 +23,8 @@ use auditlens_core::proof::{self, SignedCheckpoint};
 use auditlens_core::sample::{self, PlatformFormat, Sample, SampleFile};
 use auditlens_core::source::{self, Format, Source};
 use auditlens_core::time::Timestamp;
-use auditlens_core::verify::FindingKind;
 use auditlens_core::verify::{self, Status};
-use auditlens_core::{chain, digest};
+use auditlens_core::{chain, digest, verdict};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -388,54 +387,29 @@ pub fn run(command: Command) -> i32 {
     }
 }
 
-/// Escapes what could drive or deceive a terminal, so that text taken from a
-/// file (ids, fields, messages quoting records, file names) is shown, never
-/// obeyed: control characters (ESC sequences, CR overwriting a line, BEL, a
-/// newline faking another line of output), bidirectional overrides and
-/// isolates (which reorder what follows, e.g. to spoof an id or a hash), and
-/// invisible characters (zero-width, soft hyphen, BOM). Each is written as
-/// `\u{XXXX}`, visibly and unambiguously for the reader.
+/// Text from a file (ids, fields, messages quoting records, file names) as
+/// the terminal shows it: hidden characters that could drive or deceive it
+/// (ESC sequences, a carriage return overwriting a line, a newline faking a
+/// line of output, bidi overrides reordering an id) come out as their code
+/// points, `⟨U+001B⟩`, exactly as the viewer and the report show them.
 pub fn terminal_safe(s: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if needs_escape(c) {
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Characters [`terminal_safe`] escapes.
-fn needs_escape(c: char) -> bool {
-    c.is_control() // C0 (incl. \t \n \r ESC BEL), DEL, C1 (incl. CSI U+009B)
-        || matches!(c,
-            '\u{00ad}'                   // soft hyphen
-            | '\u{061c}'                 // Arabic letter mark
-            | '\u{180e}'                 // Mongolian vowel separator
-            | '\u{200b}'..='\u{200f}'    // zero-width space/joiners, LRM, RLM
-            | '\u{2028}' | '\u{2029}'    // line and paragraph separators
-            | '\u{202a}'..='\u{202e}'    // bidi embeddings and overrides
-            | '\u{2060}'..='\u{2064}'    // word joiner, invisible operators
-            | '\u{2066}'..='\u{2069}'    // bidi isolates
-            | '\u{feff}'                 // zero-width no-break space (BOM)
-            | '\u{fff9}'..='\u{fffb}'    // interlinear annotation
-        )
+    auditlens_core::safe_text::escape(s).into_owned()
 }
 
 /// Prints a JSON report on one line. serde_json escapes C0 control
 /// characters but writes DEL, C1 controls (U+009B is CSI in some terminals)
 /// and bidi/invisible characters raw; they can only occur inside strings, so
-/// they are written as `\uXXXX` escapes, which mean the same string.
+/// each hidden character ([`auditlens_core::safe_text::is_hidden`]) is written
+/// as `\uXXXX` escapes (a surrogate pair above U+FFFF), which mean the same string.
 fn print_json(v: &serde_json::Value) {
     use std::fmt::Write as _;
     let text = v.to_string();
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if needs_escape(c) {
-            let _ = write!(out, "\\u{:04x}", c as u32);
+        if auditlens_core::safe_text::is_hidden(c) {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
         } else {
             out.push(c);
         }
@@ -562,35 +536,34 @@ fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
     let new_text = SignedCheckpoint::text(&c.new, signer.as_ref())?;
     let ok = c.findings.is_empty() && report.status() == Status::Intact;
     let added = c.new.size.saturating_sub(c.old.size);
+    let problems =
+        report.problems() + c.findings.iter().filter(|f| !f.kind.is_warning()).count() as u64;
     if a.json {
         let mut findings: Vec<&verify::Finding> = report.findings.iter().collect();
         findings.extend(c.findings.iter());
         print_json(&json!({
             "archive": a.archive.display().to_string(),
             "status": if ok { "consistent" } else { "inconsistent" },
+            "verdict": verdict::consistency(ok, c.old.size, added, problems),
             "old_size": c.old.size,
             "new_size": c.new.size,
             "added_since": added,
             "proof": c.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
             "new_checkpoint": new_text,
-            "findings": findings.iter().map(|f| verify::finding_json(f)).collect::<Vec<_>>(),
+            "findings": findings.iter().map(|f| {
+                let mut j = verify::finding_json(f);
+                j["description"] = verdict::describe(f).into();
+                j
+            }).collect::<Vec<_>>(),
         }));
     } else {
         let mut out = std::io::stdout().lock();
-        if ok {
-            let _ = writeln!(
-                out,
-                "{}: CONSISTENT — it extends the old checkpoint's {} entries; {added} entries added since",
-                shown(&a.archive),
-                c.old.size
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "{}: NOT CONSISTENT with the old checkpoint",
-                shown(&a.archive)
-            );
-        }
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            shown(&a.archive),
+            terminal_safe(&verdict::consistency(ok, c.old.size, added, problems))
+        );
         for f in report.findings.iter().chain(c.findings.iter()) {
             print_finding(&mut out, f);
         }
@@ -695,89 +668,41 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
         .iter()
         .map(|k| read_verifier(k))
         .collect::<Result<Vec<_>, _>>()?;
+    let format = source::detect(&a.file)?;
+    if !format.has_chain() {
+        return Err(Fail(format!(
+            "{} ({format}): {}",
+            a.file.display(),
+            verdict::UNSEALED
+        )));
+    }
     let job = Arc::new(Job::new());
     let (report, anchor) = with_progress(&job, || {
         proof::verify_signed(&a.file, cp.as_ref(), &keys, &job)
-    })?;
+    })
+    .map_err(|e| Fail(verdict::not_run(&e)))?;
     if a.json {
         let mut j = verify::report_json(&a.file, &report);
         j["signature"] = proof::anchor_json(anchor.as_ref());
+        verdict::add_to_json(&mut j, &report, anchor.as_ref());
         print_json(&j);
     } else {
         let mut out = std::io::stdout().lock();
-        let status = report.status();
         let _ = writeln!(
             out,
-            "{}: {} — {} ({} entries{}, {:.2} s)",
+            "{}: {}",
             shown(&a.file),
-            report.format.name(),
-            match status {
-                Status::Intact => "INTACT".to_string(),
-                Status::Tampered => format!("TAMPERED: {} problem(s) found", report.problems()),
-            },
-            report.entries,
-            report
-                .head
-                .map(|h| format!(", head {}", &h.to_hex()[..16]))
-                .unwrap_or_default(),
-            report.elapsed.as_secs_f64()
+            terminal_safe(&verdict::sentence(&report, anchor.as_ref()))
         );
-        match &report.checkpoint {
-            Some(verify::CheckpointStatus::Matches { size, added }) => {
-                let _ = writeln!(
-                    out,
-                    "checkpoint: matches its {size} entries{}",
-                    if *added > 0 {
-                        format!("; {added} entries added since")
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            Some(verify::CheckpointStatus::Fails) => {
-                let _ = writeln!(out, "checkpoint: DOES NOT MATCH");
-            }
-            Some(verify::CheckpointStatus::NotCovered) => {
-                let unproven = report.findings.iter().any(|f| {
-                    matches!(f.kind, FindingKind::InclusionFailed | FindingKind::Unproven)
-                });
-                let _ = writeln!(
-                    out,
-                    "checkpoint: this export does not include the checkpoint's last entry{}",
-                    if unproven {
-                        ""
-                    } else {
-                        ", and its entries carry no inclusion proofs (it was made before auditlens \
-                         had them; export it again to prove each entry)"
-                    }
-                );
-            }
-            Some(verify::CheckpointStatus::Proven { size, entries }) => {
-                let _ = writeln!(
-                    out,
-                    "subset: {entries} entries proven against the checkpoint of archive {} (size {size})",
-                    report.archive_id.map(|i| i.to_string()).unwrap_or_default()
-                );
-            }
-            None if report.format == Format::Archive => {
-                let _ = writeln!(
-                    out,
-                    "no checkpoint given: a cut-off tail or a rewritten chain cannot be ruled out (use --checkpoint)"
-                );
-            }
-            None => {}
-        }
-        if let Some(i) = &anchor {
-            let _ = writeln!(out, "{}", anchor_line(i));
-        }
         for f in &report.findings {
             print_finding(&mut out, f);
         }
-        let shown = report.findings.len() as u64;
+        let listed = report.findings.len() as u64;
         let total: u64 = report.counts.iter().map(|(_, n)| n).sum();
-        if total > shown {
-            let _ = writeln!(out, "… {} more findings not listed", total - shown);
+        if total > listed {
+            let _ = writeln!(out, "… {} more findings not listed", total - listed);
         }
+        let _ = writeln!(out, "verified in {:.2} s", report.elapsed.as_secs_f64());
     }
     Ok(match report.status() {
         Status::Intact => 0,
@@ -802,54 +727,14 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
 fn print_finding(out: &mut impl Write, f: &verify::Finding) {
     let _ = writeln!(
         out,
-        "{} {}{}{}: {}{}",
+        "{} {}",
         if f.kind.is_warning() {
             "warning"
         } else {
             "FINDING"
         },
-        f.kind.as_str(),
-        f.seq.map(|s| format!(" at seq {s}")).unwrap_or_default(),
-        f.entry_id
-            .as_ref()
-            .map(|i| format!(" (id {})", terminal_safe(i)))
-            .unwrap_or_default(),
-        terminal_safe(&f.message),
-        match (&f.expected, &f.found) {
-            (Some(e), Some(g)) => format!(
-                "\n    expected {}\n    found    {}",
-                terminal_safe(e),
-                terminal_safe(g)
-            ),
-            _ => String::new(),
-        }
+        terminal_safe(&verdict::describe(f))
     );
-}
-
-fn anchor_line(a: &proof::AnchorInfo) -> String {
-    let names = |v: &[String]| {
-        v.iter()
-            .map(|n| terminal_safe(n))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match &a.check {
-        None if a.signers.is_empty() => format!("{}: unsigned", a.what),
-        None => format!(
-            "{}: signed by {} (not checked: give --key KEY.pub to check)",
-            a.what,
-            names(&a.signers)
-        ),
-        Some(c) if c.accepted() => {
-            format!("{}: signature by {} verified", a.what, names(&c.verified))
-        }
-        Some(c) if !c.failed.is_empty() => format!(
-            "{}: signature by {} DOES NOT VERIFY",
-            a.what,
-            names(&c.failed)
-        ),
-        Some(_) => format!("{}: NOT SIGNED by any key given", a.what),
-    }
 }
 
 fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
