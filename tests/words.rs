@@ -19,6 +19,7 @@ use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
 use auditlens_core::model::Entry;
 use auditlens_core::note::{SignerKey, VerifierKey};
+use auditlens_core::output::Destination;
 use auditlens_core::proof::{self, SignedCheckpoint};
 use auditlens_core::safe_text::{self, escape};
 use auditlens_core::time::Timestamp;
@@ -284,7 +285,7 @@ fn cli_report_and_viewer_say_the_same_words() {
         &Filter::default(),
         Some(&[2, 5, 9, 1150]),
         ExportFormat::Ndjson,
-        &subset,
+        &Destination::new(&subset),
         Some(&key),
         &Job::new(),
     )
