@@ -110,18 +110,18 @@ fn archive_verify() {
     replay_target("archive_verify");
 }
 
-/// Open findings: inputs that still fail because of a bug in the core, kept
-/// until it is fixed (then the file moves up to `fuzz/regressions/<target>/`).
-/// `cargo test -p auditlens-fuzz-harness -- --ignored` shows them failing.
+/// Open findings: inputs that still fail because of a bug in the core, kept in
+/// `fuzz/regressions/<target>/open/` until it is fixed (then the file moves up
+/// a folder, into the replay above). `cargo test -p auditlens-fuzz-harness --
+/// --ignored` shows them failing. (None at the time of writing: see
+/// fuzz/RESULTS.md.)
 #[test]
 #[ignore = "open findings in the core: see fuzz/RESULTS.md"]
 fn open_findings() {
     let fuzz = fuzz_dir();
-    let mut n = 0;
     for t in TARGETS {
-        n += replay(t, &[fuzz.join("regressions").join(t.name).join("open")]);
+        replay(t, &[fuzz.join("regressions").join(t.name).join("open")]);
     }
-    assert!(n > 0, "no open finding left: remove this test");
 }
 
 /// Each target of the cargo-fuzz crate is a wrapper around the function of
