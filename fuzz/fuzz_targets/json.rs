@@ -3,4 +3,6 @@
 //! also runs over the committed corpus and regressions.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| auditlens_fuzz_harness::targets::json::run(data));
+use auditlens_fuzz_harness::targets::json;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| json::run(data));

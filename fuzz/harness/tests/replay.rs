@@ -142,10 +142,14 @@ fn every_cargo_fuzz_target_wraps_its_harness_function() {
     for t in TARGETS {
         let src = std::fs::read_to_string(fuzz.join(format!("fuzz_targets/{}.rs", t.name)))
             .expect("read a fuzz target");
-        let call = format!("auditlens_fuzz_harness::targets::{}::run(data)", t.name);
+        let calls = [
+            format!("use auditlens_fuzz_harness::targets::{};", t.name),
+            format!("fuzz_target!(|data: &[u8]| {}::run(data));", t.name),
+        ];
         assert!(
-            src.contains(&call),
-            "fuzz_targets/{}.rs does not call {call}",
+            calls.iter().all(|c| src.contains(c)),
+            "fuzz_targets/{}.rs is not the wrapper around targets::{}::run",
+            t.name,
             t.name
         );
         let bin = format!("name = \"{0}\"\npath = \"fuzz_targets/{0}.rs\"", t.name);
