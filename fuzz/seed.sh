@@ -8,7 +8,10 @@
 #   AUDITLENS=path/to/auditlens fuzz/seed.sh
 #
 # Existing corpus files are kept (libFuzzer names them by content hash), so
-# seeding again after a run only adds the seeds back.
+# seeding again after a run only adds the seeds back. The committed corpus
+# already holds what survived `cargo fuzz cmin` of these seeds and of the
+# runs in fuzz/RESULTS.md; seed again when a format changes. The exports are
+# made afresh (new archive id and times) on every run, so they differ each time.
 set -euo pipefail
 fuzz="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$fuzz")"
@@ -79,7 +82,8 @@ sed -n 1p "$work/export.ndjson" >"$work/export-header.json"
 put json "$work"/platform.json "$work"/platform-row.json "$work"/export-header.json \
   "$work"/entry-with-proof.json "$work"/export.json tests/vectors/proofs-v1.json
 
-# archive_verify: flag byte, optional cut offset, 4-byte patches (see the target).
+# archive_verify: flag byte, optional cut offset, 4-byte patches on the committed
+# archive fuzz/seeds/archive.sqlite (see fuzz/harness/src/targets/archive_verify.rs).
 mkdir -p "$corpus/archive_verify"
 printf '\x03' >"$corpus/archive_verify/seed-intact"
 printf '\x01' >"$corpus/archive_verify/seed-intact-no-keys"

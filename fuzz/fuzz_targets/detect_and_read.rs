@@ -1,21 +1,8 @@
-//! Content-based format detection, then the detected reader to the end of
-//! the file: any bytes end in records or errors, never a panic or a hang, and
-//! every accepted entry reads back from the record ingest would seal.
+//! cargo-fuzz target `detect_and_read`: the body, and what it checks, is
+//! `auditlens_fuzz_harness::targets::detect_and_read` (fuzz/harness/), which `cargo test`
+//! also runs over the committed corpus and regressions.
 #![no_main]
 
-use auditlens_fuzz::core::source::{Format, Source, detect};
-use auditlens_fuzz::{drain, write_input};
-use libfuzzer_sys::fuzz_target;
+use auditlens_fuzz_harness::targets::detect_and_read;
 
-fuzz_target!(|data: &[u8]| {
-    let path = write_input("input", data);
-    let Ok(format) = detect(&path) else { return };
-    if format == Format::Archive {
-        // SQLite files: the archive_verify target.
-        return;
-    }
-    if let Ok(mut src) = Source::open_as(&path, format) {
-        assert_eq!(src.format, format);
-        drain(&mut src, data.len());
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| detect_and_read::run(data));

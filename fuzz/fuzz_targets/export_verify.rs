@@ -1,35 +1,8 @@
-//! `auditlens verify --key K EXPORT` on any bytes: detection, the export
-//! readers, the chain walk, the inclusion proofs (in the entries, or in the
-//! CSV sidecar) and the checkpoint's signature check. Must end in a report or
-//! a clean error.
-//!
-//! Input: the export file, optionally followed by SEPARATOR and the sidecar
-//! (`EXPORT.proof.json`) of a CSV export.
+//! cargo-fuzz target `export_verify`: the body, and what it checks, is
+//! `auditlens_fuzz_harness::targets::export_verify` (fuzz/harness/), which `cargo test`
+//! also runs over the committed corpus and regressions.
 #![no_main]
 
-use auditlens_fuzz::core::job::Job;
-use auditlens_fuzz::core::proof;
-use auditlens_fuzz::{verifier, write_input};
-use libfuzzer_sys::fuzz_target;
+use auditlens_fuzz_harness::targets::export_verify;
 
-const SEPARATOR: &[u8] = b"\n\0sidecar\0\n";
-
-fuzz_target!(|data: &[u8]| {
-    let (export, sidecar) = match data.windows(SEPARATOR.len()).position(|w| w == SEPARATOR) {
-        Some(i) => (&data[..i], Some(&data[i + SEPARATOR.len()..])),
-        None => (data, None),
-    };
-    let path = write_input("export", export);
-    let sidecar_path = proof::sidecar_path(&path);
-    match sidecar {
-        Some(s) => std::fs::write(&sidecar_path, s).expect("write the sidecar"),
-        None => {
-            let _ = std::fs::remove_file(&sidecar_path);
-        }
-    }
-    let keys = [verifier()];
-    let job = Job::new();
-    if let Ok((report, _)) = proof::verify_signed(&path, None, &keys, &job) {
-        let _ = (report.status(), report.problems(), report.warnings());
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| export_verify::run(data));

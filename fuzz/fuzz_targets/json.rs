@@ -1,61 +1,8 @@
-//! The strict JSON parser every reader and the record store rely on.
-//!
-//! Checks: no panic, hang or blow-up on any bytes; the streaming parser gives
-//! the same answer whatever its buffer size; canonical form parses back to the
-//! same value and is stable; the record view agrees with the full parser.
+//! cargo-fuzz target `json`: the body, and what it checks, is
+//! `auditlens_fuzz_harness::targets::json` (fuzz/harness/), which `cargo test`
+//! also runs over the committed corpus and regressions.
 #![no_main]
 
-use auditlens_fuzz::core::archive::IndexColumns;
-use auditlens_fuzz::core::json::{self, Json, Parser};
-use auditlens_fuzz::core::model::Entry;
-use auditlens_fuzz::core::record_view::RecordView;
-use libfuzzer_sys::fuzz_target;
+use auditlens_fuzz_harness::targets::json;
 
-fn parse_streaming(data: &[u8], buffer: usize) -> Result<Json, json::JsonError> {
-    let mut p = Parser::with_buffer_size(data, buffer);
-    let v = p.parse_value()?;
-    p.skip_ws()?;
-    if p.peek()?.is_some() {
-        return Err(p.error("unexpected data after the JSON value"));
-    }
-    Ok(v)
-}
-
-fuzz_target!(|data: &[u8]| {
-    let whole = json::parse(data);
-    // A buffer of 1 to 7 bytes puts refills inside every token.
-    let buffer = data.len() % 7 + 1;
-    let streamed = parse_streaming(data, buffer);
-    match (&whole, &streamed) {
-        (Ok(a), Ok(b)) => assert_eq!(a, b, "buffer size {buffer} changes the value"),
-        (Err(_), Err(_)) => {}
-        _ => panic!("buffer size {buffer} changes the outcome: {whole:?} vs {streamed:?}"),
-    }
-    let Ok(v) = whole else { return };
-    assert!(v.depth() <= json::MAX_DEPTH);
-    let canonical = v.to_canonical();
-    let back = json::parse(canonical.as_bytes())
-        .unwrap_or_else(|e| panic!("canonical form does not parse: {e}\n{canonical}"));
-    assert_eq!(back, v, "canonical form parses to another value");
-    assert_eq!(
-        back.to_canonical(),
-        canonical,
-        "canonical form is not stable"
-    );
-    let pretty = v.to_pretty();
-    assert_eq!(
-        json::parse(pretty.as_bytes()).ok().as_ref(),
-        Some(&v),
-        "pretty form parses to another value"
-    );
-    // A record: the allocation-light view must agree with the full parser.
-    if let Ok(e) = Entry::from_record(&v) {
-        let rec = e.canonical_record();
-        let view = RecordView::parse(rec.as_bytes())
-            .unwrap_or_else(|m| panic!("the record view rejects a record: {m}\n{rec}"));
-        let derived: Vec<Option<String>> =
-            view.index_columns().iter().map(|c| c.to_text()).collect();
-        assert_eq!(derived, IndexColumns::from_entry(&e).values().to_vec());
-    }
-    let _ = RecordView::parse(data);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| json::run(data));

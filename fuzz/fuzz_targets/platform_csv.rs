@@ -1,16 +1,8 @@
-//! The CSV readers forced on any bytes: the platform's CSV export and the
-//! auditlens CSV export (header checks, cell decoding, timestamps, JSON cells).
+//! cargo-fuzz target `platform_csv`: the body, and what it checks, is
+//! `auditlens_fuzz_harness::targets::platform_csv` (fuzz/harness/), which `cargo test`
+//! also runs over the committed corpus and regressions.
 #![no_main]
 
-use auditlens_fuzz::core::source::{Format, Source};
-use auditlens_fuzz::{drain, write_input};
-use libfuzzer_sys::fuzz_target;
+use auditlens_fuzz_harness::targets::platform_csv;
 
-fuzz_target!(|data: &[u8]| {
-    let path = write_input("input.csv", data);
-    for format in [Format::PlatformCsv, Format::ExportCsv] {
-        if let Ok(mut src) = Source::open_as(&path, format) {
-            drain(&mut src, data.len());
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| platform_csv::run(data));

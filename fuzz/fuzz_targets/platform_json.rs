@@ -1,22 +1,8 @@
-//! The JSON readers forced on any bytes: the platform's JSON array and JSONL
-//! exports, and the auditlens JSON and NDJSON exports (headers, footers,
-//! stringified before/after states, proof fields).
+//! cargo-fuzz target `platform_json`: the body, and what it checks, is
+//! `auditlens_fuzz_harness::targets::platform_json` (fuzz/harness/), which `cargo test`
+//! also runs over the committed corpus and regressions.
 #![no_main]
 
-use auditlens_fuzz::core::source::{Format, Source};
-use auditlens_fuzz::{drain, write_input};
-use libfuzzer_sys::fuzz_target;
+use auditlens_fuzz_harness::targets::platform_json;
 
-fuzz_target!(|data: &[u8]| {
-    let path = write_input("input.json", data);
-    for format in [
-        Format::PlatformJson,
-        Format::PlatformJsonl,
-        Format::ExportJson,
-        Format::ExportNdjson,
-    ] {
-        if let Ok(mut src) = Source::open_as(&path, format) {
-            drain(&mut src, data.len());
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| platform_json::run(data));
