@@ -313,14 +313,10 @@ fn archive_of(dir: &Path, name: &str, entries: &[Entry]) -> PathBuf {
 /// The stored records, in seq order.
 fn records(path: &Path) -> Vec<String> {
     let a = Archive::open(path).unwrap();
-    let mut stmt = a
-        .connection()
-        .prepare("SELECT record FROM entries ORDER BY seq")
+    let mut records = Vec::new();
+    a.for_each_record(|_, r| records.push(String::from_utf8(r.to_vec()).unwrap()))
         .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    records
 }
 
 // ------------------------------------------------------------------- 1. canonical

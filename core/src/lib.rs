@@ -10,6 +10,7 @@ pub mod diff;
 pub mod digest;
 pub mod export;
 pub mod filter;
+pub mod finding;
 pub mod ingest;
 pub mod job;
 pub mod json;

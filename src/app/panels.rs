@@ -389,7 +389,7 @@ impl Banner {
 
 /// The checkpoint's origin, size, signers and whether their signatures
 /// verify against the loaded verifier keys.
-fn anchor_label(a: &auditlens_core::proof::AnchorInfo) -> String {
+fn anchor_label(a: &auditlens_core::verify::AnchorInfo) -> String {
     let signed = match &a.check {
         _ if a.signers.is_empty() => "unsigned".to_string(),
         None => format!(

@@ -546,7 +546,7 @@ fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
     // The whole archive is verified against the old checkpoint (records,
     // chain, prefix), and the consistency proof ties the two tree heads.
     let (report, _) = with_progress(&job, || {
-        proof::verify_signed(&a.archive, Some(&old), &keys, &job)
+        verify::verify_signed(&a.archive, Some(&old), &keys, &job)
     })?;
     let mut c = proof::consistency(&archive, &old.checkpoint, &job)?;
     // Verification already reported what the proof found in its own words.
@@ -693,11 +693,11 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
         .collect::<Result<Vec<_>, _>>()?;
     let job = Arc::new(Job::new());
     let (report, anchor) = with_progress(&job, || {
-        proof::verify_signed(&a.file, cp.as_ref(), &keys, &job)
+        verify::verify_signed(&a.file, cp.as_ref(), &keys, &job)
     })?;
     if a.json {
         let mut j = verify::report_json(&a.file, &report);
-        j["signature"] = proof::anchor_json(anchor.as_ref());
+        j["signature"] = verify::anchor_json(anchor.as_ref());
         print_json(&j);
     } else {
         let mut out = std::io::stdout().lock();
@@ -822,7 +822,7 @@ fn print_finding(out: &mut impl Write, f: &verify::Finding) {
     );
 }
 
-fn anchor_line(a: &proof::AnchorInfo) -> String {
+fn anchor_line(a: &verify::AnchorInfo) -> String {
     let names = |v: &[String]| {
         v.iter()
             .map(|n| terminal_safe(n))
