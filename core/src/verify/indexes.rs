@@ -73,11 +73,15 @@ pub(super) fn check_schema(
                     FindingKind::SchemaAltered,
                     None,
                     format!(
-                        "the archive holds a {} {} (on {}) that auditlens does not make: another \
+                        "the archive holds a {} {}{} that auditlens does not make: another \
                          program changed the file{}",
                         found.kind,
                         found.name,
-                        found.table,
+                        if found.table == found.name {
+                            String::new()
+                        } else {
+                            format!(" (on {})", found.table)
+                        },
                         if found.kind == "index" {
                             "; its contents are not checked"
                         } else {
