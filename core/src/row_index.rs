@@ -125,7 +125,9 @@ pub struct Index {
     /// False for the first page loaded to show something at once
     /// ([`Index::load_prefix`]); filters wait for the complete index.
     pub complete: bool,
-    /// Entries in the archive (all of them, even in a prefix).
+    /// Entries in the archive (all of them, even in a prefix): counted once
+    /// complete; in a prefix, the span of stored seqs (the same, unless
+    /// entries were deleted).
     pub total: u64,
     /// Oldest and newest entry time, computed once (every frame asks).
     span: Option<(i64, i64)>,
@@ -181,9 +183,10 @@ impl Index {
         prefix: Option<(u64, bool)>,
         job: &Job,
     ) -> Result<Index, String> {
-        // Counted in the table (a tampered index must not change the count).
-        let total = archive.count()?;
-        job.start_phase("loading index", total);
+        // From the ends of the table's own b-tree: the number of entries
+        // unless some were deleted; the rows read give the exact count below.
+        let span = archive.seq_span()?;
+        job.start_phase("loading index", span);
         let cols = Columns::of(&[
             Column::TimeMs,
             Column::ActorLabel,
@@ -199,11 +202,9 @@ impl Index {
             Some((limit, false)) => Scan::all(cols).limit(limit),
             Some((limit, true)) => Scan::all(cols).newest_first().limit(limit),
         };
-        let capacity = prefix.map_or(total, |(l, _)| l.min(total));
+        let capacity = prefix.map_or(span, |(l, _)| l.min(span));
         let mut seqs: Vec<u64> = Vec::with_capacity(capacity as usize);
         let mut ix = Index {
-            complete: prefix.is_none_or(|(l, _)| l >= total),
-            total,
             rows: Vec::with_capacity(capacity as usize),
             actors: Interner::new(),
             actor_types: Interner::new(),
@@ -251,6 +252,9 @@ impl Index {
             Ok(())
         })?;
         job.set_done(ix.rows.len() as u64);
+        let read = ix.rows.len() as u64;
+        ix.complete = prefix.is_none_or(|(limit, _)| read < limit);
+        ix.total = if ix.complete { read } else { span };
         if prefix.is_some_and(|(_, newest)| newest) {
             ix.rows.reverse();
             seqs.reverse();

@@ -96,13 +96,13 @@ impl Writer {
     /// last entries do not verify, or whose entry-id index (which tells
     /// duplicates apart) does not hold one entry per row.
     pub fn open(path: &Path) -> Result<Writer> {
-        let id = Archive::open(path)?.id();
+        let reader = Archive::open(path)?;
+        let id = reader.id();
         let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| db_error(path, e))?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;")
             .map_err(|e| db_error(path, e))?;
-        let reader = Archive::open(path)?;
         if let Some(o) = foreign_objects(&reader.schema()?).first() {
             return Err(ArchiveError(format!(
                 "{}: its schema holds the {} {:?}, which auditlens does not make (or makes \
