@@ -9,7 +9,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::archive::{self, Archive, ArchiveError, Cell, Column, Columns, Scan};
+use crate::archive::{self, Archive, ArchiveError, Column, Columns, Scan};
 use crate::chain::Hash;
 use crate::filter::Filter;
 use crate::job::Job;
@@ -276,9 +276,9 @@ pub fn export_with(
             {
                 continue;
             }
-            let record = match r.get(Column::Record) {
-                Cell::Bytes(t) => t,
-                _ => {
+            let record = match r.get(Column::Record).as_bytes() {
+                Some(t) => t,
+                None => {
                     return Err(ExportError::Io(format!(
                         "entry {seq} has no record; run `auditlens verify`"
                     )));

@@ -577,7 +577,7 @@ pub fn refine_with_records(
                 return Err("cancelled".into());
             }
         }
-        let Cell::Bytes(bytes) = r.get(Column::Record) else {
+        let Some(bytes) = r.get(Column::Record).as_bytes() else {
             continue;
         };
         let plain = bytes.is_ascii() && !bytes.contains(&b'\\');

@@ -33,7 +33,7 @@ use std::path::Path;
 
 use memchr::memmem;
 
-use crate::archive::{self, Archive, Cell, Column, Columns, Scan};
+use crate::archive::{self, Archive, Column, Columns, Scan};
 use crate::job::Job;
 use crate::model::Entry;
 use crate::row_index::Index;
@@ -500,10 +500,10 @@ impl SearchIndex {
             if pos >= n || index.seq(pos) != seq {
                 return Ok(());
             }
-            let entry = match r.get(Column::Record) {
-                Cell::Bytes(t) => archive::parse_record(t).ok(),
-                _ => None,
-            };
+            let entry = r
+                .get(Column::Record)
+                .as_bytes()
+                .and_then(|t| archive::parse_record(t).ok());
             b.add(entry.as_ref());
             pos += 1;
             if pos.is_multiple_of(16384) {

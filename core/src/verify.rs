@@ -575,22 +575,24 @@ pub fn verify_archive(
     let started = Instant::now();
     let mut out = Collector::new();
     let checked = indexes::check_schema(&archive.schema()?, &mut out);
-    // The entries table's indexes are searched for each row during the scan;
-    // the others (small tables) afterwards.
-    let (probes, others): (Vec<_>, Vec<_>) =
+    // The keys of the entries table's indexes are kept during the scan; the
+    // other tables are small and read on their own.
+    let (entry_indexes, others): (Vec<_>, Vec<_>) =
         checked.into_iter().partition(|ix| ix.table == "entries");
+    let hasher = indexes::KeyHasher::new();
+    let mut books: Vec<indexes::KeyBook> =
+        entry_indexes.iter().map(|_| Default::default()).collect();
     let bounds = archive.seq_bounds()?;
     let seqs = bounds.unwrap_or((1, 0));
-    let total = seqs.1.saturating_sub(seqs.0).saturating_add(1).max(0) as u64;
+    let total = archive.seq_span()?;
     job.start_phase("verifying", total);
     let mut walk = ChainWalk::new(archive.id(), checkpoint);
     walk.ids.reserve(total.min(1 << 24) as usize);
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
-    let mut unindexed: Vec<Vec<i64>> = vec![Vec::new(); probes.len()];
-    let mut unreadable = vec![None; probes.len()];
     if bounds.is_some() {
-        row_check::check_rows(archive, seqs, &probes, job, |mut chunk| {
+        let k = entry_indexes.len();
+        row_check::check_rows(archive, seqs, &entry_indexes, &hasher, job, |mut chunk| {
             let mut findings = std::mem::take(&mut chunk.findings).into_iter().peekable();
             for (i, row) in chunk.rows.iter().enumerate() {
                 walk.step(
@@ -607,12 +609,9 @@ pub fn verify_archive(
                 while let Some((_, f)) = findings.next_if(|(at, _)| *at == i) {
                     out.push(f);
                 }
-            }
-            for (k, missing) in chunk.unindexed.into_iter().enumerate() {
-                unindexed[k].extend(missing);
-            }
-            for (k, e) in chunk.unreadable_probes {
-                unreadable[k].get_or_insert(e);
+                for (j, book) in books.iter_mut().enumerate() {
+                    book.push(row.rowid, chunk.keys[i * k + j]);
+                }
             }
             entries += chunk.rows.len() as u64;
             record_bytes += chunk.record_bytes;
@@ -620,24 +619,45 @@ pub fn verify_archive(
             Ok(())
         })?;
     }
-    for (k, index) in probes.iter().enumerate() {
-        match unreadable[k].take() {
-            Some(e) => out.push(indexes::unreadable(index, &e)),
-            None => indexes::check_index(archive, index, seqs, entries, &unindexed[k], &mut out),
-        }
-    }
-    for index in others {
-        match archive.rows_missing_from(index) {
-            Ok((rows, missing)) => indexes::check_index(
-                archive,
-                index,
-                (i64::MIN, i64::MAX),
-                rows,
-                &missing,
-                &mut out,
-            ),
-            Err(e) => out.push(indexes::unreadable(index, &e.0)),
-        }
+    // Each index walked on its own connection, side by side.
+    let walked: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+        let entry_walks: Vec<_> = entry_indexes
+            .iter()
+            .zip(&books)
+            .map(|(index, book)| {
+                let reader = archive
+                    .another_reader()
+                    .and_then(|r| r.stop_mapping().map(|()| r));
+                let hasher = &hasher;
+                scope.spawn(move || match reader {
+                    Ok(r) => indexes::check_index(&r, index, book, hasher, seqs),
+                    Err(e) => vec![indexes::unreadable(index, &e.0)],
+                })
+            })
+            .collect();
+        let mut walked: Vec<Vec<Finding>> = others
+            .iter()
+            .map(|index| match indexes::table_book(archive, index, &hasher) {
+                Ok(book) => {
+                    indexes::check_index(archive, index, &book, &hasher, (i64::MIN, i64::MAX))
+                }
+                Err(e) => vec![indexes::unreadable(index, &e.0)],
+            })
+            .collect();
+        walked.extend(entry_walks.into_iter().map(|h| {
+            h.join().unwrap_or_else(|_| {
+                vec![Finding::new(
+                    FindingKind::SqliteIndexMismatch,
+                    None,
+                    "an index check stopped unexpectedly",
+                )]
+            })
+        }));
+        walked
+    });
+    drop(books);
+    for f in walked.into_iter().flatten() {
+        out.push(f);
     }
     for (first, seq) in walk.duplicates() {
         let id = (out.findings.len() < MAX_FINDINGS)

@@ -26,11 +26,8 @@ mod read;
 mod schema;
 mod write;
 
-pub use read::{Cell, Column, Columns, MAX_PROBES, Row, Scan, ScanCursor, ScanRows};
-pub use schema::{
-    INDEXES, IndexProblem, IndexProblemKind, KnownIndex, PROTECTIVE, SCHEMA, SchemaObject,
-    expected_schema,
-};
+pub use read::{Cell, Column, Columns, Row, Scan, ScanCursor, ScanRows};
+pub use schema::{INDEXES, KnownIndex, MAX_KEY, PROTECTIVE, SCHEMA, SchemaObject, expected_schema};
 pub use write::{Batch, Writer, create, finish_interrupted_write};
 
 /// An error about an archive file, worded for the person who picked it.

@@ -20,7 +20,7 @@ use std::path::Path;
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{CachedStatement, OptionalExtension};
 
-use super::{Archive, ArchiveError, KnownIndex, Result, StoredEntry, parse_record};
+use super::{Archive, ArchiveError, Result, StoredEntry, parse_record};
 use crate::chain::{self, Hash, MerkleBuilder};
 use crate::checkpoint::Checkpoint;
 use crate::filter::Filter;
@@ -80,6 +80,11 @@ impl Column {
         Column::IpAddress,
     ];
 
+    /// The column of this name.
+    pub fn named(name: &str) -> Option<Column> {
+        Column::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// The column's name in the schema.
     pub const fn name(self) -> &'static str {
         match self {
@@ -134,10 +139,10 @@ pub enum Cell<'a> {
     /// SQL NULL, or a column the scan did not read.
     #[default]
     Null,
-    /// TEXT or BLOB (a tampered file may hold either where the other belongs).
-    Bytes(&'a [u8]),
     Integer(i64),
     Real(f64),
+    Text(&'a [u8]),
+    Blob(&'a [u8]),
 }
 
 impl<'a> From<ValueRef<'a>> for Cell<'a> {
@@ -146,18 +151,25 @@ impl<'a> From<ValueRef<'a>> for Cell<'a> {
             ValueRef::Null => Cell::Null,
             ValueRef::Integer(n) => Cell::Integer(n),
             ValueRef::Real(f) => Cell::Real(f),
-            ValueRef::Text(b) | ValueRef::Blob(b) => Cell::Bytes(b),
+            ValueRef::Text(b) => Cell::Text(b),
+            ValueRef::Blob(b) => Cell::Blob(b),
         }
     }
 }
 
 impl<'a> Cell<'a> {
+    /// The bytes of a TEXT or BLOB value (a tampered file may hold either
+    /// where the other belongs).
+    pub fn as_bytes(self) -> Option<&'a [u8]> {
+        match self {
+            Cell::Text(b) | Cell::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+
     /// The bytes of a TEXT or BLOB value; empty for anything else.
     pub fn bytes(self) -> &'a [u8] {
-        match self {
-            Cell::Bytes(b) => b,
-            _ => &[],
-        }
+        self.as_bytes().unwrap_or_default()
     }
 
     /// The value as SQLite prints it (`None` for NULL); invalid UTF-8 is
@@ -165,7 +177,7 @@ impl<'a> Cell<'a> {
     pub fn text(self) -> Option<Cow<'a, str>> {
         match self {
             Cell::Null => None,
-            Cell::Bytes(b) => Some(String::from_utf8_lossy(b)),
+            Cell::Text(b) | Cell::Blob(b) => Some(String::from_utf8_lossy(b)),
             Cell::Integer(n) => Some(n.to_string().into()),
             Cell::Real(f) => Some(f.to_string().into()),
         }
@@ -178,15 +190,11 @@ impl<'a> Cell<'a> {
     }
 }
 
-/// Most indexes one scan can probe.
-pub const MAX_PROBES: usize = 4;
-
 /// One row of the entries table, borrowed for the duration of a callback.
 #[derive(Clone, Copy, Debug)]
 pub struct Row<'a> {
     seq: i64,
     cells: [Cell<'a>; 14],
-    indexed: [bool; MAX_PROBES],
 }
 
 impl<'a> Row<'a> {
@@ -222,12 +230,6 @@ impl<'a> Row<'a> {
     pub fn index_columns(&self) -> [Cell<'a>; 11] {
         Column::INDEX.map(|c| self.get(c))
     }
-
-    /// Whether the `k`th index the scan probes ([`Scan::probing`]) holds an
-    /// entry for this row under this row's key.
-    pub fn in_index(&self, k: usize) -> bool {
-        self.indexed[k]
-    }
 }
 
 /// Which rows a scan reads, in which order, with which columns.
@@ -238,7 +240,6 @@ pub struct Scan<'f> {
     newest_first: bool,
     limit: Option<u64>,
     prefilter: Option<&'f Filter>,
-    probes: &'f [&'static KnownIndex],
 }
 
 impl<'f> Scan<'f> {
@@ -255,7 +256,6 @@ impl<'f> Scan<'f> {
             newest_first: false,
             limit: None,
             prefilter: None,
-            probes: &[],
         }
     }
 
@@ -287,20 +287,15 @@ impl<'f> Scan<'f> {
         self
     }
 
-    /// Also asks, for each row, whether each of `indexes` (indexes of the
-    /// entries table, at most [`MAX_PROBES`]) lists it under its key; see
-    /// [`Row::in_index`].
-    pub fn probing(mut self, indexes: &'f [&'static KnownIndex]) -> Self {
-        assert!(indexes.len() <= MAX_PROBES && indexes.iter().all(|i| i.table == "entries"));
-        self.probes = indexes;
-        self
-    }
-
     /// The statement and its parameters.
     fn sql(&self) -> (String, Vec<Value>) {
         let mut select = vec!["t.seq".to_string()];
-        select.extend(self.columns.list().map(|c| format!("t.{}", c.name())));
-        select.extend(self.probes.iter().map(|i| i.probe_sql()));
+        select.extend(self.columns.list().map(|c| match c {
+            // Read as a BLOB: SQLite hands TEXT over only with a terminating
+            // NUL, which costs a copy of every record; the bytes are the same.
+            Column::Record => "CAST(t.record AS BLOB)".to_string(),
+            c => format!("t.{}", c.name()),
+        }));
         let mut params = vec![Value::Integer(self.seqs.0), Value::Integer(self.seqs.1)];
         let mut clauses = vec!["t.seq BETWEEN ?1 AND ?2".to_string()];
         if let Some(f) = self.prefilter {
@@ -350,7 +345,6 @@ pub struct ScanCursor<'a> {
     stmt: CachedStatement<'a>,
     params: Vec<Value>,
     columns: Vec<Column>,
-    probes: usize,
     path: &'a Path,
 }
 
@@ -363,7 +357,6 @@ impl ScanCursor<'_> {
         Ok(ScanRows {
             rows,
             columns: &self.columns,
-            probes: self.probes,
             path: self.path,
         })
     }
@@ -373,7 +366,6 @@ impl ScanCursor<'_> {
 pub struct ScanRows<'s> {
     rows: rusqlite::Rows<'s>,
     columns: &'s [Column],
-    probes: usize,
     path: &'s Path,
 }
 
@@ -398,17 +390,9 @@ impl ScanRows<'_> {
         let mut row = Row {
             seq,
             cells: [Cell::Null; 14],
-            indexed: [true; MAX_PROBES],
         };
         for (i, c) in self.columns.iter().enumerate() {
             row.cells[*c as usize] = r.get_ref(1 + i).map_err(err)?.into();
-        }
-        let first_probe = 1 + self.columns.len();
-        for k in 0..self.probes {
-            row.indexed[k] = matches!(
-                r.get_ref(first_probe + k).map_err(err)?,
-                ValueRef::Integer(1)
-            );
         }
         Ok(Some(row))
     }
@@ -423,7 +407,6 @@ impl Archive {
             stmt,
             params,
             columns: scan.columns.list().collect(),
-            probes: scan.probes.len(),
             path: &self.path,
         })
     }

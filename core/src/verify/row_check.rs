@@ -1,9 +1,10 @@
 //! The parallel half of archive verification.
 //!
 //! Reading rows, parsing records and hashing them is most of the cost of
-//! verifying, and each row can be checked on its own: its leaf hash, its
-//! index columns and whether the SQLite indexes list it depend only on the
-//! row. Only the walk along the chain needs seq order. So the seqs are cut
+//! verifying, and each row can be checked on its own: its leaf hash and its
+//! index columns depend only on the row, and so does the key each SQLite
+//! index should list it under (kept for `indexes`). Only the walk along the
+//! chain needs seq order. So the seqs are cut
 //! into chunks, worker threads each read their chunks through the archive's
 //! one scan, on their own read-only connection, and the walk takes the
 //! checked chunks back in order.
@@ -14,9 +15,10 @@
 
 use std::sync::mpsc;
 
+use super::indexes::{KeyHasher, KeyWord};
 use super::{Finding, FindingKind, VerifyError};
 use crate::archive::{
-    Archive, ArchiveError, Cell, Column, Columns, INDEX_COLUMN_NAMES, KnownIndex, Row, Scan,
+    Archive, Cell, Column, Columns, INDEX_COLUMN_NAMES, KnownIndex, MAX_KEY, Row, Scan,
 };
 use crate::chain::{self, ArchiveId, Hash};
 use crate::job::Job;
@@ -31,6 +33,8 @@ const MIN_CHUNK_SEQS: i64 = 64;
 /// One row as the walk needs it.
 pub(super) struct CheckedRow {
     pub seq: u64,
+    /// The seq as stored (negative only in a tampered file).
+    pub rowid: i64,
     pub stored_leaf: Hash,
     pub stored_chain: Hash,
     pub computed_leaf: Hash,
@@ -47,11 +51,9 @@ pub(super) struct CheckedChunk {
     /// the index of their row.
     pub findings: Vec<(usize, Finding)>,
     pub record_bytes: u64,
-    /// For each probed index, the seqs of the rows it does not list under
-    /// their key.
-    pub unindexed: Vec<Vec<i64>>,
-    /// Probed indexes that could not be searched (damaged), with the error.
-    pub unreadable_probes: Vec<(usize, String)>,
+    /// For each row, the key each index of the entries table should list
+    /// it under (`rows.len()` × the number of indexes).
+    pub keys: Vec<KeyWord>,
     /// The entry ids of `rows`, one after the other.
     ids: String,
     /// Records of the rows whose leaf hash did not match: the walk needs them
@@ -72,13 +74,14 @@ impl CheckedChunk {
     }
 }
 
-/// Reads and checks every row of the archive with a seq in `seqs`, asking
-/// for each whether `probes` (indexes of the entries table) list it, and
-/// hands the chunks to `walk` in seq order.
+/// Reads and checks every row of the archive with a seq in `seqs`, keeping
+/// for each the key each of `indexes` (of the entries table) should list it
+/// under, and hands the chunks to `walk` in seq order.
 pub(super) fn check_rows(
     archive: &Archive,
     seqs: (i64, i64),
-    probes: &[&'static KnownIndex],
+    indexes: &[&KnownIndex],
+    hasher: &KeyHasher,
     job: &Job,
     mut walk: impl FnMut(CheckedChunk) -> Result<(), VerifyError>,
 ) -> Result<(), VerifyError> {
@@ -91,7 +94,15 @@ pub(super) fn check_rows(
     let size = (span / (16 * workers as i64)).clamp(MIN_CHUNK_SEQS, MAX_CHUNK_SEQS);
     let chunks = plan_chunks(archive, seqs, size)?;
     let workers = workers.min(chunks.len().max(1));
-    let id = archive.id();
+    let keys: Vec<Vec<Column>> = indexes
+        .iter()
+        .map(|ix| ix.key.iter().filter_map(|c| Column::named(c)).collect())
+        .collect();
+    let setup = Setup {
+        id: archive.id(),
+        keys: &keys,
+        hasher,
+    };
     // A connection serves one thread: each worker reads through its own.
     let readers = (0..workers)
         .map(|_| archive.another_reader())
@@ -103,7 +114,8 @@ pub(super) fn check_rows(
             .map(|(w, reader)| {
                 let (tx, rx) = mpsc::sync_channel(2);
                 let mine = chunks.iter().copied().skip(w).step_by(workers);
-                scope.spawn(move || worker(reader, id, probes, mine, tx, job));
+                let setup = &setup;
+                scope.spawn(move || worker(reader, setup, mine, tx, job));
                 rx
             })
             .collect();
@@ -117,6 +129,14 @@ pub(super) fn check_rows(
         Ok(())
         // Returning drops the receivers: workers still sending stop.
     })
+}
+
+/// What every worker checks rows against.
+struct Setup<'a> {
+    id: ArchiveId,
+    /// The key columns of each index of the entries table.
+    keys: &'a [Vec<Column>],
+    hasher: &'a KeyHasher,
 }
 
 /// Cuts `seqs` into ranges of at most `size` seqs, each starting at a stored
@@ -143,17 +163,23 @@ fn plan_chunks(
 
 fn worker(
     reader: Archive,
-    id: ArchiveId,
-    probes: &[&'static KnownIndex],
+    setup: &Setup<'_>,
     chunks: impl Iterator<Item = (i64, i64)>,
     tx: mpsc::SyncSender<Result<CheckedChunk, VerifyError>>,
     job: &Job,
 ) {
+    // Read with plain reads, not SQLite's memory map: through the map, the
+    // process ends up holding every page of the file it touched (RSS the size
+    // of the archive), for no gain in speed.
+    if let Err(e) = reader.stop_mapping() {
+        let _ = tx.send(Err(e.into()));
+        return;
+    }
     for range in chunks {
         if job.is_cancelled() {
             return;
         }
-        let result = check_chunk(&reader, &id, range, probes);
+        let result = check_chunk(&reader, setup, range);
         let failed = result.is_err();
         if tx.send(result).is_err() || failed {
             return;
@@ -161,64 +187,31 @@ fn worker(
     }
 }
 
-/// Checks the rows of one chunk. A damaged index must not stop the rows
-/// from being checked: if reading with the probes fails, the rows are read
-/// without them, and each index is probed on its own, so that the one that
-/// cannot be searched is named.
 fn check_chunk(
     archive: &Archive,
-    id: &ArchiveId,
-    range: (i64, i64),
-    probes: &[&'static KnownIndex],
-) -> Result<CheckedChunk, VerifyError> {
-    match read_chunk(archive, id, range, probes) {
-        Ok(chunk) => Ok(chunk),
-        Err(_) if !probes.is_empty() => {
-            let mut chunk = read_chunk(archive, id, range, &[])?;
-            chunk.unindexed = vec![Vec::new(); probes.len()];
-            for (k, index) in probes.iter().enumerate() {
-                let scan = Scan::seqs(Columns::default(), range.0..=range.1)
-                    .probing(std::slice::from_ref(index));
-                let missing = &mut chunk.unindexed[k];
-                let probed = archive.scan::<ArchiveError>(&scan, |row| {
-                    if !row.in_index(0) {
-                        missing.push(row.rowid());
-                    }
-                    Ok(())
-                });
-                if let Err(e) = probed {
-                    chunk.unreadable_probes.push((k, e.0));
-                }
-            }
-            Ok(chunk)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn read_chunk(
-    archive: &Archive,
-    id: &ArchiveId,
+    setup: &Setup<'_>,
     (first, last): (i64, i64),
-    probes: &[&'static KnownIndex],
 ) -> Result<CheckedChunk, VerifyError> {
+    let capacity = last
+        .saturating_sub(first)
+        .saturating_add(1)
+        .clamp(0, MAX_CHUNK_SEQS) as usize;
     let mut out = CheckedChunk {
-        rows: Vec::with_capacity(
-            last.saturating_sub(first)
-                .saturating_add(1)
-                .clamp(0, MAX_CHUNK_SEQS) as usize,
-        ),
-        unindexed: vec![Vec::new(); probes.len()],
+        rows: Vec::with_capacity(capacity),
+        keys: Vec::with_capacity(capacity * setup.keys.len()),
         ..CheckedChunk::default()
     };
-    let scan = Scan::seqs(Columns::ALL, first..=last).probing(probes);
+    let scan = Scan::seqs(Columns::ALL, first..=last);
     let mut scratch = Vec::new();
     archive.scan::<VerifyError>(&scan, |row| {
-        check_row(&mut out, id, row, &mut scratch);
-        for (k, missing) in out.unindexed.iter_mut().enumerate() {
-            if !row.in_index(k) {
-                missing.push(row.rowid());
+        check_row(&mut out, &setup.id, row, &mut scratch);
+        for columns in setup.keys {
+            let mut key = [Cell::Null; MAX_KEY];
+            for (k, c) in key.iter_mut().zip(columns) {
+                *k = row.get(*c);
             }
+            out.keys
+                .push(setup.hasher.word(&key[..columns.len().min(MAX_KEY)]));
         }
         Ok(())
     })?;
@@ -273,6 +266,7 @@ fn check_row(out: &mut CheckedChunk, archive: &ArchiveId, row: &Row<'_>, scratch
     });
     out.rows.push(CheckedRow {
         seq,
+        rowid: row.rowid(),
         stored_leaf,
         stored_chain: row.chain_hash(),
         computed_leaf,
@@ -292,7 +286,7 @@ fn push_str(arena: &mut String, s: &str) -> (u32, u32) {
 /// store a number); numbers are written to `scratch`.
 fn printed<'a>(cell: Cell<'a>, scratch: &'a mut Vec<u8>) -> &'a [u8] {
     match cell {
-        Cell::Bytes(b) => b,
+        Cell::Text(b) | Cell::Blob(b) => b,
         Cell::Null => &[],
         Cell::Integer(n) => {
             scratch.clear();
@@ -312,7 +306,7 @@ fn printed<'a>(cell: Cell<'a>, scratch: &'a mut Vec<u8>) -> &'a [u8] {
 fn equals(stored: Cell<'_>, want: IndexValue<'_>) -> bool {
     match (stored, want) {
         (Cell::Integer(n), IndexValue::Integer(t)) => n == t,
-        (Cell::Bytes(b), IndexValue::Text(Some(t))) => b == t.as_bytes(),
+        (Cell::Text(b) | Cell::Blob(b), IndexValue::Text(Some(t))) => b == t.as_bytes(),
         (Cell::Null, IndexValue::Text(None)) => true,
         (Cell::Null, _) | (_, IndexValue::Text(None)) => false,
         _ => stored.text().map(|t| t.into_owned()) == want.to_text(),
