@@ -92,15 +92,9 @@ fn main() {
     let records = dir.join(format!("records-{n}.bin"));
     {
         let a = Archive::open(&archive_path).unwrap();
-        let mut stmt = a
-            .connection()
-            .prepare("SELECT record FROM entries ORDER BY seq")
-            .unwrap();
-        let mut rows = stmt.query([]).unwrap();
         let mut out = std::io::BufWriter::new(std::fs::File::create(&records).unwrap());
-        while let Some(r) = rows.next().unwrap() {
-            std::io::Write::write_all(&mut out, r.get_ref(0).unwrap().as_bytes().unwrap()).unwrap();
-        }
+        a.for_each_record(|_, r| std::io::Write::write_all(&mut out, r).unwrap())
+            .unwrap();
     }
     let record_mb = std::fs::metadata(&records).unwrap().len() as f64 / 1e6;
     let verify = || {

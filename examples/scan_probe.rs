@@ -1,19 +1,19 @@
+use auditlens_core::archive::{Archive, ArchiveError, Column, Columns, Scan};
 use auditlens_core::record_view::RecordView;
-use rusqlite::{Connection, OpenFlags};
 use std::time::Instant;
 fn main() {
     let a: Vec<String> = std::env::args().collect();
-    let n: i64 = a.get(2).map(|s| s.parse().unwrap()).unwrap_or(200000);
+    let n: u64 = a.get(2).map(|s| s.parse().unwrap()).unwrap_or(200000);
     let iters: usize = a.get(3).map(|s| s.parse().unwrap()).unwrap_or(7);
-    let conn = Connection::open_with_flags(&a[1], OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut st = conn
-        .prepare("SELECT record FROM entries ORDER BY seq LIMIT ?1")
+    let archive = Archive::open(std::path::Path::new(&a[1])).unwrap();
+    let mut recs: Vec<Vec<u8>> = Vec::new();
+    let first = Scan::all(Columns::of(&[Column::Record])).limit(n);
+    archive
+        .scan::<ArchiveError>(&first, |r| {
+            recs.push(r.record().to_vec());
+            Ok(())
+        })
         .unwrap();
-    let recs: Vec<Vec<u8>> = st
-        .query_map([n], |r| Ok(r.get_ref(0)?.as_bytes().unwrap().to_vec()))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
     let mut times = vec![];
     for _ in 0..iters {
         let t = Instant::now();

@@ -37,14 +37,10 @@ fn ingest_command(archive: &Path) -> Command {
 /// The stored records in seq order.
 fn records(path: &Path) -> Vec<String> {
     let a = Archive::open(path).unwrap();
-    let mut stmt = a
-        .connection()
-        .prepare("SELECT record FROM entries ORDER BY seq")
+    let mut records = Vec::new();
+    a.for_each_record(|_, r| records.push(String::from_utf8(r.to_vec()).unwrap()))
         .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    records
 }
 
 /// SplitMix64: fixed seeds give the same kill times on every run.

@@ -65,14 +65,10 @@ fn assert_clear_error(o: &Out, file: &Path, needles: &[&str]) {
 /// The stored records in seq order.
 fn records(path: &Path) -> Vec<String> {
     let a = Archive::open(path).unwrap();
-    let mut stmt = a
-        .connection()
-        .prepare("SELECT record FROM entries ORDER BY seq")
+    let mut records = Vec::new();
+    a.for_each_record(|_, r| records.push(String::from_utf8(r.to_vec()).unwrap()))
         .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    records
 }
 
 /// The archive verifies intact and holds exactly `want`.

@@ -17,7 +17,9 @@ use auditlens_core::model::Entry;
 use auditlens_core::note::{SignerKey, VerifierKey};
 use auditlens_core::output::Destination;
 use auditlens_core::proof::{self, SignedCheckpoint, sidecar_path};
-use auditlens_core::verify::{CheckpointStatus, FindingKind as K, Report, Status, VerifyError};
+use auditlens_core::verify::{
+    CheckpointStatus, FindingKind as K, Report, Status, VerifyError, verify_signed,
+};
 use common::*;
 use serde_json::Value;
 
@@ -35,7 +37,7 @@ fn verify_keys(
     cp: Option<&SignedCheckpoint>,
     keys: &[VerifierKey],
 ) -> Result<Report, VerifyError> {
-    proof::verify_signed(path, cp, keys, &Job::new()).map(|(r, _)| r)
+    verify_signed(path, cp, keys, &Job::new()).map(|(r, _)| r)
 }
 
 fn kinds(r: &Report) -> Vec<(K, Option<u64>)> {

@@ -8,7 +8,7 @@
 //! 2. export → ingest is lossless for JSON, NDJSON and CSV, and each export
 //!    verifies on its own;
 //! 3. one [`Filter`] gives one answer: in memory ([`Filter::matches`]), through
-//!    SQL (`sql_prefilter` + `matches`, as `export` runs it) and through the
+//!    the archive (`Scan::prefilter` + `matches`, as `export` runs it) and through the
 //!    viewer's index (`candidates` + `refine_with_records`).
 //!
 //! Case counts are modest so that the file runs in well under a minute in a
@@ -313,14 +313,10 @@ fn archive_of(dir: &Path, name: &str, entries: &[Entry]) -> PathBuf {
 /// The stored records, in seq order.
 fn records(path: &Path) -> Vec<String> {
     let a = Archive::open(path).unwrap();
-    let mut stmt = a
-        .connection()
-        .prepare("SELECT record FROM entries ORDER BY seq")
+    let mut records = Vec::new();
+    a.for_each_record(|_, r| records.push(String::from_utf8(r.to_vec()).unwrap()))
         .unwrap();
-    stmt.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
+    records
 }
 
 // ------------------------------------------------------------------- 1. canonical
@@ -461,7 +457,7 @@ fn filter_entries() -> impl Strategy<Value = Vec<Entry>> {
     })
 }
 
-/// The seqs an NDJSON export with `f` holds: the SQL prefilter plus `matches`.
+/// The seqs an NDJSON export with `f` holds: the scan's prefilter plus `matches`.
 fn exported_seqs(archive: &Archive, f: &Filter, out: &Path) -> Vec<u64> {
     export(archive, f, ExportFormat::Ndjson, out, &Job::new()).unwrap();
     let text = std::fs::read_to_string(out).unwrap();

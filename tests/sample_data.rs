@@ -58,21 +58,21 @@ fn platform_exports_hold_the_same_entries_as_the_archive() {
     use auditlens_core::archive::Archive;
     use auditlens_core::source::Source;
     let archive = Archive::open(&sample("audit-sample.sqlite")).unwrap();
+    let mut seq_of = std::collections::HashMap::new();
+    archive
+        .for_each_record(|seq, r| {
+            let id = auditlens_core::archive::parse_record(r).unwrap().id;
+            assert!(seq_of.insert(id, seq).is_none());
+        })
+        .unwrap();
     for name in ["platform-export.jsonl", "platform-export.csv"] {
         let mut src = Source::open(&sample(name)).unwrap();
         let mut n = 0;
         while let Some(r) = src.next_record() {
             let e = r.unwrap().entry;
-            let seq: i64 = archive
-                .connection()
-                .query_row(
-                    "SELECT seq FROM entries WHERE entry_id = ?1",
-                    [&e.id],
-                    |r| r.get(0),
-                )
-                .unwrap();
+            let seq = seq_of[&e.id];
             assert_eq!(
-                archive.entry(seq as u64).unwrap().unwrap().entry,
+                archive.entry(seq).unwrap().unwrap().entry,
                 e,
                 "{name}: {}",
                 e.id

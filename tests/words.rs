@@ -20,7 +20,7 @@ use auditlens_core::job::Job;
 use auditlens_core::model::Entry;
 use auditlens_core::note::{SignerKey, VerifierKey};
 use auditlens_core::output::Destination;
-use auditlens_core::proof::{self, SignedCheckpoint};
+use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::safe_text::{self, escape};
 use auditlens_core::time::Timestamp;
 use auditlens_core::verdict;
@@ -73,8 +73,9 @@ impl Case<'_> {
             .iter()
             .map(|k| VerifierKey::parse(&std::fs::read_to_string(k).unwrap()).unwrap())
             .collect();
-        let (r, anchor) = proof::verify_signed(&self.file, cp.as_ref(), &keys, &Job::new())
-            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        let (r, anchor) =
+            auditlens_core::verify::verify_signed(&self.file, cp.as_ref(), &keys, &Job::new())
+                .unwrap_or_else(|e| panic!("{}: {e}", self.name));
         let sentence = escape(&verdict::sentence(&r, anchor.as_ref())).into_owned();
         let findings = r
             .findings

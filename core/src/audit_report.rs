@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::archive::Archive;
+use crate::archive::{Archive, ArchiveError, Cell, Column, Columns, Scan};
 use crate::case::CaseFile;
 use crate::digest;
 use crate::export::filter_json;
@@ -18,7 +18,7 @@ use crate::job::Job;
 use crate::note::VerifierKey;
 use crate::output::{Destination, Output, OutputError, Slot};
 use crate::patterns::{PatternSettings, scan_archive};
-use crate::proof::{self, SignedCheckpoint};
+use crate::proof::SignedCheckpoint;
 use crate::safe_text;
 use crate::time::Timestamp;
 use crate::{verdict, verify};
@@ -115,8 +115,8 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
     job.start_phase("hashing the file", 0);
     let sha = digest::file_sha256(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    let (report, anchor) =
-        proof::verify_signed(path, input.checkpoint, input.keys, job).map_err(|e| e.to_string())?;
+    let (report, anchor) = verify::verify_signed(path, input.checkpoint, input.keys, job)
+        .map_err(|e| e.to_string())?;
     let span = archive.time_span().map_err(|e| e.0)?;
     let created = archive
         .meta()
@@ -165,7 +165,7 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
         .unwrap_or_default();
 
     let mut verification = verify::report_json(path, &report);
-    verification["signature"] = proof::anchor_json(anchor.as_ref());
+    verification["signature"] = verify::anchor_json(anchor.as_ref());
     verdict::add_to_json(&mut verification, &report, anchor.as_ref());
     Ok(json!({
         "auditlens_report": 1,
@@ -212,43 +212,39 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
 /// Seq, time, actor, action and resource type of one entry, as the table
 /// shows them (`{"seq": N}` alone when the row cannot be read).
 pub fn entry_summary(archive: &Archive, seq: u64) -> Value {
-    archive
-        .connection()
-        .prepare_cached(
-            "SELECT time_ms, actor_label, action, resource_type FROM entries WHERE seq = ?1",
-        )
-        .and_then(|mut row| {
-            row.query_row([seq as i64], |r| {
-                Ok(json!({
-                    "seq": seq,
-                    "time": r.get::<_, Option<i64>>(0)?.map(|t| Timestamp(t).to_string()),
-                    "actor": r.get::<_, Option<String>>(1)?,
-                    "action": r.get::<_, Option<String>>(2)?,
-                    "resource_type": r.get::<_, Option<String>>(3)?,
-                }))
-            })
-        })
-        .unwrap_or_else(|_| json!({"seq": seq}))
+    let cols = Columns::of(&[
+        Column::TimeMs,
+        Column::ActorLabel,
+        Column::Action,
+        Column::ResourceType,
+    ]);
+    let mut summary = json!({"seq": seq});
+    let _ = archive.scan::<ArchiveError>(&Scan::one(cols, seq), |r| {
+        let text = |c: Column| r.get(c).text().map(|t| t.into_owned());
+        summary = json!({
+            "seq": seq,
+            "time": match r.get(Column::TimeMs) {
+                Cell::Integer(t) => Some(Timestamp(t).to_string()),
+                _ => None,
+            },
+            "actor": text(Column::ActorLabel),
+            "action": text(Column::Action),
+            "resource_type": text(Column::ResourceType),
+        });
+        Ok(())
+    });
+    summary
 }
 
 fn count_matching(archive: &Archive, filter: &Filter) -> Result<u64, String> {
-    let (clause, params) = filter.sql_prefilter();
-    let mut stmt = archive
-        .connection()
-        .prepare(&format!("SELECT record FROM entries WHERE {clause}"))
-        .map_err(|e| e.to_string())?;
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params))
-        .map_err(|e| e.to_string())?;
     let mut n = 0;
-    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
-        let bytes = r
-            .get::<_, crate::archive::RawBytes>(0)
-            .map_err(|e| e.to_string())?;
-        if crate::archive::parse_record(&bytes.0).is_ok_and(|e| filter.matches(&e)) {
+    let scan = Scan::all(Columns::of(&[Column::Record])).prefilter(filter);
+    archive.scan::<String>(&scan, |r| {
+        if crate::archive::parse_record(r.record()).is_ok_and(|e| filter.matches(&e)) {
             n += 1;
         }
-    }
+        Ok(())
+    })?;
     Ok(n)
 }
 

@@ -10,7 +10,7 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::archive::{self, Archive, ArchiveError};
+use crate::archive::{self, Archive, ArchiveError, Column, Columns, Scan};
 use crate::chain::Hash;
 use crate::filter::Filter;
 use crate::job::Job;
@@ -272,15 +272,11 @@ pub fn export_with(
         w = BufWriter::new(file.try_clone().map_err(io)?);
     }
 
-    let (clause, params) = filter.sql_prefilter();
-    let sql = format!(
-        "SELECT seq, record, leaf_hash, chain_hash FROM entries WHERE {clause} ORDER BY seq"
-    );
-    let conn = archive.connection();
-    let mut stmt = conn.prepare(&sql).map_err(|e| archive.err(e))?;
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params))
-        .map_err(|e| archive.err(e))?;
+    // Rows appended while exporting are not in the checkpoint the proofs refer to.
+    let cols = Columns::of(&[Column::Record, Column::LeafHash, Column::ChainHash]);
+    let scan = Scan::seqs(cols, 1..=checkpoint.size as i64).prefilter(filter);
+    let mut cursor = archive.open_scan(&scan)?;
+    let mut rows = cursor.rows()?;
     let only_set: Option<std::collections::HashSet<u64>> =
         only.map(|s| s.iter().copied().collect());
     job.start_phase(
@@ -302,7 +298,7 @@ pub fn export_with(
     loop {
         let mut next: Option<(u64, Vec<u8>, Hash, Hash)> = None;
         while !rows_done {
-            let Some(r) = rows.next().map_err(|e| archive.err(e))? else {
+            let Some(r) = rows.next()? else {
                 rows_done = true;
                 break;
             };
@@ -311,9 +307,8 @@ pub fn export_with(
                 job.check().map_err(|_| ExportError::Cancelled)?;
                 job.set_done(if only.is_some() { count } else { seen });
             }
-            let seq = r.get::<_, i64>(0).map_err(|e| archive.err(e))? as u64;
+            let seq = r.seq();
             if seq == 0 || seq > checkpoint.size {
-                // Appended while exporting: not in the checkpoint the proofs refer to.
                 continue;
             }
             if let Some(s) = &only_set
@@ -321,26 +316,15 @@ pub fn export_with(
             {
                 continue;
             }
-            let record = match r.get_ref(1).map_err(|e| archive.err(e))? {
-                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
-                _ => {
+            let record = match r.get(Column::Record).as_bytes() {
+                Some(t) => t,
+                None => {
                     return Err(ExportError::Io(format!(
                         "entry {seq} has no record; run `auditlens verify`"
                     )));
                 }
             };
-            let leaf = Hash::from_slice(
-                &r.get::<_, archive::RawBytes>(2)
-                    .map(|b| b.0)
-                    .map_err(|e| archive.err(e))?,
-            )
-            .unwrap_or_default();
-            let chain = Hash::from_slice(
-                &r.get::<_, archive::RawBytes>(3)
-                    .map(|b| b.0)
-                    .map_err(|e| archive.err(e))?,
-            )
-            .unwrap_or_default();
+            let (leaf, chain) = (r.leaf_hash(), r.chain_hash());
             if needs_parse {
                 let e = archive::parse_record(record).map_err(|m| {
                     ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))

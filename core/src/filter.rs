@@ -1,8 +1,8 @@
 //! The one filter used by the CLI's export and the viewer.
 //!
-//! [`Filter::matches`] is the definition; [`Filter::sql_prefilter`] narrows the
-//! rows read from the archive using indexed columns and never excludes a row
-//! that `matches` would accept.
+//! [`Filter::matches`] is the definition. Readers of an archive may first
+//! skip rows by its index columns (`archive::Scan::prefilter`, the viewer's
+//! row index), which never excludes a row that `matches` would accept.
 
 use crate::model::{ActorType, Entry};
 use crate::time::Timestamp;
@@ -77,35 +77,6 @@ impl Filter {
             return false;
         }
         true
-    }
-
-    /// A WHERE clause (without the keyword) over the archive's indexed
-    /// columns, and its parameters. Always a superset of [`Filter::matches`].
-    pub fn sql_prefilter(&self) -> (String, Vec<rusqlite::types::Value>) {
-        use rusqlite::types::Value;
-        let mut clauses = vec!["1".to_string()];
-        let mut params: Vec<Value> = Vec::new();
-        if let Some(f) = self.from {
-            params.push(Value::Integer(f.0));
-            clauses.push(format!("time_ms >= ?{}", params.len()));
-        }
-        if let Some(t) = self.to {
-            params.push(Value::Integer(t.0));
-            clauses.push(format!("time_ms < ?{}", params.len()));
-        }
-        if !self.actions.is_empty() {
-            let mut marks = Vec::new();
-            for a in &self.actions {
-                params.push(Value::Text(a.clone()));
-                marks.push(format!("?{}", params.len()));
-            }
-            clauses.push(format!("action IN ({})", marks.join(",")));
-        }
-        if let Some(t) = &self.actor_type {
-            params.push(Value::Text(t.as_str().to_string()));
-            clauses.push(format!("actor_type = ?{}", params.len()));
-        }
-        (clauses.join(" AND "), params)
     }
 }
 

@@ -13,13 +13,9 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-use crate::archive::{self, ArchiveError, db_error};
-use crate::chain::{self, ArchiveId, Hash};
+use crate::archive::{self, ArchiveError, Writer};
 use crate::job::Job;
 use crate::output::{Destination, Output, OutputError, Slot};
-use crate::record_view::RecordView;
 use crate::source::{Format, RecordError, Source, SourceError};
 
 /// How to treat bad records.
@@ -247,18 +243,7 @@ pub fn ingest(
         };
         report.created = create_archive(out, slot)?;
     }
-    let err = |e: rusqlite::Error| IngestError::Archive(db_error(archive_path, e));
-    let mut conn = Connection::open(archive_path).map_err(err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(err)?;
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;")
-        .map_err(err)?;
-    let reader = archive::Archive::open(archive_path)?;
-    let id = reader.id();
-    drop(reader);
-    let (mut seq, mut prev) = tail_state(&conn, &id).map_err(|m| {
-        IngestError::Archive(ArchiveError(format!("{}: {m}", archive_path.display())))
-    })?;
+    let mut archive = Writer::open(archive_path)?;
     let batch = opts.batch_size.unwrap_or(20_000).max(1);
     let sources = source_names.join(", ");
     job.start_phase("appending", staged.len() as u64);
@@ -268,177 +253,52 @@ pub fn ingest(
     while i < staged.len() {
         job.check().map_err(|_| IngestError::Cancelled)?;
         let end = (i + batch).min(staged.len());
-        // IMMEDIATE takes the write lock at BEGIN, where the busy timeout
-        // applies: a deferred transaction that meets another writer only at
-        // its first INSERT fails at once (SQLite cannot wait there without
-        // risking deadlock), while this waits for a brief writer to finish.
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
-        {
-            let mut find = tx
-                .prepare_cached("SELECT seq, record FROM entries WHERE entry_id = ?1")
-                .map_err(err)?;
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO entries (seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, \
-                     actor_id, actor_label, action, resource_type, resource_id, project_id, org_id, ip_address) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                )
-                .map_err(err)?;
-            let mut conflict = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO conflicts (entry_id, existing_seq, record, source) VALUES (?1, ?2, ?3, ?4)",
-                )
-                .map_err(err)?;
-            for s in &staged[i..end] {
-                record.resize(s.len as usize, 0);
-                staging.seek(SeekFrom::Start(s.offset)).map_err(io_at)?;
-                staging.read_exact(&mut record).map_err(io_at)?;
-                let existing: Option<(i64, Vec<u8>)> = find
-                    .query_row([&*s.id], |r| {
-                        Ok((r.get(0)?, r.get::<_, archive::RawBytes>(1)?.0))
-                    })
-                    .optional()
-                    .map_err(err)?;
-                if let Some((existing_seq, existing_record)) = existing {
-                    if existing_record == record {
-                        report.duplicates += 1;
-                    } else {
-                        let text = String::from_utf8_lossy(&record).into_owned();
-                        let source = files[s.source as usize].display().to_string();
-                        conflict
-                            .execute(params![&*s.id, existing_seq, text, source])
-                            .map_err(err)?;
-                        report.conflicts.push(Conflict {
-                            entry_id: s.id.to_string(),
-                            existing_seq: existing_seq as u64,
-                            source,
-                        });
-                    }
-                    continue;
+        let mut tx = archive.batch()?;
+        for s in &staged[i..end] {
+            record.resize(s.len as usize, 0);
+            staging.seek(SeekFrom::Start(s.offset)).map_err(io_at)?;
+            staging.read_exact(&mut record).map_err(io_at)?;
+            if let Some((existing_seq, existing_record)) = tx.stored(&s.id)? {
+                if existing_record == record {
+                    report.duplicates += 1;
+                } else {
+                    let source = files[s.source as usize].display().to_string();
+                    tx.record_conflict(&s.id, existing_seq, &record, &source)?;
+                    report.conflicts.push(Conflict {
+                        entry_id: s.id.to_string(),
+                        existing_seq,
+                        source,
+                    });
                 }
-                let text = std::str::from_utf8(&record)
-                    .map_err(|_| IngestError::Io("staging file damaged".into()))?;
-                // The index columns come from the record itself (the same derivation
-                // verification repeats), through the borrowed view: no second full parse.
-                let view = RecordView::parse(&record)
-                    .map_err(|m| IngestError::Io(format!("staging file damaged: {m}")))?;
-                let [
-                    entry_id,
-                    _,
-                    actor_type,
-                    actor_id,
-                    actor_label,
-                    action,
-                    resource_type,
-                    resource_id,
-                    project_id,
-                    org_id,
-                    ip,
-                ] = view.index_columns();
-                seq += 1;
-                let leaf = chain::leaf_hash(&id, seq, &record);
-                let link = chain::chain_link(&prev, &leaf);
-                insert
-                    .execute(params![
-                        seq as i64,
-                        text,
-                        &leaf.0[..],
-                        &link.0[..],
-                        entry_id.text(),
-                        view.time.0,
-                        actor_type.text(),
-                        actor_id.text(),
-                        actor_label.text(),
-                        action.text(),
-                        resource_type.text(),
-                        resource_id.text(),
-                        project_id.text(),
-                        org_id.text(),
-                        ip.text()
-                    ])
-                    .map_err(err)?;
-                prev = link;
-                report.added += 1;
-                report.first_seq.get_or_insert(seq);
-                report.last_seq = Some(seq);
+                continue;
             }
-            if end == staged.len() {
-                tx.execute(
-                    "INSERT INTO ingests (finished_at, sources, added, duplicates, conflicts, first_seq, last_seq) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                        sources,
-                        report.added as i64,
-                        report.duplicates as i64,
-                        report.conflicts.len() as i64,
-                        report.first_seq.map(|s| s as i64),
-                        report.last_seq.map(|s| s as i64)
-                    ],
-                )
-                .map_err(err)?;
-            }
+            let seq = tx.append(&record)?;
+            report.added += 1;
+            report.first_seq.get_or_insert(seq);
+            report.last_seq = Some(seq);
         }
-        tx.commit().map_err(err)?;
+        if end == staged.len() {
+            tx.record_run(
+                &sources,
+                report.added,
+                report.duplicates,
+                report.conflicts.len() as u64,
+                report.first_seq.zip(report.last_seq),
+            )?;
+        }
+        tx.commit()?;
         job.set_done(end as u64);
         i = end;
     }
     if staged.is_empty() {
         // Still record the run, so the archive shows that the files were seen.
-        conn.execute(
-            "INSERT INTO ingests (finished_at, sources, added, duplicates, conflicts) VALUES (?1, ?2, 0, 0, 0)",
-            params![chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true), sources],
-        )
-        .map_err(err)?;
+        let mut tx = archive.batch()?;
+        tx.record_run(&sources, 0, 0, 0, None)?;
+        tx.commit()?;
     }
     Ok(report)
 }
 
-/// The last seq and its chain hash, after checking that the tail entry is
-/// consistent (so a damaged archive is not silently extended).
-fn tail_state(conn: &Connection, id: &ArchiveId) -> Result<(u64, Hash), String> {
-    type TailRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
-    let rows: Vec<TailRow> = conn
-        .prepare("SELECT seq, record, leaf_hash, chain_hash FROM entries ORDER BY seq DESC LIMIT 2")
-        .and_then(|mut s| {
-            s.query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get::<_, archive::RawBytes>(1)?.0,
-                    r.get::<_, archive::RawBytes>(2)?.0,
-                    r.get::<_, archive::RawBytes>(3)?.0,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(|e| e.to_string())?;
-    let Some((seq, record, leaf, link)) = rows.first() else {
-        return Ok((0, chain::genesis(id)));
-    };
-    let count: i64 = conn
-        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    let prev = match rows.get(1) {
-        Some((_, _, _, c)) => Hash::from_slice(c),
-        None => Some(chain::genesis(id)),
-    };
-    let expected_leaf = chain::leaf_hash(id, *seq as u64, record);
-    let ok = count == *seq
-        && Hash::from_slice(leaf) == Some(expected_leaf)
-        && prev.map(|p| chain::chain_link(&p, &expected_leaf)) == Hash::from_slice(link);
-    if !ok {
-        return Err(
-            "the archive's last entries do not verify; run `auditlens verify` before adding to it"
-                .into(),
-        );
-    }
-    Ok((*seq as u64, Hash::from_slice(link).unwrap_or_default()))
-}
-
-/// An I/O error while staging or appending, named by the archive it was for
-/// and, where the cause is known, what to do about it.
 /// Builds a new, empty archive in the output's staging folder and renames it
 /// into place. `false` when another ingest created it meanwhile: this one
 /// then appends to it like to any existing archive.
@@ -451,6 +311,8 @@ fn create_archive(mut out: Output, slot: Slot) -> Result<bool, IngestError> {
     }
 }
 
+/// An I/O error while staging or appending, named by the archive it was for
+/// and, where the cause is known, what to do about it.
 fn io(archive: &Path, e: std::io::Error) -> IngestError {
     let what = match e.raw_os_error() {
         Some(28) => "the disk is full (the staging file is written beside the archive); \

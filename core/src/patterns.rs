@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{Datelike, Timelike};
 
-use crate::archive::Archive;
+use crate::archive::{Archive, Column, Columns, Scan};
 use crate::job::Job;
 use crate::json::{self, Json};
 use crate::record_view::RecordView;
@@ -391,39 +391,22 @@ pub fn scan_archive(
     settings: &PatternSettings,
     job: &Job,
 ) -> Result<ScanReport, String> {
-    archive.stop_mapping().map_err(|e| e.0)?;
-    let total = archive.count().map_err(|e| e.0)?;
-    job.start_phase("scanning", total);
-    let mut stmt = archive
-        .connection()
-        .prepare("SELECT seq, record FROM entries ORDER BY seq")
-        .map_err(|e| format!("{}: {e}", archive.path().display()))?;
-    let mut rows = stmt
-        .query([])
-        .map_err(|e| format!("{}: {e}", archive.path().display()))?;
+    archive.stop_mapping()?;
+    job.start_phase("scanning", archive.seq_span()?);
     let mut scanner = Scanner::new(settings.clone());
     let mut n = 0u64;
-    while let Some(r) = rows
-        .next()
-        .map_err(|e| format!("{}: {e}", archive.path().display()))?
-    {
-        let seq = r.get::<_, i64>(0).unwrap_or(0).max(0) as u64;
-        let Ok(bytes) = r
-            .get_ref(1)
-            .map(|v| v.as_bytes_or_null().ok().flatten().unwrap_or_default())
-        else {
-            continue;
-        };
+    archive.scan::<String>(&Scan::all(Columns::of(&[Column::Record])), |r| {
         // An unreadable record is verification's business; the scan skips it.
-        if let Ok(view) = RecordView::parse(bytes) {
-            scanner.observe(seq, &view);
+        if let Ok(view) = RecordView::parse(r.record()) {
+            scanner.observe(r.seq(), &view);
         }
         n += 1;
         if n.is_multiple_of(16_384) {
             job.check().map_err(|_| "scan cancelled".to_string())?;
             job.set_done(n);
         }
-    }
+        Ok(())
+    })?;
     Ok(scanner.finish())
 }
 

@@ -14,14 +14,14 @@
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
-use crate::archive::{self, Archive, ArchiveError};
+use crate::archive::{Archive, ArchiveError, Column, Columns, Scan};
 use crate::chain::{self, ArchiveId, Hash};
 use crate::checkpoint::Checkpoint;
+use crate::finding::{Finding, FindingKind};
 use crate::job::Job;
 use crate::json::{self, Json, Parser};
 use crate::merkle::{self, ProofError, Tree};
 use crate::note::{Note, NoteError, SignatureCheck, SignerKey, VerifierKey};
-use crate::verify::{Finding, FindingKind};
 
 /// Key of an entry's leaf index in JSON and NDJSON exports.
 pub const PROOF_INDEX_KEY: &str = "leaf_index";
@@ -137,7 +137,7 @@ impl SignedCheckpoint {
         let note = match &self.note {
             Ok(n) => n,
             Err(e) => {
-                let f = finding(
+                let f = Finding::new(
                     FindingKind::SignatureInvalid,
                     None,
                     format!("{what}: its signature lines cannot be read ({e})"),
@@ -148,7 +148,7 @@ impl SignedCheckpoint {
         let check = note.check(keys);
         let mut out = Vec::new();
         for name in &check.failed {
-            out.push(finding(
+            out.push(Finding::new(
                 FindingKind::SignatureInvalid,
                 None,
                 format!(
@@ -176,20 +176,9 @@ impl SignedCheckpoint {
                     given.join(", ")
                 )
             };
-            out.push(finding(FindingKind::NotSigned, None, msg));
+            out.push(Finding::new(FindingKind::NotSigned, None, msg));
         }
         (check, out)
-    }
-}
-
-pub(crate) fn finding(kind: FindingKind, seq: Option<u64>, message: String) -> Finding {
-    Finding {
-        kind,
-        seq,
-        entry_id: None,
-        expected: None,
-        found: None,
-        message,
     }
 }
 
@@ -197,15 +186,11 @@ pub(crate) fn finding(kind: FindingKind, seq: Option<u64>, message: String) -> F
 /// of that tree. Refuses an archive whose seqs have gaps: proofs by leaf
 /// index would not match seqs (`auditlens verify` says what happened).
 pub fn archive_tree(archive: &Archive, job: &Job) -> Result<(Tree, Checkpoint), ArchiveError> {
-    let conn = archive.connection();
-    let mut stmt = conn
-        .prepare("SELECT seq, leaf_hash, chain_hash FROM entries ORDER BY seq")
-        .map_err(|e| archive.err(e))?;
-    let mut rows = stmt.query([]).map_err(|e| archive.err(e))?;
     let mut leaves = Vec::new();
     let mut head = chain::genesis(&archive.id());
-    while let Some(r) = rows.next().map_err(|e| archive.err(e))? {
-        let seq: i64 = r.get(0).map_err(|e| archive.err(e))?;
+    let cols = Columns::of(&[Column::LeafHash, Column::ChainHash]);
+    archive.scan::<ArchiveError>(&Scan::all(cols), |r| {
+        let seq = r.rowid();
         if seq != leaves.len() as i64 + 1 {
             return Err(ArchiveError(format!(
                 "{}: entry {} is missing; the archive is damaged, so no proofs can be made \
@@ -214,15 +199,9 @@ pub fn archive_tree(archive: &Archive, job: &Job) -> Result<(Tree, Checkpoint), 
                 leaves.len() + 1
             )));
         }
-        let leaf = r
-            .get::<_, archive::RawBytes>(1)
-            .map_err(|e| archive.err(e))?
-            .0;
-        let link = r
-            .get::<_, archive::RawBytes>(2)
-            .map_err(|e| archive.err(e))?
-            .0;
-        let (Some(leaf), Some(link)) = (Hash::from_slice(&leaf), Hash::from_slice(&link)) else {
+        let leaf = Hash::from_slice(r.get(Column::LeafHash).bytes());
+        let link = Hash::from_slice(r.get(Column::ChainHash).bytes());
+        let (Some(leaf), Some(link)) = (leaf, link) else {
             return Err(ArchiveError(format!(
                 "{}: entry {seq} has a damaged hash column; run `auditlens verify` on it",
                 archive.path().display()
@@ -233,7 +212,8 @@ pub fn archive_tree(archive: &Archive, job: &Job) -> Result<(Tree, Checkpoint), 
         if leaves.len().is_multiple_of(65_536) {
             job.set_done(leaves.len() as u64);
         }
-    }
+        Ok(())
+    })?;
     let tree = Tree::new(leaves);
     let cp = Checkpoint {
         archive_id: archive.id(),
@@ -479,7 +459,7 @@ impl InclusionCheck {
                 match reader.next_proof() {
                     None => return None,
                     Some(Err(m)) => {
-                        out.push(finding(FindingKind::Unproven, Some(seq), m.clone()));
+                        out.push(Finding::new(FindingKind::Unproven, Some(seq), m.clone()));
                         return Some(Err(m));
                     }
                     Some(Ok(p)) => {
@@ -523,11 +503,10 @@ impl InclusionCheck {
         if let Some(l) = self.sidecar_leaf
             && l != *stored_leaf
         {
-            let mut f = finding(
+            let mut f = Finding::new(
                 FindingKind::InclusionFailed,
                 Some(seq),
-                "the proof file names another leaf hash for this entry than the export: one of them was changed"
-                    .into(),
+                "the proof file names another leaf hash for this entry than the export: one of them was changed",
             );
             f.entry_id = entry_id.map(str::to_string);
             f.expected = Some(l.to_hex());
@@ -543,28 +522,27 @@ impl InclusionCheck {
         match (proof, &self.checkpoint) {
             (None, _) => {
                 if self.expected {
-                    out.push(with_id(finding(
+                    out.push(with_id(Finding::new(
                         FindingKind::Unproven,
                         Some(seq),
                         "this entry has no inclusion proof although the export carries one for every \
-                         entry (the proof was removed, or the entry added)"
-                            .into(),
+                         entry (the proof was removed, or the entry added)",
                     )));
                 }
             }
-            (Some(Err(m)), _) => out.push(with_id(finding(
+            (Some(Err(m)), _) => out.push(with_id(Finding::new(
                 FindingKind::Unproven,
                 Some(seq),
                 format!("its inclusion proof cannot be read: {m}"),
             ))),
-            (Some(Ok(_)), None) => out.push(with_id(finding(
+            (Some(Ok(_)), None) => out.push(with_id(Finding::new(
                 FindingKind::Unproven,
                 Some(seq),
-                "the export names no checkpoint to prove this entry against".into(),
+                "the export names no checkpoint to prove this entry against",
             ))),
             (Some(Ok(p)), Some(cp)) => {
                 if p.leaf_index != seq - 1 {
-                    let mut f = finding(
+                    let mut f = Finding::new(
                         FindingKind::InclusionFailed,
                         Some(seq),
                         format!(
@@ -608,13 +586,13 @@ impl InclusionCheck {
                         self.sidecar_count += 1;
                         out.push(missing_row(s));
                     }
-                    Err(m) => out.push(finding(FindingKind::Unproven, None, m)),
+                    Err(m) => out.push(Finding::new(FindingKind::Unproven, None, m)),
                 }
             }
             if let Some(n) = reader.footer_count
                 && n != self.sidecar_count
             {
-                let mut f = finding(
+                let mut f = Finding::new(
                     FindingKind::ExportIncomplete,
                     None,
                     format!(
@@ -632,7 +610,7 @@ impl InclusionCheck {
 }
 
 fn missing_row(seq: u64) -> Finding {
-    finding(
+    Finding::new(
         FindingKind::ExportIncomplete,
         Some(seq),
         format!("the proof file proves entry {seq} but the export has no row for it (row removed)"),
@@ -640,7 +618,7 @@ fn missing_row(seq: u64) -> Finding {
 }
 
 fn inclusion_failed(seq: u64, cp: &Checkpoint, e: &ProofError) -> Finding {
-    finding(
+    Finding::new(
         FindingKind::InclusionFailed,
         Some(seq),
         format!(
@@ -675,16 +653,16 @@ pub fn consistency(
     let mut findings = Vec::new();
     let mut proof = Vec::new();
     if old.archive_id != new.archive_id {
-        let mut f = finding(
+        let mut f = Finding::new(
             FindingKind::WrongArchive,
             None,
-            "the old checkpoint is for another archive".into(),
+            "the old checkpoint is for another archive",
         );
         f.expected = Some(old.archive_id.to_string());
         f.found = Some(new.archive_id.to_string());
         findings.push(f);
     } else if old.size > new.size {
-        let mut f = finding(
+        let mut f = Finding::new(
             FindingKind::Truncated,
             Some(new.size + 1),
             format!(
@@ -703,7 +681,7 @@ pub fn consistency(
             || old.size > 0 && stored_chain(archive, old.size)? == Some(old.head);
         if let Err(e) = merkle::verify_consistency(old.size, new.size, &proof, &old.root, &new.root)
         {
-            let mut f = finding(
+            let mut f = Finding::new(
                 FindingKind::Rewritten,
                 Some(old.size),
                 format!(
@@ -715,7 +693,7 @@ pub fn consistency(
             f.found = tree.root_at(old.size).map(|r| format!("root {r}"));
             findings.push(f);
         } else if !chain_ok {
-            findings.push(finding(
+            findings.push(Finding::new(
                 FindingKind::Rewritten,
                 Some(old.size),
                 format!(
@@ -733,122 +711,12 @@ pub fn consistency(
     })
 }
 
+/// The chain hash stored at `seq`, if it is stored and 32 bytes long.
 fn stored_chain(archive: &Archive, seq: u64) -> Result<Option<Hash>, ArchiveError> {
-    use rusqlite::OptionalExtension;
-    let v: Option<Vec<u8>> = archive
-        .connection()
-        .query_row(
-            "SELECT chain_hash FROM entries WHERE seq = ?1",
-            [seq as i64],
-            |r| r.get::<_, archive::RawBytes>(0).map(|b| b.0),
-        )
-        .optional()
-        .map_err(|e| archive.err(e))?;
-    Ok(v.and_then(|b| Hash::from_slice(&b)))
-}
-
-/// What was learned about the checkpoint a verification was anchored to.
-#[derive(Clone, Debug)]
-pub struct AnchorInfo {
-    /// "the checkpoint file" or "the export's checkpoint".
-    pub what: String,
-    pub checkpoint: Checkpoint,
-    /// Names on its signature lines.
-    pub signers: Vec<String>,
-    /// The signature check, when keys were given.
-    pub check: Option<SignatureCheck>,
-}
-
-/// Verifies a file like [`crate::verify::verify_file`], and checks the
-/// signatures of the checkpoint it is anchored to (the one given, else the
-/// one an export carries) against `keys`. With keys, a checkpoint no given
-/// key signed, a failing signature, or a subset whose entries are not proven
-/// is a finding: the file is not proven.
-pub fn verify_signed(
-    path: &Path,
-    checkpoint: Option<&SignedCheckpoint>,
-    keys: &[VerifierKey],
-    job: &Job,
-) -> Result<(crate::verify::Report, Option<AnchorInfo>), crate::verify::VerifyError> {
-    use crate::source::{self, Format, Source};
-    use crate::verify::{CheckpointStatus, VerifyError, verify_file};
-    let mut report = verify_file(path, checkpoint.map(|c| &c.checkpoint), job)?;
-    let (anchor, what) = match checkpoint {
-        Some(c) => (Some(c.clone()), "the checkpoint file"),
-        None => {
-            let format = source::detect(path).map_err(|e| VerifyError::Cannot(e.0))?;
-            let text = match format {
-                Format::ExportJson | Format::ExportNdjson => Source::open_as(path, format)
-                    .map_err(|e| VerifyError::Cannot(e.0))?
-                    .header
-                    .and_then(|h| h.checkpoint_text),
-                Format::ExportCsv => SidecarReader::open_for(path)
-                    .map_err(VerifyError::Cannot)?
-                    .map(|s| s.checkpoint_text),
-                _ => None,
-            };
-            let anchor = text
-                .map(|t| SignedCheckpoint::parse(&t))
-                .transpose()
-                .map_err(|m| {
-                    VerifyError::Cannot(format!("{}: its checkpoint: {m}", path.display()))
-                })?;
-            (anchor, "the export's checkpoint")
-        }
-    };
-    let mut info = anchor.as_ref().map(|a| AnchorInfo {
-        what: what.to_string(),
-        checkpoint: a.checkpoint.clone(),
-        signers: a.signers(),
-        check: None,
-    });
-    if !keys.is_empty() {
-        match (&anchor, info.as_mut()) {
-            (Some(a), Some(i)) => {
-                let (check, findings) = a.check(keys, what);
-                i.check = Some(check);
-                for f in findings {
-                    report.push_finding(f);
-                }
-            }
-            _ => report.push_finding(finding(
-                FindingKind::NotSigned,
-                None,
-                "keys were given but there is no checkpoint to check them against; give the signed \
-                 checkpoint with --checkpoint FILE"
-                    .into(),
-            )),
-        }
-        let explained = report.counts.iter().any(|(k, n)| {
-            *n > 0 && matches!(k, FindingKind::InclusionFailed | FindingKind::Unproven)
-        });
-        if report.checkpoint == Some(CheckpointStatus::NotCovered) && !explained {
-            report.push_finding(finding(
-                FindingKind::Unproven,
-                None,
-                "the entries are not proven against the signed checkpoint: the export carries no \
-                 inclusion proofs, or proofs against another checkpoint than the one given (export it \
-                 again with this auditlens, or verify without --checkpoint to use the export's own)"
-                    .into(),
-            ));
-        }
-    }
-    Ok((report, info))
-}
-
-/// The checkpoint a verification was anchored to and its signature check, as JSON.
-pub fn anchor_json(a: Option<&AnchorInfo>) -> serde_json::Value {
-    match a {
-        None => serde_json::Value::Null,
-        Some(a) => serde_json::json!({
-            "checkpoint": a.what,
-            "origin": a.checkpoint.origin(),
-            "size": a.checkpoint.size,
-            "signers": a.signers,
-            "checked": a.check.is_some(),
-            "verified_by": a.check.as_ref().map(|c| c.verified.clone()),
-            "failed": a.check.as_ref().map(|c| c.failed.clone()),
-            "accepted": a.check.as_ref().map(|c| c.accepted()),
-        }),
-    }
+    let mut found = None;
+    archive.scan::<ArchiveError>(&Scan::one(Columns::of(&[Column::ChainHash]), seq), |r| {
+        found = Hash::from_slice(r.get(Column::ChainHash).bytes());
+        Ok(())
+    })?;
+    Ok(found)
 }

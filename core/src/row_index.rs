@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::archive::{self, Archive};
+use crate::archive::{self, Archive, Cell, Column, Columns, Scan};
 use crate::filter::Filter;
 use crate::job::Job;
 
@@ -125,7 +125,9 @@ pub struct Index {
     /// False for the first page loaded to show something at once
     /// ([`Index::load_prefix`]); filters wait for the complete index.
     pub complete: bool,
-    /// Entries in the archive (all of them, even in a prefix).
+    /// Entries in the archive (all of them, even in a prefix): counted once
+    /// complete; in a prefix, the span of stored seqs (the same, unless
+    /// entries were deleted).
     pub total: u64,
     /// Oldest and newest entry time, computed once (every frame asks).
     span: Option<(i64, i64)>,
@@ -165,8 +167,7 @@ impl Index {
     /// Loads the index with one scan over the archive's indexed columns.
     pub fn load(path: &Path, job: &Job) -> Result<Index, String> {
         let archive = Archive::open(path).map_err(|e| e.to_string())?;
-        let total = archive.count().map_err(|e| e.to_string())?;
-        Self::load_from(&archive, path, total, None, job)
+        Self::load_from(&archive, None, job)
     }
 
     /// The first (or, with `newest`, the last) `limit` entries by seq: a
@@ -174,37 +175,36 @@ impl Index {
     /// reads the whole archive. `complete` is false unless that was all.
     pub fn load_prefix(path: &Path, limit: u64, newest: bool, job: &Job) -> Result<Index, String> {
         let archive = Archive::open(path).map_err(|e| e.to_string())?;
-        let total = archive.count().map_err(|e| e.to_string())?;
-        Self::load_from(&archive, path, total, Some((limit, newest)), job)
+        Self::load_from(&archive, Some((limit, newest)), job)
     }
 
     fn load_from(
         archive: &Archive,
-        path: &Path,
-        total: u64,
         prefix: Option<(u64, bool)>,
         job: &Job,
     ) -> Result<Index, String> {
-        job.start_phase("loading index", total);
-        let conn = archive.connection();
-        let tail = match prefix {
-            None => String::new(),
-            Some((limit, newest)) => {
-                format!(" {} LIMIT {limit}", if newest { "DESC" } else { "ASC" })
-            }
+        // From the ends of the table's own b-tree: the number of entries
+        // unless some were deleted; the rows read give the exact count below.
+        let span = archive.seq_span()?;
+        job.start_phase("loading index", span);
+        let cols = Columns::of(&[
+            Column::TimeMs,
+            Column::ActorLabel,
+            Column::ActorType,
+            Column::Action,
+            Column::ResourceType,
+            Column::ProjectId,
+            Column::OrgId,
+            Column::IpAddress,
+        ]);
+        let scan = match prefix {
+            None => Scan::all(cols),
+            Some((limit, false)) => Scan::all(cols).limit(limit),
+            Some((limit, true)) => Scan::all(cols).newest_first().limit(limit),
         };
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT seq, time_ms, actor_label, actor_type, action, resource_type, project_id, org_id, ip_address \
-                 FROM entries ORDER BY seq{tail}"
-            ))
-            .map_err(|e| archive::db_error(path, e).to_string())?;
-        let mut q = stmt.query([]).map_err(|e| e.to_string())?;
-        let capacity = prefix.map_or(total, |(l, _)| l.min(total));
+        let capacity = prefix.map_or(span, |(l, _)| l.min(span));
         let mut seqs: Vec<u64> = Vec::with_capacity(capacity as usize);
         let mut ix = Index {
-            complete: prefix.is_none_or(|(l, _)| l >= total),
-            total,
             rows: Vec::with_capacity(capacity as usize),
             actors: Interner::new(),
             actor_types: Interner::new(),
@@ -215,35 +215,32 @@ impl Index {
             ips: Interner::new(),
             ..Default::default()
         };
-        let bad = |e: rusqlite::Error| format!("{}: {e}", path.display());
-        while let Some(r) = q.next().map_err(bad)? {
+        archive.scan::<String>(&scan, |r| {
             // Borrowed: interning looks up before it copies, so the common
             // case (a value seen before) allocates nothing.
-            let text = |i: usize| -> Result<Option<std::borrow::Cow<'_, str>>, String> {
-                match r.get_ref(i).map_err(bad)? {
-                    rusqlite::types::ValueRef::Null => Ok(None),
-                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        Ok(Some(String::from_utf8_lossy(t)))
-                    }
-                    rusqlite::types::ValueRef::Integer(n) => Ok(Some(n.to_string().into())),
-                    rusqlite::types::ValueRef::Real(f) => Ok(Some(f.to_string().into())),
-                }
-            };
-            let seq: i64 = r.get(0).map_err(bad)?;
-            let time_ms: i64 = r.get(1).unwrap_or(0);
-            seqs.push(seq as u64);
+            let text = |c: Column| r.get(c).text();
+            seqs.push(r.seq());
             let row = Row {
-                time_ms,
-                actor: ix.actors.intern(text(2)?.as_deref()),
-                actor_type: ix.actor_types.intern(text(3)?.as_deref()).min(255) as u8,
-                action: ix.actions.intern(text(4)?.as_deref()).min(u16::MAX as u32) as u16,
+                time_ms: match r.get(Column::TimeMs) {
+                    Cell::Integer(t) => t,
+                    _ => 0,
+                },
+                actor: ix.actors.intern(text(Column::ActorLabel).as_deref()),
+                actor_type: ix
+                    .actor_types
+                    .intern(text(Column::ActorType).as_deref())
+                    .min(255) as u8,
+                action: ix
+                    .actions
+                    .intern(text(Column::Action).as_deref())
+                    .min(u16::MAX as u32) as u16,
                 resource_type: ix
                     .resource_types
-                    .intern(text(5)?.as_deref())
+                    .intern(text(Column::ResourceType).as_deref())
                     .min(u16::MAX as u32) as u16,
-                project: ix.projects.intern(text(6)?.as_deref()),
-                org: ix.orgs.intern(text(7)?.as_deref()),
-                ip: ix.ips.intern(text(8)?.as_deref()),
+                project: ix.projects.intern(text(Column::ProjectId).as_deref()),
+                org: ix.orgs.intern(text(Column::OrgId).as_deref()),
+                ip: ix.ips.intern(text(Column::IpAddress).as_deref()),
             };
             ix.rows.push(row);
             if ix.rows.len().is_multiple_of(65536) {
@@ -252,8 +249,12 @@ impl Index {
                     return Err("cancelled".into());
                 }
             }
-        }
+            Ok(())
+        })?;
         job.set_done(ix.rows.len() as u64);
+        let read = ix.rows.len() as u64;
+        ix.complete = prefix.is_none_or(|(limit, _)| read < limit);
+        ix.total = if ix.complete { read } else { span };
         if prefix.is_some_and(|(_, newest)| newest) {
             ix.rows.reverse();
             seqs.reverse();
@@ -469,26 +470,16 @@ impl Index {
 /// first entry; projects without a name are left out.
 fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, String> {
     let mut names = HashMap::new();
-    let Ok(mut stmt) = archive
-        .connection()
-        .prepare("SELECT record FROM entries WHERE project_id = ?1 ORDER BY seq LIMIT 1")
-    else {
-        return names;
-    };
     for id in projects.values.iter().flatten() {
-        let name = stmt
-            .query_row([id.as_ref()], |r| {
-                Ok(match r.get_ref(0)? {
-                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        crate::record_view::RecordView::parse(t)
-                            .ok()
-                            .and_then(|v| v.project_name.map(|n| n.into_owned()))
-                    }
-                    _ => None,
-                })
-            })
+        let name = archive
+            .first_record_with(Column::ProjectId, id)
             .ok()
-            .flatten();
+            .flatten()
+            .and_then(|record| {
+                crate::record_view::RecordView::parse(&record)
+                    .ok()
+                    .and_then(|v| v.project_name.map(|n| n.into_owned()))
+            });
         if let Some(n) = name {
             names.insert(id.to_string(), n);
         }
@@ -556,24 +547,21 @@ pub fn refine_with_records(
                 .collect()
         });
     job.start_phase("searching", candidates.len() as u64);
-    let conn = archive.connection();
     let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
         return Ok(Vec::new());
     };
     let lo = index.seq(first as usize) as i64;
     let hi = index.seq(last as usize) as i64;
-    let mut stmt = conn
-        .prepare("SELECT seq, record FROM entries WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
-        .map_err(|e| e.to_string())?;
-    let mut q = stmt.query([lo, hi]).map_err(|e| e.to_string())?;
+    let mut cursor = archive.open_scan(&Scan::seqs(Columns::of(&[Column::Record]), lo..=hi))?;
+    let mut q = cursor.rows()?;
     let mut out = Vec::new();
     let mut ci = 0usize;
     let mut done = 0u64;
-    while let Some(r) = q.next().map_err(|e| e.to_string())? {
+    while let Some(r) = q.next()? {
         if ci >= candidates.len() {
             break;
         }
-        let seq = r.get::<_, i64>(0).map_err(|e| e.to_string())? as u64;
+        let seq = r.seq();
         while ci < candidates.len() && index.seq(candidates[ci] as usize) < seq {
             ci += 1;
         }
@@ -589,9 +577,8 @@ pub fn refine_with_records(
                 return Err("cancelled".into());
             }
         }
-        let bytes = match r.get_ref(1).map_err(|e| e.to_string())? {
-            rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => t,
-            _ => continue,
+        let Some(bytes) = r.get(Column::Record).as_bytes() else {
+            continue;
         };
         let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
         if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {

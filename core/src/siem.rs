@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 
 use serde_json::{Map, Value, json};
 
-use crate::archive::{self, Archive};
+use crate::archive::{self, Archive, Column, Columns, Scan};
 use crate::catalog;
 use crate::chain::Hash;
 use crate::export::{ExportError, ExportReport};
@@ -211,41 +211,27 @@ pub fn export_ecs(
     let mut w = BufWriter::with_capacity(1 << 20, file);
     archive.stop_mapping()?;
     let only: Option<std::collections::HashSet<u64>> = only.map(|s| s.iter().copied().collect());
-    let (clause, params) = filter.sql_prefilter();
-    let sql = format!("SELECT seq, record, leaf_hash FROM entries WHERE {clause} ORDER BY seq");
-    let mut stmt = archive
-        .connection()
-        .prepare(&sql)
-        .map_err(|e| archive.err(e))?;
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params))
-        .map_err(|e| archive.err(e))?;
-    job.start_phase("exporting", archive.count()?);
+    let scan = Scan::all(Columns::of(&[Column::Record, Column::LeafHash])).prefilter(filter);
+    let mut cursor = archive.open_scan(&scan)?;
+    let mut rows = cursor.rows()?;
+    job.start_phase("exporting", archive.seq_span()?);
     let (mut seen, mut count) = (0u64, 0u64);
-    while let Some(r) = rows.next().map_err(|e| archive.err(e))? {
+    while let Some(r) = rows.next()? {
         seen += 1;
         if seen.is_multiple_of(4096) {
             job.check().map_err(|_| ExportError::Cancelled)?;
             job.set_done(seen);
         }
-        let seq = r.get::<_, i64>(0).map_err(|e| archive.err(e))?.max(0) as u64;
+        let seq = r.seq();
         if only.as_ref().is_some_and(|s| !s.contains(&seq)) {
             continue;
         }
-        let record = r
-            .get::<_, archive::RawBytes>(1)
-            .map_err(|e| archive.err(e))?
-            .0;
-        let e = archive::parse_record(&record)
+        let e = archive::parse_record(r.record())
             .map_err(|m| ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`")))?;
         if !filter.matches(&e) {
             continue;
         }
-        let leaf = r
-            .get::<_, archive::RawBytes>(2)
-            .ok()
-            .and_then(|b| Hash::from_slice(&b.0))
-            .unwrap_or_default();
+        let leaf = r.leaf_hash();
         serde_json::to_writer(&mut w, &ecs_event(&e, seq, &leaf)).map_err(|e| io(e.into()))?;
         w.write_all(b"\n").map_err(io)?;
         count += 1;

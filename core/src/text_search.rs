@@ -33,7 +33,7 @@ use std::path::Path;
 
 use memchr::memmem;
 
-use crate::archive::{self, Archive};
+use crate::archive::{self, Archive, Column, Columns, Scan};
 use crate::job::Job;
 use crate::model::Entry;
 use crate::row_index::Index;
@@ -488,14 +488,9 @@ impl SearchIndex {
         let n = index.len();
         job.start_phase("indexing text", n as u64);
         let mut b = Builder::new(n);
-        let mut stmt = archive
-            .connection()
-            .prepare("SELECT seq, record FROM entries ORDER BY seq")
-            .map_err(|e| e.to_string())?;
-        let mut q = stmt.query([]).map_err(|e| e.to_string())?;
         let mut pos = 0usize;
-        while let Some(r) = q.next().map_err(|e| e.to_string())? {
-            let seq = r.get::<_, i64>(0).map_err(|e| e.to_string())? as u64;
+        archive.scan::<String>(&Scan::all(Columns::of(&[Column::Record])), |r| {
+            let seq = r.seq();
             // Positions without a record here (cannot happen on a read-only
             // file, but stay aligned if it does) get no tokens.
             while pos < n && index.seq(pos) < seq {
@@ -503,14 +498,12 @@ impl SearchIndex {
                 pos += 1;
             }
             if pos >= n || index.seq(pos) != seq {
-                continue;
+                return Ok(());
             }
-            let entry = match r.get_ref(1).map_err(|e| e.to_string())? {
-                rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                    archive::parse_record(t).ok()
-                }
-                _ => None,
-            };
+            let entry = r
+                .get(Column::Record)
+                .as_bytes()
+                .and_then(|t| archive::parse_record(t).ok());
             b.add(entry.as_ref());
             pos += 1;
             if pos.is_multiple_of(16384) {
@@ -519,7 +512,8 @@ impl SearchIndex {
                     return Err("cancelled".into());
                 }
             }
-        }
+            Ok(())
+        })?;
         while pos < n {
             b.add(None);
             pos += 1;

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::proof::AnchorInfo;
+use crate::verify::AnchorInfo;
 use crate::verify::{CheckpointStatus, Finding, FindingKind, Report, Status, VerifyError};
 
 /// The verdict on a raw platform export, which carries nothing to verify.
@@ -208,6 +208,7 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         K::Misplaced => ("the seq it belongs at", "the seq it is stored at"),
         K::DuplicateEntry => ("the first seq with this id", "the seq of the copy"),
         K::IndexMismatch => ("the value in the hashed record", "the value in the column"),
+        K::SqliteIndexMismatch => ("the key in the table", "the key in the index"),
         K::Truncated => ("the checkpoint's size", "the last seq present"),
         K::Rewritten => ("what the checkpoint records", "what the entries give now"),
         K::ExportIncomplete => ("the count in the export's footer", "the entries read"),
@@ -219,7 +220,8 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         | K::Unproven
         | K::SignatureInvalid
         | K::NotSigned
-        | K::ProtectionRemoved => return None,
+        | K::ProtectionRemoved
+        | K::SchemaAltered => return None,
     })
 }
 
@@ -248,6 +250,15 @@ pub fn meaning(kind: FindingKind) -> &'static str {
         K::IndexMismatch => {
             "A column kept for fast filtering disagrees with the hashed record: the table would \
              show a value that was never sealed."
+        }
+        K::SqliteIndexMismatch => {
+            "A SQLite index of the archive disagrees with its table: it has no entry for a row, \
+             lists one under another key or twice, or lists a row that is not there. A query \
+             through it (by another tool) would miss or invent entries."
+        }
+        K::SchemaAltered => {
+            "The archive's schema holds an index, trigger, view or table auditlens does not make, \
+             defines one of its objects differently, or lacks one that is not protective."
         }
         K::UnreadableRecord => "The record cannot be read as an audit-log entry.",
         K::Truncated => {

@@ -10,10 +10,14 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::time::Instant;
 
-mod page_scan;
+mod indexes;
 mod row_check;
+mod signed;
 
-use crate::archive::{Archive, ArchiveError, PROTECTIVE_TRIGGERS};
+pub use crate::finding::{Finding, FindingKind};
+pub use signed::{AnchorInfo, anchor_json, verify_signed};
+
+use crate::archive::{Archive, ArchiveError, Column, Columns, Scan};
 use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::checkpoint::Checkpoint;
 use crate::job::Job;
@@ -23,119 +27,6 @@ use crate::source::{self, Format, Source};
 
 /// Findings kept in full; beyond this only counts per kind are kept.
 pub const MAX_FINDINGS: usize = 10_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FindingKind {
-    /// The record's bytes no longer match the leaf hash stored beside it.
-    RecordModified,
-    /// The stored leaf hash was changed (the record still links correctly).
-    LeafHashChanged,
-    /// The stored chain hash does not follow from the previous entry.
-    ChainBroken,
-    /// Sequence numbers are missing: entries were deleted.
-    MissingEntries,
-    /// An entry that does not belong at this position (inserted or forged).
-    ForeignEntry,
-    /// An entry that belongs at another position (two entries swapped or moved).
-    Misplaced,
-    /// The same entry id stored twice.
-    DuplicateEntry,
-    /// A denormalised column disagrees with the hashed record.
-    IndexMismatch,
-    /// The record cannot be read as an entry.
-    UnreadableRecord,
-    /// Fewer entries than the checkpoint records: the tail was cut off.
-    Truncated,
-    /// The entries up to the checkpoint's size differ from what it records.
-    Rewritten,
-    /// The checkpoint names another archive.
-    WrongArchive,
-    /// An export's entry count disagrees with its footer, or it is cut short.
-    ExportIncomplete,
-    /// Entries of an export are not in increasing seq order.
-    OutOfOrder,
-    /// An exported entry's inclusion proof does not lead to the checkpoint's root.
-    InclusionFailed,
-    /// An exported entry lacks the inclusion proof the export promises, or it is unreadable.
-    Unproven,
-    /// A checkpoint signature by a given key does not verify, or the signature lines are malformed.
-    SignatureInvalid,
-    /// Keys were given but no given key signed the checkpoint.
-    NotSigned,
-    /// Protective triggers or indexes were removed (warning).
-    ProtectionRemoved,
-    /// An entry's time is earlier than the previous entry's (warning).
-    TimeBackwards,
-}
-
-impl FindingKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::RecordModified => "record_modified",
-            FindingKind::LeafHashChanged => "leaf_hash_changed",
-            FindingKind::ChainBroken => "chain_broken",
-            FindingKind::MissingEntries => "missing_entries",
-            FindingKind::ForeignEntry => "foreign_entry",
-            FindingKind::Misplaced => "misplaced_entry",
-            FindingKind::DuplicateEntry => "duplicate_entry",
-            FindingKind::IndexMismatch => "index_mismatch",
-            FindingKind::UnreadableRecord => "unreadable_record",
-            FindingKind::Truncated => "truncated",
-            FindingKind::Rewritten => "rewritten",
-            FindingKind::WrongArchive => "wrong_archive",
-            FindingKind::ExportIncomplete => "export_incomplete",
-            FindingKind::OutOfOrder => "out_of_order",
-            FindingKind::InclusionFailed => "inclusion_failed",
-            FindingKind::Unproven => "unproven_entry",
-            FindingKind::SignatureInvalid => "bad_signature",
-            FindingKind::NotSigned => "not_signed",
-            FindingKind::ProtectionRemoved => "protection_removed",
-            FindingKind::TimeBackwards => "time_backwards",
-        }
-    }
-
-    /// Warnings are reported but do not make the archive "tampered".
-    pub fn is_warning(self) -> bool {
-        matches!(
-            self,
-            FindingKind::ProtectionRemoved | FindingKind::TimeBackwards
-        )
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub kind: FindingKind,
-    pub seq: Option<u64>,
-    pub entry_id: Option<String>,
-    pub expected: Option<String>,
-    pub found: Option<String>,
-    pub message: String,
-}
-
-impl Finding {
-    fn new(kind: FindingKind, seq: Option<u64>, message: impl Into<String>) -> Finding {
-        Finding {
-            kind,
-            seq,
-            entry_id: None,
-            expected: None,
-            found: None,
-            message: message.into(),
-        }
-    }
-
-    fn id(mut self, id: Option<&str>) -> Self {
-        self.entry_id = id.map(str::to_string);
-        self
-    }
-
-    fn values(mut self, expected: impl ToString, found: impl ToString) -> Self {
-        self.expected = Some(expected.to_string());
-        self.found = Some(found.to_string());
-        self
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -674,65 +565,100 @@ fn b64(h: &Hash) -> String {
     base64::engine::general_purpose::STANDARD.encode(h.0)
 }
 
-/// Verifies a sealed archive.
+/// Verifies a sealed archive: its schema, every row (hashes, chain, index
+/// columns) and its SQLite indexes, all read through the archive's one scan.
 pub fn verify_archive(
     archive: &Archive,
     checkpoint: Option<&Checkpoint>,
     job: &Job,
 ) -> Result<Report, VerifyError> {
-    verify_archive_reading(archive, checkpoint, job, RowReader::Pages)
-}
-
-/// How verification reads the entries table's rows.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RowReader {
-    /// From the b-tree pages where the file allows (see `page_scan`), else SQL.
-    Pages,
-    /// Through SQL only: what the tests compare the page reader with.
-    Sql,
-}
-
-/// [`verify_archive`], reading rows as `reader` says.
-#[doc(hidden)]
-pub fn verify_archive_reading(
-    archive: &Archive,
-    checkpoint: Option<&Checkpoint>,
-    job: &Job,
-    reader: RowReader,
-) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let mut out = Collector::new();
-    let conn = archive.connection();
-    // Protections that should be there.
-    let present: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_master WHERE type IN ('trigger', 'index')")
-        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-        .map_err(|e| archive.err(e))?;
-    for name in PROTECTIVE_TRIGGERS
-        .iter()
-        .chain(["entries_entry_id"].iter())
-    {
-        if !present.iter().any(|p| p == name) {
-            out.push(Finding::new(
-                FindingKind::ProtectionRemoved,
-                None,
-                format!(
-                    "{name} was removed from the archive's schema: it no longer refuses changes"
-                ),
-            ));
-        }
-    }
-    let total = archive.count()?;
+    let checked = indexes::check_schema(&archive.schema()?, &mut out);
+    // The keys of the entries table's indexes are kept during the scan; the
+    // other tables are small and read on their own.
+    let (entry_indexes, others): (Vec<_>, Vec<_>) =
+        checked.into_iter().partition(|ix| ix.table == "entries");
+    let hasher = indexes::KeyHasher::new();
+    let mut books: Vec<indexes::KeyBook> =
+        entry_indexes.iter().map(|_| Default::default()).collect();
+    let bounds = archive.seq_bounds()?;
+    let seqs = bounds.unwrap_or((1, 0));
+    let total = archive.seq_span()?;
     job.start_phase("verifying", total);
-    let (mut out, mut walk, entries, record_bytes) =
-        match walk_rows(archive, checkpoint, job, reader, total, out.clone())? {
-            Some(walked) => walked,
-            // The page reader gave up: everything is read again through SQL.
-            None => walk_rows(archive, checkpoint, job, RowReader::Sql, total, out)?.ok_or_else(
-                || VerifyError::Cannot("reading through SQL stopped unexpectedly".into()),
-            )?,
-        };
+    let mut walk = ChainWalk::new(archive.id(), checkpoint);
+    walk.ids.reserve(total.min(1 << 24) as usize);
+    let mut entries = 0u64;
+    let mut record_bytes = 0u64;
+    if bounds.is_some() {
+        let k = entry_indexes.len();
+        row_check::check_rows(archive, seqs, &entry_indexes, &hasher, job, |mut chunk| {
+            let mut findings = std::mem::take(&mut chunk.findings).into_iter().peekable();
+            for (i, row) in chunk.rows.iter().enumerate() {
+                walk.step(
+                    &mut out,
+                    row.seq,
+                    chunk.record(row),
+                    row.stored_leaf,
+                    row.stored_chain,
+                    row.computed_leaf,
+                    chunk.entry_id(row),
+                    row.time_ms,
+                    true,
+                );
+                while let Some((_, f)) = findings.next_if(|(at, _)| *at == i) {
+                    out.push(f);
+                }
+                for (j, book) in books.iter_mut().enumerate() {
+                    book.push(row.rowid, chunk.keys[i * k + j]);
+                }
+            }
+            entries += chunk.rows.len() as u64;
+            record_bytes += chunk.record_bytes;
+            job.set_done(entries);
+            Ok(())
+        })?;
+    }
+    // Each index walked on its own connection, side by side.
+    let walked: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+        let entry_walks: Vec<_> = entry_indexes
+            .iter()
+            .zip(&books)
+            .map(|(index, book)| {
+                let reader = archive
+                    .another_reader()
+                    .and_then(|r| r.stop_mapping().map(|()| r));
+                let hasher = &hasher;
+                scope.spawn(move || match reader {
+                    Ok(r) => indexes::check_index(&r, index, book, hasher, seqs),
+                    Err(e) => vec![indexes::unreadable(index, &e.0)],
+                })
+            })
+            .collect();
+        let mut walked: Vec<Vec<Finding>> = others
+            .iter()
+            .map(|index| match indexes::table_book(archive, index, &hasher) {
+                Ok(book) => {
+                    indexes::check_index(archive, index, &book, &hasher, (i64::MIN, i64::MAX))
+                }
+                Err(e) => vec![indexes::unreadable(index, &e.0)],
+            })
+            .collect();
+        walked.extend(entry_walks.into_iter().map(|h| {
+            h.join().unwrap_or_else(|_| {
+                vec![Finding::new(
+                    FindingKind::SqliteIndexMismatch,
+                    None,
+                    "an index check stopped unexpectedly",
+                )]
+            })
+        }));
+        walked
+    });
+    drop(books);
+    for f in walked.into_iter().flatten() {
+        out.push(f);
+    }
     for (first, seq) in walk.duplicates() {
         let id = (out.findings.len() < MAX_FINDINGS)
             .then(|| stored_entry_id(archive, seq))
@@ -756,63 +682,19 @@ pub fn verify_archive_reading(
     })
 }
 
-/// The chain walk over every row read as `reader` says, from `out` (findings
-/// so far); `None` if the page reader gave up (see `row_check::check_rows`).
-fn walk_rows(
-    archive: &Archive,
-    checkpoint: Option<&Checkpoint>,
-    job: &Job,
-    reader: RowReader,
-    total: u64,
-    mut out: Collector,
-) -> Result<Option<(Collector, ChainWalk, u64, u64)>, VerifyError> {
-    let mut walk = ChainWalk::new(archive.id(), checkpoint);
-    walk.ids.reserve(total.min(1 << 24) as usize);
-    let mut entries = 0u64;
-    let mut record_bytes = 0u64;
-    job.set_done(0);
-    let done = row_check::check_rows(archive, reader, job, |mut chunk| {
-        let mut findings = std::mem::take(&mut chunk.findings).into_iter().peekable();
-        for (i, row) in chunk.rows.iter().enumerate() {
-            walk.step(
-                &mut out,
-                row.seq,
-                chunk.record(row),
-                row.stored_leaf,
-                row.stored_chain,
-                row.computed_leaf,
-                chunk.entry_id(row),
-                row.time_ms,
-                true,
-            );
-            while let Some((_, f)) = findings.next_if(|(at, _)| *at == i) {
-                out.push(f);
-            }
-        }
-        entries += chunk.rows.len() as u64;
-        record_bytes += chunk.record_bytes;
-        job.set_done(entries);
-        Ok(())
-    })?;
-    Ok(done.then_some((out, walk, entries, record_bytes)))
-}
-
 /// The entry id of the record at `seq`, to name it in a finding.
 fn stored_entry_id(archive: &Archive, seq: u64) -> Option<String> {
-    let record: Vec<u8> = archive
-        .connection()
-        .query_row(
-            "SELECT record FROM entries WHERE seq = ?1",
-            [seq as i64],
-            |r| {
-                Ok(r.get_ref(0)?
-                    .as_bytes()
-                    .map(<[u8]>::to_vec)
-                    .unwrap_or_default())
-            },
-        )
+    let mut id = None;
+    let scan = Scan::one(Columns::of(&[Column::Record]), seq);
+    archive
+        .scan::<ArchiveError>(&scan, |r| {
+            id = RecordView::parse(r.record())
+                .ok()
+                .map(|v| v.id.into_owned());
+            Ok(())
+        })
         .ok()?;
-    RecordView::parse(&record).ok().map(|v| v.id.into_owned())
+    id
 }
 
 /// Verifies an auditlens export (JSON, NDJSON or CSV) without the archive.

@@ -23,12 +23,13 @@ use auditlens_core::model::{ActorType, Entry};
 use auditlens_core::note::VerifierKey;
 use auditlens_core::output::{Destination, Output};
 use auditlens_core::patterns::{Pattern, PatternSettings, ScanReport};
-use auditlens_core::proof::{self, AnchorInfo, SignedCheckpoint};
+use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::row_index::{self as index, Index, SortKey};
 use auditlens_core::source::{self, Format};
 use auditlens_core::text_search::{self as search, SearchIndex};
 use auditlens_core::time::Timestamp;
 use auditlens_core::verify::Report;
+use auditlens_core::verify::{self, AnchorInfo};
 
 /// Above this many rows, structured filtering runs on a worker thread.
 const SYNC_FILTER_LIMIT: usize = 200_000;
@@ -692,7 +693,7 @@ impl AppState {
         let keys = self.settings.keys();
         spawn("verify", move || {
             let result =
-                proof::verify_signed(&path, checkpoint.as_ref(), &keys, &job).map(Box::new);
+                verify::verify_signed(&path, checkpoint.as_ref(), &keys, &job).map(Box::new);
             index::release_free_memory();
             let _ = tx.send(Msg::Verified { generation, result });
             if let Some(c) = ctx {

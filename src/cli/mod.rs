@@ -523,7 +523,7 @@ fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
     // The whole archive is verified against the old checkpoint (records,
     // chain, prefix), and the consistency proof ties the two tree heads.
     let (report, _) = with_progress(&job, || {
-        proof::verify_signed(&a.archive, Some(&old), &keys, &job)
+        verify::verify_signed(&a.archive, Some(&old), &keys, &job)
     })?;
     let mut c = proof::consistency(&archive, &old.checkpoint, &job)?;
     // Verification already reported what the proof found in its own words.
@@ -678,12 +678,12 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
     }
     let job = Arc::new(Job::new());
     let (report, anchor) = with_progress(&job, || {
-        proof::verify_signed(&a.file, cp.as_ref(), &keys, &job)
+        verify::verify_signed(&a.file, cp.as_ref(), &keys, &job)
     })
     .map_err(|e| Fail(verdict::not_run(&e)))?;
     if a.json {
         let mut j = verify::report_json(&a.file, &report);
-        j["signature"] = proof::anchor_json(anchor.as_ref());
+        j["signature"] = verify::anchor_json(anchor.as_ref());
         verdict::add_to_json(&mut j, &report, anchor.as_ref());
         print_json(&j);
     } else {

@@ -12,9 +12,7 @@ use auditlens_core::job::Job;
 use auditlens_core::json::Json;
 use auditlens_core::model::Entry;
 use auditlens_core::sample::{PlatformFormat, Sample, write_platform};
-use auditlens_core::verify::{
-    Finding, FindingKind, Report, RowReader, verify_archive_reading, verify_file,
-};
+use auditlens_core::verify::{Finding, FindingKind, Report, verify_file};
 use rusqlite::{Connection, params};
 
 /// The seed every test uses, so runs are reproducible.
@@ -142,42 +140,10 @@ pub fn flip_one_byte(record: &str) -> String {
     String::from_utf8(bytes).expect("still UTF-8")
 }
 
-/// Verifies `path`. An archive is verified twice, reading its rows from the
-/// b-tree pages and through SQL, and the two reports must agree: every test
-/// that verifies a damaged archive checks the page reader against SQLite.
+/// Verifies `path`, panicking if verification cannot run.
 pub fn verify(path: &Path, checkpoint: Option<&Checkpoint>) -> Report {
-    let report = verify_file(path, checkpoint, &Job::new())
-        .unwrap_or_else(|e| panic!("verify {} could not run: {e}", path.display()));
-    if report.format == auditlens_core::source::Format::Archive {
-        let archive = Archive::open(path).unwrap();
-        let sql = verify_archive_reading(&archive, checkpoint, &Job::new(), RowReader::Sql)
-            .unwrap_or_else(|e| panic!("verify {} through SQL could not run: {e}", path.display()));
-        assert_same_report(&report, &sql);
-    }
-    report
-}
-
-/// Two reports of the same file agree on everything but the time they took.
-pub fn assert_same_report(a: &Report, b: &Report) {
-    assert_eq!(a.findings, b.findings);
-    assert_eq!(
-        (
-            a.entries,
-            a.record_bytes,
-            &a.counts,
-            a.head,
-            a.root,
-            &a.checkpoint
-        ),
-        (
-            b.entries,
-            b.record_bytes,
-            &b.counts,
-            b.head,
-            b.root,
-            &b.checkpoint
-        )
-    );
+    verify_file(path, checkpoint, &Job::new())
+        .unwrap_or_else(|e| panic!("verify {} could not run: {e}", path.display()))
 }
 
 /// (kind, seq) of every finding that is tampering (not a warning), in report order.

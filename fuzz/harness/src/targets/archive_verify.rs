@@ -36,7 +36,7 @@ use std::sync::OnceLock;
 
 use crate::core::archive::Archive;
 use crate::core::job::Job;
-use crate::core::proof::{self, SignedCheckpoint};
+use crate::core::proof::SignedCheckpoint;
 use crate::core::verify::{CheckpointStatus, Report, Status, VerifyError};
 use crate::keys::verifier;
 use crate::scratch::write_input;
@@ -135,7 +135,8 @@ pub fn run(data: &[u8]) {
     } else {
         vec![]
     };
-    let result = proof::verify_signed(&path, checkpoint, &keys, &Job::new()).map(|(r, _)| r);
+    let result = auditlens_core::verify::verify_signed(&path, checkpoint, &keys, &Job::new())
+        .map(|(r, _)| r);
     judge(base, &damage, &result);
 }
 
@@ -186,7 +187,7 @@ mod tests {
     fn verify(damage: &Damage) -> Result<Report, VerifyError> {
         let path = write_input("test.sqlite", &damage.bytes);
         let cp = damage.with_checkpoint.then_some(&base().checkpoint);
-        proof::verify_signed(&path, cp, &[], &Job::new()).map(|(r, _)| r)
+        auditlens_core::verify::verify_signed(&path, cp, &[], &Job::new()).map(|(r, _)| r)
     }
 
     /// A patch input (flags 1: the checkpoint, no key) setting byte `at` to `b`.

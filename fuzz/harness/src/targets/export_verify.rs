@@ -29,7 +29,7 @@ pub fn run(data: &[u8]) {
     }
     let keys = [verifier()];
     let job = Job::new();
-    if let Ok((report, _)) = proof::verify_signed(&path, None, &keys, &job) {
+    if let Ok((report, _)) = auditlens_core::verify::verify_signed(&path, None, &keys, &job) {
         let _ = (report.status(), report.problems(), report.warnings());
     }
 }

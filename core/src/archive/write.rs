@@ -1,0 +1,353 @@
+//! Writing: creating an archive and appending to it. Only ingest writes, and
+//! only through [`Writer`].
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::schema::foreign_objects;
+use super::{
+    Archive, ArchiveError, FORMAT_NAME, FORMAT_VERSION, Result, SCHEMA, db_error, is_sqlite_file,
+    journal_path,
+};
+use crate::chain::{self, ArchiveId, Hash};
+use crate::record_view::RecordView;
+
+/// The `application_id` of an auditlens archive (bytes 68–71 of the file,
+/// big-endian): how an archive is told from any other SQLite file.
+pub const APPLICATION_ID: u32 = 1_096_107_084;
+
+/// Writes a new, empty archive at `path`, where nothing exists yet.
+///
+/// `path` is a staged name of an [`crate::output::Output`] (ingest makes
+/// it): the archive is built there and renamed into place only once
+/// complete, so an interrupted create never leaves a half-made file at the
+/// destination that would block the next ingest. (This module does not
+/// plan outputs itself: the output path reads files through `source`,
+/// which reads archives through this module.)
+pub fn initialise(path: &Path) -> Result<ArchiveId> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(ArchiveError(format!("{} already exists", path.display())));
+    }
+    let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+    let id = ArchiveId::random();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let tx_result = (|| -> rusqlite::Result<()> {
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = DELETE; PRAGMA application_id = {APPLICATION_ID}; BEGIN;"
+        ))?;
+        conn.execute_batch(SCHEMA)?;
+        let mut ins = conn.prepare("INSERT INTO meta(key, value) VALUES (?1, ?2)")?;
+        for (k, v) in [
+            ("format", FORMAT_NAME.to_string()),
+            ("format_version", FORMAT_VERSION.to_string()),
+            ("archive_id", id.to_string()),
+            ("created_at", now),
+            (
+                "created_by",
+                format!("auditlens {}", env!("CARGO_PKG_VERSION")),
+            ),
+        ] {
+            ins.execute(params![k, v])?;
+        }
+        drop(ins);
+        conn.execute_batch("COMMIT;")
+    })();
+    tx_result.map_err(|e| db_error(path, e))?;
+    conn.close().map_err(|(_, e)| db_error(path, e))?;
+    Ok(id)
+}
+
+/// Rolls back what an interrupted ingest left unfinished, in place: for the
+/// writer, which may change the file.
+pub fn finish_interrupted_write(path: &Path) -> Result<()> {
+    if !is_sqlite_file(path) || !journal_path(path).exists() {
+        return Ok(());
+    }
+    let rw = Connection::open(path).map_err(|e| db_error(path, e))?;
+    rw.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| db_error(path, e))?;
+    Ok(())
+}
+
+/// Appends entries to an archive, batch by batch, extending its chain.
+pub struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    id: ArchiveId,
+    /// The last seq and its chain hash.
+    tail: (u64, Hash),
+}
+
+impl Writer {
+    /// Opens the archive at `path` for appending. Refuses, writing nothing,
+    /// an archive that is not safe to extend: one whose schema holds an
+    /// object auditlens does not make (a trigger acts on every insert), whose
+    /// last entries do not verify, or whose entry-id index (which tells
+    /// duplicates apart) does not hold one entry per row.
+    pub fn open(path: &Path) -> Result<Writer> {
+        let reader = Archive::open(path)?;
+        let id = reader.id();
+        let conn = Connection::open(path).map_err(|e| db_error(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| db_error(path, e))?;
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;")
+            .map_err(|e| db_error(path, e))?;
+        if let Some(o) = foreign_objects(&reader.schema()?).first() {
+            return Err(ArchiveError(format!(
+                "{}: its schema holds the {} {:?}, which auditlens does not make (or makes \
+                 differently); nothing was added. Run `auditlens verify` on it.",
+                path.display(),
+                o.kind,
+                o.name
+            )));
+        }
+        let tail = tail_state(&reader, &id)
+            .map_err(|m| ArchiveError(format!("{}: {m}", path.display())))?;
+        Ok(Writer {
+            conn,
+            path: path.to_path_buf(),
+            id,
+            tail,
+        })
+    }
+
+    pub fn archive_id(&self) -> ArchiveId {
+        self.id
+    }
+
+    /// Starts a batch: one transaction, which takes the write lock at once
+    /// (IMMEDIATE) so that the busy timeout applies. A deferred transaction
+    /// that meets another writer only at its first insert fails at once
+    /// (SQLite cannot wait there without risking deadlock), while this waits
+    /// for a brief writer to finish.
+    pub fn batch(&mut self) -> Result<Batch<'_>> {
+        let path = self.path.as_path();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| db_error(path, e))?;
+        Ok(Batch {
+            next_tail: self.tail,
+            tx,
+            path,
+            id: self.id,
+            tail: &mut self.tail,
+        })
+    }
+}
+
+/// The last seq and its chain hash, after checking that the tail entry is
+/// consistent (so a damaged archive is not silently extended) and that the
+/// entry-id index lists every row.
+fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> {
+    use super::{Column, Columns, Scan};
+    let cols = Columns::of(&[Column::Record, Column::LeafHash, Column::ChainHash]);
+    let mut rows = Vec::new();
+    archive.scan::<ArchiveError>(&Scan::all(cols).newest_first().limit(2), |r| {
+        rows.push((r.seq(), r.record().to_vec(), r.leaf_hash(), r.chain_hash()));
+        Ok(())
+    })?;
+    let Some((seq, record, leaf, link)) = rows.first() else {
+        return Ok((0, chain::genesis(id)));
+    };
+    let count = archive.count()?;
+    let prev = match rows.get(1) {
+        Some((_, _, _, c)) => *c,
+        None => chain::genesis(id),
+    };
+    let expected_leaf = chain::leaf_hash(id, *seq, record);
+    if count != *seq || *leaf != expected_leaf || chain::chain_link(&prev, &expected_leaf) != *link
+    {
+        return Err(
+            "the archive's last entries do not verify; run `auditlens verify` before adding to it"
+                .into(),
+        );
+    }
+    // Counted by walking the index (a count(*) would count another index).
+    let by_id = &super::INDEXES[0];
+    if archive.schema()?.iter().any(|o| o.name == by_id.name) {
+        let mut listed = 0u64;
+        archive.walk_index::<ArchiveError>(by_id, (i64::MIN, i64::MAX), |_, _| {
+            listed += 1;
+            Ok(())
+        })?;
+        if listed != count {
+            return Err(format!(
+                "the index {} lists {listed} entries for {count} rows, so duplicates could not \
+                 be told apart; run `auditlens verify` on it",
+                by_id.name
+            ));
+        }
+    }
+    Ok((*seq, *link))
+}
+
+/// One transaction of appends. Dropped without [`Batch::commit`], it is
+/// rolled back and the writer's tail stays where it was.
+pub struct Batch<'w> {
+    tx: Transaction<'w>,
+    path: &'w Path,
+    id: ArchiveId,
+    next_tail: (u64, Hash),
+    tail: &'w mut (u64, Hash),
+}
+
+impl Batch<'_> {
+    fn err(&self, e: rusqlite::Error) -> ArchiveError {
+        db_error(self.path, e)
+    }
+
+    /// The seq and record of the stored entry with this id, if any. The one
+    /// read through an index (`entries_entry_id`): the writer checked at open
+    /// that it lists every row, and the row found must carry the id.
+    pub fn stored(&self, entry_id: &str) -> Result<Option<(u64, Vec<u8>)>> {
+        let found = self
+            .tx
+            .prepare_cached("SELECT seq, record, entry_id FROM entries WHERE entry_id = ?1")
+            .and_then(|mut s| {
+                s.query_row([entry_id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        super::Cell::from(r.get_ref(1)?).bytes().to_vec(),
+                        super::Cell::from(r.get_ref(2)?).bytes() == entry_id.as_bytes(),
+                    ))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        match found {
+            Some((seq, _, false)) => Err(ArchiveError(format!(
+                "{}: the index entries_entry_id points the id {entry_id:?} at seq {seq}, which \
+                 holds another id; run `auditlens verify` on it",
+                self.path.display()
+            ))),
+            Some((seq, record, true)) => Ok(Some((seq.max(0) as u64, record))),
+            None => Ok(None),
+        }
+    }
+
+    /// Appends `record` (canonical JSON) as the next entry: its index columns
+    /// derived from the record itself (the derivation verification repeats),
+    /// its leaf and chain hashes computed. Returns its seq.
+    pub fn append(&mut self, record: &[u8]) -> Result<u64> {
+        let bad = |m: String| {
+            ArchiveError(format!(
+                "{}: a record to append is not a canonical record ({m})",
+                self.path.display()
+            ))
+        };
+        let text = std::str::from_utf8(record).map_err(|e| bad(e.to_string()))?;
+        let view = RecordView::parse(record).map_err(bad)?;
+        let [
+            entry_id,
+            _,
+            actor_type,
+            actor_id,
+            actor_label,
+            action,
+            resource_type,
+            resource_id,
+            project_id,
+            org_id,
+            ip,
+        ] = view.index_columns();
+        let (prev_seq, prev) = self.next_tail;
+        let seq = prev_seq + 1;
+        let leaf = chain::leaf_hash(&self.id, seq, record);
+        let link = chain::chain_link(&prev, &leaf);
+        let inserted = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO entries (seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, \
+                 actor_id, actor_label, action, resource_type, resource_id, project_id, org_id, ip_address) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    seq as i64,
+                    text,
+                    &leaf.0[..],
+                    &link.0[..],
+                    entry_id.text(),
+                    view.time.0,
+                    actor_type.text(),
+                    actor_id.text(),
+                    actor_label.text(),
+                    action.text(),
+                    resource_type.text(),
+                    resource_id.text(),
+                    project_id.text(),
+                    org_id.text(),
+                    ip.text()
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+        if inserted != 1 {
+            return Err(ArchiveError(format!(
+                "{}: entry {seq} was not stored (something in the file refused it); run \
+                 `auditlens verify` on it",
+                self.path.display()
+            )));
+        }
+        self.next_tail = (seq, link);
+        Ok(seq)
+    }
+
+    /// Records an entry that arrived with a stored id but other content; it
+    /// stays out of the chain. The same conflict twice is recorded once.
+    pub fn record_conflict(
+        &mut self,
+        entry_id: &str,
+        existing_seq: u64,
+        record: &[u8],
+        source: &str,
+    ) -> Result<()> {
+        let text = String::from_utf8_lossy(record);
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO conflicts (entry_id, existing_seq, record, source) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![entry_id, existing_seq as i64, text, source]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records an ingest run: its sources, what it added (the seqs) and
+    /// skipped.
+    pub fn record_run(
+        &mut self,
+        sources: &str,
+        added: u64,
+        duplicates: u64,
+        conflicts: u64,
+        seqs: Option<(u64, u64)>,
+    ) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO ingests (finished_at, sources, added, duplicates, conflicts, first_seq, last_seq) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    sources,
+                    added as i64,
+                    duplicates as i64,
+                    conflicts as i64,
+                    seqs.map(|s| s.0 as i64),
+                    seqs.map(|s| s.1 as i64)
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Commits the batch; the writer continues from its last entry.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.tx.commit().map_err(|e| db_error(path, e))?;
+        *self.tail = self.next_tail;
+        Ok(())
+    }
+}
