@@ -236,6 +236,8 @@ fn exported_seqs(path: &Path) -> Vec<u64> {
 fn time_filtered_exports(archive: &Path, dir: &Path, truth: &Truth) -> (Vec<u64>, Vec<u64>) {
     let (min, max) = truth.span();
     let (from, to) = (Timestamp(min).to_string(), Timestamp(max + 1).to_string());
+    // A fresh folder per archive: auditlens never replaces an earlier export.
+    let dir = &tempfile::tempdir_in(dir).unwrap().keep();
     let deletes = dir.join("deletes.ndjson");
     let (code, _) = auditlens(&[
         "export",
@@ -282,6 +284,8 @@ fn scan(archive: &Path) -> Value {
 /// The report's JSON twin, for the deletes in the whole span.
 fn report(archive: &Path, dir: &Path, truth: &Truth) -> Value {
     let (min, max) = truth.span();
+    // A fresh folder per archive: a report's JSON twin is never replaced.
+    let dir = &tempfile::tempdir_in(dir).unwrap().keep();
     let html = dir.join("report.html");
     let (code, _) = auditlens(&[
         "report",
