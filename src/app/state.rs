@@ -1,678 +1,262 @@
-//! Application state and the background jobs that feed it.
-//!
-//! Workers (open/ingest, index load, file hash, verification, filtering,
-//! export) run on their own threads, each with its own `Archive` handle, and
-//! report through one channel. Every message carries the generation of the
-//! document it belongs to, so results for a file that was closed are dropped.
+//! The viewer's runtime state: the open document, the filter, the view
+//! (which entries, in which order), the selection, and what the person
+//! must be told. It changes only in `App::logic`: by the commands the
+//! panels gave ([`AppState::apply`]) and by finished background tasks
+//! ([`AppState::on_finished`]). Widget state (text being typed, open
+//! windows) lives in the panels.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::time::{Duration, Instant};
 
-use eframe::egui;
-
-use auditlens_core::archive::{Archive, StoredEntry};
 use auditlens_core::case::{CaseFile, Mark, case_path};
-use auditlens_core::diff::{self, DiffItem};
 use auditlens_core::export::{ExportFormat, ExportReport};
 use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
-use auditlens_core::model::{ActorType, Entry};
 use auditlens_core::note::VerifierKey;
 use auditlens_core::patterns::{Pattern, PatternSettings, ScanReport};
 use auditlens_core::proof::{self, AnchorInfo, SignedCheckpoint};
-use auditlens_core::row_index::{self as index, Index, SortKey};
-use auditlens_core::source::{self, Format};
-use auditlens_core::text_search::{self as search, SearchIndex};
-use auditlens_core::time::Timestamp;
+use auditlens_core::row_index::{self as index, Counts, Index, SortKey};
+use auditlens_core::text_search::SearchIndex;
 use auditlens_core::verify::Report;
 
-/// Above this many rows, structured filtering runs on a worker thread.
-const SYNC_FILTER_LIMIT: usize = 200_000;
+use crate::app::command::{Command, MarkEdit};
+use crate::app::document::{Document, Opened, VerifyState, open_file};
+use crate::app::filter_form::FilterForm;
+use crate::app::query::{
+    self, Base, NeedsRecords, Query, QueryKey, Reads, Restriction, Sources, View,
+};
+use crate::app::rows::{Detail, RowCache, entry_json};
+use crate::app::settings::Settings;
+use crate::app::tasks::{Finished, Lifetime, Outcome, Tasks};
+
 /// Entries read first, so the table shows a page before the whole index is in.
 const PREFIX_ROWS: u64 = 2_000;
-const ROW_CACHE_LIMIT: usize = 20_000;
-pub const UNSEALED_LABEL: &str = "unsealed: no chain in the source";
 /// The label of the "bookmarked only" restriction.
 pub const BOOKMARKED: &str = "Bookmarked entries";
 
-/// Keeps the positions whose seq the restriction allows.
-fn restrict(ix: &Index, v: &mut Vec<u32>, r: Option<&Restriction>) {
-    if let Some(r) = r {
-        v.retain(|&p| r.seqs.contains(&ix.seq(p as usize)));
-    }
+/// Task names (thread names, and how the panels find a task's progress).
+pub mod task {
+    pub const OPEN: &str = "open";
+    pub const INDEX: &str = "index";
+    pub const TEXT_INDEX: &str = "text-index";
+    pub const HASH: &str = "sha256";
+    pub const VERIFY: &str = "verify";
+    pub const FILTER: &str = "filter";
+    pub const SCAN: &str = "patterns";
+    pub const EXPORT: &str = "export";
+    pub const REPORT: &str = "report";
+    pub const SAVE: &str = "save";
+    pub const CASE: &str = "case-notes";
+    pub const READ: &str = "read";
 }
 
-/// Settings kept between runs.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Settings {
-    pub recent: Vec<PathBuf>,
-    pub dark: bool,
-    pub local_time: bool,
-    pub sort: SortKey,
-    pub sort_desc: bool,
-    /// Verifier keys (the text of `auditlens keygen`'s KEY.pub) that
-    /// checkpoint signatures are checked against.
-    pub verifier_keys: Vec<String>,
-}
-
-impl Settings {
-    /// The verifier keys that still parse (a hand-edited setting may not).
-    pub fn keys(&self) -> Vec<VerifierKey> {
-        self.verifier_keys
-            .iter()
-            .filter_map(|k| VerifierKey::parse(k).ok())
-            .collect()
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            recent: Vec::new(),
-            dark: true,
-            local_time: false,
-            sort: SortKey::Seq,
-            sort_desc: false,
-            verifier_keys: Vec::new(),
-        }
-    }
-}
-
-/// File pickers, behind a trait so tests can bypass the system dialog.
-pub trait FileDialogs {
-    fn pick_open(&mut self) -> Option<PathBuf>;
-    fn pick_save(&mut self, default_name: &str) -> Option<PathBuf>;
-}
-
-/// The system dialogs (rfd). Without a desktop portal they return `None` and
-/// the viewer offers a path field instead.
-pub struct SystemDialogs;
-
-impl FileDialogs for SystemDialogs {
-    fn pick_open(&mut self) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .add_filter(
-                "Archives and exports",
-                &["sqlite", "db", "json", "jsonl", "ndjson", "csv"],
-            )
-            .add_filter("All files", &["*"])
-            .pick_file()
-    }
-    fn pick_save(&mut self, default_name: &str) -> Option<PathBuf> {
-        rfd::FileDialog::new()
-            .set_file_name(default_name)
-            .save_file()
-    }
-}
-
-/// Dialogs that never answer: the path fields are used instead (tests).
-pub struct NoDialogs;
-
-impl FileDialogs for NoDialogs {
-    fn pick_open(&mut self) -> Option<PathBuf> {
-        None
-    }
-    fn pick_save(&mut self, _: &str) -> Option<PathBuf> {
-        None
-    }
-}
-
-pub enum VerifyState {
-    Running(Arc<Job>),
-    Done(Box<Report>),
-    Failed(String),
-    Cancelled,
-    /// A raw platform export: nothing to verify.
-    Unsealed,
-}
-
-pub struct Document {
-    /// The file the person opened.
-    pub path: PathBuf,
-    pub format: Option<Format>,
-    /// The archive read for display (the file itself, or a temporary archive).
-    pub archive_path: Option<PathBuf>,
-    pub unsealed: bool,
-    _temp: Option<tempfile::TempDir>,
-    pub archive: Option<Archive>,
-    pub index: Option<Arc<Index>>,
-    pub load_job: Arc<Job>,
-    /// The free-text index, built after `index`; searches scan records until then.
-    pub search: Option<Arc<SearchIndex>>,
-    pub search_job: Option<Arc<Job>>,
-    pub sha256: Option<String>,
-    pub verify: VerifyState,
-    pub verify_started: Option<Instant>,
-    pub checkpoint: Option<SignedCheckpoint>,
-    /// The checkpoint the last verification was anchored to (loaded, or the export's own).
-    pub anchor: Option<AnchorInfo>,
-    pub finding_seqs: HashSet<u64>,
-    /// Entries showing the patterns to watch, found after the index.
-    pub patterns: Option<Arc<ScanReport>>,
-    /// Bookmarks, tags and notes, kept beside the archive (sealed archives only).
-    pub case: Option<CaseFile>,
-    pub open_time: Instant,
-    pub first_frame: Option<Duration>,
-}
-
-impl Document {
-    /// The whole index is loaded (filters, sorting and export work).
-    pub fn index_complete(&self) -> bool {
-        self.index.as_ref().is_some_and(|i| i.complete)
-    }
-}
-
-enum Msg {
-    Opened {
-        generation: u64,
-        archive_path: PathBuf,
-        temp: Option<tempfile::TempDir>,
-        format: Format,
-        unsealed: bool,
-    },
-    Index {
-        generation: u64,
-        result: Result<Arc<Index>, String>,
-    },
-    Sha {
-        generation: u64,
-        hex: String,
-    },
-    Search {
-        generation: u64,
-        result: Result<Arc<SearchIndex>, String>,
-    },
-    Verified {
-        generation: u64,
-        result: Result<Box<(Report, Option<AnchorInfo>)>, auditlens_core::verify::VerifyError>,
-    },
-    View {
-        generation: u64,
-        view_gen: u64,
-        /// The view (display order) and the same positions in position order.
-        result: Result<(Vec<u32>, Arc<Vec<u32>>), String>,
-        filter: Filter,
-    },
-    Exported {
-        result: Result<ExportReport, String>,
-    },
-    Patterns {
-        generation: u64,
-        result: Result<Arc<ScanReport>, String>,
-    },
-    Reported {
-        result: Result<PathBuf, String>,
-    },
-    Failed {
-        generation: u64,
-        message: String,
-    },
-}
-
-/// Which time range the filter shows, relative to the newest entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimePreset {
-    All,
-    Day,
-    Week,
-    Month,
-    Custom,
-}
-
-impl TimePreset {
-    pub fn label(self) -> &'static str {
-        match self {
-            TimePreset::All => "All",
-            TimePreset::Day => "Last 24 h",
-            TimePreset::Week => "Last 7 days",
-            TimePreset::Month => "Last 30 days",
-            TimePreset::Custom => "Custom",
-        }
-    }
-}
-
-/// What the filter panel edits.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FilterUi {
-    pub search: String,
-    pub actor: String,
-    pub preset: TimePreset,
-    pub from: String,
-    pub to: String,
-    pub projects: BTreeSet<String>,
-    pub actions: BTreeSet<String>,
-    pub resource_types: BTreeSet<String>,
-    pub actor_type: Option<String>,
-}
-
-impl Default for FilterUi {
-    fn default() -> Self {
-        FilterUi {
-            search: String::new(),
-            actor: String::new(),
-            preset: TimePreset::All,
-            from: String::new(),
-            to: String::new(),
-            projects: BTreeSet::new(),
-            actions: BTreeSet::new(),
-            resource_types: BTreeSet::new(),
-            actor_type: None,
-        }
-    }
-}
-
-impl FilterUi {
-    /// The core filter these settings stand for; `newest` is the archive's newest entry time.
-    pub fn to_filter(&self, newest: Option<i64>) -> (Filter, Option<String>) {
-        let mut f = Filter::default();
-        let mut err = None;
-        let day = 86_400_000i64;
-        let back = match self.preset {
-            TimePreset::Day => Some(day),
-            TimePreset::Week => Some(7 * day),
-            TimePreset::Month => Some(30 * day),
-            _ => None,
-        };
-        if let (Some(back), Some(newest)) = (back, newest) {
-            // The newest entry itself is included: the range ends just after it.
-            f.from = Some(Timestamp(newest + 1 - back));
-            f.to = Some(Timestamp(newest + 1));
-        }
-        if self.preset == TimePreset::Custom {
-            for (text, slot) in [(&self.from, &mut f.from), (&self.to, &mut f.to)] {
-                if !text.trim().is_empty() {
-                    match Timestamp::parse(text) {
-                        Ok(t) => *slot = Some(t),
-                        Err(e) => err = Some(e),
-                    }
-                }
-            }
-        }
-        f.projects = self.projects.iter().cloned().collect();
-        f.actions = self.actions.iter().cloned().collect();
-        f.resource_types = self.resource_types.iter().cloned().collect();
-        f.actor_type = self.actor_type.as_deref().map(ActorType::parse);
-        let actor = self.actor.trim();
-        f.actor = (!actor.is_empty()).then(|| actor.to_string());
-        f.search = (!self.search.is_empty()).then(|| self.search.clone());
-        (f, err)
-    }
-}
-
-/// Text of one table row, taken from the hashed record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RowText {
-    pub time_ms: i64,
-    pub actor: String,
-    pub actor_type: String,
-    pub action: String,
-    pub resource_type: String,
-    pub resource: String,
-    pub project: String,
-    pub org: String,
-    pub ip: String,
-}
-
-impl RowText {
-    /// Every cell with hidden characters escaped and long values cut.
-    fn safe(mut self) -> RowText {
-        use auditlens_core::safe_text::{CELL_CHARS, shown};
-        for f in [
-            &mut self.actor,
-            &mut self.actor_type,
-            &mut self.action,
-            &mut self.resource_type,
-            &mut self.resource,
-            &mut self.project,
-            &mut self.org,
-            &mut self.ip,
-        ] {
-            if let std::borrow::Cow::Owned(o) = shown(f, CELL_CHARS) {
-                *f = o;
-            }
-        }
-        self
-    }
-
-    fn from_entry(e: &Entry) -> RowText {
-        RowText {
-            time_ms: e.time.0,
-            actor: e.actor.label().to_string(),
-            actor_type: e
-                .actor
-                .actor_type
-                .as_ref()
-                .map(|t| t.display_name().to_string())
-                .unwrap_or_default(),
-            action: e.action.clone(),
-            resource_type: auditlens_core::catalog::display_name(&e.resource_type).to_string(),
-            resource: e.resource_label().to_string(),
-            project: e
-                .project_name
-                .clone()
-                .or_else(|| e.project_id.clone())
-                .unwrap_or_default(),
-            org: e
-                .org_name
-                .clone()
-                .or_else(|| e.org_id.clone())
-                .unwrap_or_default(),
-            ip: e.ip_address.clone().unwrap_or_default(),
-        }
-    }
-
-    /// From the borrowed view of the stored record: the same values as
-    /// [`RowText::from_entry`] without building the before/after trees
-    /// (a page of rows is read on most scrolling frames).
-    fn from_view(v: &auditlens_core::record_view::RecordView<'_>) -> RowText {
-        RowText {
-            time_ms: v.time.0,
-            actor: v.actor.label().unwrap_or_default().to_string(),
-            actor_type: v
-                .actor
-                .actor_type
-                .as_deref()
-                .map(|t| ActorType::parse(t).display_name().to_string())
-                .unwrap_or_default(),
-            action: v.action.to_string(),
-            resource_type: auditlens_core::catalog::display_name(&v.resource_type).to_string(),
-            resource: v
-                .resource_name
-                .as_deref()
-                .unwrap_or(&v.resource_id)
-                .to_string(),
-            project: v
-                .project_name
-                .as_deref()
-                .or(v.project_id.as_deref())
-                .unwrap_or_default()
-                .to_string(),
-            org: v
-                .org_name
-                .as_deref()
-                .or(v.org_id.as_deref())
-                .unwrap_or_default()
-                .to_string(),
-            ip: v.ip_address.as_deref().unwrap_or_default().to_string(),
-        }
-    }
-
-    fn unreadable(message: &str) -> RowText {
-        RowText {
-            time_ms: 0,
-            actor: String::new(),
-            actor_type: String::new(),
-            action: format!("unreadable record: {message}"),
-            resource_type: String::new(),
-            resource: String::new(),
-            project: String::new(),
-            org: String::new(),
-            ip: String::new(),
-        }
-    }
-}
-
-/// The selected entry, read in full.
-pub struct Detail {
-    pub seq: u64,
-    pub result: Result<StoredEntry, String>,
-    pub diff: Vec<DiffItem>,
-}
-
-#[derive(Default)]
-pub struct ExportUi {
-    pub open: bool,
-    pub path: String,
-    pub format: Option<ExportFormat>,
-    pub job: Option<Arc<Job>>,
-    pub result: Option<Result<ExportReport, String>>,
-}
-
-/// Shows only some entries (a pattern's hits, the bookmarks) on top of the filter.
-#[derive(Clone, Debug)]
-pub struct Restriction {
-    pub label: String,
-    pub seqs: Arc<HashSet<u64>>,
-    /// Tells restrictions apart when deciding whether the view is current.
-    pub id: u64,
+/// What a finished task brings back, one variant per kind of task.
+pub enum TaskResult {
+    Opened(Outcome<Opened>),
+    Index(Outcome<Arc<Index>>),
+    TextIndex(Outcome<Arc<SearchIndex>>),
+    Hash(Outcome<String>),
+    Verified(Outcome<Box<(Report, Option<AnchorInfo>)>>),
+    /// The view computed for view generation `.0`.
+    View(Outcome<(u64, View)>),
+    Scanned(Outcome<Arc<ScanReport>>),
+    Exported(Outcome<ExportReport>),
+    Reported(Outcome<PathBuf>),
+    SavedSealed(Outcome<PathBuf>),
+    Checkpoint(Outcome<SignedCheckpoint>),
+    VerifierKey(Outcome<VerifierKey>),
+    CaseSaved(Outcome<()>),
 }
 
 pub struct AppState {
     pub settings: Settings,
-    pub note_draft: Option<crate::app::investigate::NoteDraft>,
-    pub pattern_form: Option<crate::app::investigate::PatternForm>,
+    pub doc: Option<Document>,
+    /// The filter as the filter panel shows it.
+    pub filter: FilterForm,
+    /// What is wrong with a typed time, if anything.
+    pub filter_error: Option<String>,
     pub restrict: Option<Restriction>,
     restrict_ids: u64,
     pub pattern_settings: PatternSettings,
-    pub doc: Option<Document>,
-    pub filter: FilterUi,
-    /// The filter and sort the current view was computed for.
-    applied: Option<(Filter, SortKey, bool, u64, Option<u64>)>,
-    /// The last computed result (positions in position order) and its
-    /// filter: a search that only extends its text searches within it.
-    narrow_base: Option<(Filter, Arc<Vec<u32>>)>,
-    pub filter_error: Option<String>,
     /// Positions (into the index) of the shown rows, in display order.
     pub view: Vec<u32>,
-    pub view_job: Option<Arc<Job>>,
+    /// Each facet's counts under the other filters, for the current view
+    /// (the index's own counts until the first view is computed).
+    pub facets: Option<Counts>,
+    /// The query the view was computed (or is being computed) for.
+    applied: Option<(u64, QueryKey)>,
+    /// The last base (entries passing the filter's non-facet parts).
+    base: Option<Base>,
     view_gen: u64,
     pub selected: Option<u64>,
     pub selected_row: Option<usize>,
-    pub scroll_to_row: Option<usize>,
+    /// The last row to scroll into view, numbered so the table scrolls once per request.
+    pub scroll_to_row: Option<(u64, usize)>,
     pending_jump: Option<u64>,
-    pub rows: HashMap<u64, RowText>,
+    pub rows: RowCache,
     pub detail: Option<Detail>,
     pub error: Option<String>,
-    pub export: ExportUi,
-    pub open_ui: Option<String>,
     pub notice: Option<String>,
-    pub focus_search: bool,
-    pub dialogs: Box<dyn FileDialogs>,
-    pub ctx: Option<egui::Context>,
+    /// How the last export ended.
+    pub last_export: Option<Result<ExportReport, String>>,
+    /// Case notes waiting for the running save to end.
+    pending_case: Option<(PathBuf, CaseFile)>,
     generation: u64,
-    tx: Sender<Msg>,
-    rx: Receiver<Msg>,
-}
-
-fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
-    let _ = std::thread::Builder::new().name(name.into()).spawn(f);
+    pub tasks: Tasks<TaskResult>,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, dialogs: Box<dyn FileDialogs>) -> Self {
-        let (tx, rx) = channel();
+    pub fn new(settings: Settings) -> Self {
         AppState {
             settings,
             doc: None,
-            filter: FilterUi::default(),
-            applied: None,
+            filter: FilterForm::default(),
+            filter_error: None,
             restrict: None,
             restrict_ids: 0,
-            note_draft: None,
-            pattern_form: None,
             pattern_settings: PatternSettings::default(),
-            narrow_base: None,
-            filter_error: None,
             view: Vec::new(),
-            view_job: None,
+            facets: None,
+            applied: None,
+            base: None,
             view_gen: 0,
             selected: None,
             selected_row: None,
             scroll_to_row: None,
             pending_jump: None,
-            rows: HashMap::new(),
+            rows: RowCache::default(),
             detail: None,
             error: None,
-            export: ExportUi::default(),
-            open_ui: None,
             notice: None,
-            focus_search: false,
-            dialogs,
-            ctx: None,
+            last_export: None,
+            pending_case: None,
             generation: 0,
-            tx,
-            rx,
+            tasks: Tasks::default(),
         }
     }
 
-    fn sender(&self) -> (Sender<Msg>, Option<egui::Context>) {
-        (self.tx.clone(), self.ctx.clone())
+    /// Applies one command (in `App::logic`). Commands that need a dialog
+    /// or a window are handled by the viewer before they get here.
+    pub fn apply(&mut self, c: Command) {
+        match c {
+            Command::Open(p) => self.open(p),
+            Command::OpenAny(p) => self.open_any(p),
+            Command::Verify => self.start_verify(),
+            Command::CancelVerify => self.cancel_verify(),
+            Command::Export { out, format } => self.start_export(out, format),
+            Command::CancelExport => {
+                for j in self.tasks.running(task::EXPORT) {
+                    j.cancel();
+                }
+            }
+            Command::SetFilter(f) => self.filter = f,
+            Command::ClearFilters => {
+                self.filter = FilterForm::default();
+                self.set_restriction(None);
+            }
+            Command::ShowActor(key) => {
+                self.filter = FilterForm {
+                    actor: key,
+                    ..FilterForm::default()
+                };
+                self.set_restriction(None);
+            }
+            Command::TogglePattern(p) => self.toggle_pattern(p),
+            Command::ToggleBookmarkedOnly => self.toggle_bookmarked_only(),
+            Command::ShowAll => self.set_restriction(None),
+            Command::SetPatternSettings(p) => self.set_pattern_settings(p),
+            Command::Sort(k) => self.settings.sort_by(k),
+            Command::SelectRow(r) => self.select_row(r),
+            Command::ClickRow(r) => self.select(r, false),
+            Command::SelectSeq(s) => self.select_seq(s),
+            Command::Deselect => {
+                self.selected = None;
+                self.selected_row = None;
+            }
+            Command::EditMark {
+                seq,
+                entry_id,
+                edit,
+            } => self.edit_mark(seq, &entry_id, |m| match edit {
+                MarkEdit::Bookmark(on) => m.bookmarked = on,
+                MarkEdit::Notes { tags, note } => {
+                    m.tags = tags;
+                    m.note = note;
+                }
+            }),
+            Command::ToggleTheme => self.settings.dark = !self.settings.dark,
+            Command::ToggleLocalTime => self.settings.local_time = !self.settings.local_time,
+            Command::DismissError => self.error = None,
+            Command::PickOpen
+            | Command::PickCheckpoint
+            | Command::PickVerifierKey
+            | Command::PickSealedArchive
+            | Command::PickReport
+            | Command::PickExportPath
+            | Command::ShowExportWindow
+            | Command::ShowOpenPathWindow => {
+                debug_assert!(false, "the viewer handles {c:?}");
+            }
+        }
+    }
+
+    /// Spawns a task for the open document.
+    fn spawn<T: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        lifetime: Lifetime,
+        job: Arc<Job>,
+        work: impl FnOnce(&Job) -> Result<T, String> + Send + 'static,
+        wrap: fn(Outcome<T>) -> TaskResult,
+    ) -> Arc<Job> {
+        self.tasks
+            .spawn(name, self.generation, lifetime, job, work, wrap)
     }
 
     /// Opens a file: archive, auditlens export or platform export (by content).
     pub fn open(&mut self, path: PathBuf) {
         self.close();
         self.generation += 1;
-        let generation = self.generation;
+        self.settings.remember(&path);
         let job = Arc::new(Job::new());
-        self.settings.recent.retain(|p| p != &path);
-        self.settings.recent.insert(0, path.clone());
-        self.settings.recent.truncate(10);
-        self.doc = Some(Document {
-            path: path.clone(),
-            format: None,
-            archive_path: None,
-            unsealed: false,
-            _temp: None,
-            archive: None,
-            index: None,
-            load_job: job.clone(),
-            search: None,
-            search_job: None,
-            sha256: None,
-            verify: VerifyState::Running(Arc::new(Job::new())),
-            verify_started: None,
-            checkpoint: None,
-            anchor: None,
-            finding_seqs: HashSet::new(),
-            patterns: None,
-            case: None,
-            open_time: Instant::now(),
-            first_frame: None,
-        });
-        let newest_first =
-            self.settings.sort_desc && matches!(self.settings.sort, SortKey::Seq | SortKey::Time);
-        let (tx, ctx) = self.sender();
-        spawn("open", move || {
-            let wake = || {
-                if let Some(c) = &ctx {
-                    c.request_repaint()
-                }
-            };
-            let fail = |message: String| {
-                let _ = tx.send(Msg::Failed {
-                    generation,
-                    message,
-                });
-                wake();
-            };
-            let format = match source::detect(&path) {
-                Ok(f) => f,
-                Err(e) => return fail(e.0),
-            };
-            let (archive_path, temp) = if format == Format::Archive {
-                if let Err(e) = Archive::open(&path) {
-                    return fail(e.0);
-                }
-                (path.clone(), None)
-            } else {
-                job.start_phase("reading export", 0);
-                let dir = match tempfile::Builder::new().prefix("auditlens-view").tempdir() {
-                    Ok(d) => d,
-                    Err(e) => return fail(format!("cannot create a temporary directory: {e}")),
-                };
-                let archive_path = dir.path().join("unsealed.sqlite");
-                let opts = auditlens_core::ingest::IngestOptions::default();
-                if let Err(e) = auditlens_core::ingest::ingest(
-                    &archive_path,
-                    std::slice::from_ref(&path),
-                    &opts,
-                    &job,
-                ) {
-                    return fail(format!("{}: {e}", path.display()));
-                }
-                (archive_path, Some(dir))
-            };
-            let _ = tx.send(Msg::Opened {
-                generation,
-                archive_path: archive_path.clone(),
-                temp,
-                format,
-                unsealed: !format.has_chain(),
-            });
-            wake();
-            // A first page at once, then the whole index (and filters).
-            match Index::load_prefix(&archive_path, PREFIX_ROWS, newest_first, &job) {
-                Ok(ix) if ix.complete => {
-                    let result = Ok(Arc::new(ix));
-                    let _ = tx.send(Msg::Index { generation, result });
-                    return wake();
-                }
-                Ok(ix) => {
-                    let result = Ok(Arc::new(ix));
-                    let _ = tx.send(Msg::Index { generation, result });
-                    wake();
-                }
-                Err(e) => return fail(e),
-            }
-            if job.is_cancelled() {
-                return;
-            }
-            let result = Index::load(&archive_path, &job).map(Arc::new);
-            index::release_free_memory();
-            let _ = tx.send(Msg::Index { generation, result });
-            wake();
-        });
-        let (tx, ctx) = self.sender();
-        let p = self
-            .doc
-            .as_ref()
-            .map(|d| d.path.clone())
-            .unwrap_or_default();
-        spawn("sha256", move || {
-            if let Ok(hex) = auditlens_core::digest::file_sha256(&p) {
-                let _ = tx.send(Msg::Sha { generation, hex });
-                if let Some(c) = ctx {
-                    c.request_repaint()
-                }
-            }
-        });
+        self.doc = Some(Document::opening(path.clone(), job.clone()));
+        let p = path.clone();
+        self.spawn(
+            task::OPEN,
+            Lifetime::Document,
+            job,
+            move |job| open_file(&p, job),
+            TaskResult::Opened,
+        );
+        self.spawn(
+            task::HASH,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |_| auditlens_core::digest::file_sha256(&path).map_err(|e| e.to_string()),
+            TaskResult::Hash,
+        );
     }
 
     pub fn close(&mut self) {
-        if let Some(d) = &self.doc {
-            d.load_job.cancel();
-            if let Some(j) = &d.search_job {
-                j.cancel();
-            }
-            if let VerifyState::Running(j) = &d.verify {
-                j.cancel();
-            }
-        }
-        if let Some(j) = &self.view_job {
-            j.cancel();
-        }
+        self.tasks.cancel_generation(self.generation);
         self.doc = None;
-        self.narrow_base = None;
+        self.base = None;
         self.view.clear();
-        self.view_job = None;
+        self.facets = None;
         self.applied = None;
         self.selected = None;
         self.selected_row = None;
         self.detail = None;
         self.rows.clear();
         self.pending_jump = None;
-        self.filter = FilterUi::default();
+        self.filter = FilterForm::default();
+        self.restrict = None;
     }
 
     /// (Re)starts verification of the open file, with the loaded checkpoint if any.
     pub fn start_verify(&mut self) {
-        let generation = self.generation;
-        let (tx, ctx) = self.sender();
+        let keys = self.settings.keys();
         let Some(doc) = &mut self.doc else { return };
         if doc.unsealed {
             doc.verify = VerifyState::Unsealed;
@@ -681,21 +265,24 @@ impl AppState {
         if let VerifyState::Running(j) = &doc.verify {
             j.cancel();
         }
-        let job = Arc::new(Job::new());
-        doc.verify = VerifyState::Running(job.clone());
-        doc.verify_started = Some(Instant::now());
         let path = doc.path.clone();
         let checkpoint = doc.checkpoint.clone();
-        let keys = self.settings.keys();
-        spawn("verify", move || {
-            let result =
-                proof::verify_signed(&path, checkpoint.as_ref(), &keys, &job).map(Box::new);
-            index::release_free_memory();
-            let _ = tx.send(Msg::Verified { generation, result });
-            if let Some(c) = ctx {
-                c.request_repaint()
-            }
-        });
+        let job = self.spawn(
+            task::VERIFY,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |job| {
+                let r = proof::verify_signed(&path, checkpoint.as_ref(), &keys, job)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                index::release_free_memory();
+                r
+            },
+            TaskResult::Verified,
+        );
+        if let Some(doc) = &mut self.doc {
+            doc.verify = VerifyState::Running(job);
+        }
     }
 
     pub fn cancel_verify(&mut self) {
@@ -721,14 +308,141 @@ impl AppState {
         }
     }
 
-    /// Adds a verifier key (KEY.pub) and verifies again, now checking the
-    /// checkpoint's signatures against it.
+    /// Reads a verifier key (KEY.pub), then verifies again, now checking
+    /// the checkpoint's signatures against it.
     pub fn add_verifier_key(&mut self, path: &Path) {
-        let key = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| VerifierKey::parse(&t).map_err(|e| e.to_string()));
-        match key {
-            Ok(k) => {
+        let p = path.to_path_buf();
+        self.spawn(
+            task::READ,
+            Lifetime::Own,
+            Arc::new(Job::new()),
+            move |_| {
+                std::fs::read_to_string(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| VerifierKey::parse(&t).map_err(|e| e.to_string()))
+                    .map_err(|e| format!("{} is not a verifier key: {e}", p.display()))
+            },
+            TaskResult::VerifierKey,
+        );
+    }
+
+    /// Reads a checkpoint file, then verifies against it.
+    pub fn load_checkpoint(&mut self, path: &Path) {
+        let p = path.to_path_buf();
+        self.spawn(
+            task::READ,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |_| {
+                std::fs::read_to_string(&p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| SignedCheckpoint::parse(&t))
+                    .map_err(|e| format!("{} is not a checkpoint: {e}", p.display()))
+            },
+            TaskResult::Checkpoint,
+        );
+    }
+
+    /// Takes in what the finished tasks brought (once per frame).
+    pub fn on_finished(&mut self, done: Vec<Finished<TaskResult>>) {
+        for f in done {
+            let current = f.generation == self.generation && self.doc.is_some();
+            self.on_result(f.result, current);
+        }
+    }
+
+    fn on_result(&mut self, result: TaskResult, current: bool) {
+        use Outcome::{Cancelled, Done, Failed};
+        match result {
+            // Results of work on a closed document are dropped.
+            TaskResult::Opened(_)
+            | TaskResult::Index(_)
+            | TaskResult::TextIndex(_)
+            | TaskResult::Hash(_)
+            | TaskResult::Verified(_)
+            | TaskResult::View(_)
+            | TaskResult::Scanned(_)
+            | TaskResult::Checkpoint(_)
+                if !current => {}
+            TaskResult::Opened(Done(o)) => {
+                if let Some(e) = &o.case_error {
+                    self.notice = Some(e.clone());
+                }
+                if let Some(doc) = &mut self.doc {
+                    doc.opened(o);
+                }
+                self.start_verify();
+                self.load_index(Some(PREFIX_ROWS));
+            }
+            TaskResult::Index(Done(ix)) => {
+                let complete = ix.complete;
+                if let Some(doc) = &mut self.doc {
+                    doc.index = Some(ix);
+                }
+                self.applied = None;
+                if complete {
+                    self.start_text_index();
+                    self.start_patterns();
+                } else {
+                    self.load_index(None);
+                }
+            }
+            TaskResult::Opened(Failed(e)) | TaskResult::Index(Failed(e)) => {
+                self.error = Some(e);
+                self.close();
+            }
+            TaskResult::TextIndex(Done(si)) => {
+                if let Some(doc) = &mut self.doc {
+                    doc.search = Some(si);
+                }
+                // A search still reading records is redone on the index;
+                // the Resource column sorts by the text index's ranks.
+                if (self.tasks.is_running(task::FILTER) && !self.filter.search.is_empty())
+                    || self.settings.sort == SortKey::Resource
+                {
+                    self.applied = None;
+                }
+            }
+            TaskResult::TextIndex(Failed(e)) => self.notice = Some(format!("text index: {e}")),
+            TaskResult::Hash(Done(hex)) => {
+                if let Some(doc) = &mut self.doc {
+                    doc.sha256 = Some(hex);
+                }
+            }
+            TaskResult::Hash(Failed(e)) => self.notice = Some(format!("SHA-256: {e}")),
+            TaskResult::Verified(outcome) => {
+                let Some(doc) = &mut self.doc else { return };
+                // A cancelled run that a newer one replaced says nothing.
+                let replaced = matches!(&doc.verify, VerifyState::Running(j) if !j.is_cancelled());
+                doc.verify = match outcome {
+                    Done(done) => {
+                        let (r, anchor) = *done;
+                        doc.anchor = anchor;
+                        doc.finding_seqs = r.findings.iter().filter_map(|f| f.seq).collect();
+                        VerifyState::Done(Box::new(r))
+                    }
+                    Cancelled if replaced => return,
+                    Cancelled => VerifyState::Cancelled,
+                    Failed(e) => VerifyState::Failed(e),
+                };
+            }
+            TaskResult::View(Done((view_gen, v))) if view_gen == self.view_gen => {
+                self.set_view(v);
+            }
+            TaskResult::View(Failed(e)) => self.error = Some(e),
+            TaskResult::Scanned(Done(r)) => {
+                if let Some(doc) = &mut self.doc {
+                    doc.patterns = Some(r);
+                }
+            }
+            TaskResult::Scanned(Failed(e)) => self.notice = Some(format!("patterns: {e}")),
+            TaskResult::Checkpoint(Done(c)) => {
+                if let Some(d) = &mut self.doc {
+                    d.checkpoint = Some(c);
+                }
+                self.start_verify();
+            }
+            TaskResult::VerifierKey(Done(k)) => {
                 let text = k.to_text();
                 if !self.settings.verifier_keys.contains(&text) {
                     self.settings.verifier_keys.push(text);
@@ -736,172 +450,116 @@ impl AppState {
                 self.notice = Some(format!("verifier key {} added", k.name));
                 self.start_verify();
             }
-            Err(e) => self.error = Some(format!("{} is not a verifier key: {e}", path.display())),
-        }
-    }
-
-    /// Reads a checkpoint file and verifies against it.
-    pub fn load_checkpoint(&mut self, path: &Path) {
-        match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| SignedCheckpoint::parse(&t))
-        {
-            Ok(c) => {
-                if let Some(d) = &mut self.doc {
-                    d.checkpoint = Some(c);
-                }
-                self.start_verify();
+            TaskResult::Checkpoint(Failed(e)) | TaskResult::VerifierKey(Failed(e)) => {
+                self.error = Some(e)
             }
-            Err(e) => self.error = Some(format!("{} is not a checkpoint: {e}", path.display())),
-        }
-    }
-
-    /// Handles what the workers sent. Called once per frame.
-    pub fn poll(&mut self) {
-        while let Ok(msg) = self.rx.try_recv() {
-            match msg {
-                Msg::Opened {
-                    generation,
-                    archive_path,
-                    temp,
-                    format,
-                    unsealed,
-                } if generation == self.generation => {
-                    if let Some(doc) = &mut self.doc {
-                        doc.format = Some(format);
-                        doc.unsealed = unsealed;
-                        doc._temp = temp;
-                        match Archive::open(&archive_path) {
-                            Ok(a) => {
-                                if !unsealed && format == Format::Archive {
-                                    match CaseFile::load(&case_path(&doc.path), a.id()) {
-                                        Ok(c) => doc.case = Some(c),
-                                        Err(e) => self.notice = Some(e),
-                                    }
-                                }
-                                doc.archive = Some(a)
-                            }
-                            Err(e) => self.error = Some(e.0),
-                        }
-                        doc.archive_path = Some(archive_path);
-                    }
-                    self.start_verify();
-                }
-                Msg::Index { generation, result } if generation == self.generation => {
-                    match result {
-                        Ok(ix) => {
-                            let complete = ix.complete;
-                            if let Some(doc) = &mut self.doc {
-                                doc.index = Some(ix);
-                            }
-                            self.applied = None;
-                            if complete {
-                                self.start_search_index();
-                                self.start_patterns();
-                            }
-                        }
-                        Err(e) => self.fail(e),
-                    }
-                }
-                Msg::Search { generation, result } if generation == self.generation => {
-                    if let Some(doc) = &mut self.doc {
-                        doc.search_job = None;
-                        match result {
-                            Ok(si) => {
-                                doc.search = Some(si);
-                                // A search still scanning records is redone on the index.
-                                if (self.view_job.is_some() && !self.filter.search.is_empty())
-                                    || self.settings.sort == SortKey::Resource
-                                {
-                                    self.applied = None;
-                                }
-                            }
-                            Err(e) if e == "cancelled" => {}
-                            Err(e) => self.notice = Some(format!("text index: {e}")),
-                        }
-                    }
-                }
-                Msg::Patterns { generation, result } if generation == self.generation => {
-                    match result {
-                        Ok(r) => {
-                            if let Some(doc) = &mut self.doc {
-                                doc.patterns = Some(r);
-                            }
-                        }
-                        Err(e) => self.notice = Some(format!("patterns: {e}")),
-                    }
-                }
-                Msg::Reported { result } => match result {
-                    Ok(p) => self.notice = Some(format!("report written to {}", p.display())),
-                    Err(e) => self.error = Some(format!("report: {e}")),
-                },
-                Msg::Sha { generation, hex } if generation == self.generation => {
-                    if let Some(doc) = &mut self.doc {
-                        doc.sha256 = Some(hex);
-                    }
-                }
-                Msg::Verified { generation, result } if generation == self.generation => {
-                    if let Some(doc) = &mut self.doc {
-                        doc.verify = match result {
-                            Ok(done) => {
-                                let (r, anchor) = *done;
-                                doc.anchor = anchor;
-                                doc.finding_seqs =
-                                    r.findings.iter().filter_map(|f| f.seq).collect();
-                                VerifyState::Done(Box::new(r))
-                            }
-                            Err(auditlens_core::verify::VerifyError::Cancelled) => {
-                                VerifyState::Cancelled
-                            }
-                            Err(e) => VerifyState::Failed(e.to_string()),
-                        };
-                    }
-                }
-                Msg::View {
-                    generation,
-                    view_gen,
-                    result,
-                    filter,
-                } if generation == self.generation && view_gen == self.view_gen => {
-                    self.view_job = None;
-                    match result {
-                        Ok((v, base)) => {
-                            self.narrow_base = Some((filter, base));
-                            self.set_view(v)
-                        }
-                        Err(e) if e == "cancelled" => {}
-                        Err(e) => self.error = Some(e),
-                    }
-                }
-                Msg::Exported { result } => {
-                    self.export.job = None;
-                    self.export.result = Some(result);
-                }
-                Msg::Failed {
-                    generation,
-                    message,
-                } if generation == self.generation => self.fail(message),
-                _ => {}
+            TaskResult::Exported(outcome) => {
+                self.last_export = match outcome {
+                    Done(r) => Some(Ok(r)),
+                    Failed(e) => Some(Err(e)),
+                    Cancelled => Some(Err("export cancelled; nothing was written".into())),
+                };
             }
+            TaskResult::Reported(Done(p)) => {
+                self.notice = Some(format!("report written to {}", p.display()))
+            }
+            TaskResult::Reported(Failed(e)) => self.error = Some(format!("report: {e}")),
+            TaskResult::SavedSealed(Done(p)) => {
+                self.notice = Some(format!("saved sealed archive {}", p.display()))
+            }
+            TaskResult::SavedSealed(Failed(e)) => self.error = Some(e),
+            TaskResult::CaseSaved(outcome) => {
+                if let Failed(e) = outcome {
+                    self.error = Some(format!("case notes not saved: {e}"));
+                }
+                self.save_pending_case();
+            }
+            // Cancelled work and superseded views: nothing to show.
+            TaskResult::Opened(Cancelled)
+            | TaskResult::Index(Cancelled)
+            | TaskResult::TextIndex(Cancelled)
+            | TaskResult::Hash(Cancelled)
+            | TaskResult::View(_)
+            | TaskResult::Scanned(Cancelled)
+            | TaskResult::Reported(Cancelled)
+            | TaskResult::SavedSealed(Cancelled)
+            | TaskResult::Checkpoint(Cancelled)
+            | TaskResult::VerifierKey(Cancelled) => {}
         }
     }
 
-    fn fail(&mut self, message: String) {
-        if message != "cancelled" {
-            self.error = Some(message);
+    /// Loads the row index on a worker: with `prefix`, only the first (or,
+    /// sorted newest first, the last) entries, to show a page at once.
+    fn load_index(&mut self, prefix: Option<u64>) {
+        let Some(path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+            return;
+        };
+        let newest_first =
+            self.settings.sort_desc && matches!(self.settings.sort, SortKey::Seq | SortKey::Time);
+        let job = Arc::new(Job::new());
+        if let Some(d) = &mut self.doc {
+            d.load_job = job.clone();
         }
-        self.close();
+        self.spawn(
+            task::INDEX,
+            Lifetime::Document,
+            job,
+            move |job| {
+                let ix = match prefix {
+                    Some(n) => Index::load_prefix(&path, n, newest_first, job),
+                    None => Index::load(&path, job),
+                };
+                index::release_free_memory();
+                ix.map(Arc::new)
+            },
+            TaskResult::Index,
+        );
     }
 
-    /// Is any background work running (the UI keeps repainting while so)?
+    /// Builds the free-text index on a worker thread (after the index).
+    fn start_text_index(&mut self) {
+        let Some(doc) = &self.doc else { return };
+        let (Some(ix), Some(path)) = (doc.index.clone(), doc.archive_path.clone()) else {
+            return;
+        };
+        self.spawn(
+            task::TEXT_INDEX,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |job| {
+                let si = SearchIndex::build(&path, &ix, job).map(Arc::new);
+                index::release_free_memory();
+                si
+            },
+            TaskResult::TextIndex,
+        );
+    }
+
+    /// Finds the patterns to watch on a worker thread (after the index), with
+    /// the core's scanner, as `auditlens scan` does.
+    fn start_patterns(&mut self) {
+        let settings = self.pattern_settings.clone();
+        let Some(path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+            return;
+        };
+        self.spawn(
+            task::SCAN,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |job| {
+                auditlens_core::archive::Archive::open(&path)
+                    .map_err(|e| e.0)
+                    .and_then(|a| auditlens_core::patterns::scan_archive(&a, &settings, job))
+                    .map(Arc::new)
+            },
+            TaskResult::Scanned,
+        );
+    }
+
+    /// Is any background work running, or is the view about to be
+    /// recomputed (the UI keeps repainting while so)?
     pub fn busy(&self) -> bool {
-        self.view_job.is_some()
-            || self.export.job.is_some()
-            || self.doc.as_ref().is_some_and(|d| d.search_job.is_some())
-            || self
-                .doc
-                .as_ref()
-                .is_some_and(|d| !d.index_complete() || matches!(d.verify, VerifyState::Running(_)))
+        self.tasks.any()
     }
 
     pub fn index(&self) -> Option<&Arc<Index>> {
@@ -914,116 +572,112 @@ impl AppState {
         self.filter.to_filter(newest).0
     }
 
+    /// The query for the current filter, sort and restriction.
+    fn query(&self) -> Query {
+        Query {
+            filter: self.current_filter(),
+            sort: self.settings.sort,
+            descending: self.settings.sort_desc,
+            restriction: self.restrict.clone(),
+        }
+    }
+
     /// No background work is running and the view reflects the current filter and sort.
     pub fn settled(&self) -> bool {
         let Some(ix) = self.index() else {
             return !self.busy();
         };
-        if !ix.complete {
-            return false;
-        }
-        let newest = ix.time_span().map(|(_, max)| max);
-        let (f, _) = self.filter.to_filter(newest);
-        let key = (
-            f,
-            self.settings.sort,
-            self.settings.sort_desc,
-            self.generation,
-            self.restrict.as_ref().map(|r| r.id),
-        );
-        !self.busy() && self.applied.as_ref() == Some(&key)
+        ix.complete
+            && !self.busy()
+            && self.applied.as_ref() == Some(&(self.generation, self.query().key()))
     }
 
-    /// Recomputes the view when the filter or sort changed since the last time.
+    /// Recomputes the view when the filter, sort or restriction changed
+    /// since the last time: in the frame when that is cheap and reads no
+    /// record, else on a worker (the last one is cancelled).
     pub fn refresh_view(&mut self) {
         let Some(ix) = self.index().cloned() else {
             return;
         };
         let newest = ix.time_span().map(|(_, max)| max);
-        let (f, err) = self.filter.to_filter(newest);
-        self.filter_error = err;
-        let key = (
-            f.clone(),
-            self.settings.sort,
-            self.settings.sort_desc,
-            self.generation,
-            self.restrict.as_ref().map(|r| r.id),
-        );
+        self.filter_error = self.filter.to_filter(newest).1;
+        let q = self.query();
+        let key = (self.generation, q.key());
         if self.applied.as_ref() == Some(&key) {
             return;
         }
         self.applied = Some(key);
-        if let Some(j) = self.view_job.take() {
+        for j in self.tasks.running(task::FILTER) {
             j.cancel();
         }
         self.view_gen += 1;
-        let (sort, desc) = (self.settings.sort, self.settings.sort_desc);
         if !ix.complete {
             // The first page only, unfiltered, until the whole index is in.
             let mut v: Vec<u32> = (0..ix.len() as u32).collect();
-            ix.sort(&mut v, sort, desc, None);
-            self.set_view(v);
+            ix.sort(&mut v, q.sort, q.descending, None);
+            self.view = v;
+            self.after_view_change();
             return;
         }
-        let text = self.doc.as_ref().and_then(|d| d.search.clone());
-        let base = self
-            .narrow_base
-            .as_ref()
-            .filter(|(old, _)| text.is_some() && narrows(old, &f))
-            .map(|(_, b)| b.clone());
-        if !index::needs_records(&without_indexed_search(&f, text.is_some()))
-            && ix.len() <= SYNC_FILTER_LIMIT
-        {
-            let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
-            self.narrow_base = Some((f.clone(), Arc::new(v.clone())));
-            restrict(&ix, &mut v, self.restrict.as_ref());
-            ix.sort(
-                &mut v,
-                sort,
-                desc,
-                text.as_ref().map(|t| &t.resource_rank[..]),
-            );
-            self.set_view(v);
-            return;
-        }
-        let Some(archive_path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
+        let Some(doc) = &self.doc else { return };
+        let Some(archive) = doc.archive_path.clone() else {
             return;
         };
-        let job = Arc::new(Job::new());
-        self.view_job = Some(job.clone());
-        let (generation, view_gen) = (self.generation, self.view_gen);
-        let (tx, ctx) = self.sender();
-        let restriction = self.restrict.clone();
-        spawn("filter", move || {
-            let mut v = filter_indexed(&ix, text.as_deref(), &f, base.as_deref());
-            let rest = without_indexed_search(&f, text.is_some());
-            let result = if index::needs_records(&rest) {
-                index::refine_with_records(&ix, &archive_path, &v, &rest, &job)
-            } else {
-                Ok(std::mem::take(&mut v))
-            };
-            let result = result.map(|v| {
-                let base = Arc::new(v.clone());
-                let mut v = v;
-                restrict(&ix, &mut v, restriction.as_ref());
-                ix.sort(
-                    &mut v,
-                    sort,
-                    desc,
-                    text.as_ref().map(|t| &t.resource_rank[..]),
-                );
-                (v, base)
-            });
-            let _ = tx.send(Msg::View {
-                generation,
-                view_gen,
-                result,
-                filter: f,
-            });
-            if let Some(c) = ctx {
-                c.request_repaint()
-            }
-        });
+        let text = doc.search.clone();
+        let src = Sources {
+            index: &ix,
+            text: text.as_deref(),
+            archive: &archive,
+        };
+        match query::compute(
+            &src,
+            &q,
+            self.base.as_ref(),
+            Reads::IndexesOnly,
+            &Job::new(),
+        ) {
+            Ok(Ok(v)) => return self.set_view(v),
+            Ok(Err(NeedsRecords)) => {}
+            Err(e) => return self.error = Some(e),
+        }
+        let prior = self.base.clone();
+        let view_gen = self.view_gen;
+        self.spawn(
+            task::FILTER,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |job| {
+                let src = Sources {
+                    index: &ix,
+                    text: text.as_deref(),
+                    archive: &archive,
+                };
+                match query::compute(&src, &q, prior.as_ref(), Reads::Records, job)? {
+                    Ok(v) => Ok((view_gen, v)),
+                    Err(NeedsRecords) => Err("the view needs the records".into()),
+                }
+            },
+            TaskResult::View,
+        );
+    }
+
+    fn set_view(&mut self, v: View) {
+        self.view = v.rows;
+        self.facets = Some(v.facets);
+        self.base = Some(v.base);
+        self.after_view_change();
+    }
+
+    /// Keeps the selection on its entry if still shown, or makes a pending jump.
+    fn after_view_change(&mut self) {
+        if let Some(seq) = self.pending_jump.take() {
+            self.select_seq(seq);
+            return;
+        }
+        self.selected_row = self.selected.and_then(|s| self.row_of_seq(s));
+        if self.selected_row.is_none() {
+            self.selected = None;
+        }
     }
 
     /// Looks for the patterns again, with new thresholds.
@@ -1042,28 +696,6 @@ impl AppState {
         if self.index().is_some_and(|ix| ix.complete) {
             self.start_patterns();
         }
-    }
-
-    /// Finds the patterns to watch on a worker thread (after the index), with
-    /// the core's scanner, as `auditlens scan` does.
-    fn start_patterns(&mut self) {
-        let generation = self.generation;
-        let (tx, ctx) = self.sender();
-        let settings = self.pattern_settings.clone();
-        let Some(path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
-            return;
-        };
-        spawn("patterns", move || {
-            let job = Job::new();
-            let result = Archive::open(&path)
-                .map_err(|e| e.0)
-                .and_then(|a| auditlens_core::patterns::scan_archive(&a, &settings, &job))
-                .map(Arc::new);
-            let _ = tx.send(Msg::Patterns { generation, result });
-            if let Some(c) = ctx {
-                c.request_repaint()
-            }
-        });
     }
 
     /// Shows only `seqs` (on top of the filter), or everything again with `None`.
@@ -1110,30 +742,54 @@ impl AppState {
         self.set_restriction(Some((BOOKMARKED.to_string(), seqs)));
     }
 
-    /// Changes the case notes of `seq` and saves the case file beside the archive.
+    /// Changes the case notes of `seq` and saves the case file beside the
+    /// archive (on a worker; a failure is shown).
     pub fn edit_mark(&mut self, seq: u64, entry_id: &str, edit: impl FnOnce(&mut Mark)) {
         let Some(doc) = &mut self.doc else { return };
-        if doc.unsealed || doc.format != Some(Format::Archive) {
+        if !doc.is_sealed_archive() {
             self.notice =
                 Some("case notes need a sealed archive: save this file as one first".to_string());
             return;
         }
-        let Some(archive) = &doc.archive else { return };
-        let path = case_path(&doc.path);
-        if doc.case.is_none() {
-            match CaseFile::load(&path, archive.id()) {
-                Ok(c) => doc.case = Some(c),
-                Err(e) => {
-                    self.error = Some(e);
-                    return;
-                }
-            }
-        }
-        let Some(case) = &mut doc.case else { return };
+        let Some(case) = &mut doc.case else {
+            let path = case_path(&doc.path);
+            // Read when the archive was opened; absent only if that failed.
+            self.error = Some(format!(
+                "{} could not be read when the archive was opened, so notes cannot be \
+                 saved there; move it aside and open the archive again",
+                path.display()
+            ));
+            return;
+        };
         edit(case.mark_mut(seq, entry_id));
-        if let Err(e) = case.save(&path) {
-            self.error = Some(e);
+        self.save_case();
+    }
+
+    /// Saves the case file on a worker, one save at a time: an edit made
+    /// while a save runs is saved when it ends (even if the document was
+    /// closed meanwhile), so an older state is never renamed into place
+    /// after a newer one.
+    fn save_case(&mut self) {
+        let Some(doc) = &self.doc else { return };
+        let Some(case) = doc.case.clone() else { return };
+        self.pending_case = Some((case_path(&doc.path), case));
+        self.save_pending_case();
+    }
+
+    fn save_pending_case(&mut self) {
+        if self.tasks.is_running(task::CASE) {
+            return;
         }
+        let Some((path, case)) = self.pending_case.take() else {
+            return;
+        };
+        self.spawn(
+            task::CASE,
+            Lifetime::Own,
+            Arc::new(Job::new()),
+            move |_| case.save(&path),
+            TaskResult::CaseSaved,
+        );
     }
 
     /// The case notes of `seq`, if any.
@@ -1145,7 +801,7 @@ impl AppState {
     /// with the current filter, checkpoint, keys and case notes.
     pub fn start_report(&mut self, out: PathBuf) {
         let Some(doc) = &self.doc else { return };
-        if doc.unsealed || doc.format != Some(Format::Archive) {
+        if !doc.is_sealed_archive() {
             self.error =
                 Some("the report is about a sealed archive: save this file as one first".into());
             return;
@@ -1156,22 +812,24 @@ impl AppState {
         let filter = self.current_filter();
         let settings = self.pattern_settings.clone();
         let keys = self.settings.keys();
-        let (tx, ctx) = self.sender();
         self.notice = Some("writing the report…".into());
-        spawn("report", move || {
-            use auditlens_core::audit_report::{ReportInput, gather, to_html};
-            let result = gather(
-                &ReportInput {
-                    archive: &path,
-                    checkpoint: checkpoint.as_ref(),
-                    keys: &keys,
-                    filter: &filter,
-                    patterns: &settings,
-                    case: case.as_ref(),
-                },
-                &Job::new(),
-            )
-            .and_then(|facts| {
+        self.spawn(
+            task::REPORT,
+            Lifetime::Own,
+            Arc::new(Job::new()),
+            move |job| {
+                use auditlens_core::audit_report::{ReportInput, gather, to_html};
+                let facts = gather(
+                    &ReportInput {
+                        archive: &path,
+                        checkpoint: checkpoint.as_ref(),
+                        keys: &keys,
+                        filter: &filter,
+                        patterns: &settings,
+                        case: case.as_ref(),
+                    },
+                    job,
+                )?;
                 let twin = out.with_extension("json");
                 std::fs::write(&out, to_html(&facts))
                     .and_then(|_| {
@@ -1182,45 +840,58 @@ impl AppState {
                     })
                     .map_err(|e| format!("{}: {e}", out.display()))?;
                 Ok(out)
-            });
-            let _ = tx.send(Msg::Reported { result });
-            if let Some(c) = ctx {
-                c.request_repaint()
-            }
-        });
+            },
+            TaskResult::Reported,
+        );
     }
 
-    /// Builds the free-text index on a worker thread (after the index).
-    fn start_search_index(&mut self) {
-        let generation = self.generation;
-        let (tx, ctx) = self.sender();
-        let Some(doc) = &mut self.doc else { return };
-        let (Some(ix), Some(path)) = (doc.index.clone(), doc.archive_path.clone()) else {
+    /// Starts exporting the shown entries with the core exporter.
+    pub fn start_export(&mut self, out: PathBuf, format: ExportFormat) {
+        let Some(archive_path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
             return;
         };
-        let job = Arc::new(Job::new());
-        doc.search_job = Some(job.clone());
-        spawn("text-index", move || {
-            let result = SearchIndex::build(&path, &ix, &job).map(Arc::new);
-            index::release_free_memory();
-            let _ = tx.send(Msg::Search { generation, result });
-            if let Some(c) = ctx {
-                c.request_repaint()
-            }
-        });
+        let Some(ix) = self.index().cloned() else {
+            return;
+        };
+        let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.seq(p as usize)).collect();
+        seqs.sort_unstable();
+        let filter = self.current_filter();
+        self.last_export = None;
+        self.spawn(
+            task::EXPORT,
+            Lifetime::Own,
+            Arc::new(Job::new()),
+            move |job| {
+                let a = auditlens_core::archive::Archive::open(&archive_path).map_err(|e| e.0)?;
+                auditlens_core::export::export_seqs(&a, &filter, Some(&seqs), format, &out, job)
+                    .map_err(|e| e.to_string())
+            },
+            TaskResult::Exported,
+        );
     }
 
-    fn set_view(&mut self, v: Vec<u32>) {
-        self.view = v;
-        if let Some(seq) = self.pending_jump.take() {
-            self.select_seq(seq);
+    /// Copies the temporary archive of an unsealed export to `out`.
+    pub fn save_sealed(&mut self, out: &Path) {
+        let Some(src) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
             return;
-        }
-        self.selected_row = self.selected.and_then(|s| self.row_of_seq(s));
-        if self.selected_row.is_none() {
-            self.selected = None;
-            self.detail = None;
-        }
+        };
+        let out = out.to_path_buf();
+        self.spawn(
+            task::SAVE,
+            Lifetime::Own,
+            Arc::new(Job::new()),
+            move |_| {
+                if out.exists() {
+                    return Err(format!(
+                        "{} already exists; choose a new file name",
+                        out.display()
+                    ));
+                }
+                std::fs::copy(&src, &out).map_err(|e| format!("{}: {e}", out.display()))?;
+                Ok(out)
+            },
+            TaskResult::SavedSealed,
+        );
     }
 
     pub fn seq_at(&self, row: usize) -> Option<u64> {
@@ -1236,13 +907,22 @@ impl AppState {
 
     /// Selects a display row (clamped) and scrolls it into view.
     pub fn select_row(&mut self, row: usize) {
+        self.select(row, true);
+    }
+
+    /// Selects a display row (clamped); `scroll` brings it into view (a
+    /// clicked row is in view already).
+    fn select(&mut self, row: usize, scroll: bool) {
         if self.view.is_empty() {
             return;
         }
         let row = row.min(self.view.len() - 1);
         self.selected_row = Some(row);
         self.selected = self.seq_at(row);
-        self.scroll_to_row = Some(row);
+        if scroll {
+            let id = self.scroll_to_row.map_or(1, |(id, _)| id + 1);
+            self.scroll_to_row = Some((id, row));
+        }
     }
 
     /// Selects an entry by seq, clearing the filter if it hides the entry.
@@ -1253,231 +933,41 @@ impl AppState {
             // Jump once the whole index is in.
             self.pending_jump = Some(seq);
         } else if self.index().and_then(|i| i.position(seq)).is_some() {
-            self.filter = FilterUi::default();
+            self.filter = FilterForm::default();
+            self.set_restriction(None);
             self.pending_jump = Some(seq);
-            self.applied = None;
             self.refresh_view();
         } else {
             self.notice = Some(format!("entry {seq} is not in the archive"));
         }
     }
 
-    /// Makes sure the rows for these display positions are in the cache
-    /// (one indexed point query for all that are missing).
-    pub fn fetch_rows(&mut self, range: std::ops::Range<usize>) {
-        let Some(ix) = self.index().cloned() else {
-            return;
-        };
-        let missing: Vec<u64> = self.view
-            [range.start.min(self.view.len())..range.end.min(self.view.len())]
-            .iter()
-            .map(|&p| ix.seq(p as usize))
-            .filter(|s| !self.rows.contains_key(s))
-            .collect();
-        if missing.is_empty() {
-            return;
-        }
-        if self.rows.len() > ROW_CACHE_LIMIT {
-            self.rows.clear();
-        }
+    /// Reads what the frame will show from the records: the selected entry
+    /// in full (when the selection changed) and the table rows of `seqs`.
+    /// Both are indexed point reads: measured well under a millisecond (see
+    /// `benches/viewer.rs`), so they stay in the frame.
+    pub fn read_shown(&mut self, seqs: &[u64]) {
         let Some(archive) = self.doc.as_ref().and_then(|d| d.archive.as_ref()) else {
             return;
         };
-        let mut got = Vec::new();
-        let result = archive.for_each_record_at(&missing, |seq, t| {
-            let text = match auditlens_core::record_view::RecordView::parse(t) {
-                Ok(v) => RowText::from_view(&v),
-                // The full parser words the error for people.
-                Err(_) => match auditlens_core::archive::parse_record(t) {
-                    Ok(e) => RowText::from_entry(&e),
-                    Err(m) => RowText::unreadable(&m),
-                },
-            };
-            got.push((seq, text.safe()));
-        });
-        let result = result.map(|()| got);
-        match result {
-            Ok(got) => {
-                for s in &missing {
-                    self.rows
-                        .entry(*s)
-                        .or_insert_with(|| RowText::unreadable("missing"));
-                }
-                for (s, t) in got {
-                    self.rows.insert(s, t);
-                }
+        match self.selected {
+            Some(seq) if self.detail.as_ref().is_none_or(|d| d.seq != seq) => {
+                self.detail = Some(Detail::read(archive, seq));
             }
-            Err(e) => self.error = Some(format!("reading rows: {e}")),
+            None => self.detail = None,
+            Some(_) => {}
         }
-    }
-
-    /// The selected entry, read in full (cached while the selection stays).
-    pub fn detail(&mut self) -> Option<&Detail> {
-        let seq = self.selected?;
-        if self.detail.as_ref().is_none_or(|d| d.seq != seq) {
-            let archive = self.doc.as_ref()?.archive.as_ref()?;
-            let result = read_entry(archive, seq);
-            let diff = match &result {
-                Ok(s) if s.entry.before.is_some() && s.entry.after.is_some() => {
-                    diff::diff(s.entry.before.as_ref(), s.entry.after.as_ref())
-                }
-                _ => Vec::new(),
-            };
-            self.detail = Some(Detail { seq, result, diff });
+        if let Err(e) = self.rows.fetch(archive, seqs) {
+            self.error = Some(e);
         }
-        self.detail.as_ref()
     }
 
     /// The selected entry as JSON (with seq and hashes), for the clipboard.
-    pub fn selected_json(&mut self) -> Option<String> {
-        let d = self.detail()?;
-        let s = d.result.as_ref().ok()?;
-        Some(entry_json(s))
-    }
-
-    /// Starts exporting the shown entries with the core exporter.
-    pub fn start_export(&mut self, out: PathBuf, format: ExportFormat) {
-        let Some(archive_path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
-            return;
-        };
-        let Some(ix) = self.index().cloned() else {
-            return;
-        };
-        let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.seq(p as usize)).collect();
-        seqs.sort_unstable();
-        let filter = self.current_filter();
-        let job = Arc::new(Job::new());
-        self.export.job = Some(job.clone());
-        self.export.result = None;
-        let (tx, ctx) = self.sender();
-        spawn("export", move || {
-            let result = Archive::open(&archive_path).map_err(|e| e.0).and_then(|a| {
-                auditlens_core::export::export_seqs(&a, &filter, Some(&seqs), format, &out, &job)
-                    .map_err(|e| e.to_string())
-            });
-            let _ = tx.send(Msg::Exported { result });
-            if let Some(c) = ctx {
-                c.request_repaint()
-            }
-        });
-    }
-
-    /// Copies the temporary archive of an unsealed export to `out`.
-    pub fn save_sealed(&mut self, out: &Path) {
-        let Some(src) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
-            return;
-        };
-        if out.exists() {
-            self.error = Some(format!(
-                "{} already exists; choose a new file name",
-                out.display()
-            ));
-            return;
-        }
-        match std::fs::copy(&src, out) {
-            Ok(_) => self.notice = Some(format!("saved sealed archive {}", out.display())),
-            Err(e) => self.error = Some(format!("{}: {e}", out.display())),
-        }
-    }
-}
-
-/// Does every entry that `new` accepts pass `old` too, because only the
-/// search text grew (the old needle is inside the new one)?
-fn narrows(old: &Filter, new: &Filter) -> bool {
-    let (Some(o), Some(n)) = (old.search.as_deref(), new.search.as_deref()) else {
-        return false;
-    };
-    let same_rest = Filter {
-        search: None,
-        ..old.clone()
-    } == Filter {
-        search: None,
-        ..new.clone()
-    };
-    same_rest && indexed_needle(new).is_some() && n.to_lowercase().contains(&o.to_lowercase())
-}
-
-/// The lower-cased needle, when the text index can answer it.
-fn indexed_needle(f: &Filter) -> Option<String> {
-    let q = f.search.as_deref()?.to_lowercase();
-    search::supports(&q).then_some(q)
-}
-
-/// What is left for the records to decide once the text index answered the search.
-fn without_indexed_search(f: &Filter, have_text_index: bool) -> Filter {
-    let mut rest = f.clone();
-    if have_text_index && indexed_needle(f).is_some() {
-        rest.search = None;
-    }
-    rest
-}
-
-/// Positions passing the structured filter and, when the text index is
-/// there and can answer it, the free-text search.
-/// `base`, when given, is the (position-ordered) result of a filter that
-/// [`narrows`] says contains every entry `f` accepts.
-fn filter_indexed(
-    ix: &Index,
-    text: Option<&SearchIndex>,
-    f: &Filter,
-    base: Option<&Vec<u32>>,
-) -> Vec<u32> {
-    if let (Some(t), Some(q), Some(b)) = (text, indexed_needle(f), base) {
-        return t.filter(&q, b);
-    }
-    let v = ix.candidates(f);
-    match (text, indexed_needle(f)) {
-        (Some(t), Some(q)) => t.filter(&q, &v),
-        _ => v,
-    }
-}
-
-/// Reads one stored entry by seq, with an error worded for the status line.
-pub fn read_entry(archive: &Archive, seq: u64) -> Result<StoredEntry, String> {
-    archive
-        .entry(seq)
-        .map_err(|e| e.0)?
-        .ok_or_else(|| format!("entry {seq} is not in the archive"))
-}
-
-/// The entry as pretty JSON: seq, hashes and the record.
-pub fn entry_json(s: &StoredEntry) -> String {
-    use auditlens_core::json::Json;
-    let mut m = std::collections::BTreeMap::new();
-    m.insert("seq".to_string(), Json::Number(s.seq.to_string()));
-    m.insert("leaf_hash".to_string(), Json::String(s.leaf_hash.to_hex()));
-    m.insert(
-        "chain_hash".to_string(),
-        Json::String(s.chain_hash.to_hex()),
-    );
-    m.insert("record".to_string(), s.entry.to_record());
-    Json::Object(m).to_pretty()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The table's fast path (borrowed view) shows what the full parse shows.
-    #[test]
-    fn row_text_from_view_matches_entry() {
-        for name in ["audit-sample.sqlite", "tampered.sqlite"] {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("sample-data")
-                .join(name);
-            let a = Archive::open(&path).unwrap();
-            let mut n = 0;
-            a.for_each_record(|_, bytes| {
-                if let (Ok(v), Ok(e)) = (
-                    auditlens_core::record_view::RecordView::parse(bytes),
-                    auditlens_core::archive::parse_record(bytes),
-                ) {
-                    assert_eq!(RowText::from_view(&v), RowText::from_entry(&e));
-                    n += 1;
-                }
-            })
-            .unwrap();
-            assert!(n > 1000, "{n}");
-        }
+    pub fn selected_json(&self) -> Option<String> {
+        let d = self
+            .detail
+            .as_ref()
+            .filter(|d| Some(d.seq) == self.selected)?;
+        Some(entry_json(d.result.as_ref().ok()?))
     }
 }
