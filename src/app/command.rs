@@ -40,8 +40,13 @@ pub enum Command {
         format: ExportFormat,
     },
     CancelExport,
-    /// The filter as the filter panel (or the timeline) now has it.
+    /// The filter as the filter panel now has it.
     SetFilter(FilterForm),
+    /// Clear the search text (Esc).
+    ClearSearch,
+    /// Show the time range `[from, to)` (ms), as dragged on the timeline;
+    /// `None`: every time again.
+    SetTimeRange(Option<(i64, i64)>),
     /// Back to every entry: no filter, no restriction.
     ClearFilters,
     /// Everything the actor with this key did.

@@ -123,7 +123,6 @@ impl Viewer {
 
     /// Draws one frame into `ui` (the whole window); panels emit commands.
     pub fn draw(&mut self, ui: &mut egui::Ui) {
-        let ctx = ui.ctx().clone();
         let s = &self.state;
         let p = &mut self.panels;
         let cmds = &mut self.commands;
@@ -155,12 +154,12 @@ impl Viewer {
             p.actor.ui(ui, s);
             p.table.ui(ui, s, cmds);
         });
-        p.export.ui(&ctx, s, cmds);
-        p.open.ui(&ctx, cmds);
-        p.error.ui(&ctx, s, cmds);
+        p.export.ui(ui, s, cmds);
+        p.open.ui(ui, cmds);
+        p.error.ui(ui, s, cmds);
         if !cmds.is_empty() {
             // Applied in the next frame's logic: make sure it comes.
-            ctx.request_repaint();
+            ui.ctx().request_repaint();
         }
     }
 
@@ -282,9 +281,7 @@ impl Viewer {
     fn escape(&mut self) {
         let s = &self.state;
         let c = if !s.filter.search.is_empty() {
-            let mut f = s.filter.clone();
-            f.search.clear();
-            Command::SetFilter(f)
+            Command::ClearSearch
         } else if self.panels.export.open || self.panels.open.is_open() {
             self.panels.export.open = false;
             self.panels.open.close();

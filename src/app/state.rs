@@ -151,6 +151,9 @@ impl AppState {
                 }
             }
             Command::SetFilter(f) => self.filter = f,
+            Command::ClearSearch => self.filter.search.clear(),
+            Command::SetTimeRange(Some((from, to))) => self.filter.set_time_range(from, to),
+            Command::SetTimeRange(None) => self.filter.clear_time_range(),
             Command::ClearFilters => {
                 self.filter = FilterForm::default();
                 self.set_restriction(None);

@@ -9,9 +9,9 @@ use crate::app::state::AppState;
 pub struct ErrorModal;
 
 impl ErrorModal {
-    pub fn ui(&mut self, ctx: &egui::Context, s: &AppState, cmds: &mut Commands) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, s: &AppState, cmds: &mut Commands) {
         let Some(msg) = &s.error else { return };
-        let modal = egui::Modal::new(egui::Id::unique("auditlens-error")).show(ctx, |ui| {
+        let modal = egui::Modal::new(egui::Id::unique("auditlens-error")).show(ui.ctx(), |ui| {
             ui.set_max_width(480.0);
             ui.heading("Cannot do that");
             ui.label(msg);

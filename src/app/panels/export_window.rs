@@ -26,7 +26,7 @@ impl Default for ExportWindow {
 }
 
 impl ExportWindow {
-    pub fn ui(&mut self, ctx: &egui::Context, s: &AppState, cmds: &mut Commands) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, s: &AppState, cmds: &mut Commands) {
         if !self.open {
             return;
         }
@@ -35,7 +35,7 @@ impl ExportWindow {
             .open(&mut open)
             .collapsible(false)
             .resizable(false)
-            .show(ctx, |ui| {
+            .show(ui.ctx(), |ui| {
                 ui.label(format!(
                     "Exports the {} entries shown, with their seq and hashes, so the file can be verified.",
                     thousands(s.view.len() as u64)

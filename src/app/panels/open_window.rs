@@ -24,7 +24,7 @@ impl OpenWindow {
         self.text.is_some()
     }
 
-    pub fn ui(&mut self, ctx: &egui::Context, cmds: &mut Commands) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, cmds: &mut Commands) {
         let Some(text) = &mut self.text else {
             return;
         };
@@ -32,7 +32,7 @@ impl OpenWindow {
         let mut go = false;
         egui::Window::new("Open file")
             .collapsible(false)
-            .show(ctx, |ui| {
+            .show(ui.ctx(), |ui| {
                 ui.label(
                     "No file dialog is available here; type the path of an archive or export.",
                 );

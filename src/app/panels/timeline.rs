@@ -174,14 +174,11 @@ impl Timeline {
             && let (Some(a), Some(p)) = (self.drag_from.take(), resp.interact_pointer_pos())
             && (a - p.x).abs() > 3.0
         {
-            let mut f = s.filter.clone();
-            f.set_time_range(time_at(a.min(p.x)), time_at(a.max(p.x)) + 1);
-            cmds.push(Command::SetFilter(f));
+            let range = (time_at(a.min(p.x)), time_at(a.max(p.x)) + 1);
+            cmds.push(Command::SetTimeRange(Some(range)));
         }
         if resp.double_clicked() {
-            let mut f = s.filter.clone();
-            f.clear_time_range();
-            cmds.push(Command::SetFilter(f));
+            cmds.push(Command::SetTimeRange(None));
         }
         ui.horizontal(|ui| {
             // Drawn swatches: the default fonts have no square glyph.
