@@ -462,7 +462,10 @@ fn selecting_an_update_shows_the_diff() {
     wait_for(&mut h, "open", loaded_and_verified);
     // e04 is the 4th entry; click its row via its time cell.
     h.get_by_label("2025-03-02 09:30:00.000").click();
-    wait_for(&mut h, "select", |v| v.state.selected.is_some());
+    // The entry is read on a worker: settled once it is in.
+    wait_for(&mut h, "select", |v| {
+        v.state.selected.is_some() && v.state.settled()
+    });
     assert_eq!(h.state().state.selected, Some(4));
     h.get_by_label("config.temperature: 0.2 → 0.7");
     h.get_by_label("labels[2]: (absent) → \"production\"");
@@ -471,6 +474,7 @@ fn selecting_an_update_shows_the_diff() {
     h.key_press(egui::Key::ArrowDown);
     h.run_steps(2);
     assert_eq!(h.state().state.selected, Some(5));
+    wait_for(&mut h, "read", |v| v.state.settled());
     let json = h.state_mut().state.selected_json().unwrap();
     assert!(
         json.contains("\"seq\": 5") && json.contains("e05"),
@@ -479,6 +483,7 @@ fn selecting_an_update_shows_the_diff() {
     // A non-object state: "staging" → "production".
     h.key_press(egui::Key::ArrowDown);
     h.run_steps(2);
+    wait_for(&mut h, "read", |v| v.state.settled());
     h.get_by_label("(value): \"staging\" → \"production\"");
 }
 
@@ -1092,7 +1097,9 @@ fn the_table_gets_the_room_until_an_entry_is_selected() {
 
     // Select the second row: its detail opens, the entry's heading at the top.
     h.get_by_label(&time_of(&h, 1)).click();
-    wait_for(&mut h, "selected", |v| v.state.selected_row == Some(1));
+    wait_for(&mut h, "selected", |v| {
+        v.state.selected_row == Some(1) && v.state.settled()
+    });
     let copy = h.get_by_label("Copy entry").rect();
     let field = h.get_by_label("Entry id").rect();
     let last_row = h.get_by_label(&time_of(&h, 1)).rect();
@@ -1116,7 +1123,9 @@ fn the_table_gets_the_room_until_an_entry_is_selected() {
         "the detail did not scroll: {scrolled:?}"
     );
     h.key_press(egui::Key::ArrowDown);
-    wait_for(&mut h, "next", |v| v.state.selected_row == Some(2));
+    wait_for(&mut h, "next", |v| {
+        v.state.selected_row == Some(2) && v.state.settled()
+    });
     // The new entry's heading is back at the top of the pane: below the
     // table's selected row, above the entry's first field.
     let row = h.get_by_label(&time_of(&h, 2)).rect();

@@ -34,7 +34,11 @@ pub struct Document {
     pub archive_path: Option<PathBuf>,
     pub unsealed: bool,
     pub(crate) temp: Option<tempfile::TempDir>,
+    /// The read handle for the rows on screen and the selected entry (lent
+    /// to the read task while it runs).
     pub archive: Option<Archive>,
+    /// Why the archive could not be opened for reading rows, if so.
+    pub read_error: Option<String>,
     pub index: Option<Arc<Index>>,
     /// Progress of opening and loading the index.
     pub load_job: Arc<Job>,
@@ -64,6 +68,7 @@ impl Document {
             unsealed: false,
             temp: None,
             archive: None,
+            read_error: None,
             index: None,
             load_job,
             search: None,

@@ -170,38 +170,51 @@ impl RowCache {
         self.rows.clear();
     }
 
-    /// Reads the rows of `seqs` that are not cached yet, with one indexed
-    /// point query for all of them (measured: well under a millisecond for
-    /// a screenful on a million-entry archive, so the table reads them in
-    /// the frame; see the report of `benches/viewer.rs`).
-    pub fn fetch(&mut self, archive: &Archive, seqs: &[u64]) -> Result<(), String> {
-        let missing: Vec<u64> = seqs
-            .iter()
+    /// The seqs of `seqs` that are not cached.
+    pub fn missing(&self, seqs: &[u64]) -> Vec<u64> {
+        seqs.iter()
             .copied()
             .filter(|s| !self.rows.contains_key(s))
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        if self.rows.len() > ROW_CACHE_LIMIT {
+            .collect()
+    }
+
+    /// Keeps rows that [`read_rows`] read.
+    pub fn insert(&mut self, rows: Vec<(u64, RowText)>) {
+        if self.rows.len() + rows.len() > ROW_CACHE_LIMIT {
             self.rows.clear();
         }
-        let mut got = Vec::with_capacity(missing.len());
-        archive
-            .for_each_record_at(&missing, |seq, bytes| {
-                got.push((seq, RowText::of_record(bytes)))
-            })
-            .map_err(|e| format!("reading rows: {e}"))?;
-        for s in missing {
-            self.rows
-                .entry(s)
-                .or_insert_with(|| RowText::unreadable("missing"));
-        }
-        for (s, t) in got {
-            self.rows.insert(s, t);
-        }
-        Ok(())
+        self.rows.extend(rows);
     }
+
+    /// Reads the rows of `seqs` that are not cached yet, here (benchmarks;
+    /// the viewer reads on a worker with [`read_rows`]).
+    pub fn fetch(&mut self, archive: &Archive, seqs: &[u64]) {
+        let missing = self.missing(seqs);
+        if !missing.is_empty() {
+            self.insert(read_rows(archive, &missing));
+        }
+    }
+}
+
+/// Reads the table rows of `seqs` with one indexed point query for all of
+/// them. A row that cannot be read says why in its Action cell (the table
+/// shows the failure where the entry would be, and does not ask again).
+pub fn read_rows(archive: &Archive, seqs: &[u64]) -> Vec<(u64, RowText)> {
+    let mut got = HashMap::with_capacity(seqs.len());
+    let failed = archive
+        .for_each_record_at(seqs, |seq, bytes| {
+            got.insert(seq, RowText::of_record(bytes));
+        })
+        .err()
+        .map(|e| format!("reading rows: {e}"));
+    seqs.iter()
+        .map(|&s| {
+            let row = got.remove(&s).unwrap_or_else(|| {
+                RowText::unreadable(failed.as_deref().unwrap_or("not in the archive"))
+            });
+            (s, row)
+        })
+        .collect()
 }
 
 /// The selected entry, read in full.

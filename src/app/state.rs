@@ -26,7 +26,7 @@ use crate::app::filter_form::FilterForm;
 use crate::app::query::{
     self, Base, NeedsRecords, Query, QueryKey, Reads, Restriction, Sources, View,
 };
-use crate::app::rows::{Detail, RowCache, entry_json};
+use crate::app::rows::{Detail, RowCache, RowText, entry_json, read_rows};
 use crate::app::settings::Settings;
 use crate::app::tasks::{Finished, Lifetime, Outcome, Tasks};
 
@@ -49,10 +49,20 @@ pub mod task {
     pub const SAVE: &str = "save";
     pub const CASE: &str = "case-notes";
     pub const READ: &str = "read";
+    pub const READ_ROWS: &str = "read-rows";
+}
+
+/// What a record read brings back: the rows, the selected entry, and the
+/// read handle it was lent.
+pub struct Read {
+    archive: auditlens_core::archive::Archive,
+    rows: Vec<(u64, RowText)>,
+    detail: Option<Detail>,
 }
 
 /// What a finished task brings back, one variant per kind of task.
 pub enum TaskResult {
+    Read(Outcome<Box<Read>>),
     Opened(Outcome<Opened>),
     Index(Outcome<Arc<Index>>),
     TextIndex(Outcome<Arc<SearchIndex>>),
@@ -359,6 +369,7 @@ impl AppState {
         match result {
             // Results of work on a closed document are dropped.
             TaskResult::Opened(_)
+            | TaskResult::Read(_)
             | TaskResult::Index(_)
             | TaskResult::TextIndex(_)
             | TaskResult::Hash(_)
@@ -389,6 +400,27 @@ impl AppState {
                 } else {
                     self.load_index(None);
                 }
+            }
+            TaskResult::Read(Done(r)) => {
+                let Read {
+                    archive,
+                    rows,
+                    detail,
+                } = *r;
+                if let Some(doc) = &mut self.doc {
+                    doc.archive = Some(archive);
+                }
+                self.rows.insert(rows);
+                if let Some(d) = detail.filter(|d| Some(d.seq) == self.selected) {
+                    self.detail = Some(d);
+                }
+            }
+            TaskResult::Read(Failed(e)) => {
+                // The archive cannot be opened for reading: say so once.
+                if let Some(doc) = &mut self.doc {
+                    doc.read_error = Some(e.clone());
+                }
+                self.error = Some(e);
             }
             TaskResult::Opened(Failed(e)) | TaskResult::Index(Failed(e)) => {
                 self.error = Some(e);
@@ -479,6 +511,7 @@ impl AppState {
             }
             // Cancelled work and superseded views: nothing to show.
             TaskResult::Opened(Cancelled)
+            | TaskResult::Read(Cancelled)
             | TaskResult::Index(Cancelled)
             | TaskResult::TextIndex(Cancelled)
             | TaskResult::Hash(Cancelled)
@@ -945,24 +978,54 @@ impl AppState {
         }
     }
 
-    /// Reads what the frame will show from the records: the selected entry
-    /// in full (when the selection changed) and the table rows of `seqs`.
-    /// Both are indexed point reads: measured well under a millisecond (see
-    /// `benches/viewer.rs`), so they stay in the frame.
+    /// Reads what the frame will show from the records, on a worker: the
+    /// table rows of `seqs` that are not cached and the selected entry in
+    /// full. Measured on a million entries, a screenful of rows costs
+    /// about a millisecond and more when cold (`benches/viewer.rs`), too
+    /// much for a frame. One read at a time, with the document's read
+    /// handle lent to it; the table shows "…" until the rows are in.
     pub fn read_shown(&mut self, seqs: &[u64]) {
-        let Some(archive) = self.doc.as_ref().and_then(|d| d.archive.as_ref()) else {
+        if self.selected.is_none() {
+            self.detail = None;
+        }
+        if self.tasks.is_running(task::READ_ROWS) {
+            return;
+        }
+        let entry = self
+            .selected
+            .filter(|&s| self.detail.as_ref().is_none_or(|d| d.seq != s));
+        let rows = self.rows.missing(seqs);
+        if rows.is_empty() && entry.is_none() {
+            return;
+        }
+        let Some(doc) = &mut self.doc else { return };
+        let Some(path) = doc.archive_path.clone() else {
             return;
         };
-        match self.selected {
-            Some(seq) if self.detail.as_ref().is_none_or(|d| d.seq != seq) => {
-                self.detail = Some(Detail::read(archive, seq));
-            }
-            None => self.detail = None,
-            Some(_) => {}
+        if doc.read_error.is_some() {
+            return;
         }
-        if let Err(e) = self.rows.fetch(archive, seqs) {
-            self.error = Some(e);
-        }
+        // Lent to the task; a task that fails loses it and the next opens one.
+        let lent = doc.archive.take();
+        self.spawn(
+            task::READ_ROWS,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |_| {
+                let archive = match lent {
+                    Some(a) => a,
+                    None => auditlens_core::archive::Archive::open(&path).map_err(|e| e.0)?,
+                };
+                let rows = read_rows(&archive, &rows);
+                let detail = entry.map(|seq| Detail::read(&archive, seq));
+                Ok(Box::new(Read {
+                    archive,
+                    rows,
+                    detail,
+                }))
+            },
+            TaskResult::Read,
+        );
     }
 
     /// The selected entry as JSON (with seq and hashes), for the clipboard.

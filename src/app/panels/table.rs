@@ -216,8 +216,9 @@ impl TablePanel {
         if first <= last {
             self.visible = first..last;
         }
-        if missing {
-            // Read in the next frame's logic.
+        if missing && !s.tasks.is_running(task::READ_ROWS) {
+            // Newly visible rows: the next frame's logic reads them (a read
+            // that runs repaints when it ends).
             ui.ctx().request_repaint();
         }
     }
