@@ -74,9 +74,8 @@ pub enum Command {
     ToggleTheme,
     ToggleLocalTime,
     DismissError,
-    /// Open a window (widget state, applied to the panels).
+    /// Open the export window (widget state, applied to the panel).
     ShowExportWindow,
-    ShowOpenPathWindow,
 }
 
 /// A change to one entry's case notes.

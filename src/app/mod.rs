@@ -209,7 +209,6 @@ impl Viewer {
                     self.panels.export.open = true;
                 }
             }
-            Command::ShowOpenPathWindow => self.panels.open.show(),
             Command::Open(_) | Command::OpenAny(_) => {
                 self.panels.open.close();
                 s.apply(c);
