@@ -888,9 +888,10 @@ fn index_with_a_seq_gap() {
 }
 
 /// The facet counts follow the other active filters (faceted search): under
-/// the search "staging", each project's and each action's count is the
-/// number of entries that pass the search and that value; ticking a
-/// project changes the Actions counts but not the Projects counts.
+/// the search "staging" (532 of 3,000 entries), each project's and each
+/// action's count is the number of entries that pass the search and that
+/// value; ticking a project changes the Actions counts but not the
+/// Projects counts.
 #[test]
 fn facet_counts_follow_the_other_filters() {
     let archive = sample_archive();
@@ -957,33 +958,53 @@ fn facet_counts_follow_the_other_filters() {
         h.get_by_label(&format!("{a} ({})", label(n)));
     }
 
-    // Tick the first project: the Actions counts now apply it too; the
-    // other projects keep their counts under the search alone.
-    let (id, name) = &projects[0];
-    let n = count(Filter {
-        projects: vec![id.clone()],
-        ..staging.clone()
+    // A search across projects ("alice" works in several), then tick the
+    // project with the most of her entries: the Actions counts now apply
+    // it too; the other projects keep their counts under the search alone.
+    h.state_mut().state.filter.search = "alice".into();
+    wait_for(&mut h, "search", |v| {
+        v.state.settled() && v.state.filter.search == "alice"
     });
-    h.get_by_label(&format!("{name} ({})", label(n))).click();
+    let alice = Filter {
+        search: Some("alice".into()),
+        ..Default::default()
+    };
+    let per_project: Vec<usize> = projects
+        .iter()
+        .map(|(id, _)| {
+            count(Filter {
+                projects: vec![id.clone()],
+                ..alice.clone()
+            })
+        })
+        .collect();
+    assert!(per_project.iter().filter(|&&n| n > 0).count() >= 2);
+    let best = (0..projects.len()).max_by_key(|&i| per_project[i]).unwrap();
+    let (id, name) = &projects[best];
+    h.get_by_label(&format!("{name} ({})", label(per_project[best])))
+        .click();
     wait_for(&mut h, "facet", |v| {
         v.state.settled() && !v.state.filter.projects.is_empty()
     });
-    h.get_by_label(&format!("{} of 3,000 entries", label(n)));
-    for (other, other_name) in &projects[1..] {
-        let n = count(Filter {
-            projects: vec![other.clone()],
-            ..staging.clone()
-        });
-        h.get_by_label(&format!("{other_name} ({})", label(n)));
+    h.get_by_label(&format!("{} of 3,000 entries", label(per_project[best])));
+    for (i, (_, other_name)) in projects.iter().enumerate() {
+        h.get_by_label(&format!("{other_name} ({})", label(per_project[i])));
     }
+    let mut narrowed = 0;
     for a in &actions {
+        let by_search = count(Filter {
+            actions: vec![a.clone()],
+            ..alice.clone()
+        });
         let n = count(Filter {
             actions: vec![a.clone()],
             projects: vec![id.clone()],
-            ..staging.clone()
+            ..alice.clone()
         });
         h.get_by_label(&format!("{a} ({})", label(n)));
+        narrowed += usize::from(n < by_search);
     }
+    assert!(narrowed > 0, "the project changed no action count");
 }
 
 /// A filter that matches nothing says so where the table would be, and its

@@ -6,6 +6,9 @@
 //! (free text, actor, and project, which may be given by name while the index
 //! holds only project ids) are decided by the core's [`Filter::matches`] on
 //! the parsed record, in [`refine_with_records`].
+//!
+//! The index also counts the facet values the viewer lists beside the
+//! table, each facet under every *other* active filter ([`Index::facets`]).
 
 use std::collections::HashMap;
 use std::path::Path;
