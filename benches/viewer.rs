@@ -321,27 +321,40 @@ fn scrolling(h: &mut Harness<'static, Viewer>) {
     let frames = 200;
     let mut key_frames = Vec::with_capacity(frames);
     let mut idle_frames = Vec::with_capacity(frames);
+    // Frames that drew a row still being read ("…"): rows are read on a worker.
+    let mut placeholders = 0;
+    let drew_placeholder = |h: &Harness<'static, Viewer>| {
+        let v = h.state();
+        let rows = v.panels.table.visible();
+        rows.clone()
+            .filter_map(|r| v.state.seq_at(r))
+            .any(|q| !v.state.rows.contains(q))
+    };
     for _ in 0..frames {
         // One queued event = exactly one frame in `step`.
         h.key_down(egui::Key::PageDown);
         let t = Instant::now();
         h.step();
         key_frames.push(t.elapsed());
+        placeholders += usize::from(drew_placeholder(h));
         h.key_up(egui::Key::PageDown);
         let t = Instant::now();
         h.step();
         idle_frames.push(t.elapsed());
+        placeholders += usize::from(drew_placeholder(h));
     }
     let s = &h.state().state;
     println!(
         "scrolling (PageDown, {frames} frames, reached row {} of {}): \
-         median {} p95 {} per frame; following key-up frames median {} p95 {}",
+         median {} p95 {} per frame; following key-up frames median {} p95 {}; \
+         {placeholders} of {} frames drew a row still being read",
         s.selected_row.map(|r| r.to_string()).unwrap_or("-".into()),
         s.view.len(),
         us(median(&key_frames)),
         us(percentile(&key_frames, 0.95)),
         us(median(&idle_frames)),
         us(percentile(&idle_frames, 0.95)),
+        2 * frames,
     );
 }
 

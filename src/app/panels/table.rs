@@ -51,6 +51,11 @@ impl TablePanel {
         self.visible.len()
     }
 
+    /// The display rows drawn in the last frame.
+    pub fn visible(&self) -> Range<usize> {
+        self.visible.clone()
+    }
+
     /// The seqs whose rows the next frame will draw: last frame's visible
     /// rows (or the row being scrolled to) and some around them.
     pub fn wanted(&self, s: &AppState) -> Vec<u64> {
