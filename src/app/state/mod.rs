@@ -49,6 +49,7 @@ pub mod task {
     pub const SAVE: &str = "save";
     pub const CASE: &str = "case-notes";
     pub const READ_FILE: &str = "read-file";
+    pub const CLOSE: &str = "close";
     pub const READ_ROWS: &str = "read-rows";
 }
 
@@ -210,9 +211,23 @@ impl AppState {
         );
     }
 
+    /// Closes the open file: its tasks are cancelled, and the document is
+    /// dropped on a worker (a platform export's temporary archive, possibly
+    /// gigabytes, is deleted then: no file I/O in the frame).
     pub fn close(&mut self) {
         self.tasks.cancel_generation(self.generation);
-        self.doc = None;
+        if let Some(doc) = self.doc.take() {
+            self.spawn(
+                task::CLOSE,
+                Lifetime::Own,
+                Arc::new(Job::new()),
+                move |_| {
+                    drop(doc);
+                    Ok(())
+                },
+                TaskResult::Closed,
+            );
+        }
         self.base = None;
         self.view.clear();
         self.facets = None;

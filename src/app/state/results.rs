@@ -43,6 +43,8 @@ pub enum TaskResult {
     Checkpoint(Outcome<SignedCheckpoint>),
     VerifierKey(Outcome<VerifierKey>),
     CaseSaved(Outcome<()>),
+    /// A closed document was dropped.
+    Closed(Outcome<()>),
 }
 
 impl AppState {
@@ -210,7 +212,9 @@ impl AppState {
             | TaskResult::Reported(Cancelled)
             | TaskResult::SavedSealed(Cancelled)
             | TaskResult::Checkpoint(Cancelled)
-            | TaskResult::VerifierKey(Cancelled) => {}
+            | TaskResult::VerifierKey(Cancelled)
+            | TaskResult::Closed(Done(()) | Cancelled) => {}
+            TaskResult::Closed(Failed(e)) => self.notice = Some(format!("closing: {e}")),
         }
     }
 }
