@@ -73,35 +73,49 @@ impl AppState {
     /// Reads a verifier key (KEY.pub), then verifies again, now checking
     /// the checkpoint's signatures against it.
     pub fn add_verifier_key(&mut self, path: &Path) {
-        let p = path.to_path_buf();
-        self.spawn(
-            task::READ_FILE,
+        self.read_file(
+            path,
+            "a verifier key",
             Lifetime::Own,
-            Arc::new(Job::new()),
-            move |_| {
-                std::fs::read_to_string(&p)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| VerifierKey::parse(&t).map_err(|e| e.to_string()))
-                    .map_err(|e| format!("{} is not a verifier key: {e}", p.display()))
-            },
+            |t| VerifierKey::parse(t).map_err(|e| e.to_string()),
             TaskResult::VerifierKey,
         );
     }
 
     /// Reads a checkpoint file, then verifies against it.
     pub fn load_checkpoint(&mut self, path: &Path) {
+        self.read_file(
+            path,
+            "a checkpoint",
+            Lifetime::Document,
+            SignedCheckpoint::parse,
+            TaskResult::Checkpoint,
+        );
+    }
+
+    /// Reads a small text file the person picked and parses it, on a worker
+    /// (a picked path may be slow, or a pipe that never ends: the window
+    /// stays responsive).
+    fn read_file<T: Send + 'static>(
+        &mut self,
+        path: &Path,
+        what: &'static str,
+        lifetime: Lifetime,
+        parse: fn(&str) -> Result<T, String>,
+        wrap: fn(Outcome<T>) -> TaskResult,
+    ) {
         let p = path.to_path_buf();
         self.spawn(
             task::READ_FILE,
-            Lifetime::Document,
+            lifetime,
             Arc::new(Job::new()),
             move |_| {
                 std::fs::read_to_string(&p)
                     .map_err(|e| e.to_string())
-                    .and_then(|t| SignedCheckpoint::parse(&t))
-                    .map_err(|e| format!("{} is not a checkpoint: {e}", p.display()))
+                    .and_then(|t| parse(&t))
+                    .map_err(|e| format!("{} is not {what}: {e}", p.display()))
             },
-            TaskResult::Checkpoint,
+            wrap,
         );
     }
 
