@@ -9,14 +9,18 @@
 //! 1. open → first interactive frame (index loaded, rows on screen), median of 3;
 //! 2. frame time while paging through the table (median and p95);
 //! 3. re-filter time after one keystroke in Search, and after ticking a facet;
-//! 4. resident memory per entry with the archive open and verified.
+//! 4. resident memory per entry with the archive open and verified;
+//! 5. what a frame needs read from the records (a screenful of rows, the
+//!    selected entry), which the viewer reads on a worker;
+//! 6. the facet counts (each facet under the other filters) and a whole
+//!    view computation with a search and a facet.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
 use auditlens::app::panels::thousands;
-use auditlens::app::{NoDialogs, Settings, Viewer};
+use auditlens::app::{NoDialogs, Viewer};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -52,12 +56,12 @@ fn rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// A viewer with no file open, one frame drawn (fonts etc. allocated).
+/// A viewer with no file open, as eframe runs it (`App::logic`, then
+/// `App::ui`), one frame drawn (fonts etc. allocated).
 fn harness() -> Harness<'static, Viewer> {
-    let viewer = Viewer::new(Settings::default(), Box::new(NoDialogs));
     let mut h = Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer);
+        .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), None));
     h.run_steps(3);
     h
 }
@@ -81,9 +85,7 @@ fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> b
 /// view computed and the first screen of rows read.
 fn interactive(v: &Viewer) -> bool {
     let s = &v.state;
-    s.index().is_some()
-        && !s.view.is_empty()
-        && s.seq_at(0).is_some_and(|q| s.rows.contains_key(&q))
+    s.index().is_some() && !s.view.is_empty() && s.seq_at(0).is_some_and(|q| s.rows.contains(q))
 }
 
 fn index_complete(v: &Viewer) -> bool {
@@ -123,6 +125,8 @@ fn main() {
     // text-indexed and verified: nothing else running) is then scrolled and
     // filtered.
     let (entries, mut h) = memory(&archive);
+    frame_reads(&archive, &h);
+    facets(&archive, &h);
     scrolling(&mut h);
     refilter(&mut h);
     drop(h);
@@ -161,6 +165,120 @@ fn memory(archive: &Path) -> (usize, Harness<'static, Viewer>) {
         _ => println!("memory: VmRSS not available (no /proc/self/status?) or empty archive"),
     }
     (n, h)
+}
+
+/// Figure 5: the record reads behind a frame: a screenful of table rows with
+/// read-ahead (120 rows, contiguous as when sorted by time or seq, and
+/// scattered as when sorted by another column), and the selected entry in
+/// full (with its diff). Each from a cold row cache, at 50 places. (Too
+/// slow for the frame itself: the viewer reads them on a worker.)
+fn frame_reads(archive: &Path, h: &Harness<'static, Viewer>) {
+    use auditlens::app::rows::{Detail, RowCache};
+    let Some(ix) = h.state().state.index().cloned() else {
+        return;
+    };
+    let a = auditlens_core::archive::Archive::open(archive).expect("archive");
+    let n = ix.len() as u64;
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut contiguous, mut scattered, mut detail) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..50 {
+        let start = next() % n.saturating_sub(120).max(1);
+        let seqs: Vec<u64> = (start..(start + 120).min(n))
+            .map(|p| ix.seq(p as usize))
+            .collect();
+        let t = Instant::now();
+        RowCache::default().fetch(&a, &seqs);
+        contiguous.push(t.elapsed());
+        let seqs: Vec<u64> = (0..120).map(|_| ix.seq((next() % n) as usize)).collect();
+        let t = Instant::now();
+        RowCache::default().fetch(&a, &seqs);
+        scattered.push(t.elapsed());
+        let seq = ix.seq((next() % n) as usize);
+        let t = Instant::now();
+        std::hint::black_box(Detail::read(&a, seq));
+        detail.push(t.elapsed());
+    }
+    println!(
+        "record reads behind a frame: 120 table rows contiguous median {} p95 {}, scattered median {} p95 {}; \
+         the selected entry in full median {} p95 {} (50 places each, cold row cache)",
+        us(median(&contiguous)),
+        us(percentile(&contiguous, 0.95)),
+        us(median(&scattered)),
+        us(percentile(&scattered, 0.95)),
+        us(median(&detail)),
+        us(percentile(&detail, 0.95)),
+    );
+}
+
+/// Figure 6: the facet pass over every entry (each facet's counts under
+/// the other filters, with one action ticked), and a whole view computed
+/// on a worker for a search plus that facet, from scratch with the text
+/// index (what the viewer runs when such a filter is set).
+fn facets(archive: &Path, h: &Harness<'static, Viewer>) {
+    use auditlens::app::query::{self, Query, Reads, Sources};
+    use auditlens_core::filter::Filter;
+    use auditlens_core::job::Job;
+    let s = &h.state().state;
+    let (Some(ix), Some(text)) = (
+        s.index().cloned(),
+        s.doc.as_ref().and_then(|d| d.search.clone()),
+    ) else {
+        return;
+    };
+    let Some(action) = (1..ix.actions.len() as u32)
+        .max_by_key(|&i| ix.counts.actions[i as usize])
+        .and_then(|i| ix.actions.get(i))
+    else {
+        return;
+    };
+    let f = Filter {
+        actions: vec![action.to_string()],
+        ..Filter::default()
+    };
+    let all: Vec<u32> = (0..ix.len() as u32).collect();
+    let mut pass = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        std::hint::black_box(ix.facets(&f, &all, &[]));
+        pass.push(t.elapsed());
+    }
+    let q = Query {
+        filter: Filter {
+            search: Some("prod".into()),
+            ..f
+        },
+        sort: auditlens_core::row_index::SortKey::Time,
+        descending: false,
+        restriction: None,
+    };
+    let src = Sources {
+        index: &ix,
+        text: Some(&text),
+        archive,
+    };
+    let mut whole = Vec::new();
+    let mut rows = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let v = query::compute(&src, &q, None, Reads::Records, &Job::new())
+            .expect("view")
+            .expect("records allowed");
+        whole.push(t.elapsed());
+        rows = v.rows.len();
+    }
+    println!(
+        "facet counts over all {} entries (action={action:?} ticked): median {} of 5; \
+         whole view for search \"prod\" + that facet ({rows} rows, counts, sorted by time): median {} of 5",
+        ix.len(),
+        ms(median(&pass)),
+        ms(median(&whole)),
+    );
 }
 
 /// Figure 1: open → first interactive frame (first page on screen), median of
@@ -203,27 +321,40 @@ fn scrolling(h: &mut Harness<'static, Viewer>) {
     let frames = 200;
     let mut key_frames = Vec::with_capacity(frames);
     let mut idle_frames = Vec::with_capacity(frames);
+    // Frames that drew a row still being read ("…"): rows are read on a worker.
+    let mut placeholders = 0;
+    let drew_placeholder = |h: &Harness<'static, Viewer>| {
+        let v = h.state();
+        let rows = v.panels.table.visible();
+        rows.clone()
+            .filter_map(|r| v.state.seq_at(r))
+            .any(|q| !v.state.rows.contains(q))
+    };
     for _ in 0..frames {
         // One queued event = exactly one frame in `step`.
         h.key_down(egui::Key::PageDown);
         let t = Instant::now();
         h.step();
         key_frames.push(t.elapsed());
+        placeholders += usize::from(drew_placeholder(h));
         h.key_up(egui::Key::PageDown);
         let t = Instant::now();
         h.step();
         idle_frames.push(t.elapsed());
+        placeholders += usize::from(drew_placeholder(h));
     }
     let s = &h.state().state;
     println!(
         "scrolling (PageDown, {frames} frames, reached row {} of {}): \
-         median {} p95 {} per frame; following key-up frames median {} p95 {}",
+         median {} p95 {} per frame; following key-up frames median {} p95 {}; \
+         {placeholders} of {} frames drew a row still being read",
         s.selected_row.map(|r| r.to_string()).unwrap_or("-".into()),
         s.view.len(),
         us(median(&key_frames)),
         us(percentile(&key_frames, 0.95)),
         us(median(&idle_frames)),
         us(percentile(&idle_frames, 0.95)),
+        2 * frames,
     );
 }
 
@@ -294,7 +425,7 @@ fn refilter(h: &mut Harness<'static, Viewer>) {
     let mut times = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        std::hint::black_box(auditlens::app::investigate::Histogram::of(
+        std::hint::black_box(auditlens::app::panels::timeline::Histogram::of(
             &ix, &positions, 300,
         ));
         times.push(t.elapsed());

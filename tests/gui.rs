@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
-use auditlens::app::state::read_entry;
-use auditlens::app::{NoDialogs, Settings, Viewer};
+use auditlens::app::rows::read_entry;
+use auditlens::app::{NoDialogs, Viewer};
 use auditlens_core::filter::Filter;
 use auditlens_core::ingest::{IngestOptions, ingest};
 use auditlens_core::job::Job;
@@ -254,12 +254,17 @@ fn tamper(archive: &Path, dir: &Path) -> PathBuf {
     out
 }
 
+/// The viewer as eframe runs it (`App::logic`, then `App::ui`, each frame),
+/// with the file given on the command line.
 fn harness(path: &Path) -> Harness<'static, Viewer> {
-    let mut viewer = Viewer::new(Settings::default(), Box::new(NoDialogs));
-    viewer.state.open(path.to_path_buf());
+    harness_sized(path, egui::vec2(1400.0, 900.0))
+}
+
+fn harness_sized(path: &Path, size: egui::Vec2) -> Harness<'static, Viewer> {
+    let path = path.to_path_buf();
     Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer)
+        .with_size(size)
+        .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(path)))
 }
 
 /// Steps the UI until `done` holds (background work finishes) or fails after 20 s.
@@ -457,7 +462,10 @@ fn selecting_an_update_shows_the_diff() {
     wait_for(&mut h, "open", loaded_and_verified);
     // e04 is the 4th entry; click its row via its time cell.
     h.get_by_label("2025-03-02 09:30:00.000").click();
-    wait_for(&mut h, "select", |v| v.state.selected.is_some());
+    // The entry is read on a worker: settled once it is in.
+    wait_for(&mut h, "select", |v| {
+        v.state.selected.is_some() && v.state.settled()
+    });
     assert_eq!(h.state().state.selected, Some(4));
     h.get_by_label("config.temperature: 0.2 → 0.7");
     h.get_by_label("labels[2]: (absent) → \"production\"");
@@ -466,6 +474,7 @@ fn selecting_an_update_shows_the_diff() {
     h.key_press(egui::Key::ArrowDown);
     h.run_steps(2);
     assert_eq!(h.state().state.selected, Some(5));
+    wait_for(&mut h, "read", |v| v.state.settled());
     let json = h.state_mut().state.selected_json().unwrap();
     assert!(
         json.contains("\"seq\": 5") && json.contains("e05"),
@@ -474,6 +483,7 @@ fn selecting_an_update_shows_the_diff() {
     // A non-object state: "staging" → "production".
     h.key_press(egui::Key::ArrowDown);
     h.run_steps(2);
+    wait_for(&mut h, "read", |v| v.state.settled());
     h.get_by_label("(value): \"staging\" → \"production\"");
 }
 
@@ -508,7 +518,7 @@ fn export_writes_exactly_the_filtered_entries() {
     h.run_steps(2);
     h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
         .click();
-    wait_for(&mut h, "export", |v| v.state.export.result.is_some());
+    wait_for(&mut h, "export", |v| v.state.last_export.is_some());
     h.get_by_label_contains("Exported 4 entries");
     let text = std::fs::read_to_string(&out).unwrap();
     let seqs: Vec<u64> = text
@@ -877,4 +887,281 @@ fn index_with_a_seq_gap() {
     // The text index follows the same positions.
     let si = auditlens_core::text_search::SearchIndex::build(&gap, &ix, &Job::new()).unwrap();
     assert_eq!(si.len(), 11);
+}
+
+/// The facet counts follow the other active filters (faceted search): under
+/// the search "staging" (532 of 3,000 entries), each project's and each
+/// action's count is the number of entries that pass the search and that
+/// value; ticking a project changes the Actions counts but not the
+/// Projects counts.
+#[test]
+fn facet_counts_follow_the_other_filters() {
+    let archive = sample_archive();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.settled()
+    });
+    let ix = h.state().state.index().cloned().unwrap();
+    let label = |n: usize| auditlens::app::panels::thousands(n as u64);
+    let projects: Vec<(String, String)> = ix
+        .projects
+        .values
+        .iter()
+        .flatten()
+        .map(|id| {
+            let name = ix.project_names.get(id.as_ref()).cloned().unwrap();
+            (id.to_string(), name)
+        })
+        .collect();
+    let actions: Vec<String> = ix
+        .actions
+        .values
+        .iter()
+        .flatten()
+        .map(|a| a.to_string())
+        .collect();
+    assert!(projects.len() >= 2 && actions.len() >= 2);
+    let count = |f: Filter| expected_count(&archive, &f);
+
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("staging");
+    wait_for(&mut h, "search", |v| {
+        v.state.settled() && v.state.filter.search == "staging"
+    });
+    let staging = Filter {
+        search: Some("staging".into()),
+        ..Default::default()
+    };
+    let shown = count(staging.clone());
+    assert!(shown > 0 && shown < 3000, "{shown}");
+    h.get_by_label(&format!("{} of 3,000 entries", label(shown)));
+    let mut differs = 0;
+    for (id, name) in &projects {
+        let all = count(Filter {
+            projects: vec![id.clone()],
+            ..Default::default()
+        });
+        let n = count(Filter {
+            projects: vec![id.clone()],
+            ..staging.clone()
+        });
+        h.get_by_label(&format!("{name} ({})", label(n)));
+        differs += usize::from(n != all);
+    }
+    assert!(differs > 0, "the search changed no project count");
+    for a in &actions {
+        let n = count(Filter {
+            actions: vec![a.clone()],
+            ..staging.clone()
+        });
+        h.get_by_label(&format!("{a} ({})", label(n)));
+    }
+
+    // A search across projects ("alice" works in several), then tick the
+    // project with the most of her entries: the Actions counts now apply
+    // it too; the other projects keep their counts under the search alone.
+    h.state_mut().state.filter.search = "alice".into();
+    wait_for(&mut h, "search", |v| {
+        v.state.settled() && v.state.filter.search == "alice"
+    });
+    let alice = Filter {
+        search: Some("alice".into()),
+        ..Default::default()
+    };
+    let per_project: Vec<usize> = projects
+        .iter()
+        .map(|(id, _)| {
+            count(Filter {
+                projects: vec![id.clone()],
+                ..alice.clone()
+            })
+        })
+        .collect();
+    assert!(per_project.iter().filter(|&&n| n > 0).count() >= 2);
+    let best = (0..projects.len()).max_by_key(|&i| per_project[i]).unwrap();
+    let (id, name) = &projects[best];
+    h.get_by_label(&format!("{name} ({})", label(per_project[best])))
+        .click();
+    wait_for(&mut h, "facet", |v| {
+        v.state.settled() && !v.state.filter.projects.is_empty()
+    });
+    h.get_by_label(&format!("{} of 3,000 entries", label(per_project[best])));
+    for (i, (_, other_name)) in projects.iter().enumerate() {
+        h.get_by_label(&format!("{other_name} ({})", label(per_project[i])));
+    }
+    let mut narrowed = 0;
+    for a in &actions {
+        let by_search = count(Filter {
+            actions: vec![a.clone()],
+            ..alice.clone()
+        });
+        let n = count(Filter {
+            actions: vec![a.clone()],
+            projects: vec![id.clone()],
+            ..alice.clone()
+        });
+        h.get_by_label(&format!("{a} ({})", label(n)));
+        narrowed += usize::from(n < by_search);
+    }
+    assert!(narrowed > 0, "the project changed no action count");
+}
+
+/// A filter that matches nothing says so where the table would be, and its
+/// button clears every filter.
+#[test]
+fn a_filter_matching_nothing_says_so_and_clears() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", loaded_and_verified);
+    assert!(
+        h.query_by_label("No entries match these filters.")
+            .is_none()
+    );
+    h.get_by_label("Time (UTC)");
+    h.get_by_label_contains("delete (").click();
+    h.state_mut().state.filter.search = "no entry holds this".into();
+    wait_for(&mut h, "filter", |v| {
+        v.state.settled() && v.state.view.is_empty()
+    });
+    h.get_by_label("0 of 12 entries");
+    h.get_by_label("No entries match these filters.");
+    // No empty grid: the table and its header are gone.
+    assert!(h.query_by_label("Time (UTC)").is_none());
+    h.get_by_label("Clear all filters").click();
+    wait_for(&mut h, "cleared", |v| {
+        v.state.settled() && v.state.view.len() == 12
+    });
+    let s = &h.state().state;
+    assert!(s.filter.search.is_empty() && s.filter.actions.is_empty());
+    h.get_by_label("12 of 12 entries");
+    h.get_by_label("Time (UTC)");
+    assert!(
+        h.query_by_label("No entries match these filters.")
+            .is_none()
+    );
+}
+
+/// An entry with a verification finding shows it first in its detail:
+/// kind, expected and found, above the entry's fields.
+#[test]
+fn a_finding_is_shown_first_in_the_detail() {
+    use auditlens::app::document::VerifyState;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let tampered = tamper(&archive, dir.path());
+    let mut h = harness(&tampered);
+    wait_for(&mut h, "open", loaded_and_verified);
+    let finding = match &h.state().state.doc.as_ref().unwrap().verify {
+        VerifyState::Done(r) => r
+            .findings
+            .iter()
+            .find(|f| f.seq == Some(3))
+            .cloned()
+            .expect("a finding about entry 3"),
+        _ => panic!("not verified"),
+    };
+    let (expected, found) = (finding.expected.unwrap(), finding.found.unwrap());
+    assert_ne!(expected, found);
+    h.state_mut().state.select_seq(3);
+    wait_for(&mut h, "selected", |v| {
+        v.state.settled() && v.state.detail.as_ref().is_some_and(|d| d.seq == 3)
+    });
+    let kind = h.get_by_label_contains("Finding: record_modified").rect();
+    // The expected leaf hash is also the entry's stored "Leaf hash" field,
+    // further down: the finding's is the first.
+    let expected = h
+        .query_all_by_label(&expected)
+        .map(|n| n.rect())
+        .min_by(|a, b| a.top().total_cmp(&b.top()))
+        .unwrap();
+    let found = h.get_by_label(&found).rect();
+    let first_field = h.get_by_label("Entry id").rect();
+    assert!(kind.top() < expected.top() && expected.top() < found.top());
+    assert!(
+        found.bottom() <= first_field.top(),
+        "the finding comes first"
+    );
+    // An entry without a finding shows none.
+    h.state_mut().state.select_seq(4);
+    wait_for(&mut h, "selected", |v| {
+        v.state.settled() && v.state.detail.as_ref().is_some_and(|d| d.seq == 4)
+    });
+    h.get_by_label("Entry id");
+    assert!(h.query_by_label_contains("Finding: ").is_none());
+}
+
+/// At the default window size (1280×820) with nothing selected, the table
+/// has the room (no detail pane); selecting an entry opens its detail with
+/// the entry at the top, also after the last one was scrolled down.
+#[test]
+fn the_table_gets_the_room_until_an_entry_is_selected() {
+    let archive = sample_archive();
+    let mut h = harness_sized(&archive, egui::vec2(1280.0, 820.0));
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.settled()
+    });
+    h.run_steps(3);
+    let a = auditlens_core::archive::Archive::open(&archive).unwrap();
+    let time_of = |h: &Harness<'_, Viewer>, row: usize| {
+        let seq = h.state().state.seq_at(row).unwrap();
+        let t = read_entry(&a, seq).unwrap().entry.time.0;
+        auditlens::app::panels::format_time(t, false)
+    };
+    let rows = h.state().panels.table.visible_rows();
+    assert!(rows >= 20, "only {rows} rows on screen");
+    // The last of them is drawn, with its time.
+    h.get_by_label(&time_of(&h, rows - 1));
+    assert!(h.query_by_label("Entry id").is_none());
+    assert!(h.query_by_label("Copy entry").is_none());
+
+    // Select the second row: its detail opens, the entry's heading at the top.
+    h.get_by_label(&time_of(&h, 1)).click();
+    wait_for(&mut h, "selected", |v| {
+        v.state.selected_row == Some(1) && v.state.settled()
+    });
+    let copy = h.get_by_label("Copy entry").rect();
+    let field = h.get_by_label("Entry id").rect();
+    let last_row = h.get_by_label(&time_of(&h, 1)).rect();
+    assert!(last_row.bottom() < copy.top() && copy.bottom() < field.top());
+    assert!(h.state().panels.table.visible_rows() < rows);
+    // Scroll the detail down, then select the next entry: it opens at the top.
+    h.event(egui::Event::PointerMoved(field.center()));
+    for _ in 0..10 {
+        h.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, -10.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers: Default::default(),
+        });
+        h.run_steps(1);
+    }
+    let scrolled = h.get_by_label("Copy entry").rect();
+    assert!(
+        scrolled.top() < last_row.top(),
+        "the detail did not scroll: {scrolled:?}"
+    );
+    h.key_press(egui::Key::ArrowDown);
+    wait_for(&mut h, "next", |v| {
+        v.state.selected_row == Some(2) && v.state.settled()
+    });
+    // The new entry's heading is back at the top of the pane: below the
+    // table's selected row, above the entry's first field.
+    let row = h.get_by_label(&time_of(&h, 2)).rect();
+    let again = h.get_by_label("Copy entry").rect();
+    let field = h.get_by_label("Entry id").rect();
+    assert!(
+        row.bottom() < again.top() && again.bottom() < field.top(),
+        "{row:?} {again:?} {field:?}"
+    );
+    // Esc closes the detail and gives the table its room back.
+    h.key_press(egui::Key::Escape);
+    wait_for(&mut h, "deselected", |v| v.state.selected.is_none());
+    h.run_steps(2);
+    assert!(h.query_by_label("Copy entry").is_none());
+    assert_eq!(h.state().panels.table.visible_rows(), rows);
 }

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
-use auditlens::app::investigate::Histogram;
-use auditlens::app::{NoDialogs, Settings, Viewer};
+use auditlens::app::panels::timeline::Histogram;
+use auditlens::app::rows::read_entry;
+use auditlens::app::{NoDialogs, Viewer};
 use auditlens_core::archive::Archive;
 use auditlens_core::case::{CaseFile, case_path};
 use auditlens_core::filter::Filter;
@@ -28,12 +29,12 @@ fn sample_copy(dir: &Path) -> PathBuf {
     p
 }
 
+/// The viewer as eframe runs it (`App::logic`, then `App::ui`, each frame).
 fn harness(path: &Path) -> Harness<'static, Viewer> {
-    let mut viewer = Viewer::new(Settings::default(), Box::new(NoDialogs));
-    viewer.state.open(path.to_path_buf());
+    let path = path.to_path_buf();
     Harness::builder()
         .with_size(egui::vec2(1400.0, 900.0))
-        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer)
+        .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(path)))
 }
 
 fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
@@ -99,13 +100,7 @@ fn a_pattern_button_shows_exactly_its_hits() {
         let a = Archive::open(&archive).unwrap();
         hits.iter()
             .copied()
-            .filter(|s| {
-                auditlens::app::state::read_entry(&a, *s)
-                    .unwrap()
-                    .entry
-                    .action
-                    == "create"
-            })
+            .filter(|s| read_entry(&a, *s).unwrap().entry.action == "create")
             .collect()
     };
     assert!(!creates.is_empty() && creates.len() < hits.len());
@@ -134,6 +129,8 @@ fn bookmarks_tags_and_notes_live_beside_the_archive_and_come_back() {
         m.tags = vec!["offboarding".into()];
         m.note = "raised at night".into();
     });
+    // Case files are saved on a worker.
+    wait_for(&mut h, "saved", |v| !v.state.busy());
     let case = CaseFile::load(&case_path(&archive), Archive::open(&archive).unwrap().id()).unwrap();
     let m = case.mark(1500).unwrap();
     assert!(m.bookmarked);
@@ -175,16 +172,13 @@ fn all_by_this_actor_shows_everything_they_did_with_a_summary() {
         v.state.settled() && !v.state.filter.actor.is_empty()
     });
     let a = Archive::open(&archive).unwrap();
-    let actor = auditlens::app::state::read_entry(&a, 1500)
-        .unwrap()
-        .entry
-        .actor;
+    let actor = read_entry(&a, 1500).unwrap().entry.actor;
     let filter = Filter {
         actor: Some(actor.key().to_string()),
         ..Filter::default()
     };
     let n = (1..=3000u64)
-        .filter(|s| filter.matches(&auditlens::app::state::read_entry(&a, *s).unwrap().entry))
+        .filter(|s| filter.matches(&read_entry(&a, *s).unwrap().entry))
         .count();
     assert_eq!(h.state().state.view.len(), n);
     h.get_by_label_contains(&format!("Activity of {}", actor.key()));
@@ -202,6 +196,7 @@ fn timeline_counts_every_shown_entry_once_by_kind() {
     let total: u32 = h.counts.iter().map(|c| c.iter().sum::<u32>()).sum();
     assert_eq!(total as usize, ix.len());
     let deletes: u32 = h.counts.iter().map(|c| c[2]).sum();
+    // The deletes, counted from the hashed records.
     let a = Archive::open(&archive).unwrap();
     let mut n = 0u32;
     a.for_each_record(|_, r| {

@@ -849,7 +849,7 @@ fn the_core_exporter_refuses_an_existing_export() {
 mod viewer {
     use super::*;
     use auditlens::app::egui;
-    use auditlens::app::{FileDialogs, Settings, Viewer};
+    use auditlens::app::{FileDialogs, Viewer};
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
     use std::time::Instant;
@@ -868,11 +868,10 @@ mod viewer {
     }
 
     fn harness(path: &Path, save: Option<PathBuf>) -> Harness<'static, Viewer> {
-        let mut viewer = Viewer::new(Settings::default(), Box::new(Picks(save)));
-        viewer.state.open(path.to_path_buf());
+        let path = path.to_path_buf();
         Harness::builder()
             .with_size(egui::vec2(1400.0, 900.0))
-            .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), viewer)
+            .build_eframe(|cc| Viewer::from_creation(cc, Box::new(Picks(save)), Some(path)))
     }
 
     fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
@@ -896,7 +895,7 @@ mod viewer {
         h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
         h.run_steps(2);
         h.get_by_label(format).click();
-        h.state_mut().state.export.path.clear();
+        h.state_mut().panels.export.path.clear();
         h.run_steps(1);
         let field = || egui::accesskit::Role::TextInput;
         h.get_by_role_and_label(field(), "Save to").click();
@@ -904,10 +903,10 @@ mod viewer {
         h.get_by_role_and_label(field(), "Save to")
             .type_text(out.to_str().unwrap());
         h.run_steps(2);
-        h.state_mut().state.export.result = None;
+        h.state_mut().state.last_export = None;
         h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
             .click();
-        wait_for(h, "export", |v| v.state.export.result.is_some());
+        wait_for(h, "export", |v| v.state.last_export.is_some());
     }
 
     #[test]
@@ -935,10 +934,10 @@ mod viewer {
         // Browse… returns the same file: the dialog's consent does not cover evidence.
         h.get_by_label("Browse…").click();
         h.run_steps(2);
-        h.state_mut().state.export.result = None;
+        h.state_mut().state.last_export = None;
         h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
             .click();
-        wait_for(&mut h, "export", |v| v.state.export.result.is_some());
+        wait_for(&mut h, "export", |v| v.state.last_export.is_some());
         h.get_by_label_contains("which auditlens never replaces");
         assert_eq!(snapshot(&dir, &incident), before);
 
@@ -969,10 +968,10 @@ mod viewer {
         // Picked with Browse… (the dialog asked first): replaced.
         h.get_by_label("Browse…").click();
         h.run_steps(2);
-        h.state_mut().state.export.result = None;
+        h.state_mut().state.last_export = None;
         h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
             .click();
-        wait_for(&mut h, "export", |v| v.state.export.result.is_some());
+        wait_for(&mut h, "export", |v| v.state.last_export.is_some());
         h.get_by_label_contains("Exported 40 entries");
         let text = std::fs::read_to_string(&plain).unwrap();
         assert!(text.starts_with("{\"auditlens_export\""), "{text}");

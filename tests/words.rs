@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
-use auditlens::app::{NoDialogs, Settings, Viewer};
+use auditlens::app::{NoDialogs, Viewer};
 use auditlens_core::archive::Archive;
 use auditlens_core::export::{ExportFormat, export_with};
 use auditlens_core::filter::Filter;
@@ -196,11 +196,12 @@ fn verified(v: &Viewer) -> bool {
 /// The viewer on the case's file, with its checkpoint and keys loaded as a
 /// person would (strict missing-glyph policy, egui's bundled fonts only).
 fn viewer(case: &Case<'_>) -> Harness<'static, Viewer> {
-    let mut v = Viewer::new(Settings::default(), Box::new(NoDialogs));
-    v.state.open(case.file.clone());
+    let file = case.file.clone();
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
-        .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), v);
+        .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(file)));
+    // egui's bundled fonts only: the viewer's system fonts removed.
+    h.ctx.set_font_providers(Vec::new());
     wait_for(&mut h, "open", verified);
     if let Some(cp) = &case.checkpoint {
         h.state_mut().state.load_checkpoint(cp);
@@ -218,7 +219,9 @@ fn viewer(case: &Case<'_>) -> Harness<'static, Viewer> {
 /// detail pane of its entry.
 fn assert_viewer_shows_findings(h: &mut Harness<'_, Viewer>, name: &str, findings: &[String]) {
     let seqs: Vec<Option<u64>> = match &h.state().state.doc.as_ref().unwrap().verify {
-        auditlens::app::state::VerifyState::Done(r) => r.findings.iter().map(|f| f.seq).collect(),
+        auditlens::app::document::VerifyState::Done(r) => {
+            r.findings.iter().map(|f| f.seq).collect()
+        }
         _ => panic!("{name}: not verified"),
     };
     assert_eq!(seqs.len(), findings.len(), "{name}");
@@ -518,7 +521,6 @@ fn the_three_surfaces_escape_the_same_characters_the_same_way() {
 /// character either drawn or as its code point, never as a box.
 #[test]
 fn no_tofu_with_or_without_the_system_fonts() {
-    use auditlens::app::fonts;
     let dir = tempfile::tempdir().unwrap();
     let text = "✓ 日本語 \u{378}";
     let mut e = Entry::new(
@@ -545,13 +547,14 @@ fn no_tofu_with_or_without_the_system_fonts() {
     ingest_files(&archive, std::slice::from_ref(&src));
 
     for system in [false, true] {
-        let mut v = Viewer::new(Settings::default(), Box::new(NoDialogs));
-        v.state.open(archive.clone());
+        let file = archive.clone();
         let mut h = Harness::builder()
             .with_size(egui::vec2(1400.0, 900.0))
-            .build_ui_state(|ui, v: &mut Viewer| v.ui(ui), v);
-        if system {
-            fonts::install_system_fonts(&h.ctx);
+            .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(file)));
+        // The viewer installs the system's fonts (Viewer::from_creation, as
+        // `auditlens view` starts it); without them, egui's bundled fonts only.
+        if !system {
+            h.ctx.set_font_providers(Vec::new());
         }
         wait_for(&mut h, "open", verified);
         h.state_mut().state.select_seq(1);

@@ -32,6 +32,28 @@ impl Filter {
         *self == Filter::default()
     }
 
+    /// The parts that no facet list sets (time, actor, free text). Faceted
+    /// search counts each facet's values over the entries that pass these
+    /// and every *other* facet ([`crate::row_index::Index::facets`]).
+    pub fn without_facets(&self) -> Filter {
+        Filter {
+            projects: Vec::new(),
+            actions: Vec::new(),
+            resource_types: Vec::new(),
+            actor_type: None,
+            ..self.clone()
+        }
+    }
+
+    /// Only the project part: what decides, record by record, whether an
+    /// entry belongs to one of the chosen projects (by id or by name).
+    pub fn projects_only(&self) -> Filter {
+        Filter {
+            projects: self.projects.clone(),
+            ..Filter::default()
+        }
+    }
+
     pub fn matches(&self, e: &Entry) -> bool {
         if self.from.is_some_and(|f| e.time < f) || self.to.is_some_and(|t| e.time >= t) {
             return false;

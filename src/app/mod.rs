@@ -1,59 +1,100 @@
 //! The desktop viewer (eframe/egui). It calls the core for everything that
 //! reads, verifies, filters or exports; it only lays out and schedules.
+//!
+//! The shape follows egui's demo app and rerun's viewer:
+//! - [`settings`]: what is persisted between runs, apart from runtime state;
+//! - [`state`]: the runtime (domain) state: document, view, selection;
+//! - [`tasks`]: the one background-task runner (typed results, one channel);
+//! - [`command`]: panels draw from the state and emit commands, applied
+//!   once per frame in [`eframe::App::logic`], where finished tasks are
+//!   taken in too; [`eframe::App::ui`] only draws;
+//! - [`panels`]: one small type per panel, holding its widget state.
 
+pub mod command;
+pub mod dialogs;
+pub mod document;
+pub mod filter_form;
 pub mod fonts;
-pub mod investigate;
 pub mod panels;
+pub mod query;
+pub mod rows;
+pub mod settings;
 pub mod state;
+pub mod tasks;
 
 use std::path::PathBuf;
 
 pub use eframe::egui;
-use egui::{Key, Modifiers, RichText};
+use egui::{Key, Modifiers};
 
-pub use state::{AppState, FileDialogs, NoDialogs, Settings, SystemDialogs};
+use command::{Command, Commands};
+pub use dialogs::{FileDialogs, NoDialogs, SystemDialogs};
+pub use settings::Settings;
+pub use state::AppState;
 
-const SETTINGS_KEY: &str = "auditlens-settings";
+/// Widget state: one value per panel.
+#[derive(Default)]
+pub struct Panels {
+    pub top: panels::TopBar,
+    pub banner: panels::Banner,
+    pub filters: panels::FilterPanel,
+    pub table: panels::TablePanel,
+    pub detail: panels::DetailPane,
+    pub timeline: panels::Timeline,
+    pub actor: panels::ActorSummary,
+    pub status: panels::StatusBar,
+    pub export: panels::ExportWindow,
+    pub open: panels::OpenWindow,
+    pub error: panels::ErrorModal,
+}
 
-/// The whole window: state plus one value per panel.
+/// The whole window: the state, the panels, the dialogs, and the commands
+/// of the frame being drawn.
 pub struct Viewer {
     pub state: AppState,
-    top: panels::TopBar,
-    banner: panels::Banner,
-    filters: panels::FilterPanel,
-    table: panels::TablePanel,
-    detail: panels::DetailPane,
-    timeline: investigate::Timeline,
-    status: panels::StatusBar,
-    export: panels::ExportWindow,
-    open: panels::OpenWindow,
+    pub panels: Panels,
+    dialogs: Box<dyn FileDialogs>,
+    commands: Commands,
     applied_dark: Option<bool>,
 }
 
 impl Viewer {
     pub fn new(settings: Settings, dialogs: Box<dyn FileDialogs>) -> Self {
         Viewer {
-            state: AppState::new(settings, dialogs),
-            top: Default::default(),
-            banner: Default::default(),
-            filters: Default::default(),
-            table: Default::default(),
-            detail: Default::default(),
-            timeline: Default::default(),
-            status: Default::default(),
-            export: Default::default(),
-            open: Default::default(),
+            state: AppState::new(settings),
+            panels: Panels::default(),
+            dialogs,
+            commands: Commands::default(),
             applied_dark: None,
         }
     }
 
-    /// Draws one frame into `ui` (the whole window).
-    pub fn ui(&mut self, ui: &mut egui::Ui) {
-        let ctx = ui.ctx().clone();
-        fonts::install_bundled(&ctx);
-        if self.state.ctx.is_none() {
-            self.state.ctx = Some(ctx.clone());
+    /// The viewer as eframe starts it: settings from eframe's storage, and
+    /// the file given on the command line.
+    pub fn from_creation(
+        cc: &eframe::CreationContext<'_>,
+        dialogs: Box<dyn FileDialogs>,
+        path: Option<PathBuf>,
+    ) -> Self {
+        let settings: Settings = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, settings::SETTINGS_KEY))
+            .unwrap_or_default();
+        fonts::install_bundled(&cc.egui_ctx);
+        fonts::install_system_fonts(&cc.egui_ctx);
+        let mut viewer = Viewer::new(settings, dialogs);
+        viewer.state.tasks.set_repaint(&cc.egui_ctx);
+        if let Some(p) = path {
+            viewer.state.open(p);
         }
+        viewer
+    }
+
+    /// Once per frame, before drawing: takes in finished tasks, input and
+    /// the commands the panels gave last frame, then brings the view and
+    /// the rows to show up to date.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        self.state.tasks.set_repaint(ctx);
         if self.applied_dark != Some(self.state.settings.dark) {
             ctx.set_theme(if self.state.settings.dark {
                 egui::Theme::Dark
@@ -62,60 +103,127 @@ impl Viewer {
             });
             self.applied_dark = Some(self.state.settings.dark);
         }
-        self.state.poll();
-        self.handle_drop(&ctx);
-        self.handle_keys(&ctx);
-        self.state.refresh_view();
-
-        let s = &mut self.state;
-        egui::Panel::top("top_bar").show(ui, |ui| self.top.ui(ui, s));
-        egui::Panel::top("banner").show(ui, |ui| {
-            ui.add_space(2.0);
-            self.banner.ui(ui, s);
-            ui.add_space(2.0);
-        });
-        egui::Panel::bottom("status_bar").show(ui, |ui| self.status.ui(ui, s));
-        if s.doc.is_some() {
-            egui::Panel::left("filters")
-                .resizable(true)
-                .default_size(250.0)
-                .min_size(180.0)
-                .show(ui, |ui| self.filters.ui(ui, s));
-            egui::Panel::bottom("detail")
-                .resizable(true)
-                .default_size(270.0)
-                .min_size(80.0)
-                .show(ui, |ui| self.detail.ui(ui, s));
+        let done = self.state.tasks.finished();
+        self.state.on_finished(done);
+        self.input(ctx);
+        for c in self.commands.take() {
+            self.apply(c);
         }
-        egui::CentralPanel::default().show(ui, |ui| {
-            self.timeline.ui(ui, s);
-            investigate::actor_summary_ui(ui, s);
-            if let Some(r) = s.restrict.clone() {
-                ui.horizontal(|ui| {
-                    ui.label(RichText::new(format!("Showing only: {}", r.label)).strong());
-                    if ui.small_button("Show all").clicked() {
-                        s.set_restriction(None);
-                    }
-                });
-            }
-            self.table.ui(ui, s)
-        });
-        self.export.ui(&ctx, s);
-        self.open.ui(&ctx, s);
-        panels::error_modal(&ctx, s);
-
-        if let Some(doc) = &mut s.doc
+        self.state.refresh_view();
+        let wanted = self.panels.table.wanted(&self.state);
+        self.state.read_shown(&wanted);
+        if let Some(doc) = &mut self.state.doc
             && doc.first_frame.is_none()
             && doc.index.is_some()
         {
             doc.first_frame = Some(doc.open_time.elapsed());
         }
-        if s.busy() {
+        if self.state.busy() {
+            // Progress bars move while work runs.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
 
-    fn handle_drop(&mut self, ctx: &egui::Context) {
+    /// Draws one frame into `ui` (the whole window); panels emit commands.
+    pub fn draw(&mut self, ui: &mut egui::Ui) {
+        let s = &self.state;
+        let p = &mut self.panels;
+        let cmds = &mut self.commands;
+        egui::Panel::top("top_bar").show(ui, |ui| p.top.ui(ui, s, cmds));
+        egui::Panel::top("banner").show(ui, |ui| {
+            ui.add_space(2.0);
+            p.banner.ui(ui, s, cmds);
+            ui.add_space(2.0);
+        });
+        egui::Panel::bottom("status_bar").show(ui, |ui| p.status.ui(ui, s));
+        if s.doc.is_some() {
+            egui::Panel::left("filters")
+                .resizable(true)
+                .default_size(250.0)
+                .min_size(180.0)
+                .show(ui, |ui| p.filters.ui(ui, s, cmds));
+        }
+        // With nothing selected the table gets the room; a selected entry
+        // opens its detail below it.
+        if s.doc.is_some() && s.selected.is_some() {
+            egui::Panel::bottom("detail")
+                .resizable(true)
+                .default_size(300.0)
+                .min_size(80.0)
+                .show(ui, |ui| p.detail.ui(ui, s, cmds));
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            p.timeline.ui(ui, s, cmds);
+            p.actor.ui(ui, s);
+            p.table.ui(ui, s, cmds);
+        });
+        p.export.ui(ui, s, cmds);
+        p.open.ui(ui, cmds);
+        p.error.ui(ui, s, cmds);
+        if !cmds.is_empty() {
+            // Applied in the next frame's logic: make sure it comes.
+            ui.ctx().request_repaint();
+        }
+    }
+
+    /// Applies a command: dialogs and windows here, the rest in the state.
+    fn apply(&mut self, c: Command) {
+        let s = &mut self.state;
+        match c {
+            Command::PickOpen => match self.dialogs.pick_open() {
+                Some(p) => s.open(p),
+                None => self.panels.open.show(),
+            },
+            Command::PickCheckpoint => match self.dialogs.pick_open() {
+                Some(p) => s.load_checkpoint(&p),
+                None => self.panels.open.show(),
+            },
+            Command::PickVerifierKey => match self.dialogs.pick_open() {
+                Some(p) => s.add_verifier_key(&p),
+                None => self.panels.open.show(),
+            },
+            Command::PickSealedArchive => match self.dialogs.pick_save("archive.sqlite") {
+                Some(p) => s.save_sealed(&p),
+                None => s.error = Some("no file dialog is available on this system".into()),
+            },
+            Command::PickReport => {
+                // Only a file the dialog chose may be replaced (it asked first).
+                let out = match self.dialogs.pick_save("report.html") {
+                    Some(p) => Some((p, true)),
+                    None => s
+                        .doc
+                        .as_ref()
+                        .map(|d| (auditlens_core::audit_report::default_path(&d.path), false)),
+                };
+                if let Some((out, from_dialog)) = out {
+                    s.start_report(out, from_dialog);
+                }
+            }
+            Command::PickExportPath => {
+                let e = &mut self.panels.export;
+                if let Some(p) = self
+                    .dialogs
+                    .pick_save(&format!("export.{}", e.format.extension()))
+                {
+                    e.path = p.display().to_string();
+                    e.dialog_path = Some(e.path.clone());
+                }
+            }
+            Command::ShowExportWindow => {
+                if s.doc.as_ref().is_some_and(|d| d.index_complete()) {
+                    self.panels.export.open = true;
+                }
+            }
+            Command::Open(_) | Command::OpenAny(_) => {
+                self.panels.open.close();
+                s.apply(c);
+            }
+            c => s.apply(c),
+        }
+    }
+
+    /// Dropped files and the keyboard (shortcuts, moving the selection).
+    fn input(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| {
             i.raw
                 .dropped_files
@@ -124,43 +232,34 @@ impl Viewer {
                 .find(|p| !p.as_os_str().is_empty())
         });
         if let Some(p) = dropped {
-            self.state.open_any(p);
+            self.commands.push(Command::OpenAny(p));
         }
-    }
-
-    fn handle_keys(&mut self, ctx: &egui::Context) {
-        let s = &mut self.state;
         let cmd = |k: Key| ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, k));
         if cmd(Key::O) {
-            panels::open_dialog(s);
+            self.commands.push(Command::PickOpen);
         }
         if cmd(Key::F) {
-            s.focus_search = true;
+            self.panels.filters.focus_search = true;
         }
-        if cmd(Key::E) && s.doc.as_ref().is_some_and(|d| d.index_complete()) {
-            s.export.open = true;
+        if cmd(Key::E) {
+            self.commands.push(Command::ShowExportWindow);
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::NONE, Key::Escape)) {
-            if !s.filter.search.is_empty() {
-                s.filter.search.clear();
-            } else {
-                s.export.open = false;
-                s.open_ui = None;
-            }
+            self.escape();
         }
         if ctx.egui_wants_keyboard_input() {
             return;
         }
         let copy = ctx.input(|i| i.events.iter().any(|e| matches!(e, egui::Event::Copy)));
-        if copy && let Some(json) = s.selected_json() {
+        if copy && let Some(json) = self.state.selected_json() {
             ctx.copy_text(json);
         }
-        let n = s.view.len();
+        let n = self.state.view.len();
         if n == 0 {
             return;
         }
-        let page = self.table.page();
-        let cur = s.selected_row;
+        let page = self.panels.table.page();
+        let cur = self.state.selected_row;
         let key = |k: Key| ctx.input_mut(|i| i.consume_key(Modifiers::NONE, k));
         let target = if key(Key::ArrowDown) {
             Some(cur.map_or(0, |r| r + 1))
@@ -178,22 +277,37 @@ impl Viewer {
             None
         };
         if let Some(t) = target {
-            s.select_row(t);
+            self.commands.push(Command::SelectRow(t));
         }
+    }
+
+    /// Esc: clears the search, else closes the open windows, else deselects.
+    fn escape(&mut self) {
+        let s = &self.state;
+        let c = if !s.filter.search.is_empty() {
+            Command::ClearSearch
+        } else if self.panels.export.open || self.panels.open.is_open() {
+            self.panels.export.open = false;
+            self.panels.open.close();
+            return;
+        } else {
+            Command::Deselect
+        };
+        self.commands.push(c);
     }
 }
 
-struct App {
-    viewer: Viewer,
-}
+impl eframe::App for Viewer {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        Viewer::logic(self, ctx);
+    }
 
-impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.viewer.ui(ui);
+        self.draw(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, SETTINGS_KEY, &self.viewer.state.settings);
+        eframe::set_value(storage, settings::SETTINGS_KEY, &self.state.settings);
     }
 }
 
@@ -246,17 +360,11 @@ pub fn run(path: Option<PathBuf>) -> Result<(), String> {
         "auditlens",
         options,
         Box::new(move |cc| {
-            let settings: Settings = cc
-                .storage
-                .and_then(|s| eframe::get_value(s, SETTINGS_KEY))
-                .unwrap_or_default();
-            fonts::install_system_fonts(&cc.egui_ctx);
-            let mut viewer = Viewer::new(settings, Box::new(SystemDialogs));
-            viewer.state.ctx = Some(cc.egui_ctx.clone());
-            if let Some(p) = path {
-                viewer.state.open(p);
-            }
-            Ok(Box::new(App { viewer }))
+            Ok(Box::new(Viewer::from_creation(
+                cc,
+                Box::new(SystemDialogs),
+                path,
+            )))
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))

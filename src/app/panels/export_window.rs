@@ -1,0 +1,111 @@
+//! The export window: format, destination, progress, cancel, outcome.
+
+use eframe::egui;
+use egui::{Color32, TextEdit};
+
+use super::{ERROR_COLOR, thousands};
+use crate::app::command::{Command, Commands};
+use crate::app::state::{AppState, task};
+use auditlens_core::export::ExportFormat;
+
+/// Widget state: whether the window is open, the path typed, the format.
+pub struct ExportWindow {
+    pub open: bool,
+    pub path: String,
+    /// The path the save dialog returned: the dialog asked before returning
+    /// an existing file, so that one may be replaced. A typed path may not.
+    pub dialog_path: Option<String>,
+    pub format: ExportFormat,
+}
+
+impl Default for ExportWindow {
+    fn default() -> Self {
+        ExportWindow {
+            open: false,
+            path: String::new(),
+            dialog_path: None,
+            format: ExportFormat::Json,
+        }
+    }
+}
+
+impl ExportWindow {
+    pub fn ui(&mut self, ui: &mut egui::Ui, s: &AppState, cmds: &mut Commands) {
+        if !self.open {
+            return;
+        }
+        let mut open = true;
+        egui::Window::new("Export")
+            .open(&mut open)
+            .collapsible(false)
+            .resizable(false)
+            .show(ui.ctx(), |ui| {
+                ui.label(format!(
+                    "Exports the {} entries shown, with their seq and hashes, so the file can be verified.",
+                    thousands(s.view.len() as u64)
+                ));
+                ui.horizontal(|ui| {
+                    ui.label("Format");
+                    ui.radio_value(&mut self.format, ExportFormat::Json, "JSON");
+                    ui.radio_value(&mut self.format, ExportFormat::Ndjson, "NDJSON");
+                    ui.radio_value(&mut self.format, ExportFormat::Csv, "CSV");
+                });
+                ui.horizontal(|ui| {
+                    let l = ui.label("Save to");
+                    ui.add(TextEdit::singleline(&mut self.path).desired_width(320.0))
+                        .labelled_by(l.id);
+                    if ui.button("Browse…").clicked() {
+                        cmds.push(Command::PickExportPath);
+                    }
+                });
+                match s.tasks.running(task::EXPORT).last() {
+                    Some(job) => {
+                        let (phase, done, total) = job.snapshot();
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label(phase);
+                            super::progress_bar(ui, done, total, 200.0);
+                            if ui.button("Cancel").clicked() {
+                                cmds.push(Command::CancelExport);
+                            }
+                        });
+                    }
+                    None => {
+                        let path = self.path.trim();
+                        if ui
+                            .add_enabled(!path.is_empty(), egui::Button::new("Export"))
+                            .clicked()
+                        {
+                            let out = std::path::PathBuf::from(path);
+                            let confirmed = self.dialog_path.as_deref().map(std::path::Path::new)
+                                == Some(out.as_path());
+                            cmds.push(Command::Export {
+                                out,
+                                format: self.format,
+                                confirmed,
+                            });
+                        }
+                    }
+                }
+                match &s.last_export {
+                    Some(Ok(r)) => {
+                        ui.colored_label(
+                            Color32::from_rgb(60, 160, 80),
+                            format!(
+                                "Exported {} entries to {}",
+                                thousands(r.entries),
+                                r.path.display()
+                            ),
+                        );
+                    }
+                    Some(Err(e)) => {
+                        ui.colored_label(ERROR_COLOR, e);
+                    }
+                    None => {}
+                }
+            });
+        if !open {
+            self.open = false;
+        }
+    }
+}

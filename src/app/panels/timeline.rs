@@ -1,0 +1,221 @@
+//! The histogram of the shown entries over time, above the table. Dragging
+//! across it sets the time filter; a double click shows all times again.
+
+use eframe::egui;
+use egui::{Color32, RichText, Sense};
+
+use crate::app::command::{Command, Commands};
+use crate::app::state::AppState;
+use auditlens_core::row_index::Index;
+use auditlens_core::time::Timestamp;
+
+pub const BOOKMARK_COLOR: Color32 = Color32::from_rgb(240, 190, 40);
+
+const KIND_NAMES: [&str; 4] = ["create", "update", "delete", "other"];
+const KIND_COLORS: [Color32; 4] = [
+    Color32::from_rgb(80, 170, 100),
+    Color32::from_rgb(80, 140, 220),
+    Color32::from_rgb(220, 80, 70),
+    Color32::from_rgb(150, 150, 150),
+];
+const HEIGHT: f32 = 64.0;
+
+/// What kind of change an action is, for the timeline's colours.
+fn kind_of(action: &str) -> usize {
+    match action {
+        "create" => 0,
+        "update" | "updateTags" | "setLabel" | "promote" | "transfer" => 1,
+        "delete" => 2,
+        _ => 3,
+    }
+}
+
+/// Counts per time bucket and action kind, over the shown entries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histogram {
+    pub from: i64,
+    pub bucket_ms: i64,
+    pub counts: Vec<[u32; 4]>,
+}
+
+impl Histogram {
+    /// Buckets the entries at `positions` over their own time span: the
+    /// bucket size follows the range shown, so narrowing the range zooms in.
+    pub fn of(ix: &Index, positions: &[u32], buckets: usize) -> Histogram {
+        let kinds: Vec<usize> = (0..ix.actions.len())
+            .map(|id| kind_of(ix.actions.get(id as u32).unwrap_or("")))
+            .collect();
+        let times = positions.iter().map(|&p| ix.rows[p as usize].time_ms);
+        let (Some(min), Some(max)) = (times.clone().min(), times.max()) else {
+            return Histogram::default();
+        };
+        let buckets = buckets.max(1);
+        let bucket_ms = ((max - min) / buckets as i64 + 1).max(1);
+        let mut counts = vec![[0u32; 4]; buckets];
+        for &p in positions {
+            let row = &ix.rows[p as usize];
+            let b = (((row.time_ms - min) / bucket_ms) as usize).min(buckets - 1);
+            counts[b][kinds.get(row.action as usize).copied().unwrap_or(3)] += 1;
+        }
+        Histogram {
+            from: min,
+            bucket_ms,
+            counts,
+        }
+    }
+}
+
+/// Widget state: the histogram of the last view (recomputed when the view
+/// or the width changes), and where a drag started.
+#[derive(Default)]
+pub struct Timeline {
+    cache: Option<((usize, u64, usize), Histogram)>,
+    drag_from: Option<f32>,
+}
+
+impl Timeline {
+    pub fn ui(&mut self, ui: &mut egui::Ui, s: &AppState, cmds: &mut Commands) {
+        let Some(ix) = s.index() else { return };
+        if !ix.complete || s.view.is_empty() {
+            return;
+        }
+        let width = ui.available_width();
+        let buckets = (width / 4.0).max(10.0) as usize;
+        // The view only changes when refiltered: recompute then, not per frame.
+        let key = (s.view.len(), view_fingerprint(&s.view), buckets);
+        let hist = match &self.cache {
+            Some((k, h)) if *k == key => h.clone(),
+            _ => {
+                let h = Histogram::of(ix, &s.view, buckets);
+                self.cache = Some((key, h.clone()));
+                h
+            }
+        };
+        let (rect, resp) =
+            ui.allocate_exact_size(egui::vec2(width, HEIGHT), Sense::click_and_drag());
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        let max = hist
+            .counts
+            .iter()
+            .map(|c| c.iter().sum::<u32>())
+            .max()
+            .unwrap_or(1)
+            .max(1) as f32;
+        let bw = rect.width() / hist.counts.len().max(1) as f32;
+        for (i, c) in hist.counts.iter().enumerate() {
+            let x = rect.left() + i as f32 * bw;
+            let mut y = rect.bottom();
+            for (k, n) in c.iter().enumerate() {
+                if *n == 0 {
+                    continue;
+                }
+                let h = (*n as f32 / max) * (HEIGHT - 4.0);
+                painter.rect_filled(
+                    egui::Rect::from_min_max(egui::pos2(x, y - h), egui::pos2(x + bw - 0.5, y)),
+                    0.0,
+                    KIND_COLORS[k],
+                );
+                y -= h;
+            }
+        }
+        // Bookmarks as small marks along the top.
+        if let Some(case) = s.doc.as_ref().and_then(|d| d.case.as_ref()) {
+            let span = hist.bucket_ms * hist.counts.len() as i64;
+            for (seq, _) in case.bookmarked() {
+                if let Some(p) = ix.position(seq) {
+                    let t = ix.rows[p as usize].time_ms;
+                    if t >= hist.from && t <= hist.from + span {
+                        let x = rect.left() + (t - hist.from) as f32 / span as f32 * rect.width();
+                        painter.circle_filled(egui::pos2(x, rect.top() + 4.0), 3.0, BOOKMARK_COLOR);
+                    }
+                }
+            }
+        }
+        let time_at = |x: f32| {
+            let f = ((x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+            hist.from + (f * (hist.bucket_ms * hist.counts.len() as i64) as f32) as i64
+        };
+        if let Some(pos) = resp.hover_pos() {
+            let b =
+                (((pos.x - rect.left()) / bw) as usize).min(hist.counts.len().saturating_sub(1));
+            if let Some(c) = hist.counts.get(b) {
+                let start = hist.from + b as i64 * hist.bucket_ms;
+                let parts: Vec<String> = c
+                    .iter()
+                    .zip(KIND_NAMES)
+                    .filter(|(n, _)| **n > 0)
+                    .map(|(n, k)| format!("{n} {k}"))
+                    .collect();
+                resp.clone().on_hover_text(format!(
+                    "{} – {}: {}\nDrag to filter to a time range; double-click for all times.",
+                    Timestamp(start),
+                    Timestamp(start + hist.bucket_ms),
+                    if parts.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        parts.join(", ")
+                    }
+                ));
+            }
+        }
+        if resp.drag_started() {
+            self.drag_from = resp.interact_pointer_pos().map(|p| p.x);
+        }
+        if let (Some(a), Some(p)) = (self.drag_from, resp.interact_pointer_pos()) {
+            let (l, r) = (a.min(p.x), a.max(p.x));
+            painter.rect_filled(
+                egui::Rect::from_min_max(egui::pos2(l, rect.top()), egui::pos2(r, rect.bottom())),
+                0.0,
+                Color32::from_rgba_unmultiplied(255, 255, 255, 40),
+            );
+        }
+        if resp.drag_stopped()
+            && let (Some(a), Some(p)) = (self.drag_from.take(), resp.interact_pointer_pos())
+            && (a - p.x).abs() > 3.0
+        {
+            let range = (time_at(a.min(p.x)), time_at(a.max(p.x)) + 1);
+            cmds.push(Command::SetTimeRange(Some(range)));
+        }
+        if resp.double_clicked() {
+            cmds.push(Command::SetTimeRange(None));
+        }
+        ui.horizontal(|ui| {
+            // Drawn swatches: the default fonts have no square glyph.
+            for (k, name) in KIND_NAMES.iter().enumerate() {
+                let (r, _) = ui.allocate_exact_size(egui::vec2(9.0, 9.0), Sense::hover());
+                ui.painter().rect_filled(r, 1.0, KIND_COLORS[k]);
+                ui.label(RichText::new(*name).small());
+            }
+            ui.label(
+                RichText::new(format!("· bucket {}", human_duration(hist.bucket_ms)))
+                    .small()
+                    .weak(),
+            );
+        });
+    }
+}
+
+/// A cheap stand-in for the view's identity (its ends and a few samples).
+pub(super) fn view_fingerprint(v: &[u32]) -> u64 {
+    let n = v.len();
+    [0, n / 3, n / 2, 2 * n / 3, n.saturating_sub(1)]
+        .iter()
+        .filter_map(|&i| v.get(i))
+        .fold(n as u64, |h, &p| {
+            h.wrapping_mul(1_000_003).wrapping_add(u64::from(p))
+        })
+}
+
+fn human_duration(ms: i64) -> String {
+    let s = ms / 1000;
+    if s < 120 {
+        format!("{s} s")
+    } else if s < 7200 {
+        format!("{} min", s / 60)
+    } else if s < 2 * 86_400 {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{} days", s / 86_400)
+    }
+}

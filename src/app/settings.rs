@@ -1,0 +1,68 @@
+//! What the viewer remembers between runs (eframe persists it), kept apart
+//! from the runtime state: recent files, theme, time zone, sort and the
+//! verifier keys.
+
+use std::path::PathBuf;
+
+use auditlens_core::note::VerifierKey;
+use auditlens_core::row_index::SortKey;
+
+/// The key under which eframe stores [`Settings`].
+pub const SETTINGS_KEY: &str = "auditlens-settings";
+
+/// How many recent files the Recent menu keeps.
+const RECENT_FILES: usize = 10;
+
+/// Settings kept between runs.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub recent: Vec<PathBuf>,
+    pub dark: bool,
+    pub local_time: bool,
+    pub sort: SortKey,
+    pub sort_desc: bool,
+    /// Verifier keys (the text of `auditlens keygen`'s KEY.pub) that
+    /// checkpoint signatures are checked against.
+    pub verifier_keys: Vec<String>,
+}
+
+impl Settings {
+    /// The verifier keys that still parse (a hand-edited setting may not).
+    pub fn keys(&self) -> Vec<VerifierKey> {
+        self.verifier_keys
+            .iter()
+            .filter_map(|k| VerifierKey::parse(k).ok())
+            .collect()
+    }
+
+    /// Puts `path` first in the recent files.
+    pub fn remember(&mut self, path: &std::path::Path) {
+        self.recent.retain(|p| p != path);
+        self.recent.insert(0, path.to_path_buf());
+        self.recent.truncate(RECENT_FILES);
+    }
+
+    /// A click on a column header: that column, ascending; again, descending.
+    pub fn sort_by(&mut self, key: SortKey) {
+        if self.sort == key {
+            self.sort_desc = !self.sort_desc;
+        } else {
+            self.sort = key;
+            self.sort_desc = false;
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            recent: Vec::new(),
+            dark: true,
+            local_time: false,
+            sort: SortKey::Seq,
+            sort_desc: false,
+            verifier_keys: Vec::new(),
+        }
+    }
+}

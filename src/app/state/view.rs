@@ -1,0 +1,120 @@
+//! Keeping the view (the shown entries, their order, the facet counts) in
+//! step with the filter, sort and restriction.
+
+use std::sync::Arc;
+
+use auditlens_core::job::Job;
+
+use super::{AppState, TaskResult, task};
+use crate::app::query::{self, NeedsRecords, Query, Reads, Sources, View};
+use crate::app::tasks::Lifetime;
+
+impl AppState {
+    /// The query for the current filter, sort and restriction.
+    pub(super) fn query(&self) -> Query {
+        Query {
+            filter: self.current_filter(),
+            sort: self.settings.sort,
+            descending: self.settings.sort_desc,
+            restriction: self.restrict.clone(),
+        }
+    }
+
+    /// No background work is running and the view reflects the current filter and sort.
+    pub fn settled(&self) -> bool {
+        let Some(ix) = self.index() else {
+            return !self.busy();
+        };
+        ix.complete
+            && !self.busy()
+            && self.applied.as_ref() == Some(&(self.generation, self.query().key()))
+    }
+
+    /// Recomputes the view when the filter, sort or restriction changed
+    /// since the last time: in the frame when that is cheap and reads no
+    /// record, else on a worker (the last one is cancelled).
+    pub fn refresh_view(&mut self) {
+        let Some(ix) = self.index().cloned() else {
+            return;
+        };
+        let newest = ix.time_span().map(|(_, max)| max);
+        self.filter_error = self.filter.to_filter(newest).1;
+        let q = self.query();
+        let key = (self.generation, q.key());
+        if self.applied.as_ref() == Some(&key) {
+            return;
+        }
+        self.applied = Some(key);
+        for j in self.tasks.running(task::FILTER) {
+            j.cancel();
+        }
+        self.view_gen += 1;
+        if !ix.complete {
+            // The first page only, unfiltered, until the whole index is in.
+            let mut v: Vec<u32> = (0..ix.len() as u32).collect();
+            ix.sort(&mut v, q.sort, q.descending, None);
+            self.view = v;
+            self.after_view_change();
+            return;
+        }
+        let Some(doc) = &self.doc else { return };
+        let Some(archive) = doc.archive_path.clone() else {
+            return;
+        };
+        let text = doc.search.clone();
+        let src = Sources {
+            index: &ix,
+            text: text.as_deref(),
+            archive: &archive,
+        };
+        match query::compute(
+            &src,
+            &q,
+            self.base.as_ref(),
+            Reads::IndexesOnly,
+            &Job::new(),
+        ) {
+            Ok(Ok(v)) => return self.set_view(v),
+            Ok(Err(NeedsRecords)) => {}
+            Err(e) => return self.error = Some(e),
+        }
+        let prior = self.base.clone();
+        let view_gen = self.view_gen;
+        self.spawn(
+            task::FILTER,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |job| {
+                let src = Sources {
+                    index: &ix,
+                    text: text.as_deref(),
+                    archive: &archive,
+                };
+                match query::compute(&src, &q, prior.as_ref(), Reads::Records, job)? {
+                    Ok(v) => Ok((view_gen, v)),
+                    Err(NeedsRecords) => Err("the view needs the records".into()),
+                }
+            },
+            TaskResult::View,
+        );
+    }
+
+    pub(super) fn set_view(&mut self, v: View) {
+        self.view = v.rows;
+        self.facets = Some(v.facets);
+        self.base = Some(v.base);
+        self.after_view_change();
+    }
+
+    /// Keeps the selection on its entry if still shown, or makes a pending jump.
+    pub(super) fn after_view_change(&mut self) {
+        if let Some(seq) = self.pending_jump.take() {
+            self.select_seq(seq);
+            return;
+        }
+        self.selected_row = self.selected.and_then(|s| self.row_of_seq(s));
+        if self.selected_row.is_none() {
+            self.selected = None;
+        }
+    }
+}
