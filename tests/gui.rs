@@ -1,7 +1,8 @@
 //! GUI flows driven through egui_kittest (no display, no GPU).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
 use auditlens::app::rows::read_entry;
@@ -9,6 +10,7 @@ use auditlens::app::{NoDialogs, Viewer};
 use auditlens_core::filter::Filter;
 use auditlens_core::ingest::{IngestOptions, ingest};
 use auditlens_core::job::Job;
+use common::viewer::wait_for;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -261,27 +263,7 @@ fn harness(path: &Path) -> Harness<'static, Viewer> {
 }
 
 fn harness_sized(path: &Path, size: egui::Vec2) -> Harness<'static, Viewer> {
-    let path = path.to_path_buf();
-    Harness::builder()
-        .with_size(size)
-        .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(path)))
-}
-
-/// Steps the UI until `done` holds (background work finishes) or fails after 20 s.
-fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if done(h.state()) {
-            h.run_steps(2);
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::viewer::open(path.to_path_buf(), size, NoDialogs)
 }
 
 fn loaded_and_verified(v: &Viewer) -> bool {

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
 use auditlens::app::panels::timeline::Histogram;
@@ -16,6 +15,7 @@ use auditlens_core::case::{CaseFile, case_path};
 use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
 use auditlens_core::patterns::{Pattern, PatternSettings, scan_archive};
+use common::viewer::wait_for;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -31,26 +31,7 @@ fn sample_copy(dir: &Path) -> PathBuf {
 
 /// The viewer as eframe runs it (`App::logic`, then `App::ui`, each frame).
 fn harness(path: &Path) -> Harness<'static, Viewer> {
-    let path = path.to_path_buf();
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(path)))
-}
-
-fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if done(h.state()) {
-            h.run_steps(2);
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    common::viewer::open(path.to_path_buf(), egui::vec2(1400.0, 900.0), NoDialogs)
 }
 
 fn ready(v: &Viewer) -> bool {

@@ -850,9 +850,9 @@ mod viewer {
     use super::*;
     use auditlens::app::egui;
     use auditlens::app::{FileDialogs, Viewer};
+    use common::viewer::wait_for;
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
-    use std::time::Instant;
 
     /// A save dialog that returns one path (as if the user picked it and
     /// confirmed the overwrite the dialog asks about).
@@ -868,26 +868,7 @@ mod viewer {
     }
 
     fn harness(path: &Path, save: Option<PathBuf>) -> Harness<'static, Viewer> {
-        let path = path.to_path_buf();
-        Harness::builder()
-            .with_size(egui::vec2(1400.0, 900.0))
-            .build_eframe(|cc| Viewer::from_creation(cc, Box::new(Picks(save)), Some(path)))
-    }
-
-    fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
-        let start = Instant::now();
-        loop {
-            h.step();
-            if done(h.state()) {
-                h.run_steps(2);
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "timed out waiting for {what}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        common::viewer::open(path.to_path_buf(), egui::vec2(1400.0, 900.0), Picks(save))
     }
 
     /// Opens the Export window, picks `format`, types `out` and clicks Export.

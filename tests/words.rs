@@ -9,7 +9,6 @@ mod common;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use auditlens::app::egui;
 use auditlens::app::{NoDialogs, Viewer};
@@ -24,6 +23,7 @@ use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::safe_text::{self, escape};
 use auditlens_core::time::Timestamp;
 use auditlens_core::verdict;
+use common::viewer::{self, wait_for};
 use common::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -172,23 +172,6 @@ fn report_words(case: &Case<'_>, dir: &Path) -> ReportWords {
     }
 }
 
-/// Steps the UI until `done` holds, or fails after 60 s.
-fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if done(h.state()) {
-            h.run_steps(2);
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn verified(v: &Viewer) -> bool {
     v.state.index().is_some() && !v.state.busy()
 }
@@ -196,10 +179,7 @@ fn verified(v: &Viewer) -> bool {
 /// The viewer on the case's file, with its checkpoint and keys loaded as a
 /// person would (strict missing-glyph policy, egui's bundled fonts only).
 fn viewer(case: &Case<'_>) -> Harness<'static, Viewer> {
-    let file = case.file.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(file)));
+    let mut h = viewer::open(case.file.clone(), egui::vec2(1600.0, 1000.0), NoDialogs);
     // egui's bundled fonts only: the viewer's system fonts removed.
     h.ctx.set_font_providers(Vec::new());
     wait_for(&mut h, "open", verified);
@@ -547,10 +527,7 @@ fn no_tofu_with_or_without_the_system_fonts() {
     ingest_files(&archive, std::slice::from_ref(&src));
 
     for system in [false, true] {
-        let file = archive.clone();
-        let mut h = Harness::builder()
-            .with_size(egui::vec2(1400.0, 900.0))
-            .build_eframe(|cc| Viewer::from_creation(cc, Box::new(NoDialogs), Some(file)));
+        let mut h = viewer::open(archive.clone(), egui::vec2(1400.0, 900.0), NoDialogs);
         // The viewer installs the system's fonts (Viewer::from_creation, as
         // `auditlens view` starts it); without them, egui's bundled fonts only.
         if !system {
