@@ -619,8 +619,9 @@ pub fn verify_archive(
             Ok(())
         })?;
     }
-    // Each index walked on its own connection, side by side.
-    let walked: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+    // Each index walked on its own connection, while this thread checks
+    // the small tables' indexes and sorts the entry ids for duplicates.
+    let (walked, duplicates) = std::thread::scope(|scope| {
         let entry_walks: Vec<_> = entry_indexes
             .iter()
             .zip(&books)
@@ -644,6 +645,7 @@ pub fn verify_archive(
                 Err(e) => vec![indexes::unreadable(index, &e.0)],
             })
             .collect();
+        let duplicates = walk.duplicates();
         walked.extend(entry_walks.into_iter().map(|h| {
             h.join().unwrap_or_else(|_| {
                 vec![Finding::new(
@@ -653,13 +655,13 @@ pub fn verify_archive(
                 )]
             })
         }));
-        walked
+        (walked, duplicates)
     });
     drop(books);
     for f in walked.into_iter().flatten() {
         out.push(f);
     }
-    for (first, seq) in walk.duplicates() {
+    for (first, seq) in duplicates {
         let id = (out.findings.len() < MAX_FINDINGS)
             .then(|| stored_entry_id(archive, seq))
             .flatten();

@@ -10,11 +10,11 @@
 //!    row's key as the table holds it: an integer key (`time_ms`) exactly,
 //!    any other key as a 64-bit SipHash under a key drawn at random for this
 //!    run and never stored, so no file can be prepared to collide with it.
-//!    8 bytes and 2 bits per row and index.
+//!    8 bytes per row and index.
 //! 2. The index is then walked once in its own order, from the index alone,
 //!    and each entry (key, row) is compared with what the table held for that
 //!    row; a row listed twice, a row the table lacks, and (after the walk) a
-//!    row never listed are reported too.
+//!    row never listed are reported too (one bit per row marks the rows seen).
 //!
 //! Each entry is compared on its own: no sum or product of hashes stands in
 //! for the comparison, so no set of entries can be forged to add up. A walk
@@ -122,12 +122,10 @@ fn definition(o: &SchemaObject) -> String {
     }
 }
 
-/// An index key as compared: an integer exactly, anything else hashed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct KeyWord {
-    value: u64,
-    hashed: bool,
-}
+/// An index key as compared: an integer key as itself, any other key as
+/// its keyed hash. (An integer and a hash are equal only by a 2^-64 chance
+/// the file cannot steer: the hash key is secret.)
+pub(super) type KeyWord = u64;
 
 /// How keys become [`KeyWord`]s in one verification: the SipHash key is
 /// drawn at random for each run.
@@ -140,10 +138,7 @@ impl KeyHasher {
 
     pub fn word(&self, key: &[Cell<'_>]) -> KeyWord {
         if let [Cell::Integer(n)] = key {
-            return KeyWord {
-                value: *n as u64,
-                hashed: false,
-            };
+            return *n as u64;
         }
         // Typed: SQLite orders and compares a TEXT and a BLOB, or an integer
         // and its text, as different values, and so must this.
@@ -171,10 +166,7 @@ impl KeyHasher {
                 }
             }
         }
-        KeyWord {
-            value: h.finish(),
-            hashed: true,
-        }
+        h.finish()
     }
 }
 
@@ -187,15 +179,11 @@ impl Bits {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
-    fn set(&mut self, i: usize, on: bool) {
+    fn set(&mut self, i: usize) {
         if self.0.len() <= i / 64 {
             self.0.resize(i / 64 + 1, 0);
         }
-        if on {
-            self.0[i / 64] |= 1 << (i % 64);
-        } else {
-            self.0[i / 64] &= !(1 << (i % 64));
-        }
+        self.0[i / 64] |= 1 << (i % 64);
     }
 }
 
@@ -207,8 +195,7 @@ pub(super) struct KeyBook {
     first: i64,
     /// …until a gap: then every rowid is listed (only a damaged table has gaps).
     listed: Option<Vec<i64>>,
-    words: Vec<u64>,
-    hashed: Bits,
+    words: Vec<KeyWord>,
 }
 
 impl KeyBook {
@@ -223,8 +210,7 @@ impl KeyBook {
         if let Some(l) = self.listed.as_mut() {
             l.push(rowid);
         }
-        self.hashed.set(n, w.hashed);
-        self.words.push(w.value);
+        self.words.push(w);
     }
 
     pub fn len(&self) -> usize {
@@ -249,10 +235,7 @@ impl KeyBook {
     }
 
     fn word(&self, pos: usize) -> KeyWord {
-        KeyWord {
-            value: self.words[pos],
-            hashed: self.hashed.get(pos),
-        }
+        self.words[pos]
     }
 }
 
@@ -310,7 +293,7 @@ pub(super) fn check_index(
             None => note(Problem::NoSuchRow, rowid, shown()),
             Some(pos) if seen.get(pos) => note(Problem::Repeated, rowid, shown()),
             Some(pos) => {
-                seen.set(pos, true);
+                seen.set(pos);
                 if hasher.word(key) != book.word(pos) {
                     note(Problem::WrongKey, rowid, shown());
                 }
