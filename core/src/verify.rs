@@ -584,7 +584,7 @@ pub fn verify_archive(
         entry_indexes.iter().map(|_| Default::default()).collect();
     let bounds = archive.seq_bounds()?;
     let seqs = bounds.unwrap_or((1, 0));
-    let total = archive.seq_span()?;
+    let total = archive.count()?;
     job.start_phase("verifying", total);
     let mut walk = ChainWalk::new(archive.id(), checkpoint);
     walk.ids.reserve(total.min(1 << 24) as usize);
