@@ -17,7 +17,7 @@ mod signed;
 pub use crate::finding::{Finding, FindingKind};
 pub use signed::{AnchorInfo, anchor_json, verify_signed};
 
-use crate::archive::{Archive, ArchiveError, Column, Columns, Scan};
+use crate::archive::{Archive, ArchiveError, Column, Columns, KeyBook, KeyHasher, Scan};
 use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::checkpoint::Checkpoint;
 use crate::job::Job;
@@ -579,9 +579,8 @@ pub fn verify_archive(
     // other tables are small and read on their own.
     let (entry_indexes, others): (Vec<_>, Vec<_>) =
         checked.into_iter().partition(|ix| ix.table == "entries");
-    let hasher = indexes::KeyHasher::new();
-    let mut books: Vec<indexes::KeyBook> =
-        entry_indexes.iter().map(|_| Default::default()).collect();
+    let hasher = KeyHasher::default();
+    let mut books: Vec<KeyBook> = entry_indexes.iter().map(|_| Default::default()).collect();
     let bounds = archive.seq_bounds()?;
     let seqs = bounds.unwrap_or((1, 0));
     let total = archive.count()?;
@@ -638,7 +637,7 @@ pub fn verify_archive(
             .collect();
         let mut walked: Vec<Vec<Finding>> = others
             .iter()
-            .map(|index| match indexes::table_book(archive, index, &hasher) {
+            .map(|index| match archive.table_book(index, &hasher) {
                 Ok(book) => {
                     indexes::check_index(archive, index, &book, &hasher, (i64::MIN, i64::MAX))
                 }
