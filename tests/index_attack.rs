@@ -7,7 +7,8 @@
 //! For each: `verify` (with and without the checkpoint) exits 1 and names the
 //! index and the entries it lies about; export with a time filter, scan, the
 //! report and the viewer's row index still see every entry, exactly as on the
-//! intact archive.
+//! intact archive; and ingest, which finds stored entries through the
+//! entry-id index, refuses to trust that index when it lies.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -393,6 +394,22 @@ fn a_lying_index_is_found_and_hides_nothing() {
         assert_eq!(r["filter"], want_report["filter"], "{}", a.name);
         assert_eq!(r["patterns"], want_report["patterns"], "{}", a.name);
         assert_eq!(row_index(&path, &truth), want_index, "{}", a.name);
+
+        // Ingest tells new entries from stored ones through the entry-id
+        // index: with that index lying, it refuses (else the platform export
+        // the archive was made from would add its entries a second time).
+        if a.index == "entries_entry_id" {
+            let before = std::fs::read(&path).unwrap();
+            let o = Command::new(env!("CARGO_BIN_EXE_auditlens"))
+                .args(["ingest", "--archive", s(&path)])
+                .arg(sample("platform-export.jsonl"))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{}: {stderr}", a.name);
+            assert!(stderr.contains("entries_entry_id"), "{}: {stderr}", a.name);
+            assert_eq!(std::fs::read(&path).unwrap(), before, "{}", a.name);
+        }
     }
     assert_eq!(
         std::fs::read(sample("audit-sample.sqlite")).unwrap(),

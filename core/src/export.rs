@@ -308,9 +308,6 @@ pub fn export_with(
                 job.set_done(if only.is_some() { count } else { seen });
             }
             let seq = r.seq();
-            if seq == 0 || seq > checkpoint.size {
-                continue;
-            }
             if let Some(s) = &only_set
                 && !s.contains(&seq)
             {

@@ -255,10 +255,14 @@ impl Index {
         prefix: Option<(u64, bool)>,
         job: &Job,
     ) -> Result<Index, String> {
-        // From the ends of the table's own b-tree: the number of entries
-        // unless some were deleted; the rows read give the exact count below.
-        let span = archive.seq_span()?;
-        job.start_phase("loading index", span);
+        // Counted in the table itself; for a prefix, which must show at once,
+        // the span of stored seqs (the same unless entries were deleted).
+        // The rows read give the exact count below.
+        let expected = match prefix {
+            None => archive.count()?,
+            Some(_) => archive.seq_span()?,
+        };
+        job.start_phase("loading index", expected);
         let cols = Columns::of(&[
             Column::TimeMs,
             Column::ActorLabel,
@@ -274,7 +278,7 @@ impl Index {
             Some((limit, false)) => Scan::all(cols).limit(limit),
             Some((limit, true)) => Scan::all(cols).newest_first().limit(limit),
         };
-        let capacity = prefix.map_or(span, |(l, _)| l.min(span));
+        let capacity = prefix.map_or(expected, |(l, _)| l.min(expected));
         let mut seqs: Vec<u64> = Vec::with_capacity(capacity as usize);
         let mut ix = Index {
             rows: Vec::with_capacity(capacity as usize),
@@ -326,7 +330,7 @@ impl Index {
         job.set_done(ix.rows.len() as u64);
         let read = ix.rows.len() as u64;
         ix.complete = prefix.is_none_or(|(limit, _)| read < limit);
-        ix.total = if ix.complete { read } else { span };
+        ix.total = if ix.complete { read } else { expected };
         if prefix.is_some_and(|(_, newest)| newest) {
             ix.rows.reverse();
             seqs.reverse();

@@ -17,7 +17,7 @@ mod signed;
 pub use crate::finding::{Finding, FindingKind};
 pub use signed::{AnchorInfo, anchor_json, verify_signed};
 
-use crate::archive::{Archive, ArchiveError, Column, Columns, Scan};
+use crate::archive::{Archive, ArchiveError, Column, Columns, KeyBook, KeyHasher, Scan};
 use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::checkpoint::Checkpoint;
 use crate::job::Job;
@@ -579,12 +579,11 @@ pub fn verify_archive(
     // other tables are small and read on their own.
     let (entry_indexes, others): (Vec<_>, Vec<_>) =
         checked.into_iter().partition(|ix| ix.table == "entries");
-    let hasher = indexes::KeyHasher::new();
-    let mut books: Vec<indexes::KeyBook> =
-        entry_indexes.iter().map(|_| Default::default()).collect();
+    let hasher = KeyHasher::default();
+    let mut books: Vec<KeyBook> = entry_indexes.iter().map(|_| Default::default()).collect();
     let bounds = archive.seq_bounds()?;
     let seqs = bounds.unwrap_or((1, 0));
-    let total = archive.seq_span()?;
+    let total = archive.count()?;
     job.start_phase("verifying", total);
     let mut walk = ChainWalk::new(archive.id(), checkpoint);
     walk.ids.reserve(total.min(1 << 24) as usize);
@@ -619,8 +618,9 @@ pub fn verify_archive(
             Ok(())
         })?;
     }
-    // Each index walked on its own connection, side by side.
-    let walked: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+    // Each index walked on its own connection, while this thread checks
+    // the small tables' indexes and sorts the entry ids for duplicates.
+    let (walked, duplicates) = std::thread::scope(|scope| {
         let entry_walks: Vec<_> = entry_indexes
             .iter()
             .zip(&books)
@@ -637,13 +637,14 @@ pub fn verify_archive(
             .collect();
         let mut walked: Vec<Vec<Finding>> = others
             .iter()
-            .map(|index| match indexes::table_book(archive, index, &hasher) {
+            .map(|index| match archive.table_book(index, &hasher) {
                 Ok(book) => {
                     indexes::check_index(archive, index, &book, &hasher, (i64::MIN, i64::MAX))
                 }
                 Err(e) => vec![indexes::unreadable(index, &e.0)],
             })
             .collect();
+        let duplicates = walk.duplicates();
         walked.extend(entry_walks.into_iter().map(|h| {
             h.join().unwrap_or_else(|_| {
                 vec![Finding::new(
@@ -653,13 +654,13 @@ pub fn verify_archive(
                 )]
             })
         }));
-        walked
+        (walked, duplicates)
     });
     drop(books);
     for f in walked.into_iter().flatten() {
         out.push(f);
     }
-    for (first, seq) in walk.duplicates() {
+    for (first, seq) in duplicates {
         let id = (out.findings.len() < MAX_FINDINGS)
             .then(|| stored_entry_id(archive, seq))
             .flatten();

@@ -6,8 +6,8 @@
 //!   which never lets a SQLite index decide which entries exist.
 //! * [`Writer`] appends, inside transactions (`write`); triggers refuse
 //!   UPDATE and DELETE on the entries.
-//! * `schema` holds the schema and the checks that the archive's SQLite
-//!   indexes agree with its tables.
+//! * `schema` holds the schema and reads it and the indexes; `index_check`
+//!   proves that an index agrees with its table.
 
 use std::fs::File;
 use std::io::Read;
@@ -22,10 +22,12 @@ use crate::model::Entry;
 pub const FORMAT_NAME: &str = "auditlens-archive";
 pub const FORMAT_VERSION: &str = "1";
 
+mod index_check;
 mod read;
 mod schema;
 mod write;
 
+pub use index_check::{IndexProblem, IndexProblemKind, IndexProblems, KeyBook, KeyHasher, KeyWord};
 pub use read::{Cell, Column, Columns, Row, Scan, ScanCursor, ScanRows};
 pub use schema::{INDEXES, KnownIndex, MAX_KEY, PROTECTIVE, SCHEMA, SchemaObject, expected_schema};
 pub use write::{APPLICATION_ID, Batch, Writer, finish_interrupted_write, initialise};

@@ -290,12 +290,7 @@ impl<'f> Scan<'f> {
     /// The statement and its parameters.
     fn sql(&self) -> (String, Vec<Value>) {
         let mut select = vec!["t.seq".to_string()];
-        select.extend(self.columns.list().map(|c| match c {
-            // Read as a BLOB: SQLite hands TEXT over only with a terminating
-            // NUL, which costs a copy of every record; the bytes are the same.
-            Column::Record => "CAST(t.record AS BLOB)".to_string(),
-            c => format!("t.{}", c.name()),
-        }));
+        select.extend(self.columns.list().map(|c| format!("t.{}", c.name())));
         let mut params = vec![Value::Integer(self.seqs.0), Value::Integer(self.seqs.1)];
         let mut clauses = vec!["t.seq BETWEEN ?1 AND ?2".to_string()];
         if let Some(f) = self.prefilter {

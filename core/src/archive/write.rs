@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 
 use super::schema::foreign_objects;
 use super::{
-    Archive, ArchiveError, FORMAT_NAME, FORMAT_VERSION, Result, SCHEMA, db_error, is_sqlite_file,
-    journal_path,
+    Archive, ArchiveError, FORMAT_NAME, FORMAT_VERSION, IndexProblemKind, KeyHasher, Result,
+    SCHEMA, db_error, is_sqlite_file, journal_path,
 };
 use crate::chain::{self, ArchiveId, Hash};
 use crate::record_view::RecordView;
@@ -141,7 +141,7 @@ impl Writer {
 
 /// The last seq and its chain hash, after checking that the tail entry is
 /// consistent (so a damaged archive is not silently extended) and that the
-/// entry-id index lists every row.
+/// entry-id index agrees with the table.
 fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> {
     use super::{Column, Columns, Scan};
     let cols = Columns::of(&[Column::Record, Column::LeafHash, Column::ChainHash]);
@@ -166,19 +166,24 @@ fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> 
                 .into(),
         );
     }
-    // Counted by walking the index (a count(*) would count another index).
+    // Ingest tells new entries from stored ones through the entry-id index:
+    // it is trusted only once it is proven to list every row under its id.
     let by_id = &super::INDEXES[0];
     if archive.schema()?.iter().any(|o| o.name == by_id.name) {
-        let mut listed = 0u64;
-        archive.walk_index::<ArchiveError>(by_id, (i64::MIN, i64::MAX), |_, _| {
-            listed += 1;
-            Ok(())
-        })?;
-        if listed != count {
+        let hasher = KeyHasher::default();
+        let book = archive.table_book(by_id, &hasher)?;
+        let problems = archive.index_problems(by_id, &book, &hasher, (i64::MIN, i64::MAX), 1)?;
+        if let Some(p) = problems.listed.first() {
+            let how = match p.kind {
+                IndexProblemKind::NoSuchRow => "lists a seq the table does not hold",
+                IndexProblemKind::WrongKey => "lists an entry under another id",
+                IndexProblemKind::Repeated => "lists an entry twice",
+                IndexProblemKind::Missing => "has no entry for one",
+            };
             return Err(format!(
-                "the index {} lists {listed} entries for {count} rows, so duplicates could not \
-                 be told apart; run `auditlens verify` on it",
-                by_id.name
+                "the index {} {how} (seq {}), so new entries could not be told from stored \
+                 ones; nothing was added. Run `auditlens verify` on it.",
+                by_id.name, p.rowid
             ));
         }
     }
@@ -201,8 +206,8 @@ impl Batch<'_> {
     }
 
     /// The seq and record of the stored entry with this id, if any. The one
-    /// read through an index (`entries_entry_id`): the writer checked at open
-    /// that it lists every row, and the row found must carry the id.
+    /// read through an index (`entries_entry_id`): the writer proved at open
+    /// that it agrees with the table, and the row found must carry the id.
     pub fn stored(&self, entry_id: &str) -> Result<Option<(u64, Vec<u8>)>> {
         let found = self
             .tx

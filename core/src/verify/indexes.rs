@@ -4,27 +4,14 @@
 //! are evidence too: another tool reading the file trusts them, and a lying
 //! index is a sign of tampering. So every object of the schema is compared
 //! with the schema auditlens makes, and every index auditlens makes is proven
-//! to agree with its table entry by entry:
-//!
-//! 1. While the table is scanned (`row_check`), a [`KeyBook`] keeps each
-//!    row's key as the table holds it: an integer key (`time_ms`) exactly,
-//!    any other key as a 64-bit SipHash under a key drawn at random for this
-//!    run and never stored, so no file can be prepared to collide with it.
-//!    8 bytes and 2 bits per row and index.
-//! 2. The index is then walked once in its own order, from the index alone,
-//!    and each entry (key, row) is compared with what the table held for that
-//!    row; a row listed twice, a row the table lacks, and (after the walk) a
-//!    row never listed are reported too.
-//!
-//! Each entry is compared on its own: no sum or product of hashes stands in
-//! for the comparison, so no set of entries can be forged to add up. A walk
-//! reads only the index (a fraction of the table's size), in order.
-
-use std::hash::{BuildHasher, Hasher, RandomState};
+//! to agree with its table entry by entry (`archive/index_check.rs`; the
+//! entries table's keys are kept during verification's own scan, in
+//! `row_check`). This module turns what is found into findings.
 
 use super::{Collector, Finding, FindingKind, MAX_FINDINGS};
 use crate::archive::{
-    Archive, ArchiveError, Cell, INDEXES, KnownIndex, PROTECTIVE, SchemaObject, expected_schema,
+    Archive, INDEXES, IndexProblem, IndexProblemKind, KeyBook, KeyHasher, KnownIndex, PROTECTIVE,
+    SchemaObject, expected_schema,
 };
 
 /// Compares the archive's schema with the one auditlens makes, and returns
@@ -122,168 +109,6 @@ fn definition(o: &SchemaObject) -> String {
     }
 }
 
-/// An index key as compared: an integer exactly, anything else hashed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct KeyWord {
-    value: u64,
-    hashed: bool,
-}
-
-/// How keys become [`KeyWord`]s in one verification: the SipHash key is
-/// drawn at random for each run.
-pub(super) struct KeyHasher(RandomState);
-
-impl KeyHasher {
-    pub fn new() -> KeyHasher {
-        KeyHasher(RandomState::new())
-    }
-
-    pub fn word(&self, key: &[Cell<'_>]) -> KeyWord {
-        if let [Cell::Integer(n)] = key {
-            return KeyWord {
-                value: *n as u64,
-                hashed: false,
-            };
-        }
-        // Typed: SQLite orders and compares a TEXT and a BLOB, or an integer
-        // and its text, as different values, and so must this.
-        let mut h = self.0.build_hasher();
-        for cell in key {
-            match *cell {
-                Cell::Null => h.write_u8(0),
-                Cell::Integer(n) => {
-                    h.write_u8(1);
-                    h.write_i64(n);
-                }
-                Cell::Real(f) => {
-                    h.write_u8(2);
-                    h.write_u64(f.to_bits());
-                }
-                Cell::Text(b) => {
-                    h.write_u8(3);
-                    h.write_usize(b.len());
-                    h.write(b);
-                }
-                Cell::Blob(b) => {
-                    h.write_u8(4);
-                    h.write_usize(b.len());
-                    h.write(b);
-                }
-            }
-        }
-        KeyWord {
-            value: h.finish(),
-            hashed: true,
-        }
-    }
-}
-
-/// A set of bits, one per row.
-#[derive(Default)]
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn get(&self, i: usize) -> bool {
-        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-
-    fn set(&mut self, i: usize, on: bool) {
-        if self.0.len() <= i / 64 {
-            self.0.resize(i / 64 + 1, 0);
-        }
-        if on {
-            self.0[i / 64] |= 1 << (i % 64);
-        } else {
-            self.0[i / 64] &= !(1 << (i % 64));
-        }
-    }
-}
-
-/// The key of every row of an indexed table, as the table holds it, in
-/// rowid order.
-#[derive(Default)]
-pub(super) struct KeyBook {
-    /// The rowid of the first row; the others follow it one by one…
-    first: i64,
-    /// …until a gap: then every rowid is listed (only a damaged table has gaps).
-    listed: Option<Vec<i64>>,
-    words: Vec<u64>,
-    hashed: Bits,
-}
-
-impl KeyBook {
-    /// Adds the next row (rowids must increase).
-    pub fn push(&mut self, rowid: i64, w: KeyWord) {
-        let n = self.words.len();
-        if n == 0 {
-            self.first = rowid;
-        } else if self.listed.is_none() && Some(rowid) != self.first.checked_add(n as i64) {
-            self.listed = Some((0..n as i64).map(|i| self.first + i).collect());
-        }
-        if let Some(l) = self.listed.as_mut() {
-            l.push(rowid);
-        }
-        self.hashed.set(n, w.hashed);
-        self.words.push(w.value);
-    }
-
-    pub fn len(&self) -> usize {
-        self.words.len()
-    }
-
-    fn position(&self, rowid: i64) -> Option<usize> {
-        match &self.listed {
-            Some(l) => l.binary_search(&rowid).ok(),
-            None => rowid
-                .checked_sub(self.first)
-                .and_then(|p| usize::try_from(p).ok())
-                .filter(|&p| p < self.words.len()),
-        }
-    }
-
-    fn rowid(&self, pos: usize) -> i64 {
-        match &self.listed {
-            Some(l) => l[pos],
-            None => self.first + pos as i64,
-        }
-    }
-
-    fn word(&self, pos: usize) -> KeyWord {
-        KeyWord {
-            value: self.words[pos],
-            hashed: self.hashed.get(pos),
-        }
-    }
-}
-
-/// The key of each row of `index`'s table (a small table: the entries
-/// table's keys are kept during verification's own scan).
-pub(super) fn table_book(
-    archive: &Archive,
-    index: &KnownIndex,
-    hasher: &KeyHasher,
-) -> Result<KeyBook, ArchiveError> {
-    let mut book = KeyBook::default();
-    archive.table_keys::<ArchiveError>(index, (i64::MIN, i64::MAX), |rowid, key| {
-        book.push(rowid, hasher.word(key));
-        Ok(())
-    })?;
-    Ok(book)
-}
-
-/// What is wrong with one entry of an index, or with a row it should list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Problem {
-    /// The index lists a row the table does not hold.
-    NoSuchRow,
-    /// The index lists the row under another key than the table holds.
-    WrongKey,
-    /// The index lists the row again.
-    Repeated,
-    /// The index has no entry for the row.
-    Missing,
-}
-
 /// Walks `index` over the rows within `rowids` and compares each entry
 /// with `book`; the findings say which entries are wrong, and how.
 pub(super) fn check_index(
@@ -293,51 +118,23 @@ pub(super) fn check_index(
     hasher: &KeyHasher,
     rowids: (i64, i64),
 ) -> Vec<Finding> {
-    let mut seen = Bits::default();
-    // (problem, row, the key the index lists it under)
-    let mut problems: Vec<(Problem, i64, Option<String>)> = Vec::new();
-    let mut more = 0u64;
-    let mut note = |p: Problem, rowid: i64, key: Option<String>| {
-        if problems.len() < MAX_FINDINGS {
-            problems.push((p, rowid, key));
-        } else {
-            more += 1;
-        }
+    let problems = match archive.index_problems(index, book, hasher, rowids, MAX_FINDINGS) {
+        Ok(p) => p,
+        Err(e) => return vec![unreadable(index, &e.0)],
     };
-    let walked = archive.walk_index::<ArchiveError>(index, rowids, |rowid, key| {
-        let shown = || Some(show_key(key));
-        match book.position(rowid) {
-            None => note(Problem::NoSuchRow, rowid, shown()),
-            Some(pos) if seen.get(pos) => note(Problem::Repeated, rowid, shown()),
-            Some(pos) => {
-                seen.set(pos, true);
-                if hasher.word(key) != book.word(pos) {
-                    note(Problem::WrongKey, rowid, shown());
-                }
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = walked {
-        return vec![unreadable(index, &e.0)];
-    }
-    for pos in 0..book.len() {
-        if !seen.get(pos) {
-            note(Problem::Missing, book.rowid(pos), None);
-        }
-    }
     let mut out: Vec<Finding> = problems
+        .listed
         .into_iter()
-        .map(|(p, rowid, found)| {
-            let expected = match p {
-                Problem::NoSuchRow => None,
-                _ => table_key(archive, index, rowid),
+        .map(|p| {
+            let expected = match p.kind {
+                IndexProblemKind::NoSuchRow => None,
+                _ => archive.table_key(index, p.rowid),
             };
-            problem_finding(index, p, rowid, expected, found)
+            problem_finding(index, p, expected)
         })
         .collect();
     // Past the findings kept in full, each is still counted.
-    out.extend((0..more).map(|_| {
+    out.extend((0..problems.more).map(|_| {
         Finding::new(
             FindingKind::SqliteIndexMismatch,
             None,
@@ -345,40 +142,6 @@ pub(super) fn check_index(
         )
     }));
     out
-}
-
-/// The key of the row `rowid` as its table holds it, as quoted in a finding.
-fn table_key(archive: &Archive, index: &KnownIndex, rowid: i64) -> Option<String> {
-    let mut key = None;
-    archive
-        .table_keys::<ArchiveError>(index, (rowid, rowid), |_, k| {
-            key = Some(show_key(k));
-            Ok(())
-        })
-        .ok()?;
-    key
-}
-
-/// A key as quoted in a finding: text in quotes (cut after 80 characters),
-/// numbers as they are, blobs in hex.
-fn show_key(key: &[Cell<'_>]) -> String {
-    let one = |c: &Cell<'_>| match *c {
-        Cell::Null => "NULL".to_string(),
-        Cell::Integer(n) => n.to_string(),
-        Cell::Real(f) => f.to_string(),
-        Cell::Text(t) => {
-            let s = String::from_utf8_lossy(t);
-            match s.char_indices().nth(80) {
-                Some((at, _)) => format!("{:?}…", &s[..at]),
-                None => format!("{s:?}"),
-            }
-        }
-        Cell::Blob(b) => {
-            let hex: String = b.iter().take(40).map(|x| format!("{x:02x}")).collect();
-            format!("x'{hex}{}'", if b.len() > 40 { "…" } else { "" })
-        }
-    };
-    key.iter().map(one).collect::<Vec<_>>().join(", ")
 }
 
 pub(super) fn unreadable(index: &KnownIndex, e: &str) -> Finding {
@@ -394,13 +157,8 @@ pub(super) fn unreadable(index: &KnownIndex, e: &str) -> Finding {
 
 /// One wrong entry (or one row without an entry) as a finding, located by
 /// seq for the entries table.
-fn problem_finding(
-    index: &KnownIndex,
-    p: Problem,
-    rowid: i64,
-    expected: Option<String>,
-    found: Option<String>,
-) -> Finding {
+fn problem_finding(index: &KnownIndex, p: IndexProblem, expected: Option<String>) -> Finding {
+    let (rowid, found) = (p.rowid, p.found);
     let entries = index.table == "entries";
     let at = if entries {
         format!("seq {rowid}")
@@ -408,23 +166,23 @@ fn problem_finding(
         format!("row {rowid} of {}", index.table)
     };
     let key = index.key.join(", ");
-    let message = match p {
-        Problem::NoSuchRow => format!(
+    let message = match p.kind {
+        IndexProblemKind::NoSuchRow => format!(
             "the SQLite index {} lists {at}, which the table does not hold: a query through \
              the index would show an entry that is not there",
             index.name
         ),
-        Problem::WrongKey => format!(
+        IndexProblemKind::WrongKey => format!(
             "the SQLite index {} lists {at} under another {key} than the table holds: a query \
              through the index would misplace or miss it",
             index.name
         ),
-        Problem::Repeated => format!(
+        IndexProblemKind::Repeated => format!(
             "the SQLite index {} lists {at} more than once: a query through the index would \
              show it twice",
             index.name
         ),
-        Problem::Missing => format!(
+        IndexProblemKind::Missing => format!(
             "the SQLite index {} has no entry for {at}: a query through the index would not see it",
             index.name
         ),

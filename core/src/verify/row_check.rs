@@ -15,10 +15,10 @@
 
 use std::sync::mpsc;
 
-use super::indexes::{KeyHasher, KeyWord};
 use super::{Finding, FindingKind, VerifyError};
 use crate::archive::{
-    Archive, Cell, Column, Columns, INDEX_COLUMN_NAMES, KnownIndex, MAX_KEY, Row, Scan,
+    Archive, Cell, Column, Columns, INDEX_COLUMN_NAMES, KeyHasher, KeyWord, KnownIndex, MAX_KEY,
+    Row, Scan,
 };
 use crate::chain::{self, ArchiveId, Hash};
 use crate::job::Job;
