@@ -133,22 +133,7 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
     };
 
     let scan = scan_archive(&archive, input.patterns, job)?;
-    let patterns: Vec<Value> = scan
-        .hits
-        .iter()
-        .map(|(p, hits)| {
-            json!({
-                "name": p.as_str(),
-                "title": p.title(),
-                "count": hits.len(),
-                "hits": hits.iter().take(HITS_LISTED).map(|h| {
-                    let mut d = describe(h.seq);
-                    d["reason"] = h.reason.clone().into();
-                    d
-                }).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
+    let patterns = scan.to_json(HITS_LISTED, describe);
     let bookmarks: Vec<Value> = input
         .case
         .map(|c| {

@@ -159,6 +159,36 @@ impl ScanReport {
             .map(|(_, h)| h.as_slice())
             .unwrap_or_default()
     }
+
+    /// The hits as JSON, one object per pattern: name, title, count and the
+    /// first `limit` hits, each what `about(seq)` says of the entry plus the
+    /// reason. The one shape of `scan --json` and the report's JSON twin.
+    pub fn to_json(
+        &self,
+        limit: usize,
+        about: impl Fn(u64) -> serde_json::Value,
+    ) -> Vec<serde_json::Value> {
+        self.hits
+            .iter()
+            .map(|(p, hits)| {
+                let listed: Vec<serde_json::Value> = hits
+                    .iter()
+                    .take(limit)
+                    .map(|h| {
+                        let mut d = about(h.seq);
+                        d["reason"] = h.reason.clone().into();
+                        d
+                    })
+                    .collect();
+                serde_json::json!({
+                    "name": p.as_str(),
+                    "title": p.title(),
+                    "count": hits.len(),
+                    "hits": listed,
+                })
+            })
+            .collect()
+    }
 }
 
 /// A sliding window of one actor's recent deletes (or exports).

@@ -751,18 +751,7 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
     let job = Arc::new(Job::new());
     let report = with_progress(&job, || scan_archive(&archive, &settings, &job)).map_err(Fail)?;
     if a.json {
-        let patterns: Vec<serde_json::Value> = report
-            .hits
-            .iter()
-            .map(|(p, hits)| {
-                json!({
-                    "name": p.as_str(),
-                    "title": p.title(),
-                    "count": hits.len(),
-                    "hits": hits.iter().map(|h| json!({"seq": h.seq, "reason": h.reason})).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let patterns = report.to_json(usize::MAX, |seq| json!({ "seq": seq }));
         let out = json!({
             "archive": a.archive.display().to_string(),
             "entries": report.entries,
