@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use auditlens_core::archive::Archive;
 use auditlens_core::case::{CaseFile, case_path};
@@ -55,8 +54,6 @@ pub struct Document {
     pub patterns: Option<Arc<ScanReport>>,
     /// Bookmarks, tags and notes, kept beside the archive (sealed archives only).
     pub case: Option<CaseFile>,
-    pub open_time: Instant,
-    pub first_frame: Option<Duration>,
 }
 
 impl Document {
@@ -80,8 +77,6 @@ impl Document {
             finding_seqs: HashSet::new(),
             patterns: None,
             case: None,
-            open_time: Instant::now(),
-            first_frame: None,
         }
     }
 

@@ -112,12 +112,6 @@ impl Viewer {
         self.state.refresh_view();
         let wanted = self.panels.table.wanted(&self.state);
         self.state.read_shown(&wanted);
-        if let Some(doc) = &mut self.state.doc
-            && doc.first_frame.is_none()
-            && doc.index.is_some()
-        {
-            doc.first_frame = Some(doc.open_time.elapsed());
-        }
         if self.state.busy() {
             // Progress bars move while work runs.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
