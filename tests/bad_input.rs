@@ -6,7 +6,6 @@ mod common;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use auditlens_core::archive::Archive;
 use auditlens_core::ingest::{IngestError, IngestOptions, ingest};
@@ -17,28 +16,6 @@ use auditlens_core::verify::verify_file;
 use common::*;
 
 // ---------------------------------------------------------------- helpers
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run<I, S>(args: I) -> Out
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let o = Command::new(env!("CARGO_BIN_EXE_auditlens"))
-        .args(args)
-        .output()
-        .expect("run auditlens");
-    Out {
-        code: o.status.code().expect("exited normally (no signal)"),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 /// The binary could not run: exit 2, one line on stderr that contains `needle`, no panic.
 fn assert_cli_error(o: &Out, needle: &str) {

@@ -10,6 +10,8 @@
 //! intact archive; and ingest, which finds stored entries through the
 //! entry-id index, refuses to trust that index when it lies.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -135,16 +137,8 @@ impl Truth {
 }
 
 fn auditlens(args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_auditlens"))
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    let o = common::run(args);
+    (o.code, o.stdout)
 }
 
 fn s(p: &Path) -> &str {

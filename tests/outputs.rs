@@ -28,24 +28,6 @@ use auditlens_core::proof::{self, SignedCheckpoint};
 use auditlens_core::sample::{PlatformFormat, Sample};
 use common::*;
 
-struct Out {
-    code: i32,
-    stderr: String,
-}
-
-fn run(args: &[OsString]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_auditlens"))
-        .args(args)
-        .output()
-        .expect("run auditlens");
-    let out = Out {
-        code: o.status.code().expect("exited normally (no signal)"),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    out
-}
-
 fn os(parts: &[&dyn AsRef<OsStr>]) -> Vec<OsString> {
     parts.iter().map(|p| p.as_ref().to_os_string()).collect()
 }
@@ -392,7 +374,7 @@ fn evidence_case(role: &Role) {
             let target = dir.join(role.target);
             place(&target, bytes);
             let before = snapshot(&dir, &target);
-            let o = run(&with_force((role.args)(&v, &dir), force));
+            let o = run(with_force((role.args)(&v, &dir), force));
             let what = format!("{} onto {kind} (force: {force})", role.name);
             assert_refused(
                 &what,
@@ -458,7 +440,7 @@ fn the_input_through_a_symlink_or_a_hard_link_is_refused() {
                 }
                 let before = snapshot(&dir, &target);
                 let input_before = std::fs::read(&input).unwrap();
-                let o = run(&with_force((role.args)(&v, &dir), force));
+                let o = run(with_force((role.args)(&v, &dir), force));
                 let what = format!(
                     "{} onto its input by {link_kind} (force: {force})",
                     role.name
@@ -497,7 +479,7 @@ fn the_inputs_side_files_are_refused_by_name() {
     ] {
         let out = v.root.join(side);
         let before = names(&v.root);
-        let o = run(&os(&[
+        let o = run(os(&[
             &"export",
             &v.input,
             &"--format",
@@ -518,7 +500,7 @@ fn the_inputs_side_files_are_refused_by_name() {
     // The archive itself, by its own name, in every export format.
     for format in ["json", "ndjson", "csv", "ecs"] {
         let before = std::fs::read(&v.input).unwrap();
-        let o = run(&os(&[
+        let o = run(os(&[
             &"export",
             &v.input,
             &"--format",
@@ -537,7 +519,7 @@ fn the_inputs_side_files_are_refused_by_name() {
         assert_eq!(std::fs::read(&v.input).unwrap(), before);
     }
     // A report named .json would be its own twin.
-    let o = run(&os(&[&"report", &v.input, &"-o", &v.root.join("r.json")]));
+    let o = run(os(&[&"report", &v.input, &"-o", &v.root.join("r.json")]));
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(
         o.stderr.contains("give the report a .html name"),
@@ -555,7 +537,7 @@ fn another_existing_file_is_replaced_only_with_force() {
         let target = dir.join(role.target);
         place(&target, b"my own notes, nothing to do with auditlens\n");
         let before = snapshot(&dir, &target);
-        let o = run(&(role.args)(&v, &dir));
+        let o = run((role.args)(&v, &dir));
         let what = format!("{} onto a plain file", role.name);
         assert_refused(
             &what,
@@ -566,7 +548,7 @@ fn another_existing_file_is_replaced_only_with_force() {
             &before,
         );
 
-        let o = run(&with_force((role.args)(&v, &dir), true));
+        let o = run(with_force((role.args)(&v, &dir), true));
         assert_eq!(o.code, 0, "{what} with --force: {}", o.stderr);
         let now = std::fs::read(&target).unwrap();
         assert!(
@@ -600,7 +582,7 @@ fn a_refused_side_file_stops_the_whole_output() {
     let dir = case_dir(&v, "side");
     let sidecar = dir.join("out.csv.proof.json");
     place(&sidecar, sidecar_bytes);
-    let o = run(&os(&[
+    let o = run(os(&[
         &"export",
         &v.input,
         &"--format",
@@ -618,7 +600,7 @@ fn a_refused_side_file_stops_the_whole_output() {
     // keygen: a key at KEY.pub stops KEY too.
     let (_, public) = v.evidence.iter().find(|(k, _)| *k == "public key").unwrap();
     place(&dir.join("k.pub"), public);
-    let o = run(&os(&[
+    let o = run(os(&[
         &"keygen",
         &"--name",
         &"x/y",
@@ -691,7 +673,7 @@ fn an_export_failing_midway_leaves_nothing() {
     for format in ["json", "ndjson", "csv", "ecs"] {
         let dir = case_dir(&v, &format!("midway-{format}"));
         let out = dir.join(format!("out.{format}"));
-        let o = run(&os(&[
+        let o = run(os(&[
             &"export",
             &damaged,
             &"--format",
@@ -785,7 +767,7 @@ fn a_full_disk_midway_leaves_nothing() {
         return;
     }
     for format in ["json", "csv", "ecs"] {
-        let o = run(&os(&[
+        let o = run(os(&[
             &"export",
             &big,
             &"--format",

@@ -3,6 +3,33 @@
 
 pub mod viewer;
 
+/// What the auditlens binary did: its exit code and its output (lossily decoded).
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the auditlens binary with `args`; fails the test if it panicked or died of a signal.
+pub fn run<I, S>(args: I) -> Out
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_auditlens"))
+        .args(args)
+        .output()
+        .expect("run auditlens");
+    let out = Out {
+        code: o.status.code().expect("exited normally (no signal)"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out
+}
+
+use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
