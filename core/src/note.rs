@@ -12,6 +12,13 @@
 //! Verification follows the C2SP rules: signatures by unknown keys are
 //! ignored, a signature by a known key that does not verify rejects the note,
 //! and a note with no verified signature by a known key is not proven.
+//!
+//! Reading is strict: a note has one text only. Anything C2SP or Go's
+//! `sumdb/note` would refuse is refused here with the reason (a carriage
+//! return, a control character, a missing final newline, an empty line in
+//! the text or among the signatures, a signature line that is not exactly
+//! `— NAME BASE64` with canonical base64), and so are notes over
+//! [`MAX_NOTE_BYTES`] or with more than [`MAX_SIGNATURES`] signatures.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -24,8 +31,13 @@ use crate::chain::to_hex;
 const ED25519: u8 = 0x01;
 /// A signature line starts with an em dash and a space.
 const SIG_PREFIX: &str = "\u{2014} ";
-/// At most this many signature lines are read (C2SP allows verifiers a limit).
-const MAX_SIGNATURES: usize = 100;
+/// At most this many signature lines are read. C2SP asks verifiers for a
+/// limit of at least 16; Go's `sumdb/note` and Cloudflare's `signed_note` use 100.
+pub const MAX_SIGNATURES: usize = 100;
+/// The largest note read, in bytes (Cloudflare's `signed_note` and
+/// `tlog_checkpoint` use the same bound). A checkpoint with 100 signatures
+/// by keys with long names is under 40 kB.
+pub const MAX_NOTE_BYTES: usize = 1_000_000;
 
 /// Why a key or note could not be read, or a note not verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -282,13 +294,12 @@ impl Note {
     }
 
     /// Reads a note. A text with no blank line is an unsigned note (an
-    /// auditlens checkpoint from before signatures); after the last blank line
-    /// every line must be a well-formed signature line.
+    /// auditlens checkpoint from before signatures); otherwise the text ends
+    /// at its first blank line (it holds none, so this is also C2SP's last
+    /// blank line) and every line after it must be a signature line.
     pub fn parse(msg: &str) -> Result<Note, NoteError> {
-        if !msg.ends_with('\n') {
-            return err("the note does not end with a newline (was it cut short or edited?)");
-        }
-        let Some(split) = msg.rfind("\n\n") else {
+        check_chars(msg)?;
+        let Some(split) = msg.find("\n\n") else {
             check_text(msg)?;
             return Ok(Note {
                 text: msg.to_string(),
@@ -297,15 +308,27 @@ impl Note {
         };
         let text = &msg[..split + 1];
         check_text(text)?;
-        let mut signatures = Vec::new();
-        for line in msg[split + 2..].split_terminator('\n') {
-            if signatures.len() == MAX_SIGNATURES {
-                return err(format!("more than {MAX_SIGNATURES} signatures"));
-            }
-            signatures.push(parse_signature_line(line)?);
+        let first_sig_line = text.lines().count() + 2;
+        let block = &msg[split + 2..];
+        if block.is_empty() {
+            return err("the note has a blank line but no signature line after it");
         }
-        if signatures.is_empty() {
-            return err("the note has a blank line but no signature after it");
+        let mut signatures = Vec::new();
+        for (i, line) in block.split_terminator('\n').enumerate() {
+            let n = first_sig_line + i;
+            if line.is_empty() {
+                return err(format!(
+                    "line {n} is an empty line among the signature lines (only one blank line, \
+                     before the signatures, is allowed)"
+                ));
+            }
+            if signatures.len() == MAX_SIGNATURES {
+                return err(format!(
+                    "the note has more than {MAX_SIGNATURES} signatures (the most auditlens reads)"
+                ));
+            }
+            signatures
+                .push(parse_signature_line(line).map_err(|e| NoteError(format!("line {n}: {e}")))?);
         }
         Ok(Note {
             text: text.to_string(),
@@ -329,14 +352,76 @@ impl Note {
     }
 }
 
-/// A note's text is UTF-8 without control characters other than newline, ends in a newline
-/// and holds no blank line (so the signature block is unambiguous).
+/// Checks what every note (and every checkpoint) must be as a whole: not
+/// empty, at most [`MAX_NOTE_BYTES`], no carriage return (a file whose line
+/// ends were converted to CRLF is another text, and its signature no longer
+/// covers it), no other control character, and a final newline.
+pub fn check_chars(msg: &str) -> Result<(), NoteError> {
+    if msg.is_empty() {
+        return err("the text is empty");
+    }
+    if msg.len() > MAX_NOTE_BYTES {
+        return err(format!(
+            "the text is larger than {MAX_NOTE_BYTES} bytes (the most auditlens reads as a \
+             checkpoint or signed note)"
+        ));
+    }
+    let line_of = |i: usize| msg[..i].matches('\n').count() + 1;
+    if let Some(i) = msg.find('\r') {
+        return err(format!(
+            "line {} holds a carriage return (CRLF line ends?): checkpoints use LF line ends \
+             only; use the file exactly as auditlens wrote it",
+            line_of(i)
+        ));
+    }
+    if let Some((i, c)) = msg
+        .char_indices()
+        .find(|(_, c)| c.is_control() && *c != '\n')
+    {
+        return err(format!(
+            "line {} holds a control character (U+{:04X})",
+            line_of(i),
+            c as u32
+        ));
+    }
+    if !msg.ends_with('\n') {
+        return err("the text does not end with a newline (was it cut short or edited?)");
+    }
+    Ok(())
+}
+
+/// The text of a note or checkpoint file's bytes: at most [`MAX_NOTE_BYTES`], UTF-8.
+pub fn text_of(bytes: &[u8]) -> Result<&str, NoteError> {
+    if bytes.len() > MAX_NOTE_BYTES {
+        return err(format!(
+            "the file is larger than {MAX_NOTE_BYTES} bytes (the most auditlens reads as a \
+             checkpoint or signed note)"
+        ));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        NoteError(format!(
+            "the text is not UTF-8 (invalid byte at offset {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+/// A note's text ends in a newline and holds no empty line (so the signature
+/// block is unambiguous) and no control character other than newline.
 fn check_text(text: &str) -> Result<(), NoteError> {
     if !text.ends_with('\n') {
         return err("the note text must end with a newline");
     }
-    if text.starts_with('\n') || text.contains("\n\n") {
-        return err("the note text must not contain a blank line");
+    let empty_line = if text.starts_with('\n') {
+        Some(1)
+    } else {
+        text.find("\n\n")
+            .map(|i| text[..i].matches('\n').count() + 2)
+    };
+    if let Some(n) = empty_line {
+        return err(format!(
+            "line {n} is empty: the note text holds no empty line"
+        ));
     }
     if text.chars().any(|c| c.is_control() && c != '\n') {
         return err("the note text contains a control character");
@@ -344,16 +429,31 @@ fn check_text(text: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
+/// One signature line, exactly `— NAME BASE64` (canonical base64 of the key
+/// ID and at least one signature byte).
 fn parse_signature_line(line: &str) -> Result<NoteSignature, NoteError> {
-    let bad = || NoteError(format!("malformed signature line {line:?}"));
-    let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(bad)?;
-    let (name, b64) = rest.split_once(' ').ok_or_else(bad)?;
-    if !valid_name(name) || b64.contains(' ') {
-        return Err(bad());
+    let bad = |why: &str| {
+        NoteError(format!(
+            "malformed signature line {line:?}: {why} (a signature line is `\u{2014} NAME BASE64`)"
+        ))
+    };
+    let rest = line
+        .strip_prefix(SIG_PREFIX)
+        .ok_or_else(|| bad("it does not start with an em dash and a space"))?;
+    let (name, b64) = rest
+        .split_once(' ')
+        .ok_or_else(|| bad("no space between the key name and the signature"))?;
+    if !valid_name(name) {
+        return Err(bad("the key name is empty or holds a space or '+'"));
     }
-    let raw = STANDARD.decode(b64).map_err(|_| bad())?;
+    if b64.contains(' ') {
+        return Err(bad("more than one space"));
+    }
+    let raw = STANDARD
+        .decode(b64)
+        .map_err(|_| bad("the signature is not canonical base64"))?;
     if raw.len() < 5 {
-        return Err(bad());
+        return Err(bad("the signature is shorter than a key ID and one byte"));
     }
     Ok(NoteSignature {
         name: name.to_string(),

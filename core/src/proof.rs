@@ -21,7 +21,7 @@ use crate::finding::{Finding, FindingKind};
 use crate::job::Job;
 use crate::json::{self, Json, Parser};
 use crate::merkle::{self, ProofError, Tree};
-use crate::note::{Note, NoteError, SignatureCheck, SignerKey, VerifierKey};
+use crate::note::{self, Note, NoteError, SignatureCheck, SignerKey, VerifierKey};
 
 /// Key of an entry's leaf index in JSON and NDJSON exports.
 pub const PROOF_INDEX_KEY: &str = "leaf_index";
@@ -99,18 +99,32 @@ impl EntryProof {
 #[derive(Clone, Debug)]
 pub struct SignedCheckpoint {
     pub checkpoint: Checkpoint,
-    /// The note as read; `Err` if its signature block is malformed.
-    pub note: Result<Note, NoteError>,
+    /// The note as read (no signatures for a checkpoint written unsigned).
+    pub note: Note,
 }
 
 impl SignedCheckpoint {
-    /// Reads a checkpoint file or an export's checkpoint text, signed or not.
+    /// Reads a checkpoint file or an export's checkpoint text, signed or not,
+    /// strictly: its one canonical text and well-formed signature lines, or
+    /// the reason it is refused.
     pub fn parse(text: &str) -> Result<SignedCheckpoint, String> {
         let checkpoint = Checkpoint::parse(text)?;
-        Ok(SignedCheckpoint {
-            checkpoint,
-            note: Note::parse(text),
-        })
+        let note = Note::parse(text).map_err(|e| e.0)?;
+        Ok(SignedCheckpoint { checkpoint, note })
+    }
+
+    /// Reads a checkpoint file (never more than [`note::MAX_NOTE_BYTES`] + 1
+    /// bytes of it, so a huge or endless file is refused, not loaded).
+    pub fn read(path: &Path) -> Result<SignedCheckpoint, String> {
+        use std::io::Read;
+        let fail = |m: String| format!("{}: {m}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        let mut bytes = Vec::new();
+        file.take(note::MAX_NOTE_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(e.to_string()))?;
+        let text = note::text_of(&bytes).map_err(|e| fail(e.0))?;
+        SignedCheckpoint::parse(text).map_err(|m| fail(format!("not a valid checkpoint: {m}")))
     }
 
     /// The checkpoint's text, signed by `signer` if one is given.
@@ -124,27 +138,18 @@ impl SignedCheckpoint {
 
     /// Names on the signature lines (whether or not anyone can check them).
     pub fn signers(&self) -> Vec<String> {
-        match &self.note {
-            Ok(n) => n.signatures.iter().map(|s| s.name.clone()).collect(),
-            Err(_) => vec![],
-        }
+        self.note
+            .signatures
+            .iter()
+            .map(|s| s.name.clone())
+            .collect()
     }
 
     /// Checks the signatures against `keys`; the findings say why the
     /// checkpoint is not accepted (empty when it is). `what` names the
     /// checkpoint in messages ("the checkpoint file", "the export's checkpoint").
     pub fn check(&self, keys: &[VerifierKey], what: &str) -> (SignatureCheck, Vec<Finding>) {
-        let note = match &self.note {
-            Ok(n) => n,
-            Err(e) => {
-                let f = Finding::new(
-                    FindingKind::SignatureInvalid,
-                    None,
-                    format!("{what}: its signature lines cannot be read ({e})"),
-                );
-                return (SignatureCheck::default(), vec![f]);
-            }
-        };
+        let note = &self.note;
         let check = note.check(keys);
         let mut out = Vec::new();
         for name in &check.failed {
