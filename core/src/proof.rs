@@ -725,3 +725,227 @@ fn stored_chain(archive: &Archive, seq: u64) -> Result<Option<Hash>, ArchiveErro
     })?;
     Ok(found)
 }
+
+/// First line of a consistency proof file (docs/FORMAT.md §10).
+pub const CONSISTENCY_PROOF_TAG: &str = "auditlens-consistency-proof v1";
+/// At most this many hashes in a consistency proof: a proof between two
+/// trees of fewer than 2^64 leaves has at most 2 × 64.
+const MAX_CONSISTENCY_HASHES: usize = 128;
+/// The largest consistency proof file read (the longest one is under 9 kB).
+const MAX_PROOF_FILE_BYTES: u64 = 16 * 1024;
+
+/// A consistency proof as a file: which archive, from which size to which,
+/// and the RFC 6962 proof. With the two checkpoints it shows, without the
+/// archive, that the later one extends the earlier one ([`check_consistency`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    pub archive_id: ArchiveId,
+    pub old_size: u64,
+    pub new_size: u64,
+    pub path: Vec<Hash>,
+}
+
+impl ConsistencyProof {
+    /// The file's one text: the tag, `origin …`, `old M`, `new N`, then one
+    /// hash per line in lower-case hex, every line ending in a newline.
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "{CONSISTENCY_PROOF_TAG}\norigin auditlens.archive/{}\nold {}\nnew {}\n",
+            self.archive_id, self.old_size, self.new_size
+        );
+        for h in &self.path {
+            s.push_str(&h.to_hex());
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Reads the text [`ConsistencyProof::to_text`] writes, and nothing else:
+    /// like checkpoints, a proof file has one text.
+    pub fn parse(text: &str) -> Result<ConsistencyProof, String> {
+        note::check_chars(text).map_err(|e| e.0)?;
+        let lines: Vec<&str> = text.split_terminator('\n').collect();
+        if lines.first() != Some(&CONSISTENCY_PROOF_TAG) {
+            return Err(format!(
+                "this is not an auditlens consistency proof: its first line should be \
+                 {CONSISTENCY_PROOF_TAG:?}; write one with `auditlens consistency ARCHIVE --old OLD -o FILE`"
+            ));
+        }
+        let field = |n: usize, key: &str| -> Result<&str, String> {
+            lines
+                .get(n - 1)
+                .and_then(|l| l.strip_prefix(key))
+                .and_then(|l| l.strip_prefix(' '))
+                .ok_or_else(|| format!("line {n} should be `{key} …`"))
+        };
+        let origin = field(2, "origin")?;
+        let archive_id = origin
+            .strip_prefix("auditlens.archive/")
+            .and_then(|id| ArchiveId::parse(id).filter(|a| a.to_string() == id))
+            .ok_or_else(|| {
+                format!("bad origin {origin:?} on line 2 (expected auditlens.archive/ and 32 lower-case hex digits)")
+            })?;
+        let size = |n: usize, key: &str| -> Result<u64, String> {
+            let s = field(n, key)?;
+            let canonical = !s.is_empty()
+                && s.bytes().all(|b| b.is_ascii_digit())
+                && (s == "0" || !s.starts_with('0'));
+            s.parse::<u64>().ok().filter(|_| canonical).ok_or_else(|| {
+                format!("the size {s:?} on line {n} is not a decimal number without leading zeros")
+            })
+        };
+        let old_size = size(3, "old")?;
+        let new_size = size(4, "new")?;
+        let hashes = &lines[4.min(lines.len())..];
+        if hashes.len() > MAX_CONSISTENCY_HASHES {
+            return Err(format!(
+                "the proof has {} hashes; a consistency proof has at most {MAX_CONSISTENCY_HASHES}",
+                hashes.len()
+            ));
+        }
+        let path = hashes
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                Hash::from_hex(h)
+                    .filter(|x| x.to_hex() == *h)
+                    .ok_or_else(|| format!("line {}: {h:?} is not 64 lower-case hex digits", i + 5))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ConsistencyProof {
+            archive_id,
+            old_size,
+            new_size,
+            path,
+        })
+    }
+
+    /// Reads a proof file (at most 16 kB of it).
+    pub fn read(path: &Path) -> Result<ConsistencyProof, String> {
+        use std::io::Read;
+        let fail = |m: String| format!("{}: {m}", path.display());
+        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+        let mut bytes = Vec::new();
+        file.take(MAX_PROOF_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| fail(e.to_string()))?;
+        if bytes.len() as u64 > MAX_PROOF_FILE_BYTES {
+            return Err(fail(format!(
+                "larger than {MAX_PROOF_FILE_BYTES} bytes: not a consistency proof"
+            )));
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| fail("not UTF-8 text".into()))?;
+        ConsistencyProof::parse(text).map_err(fail)
+    }
+}
+
+impl Consistency {
+    /// The proof as a file, when there is one: two sizes of the same archive.
+    pub fn proof_file(&self) -> Option<ConsistencyProof> {
+        (self.old.archive_id == self.new.archive_id && self.old.size <= self.new.size).then(|| {
+            ConsistencyProof {
+                archive_id: self.new.archive_id,
+                old_size: self.old.size,
+                new_size: self.new.size,
+                path: self.proof.clone(),
+            }
+        })
+    }
+}
+
+/// Checks, without the archive, that `new` extends `old` by `proof`: both
+/// checkpoints name the same archive, the proof is for their archive and
+/// sizes, old ≤ new, the proof leads from the old root to the new one (equal
+/// sizes: equal roots and chain heads), and, with `keys`, both checkpoints
+/// are signed as section 11 asks. The findings say why not; none means
+/// consistent. The chain heads of different sizes are not compared: they
+/// follow from the leaves, which only the archive holds.
+pub fn check_consistency(
+    old: &SignedCheckpoint,
+    new: &SignedCheckpoint,
+    proof: &ConsistencyProof,
+    keys: &[VerifierKey],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if !keys.is_empty() {
+        out.extend(old.check(keys, "the old checkpoint").1);
+        out.extend(new.check(keys, "the new checkpoint").1);
+    }
+    let (o, n) = (&old.checkpoint, &new.checkpoint);
+    let mismatch = |message: String, expected: String, found: String| {
+        let mut f = Finding::new(FindingKind::WrongArchive, None, message);
+        f.expected = Some(expected);
+        f.found = Some(found);
+        f
+    };
+    if o.archive_id != n.archive_id {
+        out.push(mismatch(
+            "the two checkpoints are of different archives (their origins differ): neither can \
+             extend the other"
+                .into(),
+            o.archive_id.to_string(),
+            n.archive_id.to_string(),
+        ));
+        return out;
+    }
+    if proof.archive_id != o.archive_id {
+        out.push(mismatch(
+            "the proof file is for another archive than the two checkpoints".into(),
+            o.archive_id.to_string(),
+            proof.archive_id.to_string(),
+        ));
+        return out;
+    }
+    if o.size > n.size {
+        let mut f = Finding::new(
+            FindingKind::Truncated,
+            Some(n.size + 1),
+            format!(
+                "the old checkpoint records {} entries, the new one only {}: the new one cannot \
+                 extend it (were the two swapped? --old is the earlier one)",
+                o.size, n.size
+            ),
+        );
+        f.expected = Some(o.size.to_string());
+        f.found = Some(n.size.to_string());
+        out.push(f);
+        return out;
+    }
+    if (proof.old_size, proof.new_size) != (o.size, n.size) {
+        let mut f = Finding::new(
+            FindingKind::Rewritten,
+            None,
+            "the proof file is for other tree sizes than the two checkpoints: it proves nothing \
+             about them",
+        );
+        f.expected = Some(format!("{} → {}", o.size, n.size));
+        f.found = Some(format!("{} → {}", proof.old_size, proof.new_size));
+        out.push(f);
+        return out;
+    }
+    if let Err(e) = merkle::verify_consistency(o.size, n.size, &proof.path, &o.root, &n.root) {
+        let mut f = Finding::new(
+            FindingKind::Rewritten,
+            Some(o.size),
+            format!(
+                "the proof does not lead from the old checkpoint's root to the new one's ({e}): \
+                 the first {} entries the new checkpoint covers are not the old ones, or the proof \
+                 or a checkpoint was changed",
+                o.size
+            ),
+        );
+        f.expected = Some(format!("root {}", n.root));
+        out.push(f);
+    } else if o.size == n.size && o.head != n.head {
+        let mut f = Finding::new(
+            FindingKind::Rewritten,
+            Some(o.size),
+            "the two checkpoints have the same size and root but different chain heads: one was \
+             changed",
+        );
+        f.expected = Some(o.head.to_hex());
+        f.found = Some(n.head.to_hex());
+        out.push(f);
+    }
+    out
+}

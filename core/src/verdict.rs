@@ -166,6 +166,28 @@ pub fn consistency(consistent: bool, old_size: u64, added: u64, problems: u64) -
     }
 }
 
+/// The sentence for a saved consistency proof checked between two
+/// checkpoints, without the archive (`consistency --old --new --proof`).
+pub fn checkpoints_consistency(
+    consistent: bool,
+    old_size: u64,
+    new_size: u64,
+    problems: u64,
+) -> String {
+    if consistent {
+        format!(
+            "CONSISTENT: the new checkpoint ({}) extends the old one ({}), as the proof shows",
+            count(new_size, "entry", "entries"),
+            count(old_size, "entry", "entries")
+        )
+    } else {
+        format!(
+            "NOT CONSISTENT: the proof does not show that the new checkpoint extends the old one: {} (see the findings)",
+            count(problems, "problem", "problems")
+        )
+    }
+}
+
 /// One finding in one line: kind, where, what the verifier saw there, and the
 /// expected and found values with what each one is.
 pub fn describe(f: &Finding) -> String {

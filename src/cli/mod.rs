@@ -215,18 +215,47 @@ pub struct KeygenArgs {
     pub force: bool,
 }
 
+/// Two ways: with ARCHIVE, prove that it extends --old (and write the proof
+/// with -o); without, check a saved proof between --old and --new.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    auditlens consistency A.sqlite --old OLD.checkpoint -o PROOF.txt --checkpoint-out NEW.checkpoint\n  \
+    auditlens consistency --old OLD.checkpoint --new NEW.checkpoint --proof PROOF.txt --key K.pub")]
 pub struct ConsistencyArgs {
-    pub archive: PathBuf,
+    /// The archive. Omit it to check a saved proof between two checkpoints (--new, --proof).
+    #[arg(required_unless_present = "new")]
+    pub archive: Option<PathBuf>,
     /// The checkpoint taken earlier (kept outside the archive).
     #[arg(long, value_name = "OLD_CHECKPOINT")]
     pub old: PathBuf,
-    /// A verifier key the old checkpoint must be signed by (repeatable).
+    /// Without an archive: the later checkpoint, which the proof must show extends --old.
+    #[arg(
+        long,
+        value_name = "NEW_CHECKPOINT",
+        conflicts_with = "archive",
+        requires = "proof"
+    )]
+    pub new: Option<PathBuf>,
+    /// Without an archive: the proof file `consistency ARCHIVE --old OLD -o PROOF` wrote.
+    #[arg(long, value_name = "PROOF", requires = "new")]
+    pub proof: Option<PathBuf>,
+    /// A verifier key the checkpoints must be signed by (repeatable): the old one with an
+    /// archive, both without.
     #[arg(long = "key", value_name = "KEY.pub")]
     pub keys: Vec<String>,
-    /// Sign the new checkpoint with this key.
-    #[arg(long, value_name = "KEY")]
+    /// With an archive: sign the new checkpoint with this key.
+    #[arg(long, value_name = "KEY", conflicts_with = "new")]
     pub sign: Option<PathBuf>,
+    /// With an archive: write the consistency proof to this file (docs/FORMAT.md §10).
+    #[arg(short, long, value_name = "PROOF", conflicts_with = "new")]
+    pub output: Option<PathBuf>,
+    /// With an archive: write today's checkpoint (signed with --sign) to this file.
+    #[arg(long, value_name = "NEW_CHECKPOINT", conflicts_with = "new")]
+    pub checkpoint_out: Option<PathBuf>,
+    /// Replace existing files at -o and --checkpoint-out. Never a file this command reads,
+    /// nor evidence (an archive, an export, a checkpoint, a key, a case file).
+    #[arg(long)]
+    pub force: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -455,9 +484,7 @@ fn with_progress<T>(job: &Arc<Job>, work: impl FnOnce() -> T) -> T {
 }
 
 fn read_checkpoint(path: &Path) -> Result<SignedCheckpoint, Fail> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
-    SignedCheckpoint::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())))
+    SignedCheckpoint::read(path).map_err(Fail)
 }
 
 fn read_signer(path: &Path) -> Result<SignerKey, Fail> {
@@ -505,84 +532,213 @@ fn cmd_keygen(a: KeygenArgs) -> Result<i32, Fail> {
 }
 
 fn cmd_consistency(a: ConsistencyArgs) -> Result<i32, Fail> {
-    if source::detect(&a.archive)? != Format::Archive {
-        return Err(Fail(format!(
-            "{} is not an archive; consistency is proven for archives",
-            a.archive.display()
-        )));
-    }
-    let old = read_checkpoint(&a.old)?;
     let keys = a
         .keys
         .iter()
         .map(|k| read_verifier(k))
         .collect::<Result<Vec<_>, _>>()?;
+    match (&a.archive, &a.new, &a.proof) {
+        (Some(archive), _, _) => consistency_of_archive(&a, archive, &keys),
+        (None, Some(new), Some(proof)) => consistency_offline(&a, new, proof, &keys),
+        _ => Err(Fail(
+            "give an ARCHIVE, or --new NEW_CHECKPOINT and --proof PROOF to check a saved proof"
+                .into(),
+        )),
+    }
+}
+
+/// The findings as JSON objects with their one-line description.
+fn findings_json<'a>(
+    findings: impl Iterator<Item = &'a verify::Finding>,
+) -> Vec<serde_json::Value> {
+    findings
+        .map(|f| {
+            let mut j = verify::finding_json(f);
+            j["description"] = verdict::describe(f).into();
+            j
+        })
+        .collect()
+}
+
+/// `consistency ARCHIVE --old OLD`: verify the archive against the old
+/// checkpoint and prove today's tree extends it. A damaged archive is a
+/// finding (exit 1), not a failure to run.
+fn consistency_of_archive(
+    a: &ConsistencyArgs,
+    archive_path: &Path,
+    keys: &[VerifierKey],
+) -> Result<i32, Fail> {
+    if source::detect(archive_path)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; consistency is proven for archives (to check a saved proof \
+             between two checkpoints, give --new and --proof instead)",
+            archive_path.display()
+        )));
+    }
+    let old = read_checkpoint(&a.old)?;
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
-    let archive = Archive::open(&a.archive)?;
+    // Both outputs are checked (never over an input or evidence) before the work.
+    let mut reads = vec![archive_path.to_path_buf(), a.old.clone()];
+    reads.extend(a.sign.iter().cloned());
+    reads.extend(a.keys.iter().map(PathBuf::from).filter(|p| p.exists()));
+    let mut out_files = Output::reading(&reads);
+    let proof_slot = a
+        .output
+        .as_ref()
+        .map(|p| out_files.add(&Destination::cli(p, a.force)))
+        .transpose()?;
+    let cp_slot = a
+        .checkpoint_out
+        .as_ref()
+        .map(|p| out_files.add(&Destination::cli(p, a.force)))
+        .transpose()?;
+    let archive = Archive::open(archive_path)?;
     let job = Arc::new(Job::new());
     // The whole archive is verified against the old checkpoint (records,
     // chain, prefix), and the consistency proof ties the two tree heads.
     let (report, _) = with_progress(&job, || {
-        verify::verify_signed(&a.archive, Some(&old), &keys, &job)
-    })?;
-    let mut c = proof::consistency(&archive, &old.checkpoint, &job)?;
-    // Verification already reported what the proof found in its own words.
-    c.findings.retain(|f| {
-        !report
-            .findings
-            .iter()
-            .any(|g| g.kind == f.kind && g.seq == f.seq)
-    });
-    let new_text = SignedCheckpoint::text(&c.new, signer.as_ref())?;
-    let ok = c.findings.is_empty() && report.status() == Status::Intact;
-    let added = c.new.size.saturating_sub(c.old.size);
-    let problems =
-        report.problems() + c.findings.iter().filter(|f| !f.kind.is_warning()).count() as u64;
+        verify::verify_signed(archive_path, Some(&old), keys, &job)
+    })
+    .map_err(|e| Fail(verdict::not_run(&e)))?;
+    let (c, no_proof) = match proof::consistency(&archive, &old.checkpoint, &job) {
+        Ok(c) => (Some(c), None),
+        // A damaged archive has no tree to prove with; verification said why.
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let mut extra = Vec::new();
+    if let Some(c) = &c {
+        // Verification already reported what the proof found in its own words.
+        extra.extend(c.findings.iter().filter(|f| {
+            !report
+                .findings
+                .iter()
+                .any(|g| g.kind == f.kind && g.seq == f.seq)
+        }));
+    }
+    let ok = no_proof.is_none() && extra.is_empty() && report.status() == Status::Intact;
+    let problems = report.problems().max(u64::from(!ok))
+        + extra.iter().filter(|f| !f.kind.is_warning()).count() as u64;
+    let new_text = c
+        .as_ref()
+        .map(|c| SignedCheckpoint::text(&c.new, signer.as_ref()))
+        .transpose()?;
+    let proof_file = c.as_ref().and_then(|c| c.proof_file());
+    let (old_size, new_size) = (old.checkpoint.size, c.as_ref().map(|c| c.new.size));
+    let added = new_size.map_or(0, |n| n.saturating_sub(old_size));
+    let verdict_text = verdict::consistency(ok, old_size, added, problems);
+    // Outputs only for a proof that holds: a file named PROOF is a proof.
+    let mut written = Vec::new();
+    if ok {
+        if let (Some(slot), Some(p)) = (proof_slot, &proof_file) {
+            out_files.write(slot, p.to_text().as_bytes())?;
+        }
+        if let (Some(slot), Some(t)) = (cp_slot, &new_text) {
+            out_files.write(slot, t.as_bytes())?;
+        }
+        if proof_slot.is_some() || cp_slot.is_some() {
+            written = out_files.commit()?;
+        }
+    }
     if a.json {
-        let mut findings: Vec<&verify::Finding> = report.findings.iter().collect();
-        findings.extend(c.findings.iter());
         print_json(&json!({
-            "archive": a.archive.display().to_string(),
+            "archive": archive_path.display().to_string(),
             "status": if ok { "consistent" } else { "inconsistent" },
-            "verdict": verdict::consistency(ok, c.old.size, added, problems),
-            "old_size": c.old.size,
-            "new_size": c.new.size,
+            "verdict": verdict_text,
+            "old_size": old_size,
+            "new_size": new_size,
             "added_since": added,
-            "proof": c.proof.iter().map(|h| h.to_hex()).collect::<Vec<_>>(),
+            "proof": proof_file.as_ref().map(|p| p.path.iter().map(|h| h.to_hex()).collect::<Vec<_>>()),
+            "proof_text": proof_file.as_ref().map(|p| p.to_text()),
             "new_checkpoint": new_text,
-            "findings": findings.iter().map(|f| {
-                let mut j = verify::finding_json(f);
-                j["description"] = verdict::describe(f).into();
-                j
-            }).collect::<Vec<_>>(),
+            "written": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "error": no_proof,
+            "findings": findings_json(report.findings.iter().chain(extra.iter().copied())),
         }));
     } else {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
             "{}: {}",
-            shown(&a.archive),
-            terminal_safe(&verdict::consistency(ok, c.old.size, added, problems))
+            shown(archive_path),
+            terminal_safe(&verdict_text)
         );
-        for f in report.findings.iter().chain(c.findings.iter()) {
+        for f in report.findings.iter().chain(extra.iter().copied()) {
             print_finding(&mut out, f);
         }
-        // A proof exists only between two sizes of the same archive.
-        if c.old.archive_id == c.new.archive_id && c.old.size <= c.new.size {
-            let proof: Vec<String> = c.proof.iter().map(|h| h.to_hex()).collect();
+        if let Some(e) = &no_proof {
+            let _ = writeln!(out, "no consistency proof: {}", terminal_safe(e));
+        }
+        if let Some(p) = &proof_file {
             let _ = writeln!(
                 out,
-                "consistency proof ({} → {} entries): {}",
-                c.old.size,
-                c.new.size,
-                if proof.is_empty() {
-                    "empty".to_string()
-                } else {
-                    proof.join(" ")
-                }
+                "\nconsistency proof ({} → {} entries; save it with -o PROOF):\n{}",
+                p.old_size,
+                p.new_size,
+                p.to_text()
             );
         }
-        let _ = writeln!(out, "\ncheckpoint now (keep it for next time):\n{new_text}");
+        if let Some(t) = &new_text {
+            let _ = writeln!(out, "checkpoint now (keep it for next time):\n{t}");
+        }
+        for p in &written {
+            let _ = writeln!(out, "wrote {}", shown(p));
+        }
+        if !ok && (proof_slot.is_some() || cp_slot.is_some()) {
+            let _ = writeln!(out, "nothing written: there is no consistency to prove");
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
+}
+
+/// `consistency --old OLD --new NEW --proof PROOF`: the check anyone holding
+/// the two checkpoints can make, without the archive.
+fn consistency_offline(
+    a: &ConsistencyArgs,
+    new_path: &Path,
+    proof_path: &Path,
+    keys: &[VerifierKey],
+) -> Result<i32, Fail> {
+    let old = read_checkpoint(&a.old)?;
+    let new = read_checkpoint(new_path)?;
+    let proof = proof::ConsistencyProof::read(proof_path).map_err(Fail)?;
+    let findings = proof::check_consistency(&old, &new, &proof, keys);
+    let ok = findings.is_empty();
+    let (o, n) = (&old.checkpoint, &new.checkpoint);
+    let added = n.size.saturating_sub(o.size);
+    let problems = findings.iter().filter(|f| !f.kind.is_warning()).count() as u64;
+    let verdict_text = verdict::checkpoints_consistency(ok, o.size, n.size, problems);
+    if a.json {
+        print_json(&json!({
+            "old": a.old.display().to_string(),
+            "new": new_path.display().to_string(),
+            "proof_file": proof_path.display().to_string(),
+            "status": if ok { "consistent" } else { "inconsistent" },
+            "verdict": verdict_text,
+            "archive_id": o.archive_id.to_string(),
+            "old_size": o.size,
+            "new_size": n.size,
+            "added_since": added,
+            "signatures_checked": !keys.is_empty(),
+            "findings": findings_json(findings.iter()),
+        }));
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{} → {}: {}",
+            shown(&a.old),
+            shown(new_path),
+            terminal_safe(&verdict_text)
+        );
+        for f in &findings {
+            print_finding(&mut out, f);
+        }
+        if ok && keys.is_empty() {
+            let _ = writeln!(
+                out,
+                "signatures not checked (give --key KEY.pub to check who issued the checkpoints)"
+            );
+        }
     }
     Ok(if ok { 0 } else { 1 })
 }

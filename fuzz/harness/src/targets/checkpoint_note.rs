@@ -9,7 +9,7 @@ use crate::core::json::{self, Json};
 use crate::core::merkle;
 use crate::core::note::{Note, SignerKey, VerifierKey};
 use crate::core::proof::{
-    EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY, SidecarReader, SignedCheckpoint,
+    ConsistencyProof, EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY, SidecarReader, SignedCheckpoint,
 };
 use crate::keys::verifier;
 use crate::scratch::write_input;
@@ -36,6 +36,9 @@ pub fn run(data: &[u8]) {
             "a note does not round-trip"
         );
     }
+    if let Ok(p) = ConsistencyProof::parse(&text) {
+        assert_eq!(p.to_text(), text, "a consistency proof has another text");
+    }
     if let Ok(k) = VerifierKey::parse(&text) {
         assert_eq!(VerifierKey::parse(&k.to_text()).ok(), Some(k));
     }
@@ -44,6 +47,9 @@ pub fn run(data: &[u8]) {
         assert_eq!(again.verifier(), k.verifier());
     }
     if let Ok(sc) = SignedCheckpoint::parse(&text) {
+        // One text per checkpoint: what parses is exactly what is written back.
+        assert_eq!(sc.note.to_text(), text, "a checkpoint has another text");
+        assert!(text.starts_with(&sc.checkpoint.to_text()));
         let _ = sc.signers();
         let (check, findings) = sc.check(&keys, "the fuzzed checkpoint");
         assert_eq!(check.accepted(), findings.is_empty());
