@@ -16,7 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::chain::{ArchiveId, Hash};
-use crate::note;
+use crate::note::{self, quoted};
 
 const ORIGIN_PREFIX: &str = "auditlens.archive/";
 const CHAIN_PREFIX: &str = "chain ";
@@ -56,6 +56,10 @@ impl Checkpoint {
         let signed_at = text.find("\n\n");
         let body = &text[..signed_at.map_or(text.len(), |i| i + 1)];
         let lines: Vec<&str> = body.split_terminator('\n').collect();
+        let origin = lines.first().copied().unwrap_or("");
+        if !origin.is_empty() && !origin.starts_with(ORIGIN_PREFIX) {
+            return Err(not_auditlens());
+        }
         for (i, line) in lines.iter().enumerate() {
             if line.is_empty() {
                 return Err(empty_line(i + 1));
@@ -69,26 +73,24 @@ impl Checkpoint {
                 "a second `chain` line (line 5): a checkpoint has exactly one".to_string()
             } else {
                 format!(
-                    "line 5 {extra:?} is an unknown extension line: this version of auditlens \
-                     knows only `chain` (line 4); upgrade auditlens if a newer one wrote it"
+                    "line 5 {} is an unknown extension line: this version of auditlens \
+                     knows only `chain` (line 4); upgrade auditlens if a newer one wrote it",
+                    quoted(extra)
                 )
             });
         }
         if lines.len() < 4 && signed_at.is_some() {
             return Err(empty_line(lines.len() + 1));
         }
-        let origin = lines.first().copied().unwrap_or("");
-        let id = origin.strip_prefix(ORIGIN_PREFIX).ok_or_else(|| {
-            format!(
-                "this is not an auditlens checkpoint: its first line should start with \
-                 {ORIGIN_PREFIX:?}; create one with `auditlens checkpoint ARCHIVE > FILE`"
-            )
-        })?;
+        let id = origin
+            .strip_prefix(ORIGIN_PREFIX)
+            .ok_or_else(not_auditlens)?;
         let archive_id = ArchiveId::parse(id)
             .filter(|a| a.to_string() == id)
             .ok_or_else(|| {
                 format!(
-                    "bad archive id {id:?} in the origin line (expected 32 lower-case hex digits)"
+                    "bad archive id {} in the origin line (expected 32 lower-case hex digits)",
+                    quoted(id)
                 )
             })?;
         let size_line = lines
@@ -104,18 +106,27 @@ impl Checkpoint {
             .and_then(|b| Hash::from_slice(&b))
             .filter(|h| STANDARD.encode(h.0) == *root_line)
             .ok_or_else(|| {
-                format!("the root hash {root_line:?} on line 3 is not canonical base64 of 32 bytes")
+                format!(
+                    "the root hash {} on line 3 is not canonical base64 of 32 bytes",
+                    quoted(root_line)
+                )
             })?;
         let chain_line = lines
             .get(3)
             .ok_or("the checkpoint has no `chain` line (line 4) with the chain head")?;
         let hex = chain_line.strip_prefix(CHAIN_PREFIX).ok_or_else(|| {
-            format!("line 4 {chain_line:?} should be `chain ` and the chain head in hex")
+            format!(
+                "line 4 {} should be `chain ` and the chain head in hex",
+                quoted(chain_line)
+            )
         })?;
         let head = Hash::from_hex(hex)
             .filter(|h| h.to_hex() == hex)
             .ok_or_else(|| {
-                format!("the chain hash {hex:?} on line 4 is not 64 lower-case hex digits")
+                format!(
+                    "the chain hash {} on line 4 is not 64 lower-case hex digits",
+                    quoted(hex)
+                )
             })?;
         Ok(Checkpoint {
             archive_id,
@@ -126,6 +137,13 @@ impl Checkpoint {
     }
 }
 
+fn not_auditlens() -> String {
+    format!(
+        "this is not an auditlens checkpoint: its first line should start with \
+         {ORIGIN_PREFIX:?}; create one with `auditlens checkpoint ARCHIVE > FILE`"
+    )
+}
+
 fn empty_line(n: usize) -> String {
     format!("line {n} is empty: a checkpoint has no empty lines before its signatures")
 }
@@ -134,14 +152,18 @@ fn empty_line(n: usize) -> String {
 fn parse_size(s: &str) -> Result<u64, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "the tree size {s:?} on line 2 is not a decimal number"
+            "the tree size {} on line 2 is not a decimal number",
+            quoted(s)
         ));
     }
     if s.len() > 1 && s.starts_with('0') {
-        return Err(format!("the tree size {s:?} on line 2 has a leading zero"));
+        return Err(format!(
+            "the tree size {} on line 2 has a leading zero",
+            quoted(s)
+        ));
     }
     s.parse()
-        .map_err(|_| format!("the tree size {s:?} on line 2 is too large"))
+        .map_err(|_| format!("the tree size {} on line 2 is too large", quoted(s)))
 }
 
 #[cfg(test)]

@@ -406,6 +406,14 @@ pub fn text_of(bytes: &[u8]) -> Result<&str, NoteError> {
     })
 }
 
+/// A line quoted in a message, cut short: a wrong file can have long lines.
+pub(crate) fn quoted(line: &str) -> String {
+    match line.char_indices().nth(80) {
+        Some((i, _)) => format!("{:?}…", &line[..i]),
+        None => format!("{line:?}"),
+    }
+}
+
 /// A note's text ends in a newline and holds no empty line (so the signature
 /// block is unambiguous) and no control character other than newline.
 fn check_text(text: &str) -> Result<(), NoteError> {
@@ -434,7 +442,8 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 fn parse_signature_line(line: &str) -> Result<NoteSignature, NoteError> {
     let bad = |why: &str| {
         NoteError(format!(
-            "malformed signature line {line:?}: {why} (a signature line is `\u{2014} NAME BASE64`)"
+            "malformed signature line {}: {why} (a signature line is `\u{2014} NAME BASE64`)",
+            quoted(line)
         ))
     };
     let rest = line
@@ -563,6 +572,31 @@ mod tests {
         assert!(Note::parse(&format!("{TEXT}\n\u{2014} a AAAA\n")).is_err());
         assert!(Note::sign("two\n\nparts\n", &signer("a", 1)).is_err());
         assert!(Note::sign("no newline", &signer("a", 1)).is_err());
+    }
+
+    #[test]
+    fn size_and_encoding_limits() {
+        let big = format!(
+            "{TEXT}\n{}",
+            "\u{2014} a AAAAAAAA\n".repeat(MAX_NOTE_BYTES / 10)
+        );
+        assert!(
+            Note::parse(&big)
+                .unwrap_err()
+                .0
+                .contains("larger than 1000000 bytes")
+        );
+        assert!(
+            text_of(big.as_bytes())
+                .unwrap_err()
+                .0
+                .contains("larger than")
+        );
+        assert!(text_of(b"ok\n\xff\n").unwrap_err().0.contains("not UTF-8"));
+        assert_eq!(text_of(TEXT.as_bytes()).unwrap(), TEXT);
+        // The message quotes a long line cut short.
+        let long = format!("{TEXT}\n- {}\n", "x".repeat(10_000));
+        assert!(Note::parse(&long).unwrap_err().0.len() < 400);
     }
 
     /// Go's note package and C2SP compute the key ID this way; pinned so a
