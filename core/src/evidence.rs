@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::archive::APPLICATION_ID;
-use crate::proof::{SIDECAR_HEADER_KEY, SIDECAR_SUFFIX};
+use crate::proof::{CONSISTENCY_PROOF_TAG, SIDECAR_HEADER_KEY, SIDECAR_SUFFIX};
 use crate::source::{self, EXPORT_HEADER_KEY, Format};
 
 /// The first key of a case file. It lives here, not in `case`, so that
@@ -52,6 +52,8 @@ pub enum Evidence {
     PublicKey,
     /// An investigation's case file (bookmarks, tags and notes).
     CaseFile,
+    /// A consistency proof between two checkpoints (`consistency -o`).
+    ConsistencyProof,
 }
 
 impl Evidence {
@@ -78,6 +80,7 @@ impl Evidence {
             Evidence::PrivateKey => "a private signing key",
             Evidence::PublicKey => "a verifier (public) key",
             Evidence::CaseFile => "a case file",
+            Evidence::ConsistencyProof => "a consistency proof",
         }
     }
 }
@@ -182,6 +185,9 @@ fn recognise_note_or_key(text: &str) -> Option<Evidence> {
     if text.starts_with("PRIVATE+KEY+") {
         return Some(Evidence::PrivateKey);
     }
+    if text.starts_with(CONSISTENCY_PROOF_TAG) {
+        return Some(Evidence::ConsistencyProof);
+    }
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
     let signed = text.contains("\n\n\u{2014} ") || text.contains("\r\n\r\n\u{2014} ");
     if lines
@@ -285,6 +291,8 @@ mod tests {
         assert_eq!(kind(other.as_bytes()), Some(Evidence::SignedNote));
         let note = "hello\n\n\u{2014} k abcd\n";
         assert_eq!(kind(note.as_bytes()), Some(Evidence::SignedNote));
+        let proof = format!("{CONSISTENCY_PROOF_TAG}\norigin auditlens.archive/x\nold 1\nnew 2\n");
+        assert_eq!(kind(proof.as_bytes()), Some(Evidence::ConsistencyProof));
     }
 
     #[test]
