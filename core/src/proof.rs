@@ -322,7 +322,8 @@ impl SidecarReader {
                 checkpoint.checkpoint.archive_id
             )));
         }
-        let whole = proofs_kind(h.get("proofs")).map_err(|m| fail(format!("the proof file: {m}")))?
+        let whole = proofs_kind(h.get("proofs"))
+            .map_err(|m| fail(format!("the proof file: {m}")))?
             == ProofsKind::Whole;
         p.expect(b',').map_err(e)?;
         let k = p.parse_key().map_err(e)?;

@@ -290,9 +290,13 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
             let is_export = compact.starts_with(format!("{{\"{EXPORT_HEADER_KEY}\"").as_bytes());
             let line_end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
             let first_line = &text[..line_end];
-            let complete = matches!(json::parse(first_line), Ok(Json::Object(_)));
+            let first = json::parse(first_line).ok();
+            let complete = matches!(first, Some(Json::Object(_)));
             if is_export {
-                Ok(if complete {
+                // A first line that is a whole object is NDJSON's header line,
+                // unless it holds the entries too: a JSON export on one line.
+                let one_line_json = first.as_ref().is_some_and(|j| j.get("entries").is_some());
+                Ok(if complete && !one_line_json {
                     Format::ExportNdjson
                 } else {
                     Format::ExportJson

@@ -928,7 +928,11 @@ pub fn verify_export(
             let full = complete && w.contiguous && unfiltered;
             w.finish(&mut out, entries, full)
         }
-        None => (None, None, cp.as_ref().map(|_| CheckpointStatus::NotCovered)),
+        None => (
+            None,
+            None,
+            cp.as_ref().map(|_| CheckpointStatus::NotCovered),
+        ),
     };
     // A complete export that reaches the checkpoint given proves every entry
     // by its root; otherwise each entry had to be proven on its own.
@@ -943,7 +947,10 @@ pub fn verify_export(
         for f in unproven {
             out.push(f);
         }
-        out.count_more(FindingKind::Unproven, unproven_n.saturating_sub(MAX_FINDINGS as u64));
+        out.count_more(
+            FindingKind::Unproven,
+            unproven_n.saturating_sub(MAX_FINDINGS as u64),
+        );
     }
     if let Some(f) = anchor.mismatch(root, head, last_seq) {
         out.push(f);

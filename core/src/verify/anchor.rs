@@ -102,7 +102,12 @@ impl Anchor {
     /// (the root only when the export is complete from seq 1), `last` its
     /// last seq: they let an export of every entry show that its own
     /// checkpoint extends a smaller given one.
-    pub(super) fn mismatch(&self, root: Option<Hash>, head: Option<Hash>, last: u64) -> Option<Finding> {
+    pub(super) fn mismatch(
+        &self,
+        root: Option<Hash>,
+        head: Option<Hash>,
+        last: u64,
+    ) -> Option<Finding> {
         let (Some(c), Some(e)) = (&self.given, &self.own) else {
             return None;
         };
@@ -147,7 +152,10 @@ impl Anchor {
                 e.size, c.size
             )
         };
-        Some(Finding::new(FindingKind::AnchorMismatch, None, message).values(describe(c), describe(e)))
+        Some(
+            Finding::new(FindingKind::AnchorMismatch, None, message)
+                .values(describe(c), describe(e)),
+        )
     }
 }
 
