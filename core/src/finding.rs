@@ -56,6 +56,14 @@ pub enum FindingKind {
     SchemaAltered,
     /// An entry's time is earlier than the previous entry's (warning).
     TimeBackwards,
+    /// `verify EXPORT --checkpoint C`: the export's own checkpoint is not C
+    /// (another root, chain head or archive at the same size, or another size
+    /// with nothing in the export linking the two).
+    AnchorMismatch,
+    /// A CSV export cell that auditlens would have written with the `'`
+    /// guard (a value starting with a formula character) appears without it:
+    /// a spreadsheet would run it as a formula.
+    UnguardedCell,
 }
 
 impl FindingKind {
@@ -83,6 +91,8 @@ impl FindingKind {
             FindingKind::ProtectionRemoved => "protection_removed",
             FindingKind::SchemaAltered => "schema_altered",
             FindingKind::TimeBackwards => "time_backwards",
+            FindingKind::AnchorMismatch => "anchor_mismatch",
+            FindingKind::UnguardedCell => "unguarded_cell",
         }
     }
 

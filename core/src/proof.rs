@@ -39,6 +39,34 @@ pub const SIDECAR_SUFFIX: &str = ".proof.json";
 pub const SIDECAR_HEADER_KEY: &str = "auditlens_proof";
 pub const SIDECAR_FOOTER_KEY: &str = "auditlens_proof_end";
 
+/// What an export's (or proof sidecar's) `"proofs"` value says it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProofsKind {
+    /// Absent or null: an export made before proofs existed.
+    None,
+    /// `"rfc6962-inclusion"`: every entry carries an inclusion proof.
+    Inclusion,
+    /// `"rfc6962-root"`: the export holds every entry of its checkpoint.
+    Whole,
+}
+
+/// Reads a `"proofs"` value. A value this version does not know is refused:
+/// a newer format may mean something this verifier cannot check, and
+/// reading it as "no proofs" or "some proofs" would give a verdict on a
+/// guess.
+pub fn proofs_kind(v: Option<&Json>) -> Result<ProofsKind, String> {
+    match v {
+        None | Some(Json::Null) => Ok(ProofsKind::None),
+        Some(Json::String(s)) if s == PROOFS_KIND => Ok(ProofsKind::Inclusion),
+        Some(Json::String(s)) if s == PROOFS_WHOLE => Ok(ProofsKind::Whole),
+        Some(other) => Err(format!(
+            "its \"proofs\" value {} is unknown: this version of auditlens knows \"{PROOFS_KIND}\", \
+             \"{PROOFS_WHOLE}\" or none (absent or null); use a newer auditlens",
+            other.to_canonical()
+        )),
+    }
+}
+
 /// One entry's inclusion proof: leaf index `seq - 1` and the sibling hashes from leaf to root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryProof {
@@ -299,7 +327,9 @@ impl SidecarReader {
                 checkpoint.checkpoint.archive_id
             )));
         }
-        let whole = h.get("proofs").and_then(Json::as_str) == Some(PROOFS_WHOLE);
+        let whole = proofs_kind(h.get("proofs"))
+            .map_err(|m| fail(format!("the proof file: {m}")))?
+            == ProofsKind::Whole;
         p.expect(b',').map_err(e)?;
         let k = p.parse_key().map_err(e)?;
         if k != "entries" {
@@ -576,6 +606,11 @@ impl InclusionCheck {
             }
         }
         out
+    }
+
+    /// Entries proven so far (to tell, after [`Self::check`], whether that entry was).
+    pub fn proven(&self) -> u64 {
+        self.summary.proven
     }
 
     /// Findings for sidecar proofs left over (their rows are missing).

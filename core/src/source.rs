@@ -15,7 +15,7 @@ use crate::chain::{ArchiveId, Hash};
 use crate::checkpoint::Checkpoint;
 use crate::json::{self, Json, MAX_VALUE_BYTES, Parser};
 use crate::model::{Actor, ActorType, Entry};
-use crate::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY};
+use crate::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY, ProofsKind, proofs_kind};
 use crate::time::Timestamp;
 
 /// What kind of file this is.
@@ -125,6 +125,10 @@ pub struct SourceRecord {
     /// The entry's inclusion proof, in exports that carry proofs in each entry
     /// (JSON, NDJSON); `Err` holds why the proof fields could not be read.
     pub proof: Option<Result<EntryProof, String>>,
+    /// Columns of a CSV export row whose cell starts with a formula character
+    /// without the `'` guard auditlens writes (see [`csv_encode`]): the cell
+    /// was edited after export. Empty for every other format.
+    pub unguarded: Vec<&'static str>,
     pub record: u64,
     pub line: u64,
 }
@@ -136,7 +140,7 @@ pub struct ExportHeader {
     pub checkpoint: Option<Checkpoint>,
     /// The checkpoint exactly as written, signature lines included.
     pub checkpoint_text: Option<String>,
-    /// The export says every entry carries an inclusion proof (`"proofs"` in the header).
+    /// The export says every entry carries an inclusion proof (`"proofs":"rfc6962-inclusion"`).
     pub proofs: bool,
     /// The export says it holds every entry of its checkpoint (`"proofs":"rfc6962-root"`).
     pub whole: bool,
@@ -286,9 +290,13 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
             let is_export = compact.starts_with(format!("{{\"{EXPORT_HEADER_KEY}\"").as_bytes());
             let line_end = text.iter().position(|&b| b == b'\n').unwrap_or(text.len());
             let first_line = &text[..line_end];
-            let complete = matches!(json::parse(first_line), Ok(Json::Object(_)));
+            let first = json::parse(first_line).ok();
+            let complete = matches!(first, Some(Json::Object(_)));
             if is_export {
-                Ok(if complete {
+                // A first line that is a whole object is NDJSON's header line,
+                // unless it holds the entries too: a JSON export on one line.
+                let one_line_json = first.as_ref().is_some_and(|j| j.get("entries").is_some());
+                Ok(if complete && !one_line_json {
                     Format::ExportNdjson
                 } else {
                     Format::ExportJson
@@ -757,6 +765,7 @@ impl Source {
                                 chain: None,
                                 archive_id: None,
                                 proof: None,
+                                unguarded: Vec::new(),
                                 record: 0,
                                 line,
                             })
@@ -767,6 +776,7 @@ impl Source {
                                     chain: Some(chain),
                                     archive_id: Some(archive_id),
                                     proof: None,
+                                    unguarded: unguarded_columns(&cells),
                                     record: 0,
                                     line,
                                 }
@@ -806,6 +816,7 @@ impl Source {
                     chain: None,
                     archive_id: None,
                     proof: None,
+                    unguarded: Vec::new(),
                     record: self.record_no,
                     line,
                 })
@@ -815,6 +826,7 @@ impl Source {
                 chain: Some(chain),
                 archive_id: self.header.as_ref().map(|h| h.archive_id),
                 proof,
+                unguarded: Vec::new(),
                 record: self.record_no,
                 line,
             }),
@@ -899,14 +911,47 @@ fn json_u64(j: &Json) -> Option<u64> {
     }
 }
 
+/// The keys an export header may hold in format version 1.
+const EXPORT_HEADER_KEYS: [&str; 7] = [
+    "version",
+    "archive_id",
+    "checkpoint",
+    "proofs",
+    "exported_at",
+    "exported_by",
+    "filter",
+];
+
+/// Reads an export header strictly: a key or a value this version does not
+/// know is refused (exit 2) rather than guessed at.
 fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
-    let version = h.get("version").and_then(json_u64);
-    if version != Some(1) {
+    let Json::Object(m) = h else {
+        return Err(format!("the export header is {}, not an object", h.kind()));
+    };
+    if !matches!(m.get("version"), Some(Json::Number(n)) if n == "1") {
         return Err(format!(
-            "unsupported auditlens export version {:?}; use a newer auditlens",
-            h.get("version").map(|v| v.to_canonical())
+            "unsupported auditlens export version {}: this version of auditlens reads version 1; \
+             use a newer auditlens",
+            m.get("version")
+                .map_or_else(|| "(none)".to_string(), |v| v.to_canonical())
         ));
     }
+    if let Some(k) = m.keys().find(|k| !EXPORT_HEADER_KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "the export header holds {k:?}, which this version of auditlens does not know \
+             (it knows {}); use a newer auditlens",
+            EXPORT_HEADER_KEYS.join(", ")
+        ));
+    }
+    for k in ["exported_at", "exported_by"] {
+        if !matches!(m.get(k), None | Some(Json::String(_))) {
+            return Err(format!("the export header's {k:?} must be text"));
+        }
+    }
+    if !matches!(m.get("filter"), None | Some(Json::Object(_))) {
+        return Err("the export header's \"filter\" must be an object".into());
+    }
+    let proofs = proofs_kind(m.get("proofs")).map_err(|e| format!("the export header: {e}"))?;
     let archive_id = h
         .get("archive_id")
         .and_then(Json::as_str)
@@ -924,10 +969,8 @@ fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
         archive_id,
         checkpoint,
         checkpoint_text,
-        proofs: h.get("proofs").is_some_and(|p| {
-            !matches!(p, Json::Null) && p.as_str() != Some(crate::proof::PROOFS_WHOLE)
-        }),
-        whole: h.get("proofs").and_then(Json::as_str) == Some(crate::proof::PROOFS_WHOLE),
+        proofs: proofs == ProofsKind::Inclusion,
+        whole: proofs == ProofsKind::Whole,
         exported_at: h
             .get("exported_at")
             .and_then(Json::as_str)
@@ -1060,9 +1103,32 @@ const CSV_DANGEROUS_START: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
 pub fn csv_encode(v: Option<&str>) -> std::borrow::Cow<'_, str> {
     match v {
         None => "".into(),
-        Some(s) if s.is_empty() || s.starts_with(CSV_DANGEROUS_START) => format!("'{s}").into(),
+        Some(s) if needs_guard(s) => format!("'{s}").into(),
         Some(s) => s.into(),
     }
+}
+
+/// Does auditlens write this value with the `'` guard? (Also true of a value
+/// starting with `'`, which a reader could not tell from a guarded one.)
+fn needs_guard(s: &str) -> bool {
+    s.is_empty() || s.starts_with(CSV_DANGEROUS_START)
+}
+
+/// The columns of an auditlens CSV row whose cell would have been written
+/// with the guard but was not: it starts with a formula character. The
+/// decoded value is the same either way (the guard is removed on reading),
+/// so the hashes cannot show such an edit; this does.
+fn unguarded_columns(cells: &[(String, String)]) -> Vec<&'static str> {
+    EXPORT_CSV_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| {
+            cells
+                .iter()
+                .find(|(k, _)| k == c)
+                .is_some_and(|(_, v)| !v.starts_with('\'') && needs_guard(v) && !v.is_empty())
+        })
+        .collect()
 }
 
 /// The inverse of [`csv_encode`].

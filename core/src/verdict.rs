@@ -13,7 +13,9 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use crate::verify::AnchorInfo;
-use crate::verify::{CheckpointStatus, Finding, FindingKind, Report, Status, VerifyError};
+use crate::verify::{
+    CheckpointStatus, Finding, FindingKind, NotProven, Report, Status, VerifyError,
+};
 
 /// The verdict on a raw platform export, which carries nothing to verify.
 pub const UNSEALED: &str = "UNSEALED: a platform export carries no hash chain, so there is nothing \
@@ -66,10 +68,15 @@ pub fn outcome(r: &Report) -> String {
                 .head
                 .map(|h| format!(", chain head {}…", &h.to_hex()[..16]))
                 .unwrap_or_default();
+            // Nothing wrong was found, but nothing was proven either: say so first.
+            let intact = match r.not_proven {
+                Some(n) if n != NotProven::Empty => "INTACT as far as can be told",
+                _ => "INTACT",
+            };
             if warnings.is_empty() {
-                format!("INTACT: {entries} verified{head}")
+                format!("{intact}: {entries} verified{head}")
             } else {
-                format!("INTACT with {warnings}: {entries} verified{head}")
+                format!("{intact} with {warnings}: {entries} verified{head}")
             }
         }
         Status::Tampered => {
@@ -87,6 +94,9 @@ pub fn outcome(r: &Report) -> String {
 /// How the entries compared with the checkpoint; `None` for an export that
 /// names no checkpoint (nothing to say beyond the outcome).
 pub fn checkpoint(r: &Report) -> Option<String> {
+    if let Some(n) = r.not_proven {
+        return Some(not_proven(n, r));
+    }
     Some(match &r.checkpoint {
         None if r.format == crate::source::Format::Archive => {
             "no checkpoint given: a cut-off tail or a rewritten chain cannot be ruled out"
@@ -104,8 +114,7 @@ pub fn checkpoint(r: &Report) -> Option<String> {
                 *n > 0 && matches!(k, FindingKind::InclusionFailed | FindingKind::Unproven)
             });
             if proofs_checked {
-                "checkpoint not reached: this export ends before the checkpoint's last entry"
-                    .to_string()
+                "not every entry is proven against the checkpoint: see the findings".to_string()
             } else {
                 "checkpoint not reached: this export ends before the checkpoint's last entry, and \
                  its entries carry no inclusion proofs (made before auditlens had them; export it \
@@ -120,6 +129,31 @@ pub fn checkpoint(r: &Report) -> Option<String> {
             thousands(*size)
         ),
     })
+}
+
+/// Why nothing was proven about an export's entries, though nothing wrong was found.
+pub fn not_proven(n: NotProven, r: &Report) -> String {
+    match n {
+        NotProven::NoSidecar => "NOT PROVEN: the CSV export's proof sidecar (the file named like \
+             it plus .proof.json) is missing, so no entry is proven against a checkpoint and a \
+             forged or rewritten export cannot be ruled out; keep the sidecar beside the CSV"
+            .to_string(),
+        NotProven::NoCheckpoint => "NOT PROVEN: the export names no checkpoint, so no entry is \
+             proven against one; give the archive's checkpoint with --checkpoint"
+            .to_string(),
+        NotProven::NoProofs => "NOT PROVEN: its entries carry no inclusion proofs (an export made \
+             before auditlens had them), so none is proven against its checkpoint; export it \
+             again to prove each entry"
+            .to_string(),
+        NotProven::Empty => format!(
+            "empty export: no entries, so nothing to prove against the checkpoint of archive {}{}",
+            r.archive_id.map(|i| i.to_string()).unwrap_or_default(),
+            match &r.checkpoint {
+                Some(CheckpointStatus::NotCovered) => "",
+                _ => " (see the findings)",
+            }
+        ),
+    }
 }
 
 /// Who signed the checkpoint the verification was anchored to, and whether
@@ -244,6 +278,8 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         | K::NotSigned
         | K::ProtectionRemoved
         | K::SchemaAltered => return None,
+        K::AnchorMismatch => ("the checkpoint given", "the export's own checkpoint"),
+        K::UnguardedCell => ("the cell with its ' guard", "the cell as written"),
     })
 }
 
@@ -319,6 +355,17 @@ pub fn meaning(kind: FindingKind) -> &'static str {
             "The entry's time is earlier than the previous entry's (a warning: clocks and \
              batching can cause it)."
         }
+        K::AnchorMismatch => {
+            "The export's own checkpoint is not the checkpoint given to verify it against: \
+             another root, chain head or archive at the same size, or another size with nothing \
+             in the export linking the two. Its entries are not proven against the checkpoint \
+             given."
+        }
+        K::UnguardedCell => {
+            "A CSV cell starts with a formula character (= + - @ tab CR) without the ' guard \
+             auditlens writes before it: the cell was edited after export, and a spreadsheet \
+             would run it as a formula."
+        }
     }
 }
 
@@ -382,6 +429,7 @@ mod tests {
             head: Some(Hash([0xab; 32])),
             root: None,
             checkpoint,
+            not_proven: None,
             elapsed: std::time::Duration::ZERO,
         }
     }

@@ -10,6 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::time::Instant;
 
+mod anchor;
 mod indexes;
 mod row_check;
 mod signed;
@@ -72,7 +73,35 @@ pub struct Report {
     /// Merkle root over the recomputed leaf hashes.
     pub root: Option<Hash>,
     pub checkpoint: Option<CheckpointStatus>,
+    /// Why an export is not proven against a checkpoint although nothing
+    /// wrong was found (`None` for archives, and for exports that are proven
+    /// or have findings that say why).
+    pub not_proven: Option<NotProven>,
     pub elapsed: std::time::Duration,
+}
+
+/// Why nothing was proven about an export's entries (docs/FORMAT.md §9, "Not proven").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotProven {
+    /// A CSV export without its proof sidecar `OUT.proof.json`.
+    NoSidecar,
+    /// The export names no checkpoint, and none was given.
+    NoCheckpoint,
+    /// Its entries carry no inclusion proofs (an export made before proofs).
+    NoProofs,
+    /// The export holds no entries: there is nothing to prove.
+    Empty,
+}
+
+impl NotProven {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotProven::NoSidecar => "no_sidecar",
+            NotProven::NoCheckpoint => "no_checkpoint",
+            NotProven::NoProofs => "no_proofs",
+            NotProven::Empty => "empty",
+        }
+    }
 }
 
 impl Report {
@@ -99,6 +128,17 @@ impl Report {
         } else {
             Status::Intact
         }
+    }
+
+    /// Were the entries proven against a checkpoint (an archive's or export's
+    /// matching it, or every entry of a subset proven by its inclusion proof)
+    /// with nothing wrong found?
+    pub fn proven(&self) -> bool {
+        self.status() == Status::Intact
+            && matches!(
+                self.checkpoint,
+                Some(CheckpointStatus::Matches { .. } | CheckpointStatus::Proven { .. })
+            )
     }
 
     pub fn problems(&self) -> u64 {
@@ -160,6 +200,13 @@ impl Collector {
         *self.counts.entry(f.kind).or_default() += 1;
         if self.findings.len() < MAX_FINDINGS {
             self.findings.push(f);
+        }
+    }
+
+    /// Counts findings beyond those kept (already capped by the caller).
+    fn count_more(&mut self, kind: FindingKind, n: u64) {
+        if n > 0 {
+            *self.counts.entry(kind).or_default() += n;
         }
     }
 
@@ -679,6 +726,7 @@ pub fn verify_archive(
         head,
         root,
         checkpoint: cp,
+        not_proven: None,
         elapsed: started.elapsed(),
     })
 }
@@ -699,6 +747,9 @@ fn stored_entry_id(archive: &Archive, seq: u64) -> Option<String> {
 }
 
 /// Verifies an auditlens export (JSON, NDJSON or CSV) without the archive.
+///
+/// With `checkpoint` given, that checkpoint is the anchor: every entry must
+/// be proven against it ([`anchor::Anchor`]); without, the export's own.
 pub fn verify_export(
     path: &Path,
     checkpoint: Option<&Checkpoint>,
@@ -715,7 +766,9 @@ pub fn verify_export(
     } else {
         None
     };
-    let header_cp = src
+    let no_sidecar = format == Format::ExportCsv && sidecar.is_none();
+    let named_id = header_id.or(sidecar.as_ref().map(|s| s.archive_id));
+    let own_cp = src
         .header
         .as_ref()
         .and_then(|h| h.checkpoint.clone())
@@ -724,10 +777,12 @@ pub fn verify_export(
     // An export of every entry proves itself by its root (the chain walk's checkpoint check).
     let whole =
         src.header.as_ref().is_some_and(|h| h.whole) || sidecar.as_ref().is_some_and(|s| s.whole);
-    let mut proofs = proof::InclusionCheck::new(header_cp.clone(), promised, sidecar);
-    let cp = checkpoint.cloned().or(header_cp.clone());
+    let anchor = anchor::Anchor::new(checkpoint, own_cp.as_ref(), whole);
+    let mut proofs = proof::InclusionCheck::new(anchor.proofs().cloned(), promised, sidecar);
+    let cp = anchor.walk().cloned();
     let mut walk: Option<ChainWalk> = header_id.map(|id| ChainWalk::new(id, cp.as_ref()));
-    // In an export made without a filter, a missing seq is a deleted entry.
+    // In an export made without a filter, a missing seq is a deleted entry,
+    // and a missing tail is `truncated`. A filtered export may end anywhere.
     let unfiltered = whole
         || src
             .header
@@ -735,6 +790,10 @@ pub fn verify_export(
             .and_then(|h| h.filter.as_ref())
             .and_then(|f| f.as_object())
             .is_some_and(|m| m.is_empty());
+    // Entries of a subset not proven against a given checkpoint, held until
+    // the end: a complete export that reaches the checkpoint proves them by its root.
+    let mut unproven: Vec<Finding> = Vec::new();
+    let mut unproven_n = 0u64;
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
     let mut record = String::new();
@@ -770,6 +829,9 @@ pub fn verify_export(
         let Some(chain_fields) = rec.chain else {
             continue;
         };
+        for column in &rec.unguarded {
+            out.push(unguarded_finding(&rec, chain_fields.seq, column));
+        }
         let id = rec.archive_id.or(header_id).unwrap_or(ArchiveId([0; 16]));
         let w = walk.get_or_insert_with(|| ChainWalk::new(id, cp.as_ref()));
         if id != w.id {
@@ -800,13 +862,25 @@ pub fn verify_export(
             Some(rec.entry.time.0),
             unfiltered,
         );
-        for f in proofs.check(
+        let proven_before = proofs.proven();
+        let found = proofs.check(
             chain_fields.seq,
             Some(&rec.entry.id),
             &computed,
             &chain_fields.leaf_hash,
             rec.proof.as_ref(),
-        ) {
+        );
+        // With a checkpoint given, an entry of a subset whose proof check
+        // found nothing wrong must still have been proven against it.
+        let proven = proofs.proven() > proven_before && anchor.proofs_on_anchor();
+        if anchor.given() && !whole && found.is_empty() && !proven {
+            unproven_n += 1;
+            if unproven.len() < MAX_FINDINGS {
+                let carries = promised || !no_sidecar && format == Format::ExportCsv;
+                unproven.push(anchor.unproven_entry(chain_fields.seq, &rec.entry.id, carries));
+            }
+        }
+        for f in found {
             out.push(f);
         }
         entries += 1;
@@ -837,34 +911,59 @@ pub fn verify_export(
             }
         }
     }
-    let archive_id = walk.as_ref().map(|w| w.id);
+    let archive_id = walk.as_ref().map(|w| w.id).or(named_id);
+    let last_seq = walk.as_ref().map_or(0, |w| w.prev_seq);
+    // Contiguous from seq 1: a checkpoint reached was checked by its root,
+    // not only by the last entry's chain hash.
+    let contiguous = walk.as_ref().is_some_and(|w| w.contiguous);
     let (summary, proof_findings) = proofs.finish();
     for f in proof_findings {
         out.push(f);
     }
     let (mut head, root, mut cp_status) = match walk {
-        // Only a complete, unfiltered export can show that a checkpoint's tail is missing.
+        // Only a complete, unfiltered export can show that a checkpoint's
+        // tail is missing: "truncated" compares the last seq present with
+        // the checkpoint's size, and a filtered export may stop anywhere.
         Some(w) => {
-            let full = complete && w.contiguous;
+            let full = complete && w.contiguous && unfiltered;
             w.finish(&mut out, entries, full)
         }
-        None => (None, None, None),
+        None => (
+            None,
+            None,
+            cp.as_ref().map(|_| CheckpointStatus::NotCovered),
+        ),
     };
+    // A complete export that reaches the checkpoint given proves every entry
+    // by its root; otherwise each entry had to be proven on its own.
+    // A subset that reaches the checkpoint's last entry matches its chain
+    // head; that proves the last entry, not the others.
+    if !contiguous && matches!(cp_status, Some(CheckpointStatus::Matches { .. })) {
+        cp_status = Some(CheckpointStatus::NotCovered);
+    }
+    let root_proves_all =
+        anchor.walk_on_given() && matches!(cp_status, Some(CheckpointStatus::Matches { .. }));
+    if !root_proves_all {
+        for f in unproven {
+            out.push(f);
+        }
+        out.count_more(
+            FindingKind::Unproven,
+            unproven_n.saturating_sub(MAX_FINDINGS as u64),
+        );
+    }
+    if let Some(f) = anchor.mismatch(root, head, last_seq) {
+        out.push(f);
+        cp_status = Some(CheckpointStatus::Fails);
+    }
     if head_absent {
         head = None;
     }
-    // Every entry proven against the checkpoint the export names (and, if one
-    // was given, that checkpoint is the same tree).
-    let same_tree = match (checkpoint, &header_cp) {
-        (Some(given), Some(named)) => {
-            (given.archive_id, given.size, given.root) == (named.archive_id, named.size, named.root)
-        }
-        _ => true,
-    };
+    // Every entry proven against the anchor.
     if summary.carried
         && summary.proven == entries
         && entries > 0
-        && same_tree
+        && anchor.proofs_on_anchor()
         && matches!(
             cp_status,
             Some(CheckpointStatus::NotCovered | CheckpointStatus::Matches { .. })
@@ -875,6 +974,14 @@ pub fn verify_export(
             entries,
         });
     }
+    let not_proven = match &cp_status {
+        Some(CheckpointStatus::Matches { .. } | CheckpointStatus::Proven { .. }) => None,
+        _ if no_sidecar => Some(NotProven::NoSidecar),
+        None => Some(NotProven::NoCheckpoint),
+        Some(_) if entries == 0 => Some(NotProven::Empty),
+        Some(_) if !summary.carried && !whole => Some(NotProven::NoProofs),
+        Some(_) => None,
+    };
     let mut findings = out.findings.clone();
     findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
     Ok(Report {
@@ -887,8 +994,23 @@ pub fn verify_export(
         head,
         root,
         checkpoint: cp_status,
+        not_proven,
         elapsed: started.elapsed(),
     })
+}
+
+/// A CSV cell that lacks the guard auditlens writes before a formula character.
+fn unguarded_finding(rec: &source::SourceRecord, seq: u64, column: &str) -> Finding {
+    Finding::new(
+        FindingKind::UnguardedCell,
+        Some(seq),
+        format!(
+            "the {column} cell (CSV line {}) starts with a formula character but lacks the ' guard \
+             auditlens writes before it: it was edited after export, and a spreadsheet would run it",
+            rec.line
+        ),
+    )
+    .id(Some(&rec.entry.id))
 }
 
 /// The entry ids of the given seqs in an export, read again to name
@@ -933,6 +1055,8 @@ pub fn report_json(path: &Path, r: &Report) -> serde_json::Value {
             CheckpointStatus::NotCovered => serde_json::json!({"status": "not_covered"}),
             CheckpointStatus::Proven { size, entries } => serde_json::json!({"status": "proven", "size": size, "entries": entries}),
         }),
+        "proven": r.proven(),
+        "not_proven": r.not_proven.map(NotProven::as_str),
         "problems": r.problems(),
         "warnings": r.warnings(),
         "counts": r.counts.iter().map(|(k, n)| (k.as_str().to_string(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),
