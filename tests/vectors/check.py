@@ -287,8 +287,9 @@ def time_ms(t):
 
 def check_record(rec):
     """(unreadable, problems) for a parsed record object. `unreadable` says why it is no entry at
-    all (not an object, a required field missing or of the wrong type); `problems` lists what keeps a
-    readable entry from being canonical (unknown field, non-canonical time, empty extra, depth)."""
+    all (not an object, a required field missing or of the wrong type, an unknown key: FORMAT.md 3
+    "any other key is an error when reading a record"); `problems` lists what keeps a readable entry
+    from being canonical (non-canonical time, empty extra, depth)."""
     if not isinstance(rec, dict):
         return "the record is not a JSON object", []
     problems = []
@@ -297,7 +298,7 @@ def check_record(rec):
             return f"required field {k} missing", []
     for k, v in rec.items():
         if k not in TOP:
-            problems.append(f"unknown field {k}")
+            return f"unknown field {k}", []
         elif k in ("before", "after"):
             pass
         elif k == "extra":
@@ -310,7 +311,7 @@ def check_record(rec):
                 return "actor is not an object", []
             for a, av in v.items():
                 if a not in ACTOR:
-                    problems.append(f"unknown field actor.{a}")
+                    return f"unknown field actor.{a}", []
                 elif not isinstance(av, str) or isinstance(av, Num):
                     return f"actor.{a} is not a string", []
         elif not isinstance(v, str) or isinstance(v, Num):
@@ -360,7 +361,11 @@ def read_record(raw):
     try:
         c = canon(rec)
     except ValueError as e:
-        return rec, "non_canonical_record", str(e)
+        # FORMAT.md 2: duplicate keys are rejected, not repaired: no entry to compare with.
+        # SPEC? lone surrogates are "rejected" by the same sentence; issue 12 counts them as
+        # non-canonical records, and so does this verifier.
+        kind = "unreadable_record" if str(e).startswith("duplicate key") else "non_canonical_record"
+        return rec, kind, str(e)
     if c != text:
         problems = escape_problems(text) + problems or ["bytes differ from the canonical form"]
     if problems:
