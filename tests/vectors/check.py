@@ -524,6 +524,7 @@ def open_archive(path):
         raise Unreadable(f"{path}: meta does not name format auditlens-archive version 1")
     if not re.fullmatch(r"[0-9a-f]{32}", meta.get("archive_id", "")):
         raise Unreadable(f"{path}: meta holds no archive id of 32 lower-case hex digits")
+    conn.text_factory = bytes  # a record that is not UTF-8 is a finding, not a crash
     return conn, bytes.fromhex(meta["archive_id"])
 
 
@@ -572,7 +573,7 @@ def verify_archive(path, cp=None):
     for row in rows:
         seq, raw, leaf, chain = row[0], row[1], row[2], row[3]
         count += 1
-        raw = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw or b"")
+        raw = bytes(raw or b"")
         leaf, chain = bytes(leaf or b""), bytes(chain or b"")
         if seq > expect:
             findings.append(("missing_entries", expect, f"seq {expect}..{seq - 1} missing"))
@@ -604,7 +605,7 @@ def verify_archive(path, cp=None):
         else:
             seen[rec["id"]] = seq
         want = derived_columns(rec)
-        got = dict(zip(INDEX_COLS, row[4:]))
+        got = {c: v.decode("utf-8", "replace") if isinstance(v, bytes) else v for c, v in zip(INDEX_COLS, row[4:])}
         # A time that is not canonical is reported as such; its milliseconds are not compared.
         bad = [c for c in INDEX_COLS if want[c] != got[c] and not (c == "time_ms" and want[c] is None)]
         if bad:
@@ -629,6 +630,7 @@ def verify_archive(path, cp=None):
     by_seq = dict(leaves)
     findings = [f for f in findings if not (f[0] == "chain_broken" and f[1] - 1 in chain_at_home
                 and link(chain_at_home[f[1] - 1], by_seq[f[1]]) == stored_chain(conn, f[1]))]
+    conn.text_factory = lambda b: b.decode("utf-8", "replace")  # schema names and index keys
     sqlite_index_findings(conn, findings)
     protection_findings(conn, findings)
     facts = {"archive_id": aid.hex(), "head": head}
@@ -947,8 +949,10 @@ def verify_export(path, data, fmt, given, keys):
             raise Unreadable("the rows carry no readable archive id")
     else:
         aid = cp.aid
-    if not isinstance(end, dict) or not isinstance(end.get("count"), Num):
+    if not isinstance(end, dict):
         findings.append(("export_incomplete", (entries[-1].seq + 1) if entries else 1, "the export was cut short (no end)"))
+    elif not isinstance(end.get("count"), Num):
+        findings.append(("export_incomplete", None, "the end holds no entry count"))
     elif int(end["count"]) != len(entries):
         findings.append(("export_incomplete", None, f"the end says {end['count']} entries, the file holds {len(entries)}"))
     # Each entry: its record, its leaf, its link to the previous one, its proof.
