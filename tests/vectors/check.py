@@ -1050,6 +1050,12 @@ def verify_export(path, data, fmt, given, keys):
                 if not any(f[0] == "unproven_entry" and f[1] == e.seq for f in findings):
                     findings.append(("unproven_entry", e.seq, "a filtered export without proofs"))
     facts["proven"] = proven and not [f for f in findings if f[0] not in WARNINGS]
+    if fmt == "csv" and sidecar is None:
+        facts["unproven_because"] = "no proof sidecar"
+    elif proofs is None:
+        facts["unproven_because"] = "the export carries no proofs"
+    elif not entries:
+        facts["unproven_because"] = "no entries to prove"
     facts["archive_id"] = aid.hex() if aid else None
     facts["checkpoint_size"] = cp.size if cp else None
     return len(entries), findings, facts
@@ -1113,6 +1119,8 @@ def verify_path(path, cp_path=None, key_paths=()):
             else:
                 check_signatures(given, keys, findings)
         facts["proven"] = given is not None and "checkpoint" in facts
+        facts["unproven_because"] = ("no checkpoint given: a cut-off tail or a rewritten chain cannot be ruled out"
+                                     if given is None else "")
     else:
         n, findings, facts = verify_export(path, data, fmt, given, keys)
     return fmt, n, findings, facts
@@ -1156,7 +1164,8 @@ def main_verify(args):
         elif facts["proven"]:
             verdict = f"INTACT: {n} entries, proven against the checkpoint"
         else:
-            verdict = f"INTACT as far as can be told: {n} entries, not proven"
+            why = facts.get("unproven_because")
+            verdict = f"INTACT as far as can be told: {n} entries, not proven" + (f" ({why})" if why else "")
         print(f"{path} ({fmt}): {verdict}")
         for k, s, d in findings:
             print(f"{'warning' if k in WARNINGS else 'FINDING'} {k} {s if s is not None else '-'} {d}")
