@@ -12,7 +12,17 @@ docs/FORMAT.md alone (Python standard library only, Ed25519 included).
         not read (the reason on stderr).
 
 It shares no code with auditlens: where the two disagree, one of them (or the
-spec) is wrong. Decisions the spec leaves open are marked "SPEC?" below.
+spec) is wrong. Decisions the spec leaves open are marked "SPEC?" below; in short:
+times are `time` and `updated_at` only; depth counts each array/object (a record
+may nest 126, any text 128); records over 16 MiB are non-canonical (the smaller
+MAX_RECORD_BYTES is not in FORMAT.md yet); unknown and duplicate keys make a record
+unreadable, other non-canonical forms (escapes, times, whitespace, key order, empty
+extra, lone surrogates, depth) are non_canonical_record; in exports the record is
+checked against its stored leaf hash once and proofs, links and roots use the
+stored leaf; "truncated" compares the last seq; an export without proofs whose
+filter is {} is whole; any difference between a given checkpoint and the export's
+own is anchor_mismatch; a malformed signature line refuses the note (exit 2).
+tests/agreement.rs runs this file and auditlens side by side on every input.
 """
 import base64, csv, datetime, hashlib, io, json, os, re, sqlite3, struct, sys, tempfile
 
