@@ -69,7 +69,13 @@ impl Checkpoint {
             }
         }
         if let Some(extra) = lines.get(4) {
-            return Err(if extra.starts_with(CHAIN_PREFIX) {
+            return Err(if !lines[3].starts_with(CHAIN_PREFIX) {
+                format!(
+                    "line 4 {} should be `chain ` and the chain head in hex; \
+                     no extension line comes before it",
+                    quoted(lines[3])
+                )
+            } else if extra.starts_with(CHAIN_PREFIX) {
                 "a second `chain` line (line 5): a checkpoint has exactly one".to_string()
             } else {
                 format!(

@@ -1,54 +1,79 @@
 #!/usr/bin/env python3
-"""An independent implementation of docs/FORMAT.md's hashing, run against
-tests/vectors/chain-v1.json. It uses only the Python standard library, so it
-shows the spec can be implemented from its text alone.
+"""An independent verifier of auditlens archives and exports, written from
+docs/FORMAT.md alone (Python standard library only, Ed25519 included).
 
     python3 tests/vectors/check.py
+        checks every vector file in tests/vectors (chain, proofs, findings,
+        checkpoints); exits 1 on any disagreement with a vector.
+    python3 tests/vectors/check.py verify PATH [--checkpoint C] [--key K.pub]... [--json]
+        verifies an archive (.sqlite) or an auditlens export (JSON, NDJSON, CSV
+        with its OUT.proof.json sidecar); prints a verdict line and one line per
+        finding "FINDING kind seq detail"; exit 0 intact, 1 tampered, 2 could
+        not read (the reason on stderr).
+
+It shares no code with auditlens: where the two disagree, one of them (or the
+spec) is wrong. Decisions the spec leaves open are marked "SPEC?" below; in short:
+times are `time` and `updated_at` only; depth counts each array/object (a record
+may nest 126, any text 128); records over 16 MiB are non-canonical (the smaller
+MAX_RECORD_BYTES is not in FORMAT.md yet); unknown and duplicate keys make a record
+unreadable, other non-canonical forms (escapes, times, whitespace, key order, empty
+extra, lone surrogates, depth) are non_canonical_record; in exports the record is
+checked against its stored leaf hash once and proofs, links and roots use the
+stored leaf; "truncated" compares the last seq; an export without proofs whose
+filter is {} is whole; any difference between a given checkpoint and the export's
+own is anchor_mismatch; a malformed signature line refuses the note (exit 2).
+tests/agreement.rs runs this file and auditlens side by side on every input.
 """
-import base64, hashlib, json, os, struct, sys
+import base64, csv, datetime, hashlib, io, json, os, re, sqlite3, struct, sys, tempfile
 
-here = os.path.dirname(os.path.abspath(__file__))
-d = json.load(open(os.path.join(here, "chain-v1.json")))
-aid = bytes.fromhex(d["archive_id"])
-sha = lambda b: hashlib.sha256(b).digest()
-prev = sha(b"\x02" + b"auditlens-v1 genesis\n" + aid)
-assert prev.hex() == d["genesis"], "genesis"
-leaves = []
-for e in d["entries"]:
-    leaf = sha(b"\x00" + b"auditlens-v1 leaf\n" + aid + struct.pack(">Q", e["seq"]) + e["canonical"].encode())
-    assert leaf.hex() == e["leaf_hash"], f"leaf {e['seq']}"
-    prev = sha(b"\x02" + b"auditlens-v1 link\n" + prev + leaf)
-    assert prev.hex() == e["chain_hash"], f"chain {e['seq']}"
-    # The canonical record is compact JSON with sorted keys.
-    rec = json.loads(e["canonical"])
-    assert list(rec) == sorted(rec), f"keys sorted {e['seq']}"
-    leaves.append(leaf)
+MIB16 = 16 * 1024 * 1024
+MAX_DEPTH = 128  # FORMAT.md 2: nesting deeper than 128 levels is refused
+MAX_RECORD_DEPTH = 126  # FORMAT.md 2: a record nested deeper than 126 levels is refused
+WARNINGS = {"protection_removed", "schema_altered", "time_backwards"}
 
-def mth(l):
-    if not l:
+
+class Unreadable(Exception):
+    """The input cannot be verified at all (exit 2)."""
+
+
+# ---------------------------------------------------------------- hashes (FORMAT.md 4)
+def sha(b):
+    return hashlib.sha256(b).digest()
+
+
+def leaf_hash(aid, seq, record):
+    return sha(b"\x00auditlens-v1 leaf\n" + aid + struct.pack(">Q", seq) + record)
+
+
+def genesis(aid):
+    return sha(b"\x02auditlens-v1 genesis\n" + aid)
+
+
+def link(prev, leaf):
+    return sha(b"\x02auditlens-v1 link\n" + prev + leaf)
+
+
+def node(l, r):
+    return sha(b"\x01" + l + r)
+
+
+def mth(leaves):
+    """RFC 6962 Merkle tree hash, iteratively (the largest power of two split)."""
+    if not leaves:
         return sha(b"")
-    if len(l) == 1:
-        return l[0]
-    k = 1
-    while k * 2 < len(l):
-        k *= 2
-    return sha(b"\x01" + mth(l[:k]) + mth(l[k:]))
+    stack = []
+    # Fold complete subtrees left to right, as MerkleBuilder does: O(log n) stack.
+    for h in leaves:
+        size = 1
+        while stack and stack[-1][1] == size:
+            left, _ = stack.pop()
+            h, size = node(left, h), size * 2
+        stack.append((h, size))
+    h = stack.pop()[0]
+    while stack:
+        h = node(stack.pop()[0], h)
+    return h
 
-root = mth(leaves)
-assert root.hex() == d["merkle_root"], "merkle root"
-lines = d["checkpoint"].split("\n")
-assert lines[0] == "auditlens.archive/" + d["archive_id"]
-assert int(lines[1]) == len(leaves)
-assert base64.b64decode(lines[2]) == root
-assert lines[3] == "chain " + prev.hex()
-print(f"vectors OK: {len(leaves)} entries, root {root.hex()[:16]}…")
-
-# ---- proofs-v1.json: RFC 6962/9162 proofs and a C2SP signed checkpoint (FORMAT.md 10, 11)
-p = json.load(open(os.path.join(here, "proofs-v1.json")))
-node = lambda l, r: sha(b"\x01" + l + r)
-roots = [bytes.fromhex(r) for r in p["roots"]]
-for n in range(len(leaves) + 1):
-    assert mth(leaves[:n]) == roots[n], f"root {n}"
 
 def root_from_inclusion(index, size, leaf, path):  # RFC 9162 2.1.3.2
     if index >= size:
@@ -65,6 +90,7 @@ def root_from_inclusion(index, size, leaf, path):  # RFC 9162 2.1.3.2
             r = node(r, q)
         fn >>= 1; sn >>= 1
     return r if sn == 0 else None
+
 
 def consistent(size1, size2, path, root1, root2):  # RFC 9162 2.1.4.2
     if size1 == size2:
@@ -91,39 +117,1303 @@ def consistent(size1, size2, path, root1, root2):  # RFC 9162 2.1.4.2
         fn >>= 1; sn >>= 1
     return sn == 0 and fr == root1 and sr == root2
 
-for q in p["inclusion"]:
-    leaf, path = bytes.fromhex(q["leaf_hash"]), [bytes.fromhex(x) for x in q["path"]]
-    assert leaf == leaves[q["leaf_index"]]
-    assert root_from_inclusion(q["leaf_index"], q["tree_size"], leaf, path) == roots[q["tree_size"]], q
-    assert root_from_inclusion(q["leaf_index"] ^ 1, q["tree_size"], leaf, path) != roots[q["tree_size"]]
-for q in p["consistency"]:
-    path = [bytes.fromhex(x) for x in q["path"]]
-    a, b = q["size1"], q["size2"]
-    assert consistent(a, b, path, roots[a], roots[b]), q
-    assert not consistent(a, b, path, roots[b], roots[a]), q
 
-# The exported entry: its record's leaf hash, proven against the checkpoint's root.
-e = json.loads(p["export_entry"])
-seq = e.pop("seq"); stored = bytes.fromhex(e.pop("leaf_hash"))
-index, path = e.pop("leaf_index"), [bytes.fromhex(x) for x in e.pop("inclusion")]
-record = json.dumps(e, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-leaf = sha(b"\x00" + b"auditlens-v1 leaf\n" + aid + struct.pack(">Q", seq) + record)
-assert leaf == stored and index == seq - 1
-assert root_from_inclusion(index, len(leaves), leaf, path) == root
+# ---------------------------------------------------------------- Ed25519 verification (RFC 8032 5.1.7, from its section 6 code)
+_P = 2**255 - 19
+_Q = 2**252 + 27742317777372353535851937790883648493
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
 
-# Keys: key ID = SHA-256(name || 0x0A || 0x01 || public key)[:4]; texts as in Go's sumdb/note.
-k = p["key"]
-name, hash_hex, b64 = k["verifier_key"].split("+", 2)
-pub = base64.b64decode(b64)
-assert name == k["name"] and pub[0] == 1 and len(pub) == 33
-assert sha(name.encode() + b"\n" + pub)[:4].hex() == hash_hex == k["key_id"]
-assert k["private_key"].startswith("PRIVATE+KEY+" + name + "+" + hash_hex + "+")
-# The signed note: the checkpoint text, a blank line, "— name base64(key ID || signature)".
-body, sigs = p["signed_checkpoint"].rsplit("\n\n", 1)
-assert body + "\n" == d["checkpoint"]
-for line in sigs.splitlines():
-    assert line.startswith("\u2014 " + name + " ")
-    raw = base64.b64decode(line.split(" ")[2])
-    assert raw[:4].hex() == hash_hex and len(raw) == 4 + 64
-# (The Ed25519 signature itself needs a library; tests/vectors.rs checks it.)
-print(f"proof vectors OK: {len(p['inclusion'])} inclusion, {len(p['consistency'])} consistency proofs, key {hash_hex}")
+
+def _add(a, b):
+    A, B = (a[1] - a[0]) * (b[1] - b[0]) % _P, (a[1] + a[0]) * (b[1] + b[0]) % _P
+    C, D = 2 * a[3] * b[3] * _D % _P, 2 * a[2] * b[2] % _P
+    E, F, G, H = B - A, D - C, D + C, B + A
+    return (E * F % _P, G * H % _P, F * G % _P, E * H % _P)
+
+
+def _mul(s, pt):
+    acc = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            acc = _add(acc, pt)
+        pt, s = _add(pt, pt), s >> 1
+    return acc
+
+
+def _recover_x(y, sign):
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P)
+    if x2 % _P == 0:
+        return None if sign else 0
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P:
+        return None
+    return _P - x if (x & 1) != sign else x
+
+
+def _decompress(s):
+    y = int.from_bytes(s, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    x = _recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % _P)
+
+
+_GY = 4 * pow(5, _P - 2, _P) % _P
+_G = (_recover_x(_GY, 0), _GY, 1, _recover_x(_GY, 0) * _GY % _P)
+
+
+def ed25519_verify(public, msg, sig):
+    if len(public) != 32 or len(sig) != 64:
+        return False
+    A, R = _decompress(public), _decompress(sig[:32])
+    s = int.from_bytes(sig[32:], "little")
+    if A is None or R is None or s >= _Q:
+        return False
+    h = int.from_bytes(hashlib.sha512(sig[:32] + public + msg).digest(), "little") % _Q
+    lhs, rhs = _mul(s, _G), _add(R, _mul(h, A))
+    return (lhs[0] * rhs[2] - rhs[0] * lhs[2]) % _P == 0 and (lhs[1] * rhs[2] - rhs[1] * lhs[2]) % _P == 0
+
+
+# ---------------------------------------------------------------- JSON (FORMAT.md 2)
+class Num(str):
+    """A JSON number kept as its source text (never re-formatted)."""
+
+
+class Dups(dict):
+    """An object that had a key twice (kept so that canonical checks can name it)."""
+
+
+def _pairs(pairs):
+    d, dup = {}, None
+    for k, v in pairs:
+        if k in d and dup is None:
+            dup = k
+        d[k] = v
+    if dup is None:
+        return d
+    out = Dups(d)
+    out.dup = dup
+    return out
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_int=Num, parse_float=Num, parse_constant=_no_constant)
+
+
+def parse_json(text):
+    """Parses JSON text; ValueError (with the reason) on anything that is not one JSON value."""
+    try:
+        v = DECODER.decode(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    d = depth(v)
+    if d > MAX_DEPTH:
+        raise ValueError(f"nested {d} levels deep (limit {MAX_DEPTH})")
+    return v
+
+
+def depth(v):
+    """Nesting depth: a scalar is 0, each array or object around it adds one. SPEC? (how depth is counted)"""
+    best, todo = 0, [(v, 0)]
+    while todo:
+        x, d = todo.pop()
+        if isinstance(x, (list, dict)):
+            d += 1
+            best = max(best, d)
+            todo.extend((y, d) for y in (x.values() if isinstance(x, dict) else x))
+    return best
+
+
+_ESC = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def canon_str(s):
+    out = ['"']
+    for ch in s:
+        if ch in _ESC:
+            out.append(_ESC[ch])
+        elif ch < " ":
+            out.append("\\u%04x" % ord(ch))
+        elif 0xD800 <= ord(ch) <= 0xDFFF:
+            raise ValueError("lone UTF-16 surrogate \\u%04x" % ord(ch))
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def canon(v):
+    """Canonical JSON text of a parsed value (FORMAT.md 2); ValueError if it has none."""
+    if isinstance(v, Dups):
+        raise ValueError(f"duplicate key {v.dup}")
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if isinstance(v, Num):
+        return str(v)
+    if isinstance(v, str):
+        return canon_str(v)
+    if isinstance(v, list):
+        return "[" + ",".join(canon(x) for x in v) + "]"
+    if isinstance(v, dict):
+        keys = sorted(v, key=lambda k: k.encode("utf-8", "surrogatepass"))
+        return "{" + ",".join(canon_str(k) + ":" + canon(v[k]) for k in keys) + "}"
+    raise ValueError(f"not a JSON value: {type(v).__name__}")
+
+
+# ---------------------------------------------------------------- the record (FORMAT.md 1, 3)
+TOP = ["id", "time", "updated_at", "actor", "resource_type", "resource_id", "resource_name", "action",
+       "before", "after", "org_id", "org_name", "project_id", "project_name", "ip_address", "user_agent", "extra"]
+ACTOR = ["type", "user_id", "email", "org_role", "project_role", "auth_method", "api_key_id", "api_key_name",
+         "api_key_scope", "api_key_scope_id", "api_key_created_at", "api_key_created_by"]
+REQUIRED = ["id", "time", "resource_type", "resource_id", "action"]
+# SPEC? which fields are times: `time` and `updated_at` are (section 1); `api_key_created_at` is
+# taken verbatim here (section 3 says "times", section 1 calls it "creation").
+TIMES = ["time", "updated_at"]
+TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$")
+
+
+def time_ms(t):
+    m = TIME_RE.match(t)
+    if not m:
+        return None
+    try:
+        y, mo, d, h, mi, s, ms = (int(x) for x in m.groups())
+        dt = datetime.datetime(y, mo, d, h, mi, s, tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    return int((dt - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds()) * 1000 + ms
+
+
+def check_record(rec):
+    """(unreadable, problems) for a parsed record object. `unreadable` says why it is no entry at
+    all (not an object, a required field missing or of the wrong type, an unknown key: FORMAT.md 3
+    "any other key is an error when reading a record"); `problems` lists what keeps a readable entry
+    from being canonical (non-canonical time, empty extra, depth)."""
+    if not isinstance(rec, dict):
+        return "the record is not a JSON object", []
+    problems = []
+    for k in REQUIRED:
+        if k not in rec:
+            return f"required field {k} missing", []
+    for k, v in rec.items():
+        if k not in TOP:
+            return f"unknown field {k}", []
+        elif k in ("before", "after"):
+            pass
+        elif k == "extra":
+            if not isinstance(v, dict):
+                return "extra is not an object", []
+            if not v:
+                problems.append("extra is present but empty")
+        elif k == "actor":
+            if not isinstance(v, dict):
+                return "actor is not an object", []
+            for a, av in v.items():
+                if a not in ACTOR:
+                    return f"unknown field actor.{a}", []
+                elif not isinstance(av, str) or isinstance(av, Num):
+                    return f"actor.{a} is not a string", []
+        elif not isinstance(v, str) or isinstance(v, Num):
+            return f"{k} is not a string", []
+    if "actor" not in rec:
+        problems.append("actor missing (it is always present, possibly {})")
+    for k in TIMES:
+        if k in rec and time_ms(rec[k]) is None:
+            problems.append(f"time {rec[k]} is not canonical (YYYY-MM-DDTHH:MM:SS.mmmZ)")
+    d = depth(rec)
+    if d > MAX_RECORD_DEPTH:
+        problems.append(f"nested {d} levels deep (a record may nest {MAX_RECORD_DEPTH})")
+    return None, problems
+
+
+def escape_problems(raw):
+    """Names the escapes a non-canonical text used (for the finding's detail)."""
+    out = []
+    if "\\/" in raw:
+        out.append("escaped '/' as \\/")
+    for m in re.finditer(r"\\u([0-9a-fA-F]{4})", raw):
+        c = int(m.group(1), 16)
+        if c >= 0x20 or m.group(1) != m.group(1).lower() or chr(c) in _ESC:
+            out.append(f"escape \\u{m.group(1)} is not minimal")
+            break
+    return out
+
+
+def read_record(raw):
+    """Parses stored record bytes. Returns (record or None, kind or None, detail): kind is
+    unreadable_record or non_canonical_record."""
+    if len(raw) > MIB16:
+        return None, "non_canonical_record", f"record of {len(raw)} bytes is over the 16 MiB limit"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, "unreadable_record", f"invalid UTF-8 at byte {e.start}"
+    try:
+        rec = parse_json(text)
+    except ValueError as e:
+        msg = str(e)
+        kind = "non_canonical_record" if "nested" in msg else "unreadable_record"
+        return None, kind, f"not JSON: {msg}"
+    why, problems = check_record(rec)
+    if why:
+        return None, "unreadable_record", why
+    try:
+        c = canon(rec)
+    except ValueError as e:
+        # FORMAT.md 2: duplicate keys are rejected, not repaired: no entry to compare with.
+        # SPEC? lone surrogates are "rejected" by the same sentence; issue 12 counts them as
+        # non-canonical records, and so does this verifier.
+        kind = "unreadable_record" if str(e).startswith("duplicate key") else "non_canonical_record"
+        return rec, kind, str(e)
+    if c != text:
+        problems = escape_problems(text) + problems or ["bytes differ from the canonical form"]
+    if problems:
+        return rec, "non_canonical_record", "; ".join(problems)
+    return rec, None, ""
+
+
+# ---------------------------------------------------------------- checkpoints and notes (FORMAT.md 5, 11; DECISIONS12)
+class Checkpoint:
+    def __init__(self, origin, aid, size, root, chain, text, sigs):
+        self.origin, self.aid, self.size, self.root, self.chain = origin, aid, size, root, chain
+        self.text, self.sigs = text, sigs  # text: the signed body; sigs: [(name, raw bytes)]
+
+    def same(self, o):
+        return (self.origin, self.size, self.root, self.chain) == (o.origin, o.size, o.root, o.chain)
+
+
+B64_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+
+
+def b64_strict(s):
+    """Standard base64 with padding, canonical (the only text for its bytes)."""
+    if not B64_RE.match(s) or len(s) % 4:
+        raise ValueError(f"{s!r} is not padded standard base64")
+    b = base64.b64decode(s, validate=True)
+    if base64.b64encode(b).decode() != s:
+        raise ValueError(f"{s!r} is not canonical base64")
+    return b
+
+
+def parse_checkpoint(data):
+    """Strict parse of a checkpoint or signed note (bytes or str); ValueError with the reason."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("the checkpoint is not UTF-8")
+    if "\r" in data:
+        raise ValueError("the checkpoint has CR line endings (only \\n is allowed)")
+    if not data.endswith("\n"):
+        raise ValueError("the checkpoint does not end with a newline")
+    if "\n\n" in data:
+        text, sig_block = data.split("\n\n", 1)
+        text += "\n"
+        if not sig_block:
+            raise ValueError("a blank line with no signature lines after it")
+    else:
+        text, sig_block = data, None
+    lines = text[:-1].split("\n")
+    for ln in lines:
+        if ln == "":
+            raise ValueError("an empty line inside the checkpoint body")
+        if ln != ln.strip(" \t"):
+            raise ValueError(f"leading or trailing space in line {ln!r}")
+    if len(lines) < 3:
+        raise ValueError("a checkpoint has at least three lines (origin, size, root)")
+    origin = lines[0]
+    m = re.fullmatch(r"auditlens\.archive/([0-9a-f]{32})", origin)
+    if not m:
+        raise ValueError(f"origin {origin!r} is not auditlens.archive/<32 lower-case hex digits>")
+    if not re.fullmatch(r"0|[1-9][0-9]{0,19}", lines[1]) or int(lines[1]) >= 2**64:
+        raise ValueError(f"size {lines[1]!r} is not a decimal number without sign or leading zeros")
+    root = b64_strict(lines[2])
+    if len(root) != 32:
+        raise ValueError("the root is not 32 bytes")
+    # FORMAT.md 5: exactly four lines; the fourth is the chain head. This
+    # version knows no other extension line and refuses one it does not know.
+    if len(lines) < 4:
+        raise ValueError("no chain line")
+    if not re.fullmatch(r"chain [0-9a-f]{64}", lines[3]):
+        raise ValueError(f"line 4 {lines[3]!r} is not 'chain' and 64 lower-case hex digits")
+    if len(lines) > 4:
+        raise ValueError(f"line 5 {lines[4]!r} is an unknown extension line or a second chain line")
+    chain = bytes.fromhex(lines[3][6:])
+    sigs = []
+    if sig_block is not None:
+        sig_lines = sig_block[:-1].split("\n")
+        if len(sig_lines) > 100:  # FORMAT.md 11: at most 100 signatures
+            raise ValueError(f"{len(sig_lines)} signature lines: more than 100")
+        for ln in sig_lines:
+            if not ln.startswith("\u2014 "):
+                raise ValueError(f"signature line {ln!r} does not start with an em dash and a space")
+            parts = ln[2:].split(" ")
+            if len(parts) != 2 or not parts[0] or "+" in parts[0]:
+                raise ValueError(f"signature line {ln!r} is not '— name base64'")
+            try:
+                raw = b64_strict(parts[1])
+            except ValueError as e:
+                raise ValueError(f"signature line: {e}")
+            if len(raw) < 5:
+                raise ValueError("a signature shorter than its key ID")
+            sigs.append((parts[0], raw))
+    return Checkpoint(origin, bytes.fromhex(m.group(1)), int(lines[1]), root, chain, text, sigs)
+
+
+def parse_key(text):
+    """A verifier key `name+hash+base64(0x01 ‖ key)` (FORMAT.md 11): (name, key id, public key)."""
+    t = text.strip("\n")
+    parts = t.split("+", 2)
+    if len(parts) != 3 or not parts[0] or re.search(r"\s", parts[0]):
+        raise ValueError("a verifier key is name+hash+base64")
+    name, h, b64 = parts
+    raw = b64_strict(b64)
+    if len(raw) != 33 or raw[0] != 1:
+        raise ValueError("a verifier key holds 0x01 and 32 bytes of Ed25519 public key")
+    kid = sha(name.encode() + b"\n" + raw)[:4]
+    if kid.hex() != h:
+        raise ValueError(f"key hash {h} does not match the name and key ({kid.hex()})")
+    return name, kid, raw[1:]
+
+
+def check_signatures(cp, keys, findings):
+    """FORMAT.md 11: a failing signature by a given key rejects; no verifying key: not signed."""
+    ok = False
+    for name, kid, pub in keys:
+        for sname, raw in cp.sigs:
+            if sname != name or raw[:4] != kid:
+                continue
+            if len(raw) == 68 and ed25519_verify(pub, cp.text.encode(), raw[4:]):
+                ok = True
+            else:
+                findings.append(("bad_signature", None, f"signature by {name} does not verify"))
+    if not ok and not any(f[0] == "bad_signature" for f in findings):
+        findings.append(("not_signed", None, "no given key signed the checkpoint"))
+
+
+# ---------------------------------------------------------------- archives (FORMAT.md 6, 7)
+def derived_columns(rec):
+    """The index columns of FORMAT.md 6, derived from the record.
+    SPEC? the fall-back order of actor_id and actor_label is not written down; this reads
+    "user id, or key id for API keys" and "email, or key name for API keys, falling back to the ids"."""
+    a = rec.get("actor", {}) if isinstance(rec.get("actor"), dict) else {}
+    if a.get("type") == "API_KEY":
+        aid = a.get("api_key_id", a.get("user_id"))
+        label = a.get("api_key_name", a.get("api_key_id", a.get("user_id")))
+    else:
+        aid = a.get("user_id", a.get("api_key_id"))
+        label = a.get("email", a.get("user_id", a.get("api_key_id")))
+    return {"entry_id": rec["id"], "time_ms": time_ms(rec["time"]), "actor_type": a.get("type"),
+            "actor_id": aid, "actor_label": label, "action": rec["action"],
+            "resource_type": rec["resource_type"], "resource_id": rec["resource_id"],
+            "project_id": rec.get("project_id"), "org_id": rec.get("org_id"), "ip_address": rec.get("ip_address")}
+
+
+INDEX_COLS = ["entry_id", "time_ms", "actor_type", "actor_id", "actor_label", "action", "resource_type",
+              "resource_id", "project_id", "org_id", "ip_address"]
+
+
+def open_archive(path):
+    try:
+        # immutable: no lock, no journal, no file created beside the evidence (reading never writes).
+        conn = sqlite3.connect(f"file:{os.path.abspath(path)}?mode=ro&immutable=1", uri=True)
+        conn.execute("PRAGMA query_only = 1")
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+    except sqlite3.Error as e:
+        raise Unreadable(f"{path}: not an auditlens archive ({e})")
+    if meta.get("format") != "auditlens-archive" or meta.get("format_version") != "1":
+        raise Unreadable(f"{path}: meta does not name format auditlens-archive version 1")
+    if not re.fullmatch(r"[0-9a-f]{32}", meta.get("archive_id", "")):
+        raise Unreadable(f"{path}: meta holds no archive id of 32 lower-case hex digits")
+    conn.text_factory = bytes  # a record that is not UTF-8 is a finding, not a crash
+    return conn, bytes.fromhex(meta["archive_id"])
+
+
+def sqlite_index_findings(conn, findings):
+    """Each index on `entries` must list every row once under its key (read through the index
+    with INDEXED BY, compared with a scan of the table)."""
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='entries'"):
+        cols = [r[2] for r in conn.execute(f"PRAGMA index_info(\"{name}\")")]
+        if not cols or None in cols:
+            continue
+        sel = ", ".join(f'"{c}"' for c in cols)
+        try:
+            via = sorted(conn.execute(f'SELECT seq, {sel} FROM entries INDEXED BY "{name}" ORDER BY {sel}'),
+                         key=repr)
+        except sqlite3.Error:
+            continue
+        table = sorted(conn.execute(f"SELECT seq, {sel} FROM entries NOT INDEXED"), key=repr)
+        if via != table:
+            a, b = set(via), set(table)
+            seqs = sorted({r[0] for r in a ^ b}) or [None]
+            findings.append(("sqlite_index_mismatch", seqs[0], f"index {name} disagrees with the table"))
+
+
+def protection_findings(conn, findings):
+    objs = {(t, n) for t, n in conn.execute("SELECT type, name FROM sqlite_master")}
+    for t in ["entries_no_update", "entries_no_delete", "meta_no_update", "meta_no_delete"]:
+        if ("trigger", t) not in objs:
+            findings.append(("protection_removed", None, f"trigger {t} is missing"))
+    uniq = False
+    for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='entries'"):
+        unique = any(r[1] == name and r[2] for r in conn.execute("PRAGMA index_list(entries)"))
+        cols = [r[2] for r in conn.execute(f"PRAGMA index_info(\"{name}\")")]
+        uniq |= unique and cols == ["entry_id"]
+    if not uniq:
+        findings.append(("protection_removed", None, "no unique index on entry_id"))
+
+
+def verify_archive(path, cp=None):
+    """FORMAT.md 6, 7 and 5. Returns (entries, findings, facts)."""
+    conn, aid = open_archive(path)
+    findings = []
+    cols = ", ".join(INDEX_COLS)
+    rows = conn.execute(f"SELECT seq, record, leaf_hash, chain_hash, {cols} FROM entries ORDER BY seq")
+    prev_chain, expect, last_time, head = genesis(aid), 1, None, genesis(aid)
+    seen, leaves, failing, count, cp_chain = {}, [], [], 0, None
+    for row in rows:
+        seq, raw, leaf, chain = row[0], row[1], row[2], row[3]
+        count += 1
+        raw = bytes(raw or b"")
+        leaf, chain = bytes(leaf or b""), bytes(chain or b"")
+        if seq > expect:
+            findings.append(("missing_entries", expect, f"seq {expect}..{seq - 1} missing"))
+            prev_chain = None  # nothing links across a gap; the next link is taken as stored
+        expect = seq + 1
+        mine = leaf_hash(aid, seq, raw)
+        leaves.append((seq, mine))
+        if cp is not None and seq == cp.size:
+            cp_chain = chain
+        if prev_chain is None or (mine == leaf and link(prev_chain, leaf) == chain):
+            pass
+        elif mine != leaf and link(prev_chain, leaf) == chain:
+            findings.append(("record_modified", seq, "the record does not match its leaf hash"))
+        elif mine != leaf and link(prev_chain, mine) == chain:
+            findings.append(("leaf_hash_changed", seq, "the stored leaf hash was altered"))
+        elif mine == leaf:
+            findings.append(("chain_broken", seq, "the chain hash does not follow from the previous entry"))
+        else:
+            failing.append((seq, raw, leaf, chain, len(findings)))
+            findings.append(("foreign_entry", seq, "an entry that does not belong here"))
+        prev_chain = head = chain
+        rec, kind, detail = read_record(raw)
+        if kind == "unreadable_record" or (kind and mine == leaf):
+            findings.append((kind, seq, detail))
+        if rec is None or kind == "unreadable_record":
+            continue
+        if rec["id"] in seen:
+            findings.append(("duplicate_entry", seq, f"entry id {rec['id']} also at seq {seen[rec['id']]}"))
+        else:
+            seen[rec["id"]] = seq
+        want = derived_columns(rec)
+        got = {c: v.decode("utf-8", "replace") if isinstance(v, bytes) else v for c, v in zip(INDEX_COLS, row[4:])}
+        # A time that is not canonical is reported as such; its milliseconds are not compared.
+        bad = [c for c in INDEX_COLS if want[c] != got[c] and not (c == "time_ms" and want[c] is None)]
+        if bad:
+            findings.append(("index_mismatch", seq, f"column {bad[0]} disagrees with the record"))
+        t = want["time_ms"]
+        if t is not None and last_time is not None and t < last_time:
+            findings.append(("time_backwards", seq, "time before the previous entry's"))
+        if t is not None:
+            last_time = t
+    # An entry that links nowhere may belong at another seq: a failing row, a gap, or past the end.
+    # SPEC? where a misplaced entry's home is searched; here among the failing rows and the gaps.
+    homes = [f[0] for f in failing] + [f[1] for f in findings if f[0] == "missing_entries"]
+    chain_at_home = {}
+    for seq, raw, leaf, chain, at in failing:
+        for home in homes[:10000]:
+            if home != seq and leaf_hash(aid, home, raw) == leaf:
+                findings[at] = ("misplaced_entry", seq, f"belongs at seq {home}")
+                chain_at_home[home] = chain
+                break
+    # The entry after a misplaced one's home links from that entry's chain hash, wherever it is
+    # stored: no second finding for the same swap (one damaged entry, one finding).
+    by_seq = dict(leaves)
+    findings = [f for f in findings if not (f[0] == "chain_broken" and f[1] - 1 in chain_at_home
+                and link(chain_at_home[f[1] - 1], by_seq[f[1]]) == stored_chain(conn, f[1]))]
+    conn.text_factory = lambda b: b.decode("utf-8", "replace")  # schema names and index keys
+    sqlite_index_findings(conn, findings)
+    protection_findings(conn, findings)
+    facts = {"archive_id": aid.hex(), "head": head}
+    if cp is not None:
+        check_archive_checkpoint(aid, leaves, cp_chain, cp, findings, facts)
+    conn.close()
+    return count, findings, facts
+
+
+def stored_chain(conn, seq):
+    return bytes(conn.execute("SELECT chain_hash FROM entries WHERE seq = ?", (seq,)).fetchone()[0])
+
+
+def check_archive_checkpoint(aid, leaves, cp_chain, cp, findings, facts):
+    if cp.aid != aid:
+        findings.append(("wrong_archive", None, f"the checkpoint names archive {cp.aid.hex()}"))
+        return
+    top = leaves[-1][0] if leaves else 0
+    if top < cp.size:
+        findings.append(("truncated", top + 1, f"{top} entries, the checkpoint records {cp.size}"))
+        return
+    first = [h for s, h in leaves if s <= cp.size]
+    head = cp_chain if cp.size else genesis(aid)
+    if mth(first) != cp.root or head != cp.chain:
+        findings.append(("rewritten", None, f"the first {cp.size} entries differ from the checkpoint's"))
+    else:
+        facts["checkpoint"] = f"matches its {cp.size} entries, {top - cp.size} added since"
+
+
+# ---------------------------------------------------------------- exports (FORMAT.md 8, 9)
+CHAIN_KEYS = ["seq", "leaf_hash", "chain_hash", "leaf_index", "inclusion"]
+CSV_HEADER = ["archive_id", "seq", "leaf_hash", "chain_hash", "id", "time", "updated_at", "actor_type", "user_id",
+              "email", "org_role", "project_role", "auth_method", "api_key_id", "api_key_name", "api_key_scope",
+              "api_key_scope_id", "api_key_created_at", "api_key_created_by", "org_id", "org_name", "project_id",
+              "project_name", "resource_type", "resource_id", "resource_name", "action", "before", "after",
+              "ip_address", "user_agent", "extra"]
+GUARDED = ("=", "+", "-", "@", "\t", "\r")
+KNOWN_PROOFS = (None, "rfc6962-inclusion", "rfc6962-root")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ExportEntry:
+    def __init__(self, seq, leaf, chain, index, path, record, problems, line):
+        self.seq, self.leaf, self.chain, self.index, self.path = seq, leaf, chain, index, path
+        self.record, self.problems, self.line = record, problems, line
+
+
+def hexes(v, what):
+    if not isinstance(v, str) or not HEX64.match(v):
+        raise ValueError(f"{what} is not 64 lower-case hex digits")
+    return bytes.fromhex(v)
+
+
+def export_entry(obj, line):
+    """One JSON/NDJSON export entry: the chain keys, then the record's keys (FORMAT.md 9)."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("seq"), Num) or not re.fullmatch(r"[1-9][0-9]*", obj["seq"]):
+        raise ValueError("an entry without a positive integer seq")
+    seq = int(obj["seq"])
+    leaf = hexes(obj.get("leaf_hash"), "leaf_hash")
+    chain = hexes(obj["chain_hash"], "chain_hash") if "chain_hash" in obj else None
+    index = path = None
+    if "leaf_index" in obj or "inclusion" in obj:
+        li, inc = obj.get("leaf_index"), obj.get("inclusion")
+        if isinstance(li, Num) and re.fullmatch(r"0|[1-9][0-9]*", li) and isinstance(inc, list):
+            try:
+                index, path = int(li), [hexes(h, "an inclusion hash") for h in inc]
+            except ValueError:
+                index = path = None
+        if path is None:
+            index = "unreadable"
+    record = {k: v for k, v in obj.items() if k not in CHAIN_KEYS}
+    if isinstance(obj, Dups):
+        return ExportEntry(seq, leaf, chain, index, path, record, [f"duplicate key {obj.dup}"], line)
+    return ExportEntry(seq, leaf, chain, index, path, record, None, line)
+
+
+def header_checkpoint(h, what):
+    if not isinstance(h, dict):
+        raise Unreadable(f"{what} is not an object")
+    if h.get("version") != "1":
+        raise Unreadable(f"{what} has version {h.get('version')!r}; this verifier knows version 1: upgrade")
+    if h.get("proofs") not in KNOWN_PROOFS:
+        raise Unreadable(f"{what} has proofs {h.get('proofs')!r}; this verifier knows "
+                         "rfc6962-inclusion and rfc6962-root (or none): upgrade")
+    try:
+        cp = parse_checkpoint(h.get("checkpoint", ""))
+    except (ValueError, AttributeError) as e:
+        raise Unreadable(f"{what}: its checkpoint cannot be read: {e}")
+    if h.get("archive_id") != cp.aid.hex():
+        raise Unreadable(f"{what} names archive {h.get('archive_id')!r} but its checkpoint {cp.aid.hex()}")
+    return cp
+
+
+def read_ndjson(text):
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    try:
+        head = parse_json(lines[0])
+    except ValueError as e:
+        raise Unreadable(f"the header line is not JSON: {e}")
+    h = head.get("auditlens_export")
+    entries, end, findings = [], None, []
+    for i, ln in enumerate(lines[1:], 2):
+        if len(ln.encode()) > MIB16:
+            raise Unreadable(f"line {i} is over the 16 MiB line limit")
+        try:
+            obj = parse_json(ln)
+        except ValueError as e:
+            findings.append(("unreadable_record", None, f"line {i}: {e}"))
+            continue
+        if isinstance(obj, dict) and "auditlens_export_end" in obj:
+            if end is not None or i != len(lines):
+                findings.append(("export_incomplete", None, f"line {i}: the end line is not the last line"))
+            end = obj["auditlens_export_end"]
+            continue
+        try:
+            entries.append(export_entry(obj, i))
+        except ValueError as e:
+            findings.append(("unreadable_record", None, f"line {i}: {e}"))
+    return h, entries, end, findings
+
+
+class Cursor:
+    """Walks the top level of a JSON export without parsing it in one piece, so a file cut short
+    still yields the entries before the cut (pretty-printed files are read as well)."""
+
+    def __init__(self, text):
+        self.t, self.i = text, 0
+
+    def ws(self):
+        while self.i < len(self.t) and self.t[self.i] in " \t\r\n":
+            self.i += 1
+
+    def lit(self, s):
+        self.ws()
+        if not self.t.startswith(s, self.i):
+            raise ValueError(f"expected {s} at byte {self.i}")
+        self.i += len(s)
+
+    def peek(self, s):
+        self.ws()
+        return self.t.startswith(s, self.i)
+
+    def value(self):
+        self.ws()
+        try:
+            v, j = DECODER.raw_decode(self.t, self.i)
+        except RecursionError:
+            raise ValueError("nested too deep")
+        if j - self.i > MIB16:
+            raise ValueError("a value over the 16 MiB limit")
+        if depth(v) > MAX_DEPTH - 2:
+            raise ValueError("nested too deep")
+        self.i = j
+        return v
+
+
+def read_json_export(text):
+    c, findings, entries, end = Cursor(text), [], [], None
+    try:
+        c.lit("{"); c.lit('"auditlens_export"'); c.lit(":")
+        h = c.value()
+        c.lit(","); c.lit('"entries"'); c.lit(":"); c.lit("[")
+    except ValueError as e:
+        raise Unreadable(f"the export header cannot be read: {e}")
+    try:
+        if c.peek("]"):
+            c.lit("]")
+        else:
+            while True:
+                obj = c.value()
+                try:
+                    entries.append(export_entry(obj, None))
+                except ValueError as e:
+                    findings.append(("unreadable_record", None, str(e)))
+                if c.peek(","):
+                    c.lit(",")
+                    continue
+                c.lit("]")
+                break
+        c.lit(","); c.lit('"auditlens_export_end"'); c.lit(":")
+        end = c.value()
+        c.lit("}")
+        c.ws()
+        if c.i != len(text):
+            findings.append(("export_incomplete", None, "content after the export's end"))
+    except ValueError:
+        end = None  # cut short: reported below as export_incomplete
+    return h, entries, end, findings
+
+
+def csv_record(row, seq, findings):
+    """Undoes the CSV encoding of FORMAT.md 9 (empty = absent, one leading ' removed)."""
+    vals = {}
+    for k in CSV_HEADER[4:]:
+        cell = row.get(k, "")
+        if cell == "":
+            continue
+        if cell.startswith("'"):
+            cell = cell[1:]
+        elif cell.startswith(GUARDED):
+            findings.append(("unguarded_cell", seq, f"{k} starts with {cell[:1]!r} without the ' guard"))
+        vals[k] = cell
+    rec, actor = {}, {}
+    for k, v in vals.items():
+        if k in ("before", "after", "extra"):
+            try:
+                v = parse_json(v)
+            except ValueError as e:
+                raise ValueError(f"{k} is not JSON: {e}")
+        if k == "actor_type":
+            actor["type"] = v
+        elif k in ACTOR:
+            actor[k] = v
+        else:
+            rec[k] = v
+    rec["actor"] = actor
+    return rec
+
+
+def read_csv_export(path, text):
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if not rows or rows[0] != CSV_HEADER:
+        raise Unreadable("the CSV header is not the auditlens export header of FORMAT.md 9")
+    findings, entries, aids = [], [], set()
+    for n, cells in enumerate(rows[1:], 2):
+        if cells == []:
+            continue
+        if len(cells) != len(CSV_HEADER):
+            findings.append(("unreadable_record", None, f"row {n} has {len(cells)} cells"))
+            continue
+        row = dict(zip(CSV_HEADER, cells))
+        try:
+            seq = int(row["seq"]) if re.fullmatch(r"[1-9][0-9]*", row["seq"]) else None
+            if seq is None:
+                raise ValueError("seq is not a positive integer")
+            leaf = hexes(row["leaf_hash"], "leaf_hash")
+            chain = hexes(row["chain_hash"], "chain_hash") if row["chain_hash"] else None
+            rec = csv_record(row, seq, findings)
+        except ValueError as e:
+            findings.append(("unreadable_record", None, f"row {n}: {e}"))
+            continue
+        aids.add(row["archive_id"])
+        entries.append(ExportEntry(seq, leaf, chain, None, None, rec, None, n))
+    sidecar, side_path = None, path + ".proof.json"
+    if os.path.exists(side_path):
+        try:
+            side = parse_json(open(side_path, encoding="utf-8").read())
+            sidecar = (side["auditlens_proof"], side.get("entries"), side.get("auditlens_proof_end"))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise Unreadable(f"the proof sidecar {side_path} cannot be read: {e}")
+    return entries, aids, sidecar, findings
+
+
+def apply_sidecar(entries, sidecar, findings):
+    """FORMAT.md 9, CSV proof sidecar: one proof per row, matched by seq."""
+    h, proofs, end = sidecar
+    proofs = proofs if isinstance(proofs, list) else []
+    if not isinstance(end, dict) or end.get("count") != Num(str(len(proofs))):
+        findings.append(("export_incomplete", None, "the sidecar's proof count disagrees with its end"))
+    by_seq = {}
+    for p in proofs:
+        try:
+            e = export_entry(p, None)
+        except ValueError as err:
+            findings.append(("unproven_entry", None, f"a proof cannot be read: {err}"))
+            continue
+        by_seq[e.seq] = e
+    rows = {e.seq for e in entries}
+    for s in sorted(by_seq):
+        if s not in rows:
+            findings.append(("export_incomplete", s, "a proof whose row is missing"))
+    for e in entries:
+        p = by_seq.get(e.seq)
+        if p is None:
+            if h.get("proofs") == "rfc6962-inclusion":
+                findings.append(("unproven_entry", e.seq, "a row without its proof"))
+            continue
+        if p.leaf != e.leaf:
+            findings.append(("inclusion_failed", e.seq, "the leaf hash differs between the CSV and its proofs"))
+            e.index = "mismatch"
+        else:
+            e.index, e.path = p.index, p.path
+
+
+def verify_export(path, data, fmt, given, keys):
+    """FORMAT.md 9. Returns (entries, findings, facts)."""
+    findings, facts = [], {"proven": False}
+    text = data.decode("utf-8")  # caller checked
+    sidecar = None
+    if fmt == "ndjson":
+        h, entries, end, more = read_ndjson(text)
+    elif fmt == "json":
+        h, entries, end, more = read_json_export(text)
+    else:
+        entries, aids, sidecar, more = read_csv_export(path, text)
+        h = sidecar[0] if sidecar else None
+        end = {"count": Num(str(len(entries)))}
+        if sidecar is None and len(aids) > 1:
+            more.append(("wrong_archive", None, "rows name more than one archive"))
+    findings += more
+    if h is None:
+        cp, proofs, flt = None, None, None
+    else:
+        cp = header_checkpoint(h, "the export header" if fmt != "csv" else "the proof sidecar")
+        proofs, flt = h.get("proofs"), h.get("filter", {})
+    if fmt == "csv":
+        aid = bytes.fromhex(next(iter(aids))) if aids and re.fullmatch(r"[0-9a-f]{32}", next(iter(aids))) else None
+        if cp is not None:
+            if aids - {cp.aid.hex()}:
+                findings.append(("wrong_archive", None, "a row names another archive than the proofs"))
+            aid = cp.aid
+            apply_sidecar(entries, sidecar, findings)
+        if aid is None and entries:
+            raise Unreadable("the rows carry no readable archive id")
+    else:
+        aid = cp.aid
+    if not isinstance(end, dict):
+        findings.append(("export_incomplete", (entries[-1].seq + 1) if entries else 1, "the export was cut short (no end)"))
+    elif not isinstance(end.get("count"), Num):
+        findings.append(("export_incomplete", None, "the end holds no entry count"))
+    elif int(end["count"]) != len(entries):
+        findings.append(("export_incomplete", None, f"the end says {end['count']} entries, the file holds {len(entries)}"))
+    # Each entry: its record, its leaf, its link to the previous one, its proof.
+    prev, leaves, proven = None, {}, bool(entries)
+    for e in entries:
+        if prev is not None and e.seq <= prev.seq:
+            findings.append(("out_of_order", e.seq, f"seq {e.seq} after seq {prev.seq}"))
+        why, problems = check_record(e.record)
+        if why:
+            findings.append(("unreadable_record", e.seq, why))
+            prev, proven = e, False
+            continue
+        problems = (e.problems or []) + problems
+        try:
+            mine = leaf_hash(aid, e.seq, canon(e.record).encode())
+        except ValueError as err:
+            problems.append(str(err))
+            mine = None
+        if problems:
+            findings.append(("non_canonical_record", e.seq, "; ".join(problems)))
+        # The stored leaf hash carries the chain, the proof and the root; the record is checked against
+        # it once (one damaged entry, one finding). SPEC? 9 says "recomputed leaf hash" for proofs.
+        leaves[e.seq] = e.leaf
+        if mine != e.leaf:
+            findings.append(("record_modified", e.seq, "the entry does not match its leaf hash"))
+        if e.chain is not None:
+            if e.seq == 1 and link(genesis(aid), e.leaf) != e.chain:
+                findings.append(("chain_broken", 1, "seq 1 does not link to the genesis"))
+            elif prev is not None and prev.seq == e.seq - 1 and prev.chain is not None and link(prev.chain, e.leaf) != e.chain:
+                findings.append(("chain_broken", e.seq, "the chain hash does not follow from the previous entry"))
+        if proofs == "rfc6962-inclusion":
+            if e.index is None:
+                findings.append(("unproven_entry", e.seq, "no inclusion proof"))
+                proven = False
+            elif e.index == "mismatch":
+                proven = False
+            elif e.index == "unreadable":
+                findings.append(("unproven_entry", e.seq, "its inclusion proof cannot be read"))
+                proven = False
+            elif e.index != e.seq - 1 or root_from_inclusion(e.index, cp.size, e.leaf, e.path) != cp.root:
+                findings.append(("inclusion_failed", e.seq, "the inclusion proof does not lead to the checkpoint's root"))
+                proven = False
+        if cp is not None and e.seq == cp.size and e.chain is not None and e.chain != cp.chain:
+            findings.append(("rewritten", e.seq, "the last entry's chain hash is not the checkpoint's"))
+        prev = e
+    # Whole (unfiltered) exports: every seq from 1 to the checkpoint's size. SPEC? an export with
+    # proofs none is taken as unfiltered when its filter is {} (no criterion, no selection).
+    whole = proofs == "rfc6962-root" or (cp is not None and proofs is None and flt == {})
+    seqs = [e.seq for e in entries]
+    if cp is not None and whole:
+        want = 1
+        for s in sorted(set(seqs)):
+            if s > want:
+                findings.append(("missing_entries", want, f"seq {want}..{s - 1} missing"))
+            want = max(want, s + 1)
+        if want <= cp.size:
+            findings.append(("truncated", want, f"the export ends at seq {want - 1}, its checkpoint at {cp.size}"))
+        elif want - 1 > cp.size:
+            findings.append(("foreign_entry", cp.size + 1, "entries after the checkpoint's last"))
+    complete = cp is not None and seqs == list(range(1, cp.size + 1))
+    if complete and all(leaves.get(s) for s in seqs):
+        if mth([leaves[s] for s in seqs]) != cp.root:
+            findings.append(("rewritten", None, "the Merkle root over the export is not the checkpoint's"))
+        elif proofs == "rfc6962-root":
+            proven = True
+    elif proofs == "rfc6962-root":
+        proven = False
+    if proofs is None:
+        proven = False
+    # A checkpoint the user gives is the anchor (DECISIONS12: anchor_mismatch).
+    anchor = given or cp
+    if given is not None:
+        if cp is None:
+            for e in entries:
+                findings.append(("unproven_entry", e.seq, "nothing proves this row against the given checkpoint"))
+            proven = False
+        elif given.aid != cp.aid:
+            findings.append(("wrong_archive", None, "the given checkpoint names another archive"))
+        elif given.same(cp):
+            if proofs is None:
+                for e in entries:
+                    findings.append(("unproven_entry", e.seq, "no proof against the given checkpoint"))
+                proven = False
+        else:
+            findings.append(("anchor_mismatch", None, f"the export's checkpoint (size {cp.size}) is not the given one "
+                             f"(size {given.size}) and no consistency proof links them"))
+            proven = False
+    if keys:
+        if anchor is None:
+            findings.append(("not_signed", None, "no checkpoint to check signatures on"))
+        else:
+            check_signatures(anchor, keys, findings)
+        if proofs != "rfc6962-inclusion" and proofs != "rfc6962-root" and flt != {}:
+            for e in entries:
+                if not any(f[0] == "unproven_entry" and f[1] == e.seq for f in findings):
+                    findings.append(("unproven_entry", e.seq, "a filtered export without proofs"))
+    facts["proven"] = proven and not [f for f in findings if f[0] not in WARNINGS]
+    if fmt == "csv" and sidecar is None:
+        facts["unproven_because"] = "no proof sidecar"
+    elif proofs is None:
+        facts["unproven_because"] = "the export carries no proofs"
+    elif not entries:
+        facts["unproven_because"] = "no entries to prove"
+    facts["archive_id"] = aid.hex() if aid else None
+    facts["checkpoint_size"] = cp.size if cp else None
+    return len(entries), findings, facts
+
+
+# ---------------------------------------------------------------- detection and the command
+def detect(data):
+    """FORMAT.md 8, from the content."""
+    if data.startswith(b"SQLite format 3\x00"):
+        return "archive"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unreadable("not UTF-8 and not an archive")
+    if text.startswith("["):
+        raise Unreadable("a platform JSON export: it carries no chain to verify; ingest it")
+    if text.startswith("{"):
+        first = text.split("\n", 1)[0]
+        try:
+            obj = json.loads(first)
+            if isinstance(obj, dict) and "auditlens_export" in obj:
+                return "ndjson"
+            raise Unreadable("a platform JSONL export: it carries no chain to verify; ingest it")
+        except ValueError:
+            pass
+        if re.match(r'\{\s*"auditlens_export"', text):
+            return "json"
+        raise Unreadable("JSON that is not an auditlens export")
+    head = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    if {"archive_id", "seq", "leaf_hash"} <= set(head):
+        return "csv"
+    raise Unreadable("not an auditlens archive or export")
+
+
+def verify_path(path, cp_path=None, key_paths=()):
+    """Returns (format, entries, findings, facts); raises Unreadable."""
+    given = None
+    if cp_path:
+        try:
+            given = parse_checkpoint(open(cp_path, "rb").read())
+        except OSError as e:
+            raise Unreadable(f"{cp_path}: {e.strerror}")
+        except ValueError as e:
+            raise Unreadable(f"{cp_path}: not a checkpoint: {e}")
+    keys = []
+    for k in key_paths:
+        try:
+            keys.append(parse_key(open(k, encoding="utf-8").read() if os.path.exists(k) else k))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise Unreadable(f"{k}: not a verifier key: {e}")
+    try:
+        data = open(path, "rb").read()
+    except OSError as e:
+        raise Unreadable(f"{path}: {e.strerror}")
+    fmt = detect(data)
+    if fmt == "archive":
+        n, findings, facts = verify_archive(path, given)
+        if keys:
+            if given is None:
+                findings.append(("not_signed", None, "keys given but no checkpoint"))
+            else:
+                check_signatures(given, keys, findings)
+        facts["proven"] = given is not None and "checkpoint" in facts
+        facts["unproven_because"] = ("no checkpoint given: a cut-off tail or a rewritten chain cannot be ruled out"
+                                     if given is None else "")
+    else:
+        n, findings, facts = verify_export(path, data, fmt, given, keys)
+    return fmt, n, findings, facts
+
+
+def main_verify(args):
+    path, cp, keys, as_json, i = None, None, [], False, 0
+    while i < len(args):
+        a = args[i]
+        if a in ("--checkpoint", "--key") and i + 1 < len(args):
+            if a == "--checkpoint":
+                cp = args[i + 1]
+            else:
+                keys.append(args[i + 1])
+            i += 2
+            continue
+        if a == "--json":
+            as_json = True
+        elif path is None and not a.startswith("--"):
+            path = a
+        else:
+            print(f"unknown argument {a}", file=sys.stderr)
+            return 2
+        i += 1
+    if path is None:
+        print("usage: check.py verify PATH [--checkpoint C] [--key K.pub]... [--json]", file=sys.stderr)
+        return 2
+    try:
+        fmt, n, findings, facts = verify_path(path, cp, keys)
+    except Unreadable as e:
+        print(f"{path}: COULD NOT VERIFY: {e}", file=sys.stderr)
+        return 2
+    tampered = [f for f in findings if f[0] not in WARNINGS]
+    status = "tampered" if tampered else "intact"
+    if as_json:
+        print(json.dumps({"file": path, "format": fmt, "status": status, "entries": n, "proven": facts["proven"],
+                          "findings": [{"kind": k, "seq": s, "detail": d} for k, s, d in findings]}))
+    else:
+        if tampered:
+            verdict = f"TAMPERED: {len(tampered)} findings in {n} entries"
+        elif facts["proven"]:
+            verdict = f"INTACT: {n} entries, proven against the checkpoint"
+        else:
+            why = facts.get("unproven_because")
+            verdict = f"INTACT as far as can be told: {n} entries, not proven" + (f" ({why})" if why else "")
+        print(f"{path} ({fmt}): {verdict}")
+        for k, s, d in findings:
+            print(f"{'warning' if k in WARNINGS else 'FINDING'} {k} {s if s is not None else '-'} {d}")
+    return 1 if tampered else 0
+
+
+# ---------------------------------------------------------------- vectors
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load(name):
+    return json.load(open(os.path.join(HERE, name), encoding="utf-8"))
+
+
+def check_chain_and_proofs():
+    d = load("chain-v1.json")
+    aid = bytes.fromhex(d["archive_id"])
+    prev = genesis(aid)
+    assert prev.hex() == d["genesis"], "genesis"
+    leaves = []
+    for e in d["entries"]:
+        leaf = leaf_hash(aid, e["seq"], e["canonical"].encode())
+        assert leaf.hex() == e["leaf_hash"], f"leaf {e['seq']}"
+        prev = link(prev, leaf)
+        assert prev.hex() == e["chain_hash"], f"chain {e['seq']}"
+        rec, kind, detail = read_record(e["canonical"].encode())
+        assert kind is None, f"record {e['seq']} is canonical: {detail}"
+        leaves.append(leaf)
+    root = mth(leaves)
+    assert root.hex() == d["merkle_root"], "merkle root"
+    cp = parse_checkpoint(d["checkpoint"])
+    assert (cp.aid, cp.size, cp.root, cp.chain) == (aid, len(leaves), root, prev)
+    print(f"vectors OK: {len(leaves)} entries, root {root.hex()[:16]}…")
+
+    p = load("proofs-v1.json")
+    roots = [bytes.fromhex(r) for r in p["roots"]]
+    for n in range(len(leaves) + 1):
+        assert mth(leaves[:n]) == roots[n], f"root {n}"
+    for q in p["inclusion"]:
+        leaf, path = bytes.fromhex(q["leaf_hash"]), [bytes.fromhex(x) for x in q["path"]]
+        assert leaf == leaves[q["leaf_index"]]
+        assert root_from_inclusion(q["leaf_index"], q["tree_size"], leaf, path) == roots[q["tree_size"]], q
+        assert root_from_inclusion(q["leaf_index"] ^ 1, q["tree_size"], leaf, path) != roots[q["tree_size"]]
+    for q in p["consistency"]:
+        path = [bytes.fromhex(x) for x in q["path"]]
+        a, b = q["size1"], q["size2"]
+        assert consistent(a, b, path, roots[a], roots[b]), q
+        assert not consistent(a, b, path, roots[b], roots[a]), q
+    e = export_entry(parse_json(p["export_entry"]), None)
+    assert check_record(e.record) == (None, [])
+    leaf = leaf_hash(aid, e.seq, canon(e.record).encode())
+    assert leaf == e.leaf and e.index == e.seq - 1
+    assert root_from_inclusion(e.index, len(leaves), leaf, e.path) == root
+    k = p["key"]
+    name, kid, pub = parse_key(k["verifier_key"])
+    assert name == k["name"] and kid.hex() == k["key_id"]
+    assert k["private_key"].startswith("PRIVATE+KEY+" + name + "+" + kid.hex() + "+")
+    signed = parse_checkpoint(p["signed_checkpoint"])
+    assert signed.text == d["checkpoint"] and len(signed.sigs) == 1
+    found = []
+    check_signatures(signed, [(name, kid, pub)], found)
+    assert found == [], f"the signed checkpoint verifies with the test key: {found}"
+    forged = bytearray(signed.sigs[0][1]); forged[-1] ^= 1
+    signed.sigs = [(name, bytes(forged))]
+    found = []
+    check_signatures(signed, [(name, kid, pub)], found)
+    assert [f[0] for f in found] == ["bad_signature"], found
+    print(f"proof vectors OK: {len(p['inclusion'])} inclusion, {len(p['consistency'])} consistency proofs, "
+          f"key {kid.hex()} (Ed25519 checked)")
+    return d
+
+
+def check_checkpoints():
+    cases, bad = load("checkpoints-v1.json"), []
+    for c in cases:
+        try:
+            parse_checkpoint(c["text"])
+            ok, why = True, ""
+        except ValueError as e:
+            ok, why = False, str(e)
+        if ok != c["valid"]:
+            bad.append(f"checkpoint {c['name']}: expected {'valid' if c['valid'] else 'refused'}, got {why or 'valid'}")
+    print(f"checkpoint vectors: {len(cases) - len(bad)}/{len(cases)} agree")
+    return bad
+
+
+SCHEMA_FOR_VECTORS = """
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries (seq INTEGER PRIMARY KEY, record TEXT NOT NULL, leaf_hash BLOB NOT NULL,
+  chain_hash BLOB NOT NULL, entry_id TEXT NOT NULL, time_ms INTEGER NOT NULL, actor_type TEXT, actor_id TEXT,
+  actor_label TEXT, action TEXT NOT NULL, resource_type TEXT NOT NULL, resource_id TEXT NOT NULL,
+  project_id TEXT, org_id TEXT, ip_address TEXT);
+CREATE UNIQUE INDEX entries_entry_id ON entries(entry_id);
+CREATE INDEX entries_time ON entries(time_ms);
+"""
+TRIGGERS = """
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'append-only'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'append-only'); END;
+CREATE TRIGGER meta_no_update BEFORE UPDATE ON meta BEGIN SELECT RAISE(ABORT, 'fixed'); END;
+CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta BEGIN SELECT RAISE(ABORT, 'fixed'); END;
+"""
+
+
+def rehash(conn, aid):
+    prev = genesis(aid)
+    for s, r in conn.execute("SELECT seq, record FROM entries ORDER BY seq").fetchall():
+        leaf = leaf_hash(aid, s, r.encode("utf-8", "surrogatepass"))
+        prev = link(prev, leaf)
+        conn.execute("UPDATE entries SET leaf_hash = ?, chain_hash = ? WHERE seq = ?", (leaf, prev, s))
+
+
+def apply_tamper(conn, aid, ops):
+    """The tamper operations of findings-v1.json (tests/agreement.rs applies the same ones)."""
+    for op in ops:
+        if op["op"] == "sql":
+            conn.execute(op["sql"])
+        elif op["op"] == "edit_record":
+            seq = op["seq"]
+            (rec,) = conn.execute("SELECT record FROM entries WHERE seq = ?", (seq,)).fetchone()
+            assert op["find"] in rec, f"{op['find']} not in record {seq}"
+            rec = rec.replace(op["find"], op["replace"], 1)
+            conn.execute("UPDATE entries SET record = ? WHERE seq = ?", (rec, seq))
+            if op.get("rehash"):
+                rehash(conn, aid)
+        elif op["op"] == "rehash":
+            rehash(conn, aid)
+        else:
+            raise ValueError(f"unknown tamper op {op['op']}")
+
+
+def checkpoint_text(aid, records):
+    leaves, prev = [], genesis(aid)
+    for seq, r in enumerate(records, 1):
+        leaves.append(leaf_hash(aid, seq, r.encode()))
+        prev = link(prev, leaves[-1])
+    return (f"auditlens.archive/{aid.hex()}\n{len(records)}\n{base64.b64encode(mth(leaves)).decode()}\n"
+            f"chain {prev.hex()}\n")
+
+
+def build_vector_archive(path, chain_vectors):
+    """The archive of chain-v1.json (its id and records), written with the schema of FORMAT.md 6."""
+    aid = bytes.fromhex(chain_vectors["archive_id"])
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA_FOR_VECTORS)
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [("format", "auditlens-archive"), ("format_version", "1"),
+                     ("archive_id", aid.hex()), ("created_at", "2025-03-14T10:00:00.000Z"), ("created_by", "check.py")])
+    for e in chain_vectors["entries"]:
+        c = derived_columns(json.loads(e["canonical"]))
+        conn.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     (e["seq"], e["canonical"], bytes.fromhex(e["leaf_hash"]), bytes.fromhex(e["chain_hash"]),
+                      *[c[k] for k in INDEX_COLS]))
+    conn.commit()
+    return conn, aid
+
+
+def check_findings(chain_vectors):
+    """findings-v1.json: one small tampered archive per finding kind, with the findings it must give."""
+    cases, bad = load("findings-v1.json")["cases"], []
+    for c in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "a.sqlite")
+            conn, aid = build_vector_archive(path, chain_vectors)
+            apply_tamper(conn, aid, c["tamper"])
+            if not c.get("drop_triggers"):
+                conn.executescript(TRIGGERS)
+            conn.commit(); conn.close()
+            cp_path = None
+            if c.get("checkpoint"):
+                cp_path = os.path.join(tmp, "a.checkpoint")
+                other = bytes(16) if c["checkpoint"] == "other_archive" else aid
+                text = checkpoint_text(other, [e["canonical"] for e in chain_vectors["entries"]])
+                open(cp_path, "w").write(text)
+            try:
+                _, _, findings, _ = verify_path(path, cp_path)
+                got = sorted({k for k, s, d in findings if k not in WARNINGS})
+                got_at = sorted({(k, s) for k, s, d in findings if k not in WARNINGS and s is not None})
+            except Unreadable as e:
+                got, got_at = [f"unreadable: {e}"], []
+            want = sorted(set(c["kinds"]))
+            want_at = sorted((k, s) for k, s in c.get("at", []))
+            if got != want or any(w not in got_at for w in want_at):
+                bad.append(f"finding case {c['name']}: expected {want} at {want_at}, got {got} at {got_at}")
+    print(f"finding vectors: {len(cases) - len(bad)}/{len(cases)} agree")
+    return bad
+
+
+def run_export_case(c, tmp):
+    """Writes one case of exports-v1.json into `tmp`; returns (path, checkpoint path, key paths)."""
+    for name, text in c["files"].items():
+        with open(os.path.join(tmp, name), "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+    cp_path, keys = None, []
+    if c.get("checkpoint"):
+        cp_path = os.path.join(tmp, "given.checkpoint")
+        open(cp_path, "w", encoding="utf-8", newline="").write(c["checkpoint"])
+    if c.get("key"):
+        keys = [os.path.join(tmp, "given.pub")]
+        open(keys[0], "w", encoding="utf-8").write(c["key"])
+    return os.path.join(tmp, c["verify"]), cp_path, keys
+
+
+def check_exports():
+    """exports-v1.json: genuine and tampered exports with the exit code and finding kinds each must get."""
+    cases, bad = load("exports-v1.json")["cases"], []
+    for c in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            path, cp_path, keys = run_export_case(c, tmp)
+            try:
+                _, _, findings, _ = verify_path(path, cp_path, keys)
+                kinds = sorted({k for k, s, d in findings if k not in WARNINGS})
+                code = 1 if kinds else 0
+            except Unreadable as e:
+                kinds, code = [f"unreadable: {e}"], 2
+            want = c["kinds"] if c["exit"] != 2 else kinds
+            if code != c["exit"] or kinds != want:
+                bad.append(f"export case {c['name']}: expected exit {c['exit']} {c['kinds']}, got exit {code} {kinds}")
+    print(f"export vectors: {len(cases) - len(bad)}/{len(cases)} agree")
+    return bad
+
+
+def main_vectors():
+    d = check_chain_and_proofs()
+    bad = check_checkpoints() + check_findings(d) + check_exports()
+    for b in bad:
+        print("DISAGREES:", b)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "verify":
+        sys.exit(main_verify(sys.argv[2:]))
+    if len(sys.argv) > 1:
+        print("usage: check.py [verify PATH [--checkpoint C] [--key K.pub]... [--json]]", file=sys.stderr)
+        sys.exit(2)
+    try:
+        sys.exit(main_vectors())
+    except AssertionError as e:
+        print(f"vectors DISAGREE: {e}")
+        sys.exit(1)

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Writes tests/vectors/exports-v1.json: auditlens exports of the chain-v1 archive (and of that
+archive with a sixth entry whose values need the CSV guard), genuine and tampered, with the verdict
+each must get from FORMAT.md. The genuine files are made by the auditlens binary; the tampers are
+text edits made here, so the file shows exactly what changed.
+
+    python3 tests/vectors/make_exports.py target/debug/auditlens
+
+Run again only when the export format changes; check.py and tests/agreement.rs read the result.
+"""
+import base64, json, os, re, sqlite3, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True
+import check as c  # noqa: E402  (the independent implementation: hashes, canonical form)
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/debug/auditlens")
+CHAIN = c.load("chain-v1.json")
+PROOFS = c.load("proofs-v1.json")
+AID = bytes.fromhex(CHAIN["archive_id"])
+
+# The schema of FORMAT.md 6 as auditlens writes it (core/src/archive/schema.rs).
+SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries (
+    seq           INTEGER PRIMARY KEY,
+    record        TEXT NOT NULL,
+    leaf_hash     BLOB NOT NULL,
+    chain_hash    BLOB NOT NULL,
+    entry_id      TEXT NOT NULL,
+    time_ms       INTEGER NOT NULL,
+    actor_type    TEXT,
+    actor_id      TEXT,
+    actor_label   TEXT,
+    action        TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    project_id    TEXT,
+    org_id        TEXT,
+    ip_address    TEXT
+);
+CREATE UNIQUE INDEX entries_entry_id ON entries(entry_id);
+CREATE INDEX entries_time ON entries(time_ms);
+CREATE TABLE ingests (
+    run           INTEGER PRIMARY KEY,
+    finished_at   TEXT NOT NULL,
+    sources       TEXT NOT NULL,
+    added         INTEGER NOT NULL,
+    duplicates    INTEGER NOT NULL,
+    conflicts     INTEGER NOT NULL,
+    first_seq     INTEGER,
+    last_seq      INTEGER
+);
+CREATE TABLE conflicts (
+    entry_id      TEXT NOT NULL,
+    existing_seq  INTEGER NOT NULL,
+    record        TEXT NOT NULL,
+    source        TEXT NOT NULL,
+    UNIQUE(entry_id, record)
+);
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'auditlens: archive entries are append-only'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'auditlens: archive entries are append-only'); END;
+CREATE TRIGGER meta_no_update BEFORE UPDATE ON meta
+BEGIN SELECT RAISE(ABORT, 'auditlens: archive metadata is fixed'); END;
+CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta
+BEGIN SELECT RAISE(ABORT, 'auditlens: archive metadata is fixed'); END;
+"""
+
+# A sixth entry whose values start with the characters the CSV export guards (FORMAT.md 9).
+SIXTH = c.canon({
+    "id": "cm8a1b2c3d4e5f6g7h8i9j0k6", "time": "2025-03-14T09:25:00.000Z",
+    "actor": {"type": "API_KEY", "api_key_id": "clkeyacmeprod000000000001", "api_key_name": "=HYPERLINK(\"http://x.example\")"},
+    "resource_type": "apiKey", "resource_id": "+shared", "resource_name": "@team", "action": "create",
+    "after": c.Num("-1"), "org_id": "clorgacme0000000000000001", "project_id": "clprjacmeprod00000000001",
+    "project_name": "", "user_agent": "\tcurl/8.0", "ip_address": "-203.0.113.9"})
+
+
+def build(path, records):
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA)
+    conn.execute("PRAGMA application_id = 1096107084")
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [
+        ("archive_id", AID.hex()), ("created_at", "2025-03-14T10:00:00.000Z"), ("created_by", "make_exports.py"),
+        ("format", "auditlens-archive"), ("format_version", "1")])
+    prev = c.genesis(AID)
+    for seq, rec in enumerate(records, 1):
+        leaf = c.leaf_hash(AID, seq, rec.encode())
+        prev = c.link(prev, leaf)
+        cols = c.derived_columns(json.loads(rec))
+        conn.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     (seq, rec, leaf, prev, *[cols[k] for k in c.INDEX_COLS]))
+    conn.commit()
+    conn.close()
+
+
+def run(*args):
+    r = subprocess.run([BIN, *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"auditlens {' '.join(args)} failed: {r.stderr}")
+    return r.stdout
+
+
+def read(path):
+    return open(path, encoding="utf-8", newline="").read()
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    a5, a6 = os.path.join(tmp, "a5.sqlite"), os.path.join(tmp, "a6.sqlite")
+    recs = [e["canonical"] for e in CHAIN["entries"]]
+    build(a5, recs)
+    build(a6, recs + [SIXTH])
+    key = os.path.join(tmp, "test.key")
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(PROOFS["key"]["private_key"] + "\n")
+    other = os.path.join(tmp, "other.key")
+    run("keygen", "--name", "someone-else.example", "-o", other)
+    pub, other_pub = PROOFS["key"]["verifier_key"] + "\n", read(other + ".pub")
+    cp5, cp6 = run("checkpoint", a5), run("checkpoint", a6)
+
+    def export(archive, fmt, *flt, sign=False):
+        out = os.path.join(tmp, f"x{len(os.listdir(tmp))}.{fmt}")
+        run("export", archive, "--format", fmt, "-o", out, *flt, *(["--sign", key] if sign else []))
+        files = {"export." + fmt: read(out)}
+        if os.path.exists(out + ".proof.json"):
+            files["export." + fmt + ".proof.json"] = read(out + ".proof.json").replace(os.path.basename(out), "export." + fmt)
+        return files
+
+    cases = []
+
+    def case(name, files, exit, kinds, checkpoint=None, key=None, note=None):
+        main_file = next(k for k in files if not k.endswith(".proof.json"))
+        d = {"name": name, "verify": main_file, "files": files, "exit": exit, "kinds": sorted(set(kinds))}
+        if checkpoint:
+            d["checkpoint"] = checkpoint
+        if key:
+            d["key"] = key
+        if note:
+            d["note"] = note
+        cases.append(d)
+
+    def edit(files, f, old, new, count=1):
+        files = dict(files)
+        assert old in files[f], (f, old)
+        files[f] = files[f].replace(old, new, count)
+        return files
+
+    create = ("--action", "create")
+    W = {fmt: export(a6, fmt) for fmt in ("ndjson", "json", "csv")}
+    S = {fmt: export(a6, fmt, *create) for fmt in ("ndjson", "json", "csv")}
+    E = {fmt: export(a6, fmt, "--action", "no-such-action") for fmt in ("ndjson", "json", "csv")}
+    signed = export(a6, "ndjson", *create, sign=True)
+    old_subset = export(a5, "ndjson", *create)
+
+    for fmt in ("ndjson", "json", "csv"):
+        case(f"{fmt}_whole", W[fmt], 0, [])
+        case(f"{fmt}_subset", S[fmt], 0, [])
+        case(f"{fmt}_empty", E[fmt], 0, [], note="an empty export is a valid answer (issue 12 item 3)")
+        case(f"{fmt}_subset_with_its_checkpoint", S[fmt], 0, [], checkpoint=cp6)
+        case(f"{fmt}_whole_with_its_checkpoint", W[fmt], 0, [], checkpoint=cp6)
+    case("csv_subset_without_sidecar", {"export.csv": S["csv"]["export.csv"]}, 0, [], note="INTACT but not proven")
+    case("csv_whole_without_sidecar", {"export.csv": W["csv"]["export.csv"]}, 0, [], note="INTACT but not proven")
+    case("csv_subset_without_sidecar_with_checkpoint", {"export.csv": S["csv"]["export.csv"]}, 1, ["unproven_entry"],
+         checkpoint=cp6, note="nothing proves the rows against the given checkpoint")
+    pretty = S["json"]["export.json"].replace('\n"entries":[\n', '\n  "entries": [\n    ').replace("},\n{", "},\n    {")
+    case("json_subset_pretty_printed", {"export.json": pretty}, 0, [])
+    case("ndjson_subset_signed", signed, 0, [], key=pub)
+    case("ndjson_subset_signed_other_key", signed, 1, ["not_signed"], key=other_pub)
+    case("ndjson_subset_unsigned_with_key", S["ndjson"], 1, ["not_signed"], key=pub)
+    note = json.loads(signed["export.ndjson"].split("\n")[0])["auditlens_export"]["checkpoint"]
+    sig_b64 = note.rstrip("\n").split("\n")[-1].split(" ")[2]
+    raw = bytearray(base64.b64decode(sig_b64))
+    raw[-1] ^= 1
+    case("ndjson_subset_bad_signature", edit(signed, "export.ndjson", sig_b64, base64.b64encode(bytes(raw)).decode()),
+         1, ["bad_signature"], key=pub)
+
+    nd = "export.ndjson"
+    line3 = next(ln for ln in S["ndjson"][nd].split("\n") if ln.startswith('{"seq":3,'))
+    case("ndjson_subset_entry_edited", edit(S["ndjson"], nd, '"after":"production"', '"after":"staging"'), 1,
+         ["record_modified"])
+    obj = json.loads(line3)
+    obj["after"] = "staging"
+    rec = {k: v for k, v in obj.items() if k not in c.CHAIN_KEYS}
+    new_leaf = c.leaf_hash(AID, 3, c.canon(rec).encode()).hex()
+    case("ndjson_subset_entry_edited_leaf_recomputed",
+         edit(edit(S["ndjson"], nd, '"after":"production"', '"after":"staging"'), nd, obj["leaf_hash"], new_leaf), 1,
+         ["inclusion_failed"])
+    case("ndjson_subset_proof_hash_changed", edit(S["ndjson"], nd, obj["inclusion"][0], "00" * 32), 1, ["inclusion_failed"])
+    stripped = re.sub(r',"leaf_index":\d+,"inclusion":\[[^\]]*\]', "", S["ndjson"][nd])
+    case("ndjson_subset_proofs_removed", {nd: stripped}, 1, ["unproven_entry"])
+    no_proofs = stripped.replace('"proofs":"rfc6962-inclusion",', "")
+    case("ndjson_subset_made_old_without_proofs", {nd: no_proofs}, 0, [],
+         note="looks like an export made before proofs existed: INTACT, not proven")
+    case("ndjson_subset_without_proofs_with_checkpoint", {nd: no_proofs}, 1, ["unproven_entry"], checkpoint=cp6)
+    signed_no_proofs = re.sub(r',"leaf_index":\d+,"inclusion":\[[^\]]*\]', "", signed[nd])
+    signed_no_proofs = signed_no_proofs.replace('"proofs":"rfc6962-inclusion",', "")
+    case("ndjson_signed_subset_without_proofs_with_key", {nd: signed_no_proofs}, 1, ["unproven_entry"], key=pub,
+         note="FORMAT.md 9: with --key a filtered export whose entries are not all proven fails")
+    case("ndjson_unknown_proofs", edit(S["ndjson"], nd, '"proofs":"rfc6962-inclusion"', '"proofs":"rfc9999-magic"'), 2, [])
+    case("ndjson_unknown_version", edit(S["ndjson"], nd, '"version":1,', '"version":2,'), 2, [])
+    case("ndjson_older_subset_newer_checkpoint", old_subset, 1, ["anchor_mismatch"], checkpoint=cp6,
+         note="the given checkpoint is larger and the export carries no consistency proof to it")
+    case("ndjson_newer_subset_older_checkpoint", S["ndjson"], 1, ["anchor_mismatch"], checkpoint=cp5)
+    case("ndjson_subset_checkpoint_of_another_archive", S["ndjson"], 1, ["wrong_archive"],
+         checkpoint=c.checkpoint_text(bytes(16), [e["canonical"] for e in CHAIN["entries"]]))
+
+    # A forged subset: entry 3 edited, its leaf recomputed, a fake tree around it, the fake tree's
+    # checkpoint in the header. Self-consistent: only an anchor the user gives can tell.
+    whole_lines = [json.loads(ln, parse_int=c.Num) for ln in W["ndjson"][nd].split("\n")[1:-2]]
+    leaves = [bytes.fromhex(o["leaf_hash"]) for o in whole_lines]
+    leaves[2] = bytes.fromhex(new_leaf)
+    root = c.mth(leaves)
+    lines6 = cp6.split("\n")
+    fake_cp = "\n".join([lines6[0], lines6[1], base64.b64encode(root).decode(), lines6[3], ""])
+
+    def path(m, leaves):  # RFC 6962 PATH(m, D[n])
+        if len(leaves) <= 1:
+            return []
+        k = 1
+        while k * 2 < len(leaves):
+            k *= 2
+        if m < k:
+            return path(m, leaves[:k]) + [c.mth(leaves[k:])]
+        return path(m - k, leaves[k:]) + [c.mth(leaves[:k])]
+
+    forged = S["ndjson"][nd].replace(json.dumps(cp6)[1:-1], json.dumps(fake_cp)[1:-1])
+    forged = forged.replace('"after":"production"', '"after":"staging"').replace(obj["leaf_hash"], new_leaf)
+    forged = forged.replace(json.dumps(obj["inclusion"], separators=(",", ":")),
+                            json.dumps([h.hex() for h in path(2, leaves)], separators=(",", ":")))
+    p6 = path(5, leaves)
+    seq6 = next(ln for ln in S["ndjson"][nd].split("\n") if ln.startswith('{"seq":6,'))
+    forged = forged.replace(json.dumps(json.loads(seq6)["inclusion"], separators=(",", ":")),
+                            json.dumps([h.hex() for h in p6], separators=(",", ":")))
+    case("forged_subset_without_anchor", {nd: forged}, 0, [],
+         note="a self-consistent forgery: without a checkpoint from elsewhere nothing can tell")
+    case("forged_subset_with_genuine_checkpoint", {nd: forged}, 1, ["anchor_mismatch"], checkpoint=cp6,
+         note="issue 12 item 1")
+
+    wl = W["ndjson"][nd].split("\n")
+    case("ndjson_whole_entry_edited", edit(W["ndjson"], nd, '"after":"production"', '"after":"staging"'), 1,
+         ["record_modified"])
+    case("ndjson_whole_line_dropped", {nd: "\n".join(wl[:3] + wl[4:])}, 1, ["missing_entries", "export_incomplete"])
+    case("ndjson_whole_line_dropped_count_fixed",
+         {nd: "\n".join(wl[:3] + wl[4:]).replace('{"count":6}', '{"count":5}')}, 1, ["missing_entries"])
+    case("ndjson_whole_last_dropped_count_fixed",
+         {nd: "\n".join(wl[:6] + wl[7:]).replace('{"count":6}', '{"count":5}')}, 1, ["truncated"])
+    case("ndjson_whole_end_line_dropped", {nd: "\n".join(wl[:7]) + "\n"}, 1, ["export_incomplete"])
+    case("ndjson_whole_count_changed", edit(W["ndjson"], nd, '{"count":6}', '{"count":7}'), 1, ["export_incomplete"])
+    case("ndjson_whole_lines_swapped", {nd: "\n".join(wl[:2] + [wl[3], wl[2]] + wl[4:])}, 1, ["out_of_order"])
+    claims = edit(edit(W["ndjson"], nd, '"proofs":"rfc6962-root"', '"proofs":"rfc6962-inclusion"'), nd,
+                  '"filter":{}', '"filter":{"actions":["update"]}')
+    case("ndjson_whole_claims_to_be_a_subset", claims, 1, ["unproven_entry"])
+    case("json_subset_cut_short", {"export.json": "\n".join(S["json"]["export.json"].split("\n")[:3]) + "\n"}, 1,
+         ["export_incomplete"])
+    case("json_whole_entry_edited", edit(W["json"], "export.json", '"after":"production"', '"after":"staging"'), 1,
+         ["record_modified"])
+
+    cv, sc = "export.csv", "export.csv.proof.json"
+    rows = S["csv"][cv].split("\n")
+    case("csv_subset_row_edited", edit(S["csv"], cv, "\"\"\"production\"\"\"", "\"\"\"staging\"\"\""), 1, ["record_modified"])
+    case("csv_subset_row_dropped", {cv: "\n".join(rows[:1] + rows[2:]), sc: S["csv"][sc]}, 1, ["export_incomplete"])
+    side = json.loads(S["csv"][sc], parse_int=c.Num)
+    side_lines = S["csv"][sc].split("\n")
+    dropped = "\n".join(side_lines[:2] + [side_lines[3].rstrip(",")] + side_lines[4:]).replace('{"count":2}', '{"count":1}')
+    case("csv_subset_proof_dropped", {cv: S["csv"][cv], sc: dropped}, 1, ["unproven_entry"])
+    first_leaf = side["entries"][0]["leaf_hash"]
+    case("csv_subset_sidecar_leaf_differs", edit(S["csv"], sc, first_leaf, "11" * 32), 1, ["inclusion_failed"])
+    assert "'=HYPERLINK" in S["csv"][cv]
+    case("csv_unguarded_cell", edit(S["csv"], cv, "'=HYPERLINK", "=HYPERLINK"), 1, ["unguarded_cell"],
+         note="the guard removed from a cell: the value reads back alike, so only the missing guard shows it")
+    case("csv_unguarded_cell_without_sidecar", {cv: S["csv"][cv].replace("'-203.0.113.9", "-203.0.113.9")}, 1,
+         ["unguarded_cell"])
+    case("csv_row_names_another_archive", edit(S["csv"], cv, AID.hex(), "ff" * 16), 1, ["wrong_archive"])
+
+    doc = {"about": "auditlens exports of the chain-v1 archive (archive A6: its five entries and a sixth whose values "
+                    "need the CSV guard; A5: the first five), genuine and tampered (tests/vectors/make_exports.py). "
+                    "Each case: write files into an empty folder, run verify on `verify` (with `checkpoint` and `key` "
+                    "written to files and passed as --checkpoint/--key when present); exit is 0 intact, 1 tampered, "
+                    "2 refused; kinds is the set of tampering finding kinds.",
+           "checkpoint_a5": cp5, "checkpoint_a6": cp6, "cases": cases}
+    with open(os.path.join(HERE, "exports-v1.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(f"wrote {len(cases)} export cases")
+
+
+if __name__ == "__main__":
+    main()
