@@ -154,11 +154,6 @@ const AWAITING_MERGE: &[(&str, &str)] = &[
 /// side changes. Until then each must still disagree.
 const DISPUTED: &[(&str, &str)] = &[
     (
-        "findings-v1/sqlite_index_mismatch",
-        "an index whose definition was rewritten (writable_schema) lists rows under another key: \
-         check.py says sqlite_index_mismatch, auditlens only warns schema_altered",
-    ),
-    (
         "exports-v1/ndjson_whole_lines_swapped",
         "two lines swapped, nothing missing: auditlens adds missing_entries to out_of_order",
     ),

@@ -469,3 +469,43 @@ fn objects_auditlens_does_not_make_are_reported() {
         "the archive was written to"
     );
 }
+
+/// An index whose definition is rewritten in the schema (writable_schema)
+/// while its entries stay as they were: a tool querying through it by its new
+/// key misses every entry. SQLite's own check of the redefined index finds
+/// each row it lacks; an index that another tool added properly passes it.
+#[test]
+fn a_redefined_index_is_checked_as_it_is_now_defined() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("redefined.sqlite");
+    std::fs::copy(sample("audit-sample.sqlite"), &path).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA writable_schema=ON;
+         UPDATE sqlite_master SET sql = 'CREATE INDEX entries_time ON entries(actor_label)'
+         WHERE name = 'entries_time';",
+    )
+    .unwrap();
+    drop(conn);
+    let (code, out) = auditlens(&["verify", s(&path), "--json"]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(r["counts"]["schema_altered"], 1, "{out}");
+    let found = findings(&r);
+    let first = found
+        .iter()
+        .find(|f| f.0 == "sqlite_index_mismatch")
+        .expect("a located index finding");
+    assert_eq!(first.1, Some(1), "{out}");
+
+    let fine = dir.path().join("added.sqlite");
+    std::fs::copy(sample("audit-sample.sqlite"), &fine).unwrap();
+    let conn = Connection::open(&fine).unwrap();
+    conn.execute_batch("CREATE INDEX entries_action ON entries(action);")
+        .unwrap();
+    drop(conn);
+    let (code, out) = auditlens(&["verify", s(&fine), "--json"]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(r["counts"]["sqlite_index_mismatch"].is_null(), "{out}");
+}

@@ -621,7 +621,9 @@ pub fn verify_archive(
 ) -> Result<Report, VerifyError> {
     let started = Instant::now();
     let mut out = Collector::new();
-    let checked = indexes::check_schema(&archive.schema()?, &mut out);
+    let schema = archive.schema()?;
+    let checked = indexes::check_schema(&schema, &mut out);
+    let unchecked_tables = indexes::tables_with_unchecked_indexes(&schema, &checked);
     // The keys of the entries table's indexes are kept during the scan; the
     // other tables are small and read on their own.
     let (entry_indexes, others): (Vec<_>, Vec<_>) =
@@ -706,6 +708,11 @@ pub fn verify_archive(
     drop(books);
     for f in walked.into_iter().flatten() {
         out.push(f);
+    }
+    for table in &unchecked_tables {
+        for f in indexes::sqlite_check(archive, table) {
+            out.push(f);
+        }
     }
     for (first, seq) in duplicates {
         let id = (out.findings.len() < MAX_FINDINGS)

@@ -174,6 +174,27 @@ impl Archive {
         read_schema(&self.conn).map_err(|e| self.err(e))
     }
 
+    /// SQLite's own check of `table` and every index on it, each as its
+    /// definition in the schema says (`PRAGMA integrity_check(TABLE)`): the
+    /// problems it names, none when all agree. This is how an index that
+    /// auditlens does not make, or one whose definition was rewritten, is
+    /// checked: [`Archive::walk_index`] knows only the keys auditlens defines.
+    pub fn sqlite_check(&self, table: &str) -> Result<Vec<String>> {
+        let sql = format!("PRAGMA integrity_check('{}')", table.replace('\'', "''"));
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut problems = Vec::new();
+        for row in rows {
+            let line = row.map_err(|e| self.err(e))?;
+            if line != "ok" {
+                problems.push(line);
+            }
+        }
+        Ok(problems)
+    }
+
     /// Calls `f` with the rowid and key of every entry of `index` whose row
     /// is within `rowids`, in the index's own order, read from the index
     /// alone (a covering scan: nothing comes from the table).

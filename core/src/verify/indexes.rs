@@ -68,9 +68,9 @@ pub(super) fn check_schema(
                     FindingKind::SchemaAltered,
                     None,
                     format!(
-                        "the archive holds a {} {}{} that auditlens does not make: another \
+                        "the archive holds {} {}{} that auditlens does not make: another \
                          program changed the file{}",
-                        found.kind,
+                        with_article(&found.kind),
                         found.name,
                         if found.table == found.name {
                             String::new()
@@ -78,7 +78,7 @@ pub(super) fn check_schema(
                             format!(" (on {})", found.table)
                         },
                         if found.kind == "index" {
-                            "; its contents are not checked"
+                            "; SQLite's own integrity check judges its contents"
                         } else {
                             ""
                         }
@@ -196,4 +196,68 @@ fn problem_finding(index: &KnownIndex, p: IndexProblem, expected: Option<String>
             .map(|k| format!("{key} {k}"))
             .unwrap_or_else(|| "no entry".into()),
     )
+}
+
+/// The tables that hold an index [`check_schema`] left unchecked (one
+/// auditlens does not make, or one of its own that was redefined).
+pub(super) fn tables_with_unchecked_indexes(
+    schema: &[SchemaObject],
+    checked: &[&KnownIndex],
+) -> Vec<String> {
+    let mut tables: Vec<String> = schema
+        .iter()
+        .filter(|o| o.kind == "index" && !checked.iter().any(|ix| ix.name == o.name))
+        .map(|o| o.table.clone())
+        .collect();
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
+/// SQLite's own check of `table`'s indexes as their definitions say: a
+/// redefined index whose entries do not follow its new definition lies to
+/// any tool that queries through it, as a tampered one does.
+pub(super) fn sqlite_check(archive: &Archive, table: &str) -> Vec<Finding> {
+    match archive.sqlite_check(table) {
+        Ok(problems) => problems
+            .into_iter()
+            .map(|p| {
+                // SQLite names the row in "row N missing from index X".
+                let seq = (table == "entries")
+                    .then(|| {
+                        p.strip_prefix("row ")?
+                            .split(' ')
+                            .next()?
+                            .parse::<u64>()
+                            .ok()
+                    })
+                    .flatten();
+                Finding::new(
+                    FindingKind::SqliteIndexMismatch,
+                    seq,
+                    format!(
+                        "SQLite's own check of the table {table} and its indexes as the schema \
+                         now defines them: {p}"
+                    ),
+                )
+            })
+            .collect(),
+        Err(e) => vec![Finding::new(
+            FindingKind::SchemaAltered,
+            None,
+            format!(
+                "the indexes on {table} that auditlens does not make (or that were redefined) \
+                 cannot be checked by SQLite ({}): their contents are not proven",
+                e.0
+            ),
+        )],
+    }
+}
+
+/// "an index", "a trigger": the schema object's kind with its article.
+fn with_article(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
 }
