@@ -152,16 +152,7 @@ const AWAITING_MERGE: &[(&str, &str)] = &[
 /// Cases on which the two readings of FORMAT.md differ and the spec does not settle it (see the
 /// report of issue 12's verifier branch): the lead decides, then the case leaves this list and one
 /// side changes. Until then each must still disagree.
-const DISPUTED: &[(&str, &str)] = &[
-    (
-        "exports-v1/ndjson_whole_lines_swapped",
-        "two lines swapped, nothing missing: auditlens adds missing_entries to out_of_order",
-    ),
-    (
-        "exports-v1/csv_row_names_another_archive",
-        "a CSV row names another archive: auditlens adds record_modified and export_incomplete",
-    ),
-];
+const DISPUTED: &[(&str, &str)] = &[];
 
 /// Finding kinds that are warnings (FORMAT.md 7): they do not change the exit code and are not compared.
 const WARNINGS: &[&str] = &["protection_removed", "schema_altered", "time_backwards"];

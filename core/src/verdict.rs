@@ -115,6 +115,10 @@ pub fn checkpoint(r: &Report) -> Option<String> {
             });
             if proofs_checked {
                 "not every entry is proven against the checkpoint: see the findings".to_string()
+            } else if r.problems() > 0 {
+                "checkpoint not checked: the entries do not run whole from seq 1 (see the \
+                 findings)"
+                    .to_string()
             } else {
                 "checkpoint not reached: this export ends before the checkpoint's last entry, and \
                  its entries carry no inclusion proofs (made before auditlens had them; export it \

@@ -235,6 +235,19 @@ pub fn verify_file(
     }
 }
 
+/// Entries `first..=last` are missing: one finding for the run.
+fn missing_finding(first: u64, last: u64) -> Finding {
+    let msg = if first == last {
+        format!("entry {first} is missing (deleted)")
+    } else {
+        format!(
+            "entries {first}–{last} are missing ({} deleted)",
+            last - first + 1
+        )
+    };
+    Finding::new(FindingKind::MissingEntries, Some(first), msg).values(first, last + 1)
+}
+
 /// The part of verification that follows the chain in seq order; shared by
 /// archives and exports.
 struct ChainWalk {
@@ -256,6 +269,12 @@ struct ChainWalk {
     /// The chain value the previous entry should have had, when only its
     /// stored chain hash was wrong: the next entry may link from it.
     repaired_prev: Option<Hash>,
+    /// Gaps in the seqs (first, last missing), held back until the end: an
+    /// export's line moved later fills the gap it left, and is reported as
+    /// out of order, not as missing.
+    gaps: Vec<(u64, u64)>,
+    /// Seqs that came after a larger one (an export's lines out of order).
+    late: Vec<u64>,
     /// Broken links held back until the end: a link that points at an entry
     /// which was moved elsewhere is explained by that move.
     pending_breaks: Vec<(Finding, Hash, Hash)>,
@@ -285,6 +304,8 @@ impl ChainWalk {
             checkpoint: checkpoint.cloned(),
             checkpoint_matched: None,
             repaired_prev: None,
+            gaps: Vec::new(),
+            late: Vec::new(),
             pending_breaks: Vec::new(),
         }
     }
@@ -313,25 +334,21 @@ impl ChainWalk {
                 )
                 .id(entry_id),
             );
+            if self.late.len() < MAX_FINDINGS {
+                self.late.push(seq);
+            }
             return;
         }
         let gap = seq != self.prev_seq + 1;
         if gap {
             self.contiguous = false;
             if gap_is_finding {
-                let first = self.prev_seq + 1;
-                let msg = if first == seq - 1 {
-                    format!("entry {first} is missing (deleted)")
+                let gap = (self.prev_seq + 1, seq - 1);
+                if self.gaps.len() < MAX_FINDINGS {
+                    self.gaps.push(gap);
                 } else {
-                    format!(
-                        "entries {first}–{} are missing ({} deleted)",
-                        seq - 1,
-                        seq - first
-                    )
-                };
-                out.push(
-                    Finding::new(FindingKind::MissingEntries, Some(first), msg).values(first, seq),
-                );
+                    out.push(missing_finding(gap.0, gap.1));
+                }
             }
         }
         // The tree is built over the stored leaf hashes: a changed record is
@@ -470,6 +487,21 @@ impl ChainWalk {
         entries: u64,
         complete: bool,
     ) -> (Option<Hash>, Option<Hash>, Option<CheckpointStatus>) {
+        self.late.sort_unstable();
+        for (first, last) in std::mem::take(&mut self.gaps) {
+            // The seqs of the gap that came later, out of order, are not missing.
+            let mut from = first;
+            let at = self.late.partition_point(|&s| s < first);
+            for &s in self.late[at..].iter().take_while(|&&s| s <= last) {
+                if s > from {
+                    out.push(missing_finding(from, s - 1));
+                }
+                from = from.max(s + 1);
+            }
+            if from <= last {
+                out.push(missing_finding(from, last));
+            }
+        }
         let suspects = std::mem::take(&mut self.suspects);
         for (f, stored_leaf, stored_chain) in std::mem::take(&mut self.pending_breaks) {
             let explained = suspects
@@ -787,7 +819,7 @@ pub fn verify_export(
     let anchor = anchor::Anchor::new(checkpoint, own_cp.as_ref(), whole);
     let mut proofs = proof::InclusionCheck::new(anchor.proofs().cloned(), promised, sidecar);
     let cp = anchor.walk().cloned();
-    let mut walk: Option<ChainWalk> = header_id.map(|id| ChainWalk::new(id, cp.as_ref()));
+    let mut walk: Option<ChainWalk> = named_id.map(|id| ChainWalk::new(id, cp.as_ref()));
     // In an export made without a filter, a missing seq is a deleted entry,
     // and a missing tail is `truncated`. A filtered export may end anywhere.
     let unfiltered = whole
@@ -839,7 +871,7 @@ pub fn verify_export(
         for column in &rec.unguarded {
             out.push(unguarded_finding(&rec, chain_fields.seq, column));
         }
-        let id = rec.archive_id.or(header_id).unwrap_or(ArchiveId([0; 16]));
+        let id = rec.archive_id.or(named_id).unwrap_or(ArchiveId([0; 16]));
         let w = walk.get_or_insert_with(|| ChainWalk::new(id, cp.as_ref()));
         if id != w.id {
             out.push(
@@ -851,8 +883,10 @@ pub fn verify_export(
                 .id(Some(&rec.entry.id))
                 .values(w.id, id),
             );
-            continue;
         }
+        // The entry is judged as the export's archive's: a row that only
+        // names another archive is that one finding, not a gap or a change.
+        let id = w.id;
         record.clear();
         rec.entry.to_record().write_canonical(&mut record);
         let computed = chain::leaf_hash(&id, chain_fields.seq, record.as_bytes());
