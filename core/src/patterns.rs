@@ -59,7 +59,7 @@ impl Pattern {
     ];
 
     /// Stable name for JSON and the command line.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Pattern::OffHours => "off_hours",
             Pattern::PrivilegeEscalation => "privilege_escalation",
