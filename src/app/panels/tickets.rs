@@ -25,8 +25,10 @@ impl TicketsPanel {
         if !doc.is_sealed_archive() {
             return;
         }
+        // Collapsed until tickets are loaded: the facet lists below keep their place.
         egui::CollapsingHeader::new("Change tickets")
-            .default_open(true)
+            .default_open(false)
+            .open(s.pattern_settings.tickets.is_some().then_some(true))
             .show(ui, |ui| match &s.pattern_settings.tickets {
                 None => self.load_ui(ui, cmds),
                 Some(t) => {
