@@ -629,3 +629,58 @@ fn ingest_records_each_file_and_info_shows_the_coverage() {
         "only files with windows are compared"
     );
 }
+
+// ---------------------------------------------------------------- the viewer
+
+#[test]
+fn viewer_loads_tickets_shows_the_status_facet_and_the_coverage() {
+    use auditlens::app::{NoDialogs, egui};
+    use common::viewer::wait_for;
+    use egui_kittest::kittest::Queryable;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let alice = || user("alice", Some("ADMIN"), Some("ADMIN"));
+    let archive = archive_of(
+        d,
+        "viewer",
+        &[
+            label(1, at(0, 10, 0), alice(), "rag-answer", "production"),
+            label(2, at(0, 12, 0), alice(), "rag-answer", "production"),
+            label(3, at(0, 12, 5), alice(), "summarize", "production"),
+            entry(4, at(0, 12, 6), user("v", Some("MEMBER"), Some("VIEWER")), "trace", "t", "delete"),
+        ],
+    );
+    let tickets = write(d, "jira.csv", JIRA_CSV);
+    let mut h = common::viewer::open(archive, egui::vec2(1400.0, 900.0), NoDialogs);
+    wait_for(&mut h, "open", |v| {
+        v.state.index().is_some() && !v.state.busy()
+    });
+    // The coverage of the archive reached the timeline.
+    let cov = h.state().state.doc.as_ref().and_then(|d| d.coverage.clone());
+    assert_eq!(cov.expect("coverage read").runs[0].sources[0].entries, Some(4));
+    h.get_by_label_contains("Not authorized by the role (1)");
+
+    h.get_by_label("Change tickets").click_accesskit();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Ticket file")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Ticket file")
+        .type_text(tickets.to_str().unwrap());
+    h.run_steps(2);
+    h.get_by_label("Load tickets").click();
+    wait_for(&mut h, "tickets", |v| {
+        v.state
+            .doc
+            .as_ref()
+            .and_then(|d| d.patterns.as_ref())
+            .is_some_and(|p| p.reconciliation.is_some())
+    });
+    h.get_by_label("Approved changes (1)");
+    h.get_by_label("Unapproved changes (1)");
+    h.get_by_label("Mismatched changes (1)").click_accesskit();
+    wait_for(&mut h, "facet", |v| v.state.settled() && v.state.restrict.is_some());
+    assert_eq!(h.state().state.view.len(), 1, "only the change after CHG-1's window");
+    h.get_by_label("1 of 4 entries");
+}
