@@ -278,10 +278,10 @@ impl AppState {
             return;
         }
         let path = doc.path.clone();
-        let output = match ReportOutput::plan(
-            &Destination::viewer(out, from_dialog),
-            std::slice::from_ref(&path),
-        ) {
+        // The change tickets are read too: the report may not replace them.
+        let mut reads = vec![path.clone()];
+        reads.extend(self.pattern_settings.tickets.as_ref().map(|t| PathBuf::from(&t.file)));
+        let output = match ReportOutput::plan(&Destination::viewer(out, from_dialog), &reads) {
             Ok(o) => o,
             Err(e) => {
                 self.error = Some(format!("report: {e}"));
