@@ -103,6 +103,17 @@ fn jira_and_servicenow_exports_are_read_by_their_own_column_names() {
     assert_eq!(t.tickets[0].start, at(0, 9, 0).0);
     assert_eq!(t.tickets[0].actor.as_deref(), Some("alice"));
     assert_eq!(t.tickets[1].actor, None);
+    // The viewer's column chooser gives the whole mapping: a field it leaves
+    // out stays out, though a column with a known name exists.
+    let exact = ReadOptions {
+        map: parse_map("ticket=Issue key,start=Planned start,end=Planned end").unwrap(),
+        exact: true,
+        ..ReadOptions::default()
+    };
+    let path = dir.path().join("jira.csv");
+    let chosen = ChangeTickets::read(&path, &exact).unwrap();
+    assert_eq!(chosen.tickets[0].actor, None);
+    assert!(!chosen.mapping.contains_key(&Field::Actor));
 
     // ServiceNow: records of change_request, reference fields as objects, local times.
     let snow = write(
@@ -648,7 +659,14 @@ fn viewer_loads_tickets_shows_the_status_facet_and_the_coverage() {
             label(1, at(0, 10, 0), alice(), "rag-answer", "production"),
             label(2, at(0, 12, 0), alice(), "rag-answer", "production"),
             label(3, at(0, 12, 5), alice(), "summarize", "production"),
-            entry(4, at(0, 12, 6), user("v", Some("MEMBER"), Some("VIEWER")), "trace", "t", "delete"),
+            entry(
+                4,
+                at(0, 12, 6),
+                user("v", Some("MEMBER"), Some("VIEWER")),
+                "trace",
+                "t",
+                "delete",
+            ),
         ],
     );
     let tickets = write(d, "jira.csv", JIRA_CSV);
@@ -657,8 +675,16 @@ fn viewer_loads_tickets_shows_the_status_facet_and_the_coverage() {
         v.state.index().is_some() && !v.state.busy()
     });
     // The coverage of the archive reached the timeline.
-    let cov = h.state().state.doc.as_ref().and_then(|d| d.coverage.clone());
-    assert_eq!(cov.expect("coverage read").runs[0].sources[0].entries, Some(4));
+    let cov = h
+        .state()
+        .state
+        .doc
+        .as_ref()
+        .and_then(|d| d.coverage.clone());
+    assert_eq!(
+        cov.expect("coverage read").runs[0].sources[0].entries,
+        Some(4)
+    );
     h.get_by_label_contains("Not authorized by the role (1)");
 
     h.get_by_label("Change tickets").click_accesskit();
@@ -680,7 +706,13 @@ fn viewer_loads_tickets_shows_the_status_facet_and_the_coverage() {
     h.get_by_label("Approved changes (1)");
     h.get_by_label("Unapproved changes (1)");
     h.get_by_label("Mismatched changes (1)").click_accesskit();
-    wait_for(&mut h, "facet", |v| v.state.settled() && v.state.restrict.is_some());
-    assert_eq!(h.state().state.view.len(), 1, "only the change after CHG-1's window");
+    wait_for(&mut h, "facet", |v| {
+        v.state.settled() && v.state.restrict.is_some()
+    });
+    assert_eq!(
+        h.state().state.view.len(),
+        1,
+        "only the change after CHG-1's window"
+    );
     h.get_by_label("1 of 4 entries");
 }

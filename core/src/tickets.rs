@@ -215,6 +215,9 @@ pub struct ReadOptions {
     pub utc_offset_minutes: i32,
     /// The remembered layouts (see [`Layouts::load`]).
     pub layouts: Option<Layouts>,
+    /// `map` is the whole mapping (the viewer's column chooser): a field it
+    /// leaves out has no column, rather than a remembered or recognised one.
+    pub exact: bool,
 }
 
 impl ChangeTickets {
@@ -311,6 +314,9 @@ fn resolve(header: &[String], opts: &ReadOptions) -> Result<Mapping, String> {
         .unwrap_or_default();
     let mut m = Mapping::new();
     for f in Field::ALL {
+        if opts.exact && !opts.map.contains_key(&f) {
+            continue;
+        }
         let chosen = opts.map.get(&f).or_else(|| remembered.get(&f));
         if let Some(name) = chosen {
             let found = header

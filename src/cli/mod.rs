@@ -869,6 +869,7 @@ fn load_tickets(path: &Path, a: &TicketArgs) -> Result<Arc<ChangeTickets>, Fail>
         utc_offset_minutes: auditlens_core::patterns::PatternSettings::parse_offset(&a.changes_tz)
             .map_err(|e| Fail(format!("--changes-tz: {e}")))?,
         layouts: Some(layouts.clone()),
+        exact: false,
     };
     let t = ChangeTickets::read(path, &opts).map_err(Fail)?;
     if map.is_some() {

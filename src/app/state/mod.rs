@@ -341,6 +341,7 @@ impl AppState {
             map: map.clone(),
             utc_offset_minutes: self.pattern_settings.utc_offset_minutes,
             layouts: Some(layouts.clone()),
+            exact: !map.is_empty(),
         };
         match ChangeTickets::read(path, &opts) {
             Ok(t) => {

@@ -280,7 +280,12 @@ impl AppState {
         let path = doc.path.clone();
         // The change tickets are read too: the report may not replace them.
         let mut reads = vec![path.clone()];
-        reads.extend(self.pattern_settings.tickets.as_ref().map(|t| PathBuf::from(&t.file)));
+        reads.extend(
+            self.pattern_settings
+                .tickets
+                .as_ref()
+                .map(|t| PathBuf::from(&t.file)),
+        );
         let output = match ReportOutput::plan(&Destination::viewer(out, from_dialog), &reads) {
             Ok(o) => o,
             Err(e) => {
