@@ -352,6 +352,14 @@ fn authorization_html(h: &mut String, f: &Value, results: &[Value], table: &Entr
         if !hits.is_empty() {
             table(h, &hits, "Why", "reason");
         }
+        if p["count"].as_u64().unwrap_or(0) > hits.len() as u64 {
+            let _ = write!(
+                h,
+                "<p class=\"muted\">The first {} are listed; the JSON twin and \
+                 <code>auditlens scan --json</code> list all.</p>",
+                hits.len()
+            );
+        }
     }
 }
 
