@@ -171,7 +171,15 @@ pub fn ingest(
             ))));
         }
         let mut src = Source::open(path).map_err(IngestError::Source)?;
-        source_names.push(path.display().to_string());
+        // What the archive records of this file (its coverage, see `coverage.rs`).
+        source_names.push(archive::IngestedSource {
+            file: path.display().to_string(),
+            sha256: crate::digest::file_sha256(path).ok(),
+            entries: Some(0),
+            rejected: Some(0),
+            window: None,
+        });
+        let this = source_names.last_mut().expect("just pushed");
         let mut record_buf = String::new();
         while let Some(r) = src.next_record() {
             if report.read.is_multiple_of(4096) {
@@ -180,6 +188,9 @@ pub fn ingest(
             match r {
                 Ok(rec) => {
                     report.read += 1;
+                    let t = rec.entry.time.0;
+                    this.entries = this.entries.map(|n| n + 1);
+                    this.window = Some(this.window.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
                     record_buf.clear();
                     rec.entry.to_record().write_canonical(&mut record_buf);
                     writer.write_all(record_buf.as_bytes()).map_err(io_at)?;
@@ -195,6 +206,7 @@ pub fn ingest(
                 Err(e) if e.fatal || !opts.skip_invalid => return Err(IngestError::Record(e)),
                 Err(e) => {
                     report.rejected += 1;
+                    this.rejected = this.rejected.map(|n| n + 1);
                     if rejects.is_none() {
                         // Checked at the first reject, still before anything is written.
                         let mut out = Output::reading(&reads);
@@ -245,7 +257,7 @@ pub fn ingest(
     }
     let mut archive = Writer::open(archive_path)?;
     let batch = opts.batch_size.unwrap_or(20_000).max(1);
-    let sources = source_names.join(", ");
+    let sources = source_names;
     job.start_phase("appending", staged.len() as u64);
     let mut record = Vec::new();
     staging.seek(SeekFrom::Start(0)).map_err(io_at)?;

@@ -2,10 +2,12 @@
 
 pub mod archive;
 pub mod audit_report;
+pub mod authorization;
 pub mod case;
 pub mod catalog;
 pub mod chain;
 pub mod checkpoint;
+pub mod coverage;
 pub mod diff;
 pub mod digest;
 pub mod evidence;
@@ -21,6 +23,7 @@ pub mod note;
 pub mod output;
 pub mod patterns;
 pub mod proof;
+pub mod reconcile;
 pub mod record_view;
 pub mod row_index;
 pub mod safe_text;
@@ -28,6 +31,7 @@ pub mod sample;
 pub mod siem;
 pub mod source;
 pub mod text_search;
+pub mod tickets;
 pub mod time;
 pub mod verdict;
 pub mod verify;

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use auditlens_core::export::ExportFormat;
 use auditlens_core::patterns::{Pattern, PatternSettings};
+use auditlens_core::reconcile::Status;
 use auditlens_core::row_index::SortKey;
+use auditlens_core::tickets::Mapping;
 
 use crate::app::filter_form::FilterForm;
 
@@ -79,6 +81,18 @@ pub enum Command {
     DismissError,
     /// Open the export window (widget state, applied to the panel).
     ShowExportWindow,
+    /// Ask the system dialog for a change-ticket file (or use the Change tickets panel's path field).
+    PickTickets,
+    /// Read approved change tickets and reconcile the production changes
+    /// with them; `map` names columns (empty: remembered or recognised).
+    LoadTickets {
+        path: PathBuf,
+        map: Mapping,
+    },
+    /// Forget the change tickets.
+    ClearTickets,
+    /// Show only the production changes with this status; again to show everything.
+    ToggleChanges(Status),
 }
 
 /// A change to one entry's case notes.

@@ -172,6 +172,16 @@ impl Viewer {
                 Some(p) => s.load_checkpoint(&p),
                 None => self.panels.open.show(),
             },
+            Command::PickTickets => match self.dialogs.pick_open() {
+                Some(path) => s.load_tickets(&path, Default::default()),
+                None => {
+                    s.notice = Some(
+                        "no file dialog here: type the ticket file's path under \
+                         Change tickets (left panel)"
+                            .into(),
+                    )
+                }
+            },
             Command::PickVerifierKey => match self.dialogs.pick_open() {
                 Some(p) => s.add_verifier_key(&p),
                 None => self.panels.open.show(),

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use auditlens_core::archive::Archive;
+use auditlens_core::coverage::{self, CoverageSettings};
 use auditlens_core::export::{self, ExportFormat};
 use auditlens_core::filter::Filter;
 use auditlens_core::ingest::{self, IngestOptions};
@@ -22,6 +23,7 @@ use auditlens_core::output::{Destination, Output};
 use auditlens_core::proof::{self, SignedCheckpoint};
 use auditlens_core::sample::{self, PlatformFormat, Sample, SampleFile};
 use auditlens_core::source::{self, Format, Source};
+use auditlens_core::tickets::{self, ChangeTickets};
 use auditlens_core::time::Timestamp;
 use auditlens_core::verify::{self, Status};
 use auditlens_core::{chain, digest, verdict};
@@ -65,9 +67,43 @@ pub enum Command {
     /// Find the patterns to watch: off-hours activity, privilege escalation, API keys created
     /// or used from a new IP, bulk deletes and exports, production and access-control changes.
     Scan(ScanArgs),
+    /// Match every production change (a prompt promoted or labelled to a protected label) to
+    /// an approved change ticket (CSV or JSON as Jira and ServiceNow export them).
+    /// Exit 0 all approved, 1 some unapproved or mismatched, 2 could not run.
+    Reconcile(ReconcileArgs),
     /// Write the auditor report: one self-contained HTML file (and a JSON twin) with the file's
     /// SHA-256, verification result, checkpoint and signatures, filter, pattern hits and bookmarks.
     Report(ReportArgs),
+}
+
+/// Approved change tickets (docs/PATTERNS.md, "Change management").
+#[derive(Args, Debug)]
+pub struct TicketArgs {
+    /// Which column holds each field, e.g. --map ticket=Key,start="Planned start",end="Planned end"
+    /// (fields: ticket, start, end, project, resource_type, resource_id, actor). Remembered for
+    /// files with the same columns; common Jira and ServiceNow names are recognised without it.
+    #[arg(long, value_name = "FIELD=COLUMN,…")]
+    pub map: Option<String>,
+    /// Time zone of ticket times written without one (ServiceNow exports local time).
+    #[arg(long, value_name = "OFFSET", default_value = "UTC")]
+    pub changes_tz: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    /// The archive whose production changes are checked.
+    pub archive: PathBuf,
+    /// The approved changes: CSV or JSON exported from the ticketing tool.
+    #[arg(long, value_name = "FILE")]
+    pub changes: PathBuf,
+    #[command(flatten)]
+    pub tickets: TicketArgs,
+    /// Prompt labels whose promotion counts as a production change (repeatable).
+    #[arg(long = "protected-label", value_name = "LABEL", default_values_t = ["production".to_string()])]
+    pub protected_labels: Vec<String>,
+    /// Print one JSON object with every change and its ticket.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -125,6 +161,7 @@ impl PatternArgs {
             bulk_count: self.bulk_count,
             bulk_minutes: self.bulk_minutes.max(1),
             protected_labels: self.protected_labels.clone(),
+            tickets: None,
         })
     }
 }
@@ -143,6 +180,11 @@ pub struct ReportArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub patterns: PatternArgs,
+    /// Approved change tickets: adds the change-management section.
+    #[arg(long, value_name = "FILE")]
+    pub changes: Option<PathBuf>,
+    #[command(flatten)]
+    pub tickets: TicketArgs,
     /// The HTML report; its JSON twin is written beside it with the extension .json.
     #[arg(short, long, value_name = "report.html")]
     pub output: PathBuf,
@@ -406,6 +448,7 @@ pub fn run(command: Command) -> i32 {
         Command::Consistency(a) => cmd_consistency(a),
         Command::Scan(a) => cmd_scan(a),
         Command::Report(a) => cmd_report(a),
+        Command::Reconcile(a) => cmd_reconcile(a),
     };
     match result {
         Ok(code) => code,
@@ -919,6 +962,7 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
                 "protected_labels": settings.protected_labels,
             },
             "patterns": patterns,
+            "authorization": report.authorization.to_json(),
         });
         println!("{out}");
         return Ok(0);
@@ -951,14 +995,127 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
             println!("  … {} more (--json lists all)", hits.len() - a.limit);
         }
     }
+    let t = &report.authorization;
+    println!(
+        "\nAuthorization at the time (docs/AUTHORIZATION.md): {} granted by the actor's role, {} not \
+         granted, {} cannot judge ({})",
+        t.granted,
+        t.not_granted,
+        t.cannot_judge.values().sum::<u64>(),
+        t.cannot_judge
+            .iter()
+            .map(|(k, n)| format!("{}: {n}", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(0)
+}
+
+/// Reads a ticket file; a `--map` given is remembered for files with the same columns.
+fn load_tickets(path: &Path, a: &TicketArgs) -> Result<Arc<ChangeTickets>, Fail> {
+    let map = a
+        .map
+        .as_deref()
+        .map(tickets::parse_map)
+        .transpose()
+        .map_err(Fail)?;
+    let mut layouts = tickets::Layouts::load();
+    let opts = tickets::ReadOptions {
+        map: map.clone().unwrap_or_default(),
+        utc_offset_minutes: auditlens_core::patterns::PatternSettings::parse_offset(&a.changes_tz)
+            .map_err(|e| Fail(format!("--changes-tz: {e}")))?,
+        layouts: Some(layouts.clone()),
+        exact: false,
+    };
+    let t = ChangeTickets::read(path, &opts).map_err(Fail)?;
+    if map.is_some() {
+        match layouts.remember(&t) {
+            Ok(p) => eprintln!("columns remembered for this layout in {}", shown(&p)),
+            Err(e) => eprintln!(
+                "auditlens: the columns were not remembered: {}",
+                terminal_safe(&e)
+            ),
+        }
+    }
+    for why in t.skipped.iter().take(5) {
+        eprintln!("{}: skipped {}", shown(path), terminal_safe(why));
+    }
+    if t.skipped.len() > 5 {
+        eprintln!(
+            "{}: … {} more rows skipped",
+            shown(path),
+            t.skipped.len() - 5
+        );
+    }
+    Ok(Arc::new(t))
+}
+
+fn cmd_reconcile(a: ReconcileArgs) -> Result<i32, Fail> {
+    use auditlens_core::patterns::{PatternSettings, scan_archive};
+    use auditlens_core::reconcile::Status;
+    if source::detect(&a.archive)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
+            a.archive.display()
+        )));
+    }
+    let tickets = load_tickets(&a.changes, &a.tickets)?;
+    let settings = PatternSettings {
+        protected_labels: a.protected_labels.clone(),
+        tickets: Some(tickets.clone()),
+        ..PatternSettings::default()
+    };
+    let archive = Archive::open(&a.archive)?;
+    let job = Arc::new(Job::new());
+    let report = with_progress(&job, || scan_archive(&archive, &settings, &job)).map_err(Fail)?;
+    let rec = report.reconciliation.unwrap_or_default();
+    let code = if rec.all_approved() { 0 } else { 1 };
+    let about = |seq| auditlens_core::audit_report::entry_summary(&archive, seq);
+    if a.json {
+        let mut out = rec.to_json(&tickets, about);
+        out["archive"] = a.archive.display().to_string().into();
+        print_json(&out);
+        return Ok(code);
+    }
+    println!(
+        "{}: {} production changes; {} tickets read from {}",
+        shown(&a.archive),
+        rec.changes.len(),
+        tickets.tickets.len(),
+        shown(&a.changes)
+    );
+    for s in Status::ALL {
+        println!("  {:<12} {}", s.as_str(), rec.count(s));
+    }
+    for c in rec.changes.iter().filter(|c| c.status != Status::Approved) {
+        let row = about(c.seq);
+        let field = |k: &str| terminal_safe(row[k].as_str().unwrap_or_default());
+        println!(
+            "{:<10} seq {:>8}  {}  {}  — {}",
+            c.status.as_str(),
+            c.seq,
+            field("time"),
+            field("actor"),
+            terminal_safe(&c.reason)
+        );
+    }
+    if !rec.unused_tickets.is_empty() {
+        println!(
+            "tickets with no change seen: {}",
+            terminal_safe(&rec.unused_tickets.join(", "))
+        );
+    }
+    Ok(code)
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
     use auditlens_core::audit_report::{ReportInput, ReportOutput, gather};
     use auditlens_core::case::{CaseFile, case_path};
     let filter = a.filter.to_filter().map_err(Fail)?;
-    let settings = a.patterns.to_settings()?;
+    let mut settings = a.patterns.to_settings()?;
+    if let Some(changes) = &a.changes {
+        settings.tickets = Some(load_tickets(changes, &a.tickets)?);
+    }
     if source::detect(&a.archive)? != Format::Archive {
         return Err(Fail(format!(
             "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
@@ -976,6 +1133,7 @@ fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
     // The report and its twin are checked before the facts are gathered.
     let mut reads = vec![a.archive.clone()];
     reads.extend(a.checkpoint.iter().cloned());
+    reads.extend(a.changes.iter().cloned());
     reads.extend(a.keys.iter().map(PathBuf::from).filter(|p| p.exists()));
     let output = ReportOutput::plan(&Destination::cli(&a.output, a.force), &reads)?;
     let (html, twin) = (
@@ -1039,6 +1197,24 @@ fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
             if k == "created_at" || k == "format_version" {
                 info.insert(k.clone(), v.clone().into());
             }
+        }
+        let settings = CoverageSettings::default();
+        let cov = coverage::of_archive(&archive, &settings, &Job::new()).map_err(Fail)?;
+        if a.json {
+            info.insert("coverage".into(), cov.to_json(&settings));
+        } else {
+            let files = cov.runs.iter().map(|r| r.sources.len()).sum::<usize>();
+            info.insert(
+                "coverage".into(),
+                format!(
+                    "{files} file(s) in {} ingest run(s); {} run(s) of empty days, {} export gap(s) \
+                     (--json lists them)",
+                    cov.runs.len(),
+                    cov.empty_days.len(),
+                    cov.export_gaps.len()
+                )
+                .into(),
+            );
         }
     } else {
         let mut src = Source::open_as(&a.file, format)?;

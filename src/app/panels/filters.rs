@@ -8,6 +8,7 @@ use eframe::egui;
 use egui::{RichText, TextEdit};
 
 use super::patterns::PatternsPanel;
+use super::tickets::TicketsPanel;
 use super::{ERROR_COLOR, thousands};
 use crate::app::command::{Command, Commands};
 use crate::app::filter_form::{FilterForm, TimePreset};
@@ -22,6 +23,7 @@ const FACET_VALUES_SHOWN: usize = 500;
 #[derive(Default)]
 pub struct FilterPanel {
     patterns: PatternsPanel,
+    tickets: TicketsPanel,
     /// Ctrl+F: focus the search field on the next frame.
     pub focus_search: bool,
 }
@@ -35,6 +37,7 @@ impl FilterPanel {
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 self.patterns.ui(ui, s, cmds);
+                self.tickets.ui(ui, s, cmds);
                 ui.add_space(4.0);
                 self.filter_ui(ui, s, &mut form, cmds);
             });

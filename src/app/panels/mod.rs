@@ -13,6 +13,7 @@ pub mod open_window;
 pub mod patterns;
 pub mod status_bar;
 pub mod table;
+pub mod tickets;
 pub mod timeline;
 pub mod top_bar;
 

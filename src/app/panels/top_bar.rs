@@ -57,6 +57,16 @@ impl TopBar {
                 cmds.push(Command::PickReport);
             }
             if ui
+                .add_enabled(sealed_archive, egui::Button::new("Change tickets…"))
+                .on_hover_text(
+                    "Approved changes exported from Jira or ServiceNow (CSV or JSON): each \
+                     production change is matched to a ticket, or flagged",
+                )
+                .clicked()
+            {
+                cmds.push(Command::PickTickets);
+            }
+            if ui
                 .add_enabled(has_index, egui::Button::new("Add verifier key…"))
                 .on_hover_text(
                     "A KEY.pub from `auditlens keygen`: checks who signed the checkpoint",

@@ -51,6 +51,7 @@ pub mod task {
     pub const READ_FILE: &str = "read-file";
     pub const CLOSE: &str = "close";
     pub const READ_ROWS: &str = "read-rows";
+    pub const COVERAGE: &str = "coverage";
 }
 
 pub struct AppState {
@@ -179,7 +180,17 @@ impl AppState {
             Command::ToggleTheme => self.settings.dark = !self.settings.dark,
             Command::ToggleLocalTime => self.settings.local_time = !self.settings.local_time,
             Command::DismissError => self.error = None,
-            Command::PickOpen
+            Command::LoadTickets { path, map } => self.load_tickets(&path, map),
+            Command::ClearTickets => {
+                let settings = PatternSettings {
+                    tickets: None,
+                    ..self.pattern_settings.clone()
+                };
+                self.set_pattern_settings(settings);
+            }
+            Command::ToggleChanges(status) => self.toggle_changes(status),
+            Command::PickTickets
+            | Command::PickOpen
             | Command::PickCheckpoint
             | Command::PickVerifierKey
             | Command::PickSealedArchive
@@ -316,6 +327,64 @@ impl AppState {
         };
         let seqs = report.hits_of(p).iter().map(|h| h.seq).collect();
         self.set_restriction(Some((p.title().to_string(), seqs)));
+    }
+
+    /// Reads change tickets and scans again with them, so that each
+    /// production change is reconciled (the "Changes without approval"
+    /// pattern and the Change tickets panel). A mapping given is remembered
+    /// for files with the same columns. The file is small (a change
+    /// calendar, at most `tickets::MAX_FILE_BYTES`) and read here.
+    pub fn load_tickets(&mut self, path: &std::path::Path, map: auditlens_core::tickets::Mapping) {
+        use auditlens_core::tickets::{ChangeTickets, Layouts, ReadOptions};
+        let mut layouts = Layouts::load();
+        let opts = ReadOptions {
+            map: map.clone(),
+            utc_offset_minutes: self.pattern_settings.utc_offset_minutes,
+            layouts: Some(layouts.clone()),
+            exact: !map.is_empty(),
+        };
+        match ChangeTickets::read(path, &opts) {
+            Ok(t) => {
+                if !map.is_empty()
+                    && let Err(e) = layouts.remember(&t)
+                {
+                    self.notice = Some(format!("the columns were not remembered: {e}"));
+                }
+                let settings = PatternSettings {
+                    tickets: Some(Arc::new(t)),
+                    ..self.pattern_settings.clone()
+                };
+                self.set_pattern_settings(settings);
+            }
+            Err(e) => self.error = Some(format!("change tickets: {e}")),
+        }
+    }
+
+    /// Shows only the production changes with `status`; again to show everything.
+    pub fn toggle_changes(&mut self, status: auditlens_core::reconcile::Status) {
+        if self
+            .restrict
+            .as_ref()
+            .is_some_and(|r| r.label == status.title())
+        {
+            self.set_restriction(None);
+            return;
+        }
+        let Some(rec) = self
+            .doc
+            .as_ref()
+            .and_then(|d| d.patterns.clone())
+            .and_then(|p| p.reconciliation.clone())
+        else {
+            return;
+        };
+        let seqs = rec
+            .changes
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.seq)
+            .collect();
+        self.set_restriction(Some((status.title().to_string(), seqs)));
     }
 
     /// Shows only the bookmarked entries; again to show everything.

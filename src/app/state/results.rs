@@ -46,6 +46,7 @@ pub enum TaskResult {
     CaseSaved(Outcome<()>),
     /// A closed document was dropped.
     Closed(Outcome<()>),
+    Coverage(Outcome<Arc<auditlens_core::coverage::Coverage>>),
 }
 
 impl AppState {
@@ -70,6 +71,7 @@ impl AppState {
             | TaskResult::View(_)
             | TaskResult::Scanned(_)
             | TaskResult::Checkpoint(_)
+            | TaskResult::Coverage(_)
                 if !current => {}
             TaskResult::Opened(Done(o)) => {
                 if let Some(e) = &o.case_error {
@@ -90,6 +92,7 @@ impl AppState {
                 if complete {
                     self.start_text_index();
                     self.start_patterns();
+                    self.start_coverage();
                 } else {
                     self.load_index(None);
                 }
@@ -216,6 +219,13 @@ impl AppState {
             | TaskResult::VerifierKey(Cancelled)
             | TaskResult::Closed(Done(()) | Cancelled) => {}
             TaskResult::Closed(Failed(e)) => self.notice = Some(format!("closing: {e}")),
+            TaskResult::Coverage(Done(c)) => {
+                if let Some(doc) = &mut self.doc {
+                    doc.coverage = Some(c);
+                }
+            }
+            TaskResult::Coverage(Failed(e)) => self.notice = Some(format!("coverage: {e}")),
+            TaskResult::Coverage(Cancelled) => {}
         }
     }
 }
