@@ -2,19 +2,23 @@
 
 pub mod archive;
 pub mod audit_report;
+pub mod blast_radius;
 pub mod case;
 pub mod catalog;
 pub mod chain;
 pub mod checkpoint;
 pub mod diff;
 pub mod digest;
+pub mod directory;
 pub mod evidence;
 pub mod export;
 pub mod filter;
 pub mod finding;
+pub mod history;
 pub mod ingest;
 pub mod job;
 pub mod json;
+pub mod json_patch;
 pub mod merkle;
 pub mod model;
 pub mod note;
