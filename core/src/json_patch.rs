@@ -368,4 +368,58 @@ mod tests {
         assert_eq!(restore_patch(None, Some(&before)), Err(NoPatch::NoBefore));
         assert_eq!(restore_patch(Some(&before), None), Err(NoPatch::NoAfter));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Keys from a small set, so that two states share many of them,
+        /// including the ones JSON Pointer escapes (`/`, `~`, `~1`) and "".
+        fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["a", "b", "a/b", "~", "~1", "/", "", "0", "-"])
+                .prop_map(str::to_string)
+        }
+
+        fn state() -> impl Strategy<Value = Json> {
+            let leaf = prop_oneof![
+                Just(Json::Null),
+                any::<bool>().prop_map(Json::Bool),
+                (-3i64..3).prop_map(|n| Json::Number(n.to_string())),
+                prop::sample::select(vec!["x", "y", "~0", "a/b"])
+                    .prop_map(|s| Json::String(s.into())),
+            ];
+            leaf.prop_recursive(4, 48, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Json::Array),
+                    prop::collection::btree_map(key(), inner, 0..5).prop_map(Json::Object),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            /// Applying the restoring patch to the after state gives the before state.
+            #[test]
+            fn patch_restores_before(before in state(), after in state()) {
+                let p = restore_patch(Some(&before), Some(&after)).unwrap();
+                prop_assert_eq!(apply(&after, &p), Ok(before.clone()));
+            }
+
+            /// Objects on both sides (the usual update): the patch never
+            /// replaces the whole state, only what changed.
+            #[test]
+            fn object_patch_is_local(
+                before in prop::collection::btree_map(key(), state(), 0..6),
+                after in prop::collection::btree_map(key(), state(), 0..6),
+            ) {
+                let (b, a) = (Json::Object(before), Json::Object(after));
+                let p = restore_patch(Some(&b), Some(&a)).unwrap();
+                let Json::Array(ops) = &p else { unreachable!() };
+                prop_assert!(ops.iter().all(|o| o.get("path") != Some(&Json::String(String::new()))));
+                prop_assert_eq!(ops.is_empty(), a == b);
+                prop_assert_eq!(apply(&a, &p), Ok(b));
+            }
+        }
+    }
 }
