@@ -24,6 +24,7 @@ pub const DAY_MS: i64 = 86_400_000;
 /// One resource the identity touched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resource {
+    pub project_id: Option<String>,
     pub resource_type: String,
     pub resource_id: String,
     /// The resource's name where a record carried one.
@@ -42,6 +43,7 @@ pub struct Touch {
     pub actor_label: String,
     pub actor_key: String,
     pub action: String,
+    pub project_id: Option<String>,
     pub resource_type: String,
     pub resource_id: String,
 }
@@ -76,7 +78,9 @@ fn ranked(m: HashMap<String, u64>) -> Vec<(String, u64)> {
     v
 }
 
-type Key = (String, String);
+/// A resource: (project, type, id). An id is unique within a project, not
+/// across them (prompt entries carry the prompt's name).
+type Key = (Option<String>, String, String);
 
 /// Builds the blast radius in two steps over any source of entries: first
 /// the identity's own entries ([`Collector::own`]), then everyone's
@@ -128,12 +132,17 @@ impl Collector {
         if !label.is_empty() && !o.labels.iter().any(|l| l == label) {
             o.labels.push(label.to_string());
         }
-        let key = (e.resource_type.clone(), e.resource_id.clone());
+        let key = (
+            e.project_id.clone(),
+            e.resource_type.clone(),
+            e.resource_id.clone(),
+        );
         let t = self.types.entry(e.resource_type.clone()).or_default();
         t.1 += 1;
         let r = self.resources.entry(key).or_insert_with(|| {
             t.0 += 1;
             Resource {
+                project_id: e.project_id.clone(),
                 resource_type: e.resource_type.clone(),
                 resource_id: e.resource_id.clone(),
                 name: None,
@@ -163,10 +172,18 @@ impl Collector {
     }
 
     /// Does pass 2 need this record in full? (A cheap test on the borrowed view.)
-    pub fn touches(&self, resource_type: &str, resource_id: &str) -> bool {
-        // HashMap<(String, String)> cannot be probed with borrowed strs without allocating.
-        self.resources
-            .contains_key(&(resource_type.to_string(), resource_id.to_string()))
+    pub fn touches(
+        &self,
+        project_id: Option<&str>,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> bool {
+        // A map keyed by owned strings cannot be probed with borrowed ones without allocating.
+        self.resources.contains_key(&(
+            project_id.map(str::to_string),
+            resource_type.to_string(),
+            resource_id.to_string(),
+        ))
     }
 
     /// Pass 2: an entry by anyone; kept if another identity touched a
@@ -175,7 +192,11 @@ impl Collector {
         if self.filter.matches(e) {
             return;
         }
-        let key = (e.resource_type.clone(), e.resource_id.clone());
+        let key = (
+            e.project_id.clone(),
+            e.resource_type.clone(),
+            e.resource_id.clone(),
+        );
         let Some(r) = self.resources.get(&key) else {
             return;
         };
@@ -186,6 +207,7 @@ impl Collector {
                 actor_label: e.actor.label().to_string(),
                 actor_key: e.actor.key().to_string(),
                 action: e.action.clone(),
+                project_id: e.project_id.clone(),
                 resource_type: e.resource_type.clone(),
                 resource_id: e.resource_id.clone(),
             });
@@ -232,18 +254,18 @@ impl BlastRadius {
         v
     }
 
-    /// The identities who came after, with their entry counts, most first.
-    pub fn who_else(&self) -> Vec<(String, u64)> {
-        let mut m: HashMap<String, u64> = HashMap::new();
+    /// The identities who came after: (id, label, entries), most entries first.
+    pub fn who_else(&self) -> Vec<(String, String, u64)> {
+        let mut m: HashMap<(&str, &str), u64> = HashMap::new();
         for t in &self.others_after {
-            let who = if t.actor_key.is_empty() {
-                &t.actor_label
-            } else {
-                &t.actor_key
-            };
-            *m.entry(who.clone()).or_default() += 1;
+            *m.entry((&t.actor_key, &t.actor_label)).or_default() += 1;
         }
-        ranked(m)
+        let mut v: Vec<(String, String, u64)> = m
+            .into_iter()
+            .map(|((k, l), n)| (k.to_string(), l.to_string(), n))
+            .collect();
+        v.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        v
     }
 
     /// `auditlens blast-radius --json`. `name` gives a directory's name for an id, if any.
@@ -265,6 +287,7 @@ impl BlastRadius {
                 "resource_type": t, "resources": r, "entries": n
             })).collect::<Vec<_>>(),
             "resources": self.resources.iter().map(|r| json!({
+                "project_id": r.project_id,
                 "resource_type": r.resource_type,
                 "resource_id": r.resource_id,
                 "name": r.name.clone().or_else(|| name(&r.resource_id)),
@@ -284,6 +307,7 @@ impl BlastRadius {
                 "actor_id": t.actor_key,
                 "actor_name": name(&t.actor_key),
                 "action": t.action,
+                "project_id": t.project_id,
                 "resource_type": t.resource_type,
                 "resource_id": t.resource_id,
             })).collect::<Vec<_>>(),
@@ -306,6 +330,7 @@ pub fn blast_radius(archive: &Archive, actor: &str, job: &Job) -> Result<BlastRa
     let cancelled = |_| "cancelled".to_string();
     let cols = Columns::of(&[Column::Record]);
     let filter = c.filter().clone();
+    let lower = actor.to_lowercase();
     job.start_phase("the identity's entries", archive.seq_span()?);
     let mut n = 0u64;
     archive.scan::<String>(&Scan::all(cols).prefilter(&filter), |r| {
@@ -313,8 +338,13 @@ pub fn blast_radius(archive: &Archive, actor: &str, job: &Job) -> Result<BlastRa
         if n.is_multiple_of(16_384) {
             job.check().map_err(cancelled)?;
         }
+        // The borrowed view rules most rows out before a full parse; the
+        // parsed record decides ([`Collector::own`] applies the filter).
         // An unreadable record is verification's business; it is skipped here.
-        if let Ok(e) = crate::archive::parse_record(r.record()) {
+        if let Ok(v) = RecordView::parse(r.record())
+            && may_be(&v, &lower)
+            && let Ok(e) = crate::archive::parse_record(r.record())
+        {
             c.own(r.seq(), &e);
         }
         Ok(())
@@ -331,7 +361,7 @@ pub fn blast_radius(archive: &Archive, actor: &str, job: &Job) -> Result<BlastRa
             job.set_done(n);
         }
         if let Ok(v) = RecordView::parse(r.record())
-            && c.touches(&v.resource_type, &v.resource_id)
+            && c.touches(v.project_id.as_deref(), &v.resource_type, &v.resource_id)
             && let Ok(e) = crate::archive::parse_record(r.record())
         {
             c.other(r.seq(), &e);
@@ -339,6 +369,15 @@ pub fn blast_radius(archive: &Archive, actor: &str, job: &Job) -> Result<BlastRa
         Ok(())
     })?;
     Ok(c.finish())
+}
+
+/// Could the record be the identity's? The fields [`Filter::matches`] compares.
+fn may_be(v: &RecordView<'_>, lower: &str) -> bool {
+    let a = &v.actor;
+    [&a.user_id, &a.email, &a.api_key_id, &a.api_key_name]
+        .into_iter()
+        .flatten()
+        .any(|x| x.to_lowercase() == lower)
 }
 
 #[cfg(test)]
@@ -380,6 +419,6 @@ mod tests {
         assert_eq!(b.subset(), [2, 3, 4]);
         assert_eq!(b.days, [(0, 2)]);
         assert_eq!(b.ips, [("10.0.0.0".into(), 1), ("10.0.0.1".into(), 1)]);
-        assert_eq!(b.who_else(), [("other".into(), 1)]);
+        assert_eq!(b.who_else(), [("other".into(), "other".into(), 1)]);
     }
 }

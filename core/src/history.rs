@@ -1,12 +1,15 @@
 //! The history of one resource: every entry on the same resource type and
 //! id, oldest first, with the diffs chained. Each entry's before state is
-//! compared with the previous entry's after state; where they differ, the
+//! compared with the previous entry's after state in the same project (an
+//! id is unique within a project: prompt entries carry the prompt's name); where they differ, the
 //! resource changed in a way the log does not show (an edit outside the
 //! platform, a lost entry, an export that missed a page), and the history
 //! says so with the difference.
 //!
 //! Records are read through the one reader and parsed from the sealed
 //! bytes; the index columns are not trusted to pick the entries.
+
+use std::collections::HashMap;
 
 use crate::archive::{Archive, Column, Columns, Scan};
 use crate::diff::{self, DiffItem};
@@ -81,6 +84,7 @@ impl History {
                     "time": e.time.to_string(),
                     "actor": e.actor.label(),
                     "actor_id": e.actor.key(),
+                    "project_id": e.project_id,
                     "action": e.action,
                     "changes": items(&s.diff),
                     "link": link,
@@ -104,11 +108,15 @@ pub fn chain(resource_type: &str, resource_id: &str, mut entries: Vec<(u64, Entr
     // Oldest first; the seq settles equal times in the order they were stored.
     entries.sort_by_key(|(seq, e)| (e.time, *seq));
     let mut steps: Vec<Step> = Vec::with_capacity(entries.len());
+    // The last step of each project: a resource id is unique within a
+    // project, not across them (prompt entries use the prompt's name).
+    let mut last: HashMap<Option<String>, usize> = HashMap::new();
     for (seq, entry) in entries {
-        let link = match steps.last() {
+        let link = match last.get(&entry.project_id) {
             None => Link::First,
-            Some(prev) => link(prev.entry.after.as_ref(), entry.before.as_ref()),
+            Some(&i) => link(steps[i].entry.after.as_ref(), entry.before.as_ref()),
         };
+        last.insert(entry.project_id.clone(), steps.len());
         let diff = if entry.before.is_some() || entry.after.is_some() {
             diff::diff(entry.before.as_ref(), entry.after.as_ref())
         } else {
@@ -219,10 +227,16 @@ mod tests {
                 (2, e(20, "update", Some(r#"{"v":1}"#), Some(r#"{"v":2}"#))),
                 (4, e(40, "updateTags", None, Some(r#"["a"]"#))),
                 (5, e(50, "update", Some(r#"{"v":4}"#), Some(r#"{"v":5}"#))),
+                (6, {
+                    // Another project's prompt of the same name: its own chain.
+                    let mut x = e(60, "update", Some(r#"{"v":9}"#), Some(r#"{"v":10}"#));
+                    x.project_id = Some("other".into());
+                    x
+                }),
             ],
         );
         let seqs: Vec<u64> = h.steps.iter().map(|s| s.seq).collect();
-        assert_eq!(seqs, [1, 2, 3, 4, 5]);
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
         assert_eq!(h.steps[0].link, Link::First);
         assert_eq!(h.steps[1].link, Link::Continues);
         // v went from 2 to 3 with no entry: the hit.
@@ -233,6 +247,7 @@ mod tests {
         // A tag list after a whole prompt: the near miss, not comparable.
         assert_eq!(h.steps[3].link, Link::NotComparable);
         assert_eq!(h.steps[4].link, Link::NotComparable);
+        assert_eq!(h.steps[5].link, Link::First);
         assert_eq!(h.unlogged().count(), 1);
         let v = h.to_json();
         assert_eq!(v["unlogged_changes"], 1);
