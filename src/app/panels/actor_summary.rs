@@ -1,5 +1,8 @@
 //! Everything one actor did, summed up over the shown entries (when the
-//! filter names an actor).
+//! filter names an actor), and on request its blast radius: the resources
+//! it touched by type, its own timeline strip, where it came from, and who
+//! touched the same resources afterwards, with the way to show (and so
+//! export) exactly those entries.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,8 +10,10 @@ use eframe::egui;
 use egui::RichText;
 
 use super::timeline::view_fingerprint;
+use crate::app::command::{Command, Commands};
 use crate::app::fonts::safe;
-use crate::app::state::AppState;
+use crate::app::state::{AppState, Pending};
+use auditlens_core::blast_radius::{BlastRadius, DAY_MS};
 use auditlens_core::row_index::Index;
 use auditlens_core::time::Timestamp;
 
@@ -74,7 +79,7 @@ impl Summary {
 }
 
 impl ActorSummary {
-    pub fn ui(&mut self, ui: &mut egui::Ui, s: &AppState) {
+    pub fn ui(&mut self, ui: &mut egui::Ui, s: &AppState, cmds: &mut Commands) {
         let Some(ix) = s.index() else { return };
         if s.filter.actor.trim().is_empty() || !ix.complete || s.view.is_empty() {
             return;
@@ -89,8 +94,27 @@ impl ActorSummary {
             }
         };
         egui::Frame::group(ui.style()).show(ui, |ui| {
-            let who = safe(ui, s.filter.actor.trim());
-            ui.label(RichText::new(format!("Activity of {who}")).strong());
+            let actor = s.filter.actor.trim();
+            let who = safe(ui, &s.investigation.readable(actor, actor));
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(format!("Activity of {who}")).strong());
+                let asked = s
+                    .investigation
+                    .blast
+                    .as_ref()
+                    .is_some_and(|(a, _)| a == actor);
+                if !asked
+                    && ui
+                        .button("Blast radius")
+                        .on_hover_text(
+                            "What this identity touched in the whole archive, when, from where, \
+                             and who touched the same resources afterwards",
+                        )
+                        .clicked()
+                {
+                    cmds.push(Command::ShowBlastRadius(actor.to_string()));
+                }
+            });
             ui.label(format!(
                 "{} entries · first seen {} · last seen {}",
                 s.view.len(),
@@ -100,6 +124,135 @@ impl ActorSummary {
             ui.label(safe(ui, &format!("Actions: {}", sum.actions)));
             ui.label(safe(ui, &format!("Projects touched: {}", sum.projects)));
             ui.label(safe(ui, &format!("IP addresses: {}", sum.ips)));
+            match s.investigation.blast.as_ref().filter(|(a, _)| a == actor) {
+                Some((_, Pending::Running)) => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Reading the blast radius…");
+                    });
+                }
+                Some((_, Pending::Failed(e))) => {
+                    ui.colored_label(super::ERROR_COLOR, safe(ui, e));
+                }
+                Some((_, Pending::Done(b))) => blast_ui(ui, s, b, cmds),
+                None => {}
+            }
         });
     }
+}
+
+/// A comma-separated list of at most [`LISTED`] (value, count) pairs.
+fn counted(v: &[(String, u64)]) -> String {
+    if v.is_empty() {
+        return "none recorded".into();
+    }
+    let mut parts: Vec<String> = v
+        .iter()
+        .take(LISTED)
+        .map(|(k, n)| format!("{k} ({n})"))
+        .collect();
+    if v.len() > LISTED {
+        parts.push(format!("+{} more", v.len() - LISTED));
+    }
+    parts.join(", ")
+}
+
+/// The blast radius of the actor: touched resources by type, the timeline
+/// strip, IPs and user agents, who came after, and the subset to show.
+fn blast_ui(ui: &mut egui::Ui, s: &AppState, b: &BlastRadius, cmds: &mut Commands) {
+    ui.separator();
+    let inv = &s.investigation;
+    ui.label(
+        RichText::new(format!(
+            "Blast radius: {} entries on {} resources",
+            b.seqs.len(),
+            b.resources.len()
+        ))
+        .strong(),
+    );
+    let types: Vec<(String, u64)> = b
+        .by_type
+        .iter()
+        .map(|(t, r, n)| {
+            (
+                format!("{} {r}", auditlens_core::catalog::display_name(t)),
+                *n,
+            )
+        })
+        .collect();
+    ui.label(safe(
+        ui,
+        &format!("Resources by type (entries): {}", counted(&types)),
+    ));
+    strip(ui, b);
+    ui.label(safe(ui, &format!("IP addresses: {}", counted(&b.ips))));
+    ui.label(safe(
+        ui,
+        &format!("User agents: {}", counted(&b.user_agents)),
+    ));
+    let who = b.who_else();
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!(
+            "Afterwards, on the same resources: {} entries by {} others",
+            b.others_after.len(),
+            who.len()
+        ));
+        for (key, label, n) in who.iter().take(LISTED) {
+            let shown = if inv.directory.as_ref().and_then(|d| d.name(key)).is_some() {
+                inv.readable(key, key)
+            } else {
+                label.clone()
+            };
+            if ui
+                .small_button(safe(ui, &format!("{shown} ({n})")))
+                .on_hover_text("Everything this identity did")
+                .clicked()
+            {
+                cmds.push(Command::ShowActor(key.clone()));
+            }
+        }
+    });
+    let subset = b.subset();
+    if ui
+        .button(format!("Show these {} entries", subset.len()))
+        .on_hover_text(
+            "Its own entries and the later ones by others on the same resources; Export… then \
+             writes exactly these, with their proofs",
+        )
+        .clicked()
+    {
+        cmds.push(Command::RestrictTo {
+            label: format!("Blast radius of {}", b.actor),
+            seqs: subset,
+        });
+    }
+}
+
+/// The identity's own timeline: one bar per UTC day from its first to its last entry.
+fn strip(ui: &mut egui::Ui, b: &BlastRadius) {
+    let (Some(first), Some(last)) = (b.days.first(), b.days.last()) else {
+        return;
+    };
+    let n_days = ((last.0 - first.0) / DAY_MS + 1).clamp(1, 3650) as usize;
+    let max = b.days.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+    let width = ui.available_width().min(600.0);
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 28.0), egui::Sense::hover());
+    let p = ui.painter_at(rect);
+    p.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let w = rect.width() / n_days as f32;
+    for (day, n) in &b.days {
+        let i = ((day - first.0) / DAY_MS) as f32;
+        let h = rect.height() * (*n as f32 / max as f32);
+        let r = egui::Rect::from_min_max(
+            egui::pos2(rect.left() + i * w + 0.5, rect.bottom() - h),
+            egui::pos2(rect.left() + (i + 1.0) * w - 0.5, rect.bottom()),
+        );
+        p.rect_filled(r, 0.0, egui::Color32::from_rgb(70, 130, 200));
+    }
+    resp.on_hover_text(format!(
+        "{} days with entries, {} to {} (UTC); the busiest day has {max}",
+        b.days.len(),
+        Timestamp(first.0).to_string().get(..10).unwrap_or_default(),
+        Timestamp(last.0).to_string().get(..10).unwrap_or_default(),
+    ));
 }

@@ -5,10 +5,12 @@
 //! ([`AppState::on_finished`]). Widget state (text being typed, open
 //! windows) lives in the panels.
 
+mod investigate;
 mod results;
 mod view;
 mod work;
 
+pub use investigate::{Found, Investigation, Pending};
 pub use results::{Read, TaskResult};
 
 use std::collections::HashSet;
@@ -51,6 +53,7 @@ pub mod task {
     pub const READ_FILE: &str = "read-file";
     pub const CLOSE: &str = "close";
     pub const READ_ROWS: &str = "read-rows";
+    pub const INVESTIGATE: &str = "investigate";
 }
 
 pub struct AppState {
@@ -88,6 +91,8 @@ pub struct AppState {
     pending_case: Option<(PathBuf, CaseFile)>,
     generation: u64,
     pub tasks: Tasks<TaskResult>,
+    /// History, blast radius and names (`investigate.rs`).
+    pub investigation: Investigation,
 }
 
 impl AppState {
@@ -117,6 +122,7 @@ impl AppState {
             pending_case: None,
             generation: 0,
             tasks: Tasks::default(),
+            investigation: Investigation::default(),
         }
     }
 
@@ -179,13 +185,23 @@ impl AppState {
             Command::ToggleTheme => self.settings.dark = !self.settings.dark,
             Command::ToggleLocalTime => self.settings.local_time = !self.settings.local_time,
             Command::DismissError => self.error = None,
+            Command::ShowHistory {
+                label,
+                resource_type,
+                resource_id,
+            } => self.start_history(label, resource_type, resource_id),
+            Command::CloseHistory => self.investigation.history = None,
+            Command::ShowBlastRadius(actor) => self.start_blast_radius(actor),
+            Command::RestrictTo { label, seqs } => self.restrict_to(label, seqs),
+            Command::LoadDirectory(p) => self.load_directory(Some(p)),
             Command::PickOpen
             | Command::PickCheckpoint
             | Command::PickVerifierKey
             | Command::PickSealedArchive
             | Command::PickReport
             | Command::PickExportPath
-            | Command::ShowExportWindow => {
+            | Command::ShowExportWindow
+            | Command::PickDirectory => {
                 debug_assert!(false, "the viewer handles {c:?}");
             }
         }
@@ -243,6 +259,7 @@ impl AppState {
         self.pending_jump = None;
         self.filter = FilterForm::default();
         self.restrict = None;
+        self.investigation = Investigation::default();
     }
 
     /// Opens what a dropped or typed path is: a checkpoint or a verifier key

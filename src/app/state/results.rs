@@ -46,6 +46,8 @@ pub enum TaskResult {
     CaseSaved(Outcome<()>),
     /// A closed document was dropped.
     Closed(Outcome<()>),
+    /// A history, a blast radius or a directory (`investigate.rs`).
+    Investigated(Outcome<super::Found>),
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             | TaskResult::View(_)
             | TaskResult::Scanned(_)
             | TaskResult::Checkpoint(_)
+            | TaskResult::Investigated(_)
                 if !current => {}
             TaskResult::Opened(Done(o)) => {
                 if let Some(e) = &o.case_error {
@@ -78,6 +81,8 @@ impl AppState {
                 if let Some(doc) = &mut self.doc {
                     doc.opened(o);
                 }
+                // Names remembered beside the archive, if any.
+                self.load_directory(None);
                 self.start_verify();
                 self.load_index(Some(PREFIX_ROWS));
             }
@@ -216,6 +221,7 @@ impl AppState {
             | TaskResult::VerifierKey(Cancelled)
             | TaskResult::Closed(Done(()) | Cancelled) => {}
             TaskResult::Closed(Failed(e)) => self.notice = Some(format!("closing: {e}")),
+            TaskResult::Investigated(outcome) => self.on_investigated(outcome),
         }
     }
 }
