@@ -66,6 +66,8 @@ pub struct BlastRadius {
     /// IP addresses and user agents with their entry counts, most first.
     pub ips: Vec<(String, u64)>,
     pub user_agents: Vec<(String, u64)>,
+    /// The time of each of its entries, oldest first (the viewer's strip).
+    pub times: Vec<Timestamp>,
     /// Entries per UTC day (day start in ms, count), oldest first, days without entries left out.
     pub days: Vec<(i64, u64)>,
     /// Other identities' entries on the touched resources, after the first touch, oldest first.
@@ -126,6 +128,7 @@ impl Collector {
         }
         let o = &mut self.out;
         o.seqs.push(seq);
+        o.times.push(e.time);
         o.first = Some(o.first.map_or(e.time, |t| t.min(e.time)));
         o.last = Some(o.last.map_or(e.time, |t| t.max(e.time)));
         let label = e.actor.label();
@@ -217,6 +220,7 @@ impl Collector {
     pub fn finish(mut self) -> BlastRadius {
         let mut o = self.out;
         o.seqs.sort_unstable();
+        o.times.sort_unstable();
         let mut types: Vec<(String, u64, u64)> = self
             .types
             .into_iter()

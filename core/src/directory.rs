@@ -106,6 +106,28 @@ impl Directory {
             .map(String::as_str)
     }
 
+    /// The ids of the people and API keys this name (or email) belongs to,
+    /// case-insensitive: the filter matches ids, so a typed name is offered
+    /// as the id it stands for, never silently turned into it.
+    pub fn people_named(&self, name: &str) -> Vec<&str> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Vec::new();
+        }
+        let is = |v: &Option<String>| v.as_deref().is_some_and(|v| v.eq_ignore_ascii_case(name));
+        self.members
+            .iter()
+            .filter(|(_, m)| is(&m.name) || is(&m.email))
+            .map(|(id, _)| id.as_str())
+            .chain(
+                self.api_keys
+                    .iter()
+                    .filter(|(_, n)| n.eq_ignore_ascii_case(name))
+                    .map(|(id, _)| id.as_str()),
+            )
+            .collect()
+    }
+
     /// `label` with the directory's name for `id` beside it when the label
     /// is the bare id (an export without emails or key names): "Ada (c30j…)".
     /// Any other label is kept (the record's own words come first).
@@ -350,6 +372,12 @@ mod tests {
         assert_eq!(d.readable("u2", "u2"), "u2");
         assert_eq!(d.readable("u1", "u1"), "Ada Lovelace (u1)");
         assert_eq!(d.readable("ada@corp", "u1"), "ada@corp");
+        assert_eq!(d.people_named("ada lovelace"), ["u1"]);
+        assert_eq!(d.people_named("CI deploy"), ["k1"]);
+        assert!(
+            d.people_named("Checkout").is_empty(),
+            "a project is not a person"
+        );
         // The sidecar reads back as the same directory.
         let back = Directory::from_json(&d.to_json("dir.csv").to_string()).unwrap();
         assert_eq!(back, d);

@@ -53,6 +53,17 @@ pub struct History {
 }
 
 impl History {
+    /// Only the entries of one project (`None`: the organisation-level
+    /// ones): the same id in another project is another resource.
+    pub fn in_project(mut self, project: Option<&str>) -> History {
+        self.steps
+            .retain(|s| s.entry.project_id.as_deref() == project);
+        if let Some(first) = self.steps.first_mut() {
+            first.link = Link::First;
+        }
+        self
+    }
+
     /// The steps whose before state does not continue the previous after state.
     pub fn unlogged(&self) -> impl Iterator<Item = &Step> {
         self.steps
@@ -248,6 +259,9 @@ mod tests {
         assert_eq!(h.steps[3].link, Link::NotComparable);
         assert_eq!(h.steps[4].link, Link::NotComparable);
         assert_eq!(h.steps[5].link, Link::First);
+        let other = h.clone().in_project(Some("other"));
+        assert_eq!(other.steps.len(), 1);
+        assert_eq!(h.in_project(None).steps.len(), 5);
         assert_eq!(h.unlogged().count(), 1);
         let v = h.to_json();
         assert_eq!(v["unlogged_changes"], 1);

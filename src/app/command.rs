@@ -84,6 +84,8 @@ pub enum Command {
         label: String,
         resource_type: String,
         resource_id: String,
+        /// The project the resource belongs to (an id is unique within one).
+        project_id: Option<String>,
     },
     CloseHistory,
     /// What this identity touched, and who came after it.

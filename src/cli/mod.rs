@@ -86,6 +86,10 @@ pub struct HistoryArgs {
     /// The resource as TYPE:ID, e.g. prompt:cm1x2y3z4 or "API Key:ck…" (the id may hold colons).
     #[arg(long, value_name = "TYPE:ID")]
     pub resource: String,
+    /// Only this project's entries (an id is unique within a project; prompt entries carry the
+    /// prompt's name, the same in every project). Without it, every project, each chained on its own.
+    #[arg(long, value_name = "PROJECT_ID")]
+    pub project: Option<String>,
     /// Print one JSON object with every step.
     #[arg(long)]
     pub json: bool,
@@ -845,7 +849,11 @@ fn cmd_history(a: HistoryArgs) -> Result<i32, Fail> {
     let archive = open_archive(&a.archive)?;
     let dir = a.directory.load(&a.archive)?;
     let job = Arc::new(Job::new());
-    let h = with_progress(&job, || history::history(&archive, &rtype, &rid, &job)).map_err(Fail)?;
+    let mut h =
+        with_progress(&job, || history::history(&archive, &rtype, &rid, &job)).map_err(Fail)?;
+    if let Some(p) = &a.project {
+        h = h.in_project(Some(p));
+    }
     if h.steps.is_empty() {
         return Err(Fail(format!(
             "no entry on {} {}; the type is the internal name (prompt, apiKey) or the display name, \
@@ -855,6 +863,10 @@ fn cmd_history(a: HistoryArgs) -> Result<i32, Fail> {
         )));
     }
     let code = if h.unlogged().next().is_some() { 1 } else { 0 };
+    let several_projects = h
+        .steps
+        .iter()
+        .any(|s| s.entry.project_id != h.steps[0].entry.project_id);
     if a.json {
         print_json(&h.to_json());
         return Ok(code);
@@ -879,7 +891,7 @@ fn cmd_history(a: HistoryArgs) -> Result<i32, Fail> {
         }
         let who = dir.readable(e.actor.label(), e.actor.key());
         let note = match s.link {
-            Link::First if h.steps.len() > 1 => "  (first in its project)",
+            Link::First if several_projects => "  (first in its project)",
             Link::NotComparable => "  (not comparable with the previous state)",
             _ => "",
         };
@@ -991,8 +1003,14 @@ fn cmd_blast_radius(a: BlastRadiusArgs) -> Result<i32, Fail> {
         t(b.first),
         t(b.last)
     );
-    if !b.labels.is_empty() {
-        println!("  known as: {}", terminal_safe(&b.labels.join(", ")));
+    let labels: Vec<&str> = b
+        .labels
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.eq_ignore_ascii_case(&b.actor))
+        .collect();
+    if !labels.is_empty() {
+        println!("  known as: {}", terminal_safe(&labels.join(", ")));
     }
     println!("\nResources touched, by type:");
     for (ty, r, n) in &b.by_type {

@@ -13,7 +13,8 @@ use super::timeline::view_fingerprint;
 use crate::app::command::{Command, Commands};
 use crate::app::fonts::safe;
 use crate::app::state::{AppState, Pending};
-use auditlens_core::blast_radius::{BlastRadius, DAY_MS};
+use auditlens_core::blast_radius::BlastRadius;
+use auditlens_core::directory::Directory;
 use auditlens_core::row_index::Index;
 use auditlens_core::time::Timestamp;
 
@@ -23,7 +24,8 @@ const LISTED: usize = 12;
 /// Widget state: the summary of the last view (recomputed when it changes).
 #[derive(Default)]
 pub struct ActorSummary {
-    cache: Option<((usize, u64), Summary)>,
+    /// Keyed by the view and the directory (names change the projects' text).
+    cache: Option<((usize, u64, usize), Summary)>,
 }
 
 #[derive(Clone)]
@@ -36,11 +38,11 @@ struct Summary {
 }
 
 impl Summary {
-    fn of(ix: &Index, view: &[u32]) -> Summary {
+    fn of(ix: &Index, view: &[u32], names: Option<&Directory>) -> Summary {
         let mut first = i64::MAX;
         let mut last = i64::MIN;
         let mut actions: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut projects: BTreeSet<&str> = BTreeSet::new();
+        let mut projects: BTreeSet<String> = BTreeSet::new();
         let mut ips: BTreeSet<&str> = BTreeSet::new();
         for &p in view {
             let r = &ix.rows[p as usize];
@@ -50,14 +52,18 @@ impl Summary {
                 .entry(ix.actions.get(u32::from(r.action)).unwrap_or("?"))
                 .or_default() += 1;
             if let Some(pr) = ix.projects.get(r.project).filter(|p| !p.is_empty()) {
-                projects.insert(ix.project_names.get(pr).map_or(pr, String::as_str));
+                let name = ix.project_names.get(pr).map(String::as_str);
+                projects.insert(match name.or_else(|| names.and_then(|d| d.name(pr))) {
+                    Some(n) => format!("{n} ({pr})"),
+                    None => pr.to_string(),
+                });
             }
             if let Some(ip) = ix.ips.get(r.ip).filter(|i| !i.is_empty()) {
                 ips.insert(ip);
             }
         }
-        let list = |set: &BTreeSet<&str>| {
-            let v: Vec<&str> = set.iter().take(LISTED).copied().collect();
+        fn list<S: AsRef<str>>(set: &BTreeSet<S>) -> String {
+            let v: Vec<&str> = set.iter().take(LISTED).map(AsRef::as_ref).collect();
             let more = set.len().saturating_sub(LISTED);
             if more > 0 {
                 format!("{} (+{more} more)", v.join(", "))
@@ -66,7 +72,7 @@ impl Summary {
             } else {
                 v.join(", ")
             }
-        };
+        }
         let acts: Vec<String> = actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
         Summary {
             first,
@@ -84,11 +90,16 @@ impl ActorSummary {
         if s.filter.actor.trim().is_empty() || !ix.complete || s.view.is_empty() {
             return;
         }
-        let key = (s.view.len(), view_fingerprint(&s.view));
+        let names = s.investigation.directory.as_deref();
+        let key = (
+            s.view.len(),
+            view_fingerprint(&s.view),
+            names.map_or(0, |d| d as *const Directory as usize),
+        );
         let sum = match &self.cache {
             Some((k, sum)) if *k == key => sum.clone(),
             _ => {
-                let sum = Summary::of(ix, &s.view);
+                let sum = Summary::of(ix, &s.view, names);
                 self.cache = Some((key, sum.clone()));
                 sum
             }
@@ -228,31 +239,47 @@ fn blast_ui(ui: &mut egui::Ui, s: &AppState, b: &BlastRadius, cmds: &mut Command
     }
 }
 
-/// The identity's own timeline: one bar per UTC day from its first to its last entry.
+/// Bars of the identity's own timeline.
+const STRIP_BARS: i64 = 60;
+
+/// The identity's own timeline: its entries from first to last in
+/// [`STRIP_BARS`] equal slices (minutes for a burst, days for a season).
 fn strip(ui: &mut egui::Ui, b: &BlastRadius) {
-    let (Some(first), Some(last)) = (b.days.first(), b.days.last()) else {
+    let (Some(first), Some(last)) = (b.times.first(), b.times.last()) else {
         return;
     };
-    let n_days = ((last.0 - first.0) / DAY_MS + 1).clamp(1, 3650) as usize;
-    let max = b.days.iter().map(|(_, n)| *n).max().unwrap_or(1).max(1);
+    let span = (last.0 - first.0).max(1);
+    let slice = (span / STRIP_BARS + 1).max(1);
+    let mut bars = vec![0u64; STRIP_BARS as usize + 1];
+    for t in &b.times {
+        bars[((t.0 - first.0) / slice) as usize] += 1;
+    }
+    let max = bars.iter().copied().max().unwrap_or(1).max(1);
     let width = ui.available_width().min(600.0);
     let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, 28.0), egui::Sense::hover());
     let p = ui.painter_at(rect);
     p.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-    let w = rect.width() / n_days as f32;
-    for (day, n) in &b.days {
-        let i = ((day - first.0) / DAY_MS) as f32;
+    let w = rect.width() / bars.len() as f32;
+    for (i, n) in bars.iter().enumerate().filter(|(_, n)| **n > 0) {
         let h = rect.height() * (*n as f32 / max as f32);
+        let x = rect.left() + i as f32 * w;
         let r = egui::Rect::from_min_max(
-            egui::pos2(rect.left() + i * w + 0.5, rect.bottom() - h),
-            egui::pos2(rect.left() + (i + 1.0) * w - 0.5, rect.bottom()),
+            egui::pos2(x + 0.5, rect.bottom() - h),
+            egui::pos2(x + w - 0.5, rect.bottom()),
         );
         p.rect_filled(r, 0.0, egui::Color32::from_rgb(70, 130, 200));
     }
+    let minutes = slice as f64 / 60_000.0;
+    let bucket = if minutes < 120.0 {
+        format!("{minutes:.0} min")
+    } else {
+        format!("{:.1} h", minutes / 60.0)
+    };
     resp.on_hover_text(format!(
-        "{} days with entries, {} to {} (UTC); the busiest day has {max}",
+        "{} entries from {} to {} (UTC), one bar per {bucket}; {} days with entries",
+        b.times.len(),
+        Timestamp(first.0),
+        Timestamp(last.0),
         b.days.len(),
-        Timestamp(first.0).to_string().get(..10).unwrap_or_default(),
-        Timestamp(last.0).to_string().get(..10).unwrap_or_default(),
     ));
 }

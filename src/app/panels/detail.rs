@@ -69,8 +69,8 @@ impl DetailPane {
                 if ui
                     .button("History")
                     .on_hover_text(
-                        "Every entry on this resource, oldest first, each before state compared \
-                         with the previous after state",
+                        "Every entry on this resource (in this project), oldest first, each \
+                         before state compared with the previous after state",
                     )
                     .clicked()
                 {
@@ -82,6 +82,7 @@ impl DetailPane {
                         ),
                         resource_type: e.resource_type.clone(),
                         resource_id: e.resource_id.clone(),
+                        project_id: e.project_id.clone(),
                     });
                 }
                 let key = e.actor.key();

@@ -98,9 +98,6 @@ impl HistoryWindow {
                                 Link::NotComparable => {
                                     ui.label(RichText::new("(not comparable with the previous state)").weak());
                                 }
-                                Link::First if h.steps.len() > 1 => {
-                                    ui.label(RichText::new("(first in its project)").weak());
-                                }
                                 _ => {}
                             }
                         });

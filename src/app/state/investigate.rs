@@ -77,8 +77,14 @@ impl AppState {
         self.doc.as_ref().and_then(|d| d.archive_path.clone())
     }
 
-    /// The history of the resource of entry `seq`'s type and id.
-    pub fn start_history(&mut self, label: String, resource_type: String, resource_id: String) {
+    /// The history of a resource: its type and id within its project.
+    pub fn start_history(
+        &mut self,
+        label: String,
+        resource_type: String,
+        resource_id: String,
+        project_id: Option<String>,
+    ) {
         let Some(path) = self.archive_path() else {
             return;
         };
@@ -92,12 +98,11 @@ impl AppState {
                     Ok(a) => a,
                     Err(e) => return Ok(Found::History(Err(e.0))),
                 };
-                Ok(Found::History(auditlens_core::history::history(
-                    &a,
-                    &resource_type,
-                    &resource_id,
-                    job,
-                )))
+                let h = auditlens_core::history::history(&a, &resource_type, &resource_id, job);
+                // The resource of the selected entry: its project's entries.
+                Ok(Found::History(
+                    h.map(|h| h.in_project(project_id.as_deref())),
+                ))
             },
             TaskResult::Investigated,
         );
