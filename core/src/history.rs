@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(h.steps[5].link, Link::First);
         let other = h.clone().in_project(Some("other"));
         assert_eq!(other.steps.len(), 1);
-        assert_eq!(h.in_project(None).steps.len(), 5);
+        assert_eq!(h.clone().in_project(None).steps.len(), 5);
         assert_eq!(h.unlogged().count(), 1);
         let v = h.to_json();
         assert_eq!(v["unlogged_changes"], 1);
