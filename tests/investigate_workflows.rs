@@ -438,6 +438,28 @@ fn names_from_a_directory_are_shown_escaped_and_unknown_ids_stay_ids() {
         "{}",
         o.stdout
     );
+    // The report names people from the directory remembered beside the archive, escaped in the HTML.
+    let d = auditlens_core::directory::Directory::load(&people).unwrap();
+    d.save_beside(&archive, &people).unwrap();
+    let html = dir.path().join("report.html");
+    let o = common::run([
+        "report".as_ref(),
+        archive.as_os_str(),
+        "-o".as_ref(),
+        html.as_os_str(),
+        "--work-hours".as_ref(),
+        "11-12".as_ref(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let page = std::fs::read_to_string(&html).unwrap();
+    let twin = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    // Every crafted entry is at 10:00, outside 11-12: each is an off-hours hit, named.
+    assert!(page.contains("Ada Lovelace (u1)"), "{page}");
+    assert!(page.contains("Eve⟨U+202E⟩live (u2)") && !page.contains('\u{202e}'));
+    assert!(page.contains("<td>u3</td>"), "an unknown id stays an id");
+    assert!(twin.contains("\"Ada Lovelace (u1)\""), "{twin}");
+    // The sidecar is beside the archive, the archive untouched by it.
+    assert!(auditlens_core::directory::sidecar_path(&archive).exists());
     // A directory that names nobody is refused with what to do.
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "id,name\nx,y\n").unwrap();
@@ -498,7 +520,13 @@ fn viewer_history_blast_radius_and_names() {
         .done()
         .unwrap()
         .clone();
-    assert_eq!(hist.steps.len(), 4);
+    // The selected entry's project only: proj2's prompt of the same name is another resource.
+    assert_eq!(hist.steps.len(), 3);
+    assert!(
+        hist.steps
+            .iter()
+            .all(|st| st.entry.project_id.as_deref() == Some("proj1"))
+    );
     assert_eq!(hist.unlogged().count(), 1);
     h.get_by_label("Unlogged change: this before state is not the previous after state");
 
