@@ -499,7 +499,55 @@ fn viewer_history_blast_radius_and_names() {
         v.state.settled() && v.state.detail.as_ref().is_some_and(|d| d.seq == seq)
     });
     h.get_by_label("Copy before state");
+    // The rollback row is below the fields: the pane is scrolled, as a person would.
+    let pane = h.get_by_label("Entry id").rect().center();
+    h.input_mut().events.push(egui::Event::PointerMoved(pane));
+    h.input_mut().events.push(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, -400.0),
+        phase: egui::TouchPhase::Move,
+        modifiers: egui::Modifiers::NONE,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    h.run_steps(3);
     h.get_by_label("Copy rollback patch").click();
+    // The copy shows in the output of the frame that handled the click.
+    let mut copied: Vec<String> = Vec::new();
+    for _ in 0..4 {
+        h.step();
+        copied.extend(
+            h.output()
+                .platform_output
+                .commands
+                .iter()
+                .filter_map(|c| match c {
+                    egui::OutputCommand::CopyText(t) => Some(t.clone()),
+                    _ => None,
+                }),
+        );
+    }
+    // What lands on the clipboard is the patch that restores the before state.
+    let e = Archive::open(&archive)
+        .unwrap()
+        .entry(seq)
+        .unwrap()
+        .unwrap()
+        .entry;
+    let patch = j(&serde_json::from_str::<Value>(copied.last().expect("a copy")).unwrap());
+    assert_eq!(
+        json_patch::apply(e.after.as_ref().unwrap(), &patch).as_ref(),
+        Ok(e.before.as_ref().unwrap())
+    );
+    // Back to the top of the pane, where History is.
+    h.input_mut().events.push(egui::Event::PointerMoved(pane));
+    h.input_mut().events.push(egui::Event::MouseWheel {
+        unit: egui::MouseWheelUnit::Point,
+        delta: egui::vec2(0.0, 400.0),
+        phase: egui::TouchPhase::Move,
+        modifiers: egui::Modifiers::NONE,
+        source: egui::MouseWheelSource::Wheel,
+    });
+    h.run_steps(3);
     h.get_by_label("History").click();
     wait_for(&mut h, "history", |v| {
         v.state.settled()
