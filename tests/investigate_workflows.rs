@@ -61,92 +61,27 @@ const K1: (&str, &str) = ("API_KEY", "k1");
 
 /// The crafted archive, and the seq of each row by its number.
 fn crafted(dir: &Path) -> PathBuf {
+    #[rustfmt::skip]
     let rows = [
         // Prompt p1 in proj1: created by u1 (before the key's first touch: a near miss for "afterwards").
-        row(
-            1,
-            0,
-            U1,
-            "proj1",
-            "prompt",
-            "p1",
-            "create",
-            None,
-            Some(json!({"v": 1, "a/b": "x", "t~": [1, 2]})),
-        ),
+        row(1, 0, U1, "proj1", "prompt", "p1", "create", None, Some(json!({"v": 1, "a/b": "x", "t~": [1, 2]}))),
         // The key updates it; the history continues.
-        row(
-            2,
-            1,
-            K1,
-            "proj1",
-            "prompt",
-            "p1",
-            "update",
+        row(2, 1, K1, "proj1", "prompt", "p1", "update",
             Some(json!({"v": 1, "a/b": "x", "t~": [1, 2]})),
-            Some(json!({"v": 2, "a/b": "y", "t~": [1], "new": {"deep": [true]}})),
-        ),
+            Some(json!({"v": 2, "a/b": "y", "t~": [1], "new": {"deep": [true]}}))),
         // The key deletes a dataset.
-        row(
-            3,
-            1,
-            K1,
-            "proj1",
-            "dataset",
-            "d1",
-            "delete",
-            Some(json!({"name": "golden"})),
-            None,
-        ),
+        row(3, 1, K1, "proj1", "dataset", "d1", "delete", Some(json!({"name": "golden"})), None),
         // u2 updates p1 later, from a state nobody logged (v 2 → 3): the history's hit, and
         // someone after the key on a touched resource: the blast radius's hit.
-        row(
-            4,
-            2,
-            U2,
-            "proj1",
-            "prompt",
-            "p1",
-            "update",
+        row(4, 2, U2, "proj1", "prompt", "p1", "update",
             Some(json!({"v": 3, "a/b": "y", "t~": [1], "new": {"deep": [true]}})),
-            Some(json!({"v": 4, "a/b": "y", "t~": [1], "new": {"deep": [true]}})),
-        ),
+            Some(json!({"v": 4, "a/b": "y", "t~": [1], "new": {"deep": [true]}}))),
         // A prompt of the same name in another project: its own chain, and not the key's resource.
-        row(
-            5,
-            3,
-            U2,
-            "proj2",
-            "prompt",
-            "p1",
-            "update",
-            Some(json!({"v": 9})),
-            Some(json!({"v": 10})),
-        ),
+        row(5, 3, U2, "proj2", "prompt", "p1", "update", Some(json!({"v": 9})), Some(json!({"v": 10}))),
         // u3 touches a dataset the key never touched: a near miss.
-        row(
-            6,
-            3,
-            U3,
-            "proj1",
-            "dataset",
-            "d9",
-            "update",
-            Some(json!({"n": 1})),
-            Some(json!({"n": 2})),
-        ),
+        row(6, 3, U3, "proj1", "dataset", "d9", "update", Some(json!({"n": 1})), Some(json!({"n": 2}))),
         // u2 recreates the dataset the key deleted: a hit.
-        row(
-            7,
-            4,
-            U2,
-            "proj1",
-            "dataset",
-            "d1",
-            "create",
-            None,
-            Some(json!({"name": "golden"})),
-        ),
+        row(7, 4, U2, "proj1", "dataset", "d1", "create", None, Some(json!({"name": "golden"}))),
     ];
     let jsonl = dir.join("export.jsonl");
     std::fs::write(&jsonl, rows.join("\n") + "\n").unwrap();
@@ -171,6 +106,13 @@ fn seq_of(archive: &Path, n: u32) -> u64 {
     found.unwrap()
 }
 
+/// Runs `auditlens CMD ARCHIVE ARGS…`.
+fn cli(cmd: &str, archive: &Path, args: &[&str]) -> common::Out {
+    let mut all = vec![cmd, archive.to_str().unwrap()];
+    all.extend_from_slice(args);
+    common::run(all)
+}
+
 fn j(v: &Value) -> Json {
     json::parse(v.to_string().as_bytes()).unwrap()
 }
@@ -184,12 +126,7 @@ fn rollback_prints_a_patch_that_restores_the_before_state() {
     let dir = tempfile::tempdir().unwrap();
     let archive = crafted(dir.path());
     let seq = seq_of(&archive, 2);
-    let o = common::run([
-        "rollback".as_ref(),
-        archive.as_os_str(),
-        "--seq".as_ref(),
-        seq.to_string().as_ref(),
-    ]);
+    let o = cli("rollback", &archive, &["--seq", &seq.to_string()]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let patch = j(&serde_json::from_str::<Value>(&o.stdout).unwrap());
     // Keys with "/" and "~" are escaped as RFC 6901 says.
@@ -209,13 +146,11 @@ fn rollback_prints_a_patch_that_restores_the_before_state() {
         Ok(e.before.as_ref().unwrap())
     );
     // --before prints the before state itself.
-    let o = common::run([
-        "rollback".as_ref(),
-        archive.as_os_str(),
-        "--seq".as_ref(),
-        seq.to_string().as_ref(),
-        "--before".as_ref(),
-    ]);
+    let o = cli(
+        "rollback",
+        &archive,
+        &["--seq", &seq.to_string(), "--before"],
+    );
     assert_eq!(
         j(&serde_json::from_str(&o.stdout).unwrap()),
         *e.before.as_ref().unwrap()
@@ -223,12 +158,7 @@ fn rollback_prints_a_patch_that_restores_the_before_state() {
 
     // Near miss: a create has no before state to go back to; said, exit 2, nothing on stdout.
     let create = seq_of(&archive, 1);
-    let o = common::run([
-        "rollback".as_ref(),
-        archive.as_os_str(),
-        "--seq".as_ref(),
-        create.to_string().as_ref(),
-    ]);
+    let o = cli("rollback", &archive, &["--seq", &create.to_string()]);
     assert_eq!(o.code, 2);
     assert!(o.stdout.is_empty());
     assert!(o.stderr.contains("no before state"), "{}", o.stderr);
@@ -238,13 +168,7 @@ fn rollback_prints_a_patch_that_restores_the_before_state() {
 fn history_chains_the_diffs_and_shows_the_change_not_in_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let archive = crafted(dir.path());
-    let o = common::run([
-        "history".as_ref(),
-        archive.as_os_str(),
-        "--resource".as_ref(),
-        "Prompt:p1".as_ref(),
-        "--json".as_ref(),
-    ]);
+    let o = cli("history", &archive, &["--resource", "Prompt:p1", "--json"]);
     assert_eq!(o.code, 1, "an unlogged change exits 1: {}", o.stderr);
     let v: Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["resource_type"], "prompt");
@@ -267,12 +191,7 @@ fn history_chains_the_diffs_and_shows_the_change_not_in_the_log() {
         (Some("2"), Some("3"))
     );
     // The human output says the same.
-    let o = common::run([
-        "history".as_ref(),
-        archive.as_os_str(),
-        "--resource".as_ref(),
-        "prompt:p1".as_ref(),
-    ]);
+    let o = cli("history", &archive, &["--resource", "prompt:p1"]);
     assert_eq!(o.code, 1);
     assert!(
         o.stdout.contains("1 change(s) not in the log"),
@@ -286,27 +205,12 @@ fn history_chains_the_diffs_and_shows_the_change_not_in_the_log() {
     );
 
     // Near miss: a continuous history exits 0; a resource with no entry is "could not run".
-    let o = common::run([
-        "history".as_ref(),
-        archive.as_os_str(),
-        "--resource".as_ref(),
-        "dataset:d9".as_ref(),
-    ]);
+    let o = cli("history", &archive, &["--resource", "dataset:d9"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let o = common::run([
-        "history".as_ref(),
-        archive.as_os_str(),
-        "--resource".as_ref(),
-        "dataset:nope".as_ref(),
-    ]);
+    let o = cli("history", &archive, &["--resource", "dataset:nope"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("no entry on"), "{}", o.stderr);
-    let o = common::run([
-        "history".as_ref(),
-        archive.as_os_str(),
-        "--resource".as_ref(),
-        "p1".as_ref(),
-    ]);
+    let o = cli("history", &archive, &["--resource", "p1"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("TYPE:ID"), "{}", o.stderr);
 }
@@ -316,13 +220,7 @@ fn blast_radius_finds_who_came_after_and_exports_a_verifiable_subset() {
     let dir = tempfile::tempdir().unwrap();
     let archive = crafted(dir.path());
     let before = sha(&archive);
-    let o = common::run([
-        "blast-radius".as_ref(),
-        archive.as_os_str(),
-        "--actor".as_ref(),
-        "K1".as_ref(),
-        "--json".as_ref(),
-    ]);
+    let o = cli("blast-radius", &archive, &["--actor", "K1", "--json"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     let v: Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(
@@ -354,38 +252,32 @@ fn blast_radius_finds_who_came_after_and_exports_a_verifiable_subset() {
 
     // The subset goes through the export path: verifiable on its own.
     let out = dir.path().join("k1.json");
-    let o = common::run([
-        "blast-radius".as_ref(),
-        archive.as_os_str(),
-        "--actor".as_ref(),
-        "k1".as_ref(),
-        "--output".as_ref(),
-        out.as_os_str(),
-    ]);
+    let o = cli(
+        "blast-radius",
+        &archive,
+        &["--actor", "k1", "--output", out.to_str().unwrap()],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("exported 4 entries"), "{}", o.stderr);
     let o = common::run(["verify".as_ref(), out.as_os_str(), "--json".as_ref()]);
     assert_eq!(o.code, 0, "{}", o.stdout);
     // It never writes over evidence: the archive itself is refused as the output.
-    let o = common::run([
-        "blast-radius".as_ref(),
-        archive.as_os_str(),
-        "--actor".as_ref(),
-        "k1".as_ref(),
-        "--output".as_ref(),
-        archive.as_os_str(),
-        "--force".as_ref(),
-    ]);
+    let o = cli(
+        "blast-radius",
+        &archive,
+        &[
+            "--actor",
+            "k1",
+            "--output",
+            archive.to_str().unwrap(),
+            "--force",
+        ],
+    );
     assert_eq!(o.code, 2);
     assert_eq!(sha(&archive), before, "the archive was written to");
 
     // Near miss: an identity with no entry is "could not run", not an empty radius.
-    let o = common::run([
-        "blast-radius".as_ref(),
-        archive.as_os_str(),
-        "--actor".as_ref(),
-        "k2".as_ref(),
-    ]);
+    let o = cli("blast-radius", &archive, &["--actor", "k2"]);
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("no entry by k2"), "{}", o.stderr);
 }
@@ -406,15 +298,13 @@ fn directory(dir: &Path) -> PathBuf {
 fn names_from_a_directory_are_shown_escaped_and_unknown_ids_stay_ids() {
     let dir = tempfile::tempdir().unwrap();
     let archive = crafted(dir.path());
+    let before = sha(&archive);
     let people = directory(dir.path());
-    let o = common::run([
-        "blast-radius".as_ref(),
-        archive.as_os_str(),
-        "--actor".as_ref(),
-        "k1".as_ref(),
-        "--directory".as_ref(),
-        people.as_os_str(),
-    ]);
+    let o = cli(
+        "blast-radius",
+        &archive,
+        &["--actor", "k1", "--directory", people.to_str().unwrap()],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stdout.starts_with("ci deploy (k1): 2 entries"),
@@ -424,14 +314,16 @@ fn names_from_a_directory_are_shown_escaped_and_unknown_ids_stay_ids() {
     // The override is shown as its code point, never obeyed by the terminal.
     assert!(o.stdout.contains("Eve⟨U+202E⟩live (u2)"), "{}", o.stdout);
     assert!(!o.stdout.contains('\u{202e}'));
-    let o = common::run([
-        "history".as_ref(),
-        archive.as_os_str(),
-        "--resource".as_ref(),
-        "dataset:d9".as_ref(),
-        "--directory".as_ref(),
-        people.as_os_str(),
-    ]);
+    let o = cli(
+        "history",
+        &archive,
+        &[
+            "--resource",
+            "dataset:d9",
+            "--directory",
+            people.to_str().unwrap(),
+        ],
+    );
     // Near miss: u3 is not in the directory and stays an id; proj1 gets its name.
     assert!(
         o.stdout.contains("Checkout (proj1)  u3  update"),
@@ -442,14 +334,11 @@ fn names_from_a_directory_are_shown_escaped_and_unknown_ids_stay_ids() {
     let d = auditlens_core::directory::Directory::load(&people).unwrap();
     d.save_beside(&archive, &people).unwrap();
     let html = dir.path().join("report.html");
-    let o = common::run([
-        "report".as_ref(),
-        archive.as_os_str(),
-        "-o".as_ref(),
-        html.as_os_str(),
-        "--work-hours".as_ref(),
-        "11-12".as_ref(),
-    ]);
+    let o = cli(
+        "report",
+        &archive,
+        &["-o", html.to_str().unwrap(), "--work-hours", "11-12"],
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
     let page = std::fs::read_to_string(&html).unwrap();
     let twin = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
@@ -460,17 +349,20 @@ fn names_from_a_directory_are_shown_escaped_and_unknown_ids_stay_ids() {
     assert!(twin.contains("\"Ada Lovelace (u1)\""), "{twin}");
     // The sidecar is beside the archive, the archive untouched by it.
     assert!(auditlens_core::directory::sidecar_path(&archive).exists());
+    assert_eq!(sha(&archive), before, "the archive was written to");
     // A directory that names nobody is refused with what to do.
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "id,name\nx,y\n").unwrap();
-    let o = common::run([
-        "history".as_ref(),
-        archive.as_os_str(),
-        "--resource".as_ref(),
-        "dataset:d9".as_ref(),
-        "--directory".as_ref(),
-        bad.as_os_str(),
-    ]);
+    let o = cli(
+        "history",
+        &archive,
+        &[
+            "--resource",
+            "dataset:d9",
+            "--directory",
+            bad.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.code, 2);
     assert!(o.stderr.contains("\"kind\" column"), "{}", o.stderr);
 }
