@@ -79,9 +79,13 @@ fn crafted(dir: &Path) -> PathBuf {
         // A prompt of the same name in another project: its own chain, and not the key's resource.
         row(5, 3, U2, "proj2", "prompt", "p1", "update", Some(json!({"v": 9})), Some(json!({"v": 10}))),
         // u3 touches a dataset the key never touched: a near miss.
-        row(6, 3, U3, "proj1", "dataset", "d9", "update", Some(json!({"n": 1})), Some(json!({"n": 2}))),
+        row(6, 3, U3, "proj1", "dataset", "d9", "update", Some(json!({"n": 1})),
+            Some(json!({"n": 2, "note": "a\u{202e}b\nc"}))),
         // u2 recreates the dataset the key deleted: a hit.
         row(7, 4, U2, "proj1", "dataset", "d1", "create", None, Some(json!({"name": "golden"}))),
+        // A hostile state: a right-to-left override and a newline inside a value.
+        row(8, 5, U3, "proj1", "dataset", "d9", "update",
+            Some(json!({"n": 2, "note": "a\u{202e}b\nc"})), Some(json!({"n": 3}))),
     ];
     let jsonl = dir.join("export.jsonl");
     std::fs::write(&jsonl, rows.join("\n") + "\n").unwrap();
@@ -154,6 +158,27 @@ fn rollback_prints_a_patch_that_restores_the_before_state() {
     assert_eq!(
         j(&serde_json::from_str(&o.stdout).unwrap()),
         *e.before.as_ref().unwrap()
+    );
+
+    // A state with hidden characters: the patch printed is the same JSON, escaped as \uXXXX.
+    let hostile = seq_of(&archive, 8);
+    let o = cli("rollback", &archive, &["--seq", &hostile.to_string()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        !o.stdout.contains('\u{202e}') && o.stdout.contains("\\u202e"),
+        "{}",
+        o.stdout
+    );
+    let patch = j(&serde_json::from_str::<Value>(&o.stdout).unwrap());
+    let e = Archive::open(&archive)
+        .unwrap()
+        .entry(hostile)
+        .unwrap()
+        .unwrap()
+        .entry;
+    assert_eq!(
+        json_patch::apply(e.after.as_ref().unwrap(), &patch).as_ref(),
+        Ok(e.before.as_ref().unwrap())
     );
 
     // Near miss: a create has no before state to go back to; said, exit 2, nothing on stdout.
@@ -490,8 +515,9 @@ fn viewer_history_blast_radius_and_names() {
     h.get_by_label("Ada Lovelace (u1)");
     // u2 has three rows; its name is escaped in each.
     assert_eq!(h.query_all_by_label("Eve⟨U+202E⟩live (u2)").count(), 3);
-    assert!(
-        h.query_by_label("u3").is_some(),
+    assert_eq!(
+        h.query_all_by_label("u3").count(),
+        2,
         "an unknown id stays an id"
     );
 

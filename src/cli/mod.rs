@@ -490,8 +490,13 @@ pub fn terminal_safe(s: &str) -> String {
 /// each hidden character ([`auditlens_core::safe_text::is_hidden`]) is written
 /// as `\uXXXX` escapes (a surrogate pair above U+FFFF), which mean the same string.
 fn print_json(v: &serde_json::Value) {
+    println!("{}", json_text_safe(&v.to_string()));
+}
+
+/// JSON text with each hidden character written as `\uXXXX` (see [`print_json`]):
+/// the same JSON, safe on a terminal.
+fn json_text_safe(text: &str) -> String {
     use std::fmt::Write as _;
-    let text = v.to_string();
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if auditlens_core::safe_text::is_hidden(c) {
@@ -502,7 +507,7 @@ fn print_json(v: &serde_json::Value) {
             out.push(c);
         }
     }
-    println!("{out}");
+    out
 }
 
 /// A path for human output, escaped like file content (names can hold anything).
@@ -825,10 +830,12 @@ fn print_finding(out: &mut impl Write, f: &verify::Finding) {
     );
 }
 
-/// Prints text of several lines (pretty JSON), each escaped for the terminal.
-fn print_lines(text: &str) {
+/// Prints pretty JSON: hidden characters (only ever inside strings) as
+/// `\uXXXX` escapes, so the text is the same JSON and safe on a terminal.
+fn print_pretty_json(text: &str) {
+    // Line by line: the layout's newlines are not in strings (the writer escapes those).
     for line in text.lines() {
-        println!("{}", terminal_safe(line));
+        println!("{}", json_text_safe(line));
     }
 }
 
@@ -926,7 +933,7 @@ fn cmd_rollback(a: RollbackArgs) -> Result<i32, Fail> {
                 json_patch::NoPatch::NoBefore
             ))
         })?;
-        print_lines(&b.to_pretty());
+        print_pretty_json(&b.to_pretty());
         return Ok(0);
     }
     let patch = json_patch::restore_patch(e.before.as_ref(), e.after.as_ref())
@@ -947,7 +954,7 @@ fn cmd_rollback(a: RollbackArgs) -> Result<i32, Fail> {
             a.seq
         )));
     }
-    print_lines(&patch.to_pretty());
+    print_pretty_json(&patch.to_pretty());
     Ok(0)
 }
 
