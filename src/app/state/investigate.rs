@@ -145,7 +145,10 @@ impl AppState {
                     let d = Directory::load(&f)?;
                     // Only a sealed archive has a place for side files; an
                     // export's names last as long as the window.
-                    if sealed {
+                    // The sidecar itself, picked again, is loaded as it is.
+                    let own = auditlens_core::directory::sidecar_path(&beside);
+                    if sealed && std::fs::canonicalize(&f).ok() != std::fs::canonicalize(&own).ok()
+                    {
                         d.save_beside(&beside, &f)?;
                     }
                     Ok(Found::Directory(d, Some(f)))
