@@ -126,7 +126,16 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
         .map(|(_, v)| v.clone());
 
     // The entries the filter selects: counted, and named in the hit lists.
-    let describe = |seq: u64| entry_summary(&archive, seq);
+    // Names beside bare ids, from the directory remembered beside the
+    // archive (display only: docs/INVESTIGATE.md); an unreadable one is none.
+    let names = crate::directory::Directory::remembered(path).ok().flatten();
+    let describe = |seq: u64| {
+        let mut v = entry_summary(&archive, seq);
+        if let (Some(d), Some(a)) = (&names, v["actor"].as_str().map(str::to_string)) {
+            v["actor"] = d.readable(&a, &a).into();
+        }
+        v
+    };
     let matching = if input.filter.is_empty() {
         report.entries
     } else {

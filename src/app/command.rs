@@ -93,6 +93,26 @@ pub enum Command {
     ClearTickets,
     /// Show only the production changes with this status; again to show everything.
     ToggleChanges(Status),
+    /// Every entry on this resource, oldest first, with the diffs chained.
+    ShowHistory {
+        label: String,
+        resource_type: String,
+        resource_id: String,
+        /// The project the resource belongs to (an id is unique within one).
+        project_id: Option<String>,
+    },
+    CloseHistory,
+    /// What this identity touched, and who came after it.
+    ShowBlastRadius(String),
+    /// Show only these entries (a blast radius's subset) under `label`.
+    RestrictTo {
+        label: String,
+        seqs: Vec<u64>,
+    },
+    /// Ask for a directory of names (members, API keys, projects).
+    PickDirectory,
+    /// Load names from this directory file and remember them beside the archive.
+    LoadDirectory(PathBuf),
 }
 
 /// A change to one entry's case notes.

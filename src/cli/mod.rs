@@ -74,6 +74,91 @@ pub enum Command {
     /// Write the auditor report: one self-contained HTML file (and a JSON twin) with the file's
     /// SHA-256, verification result, checkpoint and signatures, filter, pattern hits and bookmarks.
     Report(ReportArgs),
+    /// Every entry on one resource, oldest first, each before state compared with the previous
+    /// after state. Exit 0 the history is continuous, 1 a change the log does not hold, 2 could not run.
+    History(HistoryArgs),
+    /// Print the RFC 6902 JSON Patch that rolls an update back (applied to its after state it
+    /// gives its before state), or with --before the before state itself.
+    Rollback(RollbackArgs),
+    /// What one identity (user or API key) touched, when, from where, and who touched the same
+    /// resources afterwards; --output exports those entries as a verifiable subset.
+    BlastRadius(BlastRadiusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The archive to read.
+    pub archive: PathBuf,
+    /// The resource as TYPE:ID, e.g. prompt:cm1x2y3z4 or "API Key:ck…" (the id may hold colons).
+    #[arg(long, value_name = "TYPE:ID")]
+    pub resource: String,
+    /// Only this project's entries (an id is unique within a project; prompt entries carry the
+    /// prompt's name, the same in every project). Without it, every project, each chained on its own.
+    #[arg(long, value_name = "PROJECT_ID")]
+    pub project: Option<String>,
+    /// Print one JSON object with every step.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub directory: DirectoryArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The archive to read.
+    pub archive: PathBuf,
+    /// The entry (seq, as the table and `history` show it) whose change to undo.
+    #[arg(long, value_name = "N")]
+    pub seq: u64,
+    /// Print the entry's before state instead of the patch.
+    #[arg(long)]
+    pub before: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BlastRadiusArgs {
+    /// The archive to read.
+    pub archive: PathBuf,
+    /// The identity: a user id, email, API key id or API key name (case-insensitive).
+    #[arg(long, value_name = "ID")]
+    pub actor: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Export the identity's entries and the later entries by others on the same resources
+    /// (the same export as `export`, with inclusion proofs).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// The export's format.
+    #[arg(long, value_enum, default_value = "json", requires = "output")]
+    pub format: ExportFormatArg,
+    /// Replace an existing file at the output name(s). Never evidence.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    /// Resources, identities and days listed in the human output.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub directory: DirectoryArgs,
+}
+
+/// Names for ids (docs/INVESTIGATE.md): display only, never a change to a record.
+#[derive(Args, Debug)]
+pub struct DirectoryArgs {
+    /// A directory exported from the platform (members, API keys, projects; CSV or JSON).
+    /// Without it, the one remembered beside the archive (ARCHIVE.directory.json) if any.
+    #[arg(long, value_name = "FILE")]
+    pub directory: Option<PathBuf>,
+}
+
+impl DirectoryArgs {
+    fn load(&self, archive: &Path) -> Result<auditlens_core::directory::Directory, Fail> {
+        use auditlens_core::directory::Directory;
+        Ok(match &self.directory {
+            Some(p) => Directory::load(p)?,
+            None => Directory::remembered(archive)?.unwrap_or_default(),
+        })
+    }
 }
 
 /// Approved change tickets (docs/PATTERNS.md, "Change management").
@@ -449,6 +534,9 @@ pub fn run(command: Command) -> i32 {
         Command::Scan(a) => cmd_scan(a),
         Command::Report(a) => cmd_report(a),
         Command::Reconcile(a) => cmd_reconcile(a),
+        Command::History(a) => cmd_history(a),
+        Command::Rollback(a) => cmd_rollback(a),
+        Command::BlastRadius(a) => cmd_blast_radius(a),
     };
     match result {
         Ok(code) => code,
@@ -474,8 +562,13 @@ pub fn terminal_safe(s: &str) -> String {
 /// each hidden character ([`auditlens_core::safe_text::is_hidden`]) is written
 /// as `\uXXXX` escapes (a surrogate pair above U+FFFF), which mean the same string.
 fn print_json(v: &serde_json::Value) {
+    println!("{}", json_text_safe(&v.to_string()));
+}
+
+/// JSON text with each hidden character written as `\uXXXX` (see [`print_json`]):
+/// the same JSON, safe on a terminal.
+fn json_text_safe(text: &str) -> String {
     use std::fmt::Write as _;
-    let text = v.to_string();
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if auditlens_core::safe_text::is_hidden(c) {
@@ -486,7 +579,7 @@ fn print_json(v: &serde_json::Value) {
             out.push(c);
         }
     }
-    println!("{out}");
+    out
 }
 
 /// A path for human output, escaped like file content (names can hold anything).
@@ -934,6 +1027,272 @@ fn print_finding(out: &mut impl Write, f: &verify::Finding) {
         },
         terminal_safe(&verdict::describe(f))
     );
+}
+
+/// Prints pretty JSON: hidden characters (only ever inside strings) as
+/// `\uXXXX` escapes, so the text is the same JSON and safe on a terminal.
+fn print_pretty_json(text: &str) {
+    // Line by line: the layout's newlines are not in strings (the writer escapes those).
+    for line in text.lines() {
+        println!("{}", json_text_safe(line));
+    }
+}
+
+/// Opens `path` as an archive, or says how to make one.
+fn open_archive(path: &Path) -> Result<Archive, Fail> {
+    if source::detect(path)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
+            path.display()
+        )));
+    }
+    Ok(Archive::open(path)?)
+}
+
+fn cmd_history(a: HistoryArgs) -> Result<i32, Fail> {
+    use auditlens_core::history::{self, Link};
+    let (rtype, rid) = history::parse_resource(&a.resource).map_err(Fail)?;
+    let archive = open_archive(&a.archive)?;
+    let dir = a.directory.load(&a.archive)?;
+    let job = Arc::new(Job::new());
+    let mut h =
+        with_progress(&job, || history::history(&archive, &rtype, &rid, &job)).map_err(Fail)?;
+    if let Some(p) = &a.project {
+        h = h.in_project(Some(p));
+    }
+    if h.steps.is_empty() {
+        return Err(Fail(format!(
+            "no entry on {} {}; the type is the internal name (prompt, apiKey) or the display name, \
+             the id as the Resource id field shows it",
+            terminal_safe(&rtype),
+            terminal_safe(&rid)
+        )));
+    }
+    let code = if h.unlogged().next().is_some() { 1 } else { 0 };
+    let several_projects = h
+        .steps
+        .iter()
+        .any(|s| s.entry.project_id != h.steps[0].entry.project_id);
+    if a.json {
+        print_json(&h.to_json());
+        return Ok(code);
+    }
+    println!(
+        "{} {}: {} entries, oldest first; {} change(s) not in the log",
+        terminal_safe(auditlens_core::catalog::display_name(&h.resource_type)),
+        terminal_safe(&h.resource_id),
+        h.steps.len(),
+        h.unlogged().count()
+    );
+    for s in &h.steps {
+        let e = &s.entry;
+        if let Link::Unlogged(d) = &s.link {
+            println!(
+                "  ! unlogged change before seq {} (previous after state → this before state):",
+                s.seq
+            );
+            for i in d {
+                println!("      {}", terminal_safe(&i.text()));
+            }
+        }
+        let who = dir.readable(e.actor.label(), e.actor.key());
+        let note = match s.link {
+            Link::First if several_projects => "  (first in its project)",
+            Link::NotComparable => "  (not comparable with the previous state)",
+            _ => "",
+        };
+        let project = e.project_id.as_deref().unwrap_or("-");
+        println!(
+            "  seq {:>8}  {}  {}  {}  {}{note}",
+            s.seq,
+            e.time,
+            terminal_safe(&dir.readable(project, project)),
+            terminal_safe(&who),
+            terminal_safe(&e.action)
+        );
+        for i in &s.diff {
+            println!("      {}", terminal_safe(&i.text()));
+        }
+    }
+    Ok(code)
+}
+
+fn cmd_rollback(a: RollbackArgs) -> Result<i32, Fail> {
+    use auditlens_core::json_patch;
+    let archive = open_archive(&a.archive)?;
+    let st = archive
+        .entry(a.seq)?
+        .ok_or_else(|| Fail(format!("entry {} is not in the archive", a.seq)))?;
+    let e = &st.entry;
+    if a.before {
+        let b = e.before.as_ref().ok_or_else(|| {
+            Fail(format!(
+                "entry {}: {}",
+                a.seq,
+                json_patch::NoPatch::NoBefore
+            ))
+        })?;
+        print_pretty_json(&b.to_pretty());
+        return Ok(0);
+    }
+    let patch = json_patch::restore_patch(e.before.as_ref(), e.after.as_ref())
+        .map_err(|why| Fail(format!("entry {}: {why}", a.seq)))?;
+    // Never print a patch that does not do what it says.
+    let check = e
+        .after
+        .as_ref()
+        .map(|after| json_patch::apply(after, &patch));
+    if check
+        != Some(Ok(e
+            .before
+            .clone()
+            .unwrap_or(auditlens_core::json::Json::Null)))
+    {
+        return Err(Fail(format!(
+            "entry {}: the patch does not restore the before state; please report this",
+            a.seq
+        )));
+    }
+    print_pretty_json(&patch.to_pretty());
+    Ok(0)
+}
+
+fn cmd_blast_radius(a: BlastRadiusArgs) -> Result<i32, Fail> {
+    use auditlens_core::blast_radius::blast_radius;
+    let archive = open_archive(&a.archive)?;
+    let dir = a.directory.load(&a.archive)?;
+    let job = Arc::new(Job::new());
+    let b = with_progress(&job, || blast_radius(&archive, &a.actor, &job)).map_err(Fail)?;
+    if b.seqs.is_empty() {
+        return Err(Fail(format!(
+            "no entry by {} (a user id, email, API key id or API key name, case-insensitive)",
+            terminal_safe(&a.actor)
+        )));
+    }
+    if let Some(out) = &a.output {
+        let format = match a.format {
+            ExportFormatArg::Json => ExportFormat::Json,
+            ExportFormatArg::Ndjson => ExportFormat::Ndjson,
+            ExportFormatArg::Csv => ExportFormat::Csv,
+            ExportFormatArg::Ecs => {
+                return Err(Fail(
+                    "--format ecs: a blast radius exports as json, ndjson or csv".into(),
+                ));
+            }
+        };
+        let subset = b.subset();
+        let dest = Destination::cli(out, a.force);
+        let r = with_progress(&job, || {
+            export::export_with(
+                &archive,
+                &Filter::default(),
+                Some(&subset),
+                format,
+                &dest,
+                None,
+                &job,
+            )
+        })?;
+        eprintln!("exported {} entries to {}", r.entries, shown(&r.path));
+    }
+    let name = |id: &str| dir.name(id).map(str::to_string);
+    if a.json {
+        print_json(&b.to_json(name));
+        return Ok(0);
+    }
+    let t =
+        |o: Option<auditlens_core::time::Timestamp>| o.map(|t| t.to_string()).unwrap_or_default();
+    println!(
+        "{}: {} entries, {} → {}",
+        terminal_safe(&dir.readable(&b.actor, &b.actor)),
+        b.seqs.len(),
+        t(b.first),
+        t(b.last)
+    );
+    let labels: Vec<&str> = b
+        .labels
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.eq_ignore_ascii_case(&b.actor))
+        .collect();
+    if !labels.is_empty() {
+        println!("  known as: {}", terminal_safe(&labels.join(", ")));
+    }
+    println!("\nResources touched, by type:");
+    for (ty, r, n) in &b.by_type {
+        println!(
+            "  {:<28} {r:>6} resources  {n:>7} entries",
+            terminal_safe(auditlens_core::catalog::display_name(ty))
+        );
+    }
+    println!("\nMost touched resources:");
+    for r in b.resources.iter().take(a.limit) {
+        let label = r.name.clone().or_else(|| name(&r.resource_id));
+        let label = match label {
+            Some(n) => format!("{n} ({})", r.resource_id),
+            None => r.resource_id.clone(),
+        };
+        println!(
+            "  {:>6}  {} {}",
+            r.entries,
+            terminal_safe(&r.resource_type),
+            terminal_safe(&label)
+        );
+    }
+    let list = |title: &str, v: &[(String, u64)]| {
+        println!("\n{title}:");
+        if v.is_empty() {
+            println!("  none recorded");
+        }
+        for (k, n) in v.iter().take(a.limit) {
+            println!("  {n:>7}  {}", terminal_safe(k));
+        }
+    };
+    list("IP addresses", &b.ips);
+    list("User agents", &b.user_agents);
+    let days: Vec<(String, u64)> = b
+        .days
+        .iter()
+        .map(|(d, n)| {
+            (
+                auditlens_core::time::Timestamp(*d)
+                    .to_string()
+                    .chars()
+                    .take(10)
+                    .collect(),
+                *n,
+            )
+        })
+        .collect();
+    list("Busiest days (UTC)", &{
+        let mut d = days.clone();
+        d.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        d
+    });
+    let who: Vec<(String, u64)> = b
+        .who_else()
+        .into_iter()
+        .map(|(k, label, n)| match dir.name(&k) {
+            Some(name) => (format!("{name} ({k})"), n),
+            None if label != k && !label.is_empty() => (format!("{label} ({k})"), n),
+            None => (k, n),
+        })
+        .collect();
+    println!(
+        "\nWho touched the same resources afterwards: {} entries by {} identities",
+        b.others_after.len(),
+        who.len()
+    );
+    for (k, n) in who.iter().take(a.limit) {
+        println!("  {n:>7}  {}", terminal_safe(k));
+    }
+    if a.output.is_none() {
+        println!(
+            "\n{} entries in the subset (its own and the later ones); export them with --output FILE",
+            b.subset().len()
+        );
+    }
+    Ok(0)
 }
 
 fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {

@@ -69,6 +69,20 @@ impl FilterPanel {
         let l = ui.label("Actor (id, email or key name)");
         ui.add(TextEdit::singleline(&mut form.actor).desired_width(f32::INFINITY))
             .labelled_by(l.id);
+        // A name from a loaded directory: offer the id it stands for.
+        if let Some(d) = s.investigation.directory.as_deref() {
+            for id in d.people_named(&form.actor) {
+                if ui
+                    .small_button(safe(
+                        ui,
+                        &format!("{} is {id}: filter by the id", form.actor.trim()),
+                    ))
+                    .clicked()
+                {
+                    form.actor = id.to_string();
+                }
+            }
+        }
         ui.add_space(6.0);
         ui.label("Time (relative to the newest entry)");
         ui.horizontal_wrapped(|ui| {
@@ -112,7 +126,14 @@ impl FilterPanel {
                     }
                 });
         });
-        let name = |v: &str| ix.project_names.get(v).cloned();
+        // The records' project names first, else a loaded directory's (display only).
+        let directory = s.investigation.directory.as_deref();
+        let name = |v: &str| {
+            ix.project_names
+                .get(v)
+                .cloned()
+                .or_else(|| directory.and_then(|d| d.name(v)).map(str::to_string))
+        };
         facet(
             ui,
             "Projects",

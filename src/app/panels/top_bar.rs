@@ -75,6 +75,16 @@ impl TopBar {
             {
                 cmds.push(Command::PickVerifierKey);
             }
+            if ui
+                .add_enabled(has_index, egui::Button::new("Names…"))
+                .on_hover_text(
+                    "A directory exported from the platform (members, API keys, projects; CSV or \
+                     JSON): names are shown beside ids, the records stay as they are",
+                )
+                .clicked()
+            {
+                cmds.push(Command::PickDirectory);
+            }
             if doc.is_some_and(|d| d.unsealed && d.index.is_some())
                 && ui.button("Save as sealed archive…").clicked()
             {

@@ -5,10 +5,12 @@
 //! ([`AppState::on_finished`]). Widget state (text being typed, open
 //! windows) lives in the panels.
 
+mod investigate;
 mod results;
 mod view;
 mod work;
 
+pub use investigate::{Found, Investigation, Pending};
 pub use results::{Read, TaskResult};
 
 use std::collections::HashSet;
@@ -52,6 +54,7 @@ pub mod task {
     pub const CLOSE: &str = "close";
     pub const READ_ROWS: &str = "read-rows";
     pub const COVERAGE: &str = "coverage";
+    pub const INVESTIGATE: &str = "investigate";
 }
 
 pub struct AppState {
@@ -89,6 +92,8 @@ pub struct AppState {
     pending_case: Option<(PathBuf, CaseFile)>,
     generation: u64,
     pub tasks: Tasks<TaskResult>,
+    /// History, blast radius and names (`investigate.rs`).
+    pub investigation: Investigation,
 }
 
 impl AppState {
@@ -118,6 +123,7 @@ impl AppState {
             pending_case: None,
             generation: 0,
             tasks: Tasks::default(),
+            investigation: Investigation::default(),
         }
     }
 
@@ -189,6 +195,16 @@ impl AppState {
                 self.set_pattern_settings(settings);
             }
             Command::ToggleChanges(status) => self.toggle_changes(status),
+            Command::ShowHistory {
+                label,
+                resource_type,
+                resource_id,
+                project_id,
+            } => self.start_history(label, resource_type, resource_id, project_id),
+            Command::CloseHistory => self.investigation.history = None,
+            Command::ShowBlastRadius(actor) => self.start_blast_radius(actor),
+            Command::RestrictTo { label, seqs } => self.restrict_to(label, seqs),
+            Command::LoadDirectory(p) => self.load_directory(Some(p)),
             Command::PickTickets
             | Command::PickOpen
             | Command::PickCheckpoint
@@ -196,7 +212,8 @@ impl AppState {
             | Command::PickSealedArchive
             | Command::PickReport
             | Command::PickExportPath
-            | Command::ShowExportWindow => {
+            | Command::ShowExportWindow
+            | Command::PickDirectory => {
                 debug_assert!(false, "the viewer handles {c:?}");
             }
         }
@@ -254,6 +271,7 @@ impl AppState {
         self.pending_jump = None;
         self.filter = FilterForm::default();
         self.restrict = None;
+        self.investigation = Investigation::default();
     }
 
     /// Opens what a dropped or typed path is: a checkpoint or a verifier key

@@ -47,6 +47,8 @@ pub enum TaskResult {
     /// A closed document was dropped.
     Closed(Outcome<()>),
     Coverage(Outcome<Arc<auditlens_core::coverage::Coverage>>),
+    /// A history, a blast radius or a directory (`investigate.rs`).
+    Investigated(Outcome<super::Found>),
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             | TaskResult::Scanned(_)
             | TaskResult::Checkpoint(_)
             | TaskResult::Coverage(_)
+            | TaskResult::Investigated(_)
                 if !current => {}
             TaskResult::Opened(Done(o)) => {
                 if let Some(e) = &o.case_error {
@@ -80,6 +83,8 @@ impl AppState {
                 if let Some(doc) = &mut self.doc {
                     doc.opened(o);
                 }
+                // Names remembered beside the archive, if any.
+                self.load_directory(None);
                 self.start_verify();
                 self.load_index(Some(PREFIX_ROWS));
             }
@@ -226,6 +231,7 @@ impl AppState {
             }
             TaskResult::Coverage(Failed(e)) => self.notice = Some(format!("coverage: {e}")),
             TaskResult::Coverage(Cancelled) => {}
+            TaskResult::Investigated(outcome) => self.on_investigated(outcome),
         }
     }
 }
