@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod audit_report;
+pub mod canonical;
 pub mod case;
 pub mod catalog;
 pub mod chain;

@@ -115,7 +115,7 @@ impl<'a> IndexValue<'a> {
 /// bytes, so this looks at 16 bytes at a time where SSE2 is there (always, on
 /// x86-64) and 8 at a time elsewhere.
 #[inline]
-fn string_stop(b: &[u8]) -> Option<usize> {
+pub(crate) fn string_stop(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     {
