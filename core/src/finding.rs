@@ -56,6 +56,10 @@ pub enum FindingKind {
     SchemaAltered,
     /// An entry's time is earlier than the previous entry's (warning).
     TimeBackwards,
+    /// A stored record whose hashes are correct but whose bytes are not the
+    /// canonical record of the entry it reads as, or that is over a limit
+    /// (depth, size): not what ingest seals (docs/FORMAT.md §2–3).
+    NonCanonicalRecord,
 }
 
 impl FindingKind {
@@ -83,6 +87,7 @@ impl FindingKind {
             FindingKind::ProtectionRemoved => "protection_removed",
             FindingKind::SchemaAltered => "schema_altered",
             FindingKind::TimeBackwards => "time_backwards",
+            FindingKind::NonCanonicalRecord => "non_canonical_record",
         }
     }
 

@@ -221,7 +221,8 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         | K::SignatureInvalid
         | K::NotSigned
         | K::ProtectionRemoved
-        | K::SchemaAltered => return None,
+        | K::SchemaAltered
+        | K::NonCanonicalRecord => return None,
     })
 }
 
@@ -296,6 +297,12 @@ pub fn meaning(kind: FindingKind) -> &'static str {
         K::TimeBackwards => {
             "The entry's time is earlier than the previous entry's (a warning: clocks and \
              batching can cause it)."
+        }
+        K::NonCanonicalRecord => {
+            "The record's hashes are correct, but its bytes are not what auditlens seals: not \
+             the canonical form of the entry it reads as (an escape, a time, an empty field or \
+             whitespace written another way), or over a limit of depth or size. Another writer \
+             made it, or someone who recomputed the hashes."
         }
     }
 }
