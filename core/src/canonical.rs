@@ -128,7 +128,10 @@ fn check_fields(v: &RecordView<'_>) -> Result<(), String> {
     let times = [
         ("time", Some(&v.time_text)),
         ("updated_at", v.updated_at.as_ref()),
-        ("actor.api_key_created_at", v.actor.api_key_created_at.as_ref()),
+        (
+            "actor.api_key_created_at",
+            v.actor.api_key_created_at.as_ref(),
+        ),
     ];
     for (name, text) in times {
         if let Some(text) = text
@@ -203,7 +206,11 @@ struct Check<'a> {
 
 impl<'a> Check<'a> {
     fn new(b: &'a [u8]) -> Self {
-        Check { b, i: 0, form: None }
+        Check {
+            b,
+            i: 0,
+            form: None,
+        }
     }
 
     #[cold]
@@ -287,7 +294,9 @@ impl<'a> Check<'a> {
                     self.form(if order == std::cmp::Ordering::Equal {
                         format!("key \"{k}\" given twice in an object")
                     } else {
-                        format!("key \"{k}\" out of order (keys go in the order of their UTF-8 bytes)")
+                        format!(
+                            "key \"{k}\" out of order (keys go in the order of their UTF-8 bytes)"
+                        )
                     });
                     self.i = end;
                 }

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::{self, ArchiveError, Writer};
 use crate::job::Job;
-use crate::output::{Destination, Output, OutputError, Slot};
 use crate::json::MAX_RECORD_BYTES;
+use crate::output::{Destination, Output, OutputError, Slot};
 use crate::source::{Format, RecordError, Source, SourceError, SourceRecord};
 
 /// How to treat bad records.
@@ -211,7 +211,11 @@ pub fn ingest(
                     record_buf.clear();
                     rec.entry.to_record().write_canonical(&mut record_buf);
                     if record_buf.len() > MAX_RECORD_BYTES {
-                        reject(too_large(path, &rec, &record_buf), &mut report, &mut rejects)?;
+                        reject(
+                            too_large(path, &rec, &record_buf),
+                            &mut report,
+                            &mut rejects,
+                        )?;
                         continue;
                     }
                     report.read += 1;

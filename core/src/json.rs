@@ -445,8 +445,11 @@ impl<R: Read> Parser<R> {
         Ok(k)
     }
 
+    /// A value whose enclosing arrays and objects are `depth` levels deep.
     fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
-        if depth > MAX_DEPTH {
+        // An array or object here makes the whole value depth + 1 deep
+        // (counted as [`Json::depth`] counts); an empty one too.
+        if depth >= MAX_DEPTH && matches!(self.peek()?, Some(b'{' | b'[')) {
             return Err(self.error(format!("nested more than {MAX_DEPTH} levels deep")));
         }
         match self.peek()? {
@@ -752,6 +755,21 @@ mod tests {
         );
         assert!(framing.len() < EXPORT_FRAMING_BYTES, "{}", framing.len());
         assert_eq!(MAX_RECORD_BYTES, 16_769_024);
+    }
+
+    /// The limit is on [`Json::depth`], whether the innermost value is a scalar or empty.
+    #[test]
+    fn depth_limit_counts_as_depth_does() {
+        for inner in ["1", ""] {
+            let nested = |n: usize| format!("{}{inner}{}", "[".repeat(n), "]".repeat(n));
+            assert_eq!(
+                parse(nested(MAX_DEPTH).as_bytes()).unwrap().depth(),
+                MAX_DEPTH
+            );
+            let e = parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err();
+            assert!(e.message.contains("nested more than 128"), "{e}");
+        }
+        assert_eq!(parse(br#"{"a":[1]}"#).unwrap().depth(), 2);
     }
 
     #[test]

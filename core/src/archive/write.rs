@@ -168,8 +168,8 @@ fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> 
     }
     // A last record that is not what ingest seals is tampering too, even with correct hashes.
     if let Some(problem) = crate::canonical::check(record).problem {
-        let (crate::canonical::Problem::NonCanonical(why) | crate::canonical::Problem::Unreadable(why)) =
-            problem;
+        let (crate::canonical::Problem::NonCanonical(why)
+        | crate::canonical::Problem::Unreadable(why)) = problem;
         return Err(format!(
             "the archive's last entry (seq {seq}) is not a canonical record ({why}); nothing was \
              added. Run `auditlens verify` on it"
