@@ -230,17 +230,14 @@ fn check_row(out: &mut CheckedChunk, archive: &ArchiveId, row: &Row<'_>, scratch
     // Read and checked in one pass: canonical form and limits, not only the
     // hash (a record with recomputed hashes may still not be what ingest seals).
     let checked = canonical::check(record);
-    let entry_id = checked.view.as_ref().map(|v| v.id.to_string());
-    match checked.problem {
-        Some(Problem::NonCanonical(m)) => out.findings.push((
-            index,
-            Finding::new(FindingKind::NonCanonicalRecord, Some(seq), m).id(entry_id.as_deref()),
-        )),
-        Some(Problem::Unreadable(m)) => out.findings.push((
-            index,
-            Finding::new(FindingKind::UnreadableRecord, Some(seq), m).id(entry_id.as_deref()),
-        )),
-        None => {}
+    if let Some(problem) = checked.problem {
+        let (kind, m) = match problem {
+            Problem::NonCanonical(m) => (FindingKind::NonCanonicalRecord, m),
+            Problem::Unreadable(m) => (FindingKind::UnreadableRecord, m),
+        };
+        let id = checked.view.as_ref().map(|v| v.id.as_ref());
+        out.findings
+            .push((index, Finding::new(kind, Some(seq), m).id(id)));
     }
     let (id, time_ms) = match checked.view {
         Some(view) => {
