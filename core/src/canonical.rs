@@ -568,6 +568,108 @@ mod tests {
         }
     }
 
+    /// Ours and the reference agree on `bytes` (UTF-8 only: the caller checks
+    /// that); whether the bytes are canonical.
+    fn agree(bytes: &[u8]) -> bool {
+        let ours = check_json(bytes, json::MAX_DEPTH);
+        let parsed = json::parse(bytes);
+        let reference = parsed
+            .as_ref()
+            .is_ok_and(|v| v.to_canonical().as_bytes() == bytes);
+        assert_eq!(
+            ours.is_ok(),
+            reference,
+            "{:?}: {ours:?}",
+            String::from_utf8_lossy(bytes)
+        );
+        if matches!(ours, Err(Fault::Grammar(_))) {
+            assert!(parsed.is_err(), "{:?}", String::from_utf8_lossy(bytes));
+        }
+        reference
+    }
+
+    /// Sample records with random edits at random places (the bytes where
+    /// the grammar or the canonical form has a choice), and every input of
+    /// the JSON fuzz corpus: the cheap check says what the reference says.
+    #[test]
+    fn agrees_with_the_reference_on_edited_records_and_the_fuzz_corpus() {
+        const EDITS: &[&str] = &[
+            " ",
+            "\n",
+            "\\",
+            "\\/",
+            "\\u00e9",
+            "\\u001F",
+            "\\u001f",
+            "\\ud800",
+            "\\ud83d\\ude00",
+            "\\u000a",
+            "\\n",
+            "/",
+            "\"",
+            ",",
+            ":",
+            "{",
+            "}",
+            "[",
+            "]",
+            "0",
+            "01",
+            "-",
+            "1.",
+            "1e5",
+            "e",
+            "E+",
+            "\u{1}",
+            "é",
+            "\"a\":1,",
+            "null",
+            "tru",
+        ];
+        let s = Sample::new(300, 9);
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut canonical = [0usize; 2];
+        for i in 0..s.n {
+            let rec = s.entry(i).canonical_record();
+            assert!(agree(rec.as_bytes()));
+            for _ in 0..40 {
+                let mut r = rec.clone();
+                for _ in 0..1 + next(2) {
+                    let mut at = next(r.len() + 1);
+                    while !r.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    match next(3) {
+                        0 if at < r.len() => {
+                            let end = (at + 1..=r.len()).find(|&e| r.is_char_boundary(e)).unwrap();
+                            r.replace_range(at..end, "");
+                        }
+                        _ => r.insert_str(at, EDITS[next(EDITS.len())]),
+                    }
+                }
+                canonical[usize::from(agree(r.as_bytes()))] += 1;
+            }
+        }
+        // Both answers, many times over.
+        assert!(canonical.iter().all(|&n| n > 1000), "{canonical:?}");
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/json");
+        let mut read = 0;
+        for f in std::fs::read_dir(corpus).unwrap() {
+            let bytes = std::fs::read(f.unwrap().path()).unwrap();
+            if std::str::from_utf8(&bytes).is_ok() {
+                agree(&bytes);
+                read += 1;
+            }
+        }
+        assert!(read > 100, "{read}");
+    }
+
     #[test]
     fn names_what_is_not_canonical() {
         for (text, says) in [
