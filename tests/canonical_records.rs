@@ -89,8 +89,11 @@ fn append_with_hashes(path: &Path, record: &[u8], twin: &Entry) -> u64 {
     seq
 }
 
+/// A rewrite of the canonical record into a non-canonical form.
+type Rewrite = Box<dyn Fn(&str) -> String>;
+
 /// Each form: a name, the rewrite of the canonical record, and what the finding must say.
-fn forms() -> Vec<(&'static str, Box<dyn Fn(&str) -> String>, &'static str)> {
+fn forms() -> Vec<(&'static str, Rewrite, &'static str)> {
     let time = "2026-03-01T10:00:00.000Z";
     let retime = |to: &'static str| move |r: &str| r.replace(time, to);
     let deep = |r: &str| {
@@ -273,7 +276,7 @@ fn a_record_at_the_limit_round_trips_and_one_byte_more_is_refused() {
     let record = big.canonical_record();
     assert_eq!(record.len(), MAX_RECORD_BYTES);
     let input = d.join("big.jsonl");
-    write_platform_jsonl(&input, &[big.clone()]);
+    write_platform_jsonl(&input, std::slice::from_ref(&big));
     drop(big);
     let r = ingest_files(&archive, &[input]);
     assert_eq!(r.added, 1);
@@ -325,7 +328,7 @@ fn a_record_at_the_limit_round_trips_and_one_byte_more_is_refused() {
     write_platform_jsonl(&input, &[over]);
     let e = ingest(
         &archive,
-        &[input.clone()],
+        std::slice::from_ref(&input),
         &IngestOptions::default(),
         &Job::new(),
     )
