@@ -4,6 +4,7 @@ pub mod archive;
 pub mod audit_report;
 pub mod authorization;
 pub mod blast_radius;
+pub mod canonical;
 pub mod case;
 pub mod catalog;
 pub mod chain;

@@ -51,7 +51,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Verify an archive or an auditlens export. Exit 0 intact, 1 tampered, 2 could not run.
     Verify(VerifyArgs),
-    /// Print the archive's checkpoint (keep it somewhere else: it anchors the chain).
+    /// Verify the archive, then print its checkpoint (keep it somewhere else: it anchors the
+    /// chain). Exit 0 sealed, 1 tampered (nothing sealed), 2 could not run.
     Checkpoint(CheckpointArgs),
     /// Describe a file: format, entry count, time span, archive id, head hash, SHA-256.
     Info(InfoArgs),
@@ -1011,6 +1012,23 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
     }
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let archive = Archive::open(&a.archive)?;
+    // A checkpoint vouches for what it seals: a tampered archive is not sealed.
+    let job = Arc::new(Job::new());
+    let report = with_progress(&job, || verify::verify_archive(&archive, None, &job))
+        .map_err(|e| Fail(verdict::not_run(&e)))?;
+    if report.status() == Status::Tampered {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "{}: {}\nno checkpoint written: a checkpoint would vouch for the tampered entries",
+            shown(&a.archive),
+            terminal_safe(&verdict::sentence(&report, None))
+        );
+        for f in &report.findings {
+            print_finding(&mut err, f);
+        }
+        return Ok(1);
+    }
     let cp = archive.checkpoint()?;
     print!("{}", SignedCheckpoint::text(&cp, signer.as_ref())?);
     Ok(0)

@@ -166,6 +166,15 @@ fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> 
                 .into(),
         );
     }
+    // A last record that is not what ingest seals is tampering too, even with correct hashes.
+    if let Some(problem) = crate::canonical::check(record).problem {
+        let (crate::canonical::Problem::NonCanonical(why)
+        | crate::canonical::Problem::Unreadable(why)) = problem;
+        return Err(format!(
+            "the archive's last entry (seq {seq}) is not a canonical record ({why}); nothing was \
+             added. Run `auditlens verify` on it"
+        ));
+    }
     // Ingest tells new entries from stored ones through the entry-id index:
     // it is trusted only once it is proven to list every row under its id.
     let by_id = &super::INDEXES[0];
