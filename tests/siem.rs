@@ -215,7 +215,7 @@ fn names_from_a_directory_go_into_their_own_fields() {
     // Through the command line: names in the ECS export; refused for a verifiable export.
     let archive = build_archive(dir.path(), "a", 50);
     let csv = dir.path().join("out.csv");
-    let o = run(&[
+    let o = run([
         "export",
         "--format",
         "csv",
