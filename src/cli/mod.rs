@@ -275,6 +275,8 @@ pub enum ExportFormatArg {
     Csv,
     /// Elastic Common Schema events, one per line, for a SIEM (not verifiable by auditlens).
     Ecs,
+    /// Apache Parquet, one row per entry, for a warehouse (verified there: docs/WAREHOUSE.md).
+    Parquet,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -1113,6 +1115,7 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
         ExportFormatArg::Json => ExportFormat::Json,
         ExportFormatArg::Ndjson => ExportFormat::Ndjson,
         ExportFormatArg::Csv => ExportFormat::Csv,
+        ExportFormatArg::Parquet => ExportFormat::Parquet,
         ExportFormatArg::Ecs => {
             if a.sign.is_some() {
                 return Err(Fail(
