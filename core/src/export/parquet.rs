@@ -75,14 +75,14 @@ fn schema_text() -> String {
         } else {
             "optional"
         };
-        let ty = if TIME_COLUMNS.contains(&name) {
-            "int64 (TIMESTAMP(MILLIS,true))"
+        let (ty, logical) = if TIME_COLUMNS.contains(&name) {
+            ("int64", " (TIMESTAMP(MILLIS,true))")
         } else if name == "seq" {
-            "int64"
+            ("int64", "")
         } else {
-            "binary (STRING)"
+            ("binary", " (STRING)")
         };
-        s.push_str(&format!("  {rep} {ty} {name};\n"));
+        s.push_str(&format!("  {rep} {ty} {name}{logical};\n"));
     }
     s.push('}');
     s
