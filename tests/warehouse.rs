@@ -47,6 +47,38 @@ fn checkpoint(archive: &Path, dir: &Path, name: &str) -> PathBuf {
     path
 }
 
+/// An archive of `n` sample entries and one more whose source row carried a
+/// field the model does not know (kept in `extra`): the sample has none.
+fn archive_with_extra(dir: &Path, n: u64) -> PathBuf {
+    let jsonl = dir.join("extra.jsonl");
+    common::write_sample(
+        &jsonl,
+        n,
+        common::SEED,
+        auditlens_core::sample::PlatformFormat::Jsonl,
+    );
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let last = text.lines().last().unwrap();
+    let mut row: serde_json::Map<String, serde_json::Value> = serde_json::from_str(last).unwrap();
+    row.insert("id".into(), "extra-entry-1".into());
+    row.insert(
+        "ticketRef".into(),
+        serde_json::json!({"system": "jira", "key": "SEC-12"}),
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&jsonl)
+        .unwrap();
+    std::io::Write::write_all(
+        &mut f,
+        format!("{}\n", serde_json::Value::Object(row)).as_bytes(),
+    )
+    .unwrap();
+    let archive = dir.join("extra.sqlite");
+    assert_eq!(common::ingest_files(&archive, &[jsonl]).added, n + 1);
+    archive
+}
+
 /// Every row of a Parquet file: column name to value, in file order.
 fn rows(path: &Path) -> Vec<BTreeMap<String, Field>> {
     let reader = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
@@ -74,13 +106,18 @@ fn json(v: Option<&Json>) -> Field {
 /// chain fields).
 fn expected_columns(e: &Entry) -> Vec<(&'static str, Field)> {
     let a = &e.actor;
-    let ms = |t: Option<auditlens_core::time::Timestamp>| t.map_or(Field::Null, |t| Field::TimestampMillis(t.0));
+    let ms = |t: Option<auditlens_core::time::Timestamp>| {
+        t.map_or(Field::Null, |t| Field::TimestampMillis(t.0))
+    };
     let extra = (!e.extra.is_empty()).then(|| Json::Object(e.extra.clone()));
     vec![
         ("id", text(Some(&e.id))),
         ("time", Field::TimestampMillis(e.time.0)),
         ("updated_at", ms(e.updated_at)),
-        ("actor_type", text(a.actor_type.as_ref().map(|t| t.as_str()))),
+        (
+            "actor_type",
+            text(a.actor_type.as_ref().map(|t| t.as_str())),
+        ),
         ("user_id", text(a.user_id.as_deref())),
         ("email", text(a.email.as_deref())),
         ("org_role", text(a.org_role.as_deref())),
@@ -112,7 +149,7 @@ fn expected_columns(e: &Entry) -> Vec<(&'static str, Field)> {
 #[test]
 fn every_field_of_every_entry_reads_back_from_the_parquet_export() {
     let dir = tempfile::tempdir().unwrap();
-    let archive = build_archive(dir.path(), "a", 400);
+    let archive = archive_with_extra(dir.path(), 400);
     let out = export(&archive, dir.path(), "a.parquet", &[]);
     let entries = entries_of(&archive);
     let rows = rows(&out);
@@ -128,7 +165,11 @@ fn every_field_of_every_entry_reads_back_from_the_parquet_export() {
         let stored = common::read_row(&conn, seq);
         assert_eq!(row["seq"], Field::Long(seq as i64));
         assert_eq!(row["archive_id"], Field::Str(id.clone()));
-        assert_eq!(row["record"], Field::Str(stored.record.clone()), "seq {seq}");
+        assert_eq!(
+            row["record"],
+            Field::Str(stored.record.clone()),
+            "seq {seq}"
+        );
         let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
         assert_eq!(row["leaf_hash"], Field::Str(hex(&stored.leaf)));
         // A whole export: every chain hash is there, and no proofs.
@@ -143,7 +184,10 @@ fn every_field_of_every_entry_reads_back_from_the_parquet_export() {
     }
     // The sample exercises every column, so each was compared with a value at least once.
     for (name, _) in expected_columns(&entries[0]) {
-        assert!(present.contains_key(name), "no entry has {name}: the round trip did not test it");
+        assert!(
+            present.contains_key(name),
+            "no entry has {name}: the round trip did not test it"
+        );
     }
     // Every row and column, no more: the schema is the CSV export's columns plus record and proof.
     let mut names: Vec<&str> = auditlens_core::source::EXPORT_CSV_COLUMNS.to_vec();
@@ -170,12 +214,15 @@ fn the_export_names_its_archive_and_checkpoint_in_its_metadata() {
         .collect();
     let cp = run(["checkpoint".as_ref(), archive.as_os_str()]).stdout;
     assert_eq!(kv["auditlens.checkpoint"], cp);
-    let id = auditlens_core::archive::Archive::open(&archive).unwrap().id().to_string();
+    let id = auditlens_core::archive::Archive::open(&archive)
+        .unwrap()
+        .id()
+        .to_string();
     assert_eq!(kv["auditlens.archive_id"], id);
     let header: serde_json::Value = serde_json::from_str(&kv["auditlens_export"]).unwrap();
     assert_eq!(header["archive_id"], id.as_str());
     assert_eq!(header["checkpoint"], cp.as_str());
-    assert_eq!(header["proofs"], "whole");
+    assert_eq!(header["proofs"], auditlens_core::proof::PROOFS_WHOLE);
 }
 
 #[test]
@@ -203,7 +250,9 @@ fn a_filtered_export_holds_the_matching_entries_with_their_proofs() {
             panic!("a subset's row has no proof: {:?}", r["proof"]);
         };
         let p: serde_json::Value = serde_json::from_str(p).unwrap();
-        let Field::Long(seq) = r["seq"] else { unreachable!() };
+        let Field::Long(seq) = r["seq"] else {
+            unreachable!()
+        };
         assert_eq!(p["leaf_index"], seq - 1);
         assert!(!p["inclusion"].as_array().unwrap().is_empty());
     }
@@ -217,7 +266,11 @@ fn a_parquet_file_given_to_ingest_or_verify_is_refused_with_what_to_do() {
     let before = std::fs::read(&out).unwrap();
     let v = run(["verify".as_ref(), out.as_os_str()]);
     assert_eq!(v.code, 2, "{}{}", v.stdout, v.stderr);
-    assert!(v.stderr.contains("Parquet") && v.stderr.contains("docs/WAREHOUSE.md"), "{}", v.stderr);
+    assert!(
+        v.stderr.contains("Parquet") && v.stderr.contains("docs/WAREHOUSE.md"),
+        "{}",
+        v.stderr
+    );
     let new = dir.path().join("b.sqlite");
     let i = run([
         "ingest".as_ref(),
@@ -226,7 +279,11 @@ fn a_parquet_file_given_to_ingest_or_verify_is_refused_with_what_to_do() {
         out.as_os_str(),
     ]);
     assert_eq!(i.code, 2, "{}{}", i.stdout, i.stderr);
-    assert!(i.stderr.contains("Parquet") && i.stderr.contains("docs/WAREHOUSE.md"), "{}", i.stderr);
+    assert!(
+        i.stderr.contains("Parquet") && i.stderr.contains("docs/WAREHOUSE.md"),
+        "{}",
+        i.stderr
+    );
     // A truncated Parquet file: the same answer, no panic.
     let cut = dir.path().join("cut.parquet");
     std::fs::write(&cut, &before[..before.len() / 2]).unwrap();
@@ -244,7 +301,11 @@ fn a_parquet_file_given_to_ingest_or_verify_is_refused_with_what_to_do() {
         "--force".as_ref(),
     ]);
     assert_eq!(again.code, 2, "{}", again.stderr);
-    assert!(again.stderr.contains("an auditlens Parquet export"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("an auditlens Parquet export"),
+        "{}",
+        again.stderr
+    );
     assert_eq!(std::fs::read(&out).unwrap(), before);
 }
 
@@ -272,8 +333,8 @@ fn duckdb_available() -> bool {
 /// The DuckDB queries as docs/WAREHOUSE.md prints them: the first SQL block
 /// under "## DuckDB" that holds the three numbered queries.
 fn documented_sql() -> String {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/WAREHOUSE.md"))
-        .unwrap();
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/WAREHOUSE.md")).unwrap();
     let section = doc.split("\n## DuckDB").nth(1).expect("a DuckDB section");
     let section = section.split("\n## ").next().unwrap();
     section
@@ -335,7 +396,10 @@ fn edited(src: &Path, dst: &Path, select: &str) {
         src.display(),
         dst.display()
     );
-    duckdb("import duckdb, sys\nduckdb.connect().execute(sys.argv[1])", &[&sql]);
+    duckdb(
+        "import duckdb, sys\nduckdb.connect().execute(sys.argv[1])",
+        &[&sql],
+    );
 }
 
 #[test]
@@ -420,7 +484,11 @@ fn the_documented_duckdb_sql_passes_an_intact_export_and_catches_each_edit() {
 
     // A row repeated: the link after it breaks.
     let f = d.join("repeated.parquet");
-    edited(&out, &f, "SELECT * FROM t UNION ALL SELECT * FROM t WHERE seq = 20");
+    edited(
+        &out,
+        &f,
+        "SELECT * FROM t UNION ALL SELECT * FROM t WHERE seq = 20",
+    );
     let p = problems(&f, &cp);
     assert_eq!(p[1], ["20 seq 20 repeated"]);
     assert_eq!(p[2], ["the export holds 301 entries, the checkpoint 300"]);

@@ -12,7 +12,9 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 mod parquet;
-pub use self::parquet::{META_ARCHIVE_ID, META_CHECKPOINT, PARQUET_MAGIC, ParquetRow, ParquetWriter};
+pub use self::parquet::{
+    META_ARCHIVE_ID, META_CHECKPOINT, PARQUET_MAGIC, ParquetRow, ParquetWriter,
+};
 
 use crate::archive::{self, Archive, ArchiveError, Column, Columns, Scan};
 use crate::chain::Hash;
@@ -276,7 +278,8 @@ pub fn export_with(
             (META_CHECKPOINT.to_string(), checkpoint_text.clone()),
             (EXPORT_HEADER_KEY.to_string(), header.to_string()),
         ];
-        let pw = ParquetWriter::new(file.try_clone().map_err(io)?, meta).map_err(ExportError::Io)?;
+        let pw =
+            ParquetWriter::new(file.try_clone().map_err(io)?, meta).map_err(ExportError::Io)?;
         parquet = Some(pw);
     }
     // The CSV writer takes the file writer over and gives it back at the end.

@@ -154,7 +154,8 @@ impl ParquetWriter {
             .set_key_value_metadata(Some(kv))
             .build();
         let w = BufWriter::with_capacity(1 << 20, file);
-        let file = SerializedFileWriter::new(w, Arc::new(schema), Arc::new(props)).map_err(pq_err)?;
+        let file =
+            SerializedFileWriter::new(w, Arc::new(schema), Arc::new(props)).map_err(pq_err)?;
         let buffers = columns()
             .map(|name| ColumnBuffer {
                 values: if TIME_COLUMNS.contains(&name) || name == "seq" {
