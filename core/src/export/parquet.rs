@@ -24,6 +24,7 @@ use ::parquet::file::metadata::KeyValue;
 use ::parquet::file::properties::WriterProperties;
 use ::parquet::file::writer::SerializedFileWriter;
 use ::parquet::schema::parser::parse_message_type;
+use ::parquet::schema::types::ColumnPath;
 
 use crate::chain::Hash;
 use crate::record_view::RecordView;
@@ -55,9 +56,19 @@ const REQUIRED_COLUMNS: [&str; 9] = [
     "action",
     RECORD_COLUMN,
 ];
+/// Columns whose values are (nearly) all different: a dictionary would only
+/// be built to be dropped, so they are written plain.
+const UNIQUE_COLUMNS: [&str; 6] = [
+    "seq",
+    "leaf_hash",
+    "chain_hash",
+    "id",
+    RECORD_COLUMN,
+    PROOF_COLUMN,
+];
 /// Text buffered before a row group is written: large enough for warehouses
 /// to split work by row group, small enough to keep the export's memory low.
-const ROW_GROUP_BYTES: usize = 64 << 20;
+const ROW_GROUP_BYTES: usize = 32 << 20;
 
 /// The export's columns, in order.
 pub fn columns() -> impl Iterator<Item = &'static str> {
@@ -148,8 +159,11 @@ impl ParquetWriter {
             .into_iter()
             .map(|(k, v)| KeyValue::new(k, v))
             .collect();
-        let props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+        let mut props = WriterProperties::builder().set_compression(Compression::SNAPPY);
+        for name in UNIQUE_COLUMNS {
+            props = props.set_column_dictionary_enabled(ColumnPath::from(name), false);
+        }
+        let props = props
             .set_created_by(format!("auditlens {}", env!("CARGO_PKG_VERSION")))
             .set_key_value_metadata(Some(kv))
             .build();
