@@ -10,10 +10,11 @@
 //! user another file name; a false "this is not" costs the evidence.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::archive::APPLICATION_ID;
+use crate::export::{META_ARCHIVE_ID, PARQUET_MAGIC};
 use crate::proof::{CONSISTENCY_PROOF_TAG, SIDECAR_HEADER_KEY, SIDECAR_SUFFIX};
 use crate::source::{self, EXPORT_HEADER_KEY, Format};
 
@@ -54,6 +55,10 @@ pub enum Evidence {
     CaseFile,
     /// A consistency proof between two checkpoints (`consistency -o`).
     ConsistencyProof,
+    /// An Apache Parquet file; `auditlens` when its metadata names an archive
+    /// (an auditlens Parquet export). Any Parquet file counts: a warehouse
+    /// extract may be evidence too.
+    Parquet { auditlens: bool },
 }
 
 impl Evidence {
@@ -81,6 +86,8 @@ impl Evidence {
             Evidence::PublicKey => "a verifier (public) key",
             Evidence::CaseFile => "a case file",
             Evidence::ConsistencyProof => "a consistency proof",
+            Evidence::Parquet { auditlens: true } => "an auditlens Parquet export",
+            Evidence::Parquet { auditlens: false } => "a Parquet file (possibly an export)",
         }
     }
 }
@@ -118,6 +125,9 @@ pub fn recognise(path: &Path) -> std::io::Result<Option<Evidence>> {
     let mut head = Vec::with_capacity(4096);
     File::open(path)?.take(SNIFF).read_to_end(&mut head)?;
     Ok(match sniff(&head) {
+        Head::Is(Evidence::Parquet { .. }) => Some(Evidence::Parquet {
+            auditlens: parquet_names_archive(path)?,
+        }),
         Head::Is(kind) => Some(kind),
         Head::Ours => None,
         // Exports: the readers' own detection, so that whatever auditlens
@@ -157,6 +167,9 @@ fn recognise_bytes(head: &[u8]) -> Option<Evidence> {
             auditlens: id == Some(APPLICATION_ID),
         });
     }
+    if head.starts_with(PARQUET_MAGIC) {
+        return Some(Evidence::Parquet { auditlens: false });
+    }
     const JOURNAL: [u8; 8] = [0xd9, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
     if head.starts_with(&JOURNAL)
         || head.starts_with(&[0x37, 0x7f, 0x06, 0x82])
@@ -165,6 +178,19 @@ fn recognise_bytes(head: &[u8]) -> Option<Evidence> {
         return Some(Evidence::SqliteJournal);
     }
     None
+}
+
+/// Does the Parquet file at `path` carry auditlens's archive id key? The key
+/// sits in the footer's key-value metadata, at the end of the file; its
+/// bytes are looked for there without decoding the footer.
+fn parquet_names_archive(path: &Path) -> std::io::Result<bool> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(SNIFF)))?;
+    let mut tail = Vec::with_capacity(SNIFF as usize);
+    f.take(SNIFF).read_to_end(&mut tail)?;
+    Ok(tail.ends_with(PARQUET_MAGIC)
+        && memchr::memmem::find(&tail, META_ARCHIVE_ID.as_bytes()).is_some())
 }
 
 /// Keys, checkpoints and notes, and auditlens's own JSON files.
@@ -329,6 +355,20 @@ mod tests {
             kind(b"{\"id\":\"e1\",\"file\":\"x\"}\n"),
             Some(Evidence::Export(Format::PlatformJsonl))
         );
+    }
+
+    #[test]
+    fn any_parquet_file_counts_and_ours_is_named() {
+        let mut other = b"PAR1".to_vec();
+        other.extend_from_slice(&[0, 1, 2, 3]);
+        other.extend_from_slice(b"\x15\x00PAR1");
+        assert_eq!(kind(&other), Some(Evidence::Parquet { auditlens: false }));
+        let mut ours = b"PAR1\x00\x01".to_vec();
+        ours.extend_from_slice(META_ARCHIVE_ID.as_bytes());
+        ours.extend_from_slice(b"\x15\x00PAR1");
+        assert_eq!(kind(&ours), Some(Evidence::Parquet { auditlens: true }));
+        // Cut short (no footer magic): still evidence, not named ours.
+        assert_eq!(kind(b"PAR1"), Some(Evidence::Parquet { auditlens: false }));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Exporting filtered entries as JSON, NDJSON or CSV (docs/FORMAT.md, "Exports").
+//! Exporting filtered entries as JSON, NDJSON, CSV or Parquet (docs/FORMAT.md,
+//! "Exports"; Parquet for warehouses: docs/WAREHOUSE.md).
 //!
 //! Every exported entry carries its seq, leaf hash and chain hash, and the
 //! export names the archive and its checkpoint, so the file can be verified
@@ -9,6 +10,11 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+
+mod parquet;
+pub use self::parquet::{
+    META_ARCHIVE_ID, META_CHECKPOINT, PARQUET_MAGIC, ParquetRow, ParquetWriter,
+};
 
 use crate::archive::{self, Archive, ArchiveError, Column, Columns, Scan};
 use crate::chain::Hash;
@@ -29,6 +35,7 @@ pub enum ExportFormat {
     Json,
     Ndjson,
     Csv,
+    Parquet,
 }
 
 impl ExportFormat {
@@ -37,6 +44,7 @@ impl ExportFormat {
             ExportFormat::Json => "json",
             ExportFormat::Ndjson => "ndjson",
             ExportFormat::Csv => "csv",
+            ExportFormat::Parquet => "parquet",
         }
     }
 
@@ -46,6 +54,7 @@ impl ExportFormat {
             ExportFormat::Json => &["json"],
             ExportFormat::Ndjson => &["ndjson", "jsonl"],
             ExportFormat::Csv => &["csv"],
+            ExportFormat::Parquet => &["parquet"],
         }
     }
 
@@ -81,6 +90,7 @@ impl ExportFormat {
             ExportFormat::Json => "JSON",
             ExportFormat::Ndjson => "NDJSON",
             ExportFormat::Csv => "CSV",
+            ExportFormat::Parquet => "Parquet",
         }
     }
 }
@@ -257,7 +267,20 @@ pub fn export_with(
             write!(w, "{{\"{EXPORT_HEADER_KEY}\":{header},\n\"entries\":[").map_err(io)?
         }
         ExportFormat::Ndjson => writeln!(w, "{{\"{EXPORT_HEADER_KEY}\":{header}}}").map_err(io)?,
-        ExportFormat::Csv => {}
+        ExportFormat::Csv | ExportFormat::Parquet => {}
+    }
+    // Parquet writes its own file (row groups, then the footer with the
+    // archive id, the checkpoint and the header as key-value metadata).
+    let mut parquet = None;
+    if format == ExportFormat::Parquet {
+        let meta = vec![
+            (META_ARCHIVE_ID.to_string(), archive.id().to_string()),
+            (META_CHECKPOINT.to_string(), checkpoint_text.clone()),
+            (EXPORT_HEADER_KEY.to_string(), header.to_string()),
+        ];
+        let pw =
+            ParquetWriter::new(file.try_clone().map_err(io)?, meta).map_err(ExportError::Io)?;
+        parquet = Some(pw);
     }
     // The CSV writer takes the file writer over and gives it back at the end.
     let mut csv = None;
@@ -396,6 +419,34 @@ pub fn export_with(
                         sw.write_all(line.as_bytes()).map_err(io)?;
                     }
                 }
+                ExportFormat::Parquet => {
+                    let pw = parquet.as_mut().expect("parquet writer");
+                    let text = std::str::from_utf8(record).map_err(|_| {
+                        ExportError::Io(format!(
+                            "entry {seq} has a malformed record; run `auditlens verify`"
+                        ))
+                    })?;
+                    let v = RecordView::parse(record).map_err(|m| {
+                        ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
+                    })?;
+                    let proof = (!whole).then(|| {
+                        line.clear();
+                        line.push('{');
+                        proof_of(seq).write_json(&mut line);
+                        line.push('}');
+                        line.as_str()
+                    });
+                    pw.push(&ParquetRow {
+                        archive_id: &id_text,
+                        seq,
+                        leaf: &leaf,
+                        chain: chain.as_ref(),
+                        record: text,
+                        view: &v,
+                        proof,
+                    })
+                    .map_err(ExportError::Io)?;
+                }
             }
             prev_written = seq;
             count += 1;
@@ -417,6 +468,11 @@ pub fn export_with(
                 w = c
                     .into_inner()
                     .map_err(|e| ExportError::Io(e.error().to_string()))?;
+            }
+        }
+        ExportFormat::Parquet => {
+            if let Some(pw) = parquet.take() {
+                pw.finish().map_err(ExportError::Io)?;
             }
         }
     }

@@ -264,6 +264,14 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
     {
         return Ok(f);
     }
+    if head.starts_with(crate::export::PARQUET_MAGIC) {
+        return Err(SourceError(format!(
+            "{} is a Parquet file (an auditlens Parquet export is one): auditlens does not read \
+             Parquet back; verify it in the warehouse with the SQL in docs/WAREHOUSE.md, or verify \
+             the archive it was exported from",
+            path.display()
+        )));
+    }
     // Binary: NUL bytes, or mostly bytes that are not UTF-8 text. A few invalid
     // bytes in a text file are left to the reader, which names their line.
     let sniff = &text[..text.len().min(4096)];

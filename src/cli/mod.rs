@@ -403,6 +403,8 @@ pub enum ExportFormatArg {
     Csv,
     /// Elastic Common Schema events, one per line, for a SIEM (not verifiable by auditlens).
     Ecs,
+    /// Apache Parquet, one row per entry, for a warehouse (verified there: docs/WAREHOUSE.md).
+    Parquet,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -1196,9 +1198,10 @@ fn cmd_blast_radius(a: BlastRadiusArgs) -> Result<i32, Fail> {
             ExportFormatArg::Json => ExportFormat::Json,
             ExportFormatArg::Ndjson => ExportFormat::Ndjson,
             ExportFormatArg::Csv => ExportFormat::Csv,
+            ExportFormatArg::Parquet => ExportFormat::Parquet,
             ExportFormatArg::Ecs => {
                 return Err(Fail(
-                    "--format ecs: a blast radius exports as json, ndjson or csv".into(),
+                    "--format ecs: a blast radius exports as json, ndjson, csv or parquet".into(),
                 ));
             }
         };
@@ -1678,6 +1681,7 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
         ExportFormatArg::Json => ExportFormat::Json,
         ExportFormatArg::Ndjson => ExportFormat::Ndjson,
         ExportFormatArg::Csv => ExportFormat::Csv,
+        ExportFormatArg::Parquet => ExportFormat::Parquet,
         ExportFormatArg::Ecs => {
             if a.sign.is_some() {
                 return Err(Fail(

@@ -49,6 +49,7 @@ impl ExportWindow {
                     ui.radio_value(&mut self.format, ExportFormat::Json, "JSON");
                     ui.radio_value(&mut self.format, ExportFormat::Ndjson, "NDJSON");
                     ui.radio_value(&mut self.format, ExportFormat::Csv, "CSV");
+                    ui.radio_value(&mut self.format, ExportFormat::Parquet, "Parquet");
                 });
                 ui.horizontal(|ui| {
                     let l = ui.label("Save to");
