@@ -11,6 +11,7 @@ pub mod digest;
 pub mod evidence;
 pub mod export;
 pub mod filter;
+pub mod index_tree;
 pub mod finding;
 pub mod ingest;
 pub mod job;

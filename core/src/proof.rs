@@ -253,6 +253,7 @@ pub fn archive_tree(archive: &Archive, job: &Job) -> Result<(Tree, Checkpoint), 
         size: tree.size(),
         root: tree.root(),
         head,
+        indexes: None,
     };
     Ok((tree, cp))
 }

@@ -472,6 +472,7 @@ mod tests {
                 size: 3,
                 root: Hash([1; 32]),
                 head: Hash([2; 32]),
+                indexes: None,
             },
             signers: signers.iter().map(|s| s.to_string()).collect(),
             check,
