@@ -324,9 +324,18 @@ mod tests {
         swapped.swap(5, 6);
         refused(join(&swapped), "should be `index action`");
         refused(format!("{t}index time AAAA\n"), "line 10");
-        refused(t.replace("AwM=\nindex action", "AwN=\nindex action"), "not canonical base64");
-        refused(t.replace("\nindex time ", "\nindex  time "), "should be `index time`");
-        let old = Checkpoint { indexes: None, ..c.clone() };
+        refused(
+            t.replace("AwM=\nindex action", "AwN=\nindex action"),
+            "not canonical base64",
+        );
+        refused(
+            t.replace("\nindex time ", "\nindex  time "),
+            "should be `index time`",
+        );
+        let old = Checkpoint {
+            indexes: None,
+            ..c.clone()
+        };
         assert!(old.same_log(&c) && c.same_log(&old));
         let other = c.clone();
         c.indexes = Some(IndexRoots([Hash([9; 32]); 5]));

@@ -218,7 +218,11 @@ pub fn export_with(
     // Streams: memory stays bounded whatever the archive's size.
     archive.stop_mapping()?;
     job.start_phase("preparing", 0);
-    let (tree, checkpoint) = proof::archive_tree(archive, job)?;
+    let (tree, mut checkpoint) = proof::archive_tree(archive, job)?;
+    // The index trees: their roots go into the checkpoint, and a subset's
+    // completeness proof is a range of one of them (docs/FORMAT.md §14).
+    let index_set = crate::index_tree::index_archive(archive, checkpoint.size, job)?;
+    checkpoint.indexes = Some(index_set.roots());
     let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)
         .map_err(|e| ExportError::Io(format!("cannot sign the checkpoint: {e}")))?;
     let whole = filter.is_empty() && only.is_none();
@@ -239,6 +243,7 @@ pub fn export_with(
             "checkpoint": checkpoint_text,
             "proofs": proofs_kind,
             "export": out.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "filter": header_filter(filter, only),
         });
         write!(sw, "{{\"{SIDECAR_HEADER_KEY}\":{h},\n\"entries\":[").map_err(io)?;
         sidecar = Some(sw);
@@ -294,6 +299,7 @@ pub fn export_with(
     // checkpoint's last entry); elsewhere the inclusion proof stands for it.
     let mut held: Option<(u64, Vec<u8>, Hash, Hash)> = None;
     let mut prev_written = 0u64;
+    let mut exported: Vec<u64> = Vec::new();
     let mut rows_done = false;
     loop {
         let mut next: Option<(u64, Vec<u8>, Hash, Hash)> = None;
@@ -398,6 +404,7 @@ pub fn export_with(
                 }
             }
             prev_written = seq;
+            exported.push(seq);
             count += 1;
         }
         match next {
@@ -405,13 +412,24 @@ pub fn export_with(
             None => break,
         }
     }
+    // A subset whose filter maps to an index range proves it holds every
+    // entry of that range (docs/FORMAT.md §14); the proof follows the entries.
+    let complete = (!whole && only.is_none())
+        .then(|| crate::verify::complete::make_claim(&index_set, &filter_json(filter), &exported))
+        .flatten()
+        .map(|c| format!(",\"complete\":{c}"))
+        .unwrap_or_default();
     match format {
-        ExportFormat::Json => {
-            write!(w, "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}\n").map_err(io)?
-        }
-        ExportFormat::Ndjson => {
-            writeln!(w, "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}").map_err(io)?
-        }
+        ExportFormat::Json => write!(
+            w,
+            "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}{complete}}}}}\n"
+        )
+        .map_err(io)?,
+        ExportFormat::Ndjson => writeln!(
+            w,
+            "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}{complete}}}}}"
+        )
+        .map_err(io)?,
         ExportFormat::Csv => {
             if let Some(c) = csv.take() {
                 w = c
@@ -429,7 +447,7 @@ pub fn export_with(
         let proofs = if whole { 0 } else { count };
         write!(
             sw,
-            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{proofs}}}}}\n"
+            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{proofs}{complete}}}}}\n"
         )
         .map_err(side_io)?;
         sw.flush().map_err(side_io)?;

@@ -64,6 +64,14 @@ pub enum FindingKind {
     /// guard (a value starting with a formula character) appears without it:
     /// a spreadsheet would run it as a formula.
     UnguardedCell,
+    /// `verify ARCHIVE --checkpoint C`: an index root of C is not the one the
+    /// archive's records give (the signer lied in an index, or the entries changed).
+    IndexRootMismatch,
+    /// A complete export's completeness proof does not hold: an entry of the
+    /// proven range is missing, one outside it was added, the stated filter
+    /// is not the range proven, or the range proof does not lead to the
+    /// checkpoint's index root.
+    CompletenessFailed,
 }
 
 impl FindingKind {
@@ -93,6 +101,8 @@ impl FindingKind {
             FindingKind::TimeBackwards => "time_backwards",
             FindingKind::AnchorMismatch => "anchor_mismatch",
             FindingKind::UnguardedCell => "unguarded_cell",
+            FindingKind::IndexRootMismatch => "index_root_mismatch",
+            FindingKind::CompletenessFailed => "completeness_failed",
         }
     }
 

@@ -286,7 +286,13 @@ pub struct IndexLeaf {
 
 impl IndexLeaf {
     pub fn hash(&self, kind: IndexKind) -> Hash {
-        index_leaf(kind, self.key.as_deref(), self.time_ms, self.seq, &self.leaf)
+        index_leaf(
+            kind,
+            self.key.as_deref(),
+            self.time_ms,
+            self.seq,
+            &self.leaf,
+        )
     }
 
     /// Its place in the index's order.
@@ -378,7 +384,9 @@ mod tests {
         let seqs = |k, lo, hi| set.seqs(k, lo, hi).collect::<Vec<_>>();
         let (lo, hi) = set.range(IndexKind::Action, Some("delete"), None, None);
         assert_eq!(seqs(IndexKind::Action, lo, hi), vec![3, 1, 4]);
-        let day2 = crate::time::Timestamp::parse("2025-01-02T00:00:00.000Z").unwrap().0;
+        let day2 = crate::time::Timestamp::parse("2025-01-02T00:00:00.000Z")
+            .unwrap()
+            .0;
         let (lo, hi) = set.range(IndexKind::Action, Some("delete"), Some(day2), None);
         assert_eq!(seqs(IndexKind::Action, lo, hi), vec![1, 4]);
         assert_eq!(set.leaf(IndexKind::Project, 0).key, None);

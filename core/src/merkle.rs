@@ -406,7 +406,12 @@ impl Tree {
 
 /// The root that the leaves `run` at positions `lo..lo + run.len()` of a
 /// tree of `size` leaves and their range proof lead to.
-pub fn root_from_range(size: u64, lo: u64, run: &[Hash], proof: &[Hash]) -> Result<Hash, ProofError> {
+pub fn root_from_range(
+    size: u64,
+    lo: u64,
+    run: &[Hash],
+    proof: &[Hash],
+) -> Result<Hash, ProofError> {
     let hi = lo + run.len() as u64;
     if run.is_empty() || hi > size {
         return Err(ProofError::BadPosition(format!(
@@ -1001,7 +1006,11 @@ mod tests {
                 for hi in lo + 1..=n {
                     let p = tree.range_proof(lo, hi).unwrap();
                     let run = &leaves[lo as usize..hi as usize];
-                    assert_eq!(root_from_range(n, lo, run, &p), Ok(tree.root()), "{n} {lo}..{hi}");
+                    assert_eq!(
+                        root_from_range(n, lo, run, &p),
+                        Ok(tree.root()),
+                        "{n} {lo}..{hi}"
+                    );
                     let mut bad = run.to_vec();
                     bad[0] = Hash([0xee; 32]);
                     assert_ne!(root_from_range(n, lo, &bad, &p), Ok(tree.root()));

@@ -284,6 +284,8 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         | K::SchemaAltered => return None,
         K::AnchorMismatch => ("the checkpoint given", "the export's own checkpoint"),
         K::UnguardedCell => ("the cell with its ' guard", "the cell as written"),
+        K::IndexRootMismatch => ("the checkpoint's index root", "the root the records give"),
+        K::CompletenessFailed => return None,
     })
 }
 
@@ -370,6 +372,17 @@ pub fn meaning(kind: FindingKind) -> &'static str {
              auditlens writes before it: the cell was edited after export, and a spreadsheet \
              would run it as a formula."
         }
+        K::IndexRootMismatch => {
+            "An index root in the checkpoint is not the one the archive's records give: the \
+             checkpoint's signer committed to an index that misstates the entries (so a \
+             complete export proven against it could hide entries), or the entries changed."
+        }
+        K::CompletenessFailed => {
+            "The export claims to hold every entry its filter selects, and that claim does not \
+             hold: an entry of the proven range is missing or was added, its stated filter is \
+             not the range proven, or the range proof does not lead to the checkpoint's index \
+             root."
+        }
     }
 }
 
@@ -434,6 +447,8 @@ mod tests {
             root: None,
             checkpoint,
             not_proven: None,
+            complete: None,
+            not_complete: None,
             elapsed: std::time::Duration::ZERO,
         }
     }

@@ -850,6 +850,9 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
             shown(&a.file),
             terminal_safe(&verdict::sentence(&report, anchor.as_ref()))
         );
+        if let Some(l) = verify::complete::line(&report, anchor.as_ref()) {
+            let _ = writeln!(out, "{}", terminal_safe(&l));
+        }
         for f in &report.findings {
             print_finding(&mut out, f);
         }
@@ -875,7 +878,8 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
     }
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let archive = Archive::open(&a.archive)?;
-    let cp = archive.checkpoint()?;
+    let job = Job::new();
+    let (cp, _) = auditlens_core::index_tree::checkpoint_with_indexes(&archive, &job)?;
     print!("{}", SignedCheckpoint::text(&cp, signer.as_ref())?);
     Ok(0)
 }
