@@ -676,10 +676,6 @@ pub fn verify_archive(
     walk.ids.reserve(total.min(1 << 24) as usize);
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
-    // A checkpoint with index roots: the index trees are rebuilt from the records.
-    let mut index_set = checkpoint
-        .filter(|c| c.indexes.is_some() && c.archive_id == archive.id())
-        .map(|c| (c.size, Some(crate::index_tree::IndexSet::default())));
     if bounds.is_some() {
         let k = entry_indexes.len();
         row_check::check_rows(archive, seqs, &entry_indexes, &hasher, job, |mut chunk| {
@@ -701,11 +697,6 @@ pub fn verify_archive(
                 }
                 for (j, book) in books.iter_mut().enumerate() {
                     book.push(row.rowid, chunk.keys[i * k + j]);
-                }
-                if let Some((size, slot)) = index_set.as_mut()
-                    && row.seq <= *size
-                {
-                    complete::index_row(slot, row.seq, row.computed_leaf, chunk.record(row));
                 }
             }
             entries += chunk.rows.len() as u64;
@@ -768,7 +759,10 @@ pub fn verify_archive(
         out.push(duplicate_finding(first, seq, id.as_deref()));
     }
     let (head, root, mut cp) = walk.finish(&mut out, entries, true);
-    if let (Some((_, set)), Some(c)) = (index_set, checkpoint) {
+    // A checkpoint with index roots: the index trees are rebuilt from the
+    // records (a damaged archive, which cannot give them, is reported above).
+    if let Some(c) = checkpoint.filter(|c| c.indexes.is_some() && c.archive_id == archive.id()) {
+        let set = crate::index_tree::index_archive(archive, c.size, job).ok();
         let found = complete::check_index_roots(set, c);
         if !found.is_empty() {
             cp = Some(CheckpointStatus::Fails);

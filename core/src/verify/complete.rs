@@ -620,27 +620,16 @@ fn parse_claim(v: &Value) -> Result<Claim, String> {
     })
 }
 
-/// Feeds one archive row to the index set being rebuilt; a gap or an
-/// unreadable record stops the rebuild (other findings say why).
-pub(super) fn index_row(slot: &mut Option<IndexSet>, seq: u64, leaf: Hash, record: &[u8]) {
-    let Some(set) = slot.as_mut() else { return };
-    match RecordView::parse(record) {
-        Ok(v) if seq == set.size() + 1 => set.push(leaf, &v),
-        _ => *slot = None,
-    }
-}
-
 /// `index_root_mismatch` for each index root of `cp` that the rebuilt set
 /// does not give. Nothing when the set could not be rebuilt (a gap, an
 /// unreadable record, fewer entries than the checkpoint: found elsewhere).
 pub(super) fn check_index_roots(set: Option<IndexSet>, cp: &Checkpoint) -> Vec<Finding> {
-    let (Some(mut set), Some(want)) = (set, cp.indexes) else {
+    let (Some(set), Some(want)) = (set, cp.indexes) else {
         return Vec::new();
     };
     if set.size() != cp.size {
         return Vec::new();
     }
-    set.finish();
     let got = set.roots();
     INDEXES
         .into_iter()
