@@ -761,7 +761,9 @@ pub fn verify_archive(
     let (head, root, mut cp) = walk.finish(&mut out, entries, true);
     // A checkpoint with index roots: the index trees are rebuilt from the
     // records (a damaged archive, which cannot give them, is reported above).
-    if let Some(c) = checkpoint.filter(|c| c.indexes.is_some() && c.archive_id == archive.id()) {
+    if let Some(c) = checkpoint.filter(|c| c.indexes.is_some() && c.archive_id == archive.id())
+        && matches!(cp, Some(CheckpointStatus::Matches { .. }))
+    {
         let set = crate::index_tree::index_archive(archive, c.size, job).ok();
         let found = complete::check_index_roots(set, c);
         if !found.is_empty() {

@@ -447,8 +447,21 @@ def parse_checkpoint(data):
         raise ValueError("no chain line")
     if not re.fullmatch(r"chain [0-9a-f]{64}", lines[3]):
         raise ValueError(f"line 4 {lines[3]!r} is not 'chain' and 64 lower-case hex digits")
+    # FORMAT.md 5, "Index lines": none, or exactly the five in this order.
+    indexes = None
     if len(lines) > 4:
-        raise ValueError(f"line 5 {lines[4]!r} is an unknown extension line or a second chain line")
+        names = ["time", "action", "actor", "resource_type", "project"]
+        if not lines[4].startswith("index ") or len(lines) != 9:
+            raise ValueError(f"line 5 {lines[4]!r} is an unknown extension line or a second chain line")
+        indexes = {}
+        for name, ln in zip(names, lines[4:]):
+            parts = ln.split(" ")
+            if len(parts) != 3 or parts[0] != "index" or parts[1] != name:
+                raise ValueError(f"line {ln!r} should be 'index {name}'")
+            r = b64_strict(parts[2])
+            if len(r) != 32:
+                raise ValueError(f"the {name} index root is not 32 bytes")
+            indexes[name] = r
     chain = bytes.fromhex(lines[3][6:])
     sigs = []
     if sig_block is not None:
