@@ -954,7 +954,12 @@ pub fn verify_export(
             out.push(f);
         }
         if !whole
-            && let Some(e) = complete::Exported::of(chain_fields.seq, computed, record.as_bytes())
+            && let Some(e) = complete::Exported::of(
+                chain_fields.seq,
+                computed,
+                computed != chain_fields.leaf_hash,
+                record.as_bytes(),
+            )
         {
             exported.push(e);
         }
