@@ -25,7 +25,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 /// Flip to `true` when the branches of issue 12 named in `AWAITING_MERGE` are merged.
-const MERGED: bool = false;
+const MERGED: bool = true;
 
 /// Cases on which auditlens on this branch does not yet do what DECISIONS12 fixes, with the
 /// helper whose branch changes it. Before the merge each must disagree; after it, agree.
@@ -841,4 +841,80 @@ fn inputs_made_with_the_binary() {
     cases.push(Case::new("made/csv_subset_row_edited", &edited).expect(1, &["record_modified"]));
 
     judge(cases);
+}
+
+/// A consistency proof checked without the archive (FORMAT.md 10): auditlens
+/// and check.py agree on a genuine proof, swapped checkpoints, a changed
+/// proof hash, a proof for other sizes and a checkpoint of another archive.
+#[test]
+fn consistency_proofs_checked_without_the_archive() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let first = d.join("first.jsonl");
+    let later = d.join("later.jsonl");
+    ok(&["sample", "--entries", "120", "-o", p(&first)]);
+    ok(&["sample", "--entries", "80", "--seed", "7", "-o", p(&later)]);
+    let archive = d.join("a.sqlite");
+    ok(&["ingest", "--archive", p(&archive), p(&first)]);
+    let old = write(&d.join("old.checkpoint"), ok(&["checkpoint", p(&archive)]));
+    ok(&["ingest", "--archive", p(&archive), p(&later)]);
+    let proof = d.join("proof.txt");
+    let new = d.join("new.checkpoint");
+    ok(&[
+        "consistency",
+        p(&archive),
+        "--old",
+        p(&old),
+        "-o",
+        p(&proof),
+        "--checkpoint-out",
+        p(&new),
+    ]);
+    let text = std::fs::read_to_string(&proof).expect("proof file");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let h = lines[4].clone();
+    lines[4] = format!("{}{}", if h.starts_with('0') { '1' } else { '0' }, &h[1..]);
+    let changed = write(&d.join("changed.txt"), lines.join("\n") + "\n");
+    let sizes = write(
+        &d.join("sizes.txt"),
+        text.replace("\nold 120\n", "\nold 119\n"),
+    );
+    let other = d.join("other.sqlite");
+    ok(&["sample", "--entries", "200", "-o", p(&other)]);
+    let foreign = write(
+        &d.join("foreign.checkpoint"),
+        ok(&["checkpoint", p(&other)]),
+    );
+
+    let cases: [(&str, &Path, &Path, &Path, i32); 5] = [
+        ("genuine", &old, &new, &proof, 0),
+        ("swapped", &new, &old, &proof, 1),
+        ("changed hash", &old, &new, &changed, 1),
+        ("other sizes", &old, &new, &sizes, 1),
+        ("another archive", &old, &foreign, &proof, 1),
+    ];
+    for (name, o, n, pr, want) in cases {
+        let ours = run(&[
+            "consistency",
+            "--old",
+            p(o),
+            "--new",
+            p(n),
+            "--proof",
+            p(pr),
+        ]);
+        let theirs = Command::new("python3")
+            .arg(vectors_dir().join("check.py"))
+            .args(["consistency", p(o), p(n), p(pr)])
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("python3 runs check.py");
+        assert_eq!(ours.code, want, "{name}: auditlens: {}", ours.stdout);
+        assert_eq!(
+            theirs.status.code(),
+            Some(want),
+            "{name}: check.py: {}",
+            String::from_utf8_lossy(&theirs.stdout)
+        );
+    }
 }

@@ -1063,3 +1063,25 @@ fn consistency_of_a_grown_archive_and_of_a_rewritten_one() {
         o.stderr
     );
 }
+
+/// A reader that goes away (`auditlens scan A | head`) ends the command
+/// quietly, as for any Unix tool: no panic, no backtrace.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::process::{Command, Stdio};
+    let archive = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample-data")
+        .join("audit-sample.sqlite");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_auditlens"))
+        .args(["scan", "--json"])
+        .arg(&archive)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

@@ -11,13 +11,14 @@ use serde_json::{Value, json};
 
 use crate::archive::{Archive, ArchiveError, Cell, Column, Columns, Scan};
 use crate::case::CaseFile;
+use crate::coverage::{self, CoverageSettings};
 use crate::digest;
 use crate::export::filter_json;
 use crate::filter::Filter;
 use crate::job::Job;
 use crate::note::VerifierKey;
 use crate::output::{Destination, Output, OutputError, Slot};
-use crate::patterns::{PatternSettings, scan_archive};
+use crate::patterns::{Pattern, PatternSettings, scan_archive};
 use crate::proof::SignedCheckpoint;
 use crate::safe_text;
 use crate::time::Timestamp;
@@ -125,7 +126,16 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
         .map(|(_, v)| v.clone());
 
     // The entries the filter selects: counted, and named in the hit lists.
-    let describe = |seq: u64| entry_summary(&archive, seq);
+    // Names beside bare ids, from the directory remembered beside the
+    // archive (display only: docs/INVESTIGATE.md); an unreadable one is none.
+    let names = crate::directory::Directory::remembered(path).ok().flatten();
+    let describe = |seq: u64| {
+        let mut v = entry_summary(&archive, seq);
+        if let (Some(d), Some(a)) = (&names, v["actor"].as_str().map(str::to_string)) {
+            v["actor"] = d.readable(&a, &a).into();
+        }
+        v
+    };
     let matching = if input.filter.is_empty() {
         report.entries
     } else {
@@ -134,6 +144,12 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
 
     let scan = scan_archive(&archive, input.patterns, job)?;
     let patterns = scan.to_json(HITS_LISTED, describe);
+    let coverage_settings = CoverageSettings::default();
+    let coverage = coverage::of_archive(&archive, &coverage_settings, job)?;
+    let change_management = match (&scan.reconciliation, &input.patterns.tickets) {
+        (Some(r), Some(t)) => r.to_json(t, describe),
+        _ => Value::Null,
+    };
     let bookmarks: Vec<Value> = input
         .case
         .map(|c| {
@@ -187,6 +203,9 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
             },
             "results": patterns,
         },
+        "authorization": scan.authorization.to_json(),
+        "change_management": change_management,
+        "coverage": coverage.to_json(&coverage_settings),
         "case": {
             "file": input.case.map(|_| crate::case::case_path(path).display().to_string()),
             "bookmarks": bookmarks,
@@ -286,6 +305,207 @@ th{background:#f3f3f3;font-weight:600}td.k{width:14em;color:#444}code,.mono{font
 .muted{color:#666}.note{white-space:pre-wrap}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{break-after:avoid}tr{break-inside:avoid}a{color:inherit;text-decoration:none}}
 ";
+
+/// Patterns whose hits are listed in their own section, not among the patterns.
+const OWN_SECTION: [&str; 2] = [
+    Pattern::NotAuthorized.as_str(),
+    Pattern::UnapprovedChange.as_str(),
+];
+
+type EntryTable<'a> = dyn Fn(&mut String, &[Value], &str, &str) + 'a;
+
+fn kv_table(h: &mut String, rows: &[(&str, String)]) {
+    h.push_str("<table>");
+    for (k, v) in rows {
+        let _ = write!(h, "<tr><td class=\"k\">{}</td><td>{v}</td></tr>", esc(k));
+    }
+    h.push_str("</table>\n");
+}
+
+/// "Authorization at the time": the counts, and each entry the role did not grant.
+fn authorization_html(h: &mut String, f: &Value, results: &[Value], table: &EntryTable<'_>) {
+    let a = &f["authorization"];
+    h.push_str("<h2>Authorization at the time</h2>");
+    let _ = write!(
+        h,
+        "<p class=\"muted\">Each entry's actor role, as the entry records it (or as the last \
+         membership entry set it), against the platform's role model ({}). An API key, an \
+         unlisted action or an unrecorded role is \"cannot judge\", never \"allowed\".</p>",
+        text(&a["source"])
+    );
+    let reasons = a["cannot_judge_by_reason"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", esc(k), text(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    kv_table(
+        h,
+        &[
+            ("Granted by the role", text(&a["granted"])),
+            ("Not granted", text(&a["not_granted"])),
+            (
+                "Cannot judge",
+                format!("{} ({reasons})", text(&a["cannot_judge"])),
+            ),
+        ],
+    );
+    if let Some(p) = results
+        .iter()
+        .find(|p| p["name"] == Pattern::NotAuthorized.as_str())
+    {
+        let hits = p["hits"].as_array().cloned().unwrap_or_default();
+        if !hits.is_empty() {
+            table(h, &hits, "Why", "reason");
+        }
+        if p["count"].as_u64().unwrap_or(0) > hits.len() as u64 {
+            let _ = write!(
+                h,
+                "<p class=\"muted\">The first {} are listed (here and in the JSON twin); \
+                 <code>auditlens scan --json</code> lists all.</p>",
+                hits.len()
+            );
+        }
+    }
+}
+
+/// "Change management": each production change against the tickets.
+fn change_management_html(h: &mut String, f: &Value, table: &EntryTable<'_>) {
+    let c = &f["change_management"];
+    h.push_str("<h2>Change management</h2>");
+    if c.is_null() {
+        h.push_str(
+            "<p>No change tickets were given (<code>auditlens report --changes FILE</code>, or \
+             Tickets in the viewer).</p>",
+        );
+        return;
+    }
+    let columns = c["columns"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{} = {}", esc(k), text(v)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    kv_table(
+        h,
+        &[
+            ("Ticket file", text(&c["tickets_file"])),
+            ("Its SHA-256", text(&c["tickets_sha256"])),
+            ("Tickets read", text(&c["tickets"])),
+            ("Columns", columns),
+            ("Rows skipped", list(&c["rows_skipped"])),
+            ("Production changes", text(&c["production_changes"])),
+            ("Approved", text(&c["approved"])),
+            (
+                "Mismatched (outside the window or by another actor)",
+                text(&c["mismatched"]),
+            ),
+            ("Unapproved (no ticket)", text(&c["unapproved"])),
+            ("Tickets with no change seen", list(&c["unused_tickets"])),
+        ],
+    );
+    let rows: Vec<Value> = c["changes"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r["why"] = format!(
+                        "{} — {}",
+                        r["status"].as_str().unwrap_or_default(),
+                        r["reason"].as_str().unwrap_or_default()
+                    )
+                    .into();
+                    r
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !rows.is_empty() {
+        table(h, &rows, "Status and why", "why");
+    }
+}
+
+/// "Coverage of the archive": the files ingested and the holes.
+fn coverage_html(h: &mut String, f: &Value) {
+    let c = &f["coverage"];
+    h.push_str("<h2>Coverage of the archive</h2>");
+    h.push_str(
+        "<table><tr><th>File</th><th>SHA-256</th><th>Entries</th><th>From (UTC)</th>\
+         <th>To (UTC)</th><th>Ingested</th></tr>",
+    );
+    for x in c["files"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let _ = write!(
+            h,
+            "<tr><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td>\
+             <td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+            text(&x["file"]),
+            text(&x["sha256"]),
+            text(&x["entries"]),
+            text(&x["from"]),
+            text(&x["to"]),
+            text(&x["ingested_at"]),
+        );
+    }
+    h.push_str("</table>\n");
+    if c["files_without_window"].as_u64().unwrap_or(0) > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">{} file(s) were ingested before auditlens recorded each \
+             file's SHA-256 and window; they are named only.</p>",
+            text(&c["files_without_window"])
+        );
+    }
+    let s = &c["settings"];
+    let _ = write!(
+        h,
+        "<p class=\"muted\">A hole is a run of days with no entries between two days with at \
+         least {} each, or more than {} hours that no file's window covers. Overlapping \
+         exports are normal.</p>",
+        text(&s["busy_day"]),
+        text(&s["min_gap_hours"])
+    );
+    let empty = c["empty_days"].as_array().cloned().unwrap_or_default();
+    let gaps = c["export_gaps"].as_array().cloned().unwrap_or_default();
+    if empty.is_empty() && gaps.is_empty() {
+        h.push_str("<p>No holes found.</p>\n");
+        return;
+    }
+    h.push_str("<table><tr><th>Hole</th><th>From</th><th>To</th><th>Around it</th><th>Weekend only</th></tr>");
+    for d in &empty {
+        let _ = write!(
+            h,
+            "<tr><td>{} day(s) with no entries</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
+             <td>{} entries the day before, {} the day after</td><td>{}</td></tr>",
+            text(&d["days"]),
+            text(&d["from"]),
+            text(&d["to"]),
+            text(&d["entries_day_before"]),
+            text(&d["entries_day_after"]),
+            text(&d["weekend_only"]),
+        );
+    }
+    for g in &gaps {
+        let _ = write!(
+            h,
+            "<tr><td>{} hours no export covers</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
+             <td>after {}, before {}</td><td>{}</td></tr>",
+            text(&g["hours"]),
+            text(&g["from"]),
+            text(&g["to"]),
+            text(&g["after_file"]),
+            text(&g["before_file"]),
+            text(&g["weekend_only"]),
+        );
+    }
+    h.push_str("</table>\n");
+}
 
 /// The report as one HTML page with no external resources.
 pub fn to_html(f: &Value) -> String {
@@ -445,7 +665,7 @@ pub fn to_html(f: &Value) -> String {
     h.push_str("</table>\n");
     for p in &results {
         let hits = p["hits"].as_array().cloned().unwrap_or_default();
-        if hits.is_empty() {
+        if hits.is_empty() || OWN_SECTION.contains(&p["name"].as_str().unwrap_or_default()) {
             continue;
         }
         let _ = write!(h, "<h3>{} ({})</h3>", text(&p["title"]), text(&p["count"]));
@@ -459,6 +679,10 @@ pub fn to_html(f: &Value) -> String {
             );
         }
     }
+
+    authorization_html(&mut h, f, &results, &entry_table);
+    change_management_html(&mut h, f, &entry_table);
+    coverage_html(&mut h, f);
 
     h.push_str("<h2>Bookmarked entries</h2>");
     let marks = f["case"]["bookmarks"]

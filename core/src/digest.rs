@@ -18,3 +18,8 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
     }
     Ok(crate::chain::to_hex(&h.finalize()))
 }
+
+/// The SHA-256 of bytes already read (a file read whole), in the same hex form.
+pub fn bytes_sha256(bytes: &[u8]) -> String {
+    crate::chain::to_hex(&Sha256::digest(bytes))
+}

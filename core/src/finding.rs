@@ -64,6 +64,10 @@ pub enum FindingKind {
     /// guard (a value starting with a formula character) appears without it:
     /// a spreadsheet would run it as a formula.
     UnguardedCell,
+    /// A stored record whose hashes are correct but whose bytes are not the
+    /// canonical record of the entry it reads as, or that is over a limit
+    /// (depth, size): not what ingest seals (docs/FORMAT.md §2–3).
+    NonCanonicalRecord,
     /// `verify ARCHIVE --checkpoint C`: an index root of C is not the one the
     /// archive's records give (the signer lied in an index, or the entries changed).
     IndexRootMismatch,
@@ -101,6 +105,7 @@ impl FindingKind {
             FindingKind::TimeBackwards => "time_backwards",
             FindingKind::AnchorMismatch => "anchor_mismatch",
             FindingKind::UnguardedCell => "unguarded_cell",
+            FindingKind::NonCanonicalRecord => "non_canonical_record",
             FindingKind::IndexRootMismatch => "index_root_mismatch",
             FindingKind::CompletenessFailed => "completeness_failed",
         }

@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::{self, ArchiveError, Writer};
 use crate::job::Job;
+use crate::json::MAX_RECORD_BYTES;
 use crate::output::{Destination, Output, OutputError, Slot};
-use crate::source::{Format, RecordError, Source, SourceError};
+use crate::source::{Format, RecordError, Source, SourceError, SourceRecord};
 
 /// How to treat bad records.
 #[derive(Clone, Debug, Default)]
@@ -156,6 +157,34 @@ pub fn ingest(
         .rejects_path
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{}.rejects.jsonl", archive_path.display())));
+    // A bad record stops everything (all-or-nothing), or goes to the rejects file.
+    let reject = |e: RecordError,
+                  report: &mut IngestReport,
+                  rejects: &mut Option<(Output, BufWriter<File>)>|
+     -> Result<(), IngestError> {
+        if e.fatal || !opts.skip_invalid {
+            return Err(IngestError::Record(e));
+        }
+        report.rejected += 1;
+        if rejects.is_none() {
+            // Checked at the first reject, still before anything is written.
+            let mut out = Output::reading(&reads);
+            let slot = out.add(&Destination::cli(&rejects_path, opts.force))?;
+            let f = out.create(slot)?;
+            *rejects = Some((out, BufWriter::new(f)));
+        }
+        let line = serde_json::json!({
+            "file": e.file.display().to_string(),
+            "record": e.record,
+            "line": e.line,
+            "reason": e.message,
+            "raw": e.raw,
+        });
+        if let Some((_, w)) = rejects.as_mut() {
+            writeln!(w, "{line}").map_err(io_at)?;
+        }
+        Ok(())
+    };
     let total_bytes: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
@@ -171,7 +200,15 @@ pub fn ingest(
             ))));
         }
         let mut src = Source::open(path).map_err(IngestError::Source)?;
-        source_names.push(path.display().to_string());
+        // What the archive records of this file (its coverage, see `coverage.rs`).
+        source_names.push(archive::IngestedSource {
+            file: path.display().to_string(),
+            sha256: crate::digest::file_sha256(path).ok(),
+            entries: Some(0),
+            rejected: Some(0),
+            window: None,
+        });
+        let this = source_names.last_mut().expect("just pushed");
         let mut record_buf = String::new();
         while let Some(r) = src.next_record() {
             if report.read.is_multiple_of(4096) {
@@ -179,9 +216,21 @@ pub fn ingest(
             }
             match r {
                 Ok(rec) => {
-                    report.read += 1;
                     record_buf.clear();
                     rec.entry.to_record().write_canonical(&mut record_buf);
+                    if record_buf.len() > MAX_RECORD_BYTES {
+                        this.rejected = this.rejected.map(|n| n + 1);
+                        reject(
+                            too_large(path, &rec, &record_buf),
+                            &mut report,
+                            &mut rejects,
+                        )?;
+                        continue;
+                    }
+                    report.read += 1;
+                    let t = rec.entry.time.0;
+                    this.entries = this.entries.map(|n| n + 1);
+                    this.window = Some(this.window.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
                     writer.write_all(record_buf.as_bytes()).map_err(io_at)?;
                     staged.push(Staged {
                         time_ms: rec.entry.time.0,
@@ -192,26 +241,11 @@ pub fn ingest(
                     });
                     offset += record_buf.len() as u64;
                 }
-                Err(e) if e.fatal || !opts.skip_invalid => return Err(IngestError::Record(e)),
                 Err(e) => {
-                    report.rejected += 1;
-                    if rejects.is_none() {
-                        // Checked at the first reject, still before anything is written.
-                        let mut out = Output::reading(&reads);
-                        let slot = out.add(&Destination::cli(&rejects_path, opts.force))?;
-                        let f = out.create(slot)?;
-                        rejects = Some((out, BufWriter::new(f)));
+                    if !e.fatal && opts.skip_invalid {
+                        this.rejected = this.rejected.map(|n| n + 1);
                     }
-                    let line = serde_json::json!({
-                        "file": e.file.display().to_string(),
-                        "record": e.record,
-                        "line": e.line,
-                        "reason": e.message,
-                        "raw": e.raw,
-                    });
-                    if let Some((_, w)) = rejects.as_mut() {
-                        writeln!(w, "{line}").map_err(io_at)?;
-                    }
+                    reject(e, &mut report, &mut rejects)?
                 }
             }
         }
@@ -245,7 +279,7 @@ pub fn ingest(
     }
     let mut archive = Writer::open(archive_path)?;
     let batch = opts.batch_size.unwrap_or(20_000).max(1);
-    let sources = source_names.join(", ");
+    let sources = source_names;
     job.start_phase("appending", staged.len() as u64);
     let mut record = Vec::new();
     staging.seek(SeekFrom::Start(0)).map_err(io_at)?;
@@ -297,6 +331,25 @@ pub fn ingest(
         tx.commit()?;
     }
     Ok(report)
+}
+
+/// The error for an entry whose canonical record is over [`MAX_RECORD_BYTES`]:
+/// an export line carrying it could not be read back.
+fn too_large(path: &Path, rec: &SourceRecord, record: &str) -> RecordError {
+    RecordError {
+        file: path.to_path_buf(),
+        record: rec.record,
+        line: rec.line,
+        message: format!(
+            "entry {:?}: its record is {} bytes, more than the {MAX_RECORD_BYTES} bytes \
+             auditlens accepts for one entry (16 MiB less room for the export framing, so \
+             that every export of it can be read back)",
+            rec.entry.id,
+            record.len()
+        ),
+        raw: Some(record.to_string()),
+        fatal: false,
+    }
 }
 
 /// Builds a new, empty archive in the output's staging folder and renames it

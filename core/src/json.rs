@@ -27,8 +27,22 @@ pub const MAX_DEPTH: usize = 128;
 /// it could carry.
 pub const MAX_RECORD_DEPTH: usize = MAX_DEPTH - 2;
 
-/// Largest single JSON value (one entry, or one before/after state) accepted.
+/// Largest single JSON value (one entry, or one before/after state) accepted,
+/// and longest line, by every reader of auditlens.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Room an export needs around one record, at most. The longest is a JSON or
+/// NDJSON entry line: `{"seq":` and 20 digits, the leaf and chain hashes with
+/// their keys, `"leaf_index":` and 20 digits, an inclusion path of 64 hashes
+/// (a tree of 2^64 leaves) and the newline, about 4.5 KB; a CSV row adds the
+/// archive id, seq, hashes and a guard byte per cell to the record's text.
+pub const EXPORT_FRAMING_BYTES: usize = 8 * 1024;
+
+/// Largest canonical record ingest accepts (16,769,024 bytes): every export
+/// line that carries it then stays within [`MAX_VALUE_BYTES`], so whatever
+/// auditlens stores, its own exports read back. Without this bound a record
+/// just under 16 MiB was accepted and its export lines were not.
+pub const MAX_RECORD_BYTES: usize = MAX_VALUE_BYTES - EXPORT_FRAMING_BYTES;
 
 /// A JSON value as auditlens stores it. Objects keep their keys sorted by
 /// UTF-8 bytes (the canonical order) and never hold a key twice; numbers keep
@@ -431,8 +445,11 @@ impl<R: Read> Parser<R> {
         Ok(k)
     }
 
+    /// A value whose enclosing arrays and objects are `depth` levels deep.
     fn value(&mut self, depth: usize) -> Result<Json, JsonError> {
-        if depth > MAX_DEPTH {
+        // An array or object here makes the whole value depth + 1 deep
+        // (counted as [`Json::depth`] counts); an empty one too.
+        if depth >= MAX_DEPTH && matches!(self.peek()?, Some(b'{' | b'[')) {
             return Err(self.error(format!("nested more than {MAX_DEPTH} levels deep")));
         }
         match self.peek()? {
@@ -725,6 +742,34 @@ mod tests {
         }
         let e = parse(b"{\n  \"a\": x}").unwrap_err();
         assert_eq!((e.line, e.column), (2, 8));
+    }
+
+    /// The longest framing an export writes around a record fits the room kept for it.
+    #[test]
+    fn export_framing_fits_its_room() {
+        let hash = format!("\"{}\"", "f".repeat(64));
+        let path = vec![hash.clone(); 64].join(",");
+        let framing = format!(
+            "{{\"seq\":{max},\"leaf_hash\":{hash},\"chain_hash\":{hash},\"leaf_index\":{max},\"inclusion\":[{path}],\n",
+            max = u64::MAX
+        );
+        assert!(framing.len() < EXPORT_FRAMING_BYTES, "{}", framing.len());
+        assert_eq!(MAX_RECORD_BYTES, 16_769_024);
+    }
+
+    /// The limit is on [`Json::depth`], whether the innermost value is a scalar or empty.
+    #[test]
+    fn depth_limit_counts_as_depth_does() {
+        for inner in ["1", ""] {
+            let nested = |n: usize| format!("{}{inner}{}", "[".repeat(n), "]".repeat(n));
+            assert_eq!(
+                parse(nested(MAX_DEPTH).as_bytes()).unwrap().depth(),
+                MAX_DEPTH
+            );
+            let e = parse(nested(MAX_DEPTH + 1).as_bytes()).unwrap_err();
+            assert!(e.message.contains("nested more than 128"), "{e}");
+        }
+        assert_eq!(parse(br#"{"a":[1]}"#).unwrap().depth(), 2);
     }
 
     #[test]

@@ -399,3 +399,52 @@ impl<'a> Fields<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fallbacks docs/FORMAT.md §1 states, example by example.
+    #[test]
+    fn actor_id_and_label_fall_back_as_the_format_says() {
+        let actor = |t: &str, fields: &[(&str, &str)]| {
+            let mut a = Actor {
+                actor_type: Some(ActorType::parse(t)),
+                ..Actor::default()
+            };
+            for (k, v) in fields {
+                let v = Some(v.to_string());
+                match *k {
+                    "user_id" => a.user_id = v,
+                    "email" => a.email = v,
+                    "api_key_id" => a.api_key_id = v,
+                    "api_key_name" => a.api_key_name = v,
+                    _ => unreachable!(),
+                }
+            }
+            a
+        };
+        let all = [
+            ("user_id", "u1"),
+            ("email", "e@x"),
+            ("api_key_id", "k1"),
+            ("api_key_name", "batch"),
+        ];
+        assert_eq!(
+            (actor("USER", &all).key(), actor("USER", &all).label()),
+            ("u1", "e@x")
+        );
+        let key = actor("API_KEY", &all);
+        assert_eq!((key.key(), key.label()), ("k1", "batch"));
+        // Any type other than API_KEY (even "api_key") is treated as a user.
+        let other = actor("api_key", &all);
+        assert_eq!((other.key(), other.label()), ("u1", "e@x"));
+        // Fallback only past absent fields; an empty first field gives nothing.
+        let empty_email = actor("USER", &[("email", ""), ("user_id", "u1")]);
+        assert_eq!((empty_email.key(), empty_email.label()), ("u1", ""));
+        let only_user = actor("API_KEY", &[("user_id", "u1")]);
+        assert_eq!((only_user.key(), only_user.label()), ("u1", "u1"));
+        let only_key = actor("USER", &[("api_key_id", "k1")]);
+        assert_eq!((only_key.key(), only_key.label()), ("k1", "k1"));
+    }
+}

@@ -11,9 +11,13 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use chrono::{Datelike, Timelike};
 
 use crate::archive::{Archive, Column, Columns, Scan};
+use crate::authorization::{self, Judgement};
 use crate::job::Job;
 use crate::json::{self, Json};
+use crate::reconcile::{Reconciler, Reconciliation, Status};
 use crate::record_view::RecordView;
+use crate::tickets::ChangeTickets;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Pattern {
@@ -33,10 +37,15 @@ pub enum Pattern {
     ProductionChange,
     /// Memberships, invitations and API keys created or deleted.
     AccessControl,
+    /// The actor's recorded role did not grant the action (authorization.rs).
+    NotAuthorized,
+    /// A production change no ticket approves, or not as approved (reconcile.rs;
+    /// only with change tickets loaded).
+    UnapprovedChange,
 }
 
 impl Pattern {
-    pub const ALL: [Pattern; 8] = [
+    pub const ALL: [Pattern; 10] = [
         Pattern::OffHours,
         Pattern::PrivilegeEscalation,
         Pattern::ApiKeyCreated,
@@ -45,10 +54,12 @@ impl Pattern {
         Pattern::BulkExports,
         Pattern::ProductionChange,
         Pattern::AccessControl,
+        Pattern::NotAuthorized,
+        Pattern::UnapprovedChange,
     ];
 
     /// Stable name for JSON and the command line.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Pattern::OffHours => "off_hours",
             Pattern::PrivilegeEscalation => "privilege_escalation",
@@ -58,6 +69,8 @@ impl Pattern {
             Pattern::BulkExports => "bulk_exports",
             Pattern::ProductionChange => "production_change",
             Pattern::AccessControl => "access_control",
+            Pattern::NotAuthorized => "not_authorized",
+            Pattern::UnapprovedChange => "unapproved_change",
         }
     }
 
@@ -72,6 +85,8 @@ impl Pattern {
             Pattern::BulkExports => "Bulk exports",
             Pattern::ProductionChange => "Production changes",
             Pattern::AccessControl => "Access-control changes",
+            Pattern::NotAuthorized => "Not authorized by the role",
+            Pattern::UnapprovedChange => "Changes without approval",
         }
     }
 }
@@ -90,6 +105,9 @@ pub struct PatternSettings {
     pub bulk_minutes: u32,
     /// Prompt labels whose promotion is a production change.
     pub protected_labels: Vec<String>,
+    /// Approved change tickets; with them each production change is
+    /// reconciled (reconcile.rs).
+    pub tickets: Option<Arc<ChangeTickets>>,
 }
 
 impl Default for PatternSettings {
@@ -101,6 +119,7 @@ impl Default for PatternSettings {
             bulk_count: 20,
             bulk_minutes: 10,
             protected_labels: vec!["production".into()],
+            tickets: None,
         }
     }
 }
@@ -149,6 +168,10 @@ pub struct Hit {
 pub struct ScanReport {
     pub entries: u64,
     pub hits: Vec<(Pattern, Vec<Hit>)>,
+    /// How many entries the roles granted, did not grant, or could not be judged.
+    pub authorization: authorization::Tally,
+    /// Every production change matched to the tickets, when tickets were given.
+    pub reconciliation: Option<Reconciliation>,
 }
 
 impl ScanReport {
@@ -207,6 +230,9 @@ pub struct Scanner {
     key_ips: HashMap<String, HashSet<String>>,
     deletes: HashMap<String, Burst>,
     exports: HashMap<String, Burst>,
+    judge: authorization::Judge,
+    authorization: authorization::Tally,
+    reconciler: Reconciler,
 }
 
 const ROLES: [&str; 5] = ["NONE", "VIEWER", "MEMBER", "ADMIN", "OWNER"];
@@ -233,6 +259,25 @@ fn mentions(state: &Json, label: &str) -> bool {
     }
 }
 
+/// Whether `e` is a production change: a prompt promoted or labelled
+/// (`promote`, `setLabel`) whose after-state mentions a protected label.
+/// The reason names the prompt, the label and the actor. The one definition
+/// the pattern and change reconciliation share.
+pub fn production_change(e: &RecordView<'_>, settings: &PatternSettings) -> Option<String> {
+    let action = e.action.as_ref();
+    if e.resource_type != "prompt" || !matches!(action, "promote" | "setLabel") {
+        return None;
+    }
+    let after = json::parse(e.after?.as_bytes()).ok()?;
+    let label = settings
+        .protected_labels
+        .iter()
+        .find(|l| mentions(&after, l))?;
+    let name = e.resource_name.as_deref().unwrap_or(e.resource_id.as_ref());
+    let actor = e.actor.label().unwrap_or("?");
+    Some(format!("prompt {name} {action} to {label:?} by {actor}"))
+}
+
 impl Scanner {
     pub fn new(settings: PatternSettings) -> Self {
         Scanner {
@@ -242,6 +287,9 @@ impl Scanner {
             key_ips: HashMap::new(),
             deletes: HashMap::new(),
             exports: HashMap::new(),
+            judge: authorization::Judge::default(),
+            authorization: authorization::Tally::default(),
+            reconciler: Reconciler::default(),
         }
     }
 
@@ -346,23 +394,25 @@ impl Scanner {
             self.burst(Pattern::BulkExports, key, t, seq, "batch exports");
         }
 
-        // Production changes.
-        if rt == "prompt"
-            && matches!(action, "promote" | "setLabel")
-            && let Some(after) = e.after.and_then(|a| json::parse(a.as_bytes()).ok())
-            && let Some(label) = self
-                .settings
-                .protected_labels
-                .iter()
-                .find(|l| mentions(&after, l))
-                .cloned()
-        {
-            let name = e.resource_name.as_deref().unwrap_or(e.resource_id.as_ref());
-            self.hit(
-                Pattern::ProductionChange,
-                seq,
-                format!("prompt {name} {action} to {label:?} by {actor}"),
-            );
+        // Production changes, reconciled with the tickets when given.
+        let production = production_change(e, &self.settings);
+        if let Some(reason) = &production {
+            if let Some(tickets) = self.settings.tickets.clone() {
+                let m = self.reconciler.observe(seq, &tickets, e);
+                if m.status != Status::Approved {
+                    let reason = format!("{}: {}", m.status.as_str(), m.reason);
+                    self.hit(Pattern::UnapprovedChange, seq, reason);
+                }
+            }
+            self.hit(Pattern::ProductionChange, seq, reason.clone());
+        }
+
+        // Authorization at the time (a protected label needs its own scope).
+        let protected = production.is_some();
+        let judgement = self.judge.observe(e, protected);
+        self.authorization.add(&judgement);
+        if let Judgement::NotGranted(reason) = judgement {
+            self.hit(Pattern::NotAuthorized, seq, reason);
         }
     }
 
@@ -408,9 +458,16 @@ impl Scanner {
                 (*p, h)
             })
             .collect();
+        let reconciliation = self
+            .settings
+            .tickets
+            .as_ref()
+            .map(|t| self.reconciler.finish(t));
         ScanReport {
             entries: self.entries,
             hits,
+            authorization: self.authorization,
+            reconciliation,
         }
     }
 }

@@ -115,7 +115,7 @@ impl<'a> IndexValue<'a> {
 /// bytes, so this looks at 16 bytes at a time where SSE2 is there (always, on
 /// x86-64) and 8 at a time elsewhere.
 #[inline]
-fn string_stop(b: &[u8]) -> Option<usize> {
+pub(crate) fn string_stop(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
     {
@@ -455,14 +455,23 @@ impl<'a> RecordView<'a> {
     /// Reads a stored record. Errors read like `Entry::from_record`'s.
     #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<RecordView<'a>, String> {
+        Self::parse_telling_shape(bytes).map(|(v, _)| v)
+    }
+
+    /// [`RecordView::parse`], telling also whether the record was in the
+    /// shape ingest seals (see `read_sealed_shape`): then everything but the
+    /// states, `extra` and the times is known to be canonical, and
+    /// `canonical::check` checks only those.
+    #[inline]
+    pub(crate) fn parse_telling_shape(bytes: &'a [u8]) -> Result<(RecordView<'a>, bool), String> {
         let text =
             std::str::from_utf8(bytes).map_err(|_| "record is not valid UTF-8".to_string())?;
         // Filled in place: the view is large, and moving it costs.
         let mut v = RecordView::default();
         if v.read_sealed_shape(bytes, text).is_some() {
-            return Ok(v);
+            return Ok((v, true));
         }
-        Self::parse_general(bytes, text)
+        Self::parse_general(bytes, text).map(|v| (v, false))
     }
 
     /// Reads into `self` (a default view) the record in the shape ingest

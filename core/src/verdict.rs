@@ -281,7 +281,8 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         | K::SignatureInvalid
         | K::NotSigned
         | K::ProtectionRemoved
-        | K::SchemaAltered => return None,
+        | K::SchemaAltered
+        | K::NonCanonicalRecord => return None,
         K::AnchorMismatch => ("the checkpoint given", "the export's own checkpoint"),
         K::UnguardedCell => ("the cell with its ' guard", "the cell as written"),
         K::IndexRootMismatch => ("the checkpoint's index root", "the root the records give"),
@@ -371,6 +372,12 @@ pub fn meaning(kind: FindingKind) -> &'static str {
             "A CSV cell starts with a formula character (= + - @ tab CR) without the ' guard \
              auditlens writes before it: the cell was edited after export, and a spreadsheet \
              would run it as a formula."
+        }
+        K::NonCanonicalRecord => {
+            "The record's hashes are correct, but its bytes are not what auditlens seals: not \
+             the canonical form of the entry it reads as (an escape, a time, an empty field or \
+             whitespace written another way), or over a limit of depth or size. Another writer \
+             made it, or someone who recomputed the hashes."
         }
         K::IndexRootMismatch => {
             "An index root in the checkpoint is not the one the archive's records give: the \

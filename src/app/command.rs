@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use auditlens_core::export::ExportFormat;
 use auditlens_core::patterns::{Pattern, PatternSettings};
+use auditlens_core::reconcile::Status;
 use auditlens_core::row_index::SortKey;
+use auditlens_core::tickets::Mapping;
 
 use crate::app::filter_form::FilterForm;
 
@@ -79,6 +81,38 @@ pub enum Command {
     DismissError,
     /// Open the export window (widget state, applied to the panel).
     ShowExportWindow,
+    /// Ask the system dialog for a change-ticket file (or use the Change tickets panel's path field).
+    PickTickets,
+    /// Read approved change tickets and reconcile the production changes
+    /// with them; `map` names columns (empty: remembered or recognised).
+    LoadTickets {
+        path: PathBuf,
+        map: Mapping,
+    },
+    /// Forget the change tickets.
+    ClearTickets,
+    /// Show only the production changes with this status; again to show everything.
+    ToggleChanges(Status),
+    /// Every entry on this resource, oldest first, with the diffs chained.
+    ShowHistory {
+        label: String,
+        resource_type: String,
+        resource_id: String,
+        /// The project the resource belongs to (an id is unique within one).
+        project_id: Option<String>,
+    },
+    CloseHistory,
+    /// What this identity touched, and who came after it.
+    ShowBlastRadius(String),
+    /// Show only these entries (a blast radius's subset) under `label`.
+    RestrictTo {
+        label: String,
+        seqs: Vec<u64>,
+    },
+    /// Ask for a directory of names (members, API keys, projects).
+    PickDirectory,
+    /// Load names from this directory file and remember them beside the archive.
+    LoadDirectory(PathBuf),
 }
 
 /// A change to one entry's case notes.

@@ -54,6 +54,8 @@ pub struct Document {
     pub patterns: Option<Arc<ScanReport>>,
     /// Bookmarks, tags and notes, kept beside the archive (sealed archives only).
     pub case: Option<CaseFile>,
+    /// The files ingested and the holes (sealed archives, after the index).
+    pub coverage: Option<Arc<auditlens_core::coverage::Coverage>>,
 }
 
 impl Document {
@@ -77,6 +79,7 @@ impl Document {
             finding_seqs: HashSet::new(),
             patterns: None,
             case: None,
+            coverage: None,
         }
     }
 

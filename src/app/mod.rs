@@ -46,6 +46,7 @@ pub struct Panels {
     pub export: panels::ExportWindow,
     pub open: panels::OpenWindow,
     pub error: panels::ErrorModal,
+    pub history: panels::HistoryWindow,
 }
 
 /// The whole window: the state, the panels, the dialogs, and the commands
@@ -148,11 +149,12 @@ impl Viewer {
         }
         egui::CentralPanel::default().show(ui, |ui| {
             p.timeline.ui(ui, s, cmds);
-            p.actor.ui(ui, s);
+            p.actor.ui(ui, s, cmds);
             p.table.ui(ui, s, cmds);
         });
         p.export.ui(ui, s, cmds);
         p.open.ui(ui, cmds);
+        p.history.ui(ui, s, cmds);
         p.error.ui(ui, s, cmds);
         if !cmds.is_empty() {
             // Applied in the next frame's logic: make sure it comes.
@@ -171,6 +173,16 @@ impl Viewer {
             Command::PickCheckpoint => match self.dialogs.pick_open() {
                 Some(p) => s.load_checkpoint(&p),
                 None => self.panels.open.show(),
+            },
+            Command::PickTickets => match self.dialogs.pick_open() {
+                Some(path) => s.load_tickets(&path, Default::default()),
+                None => {
+                    s.notice = Some(
+                        "no file dialog here: type the ticket file's path under \
+                         Change tickets (left panel)"
+                            .into(),
+                    )
+                }
             },
             Command::PickVerifierKey => match self.dialogs.pick_open() {
                 Some(p) => s.add_verifier_key(&p),
@@ -201,6 +213,18 @@ impl Viewer {
                 {
                     e.path = p.display().to_string();
                     e.dialog_path = Some(e.path.clone());
+                }
+            }
+            Command::PickDirectory => {
+                if let Some(p) = self.dialogs.pick_open() {
+                    s.load_directory(Some(p));
+                } else {
+                    s.error = Some(
+                        "no file dialog is available on this system: the viewer reads the names \
+                         remembered in ARCHIVE.directory.json when it opens ARCHIVE (the CLI's \
+                         --directory takes a file too)"
+                            .into(),
+                    );
                 }
             }
             Command::ShowExportWindow => {

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 use auditlens_core::archive::Archive;
+use auditlens_core::coverage::{self, CoverageSettings};
 use auditlens_core::export::{self, ExportFormat};
 use auditlens_core::filter::Filter;
 use auditlens_core::ingest::{self, IngestOptions};
@@ -22,6 +23,7 @@ use auditlens_core::output::{Destination, Output};
 use auditlens_core::proof::{self, SignedCheckpoint};
 use auditlens_core::sample::{self, PlatformFormat, Sample, SampleFile};
 use auditlens_core::source::{self, Format, Source};
+use auditlens_core::tickets::{self, ChangeTickets};
 use auditlens_core::time::Timestamp;
 use auditlens_core::verify::{self, Status};
 use auditlens_core::{chain, digest, verdict};
@@ -49,7 +51,8 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Verify an archive or an auditlens export. Exit 0 intact, 1 tampered, 2 could not run.
     Verify(VerifyArgs),
-    /// Print the archive's checkpoint (keep it somewhere else: it anchors the chain).
+    /// Verify the archive, then print its checkpoint (keep it somewhere else: it anchors the
+    /// chain). Exit 0 sealed, 1 tampered (nothing sealed), 2 could not run.
     Checkpoint(CheckpointArgs),
     /// Describe a file: format, entry count, time span, archive id, head hash, SHA-256.
     Info(InfoArgs),
@@ -65,9 +68,128 @@ pub enum Command {
     /// Find the patterns to watch: off-hours activity, privilege escalation, API keys created
     /// or used from a new IP, bulk deletes and exports, production and access-control changes.
     Scan(ScanArgs),
+    /// Match every production change (a prompt promoted or labelled to a protected label) to
+    /// an approved change ticket (CSV or JSON as Jira and ServiceNow export them).
+    /// Exit 0 all approved, 1 some unapproved or mismatched, 2 could not run.
+    Reconcile(ReconcileArgs),
     /// Write the auditor report: one self-contained HTML file (and a JSON twin) with the file's
     /// SHA-256, verification result, checkpoint and signatures, filter, pattern hits and bookmarks.
     Report(ReportArgs),
+    /// Every entry on one resource, oldest first, each before state compared with the previous
+    /// after state. Exit 0 the history is continuous, 1 a change the log does not hold, 2 could not run.
+    History(HistoryArgs),
+    /// Print the RFC 6902 JSON Patch that rolls an update back (applied to its after state it
+    /// gives its before state), or with --before the before state itself.
+    Rollback(RollbackArgs),
+    /// What one identity (user or API key) touched, when, from where, and who touched the same
+    /// resources afterwards; --output exports those entries as a verifiable subset.
+    BlastRadius(BlastRadiusArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// The archive to read.
+    pub archive: PathBuf,
+    /// The resource as TYPE:ID, e.g. prompt:cm1x2y3z4 or "API Key:ck…" (the id may hold colons).
+    #[arg(long, value_name = "TYPE:ID")]
+    pub resource: String,
+    /// Only this project's entries (an id is unique within a project; prompt entries carry the
+    /// prompt's name, the same in every project). Without it, every project, each chained on its own.
+    #[arg(long, value_name = "PROJECT_ID")]
+    pub project: Option<String>,
+    /// Print one JSON object with every step.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub directory: DirectoryArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RollbackArgs {
+    /// The archive to read.
+    pub archive: PathBuf,
+    /// The entry (seq, as the table and `history` show it) whose change to undo.
+    #[arg(long, value_name = "N")]
+    pub seq: u64,
+    /// Print the entry's before state instead of the patch.
+    #[arg(long)]
+    pub before: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BlastRadiusArgs {
+    /// The archive to read.
+    pub archive: PathBuf,
+    /// The identity: a user id, email, API key id or API key name (case-insensitive).
+    #[arg(long, value_name = "ID")]
+    pub actor: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Export the identity's entries and the later entries by others on the same resources
+    /// (the same export as `export`, with inclusion proofs).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// The export's format.
+    #[arg(long, value_enum, default_value = "json", requires = "output")]
+    pub format: ExportFormatArg,
+    /// Replace an existing file at the output name(s). Never evidence.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    /// Resources, identities and days listed in the human output.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub directory: DirectoryArgs,
+}
+
+/// Names for ids (docs/INVESTIGATE.md): display only, never a change to a record.
+#[derive(Args, Debug)]
+pub struct DirectoryArgs {
+    /// A directory exported from the platform (members, API keys, projects; CSV or JSON).
+    /// Without it, the one remembered beside the archive (ARCHIVE.directory.json) if any.
+    #[arg(long, value_name = "FILE")]
+    pub directory: Option<PathBuf>,
+}
+
+impl DirectoryArgs {
+    fn load(&self, archive: &Path) -> Result<auditlens_core::directory::Directory, Fail> {
+        use auditlens_core::directory::Directory;
+        Ok(match &self.directory {
+            Some(p) => Directory::load(p)?,
+            None => Directory::remembered(archive)?.unwrap_or_default(),
+        })
+    }
+}
+
+/// Approved change tickets (docs/PATTERNS.md, "Change management").
+#[derive(Args, Debug)]
+pub struct TicketArgs {
+    /// Which column holds each field, e.g. --map ticket=Key,start="Planned start",end="Planned end"
+    /// (fields: ticket, start, end, project, resource_type, resource_id, actor). Remembered for
+    /// files with the same columns; common Jira and ServiceNow names are recognised without it.
+    #[arg(long, value_name = "FIELD=COLUMN,…")]
+    pub map: Option<String>,
+    /// Time zone of ticket times written without one (ServiceNow exports local time).
+    #[arg(long, value_name = "OFFSET", default_value = "UTC")]
+    pub changes_tz: String,
+}
+
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    /// The archive whose production changes are checked.
+    pub archive: PathBuf,
+    /// The approved changes: CSV or JSON exported from the ticketing tool.
+    #[arg(long, value_name = "FILE")]
+    pub changes: PathBuf,
+    #[command(flatten)]
+    pub tickets: TicketArgs,
+    /// Prompt labels whose promotion counts as a production change (repeatable).
+    #[arg(long = "protected-label", value_name = "LABEL", default_values_t = ["production".to_string()])]
+    pub protected_labels: Vec<String>,
+    /// Print one JSON object with every change and its ticket.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -125,6 +247,7 @@ impl PatternArgs {
             bulk_count: self.bulk_count,
             bulk_minutes: self.bulk_minutes.max(1),
             protected_labels: self.protected_labels.clone(),
+            tickets: None,
         })
     }
 }
@@ -143,6 +266,11 @@ pub struct ReportArgs {
     pub filter: FilterArgs,
     #[command(flatten)]
     pub patterns: PatternArgs,
+    /// Approved change tickets: adds the change-management section.
+    #[arg(long, value_name = "FILE")]
+    pub changes: Option<PathBuf>,
+    #[command(flatten)]
+    pub tickets: TicketArgs,
     /// The HTML report; its JSON twin is written beside it with the extension .json.
     #[arg(short, long, value_name = "report.html")]
     pub output: PathBuf,
@@ -406,6 +534,10 @@ pub fn run(command: Command) -> i32 {
         Command::Consistency(a) => cmd_consistency(a),
         Command::Scan(a) => cmd_scan(a),
         Command::Report(a) => cmd_report(a),
+        Command::Reconcile(a) => cmd_reconcile(a),
+        Command::History(a) => cmd_history(a),
+        Command::Rollback(a) => cmd_rollback(a),
+        Command::BlastRadius(a) => cmd_blast_radius(a),
     };
     match result {
         Ok(code) => code,
@@ -431,8 +563,13 @@ pub fn terminal_safe(s: &str) -> String {
 /// each hidden character ([`auditlens_core::safe_text::is_hidden`]) is written
 /// as `\uXXXX` escapes (a surrogate pair above U+FFFF), which mean the same string.
 fn print_json(v: &serde_json::Value) {
+    println!("{}", json_text_safe(&v.to_string()));
+}
+
+/// JSON text with each hidden character written as `\uXXXX` (see [`print_json`]):
+/// the same JSON, safe on a terminal.
+fn json_text_safe(text: &str) -> String {
     use std::fmt::Write as _;
-    let text = v.to_string();
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if auditlens_core::safe_text::is_hidden(c) {
@@ -443,7 +580,7 @@ fn print_json(v: &serde_json::Value) {
             out.push(c);
         }
     }
-    println!("{out}");
+    out
 }
 
 /// A path for human output, escaped like file content (names can hold anything).
@@ -878,7 +1015,23 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
     }
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let archive = Archive::open(&a.archive)?;
-    let job = Job::new();
+    // A checkpoint vouches for what it seals: a tampered archive is not sealed.
+    let job = Arc::new(Job::new());
+    let report = with_progress(&job, || verify::verify_archive(&archive, None, &job))
+        .map_err(|e| Fail(verdict::not_run(&e)))?;
+    if report.status() == Status::Tampered {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "{}: {}\nno checkpoint written: a checkpoint would vouch for the tampered entries",
+            shown(&a.archive),
+            terminal_safe(&verdict::sentence(&report, None))
+        );
+        for f in &report.findings {
+            print_finding(&mut err, f);
+        }
+        return Ok(1);
+    }
     let (cp, _) = auditlens_core::index_tree::checkpoint_with_indexes(&archive, &job)?;
     print!("{}", SignedCheckpoint::text(&cp, signer.as_ref())?);
     Ok(0)
@@ -895,6 +1048,272 @@ fn print_finding(out: &mut impl Write, f: &verify::Finding) {
         },
         terminal_safe(&verdict::describe(f))
     );
+}
+
+/// Prints pretty JSON: hidden characters (only ever inside strings) as
+/// `\uXXXX` escapes, so the text is the same JSON and safe on a terminal.
+fn print_pretty_json(text: &str) {
+    // Line by line: the layout's newlines are not in strings (the writer escapes those).
+    for line in text.lines() {
+        println!("{}", json_text_safe(line));
+    }
+}
+
+/// Opens `path` as an archive, or says how to make one.
+fn open_archive(path: &Path) -> Result<Archive, Fail> {
+    if source::detect(path)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
+            path.display()
+        )));
+    }
+    Ok(Archive::open(path)?)
+}
+
+fn cmd_history(a: HistoryArgs) -> Result<i32, Fail> {
+    use auditlens_core::history::{self, Link};
+    let (rtype, rid) = history::parse_resource(&a.resource).map_err(Fail)?;
+    let archive = open_archive(&a.archive)?;
+    let dir = a.directory.load(&a.archive)?;
+    let job = Arc::new(Job::new());
+    let mut h =
+        with_progress(&job, || history::history(&archive, &rtype, &rid, &job)).map_err(Fail)?;
+    if let Some(p) = &a.project {
+        h = h.in_project(Some(p));
+    }
+    if h.steps.is_empty() {
+        return Err(Fail(format!(
+            "no entry on {} {}; the type is the internal name (prompt, apiKey) or the display name, \
+             the id as the Resource id field shows it",
+            terminal_safe(&rtype),
+            terminal_safe(&rid)
+        )));
+    }
+    let code = if h.unlogged().next().is_some() { 1 } else { 0 };
+    let several_projects = h
+        .steps
+        .iter()
+        .any(|s| s.entry.project_id != h.steps[0].entry.project_id);
+    if a.json {
+        print_json(&h.to_json());
+        return Ok(code);
+    }
+    println!(
+        "{} {}: {} entries, oldest first; {} change(s) not in the log",
+        terminal_safe(auditlens_core::catalog::display_name(&h.resource_type)),
+        terminal_safe(&h.resource_id),
+        h.steps.len(),
+        h.unlogged().count()
+    );
+    for s in &h.steps {
+        let e = &s.entry;
+        if let Link::Unlogged(d) = &s.link {
+            println!(
+                "  ! unlogged change before seq {} (previous after state → this before state):",
+                s.seq
+            );
+            for i in d {
+                println!("      {}", terminal_safe(&i.text()));
+            }
+        }
+        let who = dir.readable(e.actor.label(), e.actor.key());
+        let note = match s.link {
+            Link::First if several_projects => "  (first in its project)",
+            Link::NotComparable => "  (not comparable with the previous state)",
+            _ => "",
+        };
+        let project = e.project_id.as_deref().unwrap_or("-");
+        println!(
+            "  seq {:>8}  {}  {}  {}  {}{note}",
+            s.seq,
+            e.time,
+            terminal_safe(&dir.readable(project, project)),
+            terminal_safe(&who),
+            terminal_safe(&e.action)
+        );
+        for i in &s.diff {
+            println!("      {}", terminal_safe(&i.text()));
+        }
+    }
+    Ok(code)
+}
+
+fn cmd_rollback(a: RollbackArgs) -> Result<i32, Fail> {
+    use auditlens_core::json_patch;
+    let archive = open_archive(&a.archive)?;
+    let st = archive
+        .entry(a.seq)?
+        .ok_or_else(|| Fail(format!("entry {} is not in the archive", a.seq)))?;
+    let e = &st.entry;
+    if a.before {
+        let b = e.before.as_ref().ok_or_else(|| {
+            Fail(format!(
+                "entry {}: {}",
+                a.seq,
+                json_patch::NoPatch::NoBefore
+            ))
+        })?;
+        print_pretty_json(&b.to_pretty());
+        return Ok(0);
+    }
+    let patch = json_patch::restore_patch(e.before.as_ref(), e.after.as_ref())
+        .map_err(|why| Fail(format!("entry {}: {why}", a.seq)))?;
+    // Never print a patch that does not do what it says.
+    let check = e
+        .after
+        .as_ref()
+        .map(|after| json_patch::apply(after, &patch));
+    if check
+        != Some(Ok(e
+            .before
+            .clone()
+            .unwrap_or(auditlens_core::json::Json::Null)))
+    {
+        return Err(Fail(format!(
+            "entry {}: the patch does not restore the before state; please report this",
+            a.seq
+        )));
+    }
+    print_pretty_json(&patch.to_pretty());
+    Ok(0)
+}
+
+fn cmd_blast_radius(a: BlastRadiusArgs) -> Result<i32, Fail> {
+    use auditlens_core::blast_radius::blast_radius;
+    let archive = open_archive(&a.archive)?;
+    let dir = a.directory.load(&a.archive)?;
+    let job = Arc::new(Job::new());
+    let b = with_progress(&job, || blast_radius(&archive, &a.actor, &job)).map_err(Fail)?;
+    if b.seqs.is_empty() {
+        return Err(Fail(format!(
+            "no entry by {} (a user id, email, API key id or API key name, case-insensitive)",
+            terminal_safe(&a.actor)
+        )));
+    }
+    if let Some(out) = &a.output {
+        let format = match a.format {
+            ExportFormatArg::Json => ExportFormat::Json,
+            ExportFormatArg::Ndjson => ExportFormat::Ndjson,
+            ExportFormatArg::Csv => ExportFormat::Csv,
+            ExportFormatArg::Ecs => {
+                return Err(Fail(
+                    "--format ecs: a blast radius exports as json, ndjson or csv".into(),
+                ));
+            }
+        };
+        let subset = b.subset();
+        let dest = Destination::cli(out, a.force);
+        let r = with_progress(&job, || {
+            export::export_with(
+                &archive,
+                &Filter::default(),
+                Some(&subset),
+                format,
+                &dest,
+                None,
+                &job,
+            )
+        })?;
+        eprintln!("exported {} entries to {}", r.entries, shown(&r.path));
+    }
+    let name = |id: &str| dir.name(id).map(str::to_string);
+    if a.json {
+        print_json(&b.to_json(name));
+        return Ok(0);
+    }
+    let t =
+        |o: Option<auditlens_core::time::Timestamp>| o.map(|t| t.to_string()).unwrap_or_default();
+    println!(
+        "{}: {} entries, {} → {}",
+        terminal_safe(&dir.readable(&b.actor, &b.actor)),
+        b.seqs.len(),
+        t(b.first),
+        t(b.last)
+    );
+    let labels: Vec<&str> = b
+        .labels
+        .iter()
+        .map(String::as_str)
+        .filter(|l| !l.eq_ignore_ascii_case(&b.actor))
+        .collect();
+    if !labels.is_empty() {
+        println!("  known as: {}", terminal_safe(&labels.join(", ")));
+    }
+    println!("\nResources touched, by type:");
+    for (ty, r, n) in &b.by_type {
+        println!(
+            "  {:<28} {r:>6} resources  {n:>7} entries",
+            terminal_safe(auditlens_core::catalog::display_name(ty))
+        );
+    }
+    println!("\nMost touched resources:");
+    for r in b.resources.iter().take(a.limit) {
+        let label = r.name.clone().or_else(|| name(&r.resource_id));
+        let label = match label {
+            Some(n) => format!("{n} ({})", r.resource_id),
+            None => r.resource_id.clone(),
+        };
+        println!(
+            "  {:>6}  {} {}",
+            r.entries,
+            terminal_safe(&r.resource_type),
+            terminal_safe(&label)
+        );
+    }
+    let list = |title: &str, v: &[(String, u64)]| {
+        println!("\n{title}:");
+        if v.is_empty() {
+            println!("  none recorded");
+        }
+        for (k, n) in v.iter().take(a.limit) {
+            println!("  {n:>7}  {}", terminal_safe(k));
+        }
+    };
+    list("IP addresses", &b.ips);
+    list("User agents", &b.user_agents);
+    let days: Vec<(String, u64)> = b
+        .days
+        .iter()
+        .map(|(d, n)| {
+            (
+                auditlens_core::time::Timestamp(*d)
+                    .to_string()
+                    .chars()
+                    .take(10)
+                    .collect(),
+                *n,
+            )
+        })
+        .collect();
+    list("Busiest days (UTC)", &{
+        let mut d = days.clone();
+        d.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        d
+    });
+    let who: Vec<(String, u64)> = b
+        .who_else()
+        .into_iter()
+        .map(|(k, label, n)| match dir.name(&k) {
+            Some(name) => (format!("{name} ({k})"), n),
+            None if label != k && !label.is_empty() => (format!("{label} ({k})"), n),
+            None => (k, n),
+        })
+        .collect();
+    println!(
+        "\nWho touched the same resources afterwards: {} entries by {} identities",
+        b.others_after.len(),
+        who.len()
+    );
+    for (k, n) in who.iter().take(a.limit) {
+        println!("  {n:>7}  {}", terminal_safe(k));
+    }
+    if a.output.is_none() {
+        println!(
+            "\n{} entries in the subset (its own and the later ones); export them with --output FILE",
+            b.subset().len()
+        );
+    }
+    Ok(0)
 }
 
 fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
@@ -923,6 +1342,7 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
                 "protected_labels": settings.protected_labels,
             },
             "patterns": patterns,
+            "authorization": report.authorization.to_json(),
         });
         println!("{out}");
         return Ok(0);
@@ -955,14 +1375,127 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
             println!("  … {} more (--json lists all)", hits.len() - a.limit);
         }
     }
+    let t = &report.authorization;
+    println!(
+        "\nAuthorization at the time (docs/AUTHORIZATION.md): {} granted by the actor's role, {} not \
+         granted, {} cannot judge ({})",
+        t.granted,
+        t.not_granted,
+        t.cannot_judge.values().sum::<u64>(),
+        t.cannot_judge
+            .iter()
+            .map(|(k, n)| format!("{}: {n}", k.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(0)
+}
+
+/// Reads a ticket file; a `--map` given is remembered for files with the same columns.
+fn load_tickets(path: &Path, a: &TicketArgs) -> Result<Arc<ChangeTickets>, Fail> {
+    let map = a
+        .map
+        .as_deref()
+        .map(tickets::parse_map)
+        .transpose()
+        .map_err(Fail)?;
+    let mut layouts = tickets::Layouts::load();
+    let opts = tickets::ReadOptions {
+        map: map.clone().unwrap_or_default(),
+        utc_offset_minutes: auditlens_core::patterns::PatternSettings::parse_offset(&a.changes_tz)
+            .map_err(|e| Fail(format!("--changes-tz: {e}")))?,
+        layouts: Some(layouts.clone()),
+        exact: false,
+    };
+    let t = ChangeTickets::read(path, &opts).map_err(Fail)?;
+    if map.is_some() {
+        match layouts.remember(&t) {
+            Ok(p) => eprintln!("columns remembered for this layout in {}", shown(&p)),
+            Err(e) => eprintln!(
+                "auditlens: the columns were not remembered: {}",
+                terminal_safe(&e)
+            ),
+        }
+    }
+    for why in t.skipped.iter().take(5) {
+        eprintln!("{}: skipped {}", shown(path), terminal_safe(why));
+    }
+    if t.skipped.len() > 5 {
+        eprintln!(
+            "{}: … {} more rows skipped",
+            shown(path),
+            t.skipped.len() - 5
+        );
+    }
+    Ok(Arc::new(t))
+}
+
+fn cmd_reconcile(a: ReconcileArgs) -> Result<i32, Fail> {
+    use auditlens_core::patterns::{PatternSettings, scan_archive};
+    use auditlens_core::reconcile::Status;
+    if source::detect(&a.archive)? != Format::Archive {
+        return Err(Fail(format!(
+            "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
+            a.archive.display()
+        )));
+    }
+    let tickets = load_tickets(&a.changes, &a.tickets)?;
+    let settings = PatternSettings {
+        protected_labels: a.protected_labels.clone(),
+        tickets: Some(tickets.clone()),
+        ..PatternSettings::default()
+    };
+    let archive = Archive::open(&a.archive)?;
+    let job = Arc::new(Job::new());
+    let report = with_progress(&job, || scan_archive(&archive, &settings, &job)).map_err(Fail)?;
+    let rec = report.reconciliation.unwrap_or_default();
+    let code = if rec.all_approved() { 0 } else { 1 };
+    let about = |seq| auditlens_core::audit_report::entry_summary(&archive, seq);
+    if a.json {
+        let mut out = rec.to_json(&tickets, about);
+        out["archive"] = a.archive.display().to_string().into();
+        print_json(&out);
+        return Ok(code);
+    }
+    println!(
+        "{}: {} production changes; {} tickets read from {}",
+        shown(&a.archive),
+        rec.changes.len(),
+        tickets.tickets.len(),
+        shown(&a.changes)
+    );
+    for s in Status::ALL {
+        println!("  {:<12} {}", s.as_str(), rec.count(s));
+    }
+    for c in rec.changes.iter().filter(|c| c.status != Status::Approved) {
+        let row = about(c.seq);
+        let field = |k: &str| terminal_safe(row[k].as_str().unwrap_or_default());
+        println!(
+            "{:<10} seq {:>8}  {}  {}  — {}",
+            c.status.as_str(),
+            c.seq,
+            field("time"),
+            field("actor"),
+            terminal_safe(&c.reason)
+        );
+    }
+    if !rec.unused_tickets.is_empty() {
+        println!(
+            "tickets with no change seen: {}",
+            terminal_safe(&rec.unused_tickets.join(", "))
+        );
+    }
+    Ok(code)
 }
 
 fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
     use auditlens_core::audit_report::{ReportInput, ReportOutput, gather};
     use auditlens_core::case::{CaseFile, case_path};
     let filter = a.filter.to_filter().map_err(Fail)?;
-    let settings = a.patterns.to_settings()?;
+    let mut settings = a.patterns.to_settings()?;
+    if let Some(changes) = &a.changes {
+        settings.tickets = Some(load_tickets(changes, &a.tickets)?);
+    }
     if source::detect(&a.archive)? != Format::Archive {
         return Err(Fail(format!(
             "{} is not an archive; ingest it first (`auditlens ingest --archive A.sqlite FILE`)",
@@ -980,6 +1513,7 @@ fn cmd_report(a: ReportArgs) -> Result<i32, Fail> {
     // The report and its twin are checked before the facts are gathered.
     let mut reads = vec![a.archive.clone()];
     reads.extend(a.checkpoint.iter().cloned());
+    reads.extend(a.changes.iter().cloned());
     reads.extend(a.keys.iter().map(PathBuf::from).filter(|p| p.exists()));
     let output = ReportOutput::plan(&Destination::cli(&a.output, a.force), &reads)?;
     let (html, twin) = (
@@ -1043,6 +1577,24 @@ fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
             if k == "created_at" || k == "format_version" {
                 info.insert(k.clone(), v.clone().into());
             }
+        }
+        let settings = CoverageSettings::default();
+        let cov = coverage::of_archive(&archive, &settings, &Job::new()).map_err(Fail)?;
+        if a.json {
+            info.insert("coverage".into(), cov.to_json(&settings));
+        } else {
+            let files = cov.runs.iter().map(|r| r.sources.len()).sum::<usize>();
+            info.insert(
+                "coverage".into(),
+                format!(
+                    "{files} file(s) in {} ingest run(s); {} run(s) of empty days, {} export gap(s) \
+                     (--json lists them)",
+                    cov.runs.len(),
+                    cov.empty_days.len(),
+                    cov.export_gaps.len()
+                )
+                .into(),
+            );
         }
     } else {
         let mut src = Source::open_as(&a.file, format)?;

@@ -13,10 +13,10 @@ docs/FORMAT.md alone (Python standard library only, Ed25519 included).
 
 It shares no code with auditlens: where the two disagree, one of them (or the
 spec) is wrong. Decisions the spec leaves open are marked "SPEC?" below; in short:
-times are `time` and `updated_at` only; depth counts each array/object (a record
-may nest 126, any text 128); records over 16 MiB are non-canonical (the smaller
-MAX_RECORD_BYTES is not in FORMAT.md yet); unknown and duplicate keys make a record
-unreadable, other non-canonical forms (escapes, times, whitespace, key order, empty
+times are `time`, `updated_at` and `actor.api_key_created_at`; depth counts each array/object
+(a record may nest 126, any text 128); records over MAX_RECORD_BYTES are non-canonical; unknown
+keys and texts that are no time make a record unreadable; duplicate keys and every other
+non-canonical form (escapes, times written another way, whitespace, key order, empty
 extra, lone surrogates, depth) are non_canonical_record; in exports the record is
 checked against its stored leaf hash once and proofs, links and roots use the
 stored leaf; "truncated" compares the last seq; an export without proofs whose
@@ -27,6 +27,7 @@ tests/agreement.rs runs this file and auditlens side by side on every input.
 import base64, csv, datetime, hashlib, io, json, os, re, sqlite3, struct, sys, tempfile
 
 MIB16 = 16 * 1024 * 1024
+MAX_RECORD_BYTES = MIB16 - 8 * 1024  # FORMAT.md 2: room for the longest export line
 MAX_DEPTH = 128  # FORMAT.md 2: nesting deeper than 128 levels is refused
 MAX_RECORD_DEPTH = 126  # FORMAT.md 2: a record nested deeper than 126 levels is refused
 WARNINGS = {"protection_removed", "schema_altered", "time_backwards"}
@@ -277,10 +278,29 @@ TOP = ["id", "time", "updated_at", "actor", "resource_type", "resource_id", "res
 ACTOR = ["type", "user_id", "email", "org_role", "project_role", "auth_method", "api_key_id", "api_key_name",
          "api_key_scope", "api_key_scope_id", "api_key_created_at", "api_key_created_by"]
 REQUIRED = ["id", "time", "resource_type", "resource_id", "action"]
-# SPEC? which fields are times: `time` and `updated_at` are (section 1); `api_key_created_at` is
-# taken verbatim here (section 3 says "times", section 1 calls it "creation").
+# FORMAT.md 1: the times of a record are `time`, `updated_at` and `actor.api_key_created_at`.
 TIMES = ["time", "updated_at"]
+ACTOR_TIMES = ["api_key_created_at"]
 TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$")
+# FORMAT.md 8: what reads as a time in an input (then written canonically).
+LOOSE_TIME_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)?$")
+
+
+def is_some_time(t):
+    """A time FORMAT.md 8 reads (any of its forms), though perhaps not canonical."""
+    m = LOOSE_TIME_RE.match(t)
+    if not m:
+        return False
+    frac = m.group(7) or ""
+    if frac[3:].strip("0"):
+        return False  # digits below the millisecond: refused
+    try:
+        datetime.datetime(*(int(x) for x in m.groups()[:6]))
+    except ValueError:
+        return False
+    return True
 
 
 def time_ms(t):
@@ -328,9 +348,15 @@ def check_record(rec):
             return f"{k} is not a string", []
     if "actor" not in rec:
         problems.append("actor missing (it is always present, possibly {})")
-    for k in TIMES:
-        if k in rec and time_ms(rec[k]) is None:
-            problems.append(f"time {rec[k]} is not canonical (YYYY-MM-DDTHH:MM:SS.mmmZ)")
+    times = [(k, rec[k]) for k in TIMES if k in rec]
+    times += [(f"actor.{k}", rec["actor"][k]) for k in ACTOR_TIMES if k in rec.get("actor", {})]
+    for k, t in times:
+        if time_ms(t) is None:
+            # FORMAT.md 3: a time written another way is not canonical; a text that is no time
+            # at all makes the record unreadable.
+            if not is_some_time(t):
+                return f"{k} {t!r} is not a time", []
+            problems.append(f"time {t} is not canonical (YYYY-MM-DDTHH:MM:SS.mmmZ)")
     d = depth(rec)
     if d > MAX_RECORD_DEPTH:
         problems.append(f"nested {d} levels deep (a record may nest {MAX_RECORD_DEPTH})")
@@ -353,7 +379,7 @@ def escape_problems(raw):
 def read_record(raw):
     """Parses stored record bytes. Returns (record or None, kind or None, detail): kind is
     unreadable_record or non_canonical_record."""
-    if len(raw) > MIB16:
+    if len(raw) > MAX_RECORD_BYTES:
         return None, "non_canonical_record", f"record of {len(raw)} bytes is over the 16 MiB limit"
     try:
         text = raw.decode("utf-8")
@@ -371,11 +397,10 @@ def read_record(raw):
     try:
         c = canon(rec)
     except ValueError as e:
-        # FORMAT.md 2: duplicate keys are rejected, not repaired: no entry to compare with.
-        # SPEC? lone surrogates are "rejected" by the same sentence; issue 12 counts them as
-        # non-canonical records, and so does this verifier.
-        kind = "unreadable_record" if str(e).startswith("duplicate key") else "non_canonical_record"
-        return rec, kind, str(e)
+        # FORMAT.md 3: a record both not canonical (duplicate keys are not in strictly
+        # increasing order; a lone surrogate has no canonical form) and not readable as an
+        # entry is non_canonical_record.
+        return rec, "non_canonical_record", str(e)
     if c != text:
         problems = escape_problems(text) + problems or ["bytes differ from the canonical form"]
     if problems:
@@ -980,7 +1005,11 @@ def verify_export(path, data, fmt, given, keys):
         findings.append(("export_incomplete", None, "the end holds no entry count"))
     elif int(end["count"]) != len(entries):
         findings.append(("export_incomplete", None, f"the end says {end['count']} entries, the file holds {len(entries)}"))
-    # Each entry: its record, its leaf, its link to the previous one, its proof.
+    # Each entry: its record, its leaf, its link to the previous one, its proof. FORMAT.md 9: with a
+    # checkpoint given, proofs are checked against its root; proofs for another tree (another size
+    # or archive) are checked against the export's own (to locate damage) and prove nothing.
+    other_tree = given is not None and cp is not None and (given.aid, given.size) != (cp.aid, cp.size)
+    target = given if given is not None and not other_tree else cp
     prev, leaves, proven = None, {}, bool(entries)
     for e in entries:
         if prev is not None and e.seq <= prev.seq:
@@ -1017,8 +1046,12 @@ def verify_export(path, data, fmt, given, keys):
             elif e.index == "unreadable":
                 findings.append(("unproven_entry", e.seq, "its inclusion proof cannot be read"))
                 proven = False
-            elif e.index != e.seq - 1 or root_from_inclusion(e.index, cp.size, e.leaf, e.path) != cp.root:
+            elif e.index != e.seq - 1 or root_from_inclusion(e.index, cp.size, e.leaf, e.path) != target.root:
                 findings.append(("inclusion_failed", e.seq, "the inclusion proof does not lead to the checkpoint's root"))
+                proven = False
+            elif other_tree:
+                # FORMAT.md 9: a proof made for another tree than the anchor's proves nothing against it.
+                findings.append(("unproven_entry", e.seq, "its proof is for another tree than the given checkpoint's"))
                 proven = False
         if cp is not None and e.seq == cp.size and e.chain is not None and e.chain != cp.chain:
             findings.append(("rewritten", e.seq, "the last entry's chain hash is not the checkpoint's"))
@@ -1054,8 +1087,15 @@ def verify_export(path, data, fmt, given, keys):
             for e in entries:
                 findings.append(("unproven_entry", e.seq, "nothing proves this row against the given checkpoint"))
             proven = False
-        elif given.aid != cp.aid:
-            findings.append(("wrong_archive", None, "the given checkpoint names another archive"))
+        elif whole and given.aid == cp.aid and given.size < cp.size and \
+                [e.seq for e in entries[:given.size]] == list(range(1, given.size + 1)):
+            # An export of every entry links its checkpoint to a smaller C by its own leaves.
+            first = [leaves.get(s) for s in range(1, given.size + 1)]
+            last = entries[given.size - 1] if given.size else None
+            head = last.chain if last else genesis(cp.aid)
+            if None in first or mth(first) != given.root or head != given.chain:
+                findings.append(("rewritten", None, "the export's first entries are not the given checkpoint's"))
+                proven = False
         elif given.same(cp):
             if proofs is None:
                 for e in entries:
@@ -1195,6 +1235,76 @@ def main_verify(args):
         for k, s, d in findings:
             print(f"{'warning' if k in WARNINGS else 'FINDING'} {k} {s if s is not None else '-'} {d}")
     return 1 if tampered else 0
+
+
+# ---------------------------------------------------------------- consistency proof files (FORMAT.md 10)
+def parse_proof_file(data):
+    """The consistency proof file, strictly: (origin, old, new, [hashes]); ValueError with the reason."""
+    if len(data) > 16 * 1024:
+        raise ValueError("the proof file is over 16 kB")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the proof file is not UTF-8")
+    if "\r" in text or not text.endswith("\n"):
+        raise ValueError("the proof file has CR line ends or no final newline")
+    lines = text[:-1].split("\n")
+    if len(lines) < 4 or lines[0] != "auditlens-consistency-proof v1":
+        raise ValueError("not an auditlens consistency proof (v1)")
+    m = re.fullmatch(r"origin (auditlens\.archive/[0-9a-f]{32})", lines[1])
+    if not m:
+        raise ValueError(f"bad origin line {lines[1]!r}")
+    sizes = []
+    for ln, tag in ((lines[2], "old"), (lines[3], "new")):
+        mm = re.fullmatch(tag + r" (0|[1-9][0-9]{0,19})", ln)
+        if not mm or int(mm.group(1)) >= 2**64:
+            raise ValueError(f"bad {tag} line {ln!r}")
+        sizes.append(int(mm.group(1)))
+    hashes = lines[4:]
+    if len(hashes) > 128:
+        raise ValueError("more than 128 hashes")
+    for h in hashes:
+        if not re.fullmatch(r"[0-9a-f]{64}", h):
+            raise ValueError(f"bad hash line {h!r}")
+    return m.group(1), sizes[0], sizes[1], [bytes.fromhex(h) for h in hashes]
+
+
+def main_consistency(args):
+    """check.py consistency OLD NEW PROOF [--key K.pub]... : the later checkpoint extends the earlier."""
+    files, keys, i = [], [], 0
+    while i < len(args):
+        if args[i] == "--key" and i + 1 < len(args):
+            keys.append(args[i + 1]); i += 2; continue
+        files.append(args[i]); i += 1
+    if len(files) != 3:
+        print("usage: check.py consistency OLD NEW PROOF [--key K.pub]...", file=sys.stderr)
+        return 2
+    try:
+        old = parse_checkpoint(open(files[0], "rb").read())
+        new = parse_checkpoint(open(files[1], "rb").read())
+        origin, m, n, path = parse_proof_file(open(files[2], "rb").read())
+        parsed_keys = [parse_key(open(k, encoding="utf-8").read()) for k in keys]
+    except (OSError, ValueError) as e:
+        print(f"COULD NOT CHECK: {e}", file=sys.stderr)
+        return 2
+    findings = []
+    if old.origin != new.origin or origin != old.origin:
+        findings.append(("wrong_archive", "the checkpoints or the proof name different archives"))
+    elif old.size > new.size:
+        findings.append(("truncated", "the old checkpoint is larger than the new one"))
+    elif (m, n) != (old.size, new.size):
+        findings.append(("rewritten", f"the proof is for sizes {m} to {n}, not {old.size} to {new.size}"))
+    elif not consistent(m, n, path, old.root, new.root) or (m == n and old.chain != new.chain):
+        findings.append(("rewritten", "the proof does not lead from the old root to the new one"))
+    for cp in (old, new):
+        if parsed_keys:
+            sig = []
+            check_signatures(cp, parsed_keys, sig)
+            findings += [(k, d) for k, _, d in sig]
+    for k, d in findings:
+        print(f"FINDING {k} - {d}")
+    print("CONSISTENT" if not findings else "NOT CONSISTENT")
+    return 1 if findings else 0
 
 
 # ---------------------------------------------------------------- vectors
@@ -1422,8 +1532,11 @@ def main_vectors():
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "verify":
         sys.exit(main_verify(sys.argv[2:]))
+    if len(sys.argv) > 1 and sys.argv[1] == "consistency":
+        sys.exit(main_consistency(sys.argv[2:]))
     if len(sys.argv) > 1:
-        print("usage: check.py [verify PATH [--checkpoint C] [--key K.pub]... [--json]]", file=sys.stderr)
+        print("usage: check.py [verify PATH [--checkpoint C] [--key K.pub]... [--json]]\n"
+              "       check.py consistency OLD NEW PROOF [--key K.pub]...", file=sys.stderr)
         sys.exit(2)
     try:
         sys.exit(main_vectors())

@@ -570,3 +570,50 @@ impl Archive {
         })
     }
 }
+
+/// One row of the `ingests` table: an ingest run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestRun {
+    pub run: i64,
+    pub finished_at: String,
+    pub sources: Vec<super::IngestedSource>,
+    pub added: u64,
+    pub duplicates: u64,
+    pub conflicts: u64,
+}
+
+impl Archive {
+    /// The ingest runs, oldest first. Not covered by the chain: what the
+    /// runs say is a description, the entries are the evidence.
+    pub fn ingest_runs(&self) -> Result<Vec<IngestRun>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT run, finished_at, sources, added, duplicates, conflicts FROM ingests ORDER BY run",
+            )
+            .map_err(|e| self.err(e))?;
+        let text = |v: ValueRef<'_>| match v {
+            ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+            ValueRef::Integer(n) => n.to_string(),
+            _ => String::new(),
+        };
+        let count = |v: ValueRef<'_>| match v {
+            ValueRef::Integer(n) => n.max(0) as u64,
+            _ => 0,
+        };
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(IngestRun {
+                    run: r.get::<_, Option<i64>>(0)?.unwrap_or_default(),
+                    finished_at: text(r.get_ref(1)?),
+                    sources: super::IngestedSource::from_column(&text(r.get_ref(2)?)),
+                    added: count(r.get_ref(3)?),
+                    duplicates: count(r.get_ref(4)?),
+                    conflicts: count(r.get_ref(5)?),
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+}

@@ -166,6 +166,15 @@ fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> 
                 .into(),
         );
     }
+    // A last record that is not what ingest seals is tampering too, even with correct hashes.
+    if let Some(problem) = crate::canonical::check(record).problem {
+        let (crate::canonical::Problem::NonCanonical(why)
+        | crate::canonical::Problem::Unreadable(why)) = problem;
+        return Err(format!(
+            "the archive's last entry (seq {seq}) is not a canonical record ({why}); nothing was \
+             added. Run `auditlens verify` on it"
+        ));
+    }
     // Ingest tells new entries from stored ones through the entry-id index:
     // it is trusted only once it is proven to list every row under its id.
     let by_id = &super::INDEXES[0];
@@ -320,11 +329,12 @@ impl Batch<'_> {
             .map_err(|e| self.err(e))
     }
 
-    /// Records an ingest run: its sources, what it added (the seqs) and
-    /// skipped.
+    /// Records an ingest run: its sources (each with its SHA-256, entry
+    /// count and time window, see [`IngestedSource`]), what it added (the
+    /// seqs) and skipped.
     pub fn record_run(
         &mut self,
-        sources: &str,
+        sources: &[IngestedSource],
         added: u64,
         duplicates: u64,
         conflicts: u64,
@@ -336,7 +346,7 @@ impl Batch<'_> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    sources,
+                    IngestedSource::to_column(sources),
                     added as i64,
                     duplicates as i64,
                     conflicts as i64,
@@ -354,5 +364,73 @@ impl Batch<'_> {
         self.tx.commit().map_err(|e| db_error(path, e))?;
         *self.tail = self.next_tail;
         Ok(())
+    }
+}
+
+/// One file an ingest run read, as `ingests.sources` records it (a JSON
+/// array of these since the archive kept coverage; older archives hold the
+/// file names joined by `, `, which [`IngestedSource::from_column`] reads as
+/// names alone). Not hashed: it describes the runs, the chain covers the
+/// entries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngestedSource {
+    /// The path as given to ingest.
+    pub file: String,
+    /// SHA-256 of the file when it was read; `None` in older archives.
+    pub sha256: Option<String>,
+    /// Entries read from the file (stored, duplicates and conflicts alike).
+    pub entries: Option<u64>,
+    /// Records rejected (`--skip-invalid`).
+    pub rejected: Option<u64>,
+    /// Oldest and newest entry time in the file, ms UTC.
+    pub window: Option<(i64, i64)>,
+}
+
+impl IngestedSource {
+    fn to_column(sources: &[IngestedSource]) -> String {
+        let list: Vec<serde_json::Value> = sources
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "file": s.file,
+                    "sha256": s.sha256,
+                    "entries": s.entries,
+                    "rejected": s.rejected,
+                    "from_ms": s.window.map(|w| w.0),
+                    "to_ms": s.window.map(|w| w.1),
+                })
+            })
+            .collect();
+        serde_json::Value::Array(list).to_string()
+    }
+
+    /// The sources of one `ingests` row, whichever form it was written in.
+    pub fn from_column(text: &str) -> Vec<IngestedSource> {
+        if let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(text)
+            && items.iter().all(serde_json::Value::is_object)
+        {
+            return items
+                .iter()
+                .map(|o| {
+                    let n = |k: &str| o.get(k).and_then(serde_json::Value::as_u64);
+                    let t = |k: &str| o.get(k).and_then(serde_json::Value::as_i64);
+                    IngestedSource {
+                        file: o["file"].as_str().unwrap_or_default().to_string(),
+                        sha256: o["sha256"].as_str().map(str::to_string),
+                        entries: n("entries"),
+                        rejected: n("rejected"),
+                        window: t("from_ms").zip(t("to_ms")),
+                    }
+                })
+                .collect();
+        }
+        // Older archives: the names alone, joined by ", ".
+        text.split(", ")
+            .filter(|f| !f.is_empty())
+            .map(|f| IngestedSource {
+                file: f.to_string(),
+                ..IngestedSource::default()
+            })
+            .collect()
     }
 }

@@ -20,9 +20,10 @@ use crate::archive::{
     Archive, Cell, Column, Columns, INDEX_COLUMN_NAMES, KeyHasher, KeyWord, KnownIndex, MAX_KEY,
     Row, Scan,
 };
+use crate::canonical::{self, Problem};
 use crate::chain::{self, ArchiveId, Hash};
 use crate::job::Job;
-use crate::record_view::{IndexValue, RecordView};
+use crate::record_view::IndexValue;
 
 /// Most seqs per chunk: large enough that a chunk's query and channel
 /// hand-over cost nothing next to its rows.
@@ -226,8 +227,20 @@ fn check_row(out: &mut CheckedChunk, archive: &ArchiveId, row: &Row<'_>, scratch
     let computed_leaf = chain::leaf_hash(archive, seq, record);
     out.record_bytes += record.len() as u64;
     let columns = row.index_columns();
-    let (id, time_ms) = match RecordView::parse(record) {
-        Ok(view) => {
+    // Read and checked in one pass: canonical form and limits, not only the
+    // hash (a record with recomputed hashes may still not be what ingest seals).
+    let checked = canonical::check(record);
+    if let Some(problem) = checked.problem {
+        let (kind, m) = match problem {
+            Problem::NonCanonical(m) => (FindingKind::NonCanonicalRecord, m),
+            Problem::Unreadable(m) => (FindingKind::UnreadableRecord, m),
+        };
+        let id = checked.view.as_ref().map(|v| v.id.as_ref());
+        out.findings
+            .push((index, Finding::new(kind, Some(seq), m).id(id)));
+    }
+    let (id, time_ms) = match checked.view {
+        Some(view) => {
             for (k, want) in view.index_columns().into_iter().enumerate() {
                 if !equals(columns[k], want) {
                     out.findings.push((
@@ -250,11 +263,7 @@ fn check_row(out: &mut CheckedChunk, archive: &ArchiveId, row: &Row<'_>, scratch
             }
             (Some(push_str(&mut out.ids, &view.id)), Some(view.time.0))
         }
-        Err(m) => {
-            out.findings.push((
-                index,
-                Finding::new(FindingKind::UnreadableRecord, Some(seq), m),
-            ));
+        None => {
             let id = columns[0].text().map(|t| push_str(&mut out.ids, &t));
             (id, None)
         }

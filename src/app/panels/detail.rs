@@ -9,7 +9,7 @@ use super::{ERROR_COLOR, format_time};
 use crate::app::command::{Command, Commands};
 use crate::app::fonts::{self, safe};
 use crate::app::rows::entry_json;
-use crate::app::state::AppState;
+use crate::app::state::{AppState, Investigation};
 use auditlens_core::diff::Change;
 use auditlens_core::model::Entry;
 use auditlens_core::safe_text::{CELL_CHARS, FIELD_CHARS};
@@ -66,6 +66,25 @@ impl DetailPane {
                 if ui.button("Copy entry").clicked() {
                     ui.ctx().copy_text(entry_json(st));
                 }
+                if ui
+                    .button("History")
+                    .on_hover_text(
+                        "Every entry on this resource (in this project), oldest first, each \
+                         before state compared with the previous after state",
+                    )
+                    .clicked()
+                {
+                    cmds.push(Command::ShowHistory {
+                        label: format!(
+                            "{} {}",
+                            auditlens_core::catalog::display_name(&e.resource_type),
+                            e.resource_label()
+                        ),
+                        resource_type: e.resource_type.clone(),
+                        resource_id: e.resource_id.clone(),
+                        project_id: e.project_id.clone(),
+                    });
+                }
                 let key = e.actor.key();
                 self.notes
                     .buttons(ui, s, d.seq, &e.id, (!key.is_empty()).then_some(key), cmds);
@@ -76,7 +95,7 @@ impl DetailPane {
                     finding_ui(ui, f);
                 }
             }
-            fields_ui(ui, st, local);
+            fields_ui(ui, st, local, &s.investigation);
             if !d.diff.is_empty() {
                 ui.add_space(6.0);
                 ui.strong(format!("Changes ({})", d.diff.len()));
@@ -91,6 +110,7 @@ impl DetailPane {
             }
             if e.before.is_some() || e.after.is_some() {
                 ui.add_space(6.0);
+                rollback_ui(ui, e);
                 states_ui(ui, e, &d.diff, dark);
             }
             if s.doc.as_ref().is_some_and(|d| d.is_sealed_archive()) {
@@ -157,9 +177,16 @@ fn finding_ui(ui: &mut egui::Ui, f: &Finding) {
 }
 
 /// Every field of the record, seq and hashes.
-fn fields_ui(ui: &mut egui::Ui, st: &auditlens_core::archive::StoredEntry, local: bool) {
+fn fields_ui(
+    ui: &mut egui::Ui,
+    st: &auditlens_core::archive::StoredEntry,
+    local: bool,
+    inv: &Investigation,
+) {
     let e = &st.entry;
     let a = &e.actor;
+    // A directory's name beside a bare id (display only; unknown ids stay ids).
+    let named = |id: &Option<String>| id.as_ref().map(|i| inv.readable(i, i));
     let time = |t: auditlens_core::time::Timestamp| format!("{} ({})", format_time(t.0, local), t);
     let fields: Vec<(&str, Option<String>)> = vec![
         ("Entry id", Some(e.id.clone())),
@@ -180,12 +207,12 @@ fn fields_ui(ui: &mut egui::Ui, st: &auditlens_core::archive::StoredEntry, local
             "Actor type",
             a.actor_type.as_ref().map(|t| t.display_name().to_string()),
         ),
-        ("User id", a.user_id.clone()),
+        ("User id", named(&a.user_id)),
         ("Email", a.email.clone()),
         ("Org role", a.org_role.clone()),
         ("Project role", a.project_role.clone()),
         ("Auth method", a.auth_method.clone()),
-        ("API key id", a.api_key_id.clone()),
+        ("API key id", named(&a.api_key_id)),
         ("API key name", a.api_key_name.clone()),
         (
             "API key scope",
@@ -197,7 +224,13 @@ fn fields_ui(ui: &mut egui::Ui, st: &auditlens_core::archive::StoredEntry, local
         ("API key created", a.api_key_created_at.map(time)),
         ("API key created by", a.api_key_created_by.clone()),
         ("Organization", name_id(&e.org_name, &e.org_id)),
-        ("Project", name_id(&e.project_name, &e.project_id)),
+        (
+            "Project",
+            match &e.project_name {
+                Some(_) => name_id(&e.project_name, &e.project_id),
+                None => named(&e.project_id),
+            },
+        ),
         ("IP address", e.ip_address.clone()),
         ("User agent", e.user_agent.clone()),
         (
@@ -222,6 +255,45 @@ fn fields_ui(ui: &mut egui::Ui, st: &auditlens_core::archive::StoredEntry, local
                 }
             }
         });
+}
+
+/// Rolling the change back: the before state, and the RFC 6902 patch that
+/// turns the after state into it. The patch is built and checked (applied
+/// to the after state, it must give the before state) when asked for; an
+/// entry without both states says why there is no patch.
+fn rollback_ui(ui: &mut egui::Ui, e: &Entry) {
+    use auditlens_core::json_patch;
+    ui.horizontal(|ui| {
+        ui.strong("Roll back");
+        if ui
+            .add_enabled(e.before.is_some(), egui::Button::new("Copy before state"))
+            .on_hover_text("The state before this action, as JSON")
+            .clicked()
+            && let Some(b) = &e.before
+        {
+            ui.ctx().copy_text(b.to_pretty());
+        }
+        let patch = json_patch::restore_patch(e.before.as_ref(), e.after.as_ref());
+        let hover = match &patch {
+            Ok(_) => "An RFC 6902 JSON Patch: applied to the after state it gives the before state"
+                .to_string(),
+            Err(why) => why.to_string(),
+        };
+        let clicked = ui
+            .add_enabled(patch.is_ok(), egui::Button::new("Copy rollback patch"))
+            .on_hover_text(hover)
+            .on_disabled_hover_text(match &patch {
+                Err(why) => why.to_string(),
+                Ok(_) => String::new(),
+            })
+            .clicked();
+        if clicked && let (Ok(p), Some(after), Some(before)) = (&patch, &e.after, &e.before) {
+            // Never hand out a patch that does not do what it says.
+            if json_patch::apply(after, p).as_ref() == Ok(before) {
+                ui.ctx().copy_text(p.to_pretty());
+            }
+        }
+    });
 }
 
 /// The before and after states side by side, changed lines marked.

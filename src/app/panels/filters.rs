@@ -8,6 +8,7 @@ use eframe::egui;
 use egui::{RichText, TextEdit};
 
 use super::patterns::PatternsPanel;
+use super::tickets::TicketsPanel;
 use super::{ERROR_COLOR, thousands};
 use crate::app::command::{Command, Commands};
 use crate::app::filter_form::{FilterForm, TimePreset};
@@ -22,6 +23,7 @@ const FACET_VALUES_SHOWN: usize = 500;
 #[derive(Default)]
 pub struct FilterPanel {
     patterns: PatternsPanel,
+    tickets: TicketsPanel,
     /// Ctrl+F: focus the search field on the next frame.
     pub focus_search: bool,
 }
@@ -35,6 +37,7 @@ impl FilterPanel {
             .auto_shrink([false, false])
             .show(ui, |ui| {
                 self.patterns.ui(ui, s, cmds);
+                self.tickets.ui(ui, s, cmds);
                 ui.add_space(4.0);
                 self.filter_ui(ui, s, &mut form, cmds);
             });
@@ -66,6 +69,20 @@ impl FilterPanel {
         let l = ui.label("Actor (id, email or key name)");
         ui.add(TextEdit::singleline(&mut form.actor).desired_width(f32::INFINITY))
             .labelled_by(l.id);
+        // A name from a loaded directory: offer the id it stands for.
+        if let Some(d) = s.investigation.directory.as_deref() {
+            for id in d.people_named(&form.actor) {
+                if ui
+                    .small_button(safe(
+                        ui,
+                        &format!("{} is {id}: filter by the id", form.actor.trim()),
+                    ))
+                    .clicked()
+                {
+                    form.actor = id.to_string();
+                }
+            }
+        }
         ui.add_space(6.0);
         ui.label("Time (relative to the newest entry)");
         ui.horizontal_wrapped(|ui| {
@@ -109,7 +126,14 @@ impl FilterPanel {
                     }
                 });
         });
-        let name = |v: &str| ix.project_names.get(v).cloned();
+        // The records' project names first, else a loaded directory's (display only).
+        let directory = s.investigation.directory.as_deref();
+        let name = |v: &str| {
+            ix.project_names
+                .get(v)
+                .cloned()
+                .or_else(|| directory.and_then(|d| d.name(v)).map(str::to_string))
+        };
         facet(
             ui,
             "Projects",

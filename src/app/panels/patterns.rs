@@ -57,6 +57,10 @@ impl PatternsPanel {
                     return;
                 };
                 for p in Pattern::ALL {
+                    // Meaningful only with change tickets (the Change tickets panel).
+                    if p == Pattern::UnapprovedChange && s.pattern_settings.tickets.is_none() {
+                        continue;
+                    }
                     let n = report.hits_of(p).len();
                     let on = active == Some(p.title());
                     let r = ui

@@ -174,6 +174,7 @@ impl TablePanel {
         let (sort, desc) = (s.settings.sort, s.settings.sort_desc);
         let findings = s.doc.as_ref().map(|d| &d.finding_seqs);
         let case = s.doc.as_ref().and_then(|d| d.case.as_ref());
+        let names = s.investigation.directory.as_deref();
         table
             .header(22.0, |mut header| {
                 header.col(|_| {});
@@ -203,8 +204,11 @@ impl TablePanel {
                     match s.rows.get(seq) {
                         Some(t) => {
                             row.col(|ui| cell(ui, &format_time(t.time_ms, local)));
-                            for c in t.cells() {
-                                row.col(|ui| cell(ui, c));
+                            for (k, c) in t.cells().into_iter().enumerate() {
+                                match names.filter(|_| NAMED_CELLS.contains(&k)) {
+                                    Some(d) => row.col(|ui| cell(ui, &named(d, c))),
+                                    None => row.col(|ui| cell(ui, c)),
+                                };
                             }
                         }
                         None => {
@@ -244,6 +248,23 @@ fn nothing_matches(ui: &mut egui::Ui, total: usize, cmds: &mut Commands) {
             cmds.push(Command::ClearFilters);
         }
     });
+}
+
+/// The cells (of [`crate::app::rows::RowText::cells`]) that may hold a
+/// bare id a directory names: the actor and the project.
+const NAMED_CELLS: [usize; 2] = [0, 5];
+
+/// A directory's name beside a bare id, escaped like every cell (names are
+/// untrusted text); anything else as it is.
+fn named(d: &auditlens_core::directory::Directory, text: &str) -> String {
+    match d.name(text) {
+        Some(_) => auditlens_core::safe_text::shown(
+            &d.readable(text, text),
+            auditlens_core::safe_text::CELL_CHARS,
+        )
+        .into_owned(),
+        None => text.to_string(),
+    }
 }
 
 fn cell(ui: &mut egui::Ui, text: &str) {

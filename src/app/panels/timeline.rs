@@ -6,6 +6,7 @@ use egui::{Color32, RichText, Sense};
 
 use crate::app::command::{Command, Commands};
 use crate::app::state::AppState;
+use auditlens_core::coverage::Coverage;
 use auditlens_core::row_index::Index;
 use auditlens_core::time::Timestamp;
 
@@ -180,6 +181,14 @@ impl Timeline {
         if resp.double_clicked() {
             cmds.push(Command::SetTimeRange(None));
         }
+        if let Some(cov) = s.doc.as_ref().and_then(|d| d.coverage.as_ref()) {
+            coverage_strip(
+                ui,
+                cov,
+                hist.from,
+                hist.bucket_ms * hist.counts.len() as i64,
+            );
+        }
         ui.horizontal(|ui| {
             // Drawn swatches: the default fonts have no square glyph.
             for (k, name) in KIND_NAMES.iter().enumerate() {
@@ -194,6 +203,116 @@ impl Timeline {
             );
         });
     }
+}
+
+const COVERED_COLOR: Color32 = Color32::from_rgb(70, 130, 110);
+const HOLE_COLOR: Color32 = Color32::from_rgb(220, 60, 60);
+const STRIP_HEIGHT: f32 = 8.0;
+const DAY_MS: i64 = 86_400_000;
+
+/// Under the histogram, over the same time span: where an ingested file's
+/// window covers the time (green), and the holes (red): empty days between
+/// busy ones, and stretches no file covers (docs/PATTERNS.md, "Coverage").
+fn coverage_strip(ui: &mut egui::Ui, cov: &Coverage, from: i64, span: i64) {
+    let width = ui.available_width();
+    let (rect, resp) = ui.allocate_exact_size(egui::vec2(width, STRIP_HEIGHT), Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 1.0, ui.visuals().extreme_bg_color);
+    let span = span.max(1);
+    let x_of =
+        |t: i64| rect.left() + ((t - from) as f32 / span as f32).clamp(0.0, 1.0) * rect.width();
+    let band = |a: i64, b: i64, top: f32, bottom: f32, c: Color32| {
+        let (l, r) = (x_of(a), x_of(b).max(x_of(a) + 1.0));
+        painter.rect_filled(
+            egui::Rect::from_min_max(egui::pos2(l, top), egui::pos2(r, bottom)),
+            0.0,
+            c,
+        );
+    };
+    let windows: Vec<(&str, i64, i64)> = cov
+        .runs
+        .iter()
+        .flat_map(|r| &r.sources)
+        .filter_map(|s| s.window.map(|(a, b)| (s.file.as_str(), a, b)))
+        .collect();
+    for (_, a, b) in &windows {
+        band(*a, *b, rect.top() + 2.0, rect.bottom() - 2.0, COVERED_COLOR);
+    }
+    let mut holes: Vec<(i64, i64, String)> = cov
+        .empty_days
+        .iter()
+        .map(|h| {
+            (
+                h.from_day * DAY_MS,
+                (h.to_day + 1) * DAY_MS,
+                format!(
+                    "{} day(s) with no entries ({} the day before, {} the day after){}",
+                    h.to_day - h.from_day + 1,
+                    h.before,
+                    h.after,
+                    if h.weekend_only { ", a weekend" } else { "" }
+                ),
+            )
+        })
+        .collect();
+    holes.extend(cov.export_gaps.iter().map(|g| {
+        (
+            g.from,
+            g.to,
+            format!(
+                "{} h no ingested file covers, after {} and before {}",
+                (g.to - g.from) / 3_600_000,
+                g.after_file,
+                g.before_file
+            ),
+        )
+    }));
+    for (a, b, _) in &holes {
+        band(*a, *b, rect.top(), rect.bottom(), HOLE_COLOR);
+    }
+    if let Some(pos) = resp.hover_pos() {
+        let t = from + (((pos.x - rect.left()) / rect.width()) * span as f32) as i64;
+        let mut lines: Vec<String> = holes
+            .iter()
+            .filter(|(a, b, _)| *a <= t && t < *b)
+            .map(|(_, _, why)| format!("hole: {why}"))
+            .collect();
+        let files: Vec<&str> = windows
+            .iter()
+            .filter(|(_, a, b)| *a <= t && t <= *b)
+            .map(|(f, _, _)| *f)
+            .collect();
+        lines.push(if files.is_empty() {
+            "no ingested file's window covers this time".to_string()
+        } else {
+            format!("covered by {}", files.join(", "))
+        });
+        if cov.files_without_window > 0 {
+            lines.push(format!(
+                "{} file(s) were ingested before auditlens recorded windows",
+                cov.files_without_window
+            ));
+        }
+        resp.on_hover_text(format!("{}\n{}", Timestamp(t), lines.join("\n")));
+    }
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Coverage:").small());
+        for (c, name) in [(COVERED_COLOR, "export windows"), (HOLE_COLOR, "holes")] {
+            let (r, _) = ui.allocate_exact_size(egui::vec2(9.0, 9.0), Sense::hover());
+            ui.painter().rect_filled(r, 1.0, c);
+            ui.label(RichText::new(name).small());
+        }
+        let files: usize = cov.runs.iter().map(|r| r.sources.len()).sum();
+        ui.label(
+            RichText::new(format!(
+                "· {files} file(s) in {} ingest run(s), {} hole(s)",
+                cov.runs.len(),
+                holes.len()
+            ))
+            .small()
+            .weak(),
+        );
+    });
 }
 
 /// A cheap stand-in for the view's identity (its ends and a few samples).

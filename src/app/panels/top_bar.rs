@@ -57,6 +57,16 @@ impl TopBar {
                 cmds.push(Command::PickReport);
             }
             if ui
+                .add_enabled(sealed_archive, egui::Button::new("Change tickets…"))
+                .on_hover_text(
+                    "Approved changes exported from Jira or ServiceNow (CSV or JSON): each \
+                     production change is matched to a ticket, or flagged",
+                )
+                .clicked()
+            {
+                cmds.push(Command::PickTickets);
+            }
+            if ui
                 .add_enabled(has_index, egui::Button::new("Add verifier key…"))
                 .on_hover_text(
                     "A KEY.pub from `auditlens keygen`: checks who signed the checkpoint",
@@ -64,6 +74,16 @@ impl TopBar {
                 .clicked()
             {
                 cmds.push(Command::PickVerifierKey);
+            }
+            if ui
+                .add_enabled(has_index, egui::Button::new("Names…"))
+                .on_hover_text(
+                    "A directory exported from the platform (members, API keys, projects; CSV or \
+                     JSON): names are shown beside ids, the records stay as they are",
+                )
+                .clicked()
+            {
+                cmds.push(Command::PickDirectory);
             }
             if doc.is_some_and(|d| d.unsealed && d.index.is_some())
                 && ui.button("Save as sealed archive…").clicked()

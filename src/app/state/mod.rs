@@ -5,10 +5,12 @@
 //! ([`AppState::on_finished`]). Widget state (text being typed, open
 //! windows) lives in the panels.
 
+mod investigate;
 mod results;
 mod view;
 mod work;
 
+pub use investigate::{Found, Investigation, Pending};
 pub use results::{Read, TaskResult};
 
 use std::collections::HashSet;
@@ -51,6 +53,8 @@ pub mod task {
     pub const READ_FILE: &str = "read-file";
     pub const CLOSE: &str = "close";
     pub const READ_ROWS: &str = "read-rows";
+    pub const COVERAGE: &str = "coverage";
+    pub const INVESTIGATE: &str = "investigate";
 }
 
 pub struct AppState {
@@ -88,6 +92,8 @@ pub struct AppState {
     pending_case: Option<(PathBuf, CaseFile)>,
     generation: u64,
     pub tasks: Tasks<TaskResult>,
+    /// History, blast radius and names (`investigate.rs`).
+    pub investigation: Investigation,
 }
 
 impl AppState {
@@ -117,6 +123,7 @@ impl AppState {
             pending_case: None,
             generation: 0,
             tasks: Tasks::default(),
+            investigation: Investigation::default(),
         }
     }
 
@@ -179,13 +186,34 @@ impl AppState {
             Command::ToggleTheme => self.settings.dark = !self.settings.dark,
             Command::ToggleLocalTime => self.settings.local_time = !self.settings.local_time,
             Command::DismissError => self.error = None,
-            Command::PickOpen
+            Command::LoadTickets { path, map } => self.load_tickets(&path, map),
+            Command::ClearTickets => {
+                let settings = PatternSettings {
+                    tickets: None,
+                    ..self.pattern_settings.clone()
+                };
+                self.set_pattern_settings(settings);
+            }
+            Command::ToggleChanges(status) => self.toggle_changes(status),
+            Command::ShowHistory {
+                label,
+                resource_type,
+                resource_id,
+                project_id,
+            } => self.start_history(label, resource_type, resource_id, project_id),
+            Command::CloseHistory => self.investigation.history = None,
+            Command::ShowBlastRadius(actor) => self.start_blast_radius(actor),
+            Command::RestrictTo { label, seqs } => self.restrict_to(label, seqs),
+            Command::LoadDirectory(p) => self.load_directory(Some(p)),
+            Command::PickTickets
+            | Command::PickOpen
             | Command::PickCheckpoint
             | Command::PickVerifierKey
             | Command::PickSealedArchive
             | Command::PickReport
             | Command::PickExportPath
-            | Command::ShowExportWindow => {
+            | Command::ShowExportWindow
+            | Command::PickDirectory => {
                 debug_assert!(false, "the viewer handles {c:?}");
             }
         }
@@ -243,6 +271,7 @@ impl AppState {
         self.pending_jump = None;
         self.filter = FilterForm::default();
         self.restrict = None;
+        self.investigation = Investigation::default();
     }
 
     /// Opens what a dropped or typed path is: a checkpoint or a verifier key
@@ -316,6 +345,64 @@ impl AppState {
         };
         let seqs = report.hits_of(p).iter().map(|h| h.seq).collect();
         self.set_restriction(Some((p.title().to_string(), seqs)));
+    }
+
+    /// Reads change tickets and scans again with them, so that each
+    /// production change is reconciled (the "Changes without approval"
+    /// pattern and the Change tickets panel). A mapping given is remembered
+    /// for files with the same columns. The file is small (a change
+    /// calendar, at most `tickets::MAX_FILE_BYTES`) and read here.
+    pub fn load_tickets(&mut self, path: &std::path::Path, map: auditlens_core::tickets::Mapping) {
+        use auditlens_core::tickets::{ChangeTickets, Layouts, ReadOptions};
+        let mut layouts = Layouts::load();
+        let opts = ReadOptions {
+            map: map.clone(),
+            utc_offset_minutes: self.pattern_settings.utc_offset_minutes,
+            layouts: Some(layouts.clone()),
+            exact: !map.is_empty(),
+        };
+        match ChangeTickets::read(path, &opts) {
+            Ok(t) => {
+                if !map.is_empty()
+                    && let Err(e) = layouts.remember(&t)
+                {
+                    self.notice = Some(format!("the columns were not remembered: {e}"));
+                }
+                let settings = PatternSettings {
+                    tickets: Some(Arc::new(t)),
+                    ..self.pattern_settings.clone()
+                };
+                self.set_pattern_settings(settings);
+            }
+            Err(e) => self.error = Some(format!("change tickets: {e}")),
+        }
+    }
+
+    /// Shows only the production changes with `status`; again to show everything.
+    pub fn toggle_changes(&mut self, status: auditlens_core::reconcile::Status) {
+        if self
+            .restrict
+            .as_ref()
+            .is_some_and(|r| r.label == status.title())
+        {
+            self.set_restriction(None);
+            return;
+        }
+        let Some(rec) = self
+            .doc
+            .as_ref()
+            .and_then(|d| d.patterns.clone())
+            .and_then(|p| p.reconciliation.clone())
+        else {
+            return;
+        };
+        let seqs = rec
+            .changes
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.seq)
+            .collect();
+        self.set_restriction(Some((status.title().to_string(), seqs)));
     }
 
     /// Shows only the bookmarked entries; again to show everything.

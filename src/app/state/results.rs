@@ -46,6 +46,9 @@ pub enum TaskResult {
     CaseSaved(Outcome<()>),
     /// A closed document was dropped.
     Closed(Outcome<()>),
+    Coverage(Outcome<Arc<auditlens_core::coverage::Coverage>>),
+    /// A history, a blast radius or a directory (`investigate.rs`).
+    Investigated(Outcome<super::Found>),
 }
 
 impl AppState {
@@ -70,6 +73,8 @@ impl AppState {
             | TaskResult::View(_)
             | TaskResult::Scanned(_)
             | TaskResult::Checkpoint(_)
+            | TaskResult::Coverage(_)
+            | TaskResult::Investigated(_)
                 if !current => {}
             TaskResult::Opened(Done(o)) => {
                 if let Some(e) = &o.case_error {
@@ -78,6 +83,8 @@ impl AppState {
                 if let Some(doc) = &mut self.doc {
                     doc.opened(o);
                 }
+                // Names remembered beside the archive, if any.
+                self.load_directory(None);
                 self.start_verify();
                 self.load_index(Some(PREFIX_ROWS));
             }
@@ -90,6 +97,7 @@ impl AppState {
                 if complete {
                     self.start_text_index();
                     self.start_patterns();
+                    self.start_coverage();
                 } else {
                     self.load_index(None);
                 }
@@ -216,6 +224,14 @@ impl AppState {
             | TaskResult::VerifierKey(Cancelled)
             | TaskResult::Closed(Done(()) | Cancelled) => {}
             TaskResult::Closed(Failed(e)) => self.notice = Some(format!("closing: {e}")),
+            TaskResult::Coverage(Done(c)) => {
+                if let Some(doc) = &mut self.doc {
+                    doc.coverage = Some(c);
+                }
+            }
+            TaskResult::Coverage(Failed(e)) => self.notice = Some(format!("coverage: {e}")),
+            TaskResult::Coverage(Cancelled) => {}
+            TaskResult::Investigated(outcome) => self.on_investigated(outcome),
         }
     }
 }

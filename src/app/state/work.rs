@@ -189,6 +189,32 @@ impl AppState {
         );
     }
 
+    /// Reads which files went into the archive and where it has holes, on a
+    /// worker (after the index), with the core's coverage, as `info` does.
+    pub(super) fn start_coverage(&mut self) {
+        let Some(path) = self
+            .doc
+            .as_ref()
+            .filter(|d| d.is_sealed_archive())
+            .and_then(|d| d.archive_path.clone())
+        else {
+            return;
+        };
+        self.spawn(
+            task::COVERAGE,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |job| {
+                use auditlens_core::coverage::{self, CoverageSettings};
+                auditlens_core::archive::Archive::open(&path)
+                    .map_err(|e| e.0)
+                    .and_then(|a| coverage::of_archive(&a, &CoverageSettings::default(), job))
+                    .map(Arc::new)
+            },
+            TaskResult::Coverage,
+        );
+    }
+
     /// Changes the case notes of `seq` and saves the case file beside the
     /// archive (on a worker; a failure is shown).
     pub fn edit_mark(&mut self, seq: u64, entry_id: &str, edit: impl FnOnce(&mut Mark)) {
@@ -252,10 +278,15 @@ impl AppState {
             return;
         }
         let path = doc.path.clone();
-        let output = match ReportOutput::plan(
-            &Destination::viewer(out, from_dialog),
-            std::slice::from_ref(&path),
-        ) {
+        // The change tickets are read too: the report may not replace them.
+        let mut reads = vec![path.clone()];
+        reads.extend(
+            self.pattern_settings
+                .tickets
+                .as_ref()
+                .map(|t| PathBuf::from(&t.file)),
+        );
+        let output = match ReportOutput::plan(&Destination::viewer(out, from_dialog), &reads) {
             Ok(o) => o,
             Err(e) => {
                 self.error = Some(format!("report: {e}"));
