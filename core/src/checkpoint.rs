@@ -232,11 +232,15 @@ fn parse_index_lines(lines: &[&str]) -> Result<IndexRoots, String> {
             })?;
     }
     if let Some(extra) = lines.get(5) {
-        return Err(format!(
-            "line 10 {} is an unknown extension line: this version of auditlens knows only \
-             `chain` and the five `index` lines; upgrade auditlens if a newer one wrote it",
-            quoted(extra)
-        ));
+        return Err(if extra.starts_with(CHAIN_PREFIX) {
+            "a second `chain` line (line 10): a checkpoint has exactly one".to_string()
+        } else {
+            format!(
+                "line 10 {} is an unknown extension line: this version of auditlens knows only \
+                 `chain` and the five `index` lines; upgrade auditlens if a newer one wrote it",
+                quoted(extra)
+            )
+        });
     }
     Ok(IndexRoots(roots))
 }
