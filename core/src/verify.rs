@@ -1098,10 +1098,13 @@ pub fn verify_export(
         not_complete: None,
         elapsed: started.elapsed(),
     };
-    // Complete only when every entry is proven genuine against the anchor too.
+    // Complete only when every entry is proven genuine against the anchor too
+    // (an empty export has none to prove: its range proof alone shows that
+    // the filter selects nothing).
     if !whole {
+        let genuine = report.proven() || (entries == 0 && report.status() == Status::Intact);
         match completeness {
-            Ok(c) if report.proven() => report.complete = Some(c),
+            Ok(c) if genuine => report.complete = Some(c),
             Ok(_) => {
                 report.not_complete =
                     Some("its entries are not all proven against the checkpoint".into())
