@@ -391,4 +391,27 @@ fn a_lying_index_root_is_caught_and_a_grown_archive_matches() {
     let (code, v) = verify_json(&a, &["--checkpoint", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["checkpoint"]["added_since"], 1, "{v:#}");
+
+    // The checkpoints ingest prints and consistency writes carry the index
+    // roots of the grown archive: the same text `auditlens checkpoint` writes.
+    let now = run(["checkpoint", a.to_str().unwrap()]);
+    assert_eq!(now.stdout.lines().count(), 9, "{}", now.stdout);
+    let printed: String = o
+        .stdout
+        .split("keep a copy outside the archive):\n")
+        .nth(1)
+        .expect("ingest prints the checkpoint")
+        .to_string();
+    assert_eq!(printed.trim_end(), now.stdout.trim_end());
+    let new_cp = dir.path().join("new.checkpoint");
+    let c = run([
+        "consistency",
+        a.to_str().unwrap(),
+        "--old",
+        good.to_str().unwrap(),
+        "--checkpoint-out",
+        new_cp.to_str().unwrap(),
+    ]);
+    assert_eq!(c.code, 0, "{}{}", c.stdout, c.stderr);
+    assert_eq!(std::fs::read_to_string(&new_cp).unwrap(), now.stdout);
 }

@@ -344,7 +344,17 @@ pub fn checkpoint_with_indexes(
     archive: &crate::archive::Archive,
     job: &crate::job::Job,
 ) -> Result<(crate::checkpoint::Checkpoint, IndexSet), crate::archive::ArchiveError> {
-    let mut cp = archive.checkpoint()?;
+    with_indexes(archive, archive.checkpoint()?, job)
+}
+
+/// `cp` (a checkpoint of `archive`: its first `cp.size` entries) with the
+/// index roots of those entries added: for the checkpoints `consistency
+/// --checkpoint-out` and `ingest` print.
+pub fn with_indexes(
+    archive: &crate::archive::Archive,
+    mut cp: crate::checkpoint::Checkpoint,
+    job: &crate::job::Job,
+) -> Result<(crate::checkpoint::Checkpoint, IndexSet), crate::archive::ArchiveError> {
     let set = index_archive(archive, cp.size, job)?;
     if set.size() != cp.size {
         return Err(crate::archive::ArchiveError(format!(
@@ -397,5 +407,71 @@ mod tests {
             set.roots().get(IndexKind::Time),
             set.roots().get(IndexKind::Action)
         );
+    }
+
+    /// tests/vectors/complete-v1.json, written from check.py's reading of
+    /// FORMAT.md §14: the index trees of chain-v1's entries (leaf hashes,
+    /// order, roots) and range proofs to those roots.
+    #[test]
+    fn complete_vectors_agree() {
+        use serde_json::Value;
+        let chain: Value =
+            serde_json::from_str(include_str!("../../tests/vectors/chain-v1.json")).unwrap();
+        let doc: Value =
+            serde_json::from_str(include_str!("../../tests/vectors/complete-v1.json")).unwrap();
+        let hex = |v: &Value| Hash::from_hex(v.as_str().unwrap()).unwrap();
+        let mut set = IndexSet::default();
+        for e in chain["entries"].as_array().unwrap() {
+            let record = e["canonical"].as_str().unwrap().as_bytes();
+            set.push(hex(&e["leaf_hash"]), &RecordView::parse(record).unwrap());
+        }
+        set.finish();
+        let cp = crate::checkpoint::Checkpoint::parse(doc["checkpoint"].as_str().unwrap()).unwrap();
+        let roots = cp
+            .indexes
+            .expect("the vector checkpoint carries index roots");
+        assert_eq!(set.roots(), roots);
+        for kind in INDEXES {
+            let v = &doc["indexes"][kind.name()];
+            assert_eq!(hex(&v["root"]), roots.get(kind), "{}", kind.name());
+            for (i, l) in v["leaves"].as_array().unwrap().iter().enumerate() {
+                let mine = set.leaf(kind, i as u64);
+                assert_eq!(
+                    mine.key.as_deref(),
+                    l["key"].as_str(),
+                    "{} {i}",
+                    kind.name()
+                );
+                assert_eq!(mine.time_ms, l["time_ms"].as_i64().unwrap());
+                assert_eq!(mine.seq, l["seq"].as_u64().unwrap());
+                assert_eq!(mine.leaf, hex(&l["leaf_hash"]));
+                assert_eq!(
+                    mine.hash(kind),
+                    hex(&l["index_leaf"]),
+                    "{} {i}",
+                    kind.name()
+                );
+            }
+        }
+        let proofs = doc["range_proofs"].as_array().unwrap();
+        assert!(proofs.len() >= 5);
+        for p in proofs {
+            let c = &p["complete"];
+            let kind = IndexKind::from_name(c["index"].as_str().unwrap()).unwrap();
+            let (pos, n) = (c["position"].as_u64().unwrap(), c["size"].as_u64().unwrap());
+            let left = !c["left"].is_null();
+            let count = c["entries"].as_array().unwrap().len() as u64;
+            let lo = pos - u64::from(left);
+            let hi = pos + count + u64::from(!c["right"].is_null());
+            let run: Vec<Hash> = (lo..hi).map(|i| set.leaf(kind, i).hash(kind)).collect();
+            let proof: Vec<Hash> = c["proof"].as_array().unwrap().iter().map(hex).collect();
+            assert_eq!(
+                crate::merkle::root_from_range(n, lo, &run, &proof).ok(),
+                Some(roots.get(kind)),
+                "{}",
+                p["filter"]
+            );
+            assert_eq!(set.tree(kind).range_proof(lo, hi), Some(proof));
+        }
     }
 }

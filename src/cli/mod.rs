@@ -738,7 +738,16 @@ fn consistency_of_archive(
     })
     .map_err(|e| Fail(verdict::not_run(&e)))?;
     let (c, no_proof) = match proof::consistency(&archive, &old.checkpoint, &job) {
-        Ok(c) => (Some(c), None),
+        // The new checkpoint carries the index roots, as `auditlens checkpoint` writes them.
+        Ok(mut c) => {
+            match auditlens_core::index_tree::with_indexes(&archive, c.new.clone(), &job) {
+                Ok((new, _)) => {
+                    c.new = new;
+                    (Some(c), None)
+                }
+                Err(e) => (None, Some(e.to_string())),
+            }
+        }
         // A damaged archive has no tree to prove with; verification said why.
         Err(e) => (None, Some(e.to_string())),
     };
@@ -891,7 +900,10 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
     let archive = Archive::open(&a.archive)?;
     archive.stop_mapping()?;
-    let cp = archive.checkpoint()?;
+    // With its index roots, so that exports proven against it can be complete.
+    let (cp, _) = with_progress(&job, || {
+        auditlens_core::index_tree::checkpoint_with_indexes(&archive, &job)
+    })?;
     if a.json {
         print_json(&json!({
             "archive": a.archive.display().to_string(),

@@ -4,7 +4,7 @@ docs/FORMAT.md alone (Python standard library only, Ed25519 included).
 
     python3 tests/vectors/check.py
         checks every vector file in tests/vectors (chain, proofs, findings,
-        checkpoints); exits 1 on any disagreement with a vector.
+        checkpoints, exports, index trees); exits 1 on any disagreement with a vector.
     python3 tests/vectors/check.py verify PATH [--checkpoint C] [--key K.pub]... [--json]
         verifies an archive (.sqlite) or an auditlens export (JSON, NDJSON, CSV
         with its OUT.proof.json sidecar); prints a verdict line and one line per
@@ -21,7 +21,10 @@ extra, lone surrogates, depth) are non_canonical_record; in exports the record i
 checked against its stored leaf hash once and proofs, links and roots use the
 stored leaf; "truncated" compares the last seq; an export without proofs whose
 filter is {} is whole; any difference between a given checkpoint and the export's
-own is anchor_mismatch; a malformed signature line refuses the note (exit 2).
+own is anchor_mismatch; a malformed signature line refuses the note (exit 2); index roots are rebuilt
+only when the checkpoint's root and chain head match, from the stored leaf hashes; a completeness proof is
+checked against the checkpoint the inclusion proofs are checked against, and an entry whose record does not
+match its leaf hash is judged by record_modified only (FORMAT.md 14).
 tests/agreement.rs runs this file and auditlens side by side on every input.
 """
 import base64, csv, datetime, hashlib, io, json, os, re, sqlite3, struct, sys, tempfile
@@ -1809,9 +1812,49 @@ def check_exports():
     return bad
 
 
+def check_complete_vectors(chain_vectors):
+    """complete-v1.json (FORMAT.md 14): index leaves and roots recomputed from chain-v1's records, and each
+    range proof led to its index root (and not when one proof hash is changed)."""
+    d, bad = load("complete-v1.json"), []
+    rows = []
+    for seq, e in enumerate(chain_vectors["entries"], 1):
+        rec, _, _ = read_record(e["canonical"].encode())
+        rows.append((seq, bytes.fromhex(e["leaf_hash"]), time_ms(rec["time"]), index_keys(rec)))
+    cp = parse_checkpoint(d["checkpoint"])
+    roots = index_roots(rows)
+    for i, name in enumerate(INDEX_NAMES):
+        want = d["indexes"][name]
+        ordered = sorted(rows, key=lambda r: (key_order(r[3][i]), r[2], r[0]))
+        mine = [{"key": r[3][i], "time_ms": r[2], "seq": r[0], "leaf_hash": r[1].hex(),
+                 "index_leaf": index_leaf(name, r[3][i], r[2], r[0], r[1]).hex()} for r in ordered]
+        if mine != want["leaves"]:
+            bad.append(f"complete vectors: the {name} index's leaves differ")
+        if roots[name].hex() != want["root"] or cp.indexes[name] != roots[name]:
+            bad.append(f"complete vectors: the {name} index root differs")
+    for v in d["range_proofs"]:
+        p = parse_claim(parse_json(json.dumps(v["complete"])))
+        name, left, right = p["index"], p["left"], p["right"]
+        key = p["entries"] and ordered_key(rows, name, p["entries"][0][0])
+        run = ([index_leaf(name, *left)] if left else []) + \
+              [index_leaf(name, key, t, seq, leaf) for seq, t, leaf in p["entries"]] + \
+              ([index_leaf(name, *right)] if right else [])
+        lo = p["position"] - (1 if left else 0)
+        if root_from_range(p["size"], lo, run, p["proof"]) != cp.indexes[name]:
+            bad.append(f"complete vectors: the range proof for {v['filter']} does not lead to the root")
+        if p["proof"] and root_from_range(p["size"], lo, run, [bytes(32)] + p["proof"][1:]) == cp.indexes[name]:
+            bad.append(f"complete vectors: a changed proof for {v['filter']} still leads to the root")
+    print(f"complete vectors: 5 index trees, {len(d['range_proofs'])} range proofs")
+    return bad
+
+
+def ordered_key(rows, name, seq):
+    """The key of entry `seq` in index `name`."""
+    return next(r[3][INDEX_NAMES.index(name)] for r in rows if r[0] == seq)
+
+
 def main_vectors():
     d = check_chain_and_proofs()
-    bad = check_checkpoints() + check_findings(d) + check_exports()
+    bad = check_checkpoints() + check_findings(d) + check_exports() + check_complete_vectors(d)
     for b in bad:
         print("DISAGREES:", b)
     return 1 if bad else 0
