@@ -415,3 +415,136 @@ fn a_lying_index_root_is_caught_and_a_grown_archive_matches() {
     assert_eq!(c.code, 0, "{}{}", c.stdout, c.stderr);
     assert_eq!(std::fs::read_to_string(&new_cp).unwrap(), now.stdout);
 }
+
+/// The viewer: opening a complete export shows what it is proven complete
+/// for; the export dialog offers completeness when the filter allows it and
+/// writes a complete export of the rows shown.
+mod viewer {
+    use super::*;
+    use auditlens::app::egui;
+    use auditlens::app::{FileDialogs, Viewer};
+    use common::viewer::wait_for;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+
+    struct NoDialogs;
+
+    impl FileDialogs for NoDialogs {
+        fn pick_open(&mut self) -> Option<PathBuf> {
+            None
+        }
+        fn pick_save(&mut self, _: &str) -> Option<PathBuf> {
+            None
+        }
+    }
+
+    fn harness(path: &Path) -> Harness<'static, Viewer> {
+        let mut h = common::viewer::open(path.to_path_buf(), egui::vec2(1400.0, 900.0), NoDialogs);
+        wait_for(&mut h, "open and verify", |v| {
+            v.state.index().is_some() && !v.state.busy()
+        });
+        h
+    }
+
+    #[test]
+    fn opening_a_complete_export_shows_what_it_is_complete_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = sample(dir.path());
+        let out = dir.path().join("deletes.ndjson");
+        export(
+            &a,
+            &out,
+            "ndjson",
+            &["--action", "delete", "--from", FROM, "--to", TO],
+        );
+        let mut h = harness(&out);
+        h.get_by_label_contains(&format!(
+            "complete: all entries with action = delete from {FROM} to {TO} (exclusive)"
+        ));
+        h.get_by_label_contains("proven against the checkpoint of 3000 entries");
+
+        // One entry dropped (and the count lowered): the banner says why it is not complete.
+        let mut ls = lines(&out);
+        ls.remove(2);
+        let n = ls.len() - 2;
+        let last = ls.len() - 1;
+        let mut end: Value = serde_json::from_str(&ls[last]).unwrap();
+        end["auditlens_export_end"]["count"] = n.into();
+        ls[last] = end.to_string();
+        let dropped = dir.path().join("dropped.ndjson");
+        write(&dropped, &ls);
+        drop(h);
+        let h = harness(&dropped);
+        h.get_by_label_contains("NOT PROVEN COMPLETE");
+        h.get_by_label_contains("missing from the export: it was dropped");
+    }
+
+    #[test]
+    fn the_export_dialog_offers_completeness_and_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = sample(dir.path());
+        let mut h = harness(&a);
+        // No filter: nothing to be complete for, so the option is off.
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+        h.run_steps(2);
+        h.get_by_label_contains("Proven genuine only: the filter cannot be proven complete");
+        // action = delete in a time range.
+        let mut f = h.state().state.filter.clone();
+        f.actions.insert("delete".into());
+        f.preset = auditlens::app::filter_form::TimePreset::Custom;
+        f.from = FROM.into();
+        f.to = TO.into();
+        h.state_mut().state.filter = f;
+        wait_for(&mut h, "filtered", |v| v.state.settled());
+        let shown = h.state().state.view.len() as u64;
+        assert!(shown > 10, "{shown}");
+        h.get_by_label_contains(&format!(
+            "Proven complete for: all entries with action = delete from {FROM}"
+        ));
+        h.get_by_label("Prove it complete (every entry the filter selects, none left out)");
+        let out = dir.path().join("from-viewer.ndjson");
+        h.get_by_label("NDJSON").click();
+        h.run_steps(1);
+        let field = || egui::accesskit::Role::TextInput;
+        h.state_mut().panels.export.path.clear();
+        h.get_by_role_and_label(field(), "Save to").click();
+        h.run_steps(2);
+        h.get_by_role_and_label(field(), "Save to")
+            .type_text(out.to_str().unwrap());
+        h.run_steps(2);
+        h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
+            .click();
+        wait_for(&mut h, "export", |v| v.state.last_export.is_some());
+        match &h.state().state.last_export {
+            Some(Ok(r)) => assert!(r.complete.is_some(), "not complete: {}", r.path.display()),
+            other => panic!(
+                "{:?}",
+                other.as_ref().map(|r| r.as_ref().map(|r| r.entries))
+            ),
+        }
+        h.get_by_label_contains("Proven complete: all entries with action = delete");
+        let (code, v) = verify_json(&out, &[]);
+        assert_eq!(code, 0, "{v:#}");
+        assert_eq!(v["entries"], shown, "{v:#}");
+        assert_eq!(v["complete"]["index"], "action", "{v:#}");
+        assert_eq!(v["complete"]["entries_in_range"], shown, "{v:#}");
+
+        // Unticked, the same rows are exported one by one: genuine, not complete.
+        h.get_by_label("Prove it complete (every entry the filter selects, none left out)")
+            .click();
+        h.run_steps(2);
+        h.get_by_label_contains("Proven genuine only: each entry");
+        let rows = dir.path().join("rows.ndjson");
+        h.state_mut().panels.export.path = rows.display().to_string();
+        h.state_mut().state.last_export = None;
+        h.run_steps(2);
+        h.get_by_role_and_label(egui::accesskit::Role::Button, "Export")
+            .click();
+        wait_for(&mut h, "export", |v| v.state.last_export.is_some());
+        let (code, v) = verify_json(&rows, &[]);
+        assert_eq!(code, 0, "{v:#}");
+        assert_eq!(v["entries"], shown, "{v:#}");
+        assert!(v["complete"].is_null(), "{v:#}");
+        assert!(v["not_complete"].is_string(), "{v:#}");
+    }
+}

@@ -123,6 +123,9 @@ impl From<OutputError> for ExportError {
 pub struct ExportReport {
     pub entries: u64,
     pub path: PathBuf,
+    /// What the export is proven complete for ("all entries with action =
+    /// delete from … to …"), when it carries a completeness proof (FORMAT.md §14).
+    pub complete: Option<String>,
 }
 
 /// The filter as it is written into an export's header.
@@ -414,9 +417,14 @@ pub fn export_with(
     }
     // A subset whose filter maps to an index range proves it holds every
     // entry of that range (docs/FORMAT.md §14); the proof follows the entries.
-    let complete = (!whole && only.is_none())
-        .then(|| crate::verify::complete::make_claim(&index_set, &filter_json(filter), &exported))
-        .flatten()
+    let stated = filter_json(filter);
+    let claim = (!whole && only.is_none())
+        .then(|| crate::verify::complete::make_claim(&index_set, &stated, &exported))
+        .flatten();
+    let proven_for = claim
+        .as_ref()
+        .and_then(|c| crate::verify::complete::claim_statement(&stated, c));
+    let complete = claim
         .map(|c| format!(",\"complete\":{c}"))
         .unwrap_or_default();
     match format {
@@ -457,6 +465,7 @@ pub fn export_with(
     Ok(ExportReport {
         entries: count,
         path: out.to_path_buf(),
+        complete: proven_for,
     })
 }
 

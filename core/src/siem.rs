@@ -243,5 +243,6 @@ pub fn export_ecs(
     Ok(ExportReport {
         entries: count,
         path: out.to_path_buf(),
+        complete: None,
     })
 }

@@ -1718,6 +1718,15 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
         )
     })?;
     eprintln!("exported {} entries to {}", r.entries, shown(&r.path));
+    match &r.complete {
+        Some(what) => eprintln!("proven complete: {}", terminal_safe(what)),
+        None if !filter.is_empty() => eprintln!(
+            "not proven complete: the filter maps to no single index range (one action, resource \
+             type, project id or actor id, or a time range; FORMAT.md §14), so the export proves \
+             its entries genuine only"
+        ),
+        None => {}
+    }
     if format == ExportFormat::Csv {
         let what = if filter.is_empty() {
             "checkpoint"

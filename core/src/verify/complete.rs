@@ -241,6 +241,25 @@ pub fn make_claim(set: &IndexSet, filter: &Value, exported: &[u64]) -> Option<Va
     }))
 }
 
+/// The words for the range a claim made by [`make_claim`] for `filter`
+/// proves: "all entries with action = delete from … to …", and the further
+/// filter if any.
+pub fn claim_statement(filter: &Value, claim: &Value) -> Option<String> {
+    let kind = IndexKind::from_name(claim.get("index")?.as_str()?)?;
+    let range = ranges_for(filter)
+        .ok()?
+        .into_iter()
+        .find(|r| r.kind == kind)?;
+    let mut s = range.describe();
+    if !range.further.is_empty() {
+        s.push_str(&format!(
+            ", then filtered further by {}",
+            range.further.join(" and ")
+        ));
+    }
+    Some(s)
+}
+
 /// What a verified completeness proof shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Completeness {
