@@ -416,6 +416,78 @@ fn a_lying_index_root_is_caught_and_a_grown_archive_matches() {
     assert_eq!(std::fs::read_to_string(&new_cp).unwrap(), now.stdout);
 }
 
+/// Signed: the completeness line names who signed the checkpoint the range
+/// is proven against; the index lines are covered by the signature.
+#[test]
+fn a_signed_complete_export_names_its_signer() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = sample(dir.path());
+    let key = dir.path().join("k");
+    let o = run([
+        "keygen",
+        "--name",
+        "auditor.example",
+        "-o",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let out = dir.path().join("d.ndjson");
+    export(
+        &a,
+        &out,
+        "ndjson",
+        &[
+            "--action",
+            "delete",
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--sign",
+            key.to_str().unwrap(),
+        ],
+    );
+    let pubkey = dir.path().join("k.pub");
+    let o = run([
+        "verify",
+        out.to_str().unwrap(),
+        "--key",
+        pubkey.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains(&format!(
+            "complete: all entries with action = delete from {FROM} to {TO} (exclusive)"
+        )) && o.stdout.contains("signed by auditor.example"),
+        "{}",
+        o.stdout
+    );
+    // An index root changed in the signed header: the signature no longer holds.
+    let text = std::fs::read_to_string(&out).unwrap();
+    let header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let cp = header["auditlens_export"]["checkpoint"].as_str().unwrap();
+    let line = cp.lines().find(|l| l.starts_with("index action ")).unwrap();
+    let other = cp.lines().find(|l| l.starts_with("index time ")).unwrap();
+    let forged = cp.replace(
+        line,
+        &format!("index action {}", &other["index time ".len()..]),
+    );
+    let bad = dir.path().join("bad.ndjson");
+    std::fs::write(
+        &bad,
+        text.replacen(
+            &serde_json::to_string(cp).unwrap(),
+            &serde_json::to_string(&forged).unwrap(),
+            1,
+        ),
+    )
+    .unwrap();
+    let (code, v) = verify_json(&bad, &["--key", pubkey.to_str().unwrap()]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(has(&v, "bad_signature", None), "{v:#}");
+    assert!(v["complete"].is_null(), "{v:#}");
+}
+
 /// The viewer: opening a complete export shows what it is proven complete
 /// for; the export dialog offers completeness when the filter allows it and
 /// writes a complete export of the rows shown.
@@ -461,7 +533,7 @@ mod viewer {
         h.get_by_label_contains(&format!(
             "complete: all entries with action = delete from {FROM} to {TO} (exclusive)"
         ));
-        h.get_by_label_contains("proven against the checkpoint of 3000 entries");
+        h.get_by_label_contains("proven against the checkpoint of 3,000 entries");
 
         // One entry dropped (and the count lowered): the banner says why it is not complete.
         let mut ls = lines(&out);

@@ -276,18 +276,19 @@ impl Completeness {
     /// The words: "complete: all entries with action = delete from … to …
     /// (12 entries), proven against the checkpoint of 1,000 entries".
     pub fn sentence(&self) -> String {
+        use crate::verdict::thousands;
         let mut s = format!(
             "complete: {} ({} entries), proven against the checkpoint of {} entries",
             self.range.describe(),
-            self.in_range,
-            self.checkpoint_size
+            thousands(self.in_range),
+            thousands(self.checkpoint_size)
         );
         if !self.range.further.is_empty() {
             s.push_str(&format!(
                 "; then filtered further by {}: {} entries of the range left out, which the \
                  export does not show, so the further filter is not proven",
                 self.range.further.join(" and "),
-                self.left_out
+                thousands(self.left_out)
             ));
         }
         s
