@@ -529,7 +529,7 @@ mod viewer {
             "ndjson",
             &["--action", "delete", "--from", FROM, "--to", TO],
         );
-        let mut h = harness(&out);
+        let h = harness(&out);
         h.get_by_label_contains(&format!(
             "complete: all entries with action = delete from {FROM} to {TO} (exclusive)"
         ));
