@@ -914,7 +914,7 @@ fn consistency_proofs_checked_without_the_archive() {
         ("another archive", &old, &foreign, &proof, 1),
     ];
     for (name, o, n, pr, want) in cases {
-        let ours = run(&[
+        let ours = run([
             "consistency",
             "--old",
             p(o),

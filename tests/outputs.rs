@@ -90,6 +90,7 @@ fn vault() -> Vault {
         &a,
         &Filter::default(),
         None,
+        None,
         &Destination::new(&ecs),
         &Job::new(),
     )
@@ -646,6 +647,7 @@ fn a_cancelled_export_leaves_nothing() {
     let r = auditlens_core::siem::export_ecs(
         &a,
         &Filter::default(),
+        None,
         None,
         &Destination::new(dir.join("e.jsonl")),
         &job,

@@ -178,3 +178,54 @@ fn ecs_export_writes_exactly_the_filtered_entries_with_their_seq_and_leaf_hash()
     assert!(!want.is_empty());
     assert_eq!(got, want);
 }
+
+/// Names from a directory go into fields of their own; the record's own
+/// words stay where they were, and an id the directory does not know stays
+/// without a name.
+#[test]
+fn names_from_a_directory_go_into_their_own_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let people = dir.path().join("people.csv");
+    std::fs::write(
+        &people,
+        "kind,id,name,email\nmember,u-1,Ann Example,ann@directory.example\nproject,p-1,Checkout,\n",
+    )
+    .unwrap();
+    let names = auditlens_core::directory::Directory::load(&people).unwrap();
+    let e = full_user_entry();
+    let v = auditlens_core::siem::ecs_event_named(&e, 42, &Hash::default(), Some(&names));
+    assert_eq!(at(&v, "user.full_name"), "Ann Example");
+    assert_eq!(at(&v, "abv.directory.actor_name"), "Ann Example");
+    assert_eq!(at(&v, "abv.directory.project_name"), "Checkout");
+    // The record carries an email: it stays the record's, and no directory email is added.
+    assert_eq!(at(&v, "user.email"), "ann@x.example");
+    assert!(at(&v, "abv.directory.actor_email").is_null());
+    assert_eq!(at(&v, "abv.project.name"), "prod");
+    // Near miss: without a directory, or for an id it does not know, no name field at all.
+    let plain = ecs_event(&e, 42, &Hash::default());
+    assert!(at(&plain, "abv.directory").is_null());
+    let mut stranger = e.clone();
+    stranger.actor.user_id = Some("u-9".into());
+    stranger.actor.email = None;
+    let v = auditlens_core::siem::ecs_event_named(&stranger, 42, &Hash::default(), Some(&names));
+    assert!(at(&v, "user.full_name").is_null());
+    assert!(at(&v, "abv.directory.actor_name").is_null());
+    assert!(at(&v, "abv.directory.actor_email").is_null());
+
+    // Through the command line: names in the ECS export; refused for a verifiable export.
+    let archive = build_archive(dir.path(), "a", 50);
+    let csv = dir.path().join("out.csv");
+    let o = run([
+        "export",
+        "--format",
+        "csv",
+        "--directory",
+        people.to_str().unwrap(),
+        "-o",
+        csv.to_str().unwrap(),
+        archive.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("applies to ECS exports"), "{}", o.stderr);
+    assert!(!csv.exists());
+}

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::archive::{self, Archive, Column, Columns, Scan};
 use crate::catalog;
 use crate::chain::Hash;
+use crate::directory::Directory;
 use crate::export::{ExportError, ExportReport};
 use crate::filter::Filter;
 use crate::job::Job;
@@ -43,6 +44,43 @@ fn event_type(action: &str) -> &'static str {
 
 /// The ECS event for one entry.
 pub fn ecs_event(e: &Entry, seq: u64, leaf: &Hash) -> Value {
+    ecs_event_named(e, seq, leaf, None)
+}
+
+/// The ECS event for one entry, with the names a directory gives for its
+/// ids (docs/INVESTIGATE.md) under `abv.directory` and in `user.full_name`:
+/// fields of their own, so that a SIEM never takes a display name for the
+/// sealed record's words (`user.email`, `abv.project.name` stay the record's).
+pub fn ecs_event_named(e: &Entry, seq: u64, leaf: &Hash, names: Option<&Directory>) -> Value {
+    let mut event = ecs_event_fields(e, seq, leaf);
+    if let (Some(names), Value::Object(m)) = (names, &mut event) {
+        let a = &e.actor;
+        let actor = match a.actor_type {
+            Some(ActorType::ApiKey) => a.api_key_id.as_deref(),
+            _ => a.user_id.as_deref(),
+        };
+        if let Some(name) = actor.and_then(|id| names.name(id)) {
+            insert_path(m, "abv.directory.actor_name", name.into());
+            if a.actor_type != Some(ActorType::ApiKey) {
+                insert_path(m, "user.full_name", name.into());
+            }
+        }
+        let email = a
+            .user_id
+            .as_deref()
+            .and_then(|id| names.members.get(id))
+            .and_then(|member| member.email.as_deref());
+        if let (None, Some(email)) = (&a.email, email) {
+            insert_path(m, "abv.directory.actor_email", email.into());
+        }
+        if let Some(name) = e.project_id.as_deref().and_then(|id| names.name(id)) {
+            insert_path(m, "abv.directory.project_name", name.into());
+        }
+    }
+    event
+}
+
+fn ecs_event_fields(e: &Entry, seq: u64, leaf: &Hash) -> Value {
     let mut m = Map::new();
     let mut put = |path: &str, v: Value| {
         if !v.is_null() {
@@ -200,6 +238,7 @@ pub fn export_ecs(
     archive: &Archive,
     filter: &Filter,
     only: Option<&[u64]>,
+    names: Option<&Directory>,
     out: &Destination,
     job: &Job,
 ) -> Result<ExportReport, ExportError> {
@@ -232,7 +271,8 @@ pub fn export_ecs(
             continue;
         }
         let leaf = r.leaf_hash();
-        serde_json::to_writer(&mut w, &ecs_event(&e, seq, &leaf)).map_err(|e| io(e.into()))?;
+        serde_json::to_writer(&mut w, &ecs_event_named(&e, seq, &leaf, names))
+            .map_err(|e| io(e.into()))?;
         w.write_all(b"\n").map_err(io)?;
         count += 1;
     }

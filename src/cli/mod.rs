@@ -479,6 +479,10 @@ pub struct ExportArgs {
     /// evidence (an archive, an export, a checkpoint, a key, a case file): those are refused.
     #[arg(long)]
     pub force: bool,
+    /// ECS only: names for ids go into each event's `abv.directory` fields (docs/SIEM.md).
+    /// The verifiable exports carry the sealed records alone.
+    #[command(flatten)]
+    pub directory: DirectoryArgs,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -1676,6 +1680,14 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
             a.archive.display()
         )));
     }
+    if a.directory.directory.is_some() && !matches!(a.format, ExportFormatArg::Ecs) {
+        return Err(Fail(
+            "--directory applies to ECS exports: a JSON, NDJSON or CSV export carries only the \
+             sealed records, so that every cell in it is proven; names are shown by the viewer, \
+             the report and `export --format ecs`"
+                .into(),
+        ));
+    }
     let archive = Archive::open(&a.archive)?;
     let format = match a.format {
         ExportFormatArg::Json => ExportFormat::Json,
@@ -1689,10 +1701,12 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
                         .into(),
                 ));
             }
+            let names = a.directory.load(&a.archive)?;
+            let names = (!names.is_empty()).then_some(&names);
             let job = Arc::new(Job::new());
             let dest = Destination::cli(&a.output, a.force);
             let r = with_progress(&job, || {
-                auditlens_core::siem::export_ecs(&archive, &filter, None, &dest, &job)
+                auditlens_core::siem::export_ecs(&archive, &filter, None, names, &dest, &job)
             })?;
             eprintln!(
                 "exported {} entries to {} (Elastic Common Schema {}, one event per line)",
