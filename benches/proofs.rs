@@ -148,6 +148,7 @@ fn main() {
         size: n,
         root,
         head: Hash([2; 32]),
+        indexes: None,
     };
     let text = SignedCheckpoint::text(&cp, Some(&key)).unwrap();
     let keys = [key.verifier()];

@@ -614,6 +614,24 @@ fn inputs_made_with_the_binary() {
             .key(&key_pub)
             .expect(1, &["not_signed"]),
     ];
+    // A signer who lied in an index: the action index root swapped for the time index's.
+    let cp_text = std::fs::read_to_string(&cp).expect("read checkpoint");
+    let root_of = |name: &str| {
+        let line = cp_text
+            .lines()
+            .find(|l| l.starts_with(&format!("index {name} ")))
+            .expect("index line");
+        line.rsplit(' ').next().expect("root").to_string()
+    };
+    let lying = write(
+        &d.join("lying.cp"),
+        cp_text.replace(&root_of("action"), &root_of("time")),
+    );
+    cases.push(
+        Case::new("made/archive_checkpoint_lying_index_root", &archive)
+            .checkpoint(&lying)
+            .expect(1, &["index_root_mismatch"]),
+    );
 
     // Archive tampers, each on its own copy.
     let copy = |name: &str| {
@@ -827,8 +845,10 @@ fn inputs_made_with_the_binary() {
         &tampered.join("dropped.csv.proof.json"),
         sidecar.replace("subset.csv", "dropped.csv"),
     );
-    cases
-        .push(Case::new("made/csv_subset_row_dropped", &dropped).expect(1, &["export_incomplete"]));
+    cases.push(
+        Case::new("made/csv_subset_row_dropped", &dropped)
+            .expect(1, &["export_incomplete", "completeness_failed"]),
+    );
     let mut rows = csv_lines.clone();
     let cells: Vec<&str> = rows[1].split(',').collect();
     let id = cells[4].to_string();

@@ -108,6 +108,7 @@ impl Forgery {
             size: self.size,
             root: tree.root(),
             head: self.head,
+            indexes: None,
         };
         (tree, cp)
     }

@@ -47,6 +47,7 @@ fn compute() -> serde_json::Value {
         size: tree.size(),
         root: tree.root(),
         head: prev,
+        indexes: None,
     };
     serde_json::json!({
         "archive_id": ARCHIVE_ID,

@@ -133,6 +133,9 @@ impl From<OutputError> for ExportError {
 pub struct ExportReport {
     pub entries: u64,
     pub path: PathBuf,
+    /// What the export is proven complete for ("all entries with action =
+    /// delete from … to …"), when it carries a completeness proof (FORMAT.md §14).
+    pub complete: Option<String>,
 }
 
 /// The filter as it is written into an export's header.
@@ -228,7 +231,11 @@ pub fn export_with(
     // Streams: memory stays bounded whatever the archive's size.
     archive.stop_mapping()?;
     job.start_phase("preparing", 0);
-    let (tree, checkpoint) = proof::archive_tree(archive, job)?;
+    let (tree, mut checkpoint) = proof::archive_tree(archive, job)?;
+    // The index trees: their roots go into the checkpoint, and a subset's
+    // completeness proof is a range of one of them (docs/FORMAT.md §14).
+    let index_set = crate::index_tree::index_archive(archive, checkpoint.size, job)?;
+    checkpoint.indexes = Some(index_set.roots());
     let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)
         .map_err(|e| ExportError::Io(format!("cannot sign the checkpoint: {e}")))?;
     let whole = filter.is_empty() && only.is_none();
@@ -249,6 +256,7 @@ pub fn export_with(
             "checkpoint": checkpoint_text,
             "proofs": proofs_kind,
             "export": out.file_name().map(|n| n.to_string_lossy().into_owned()),
+            "filter": header_filter(filter, only),
         });
         write!(sw, "{{\"{SIDECAR_HEADER_KEY}\":{h},\n\"entries\":[").map_err(io)?;
         sidecar = Some(sw);
@@ -317,6 +325,7 @@ pub fn export_with(
     // checkpoint's last entry); elsewhere the inclusion proof stands for it.
     let mut held: Option<(u64, Vec<u8>, Hash, Hash)> = None;
     let mut prev_written = 0u64;
+    let mut exported: Vec<u64> = Vec::new();
     let mut rows_done = false;
     loop {
         let mut next: Option<(u64, Vec<u8>, Hash, Hash)> = None;
@@ -449,6 +458,7 @@ pub fn export_with(
                 }
             }
             prev_written = seq;
+            exported.push(seq);
             count += 1;
         }
         match next {
@@ -456,13 +466,29 @@ pub fn export_with(
             None => break,
         }
     }
+    // A subset whose filter maps to an index range proves it holds every
+    // entry of that range (docs/FORMAT.md §14); the proof follows the entries.
+    let stated = filter_json(filter);
+    let claim = (!whole && only.is_none())
+        .then(|| crate::verify::complete::make_claim(&index_set, &stated, &exported))
+        .flatten();
+    let proven_for = claim
+        .as_ref()
+        .and_then(|c| crate::verify::complete::claim_statement(&stated, c));
+    let complete = claim
+        .map(|c| format!(",\"complete\":{c}"))
+        .unwrap_or_default();
     match format {
-        ExportFormat::Json => {
-            write!(w, "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}\n").map_err(io)?
-        }
-        ExportFormat::Ndjson => {
-            writeln!(w, "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}}}}}").map_err(io)?
-        }
+        ExportFormat::Json => write!(
+            w,
+            "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}{complete}}}}}\n"
+        )
+        .map_err(io)?,
+        ExportFormat::Ndjson => writeln!(
+            w,
+            "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}{complete}}}}}"
+        )
+        .map_err(io)?,
         ExportFormat::Csv => {
             if let Some(c) = csv.take() {
                 w = c
@@ -485,7 +511,7 @@ pub fn export_with(
         let proofs = if whole { 0 } else { count };
         write!(
             sw,
-            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{proofs}}}}}\n"
+            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{proofs}{complete}}}}}\n"
         )
         .map_err(side_io)?;
         sw.flush().map_err(side_io)?;
@@ -495,6 +521,7 @@ pub fn export_with(
     Ok(ExportReport {
         entries: count,
         path: out.to_path_buf(),
+        complete: proven_for,
     })
 }
 

@@ -68,6 +68,14 @@ pub enum FindingKind {
     /// canonical record of the entry it reads as, or that is over a limit
     /// (depth, size): not what ingest seals (docs/FORMAT.md §2–3).
     NonCanonicalRecord,
+    /// `verify ARCHIVE --checkpoint C`: an index root of C is not the one the
+    /// archive's records give (the signer lied in an index, or the entries changed).
+    IndexRootMismatch,
+    /// A complete export's completeness proof does not hold: an entry of the
+    /// proven range is missing, one outside it was added, the stated filter
+    /// is not the range proven, or the range proof does not lead to the
+    /// checkpoint's index root.
+    CompletenessFailed,
 }
 
 impl FindingKind {
@@ -98,6 +106,8 @@ impl FindingKind {
             FindingKind::AnchorMismatch => "anchor_mismatch",
             FindingKind::UnguardedCell => "unguarded_cell",
             FindingKind::NonCanonicalRecord => "non_canonical_record",
+            FindingKind::IndexRootMismatch => "index_root_mismatch",
+            FindingKind::CompletenessFailed => "completeness_failed",
         }
     }
 

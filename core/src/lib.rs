@@ -18,6 +18,7 @@ pub mod export;
 pub mod filter;
 pub mod finding;
 pub mod history;
+pub mod index_tree;
 pub mod ingest;
 pub mod job;
 pub mod json;

@@ -253,6 +253,7 @@ pub fn archive_tree(archive: &Archive, job: &Job) -> Result<(Tree, Checkpoint), 
         size: tree.size(),
         root: tree.root(),
         head,
+        indexes: None,
     };
     Ok((tree, cp))
 }
@@ -277,6 +278,10 @@ pub struct SidecarReader {
     first: bool,
     done: bool,
     pub footer_count: Option<u64>,
+    /// The completeness proof in the footer (docs/FORMAT.md §14), if any.
+    pub footer_complete: Option<Json>,
+    /// The filter the CSV export was made with (as an export header's).
+    pub filter: Option<Json>,
 }
 
 impl SidecarReader {
@@ -346,6 +351,8 @@ impl SidecarReader {
             first: true,
             done: false,
             footer_count: None,
+            footer_complete: None,
+            filter: h.get("filter").cloned(),
         })
     }
 
@@ -380,7 +387,7 @@ impl SidecarReader {
             Err(e) => Some(Err(fail(e.to_string()))),
             Ok(None) => {
                 // The footer: its count, then the end of the file.
-                let end = (|| -> Result<u64, String> {
+                let end = (|| -> Result<(u64, Option<Json>), String> {
                     let e = |e: json::JsonError| e.to_string();
                     p.expect(b',').map_err(e)?;
                     let k = p.parse_key().map_err(e)?;
@@ -400,11 +407,12 @@ impl SidecarReader {
                     if p.peek().map_err(e)?.is_some() {
                         return Err("data after the end of the proof file".into());
                     }
-                    Ok(n)
+                    Ok((n, v.get("complete").cloned()))
                 })();
                 match end {
-                    Ok(n) => {
+                    Ok((n, complete)) => {
                         self.footer_count = Some(n);
+                        self.footer_complete = complete;
                         None
                     }
                     Err(m) => Some(Err(fail(format!(
@@ -443,6 +451,8 @@ pub struct ProofSummary {
     pub proven: u64,
     /// The tree size the proofs refer to.
     pub size: u64,
+    /// The sidecar footer's completeness proof (CSV exports).
+    pub complete: Option<Json>,
 }
 
 /// Checks each exported entry's inclusion proof against the checkpoint the
@@ -472,6 +482,7 @@ impl InclusionCheck {
                 carried,
                 proven: 0,
                 size: checkpoint.as_ref().map_or(0, |c| c.size),
+                complete: None,
             },
             expected: carried,
             checkpoint,
@@ -644,6 +655,7 @@ impl InclusionCheck {
                 f.found = Some(self.sidecar_count.to_string());
                 out.push(f);
             }
+            self.summary.complete = reader.footer_complete.take();
         }
         (self.summary, out)
     }

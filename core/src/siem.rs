@@ -283,5 +283,6 @@ pub fn export_ecs(
     Ok(ExportReport {
         entries: count,
         path: out.to_path_buf(),
+        complete: None,
     })
 }

@@ -385,6 +385,8 @@ pub struct Source {
     pub header: Option<ExportHeader>,
     /// The entry count in an export's footer, once the reader has reached it.
     pub footer_count: Option<u64>,
+    /// The completeness proof in an export's footer (docs/FORMAT.md §14).
+    pub footer_complete: Option<Json>,
     reader: Reader,
     record_no: u64,
     done: bool,
@@ -518,6 +520,7 @@ impl Source {
             format,
             header,
             footer_count: None,
+            footer_complete: None,
             reader,
             record_no: 0,
             done: false,
@@ -609,8 +612,10 @@ impl Source {
                     };
                     let end_line = p.line();
                     return match end {
-                        Ok(count) => {
-                            self.footer_count = count.flatten();
+                        Ok(end) => {
+                            let (count, complete) = end.flatten().unzip();
+                            self.footer_count = count;
+                            self.footer_complete = complete.flatten();
                             None
                         }
                         Err(m) => Some(Err(self.record_error(end_line, m, None, true))),
@@ -686,6 +691,7 @@ impl Source {
                     match end.get("count").and_then(json_u64) {
                         Some(c) => {
                             self.footer_count = Some(c);
+                            self.footer_complete = end.get("complete").cloned();
                             continue;
                         }
                         None => {
@@ -888,7 +894,10 @@ fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usi
     Ok(n)
 }
 
-fn read_export_json_end(p: &mut Parser<BufReader<File>>) -> Result<Option<u64>, String> {
+/// The footer's count and completeness proof.
+fn read_export_json_end(
+    p: &mut Parser<BufReader<File>>,
+) -> Result<Option<(u64, Option<Json>)>, String> {
     let e = |e: json::JsonError| e.to_string();
     if !p.eat(b',').map_err(e)? {
         return Err("the export ends without its end record: it was cut short".into());
@@ -909,7 +918,7 @@ fn read_export_json_end(p: &mut Parser<BufReader<File>>) -> Result<Option<u64>, 
     if p.peek().map_err(e)?.is_some() {
         return Err("unexpected data after the export".into());
     }
-    Ok(Some(count))
+    Ok(Some((count, v.get("complete").cloned())))
 }
 
 fn json_u64(j: &Json) -> Option<u64> {

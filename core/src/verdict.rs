@@ -285,6 +285,8 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         | K::NonCanonicalRecord => return None,
         K::AnchorMismatch => ("the checkpoint given", "the export's own checkpoint"),
         K::UnguardedCell => ("the cell with its ' guard", "the cell as written"),
+        K::IndexRootMismatch => ("the checkpoint's index root", "the root the records give"),
+        K::CompletenessFailed => return None,
     })
 }
 
@@ -377,6 +379,17 @@ pub fn meaning(kind: FindingKind) -> &'static str {
              whitespace written another way), or over a limit of depth or size. Another writer \
              made it, or someone who recomputed the hashes."
         }
+        K::IndexRootMismatch => {
+            "An index root in the checkpoint is not the one the archive's records give: the \
+             checkpoint's signer committed to an index that misstates the entries (so a \
+             complete export proven against it could hide entries), or the entries changed."
+        }
+        K::CompletenessFailed => {
+            "The export claims to hold every entry its filter selects, and that claim does not \
+             hold: an entry of the proven range is missing or was added, its stated filter is \
+             not the range proven, or the range proof does not lead to the checkpoint's index \
+             root."
+        }
     }
 }
 
@@ -441,6 +454,8 @@ mod tests {
             root: None,
             checkpoint,
             not_proven: None,
+            complete: None,
+            not_complete: None,
             elapsed: std::time::Duration::ZERO,
         }
     }
@@ -479,6 +494,7 @@ mod tests {
                 size: 3,
                 root: Hash([1; 32]),
                 head: Hash([2; 32]),
+                indexes: None,
             },
             signers: signers.iter().map(|s| s.to_string()).collect(),
             check,

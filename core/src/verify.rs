@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::Instant;
 
 mod anchor;
+pub mod complete;
 mod indexes;
 mod row_check;
 mod signed;
@@ -77,6 +78,11 @@ pub struct Report {
     /// wrong was found (`None` for archives, and for exports that are proven
     /// or have findings that say why).
     pub not_proven: Option<NotProven>,
+    /// The filter a subset is proven to hold every entry of (docs/FORMAT.md §14).
+    pub complete: Option<complete::Completeness>,
+    /// Why a subset is proven genuine but not complete (`None` for archives,
+    /// exports of every entry, and exports proven complete).
+    pub not_complete: Option<String>,
     pub elapsed: std::time::Duration,
 }
 
@@ -752,7 +758,21 @@ pub fn verify_archive(
             .flatten();
         out.push(duplicate_finding(first, seq, id.as_deref()));
     }
-    let (head, root, cp) = walk.finish(&mut out, entries, true);
+    let (head, root, mut cp) = walk.finish(&mut out, entries, true);
+    // A checkpoint with index roots: the index trees are rebuilt from the
+    // records (a damaged archive, which cannot give them, is reported above).
+    if let Some(c) = checkpoint.filter(|c| c.indexes.is_some() && c.archive_id == archive.id())
+        && matches!(cp, Some(CheckpointStatus::Matches { .. }))
+    {
+        let set = crate::index_tree::index_archive(archive, c.size, job).ok();
+        let found = complete::check_index_roots(set, c);
+        if !found.is_empty() {
+            cp = Some(CheckpointStatus::Fails);
+        }
+        for f in found {
+            out.push(f);
+        }
+    }
     let mut findings = out.findings.clone();
     findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
     Ok(Report {
@@ -766,6 +786,8 @@ pub fn verify_archive(
         root,
         checkpoint: cp,
         not_proven: None,
+        complete: None,
+        not_complete: None,
         elapsed: started.elapsed(),
     })
 }
@@ -807,6 +829,13 @@ pub fn verify_export(
     };
     let no_sidecar = format == Format::ExportCsv && sidecar.is_none();
     let named_id = header_id.or(sidecar.as_ref().map(|s| s.archive_id));
+    let stated_filter = src
+        .header
+        .as_ref()
+        .and_then(|h| h.filter.as_ref())
+        .or_else(|| sidecar.as_ref().and_then(|s| s.filter.as_ref()))
+        .and_then(to_serde);
+    let mut exported: Vec<complete::Exported> = Vec::new();
     let own_cp = src
         .header
         .as_ref()
@@ -924,6 +953,16 @@ pub fn verify_export(
         for f in found {
             out.push(f);
         }
+        if !whole
+            && let Some(e) = complete::Exported::of(
+                chain_fields.seq,
+                computed,
+                computed != chain_fields.leaf_hash,
+                record.as_bytes(),
+            )
+        {
+            exported.push(e);
+        }
         entries += 1;
         record_bytes += record.len() as u64;
     }
@@ -957,7 +996,26 @@ pub fn verify_export(
     // Contiguous from seq 1: a checkpoint reached was checked by its root,
     // not only by the last entry's chain hash.
     let contiguous = walk.as_ref().is_some_and(|w| w.contiguous);
-    let (summary, proof_findings) = proofs.finish();
+    let (mut summary, proof_findings) = proofs.finish();
+    let claim = src
+        .footer_complete
+        .take()
+        .or_else(|| summary.complete.take())
+        .and_then(|c| to_serde(&c));
+    let mut completeness: Result<complete::Completeness, String> = Err(
+        "it carries no completeness proof: its filter maps to no single index range, it was made \
+         before complete exports, or the proof was removed"
+            .into(),
+    );
+    if let (Some(claim), Some(cp)) = (&claim, anchor.proofs()) {
+        let mut found = Vec::new();
+        completeness =
+            complete::check_claim(claim, stated_filter.as_ref(), cp, &exported, &mut found);
+        for f in found {
+            out.push(f);
+        }
+    }
+    drop(exported);
     for f in proof_findings {
         out.push(f);
     }
@@ -1025,7 +1083,7 @@ pub fn verify_export(
     };
     let mut findings = out.findings.clone();
     findings.sort_by_key(|f| (f.seq.unwrap_or(0), f.kind));
-    Ok(Report {
+    let mut report = Report {
         format,
         archive_id,
         entries,
@@ -1036,8 +1094,30 @@ pub fn verify_export(
         root,
         checkpoint: cp_status,
         not_proven,
+        complete: None,
+        not_complete: None,
         elapsed: started.elapsed(),
-    })
+    };
+    // Complete only when every entry is proven genuine against the anchor too
+    // (an empty export has none to prove: its range proof alone shows that
+    // the filter selects nothing).
+    if !whole {
+        let genuine = report.proven() || (entries == 0 && report.status() == Status::Intact);
+        match completeness {
+            Ok(c) if genuine => report.complete = Some(c),
+            Ok(_) => {
+                report.not_complete =
+                    Some("its entries are not all proven against the checkpoint".into())
+            }
+            Err(why) => report.not_complete = Some(why),
+        }
+    }
+    Ok(report)
+}
+
+/// Our JSON value as a serde one (the completeness check reads serde's).
+fn to_serde(j: &crate::json::Json) -> Option<serde_json::Value> {
+    serde_json::from_str(&j.to_canonical()).ok()
 }
 
 /// A CSV cell that lacks the guard auditlens writes before a formula character.
@@ -1098,6 +1178,8 @@ pub fn report_json(path: &Path, r: &Report) -> serde_json::Value {
         }),
         "proven": r.proven(),
         "not_proven": r.not_proven.map(NotProven::as_str),
+        "complete": r.complete.as_ref().map(complete::Completeness::to_json),
+        "not_complete": r.not_complete,
         "problems": r.problems(),
         "warnings": r.warnings(),
         "counts": r.counts.iter().map(|(k, n)| (k.as_str().to_string(), serde_json::json!(n))).collect::<serde_json::Map<_, _>>(),

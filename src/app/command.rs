@@ -43,6 +43,9 @@ pub enum Command {
         /// The save dialog chose `out` (it asked before returning an
         /// existing file), so that file may be replaced; a typed one not.
         confirmed: bool,
+        /// Export what the filter selects with its completeness proof
+        /// (docs/FORMAT.md §14) rather than the rows shown one by one.
+        complete: bool,
     },
     CancelExport,
     /// The filter as the filter panel now has it.

@@ -744,7 +744,16 @@ fn consistency_of_archive(
     })
     .map_err(|e| Fail(verdict::not_run(&e)))?;
     let (c, no_proof) = match proof::consistency(&archive, &old.checkpoint, &job) {
-        Ok(c) => (Some(c), None),
+        // The new checkpoint carries the index roots, as `auditlens checkpoint` writes them.
+        Ok(mut c) => {
+            match auditlens_core::index_tree::with_indexes(&archive, c.new.clone(), &job) {
+                Ok((new, _)) => {
+                    c.new = new;
+                    (Some(c), None)
+                }
+                Err(e) => (None, Some(e.to_string())),
+            }
+        }
         // A damaged archive has no tree to prove with; verification said why.
         Err(e) => (None, Some(e.to_string())),
     };
@@ -897,7 +906,10 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;
     let archive = Archive::open(&a.archive)?;
     archive.stop_mapping()?;
-    let cp = archive.checkpoint()?;
+    // With its index roots, so that exports proven against it can be complete.
+    let (cp, _) = with_progress(&job, || {
+        auditlens_core::index_tree::checkpoint_with_indexes(&archive, &job)
+    })?;
     if a.json {
         print_json(&json!({
             "archive": a.archive.display().to_string(),
@@ -993,6 +1005,9 @@ fn cmd_verify(a: VerifyArgs) -> Result<i32, Fail> {
             shown(&a.file),
             terminal_safe(&verdict::sentence(&report, anchor.as_ref()))
         );
+        if let Some(l) = verify::complete::line(&report, anchor.as_ref()) {
+            let _ = writeln!(out, "{}", terminal_safe(&l));
+        }
         for f in &report.findings {
             print_finding(&mut out, f);
         }
@@ -1035,7 +1050,7 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
         }
         return Ok(1);
     }
-    let cp = archive.checkpoint()?;
+    let (cp, _) = auditlens_core::index_tree::checkpoint_with_indexes(&archive, &job)?;
     print!("{}", SignedCheckpoint::text(&cp, signer.as_ref())?);
     Ok(0)
 }
@@ -1721,6 +1736,15 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
         )
     })?;
     eprintln!("exported {} entries to {}", r.entries, shown(&r.path));
+    match &r.complete {
+        Some(what) => eprintln!("proven complete: {}", terminal_safe(what)),
+        None if !filter.is_empty() => eprintln!(
+            "not proven complete: the filter maps to no single index range (one action, resource \
+             type, project id or actor id, or a time range; FORMAT.md §14), so the export proves \
+             its entries genuine only"
+        ),
+        None => {}
+    }
     if format == ExportFormat::Csv {
         let what = if filter.is_empty() {
             "checkpoint"

@@ -4,7 +4,7 @@ docs/FORMAT.md alone (Python standard library only, Ed25519 included).
 
     python3 tests/vectors/check.py
         checks every vector file in tests/vectors (chain, proofs, findings,
-        checkpoints); exits 1 on any disagreement with a vector.
+        checkpoints, exports, index trees); exits 1 on any disagreement with a vector.
     python3 tests/vectors/check.py verify PATH [--checkpoint C] [--key K.pub]... [--json]
         verifies an archive (.sqlite) or an auditlens export (JSON, NDJSON, CSV
         with its OUT.proof.json sidecar); prints a verdict line and one line per
@@ -21,7 +21,10 @@ extra, lone surrogates, depth) are non_canonical_record; in exports the record i
 checked against its stored leaf hash once and proofs, links and roots use the
 stored leaf; "truncated" compares the last seq; an export without proofs whose
 filter is {} is whole; any difference between a given checkpoint and the export's
-own is anchor_mismatch; a malformed signature line refuses the note (exit 2).
+own is anchor_mismatch; a malformed signature line refuses the note (exit 2); index roots are rebuilt
+only when the checkpoint's root and chain head match, from the stored leaf hashes; a completeness proof is
+checked against the checkpoint the inclusion proofs are checked against, and an entry whose record does not
+match its leaf hash is judged by record_modified only (FORMAT.md 14).
 tests/agreement.rs runs this file and auditlens side by side on every input.
 """
 import base64, csv, datetime, hashlib, io, json, os, re, sqlite3, struct, sys, tempfile
@@ -410,9 +413,10 @@ def read_record(raw):
 
 # ---------------------------------------------------------------- checkpoints and notes (FORMAT.md 5, 11; DECISIONS12)
 class Checkpoint:
-    def __init__(self, origin, aid, size, root, chain, text, sigs):
+    def __init__(self, origin, aid, size, root, chain, text, sigs, indexes=None):
         self.origin, self.aid, self.size, self.root, self.chain = origin, aid, size, root, chain
         self.text, self.sigs = text, sigs  # text: the signed body; sigs: [(name, raw bytes)]
+        self.indexes = indexes  # FORMAT.md 5, 14: {index name: root} or None (an older checkpoint)
 
     def same(self, o):
         return (self.origin, self.size, self.root, self.chain) == (o.origin, o.size, o.root, o.chain)
@@ -472,8 +476,21 @@ def parse_checkpoint(data):
         raise ValueError("no chain line")
     if not re.fullmatch(r"chain [0-9a-f]{64}", lines[3]):
         raise ValueError(f"line 4 {lines[3]!r} is not 'chain' and 64 lower-case hex digits")
+    # FORMAT.md 5, "Index lines": none, or exactly the five in this order.
+    indexes = None
     if len(lines) > 4:
-        raise ValueError(f"line 5 {lines[4]!r} is an unknown extension line or a second chain line")
+        names = ["time", "action", "actor", "resource_type", "project"]
+        if not lines[4].startswith("index ") or len(lines) != 9:
+            raise ValueError(f"line 5 {lines[4]!r} is an unknown extension line or a second chain line")
+        indexes = {}
+        for name, ln in zip(names, lines[4:]):
+            parts = ln.split(" ")
+            if len(parts) != 3 or parts[0] != "index" or parts[1] != name:
+                raise ValueError(f"line {ln!r} should be 'index {name}'")
+            r = b64_strict(parts[2])
+            if len(r) != 32:
+                raise ValueError(f"the {name} index root is not 32 bytes")
+            indexes[name] = r
     chain = bytes.fromhex(lines[3][6:])
     sigs = []
     if sig_block is not None:
@@ -493,7 +510,7 @@ def parse_checkpoint(data):
             if len(raw) < 5:
                 raise ValueError("a signature shorter than its key ID")
             sigs.append((parts[0], raw))
-    return Checkpoint(origin, bytes.fromhex(m.group(1)), int(lines[1]), root, chain, text, sigs)
+    return Checkpoint(origin, bytes.fromhex(m.group(1)), int(lines[1]), root, chain, text, sigs, indexes)
 
 
 def parse_key(text):
@@ -607,6 +624,9 @@ def verify_archive(path, cp=None):
     rows = conn.execute(f"SELECT seq, record, leaf_hash, chain_hash, {cols} FROM entries ORDER BY seq")
     prev_chain, expect, last_time, head = genesis(aid), 1, None, genesis(aid)
     seen, leaves, failing, count, cp_chain = {}, [], [], 0, None
+    # FORMAT.md 14, "Whole archives": the rows of the checkpoint's index trees, from the records and
+    # the stored leaf hashes; None once one cannot be indexed (a gap, an unreadable record).
+    idx_rows = [] if cp is not None and cp.indexes is not None else None
     for row in rows:
         seq, raw, leaf, chain = row[0], row[1], row[2], row[3]
         count += 1
@@ -635,6 +655,12 @@ def verify_archive(path, cp=None):
         rec, kind, detail = read_record(raw)
         if kind == "unreadable_record" or (kind and mine == leaf):
             findings.append((kind, seq, detail))
+        if idx_rows is not None and seq <= cp.size:
+            t = time_ms(rec["time"]) if rec is not None and kind != "unreadable_record" and is_text(rec.get("time")) else None
+            if seq != len(idx_rows) + 1 or t is None or len(leaf) != 32:
+                idx_rows = None
+            else:
+                idx_rows.append((seq, leaf, t, index_keys(rec)))
         if rec is None or kind == "unreadable_record":
             continue
         if rec["id"] in seen:
@@ -673,6 +699,12 @@ def verify_archive(path, cp=None):
     facts = {"archive_id": aid.hex(), "head": head}
     if cp is not None:
         check_archive_checkpoint(aid, leaves, cp_chain, cp, findings, facts)
+        if "checkpoint" in facts and idx_rows is not None and len(idx_rows) == cp.size:
+            mine = index_roots(idx_rows)
+            for name in INDEX_NAMES:
+                if mine[name] != cp.indexes[name]:
+                    findings.append(("index_root_mismatch", None, f"the checkpoint's {name} index root is "
+                                     f"not the one the first {cp.size} records give"))
     conn.close()
     return count, findings, facts
 
@@ -695,6 +727,262 @@ def check_archive_checkpoint(aid, leaves, cp_chain, cp, findings, facts):
         findings.append(("rewritten", None, f"the first {cp.size} entries differ from the checkpoint's"))
     else:
         facts["checkpoint"] = f"matches its {cp.size} entries, {top - cp.size} added since"
+
+
+# ---------------------------------------------------------------- index trees and complete exports (FORMAT.md 14)
+INDEX_NAMES = ["time", "action", "actor", "resource_type", "project"]
+
+
+def is_text(v):
+    return type(v) is str  # Num (a JSON number) is a str subclass: not text
+
+
+def actor_key(rec):
+    """FORMAT.md 14: API keys by api_key_id else user_id; others by user_id else api_key_id; empty is null."""
+    a = rec.get("actor") if isinstance(rec.get("actor"), dict) else {}
+    order = ["api_key_id", "user_id"] if a.get("type") == "API_KEY" else ["user_id", "api_key_id"]
+    for k in order:
+        if is_text(a.get(k)):
+            return a[k] or None
+    return None
+
+
+def index_keys(rec):
+    """The entry's key in each index, in INDEX_NAMES order (None: the null key)."""
+    project = rec.get("project_id")
+    return [None, rec["action"], actor_key(rec), rec["resource_type"], project if is_text(project) else None]
+
+
+def enc_key(k):
+    return b"\x00" if k is None else b"\x01" + struct.pack(">I", len(k.encode())) + k.encode()
+
+
+def index_leaf(name, key, t, seq, leaf):
+    return sha(b"\x00auditlens-v1 index " + name.encode() + b"\n" + enc_key(key) + struct.pack(">Q", t + 2**63)
+               + struct.pack(">Q", seq) + leaf)
+
+
+def key_order(k):
+    """The null key first, then keys by their UTF-8 bytes (Python compares code points: the same order)."""
+    return (0, "") if k is None else (1, k)
+
+
+def index_roots(rows):
+    """rows: (seq, leaf hash, time_ms, keys) for seq 1..N. The root of each index tree, by name."""
+    roots = {}
+    for i, name in enumerate(INDEX_NAMES):
+        ordered = sorted(rows, key=lambda r: (key_order(r[3][i]), r[2], r[0]))
+        roots[name] = mth([index_leaf(name, r[3][i], r[2], r[0], r[1]) for r in ordered])
+    return roots
+
+
+def root_from_range(n, lo, run, proof):
+    """FORMAT.md 14, range proof: the root of a tree of n leaves whose leaves lo..lo+len(run) are `run`;
+    None when the proof does not fit (too short, too long, or the run outside the tree)."""
+    hi = lo + len(run)
+    if not run or hi > n:
+        return None
+    it = iter(proof)
+
+    def rec(a, b):
+        if lo <= a and b <= hi:
+            return mth(run[a - lo:b - lo])
+        if b <= lo or a >= hi:
+            h = next(it, None)
+            if h is None:
+                raise ValueError("proof too short")
+            return h
+        k = 1
+        while k * 2 < b - a:
+            k *= 2
+        return node(rec(a, a + k), rec(a + k, b))
+
+    try:
+        root = rec(0, n)
+    except ValueError:
+        return None
+    return root if next(it, None) is None else None
+
+
+class Range:
+    def __init__(self, name, key, frm, to, further):
+        self.name, self.key, self.frm, self.to, self.further = name, key, frm, to, further
+
+    def describe(self):
+        label = "resource type" if self.name == "resource_type" else self.name
+        s = "all entries" + (f" with {label} = {self.key}" if self.key is not None else "")
+        if self.frm is not None:
+            s += f" from ms {self.frm}"
+        if self.to is not None:
+            s += f" before ms {self.to}"
+        return s
+
+
+def ranges_for(flt):
+    """FORMAT.md 14, "From a filter to a range": the index ranges an export's stated filter maps to;
+    ValueError with the reason when it maps to none."""
+    if not isinstance(flt, dict):
+        raise ValueError("the export states no filter")
+    if "selected_rows" in flt:
+        raise ValueError("its rows were picked one by one")
+    known = ["from", "to", "projects", "actions", "resource_types", "actor", "actor_type", "search"]
+    for k in flt:
+        if k not in known:
+            raise ValueError(f"its filter holds {k!r}, which no index range describes")
+
+    def time(k):
+        v = flt.get(k)
+        if v is None:
+            return None
+        if not is_text(v) or time_ms(v) is None:
+            raise ValueError(f"its filter's {k!r} is not a canonical time")
+        return time_ms(v)
+
+    def listed(k):
+        v = flt.get(k, [])
+        if not isinstance(v, list) or not all(is_text(x) for x in v):
+            raise ValueError(f"its filter's {k!r} is not a list of text")
+        return v
+
+    def text(k):
+        v = flt.get(k)
+        if v is not None and not is_text(v):
+            raise ValueError(f"its filter's {k!r} is not text")
+        return v
+
+    frm, to = time("from"), time("to")
+    actor = text("actor")
+    parts = [("action", listed("actions")), ("resource_type", listed("resource_types")),
+             ("project", listed("projects")), ("actor", [actor] if actor is not None else [])]
+    other = [f"actor_type {v}" for v in [text("actor_type")] if v is not None] + \
+            [f"search {v!r}" for v in [text("search")] if v is not None]
+    out = [Range(name, vals[0], frm, to, [n for n, v in parts if n != name and v] + other)
+           for name, vals in parts if len(vals) == 1]
+    if frm is not None or to is not None:
+        out.append(Range("time", None, frm, to, [n for n, v in parts if v] + other))
+    if not out:
+        raise ValueError("its filter names no time range and no single action, resource type, project or actor")
+    return out
+
+
+def as_uint(v, what):
+    if not isinstance(v, Num) or not re.fullmatch(r"0|[1-9][0-9]*", v) or int(v) >= 2**64:
+        raise ValueError(f"{what} is not a number")
+    return int(v)
+
+
+def as_int(v, what):
+    if not isinstance(v, Num) or not re.fullmatch(r"-?(0|[1-9][0-9]*)", v) or not -2**63 <= int(v) < 2**63:
+        raise ValueError(f"{what} is not a number")
+    return int(v)
+
+
+def parse_claim(c):
+    """The `complete` object of an export's footer (FORMAT.md 14, "In the export")."""
+    if not isinstance(c, dict):
+        raise ValueError("not an object")
+    keys = ["index", "size", "position", "left", "entries", "right", "proof"]
+    for k in c:
+        if k not in keys:
+            raise ValueError(f"unknown key {k!r}")
+    for k in keys:
+        if k not in c:
+            raise ValueError(f"no {k!r}")
+    if c["index"] not in INDEX_NAMES or not is_text(c["index"]):
+        raise ValueError("'index' names no index")
+
+    def neighbour(k):
+        v = c[k]
+        if v is None:
+            return None
+        if not isinstance(v, list) or len(v) != 4 or not (v[0] is None or is_text(v[0])):
+            raise ValueError(f"{k!r} is not [key, time, seq, leaf hash] or null")
+        return (v[0], as_int(v[1], f"{k}'s time"), as_uint(v[2], f"{k}'s seq"), hexes(v[3], f"{k}'s leaf hash"))
+
+    if not isinstance(c["entries"], list) or not isinstance(c["proof"], list):
+        raise ValueError("'entries' or 'proof' is not a list")
+    entries = []
+    for e in c["entries"]:
+        if not isinstance(e, list) or len(e) != 3:
+            raise ValueError("an entry is not [seq, time, leaf hash]")
+        entries.append((as_uint(e[0], "an entry's seq"), as_int(e[1], "an entry's time"), hexes(e[2], "a leaf hash")))
+    return {"index": c["index"], "size": as_uint(c["size"], "size"), "position": as_uint(c["position"], "position"),
+            "left": neighbour("left"), "right": neighbour("right"), "entries": entries,
+            "proof": [hexes(h, "a proof hash") for h in c["proof"]]}
+
+
+def check_claim(claim, flt, cp, exported, findings):
+    """FORMAT.md 14, "Verifying". exported: (seq, recomputed leaf, time_ms, keys, edited) of each entry
+    read. Returns (statement, None) when the export is proven complete, else (None, why)."""
+    if cp.indexes is None:
+        return None, "the checkpoint it is verified against carries no index roots"
+    before = len(findings)
+
+    def fail(seq, m):
+        findings.append(("completeness_failed", seq, m))
+
+    try:
+        ranges = ranges_for(flt)
+        p = parse_claim(claim)
+    except ValueError as e:
+        fail(None, f"the completeness proof cannot hold: {e}")
+        return None, "its completeness proof does not hold"
+    r = next((r for r in ranges if r.name == p["index"]), None)
+    if r is None:
+        fail(None, f"the proof is for the {p['index']} index, which the stated filter selects no range of")
+        return None, "its completeness proof does not hold"
+    if p["size"] != cp.size:
+        fail(None, f"the proof is for a tree of {p['size']} entries, the checkpoint holds {cp.size}")
+    key = key_order(r.key)
+    left, right, entries = p["left"], p["right"], p["entries"]
+    if left is not None:
+        lk = key_order(left[0])
+        if not (lk < key or (lk == key and r.frm is not None and left[1] < r.frm)):
+            fail(left[2], "the entry just before the proven range belongs in it")
+    elif p["position"] != 0:
+        fail(None, "no left neighbour, but the range does not start at the tree's edge")
+    if right is not None:
+        rk = key_order(right[0])
+        if not (rk > key or (rk == key and r.to is not None and right[1] >= r.to)):
+            fail(right[2], "the entry just after the proven range belongs in it")
+    elif p["position"] + len(entries) != p["size"]:
+        fail(None, "no right neighbour, but the range does not end at the tree's edge")
+    prev = None
+    for seq, t, _ in entries:
+        inside = (r.frm is None or t >= r.frm) and (r.to is None or t < r.to)
+        if not inside or (prev is not None and prev >= (t, seq)):
+            fail(seq, "an entry of the proof is not in the stated range or not in index order")
+        prev = (t, seq)
+    name = p["index"]
+    run = ([index_leaf(name, left[0], left[1], left[2], left[3])] if left else []) + \
+          [index_leaf(name, r.key, t, seq, leaf) for seq, t, leaf in entries] + \
+          ([index_leaf(name, right[0], right[1], right[2], right[3])] if right else [])
+    lo = max(p["position"] - (1 if left else 0), 0)
+    if not run:
+        root = sha(b"") if p["size"] == 0 and p["position"] == 0 else None
+    else:
+        root = root_from_range(p["size"], lo, run, p["proof"])
+    if root != cp.indexes[name]:
+        fail(None, f"the proof does not lead to the checkpoint's {name} index root")
+    in_range = {seq: (t, leaf) for seq, t, leaf in entries}
+    slot, seen = INDEX_NAMES.index(name), set()
+    for seq, leaf, t, keys, edited in exported:
+        if seq in seen:
+            fail(seq, "an entry twice in a complete export")
+            continue
+        seen.add(seq)
+        if seq not in in_range:
+            fail(seq, "an entry outside the proven range: added")
+        elif not edited and (in_range[seq] != (t, leaf) or keys[slot] != r.key):
+            fail(seq, "not the entry the proven range holds at its seq")
+    left_out = [seq for seq, _, _ in entries if seq not in seen]
+    if not r.further:
+        for seq in left_out:
+            fail(seq, "an entry of the proven range missing from the export: dropped")
+    if len(findings) > before:
+        return None, "its completeness proof does not hold"
+    more = f", then filtered further by {' and '.join(r.further)}" if r.further else ""
+    return f"complete: {r.describe()} ({len(entries)} entries){more}, proven against the checkpoint of {cp.size}", None
 
 
 # ---------------------------------------------------------------- exports (FORMAT.md 8, 9)
@@ -997,7 +1285,7 @@ def verify_export(path, data, fmt, given, keys):
     # or archive) are checked against the export's own (to locate damage) and prove nothing.
     other_tree = given is not None and cp is not None and (given.aid, given.size) != (cp.aid, cp.size)
     target = given if given is not None and not other_tree else cp
-    prev, leaves, proven = None, {}, bool(entries)
+    prev, leaves, proven, exported = None, {}, bool(entries), []
     for e in entries:
         if prev is not None and e.seq <= prev.seq:
             findings.append(("out_of_order", e.seq, f"seq {e.seq} after seq {prev.seq}"))
@@ -1014,6 +1302,8 @@ def verify_export(path, data, fmt, given, keys):
             mine = None
         if problems:
             findings.append(("non_canonical_record", e.seq, "; ".join(problems)))
+        if is_text(e.record.get("time")) and time_ms(e.record["time"]) is not None:
+            exported.append((e.seq, mine, time_ms(e.record["time"]), index_keys(e.record), mine != e.leaf))
         # The stored leaf hash carries the chain, the proof and the root; the record is checked against
         # it once (one damaged entry, one finding). SPEC? 9 says "recomputed leaf hash" for proofs.
         leaves[e.seq] = e.leaf
@@ -1057,6 +1347,13 @@ def verify_export(path, data, fmt, given, keys):
             findings.append(("truncated", want, f"the export ends at seq {want - 1}, its checkpoint at {cp.size}"))
         elif want - 1 > cp.size:
             findings.append(("foreign_entry", cp.size + 1, "entries after the checkpoint's last"))
+    # FORMAT.md 14: a subset's completeness proof, checked against the checkpoint of its inclusion proofs.
+    footer = sidecar[2] if fmt == "csv" and sidecar else end
+    claim = footer.get("complete") if isinstance(footer, dict) else None
+    facts["not_complete"] = "it carries no completeness proof"
+    if not whole and claim is not None and target is not None:
+        facts["complete"], why = check_claim(claim, flt, target, exported, findings)
+        facts["not_complete"] = why
     complete = cp is not None and seqs == list(range(1, cp.size + 1))
     if complete and all(leaves.get(s) for s in seqs):
         if mth([leaves[s] for s in seqs]) != cp.root:
@@ -1102,6 +1399,8 @@ def verify_export(path, data, fmt, given, keys):
                 if not any(f[0] == "unproven_entry" and f[1] == e.seq for f in findings):
                     findings.append(("unproven_entry", e.seq, "a filtered export without proofs"))
     facts["proven"] = proven and not [f for f in findings if f[0] not in WARNINGS]
+    if facts.get("complete") and not (facts["proven"] or not entries and not [f for f in findings if f[0] not in WARNINGS]):
+        facts["complete"], facts["not_complete"] = None, "its entries are not all proven against the checkpoint"
     if fmt == "csv" and sidecar is None:
         facts["unproven_because"] = "no proof sidecar"
     elif proofs is None:
@@ -1209,6 +1508,7 @@ def main_verify(args):
     status = "tampered" if tampered else "intact"
     if as_json:
         print(json.dumps({"file": path, "format": fmt, "status": status, "entries": n, "proven": facts["proven"],
+                          "complete": facts.get("complete"),
                           "findings": [{"kind": k, "seq": s, "detail": d} for k, s, d in findings]}))
     else:
         if tampered:
@@ -1221,6 +1521,10 @@ def main_verify(args):
         print(f"{path} ({fmt}): {verdict}")
         for k, s, d in findings:
             print(f"{'warning' if k in WARNINGS else 'FINDING'} {k} {s if s is not None else '-'} {d}")
+        if facts.get("complete"):
+            print(facts["complete"])
+        elif facts.get("not_complete") and fmt != "archive":
+            print(f"NOT PROVEN COMPLETE: {facts['not_complete']}")
     return 1 if tampered else 0
 
 
@@ -1508,9 +1812,49 @@ def check_exports():
     return bad
 
 
+def check_complete_vectors(chain_vectors):
+    """complete-v1.json (FORMAT.md 14): index leaves and roots recomputed from chain-v1's records, and each
+    range proof led to its index root (and not when one proof hash is changed)."""
+    d, bad = load("complete-v1.json"), []
+    rows = []
+    for seq, e in enumerate(chain_vectors["entries"], 1):
+        rec, _, _ = read_record(e["canonical"].encode())
+        rows.append((seq, bytes.fromhex(e["leaf_hash"]), time_ms(rec["time"]), index_keys(rec)))
+    cp = parse_checkpoint(d["checkpoint"])
+    roots = index_roots(rows)
+    for i, name in enumerate(INDEX_NAMES):
+        want = d["indexes"][name]
+        ordered = sorted(rows, key=lambda r: (key_order(r[3][i]), r[2], r[0]))
+        mine = [{"key": r[3][i], "time_ms": r[2], "seq": r[0], "leaf_hash": r[1].hex(),
+                 "index_leaf": index_leaf(name, r[3][i], r[2], r[0], r[1]).hex()} for r in ordered]
+        if mine != want["leaves"]:
+            bad.append(f"complete vectors: the {name} index's leaves differ")
+        if roots[name].hex() != want["root"] or cp.indexes[name] != roots[name]:
+            bad.append(f"complete vectors: the {name} index root differs")
+    for v in d["range_proofs"]:
+        p = parse_claim(parse_json(json.dumps(v["complete"])))
+        name, left, right = p["index"], p["left"], p["right"]
+        key = p["entries"] and ordered_key(rows, name, p["entries"][0][0])
+        run = ([index_leaf(name, *left)] if left else []) + \
+              [index_leaf(name, key, t, seq, leaf) for seq, t, leaf in p["entries"]] + \
+              ([index_leaf(name, *right)] if right else [])
+        lo = p["position"] - (1 if left else 0)
+        if root_from_range(p["size"], lo, run, p["proof"]) != cp.indexes[name]:
+            bad.append(f"complete vectors: the range proof for {v['filter']} does not lead to the root")
+        if p["proof"] and root_from_range(p["size"], lo, run, [bytes(32)] + p["proof"][1:]) == cp.indexes[name]:
+            bad.append(f"complete vectors: a changed proof for {v['filter']} still leads to the root")
+    print(f"complete vectors: 5 index trees, {len(d['range_proofs'])} range proofs")
+    return bad
+
+
+def ordered_key(rows, name, seq):
+    """The key of entry `seq` in index `name`."""
+    return next(r[3][INDEX_NAMES.index(name)] for r in rows if r[0] == seq)
+
+
 def main_vectors():
     d = check_chain_and_proofs()
-    bad = check_checkpoints() + check_findings(d) + check_exports()
+    bad = check_checkpoints() + check_findings(d) + check_exports() + check_complete_vectors(d)
     for b in bad:
         print("DISAGREES:", b)
     return 1 if bad else 0

@@ -187,7 +187,7 @@ def main():
     new_leaf = c.leaf_hash(AID, 3, c.canon(rec).encode()).hex()
     case("ndjson_subset_entry_edited_leaf_recomputed",
          edit(edit(S["ndjson"], nd, '"after":"production"', '"after":"staging"'), nd, obj["leaf_hash"], new_leaf), 1,
-         ["inclusion_failed"])
+         ["inclusion_failed", "completeness_failed"])
     case("ndjson_subset_proof_hash_changed", edit(S["ndjson"], nd, obj["inclusion"][0], "00" * 32), 1, ["inclusion_failed"])
     stripped = re.sub(r',"leaf_index":\d+,"inclusion":\[[^\]]*\]', "", S["ndjson"][nd])
     case("ndjson_subset_proofs_removed", {nd: stripped}, 1, ["unproven_entry"])
@@ -236,7 +236,7 @@ def main():
                             json.dumps([h.hex() for h in p6], separators=(",", ":")))
     case("forged_subset_without_anchor", {nd: forged}, 0, [],
          note="a self-consistent forgery: without a checkpoint from elsewhere nothing can tell")
-    case("forged_subset_with_genuine_checkpoint", {nd: forged}, 1, ["anchor_mismatch", "inclusion_failed"], checkpoint=cp6,
+    case("forged_subset_with_genuine_checkpoint", {nd: forged}, 1, ["anchor_mismatch", "inclusion_failed", "completeness_failed"], checkpoint=cp6,
          note="issue 12 item 1")
 
     wl = W["ndjson"][nd].split("\n")
@@ -261,10 +261,10 @@ def main():
     cv, sc = "export.csv", "export.csv.proof.json"
     rows = S["csv"][cv].split("\n")
     case("csv_subset_row_edited", edit(S["csv"], cv, "\"\"\"production\"\"\"", "\"\"\"staging\"\"\""), 1, ["record_modified"])
-    case("csv_subset_row_dropped", {cv: "\n".join(rows[:1] + rows[2:]), sc: S["csv"][sc]}, 1, ["export_incomplete"])
+    case("csv_subset_row_dropped", {cv: "\n".join(rows[:1] + rows[2:]), sc: S["csv"][sc]}, 1, ["export_incomplete", "completeness_failed"])
     side = json.loads(S["csv"][sc], parse_int=c.Num)
     side_lines = S["csv"][sc].split("\n")
-    dropped = "\n".join(side_lines[:2] + [side_lines[3].rstrip(",")] + side_lines[4:]).replace('{"count":2}', '{"count":1}')
+    dropped = "\n".join(side_lines[:2] + [side_lines[3].rstrip(",")] + side_lines[4:]).replace('{"count":2', '{"count":1')
     case("csv_subset_proof_dropped", {cv: S["csv"][cv], sc: dropped}, 1, ["unproven_entry"])
     first_leaf = side["entries"][0]["leaf_hash"]
     case("csv_subset_sidecar_leaf_differs", edit(S["csv"], sc, first_leaf, "11" * 32), 1, ["inclusion_failed"])
@@ -274,6 +274,75 @@ def main():
     case("csv_unguarded_cell_without_sidecar", {cv: S["csv"][cv].replace("'-203.0.113.9", "-203.0.113.9")}, 1,
          ["unguarded_cell"])
     case("csv_row_names_another_archive", edit(S["csv"], cv, AID.hex(), "ff" * 16), 1, ["wrong_archive"])
+
+    # Complete exports (FORMAT.md 14): each filter kind, and each tamper of a complete export.
+    def claim_of(files):
+        f = next(k for k in files if not k.endswith(".csv"))
+        if f.endswith(".proof.json"):
+            return json.loads(files[f])["auditlens_proof_end"]
+        return json.loads(files[f].rstrip("\n").split("\n")[-1])["auditlens_export_end"]
+
+    t_range = ("--from", "2025-03-14T09:22:00Z", "--to", "2025-03-14T09:25:00Z")
+    kinds_of_filter = {
+        "time_range": t_range,
+        "project": ("--project", "clprjacmeprod00000000001"),
+        "action": create,
+        "resource_type": ("--resource-type", "prompt"),
+        "actor_user": ("--actor", "cluserbob0000000000000002"),
+        "actor_api_key": ("--actor", "clkeyacmeprod000000000001"),
+        "project_and_time": ("--project", "clprjacmeprod00000000001", *t_range),
+        "action_and_time": ("--action", "updateTags", *t_range),
+        "resource_type_and_time": ("--resource-type", "prompt", *t_range),
+        "actor_and_time": ("--actor", "cluserbob0000000000000002", *t_range),
+        "action_then_project": ("--action", "create", "--project", "clprjacmeprod00000000001"),
+    }
+    C = {}
+    for name, flt in kinds_of_filter.items():
+        C[name] = export(a6, "ndjson", *flt)
+        assert "complete" in claim_of(C[name]), f"{name}: the export carries no completeness proof"
+        case(f"complete_{name}", C[name], 0, [], note="a complete export (FORMAT.md 14)")
+    TC = export(a6, "csv", *t_range)
+    assert "complete" in claim_of(TC)
+    case("complete_csv_time_range", TC, 0, [])
+    case("complete_empty", E["ndjson"], 0, [], note="an empty complete export: nothing has the action")
+    tl = C["time_range"][nd].split("\n")  # header, seqs 2, 3, 4, end, ""
+    assert [json.loads(x)["seq"] for x in tl[1:4]] == [2, 3, 4]
+    end3 = '"count":3,'
+    case("complete_entry_dropped_count_fixed", {nd: "\n".join(tl[:2] + tl[3:]).replace(end3, '"count":2,')}, 1,
+         ["completeness_failed"])
+    case("complete_entry_dropped", {nd: "\n".join(tl[:2] + tl[3:])}, 1, ["completeness_failed", "export_incomplete"])
+    line1 = next(ln for ln in export(a6, "ndjson", "--action", "update")[nd].split("\n") if ln.startswith('{"seq":1,'))
+    assert '"chain_hash"' in line1
+    case("complete_entry_added_count_fixed",
+         {nd: "\n".join(tl[:1] + [line1] + tl[1:]).replace(end3, '"count":4,')}, 1, ["completeness_failed"],
+         note="a genuine entry from outside the range (seq 1, with its inclusion proof) added")
+    case("complete_entry_duplicated_count_fixed",
+         {nd: "\n".join(tl[:3] + [tl[2]] + tl[3:]).replace(end3, '"count":4,')}, 1,
+         ["completeness_failed", "out_of_order"])
+    case("complete_entries_swapped", {nd: "\n".join([tl[0], tl[2], tl[1]] + tl[3:])}, 1, ["out_of_order"])
+    case("complete_filter_widened", edit(C["time_range"], nd, '"to":"2025-03-14T09:25:00.000Z"',
+                                         '"to":"2025-03-14T09:30:00.000Z"'), 1, ["completeness_failed"],
+         note="the right neighbour (seq 6, 09:25) now lies in the stated range")
+    case("complete_filter_narrowed", edit(C["time_range"], nd, '"from":"2025-03-14T09:22:00.000Z"',
+                                          '"from":"2025-03-14T09:23:00.000Z"'), 1, ["completeness_failed"])
+    case("complete_filter_changed_index", edit(C["action"], nd, '"actions":["create"]',
+                                               '"resource_types":["apiKey"]'), 1, ["completeness_failed"])
+    case("complete_filter_other_value", edit(C["action"], nd, '"actions":["create"]', '"actions":["update"]'), 1,
+         ["completeness_failed"])
+    proof0 = claim_of(C["time_range"])["complete"]["proof"][0]
+    case("complete_proof_hash_changed", edit(C["time_range"], nd, proof0, "00" * 32), 1, ["completeness_failed"])
+    left = json.dumps(claim_of(C["time_range"])["complete"]["left"], separators=(",", ":"))
+    case("complete_left_neighbour_removed", edit(C["time_range"], nd, '"left":' + left, '"left":null'), 1,
+         ["completeness_failed"])
+    no_claim = re.sub(r',"complete":\{.*\}\}\}$', "}}", C["time_range"][nd].rstrip("\n")) + "\n"
+    assert '"complete"' not in no_claim
+    case("complete_proof_removed", {nd: no_claim}, 0, [], note="INTACT, proven genuine, NOT PROVEN COMPLETE")
+    old_cp = "\n".join(cp6.split("\n")[:4]) + "\n"
+    case("complete_with_old_checkpoint_given", C["time_range"], 0, [], checkpoint=old_cp,
+         note="the same tree; the given checkpoint carries no index roots: proven genuine, not proven complete")
+    cl = TC["export.csv"].split("\n")
+    case("complete_csv_row_dropped", {"export.csv": "\n".join(cl[:2] + cl[3:]), sc: TC[sc]}, 1,
+         ["completeness_failed", "export_incomplete"])
 
     doc = {"about": "auditlens exports of the chain-v1 archive (archive A6: its five entries and a sixth whose values "
                     "need the CSV guard; A5: the first five), genuine and tampered (tests/vectors/make_exports.py). "
@@ -285,6 +354,40 @@ def main():
         json.dump(doc, f, indent=1, ensure_ascii=False)
         f.write("\n")
     print(f"wrote {len(cases)} export cases")
+    write_complete_vectors(cp5, [(flt, claim_of(export(a5, "ndjson", *flt))["complete"]) for flt in [
+        ("--action", "create"), ("--from", "2025-03-14T09:22:00Z", "--to", "2025-03-14T09:24:00Z"),
+        ("--project", "clprjacmeprod00000000001"), ("--actor", "clkeyacmeprod000000000001"),
+        ("--resource-type", "prompt", "--from", "2025-03-14T09:00:00Z"), ("--action", "no-such-action")]])
+
+
+def write_complete_vectors(cp5, claims):
+    """tests/vectors/complete-v1.json (FORMAT.md 14): the five index trees of the chain-v1 archive (each
+    leaf's key, time, seq and index leaf hash in index order, computed here by check.py's reading of the
+    spec), the roots auditlens's checkpoint carries, and range proofs auditlens wrote. check.py recomputes
+    all of it; core/src/index_tree.rs checks the same file."""
+    recs = [json.loads(e["canonical"], parse_int=c.Num, parse_float=c.Num) for e in CHAIN["entries"]]
+    rows = [(seq, bytes.fromhex(e["leaf_hash"]), c.time_ms(r["time"]), c.index_keys(r))
+            for seq, (e, r) in enumerate(zip(CHAIN["entries"], recs), 1)]
+    cp = c.parse_checkpoint(cp5)
+    roots = c.index_roots(rows)
+    indexes = {}
+    for i, name in enumerate(c.INDEX_NAMES):
+        assert roots[name] == cp.indexes[name], f"the {name} root auditlens wrote is not check.py's"
+        ordered = sorted(rows, key=lambda r: (c.key_order(r[3][i]), r[2], r[0]))
+        indexes[name] = {"root": roots[name].hex(), "leaves": [
+            {"key": r[3][i], "time_ms": r[2], "seq": r[0], "leaf_hash": r[1].hex(),
+             "index_leaf": c.index_leaf(name, r[3][i], r[2], r[0], r[1]).hex()} for r in ordered]}
+    doc = {"about": "Index trees and range proofs of FORMAT.md 14 over the five entries of chain-v1.json "
+                    "(tests/vectors/make_exports.py). `indexes`: per index, its leaves in index order and its "
+                    "root; `checkpoint`: the checkpoint auditlens writes for that archive (its index lines carry "
+                    "the same roots); `range_proofs`: the `complete` object of an export with the given CLI "
+                    "filter, which must lead to the index root.",
+           "checkpoint": cp5, "indexes": indexes,
+           "range_proofs": [{"filter": list(f), "complete": cl} for f, cl in claims]}
+    with open(os.path.join(HERE, "complete-v1.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(f"wrote {len(claims)} range proofs and 5 index trees")
 
 
 if __name__ == "__main__":

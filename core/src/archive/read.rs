@@ -566,6 +566,7 @@ impl Archive {
             size: tree.size(),
             root: tree.root(),
             head,
+            indexes: None,
         })
     }
 }

@@ -111,7 +111,7 @@ impl Anchor {
         let (Some(c), Some(e)) = (&self.given, &self.own) else {
             return None;
         };
-        if c == e {
+        if c.same_log(e) {
             return None;
         }
         let message = if c.archive_id != e.archive_id {

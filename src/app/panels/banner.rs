@@ -9,7 +9,7 @@ use crate::app::document::VerifyState;
 use crate::app::fonts::safe;
 use crate::app::state::{AppState, task};
 use auditlens_core::verdict;
-use auditlens_core::verify::Status;
+use auditlens_core::verify::{self, Status};
 
 #[derive(Default)]
 pub struct Banner;
@@ -88,9 +88,14 @@ impl Banner {
                 } else {
                     Color32::from_rgb(150, 30, 30)
                 };
+                // For a subset: which filter it is proven complete for, or why not.
+                let complete = verify::complete::line(r, doc.anchor.as_ref()).map(|l| safe(ui, &l));
                 banner_frame(ui, color, |ui| {
                     ui.label(RichText::new(sentence).strong().color(Color32::WHITE))
                         .on_hover_text(format!("verified in {:.2} s", r.elapsed.as_secs_f64()));
+                    if let Some(line) = complete {
+                        ui.label(RichText::new(line).color(Color32::WHITE));
+                    }
                 });
                 if !r.findings.is_empty() {
                     findings_list(ui, r, cmds);

@@ -16,6 +16,9 @@ pub struct ExportWindow {
     /// an existing file, so that one may be replaced. A typed path may not.
     pub dialog_path: Option<String>,
     pub format: ExportFormat,
+    /// Prove the export complete when the filter allows it (on by default,
+    /// as on the command line).
+    pub complete: bool,
 }
 
 impl Default for ExportWindow {
@@ -25,6 +28,7 @@ impl Default for ExportWindow {
             path: String::new(),
             dialog_path: None,
             format: ExportFormat::Json,
+            complete: true,
         }
     }
 }
@@ -51,6 +55,24 @@ impl ExportWindow {
                     ui.radio_value(&mut self.format, ExportFormat::Csv, "CSV");
                     ui.radio_value(&mut self.format, ExportFormat::Parquet, "Parquet");
                 });
+                let offer = s.completeness_offer();
+                ui.add_enabled_ui(offer.is_ok(), |ui| {
+                    ui.checkbox(
+                        &mut self.complete,
+                        "Prove it complete (every entry the filter selects, none left out)",
+                    )
+                });
+                match &offer {
+                    Ok(what) if self.complete => {
+                        ui.label(format!("Proven complete for: {what}"));
+                    }
+                    Ok(_) => {
+                        ui.label("Proven genuine only: each entry, not that none is missing.");
+                    }
+                    Err(why) => {
+                        ui.label(format!("Proven genuine only: {why}."));
+                    }
+                }
                 ui.horizontal(|ui| {
                     let l = ui.label("Save to");
                     ui.add(TextEdit::singleline(&mut self.path).desired_width(320.0))
@@ -84,6 +106,7 @@ impl ExportWindow {
                                 out,
                                 format: self.format,
                                 confirmed,
+                                complete: self.complete,
                             });
                         }
                     }
@@ -98,6 +121,9 @@ impl ExportWindow {
                                 r.path.display()
                             ),
                         );
+                        if let Some(what) = &r.complete {
+                            ui.label(format!("Proven complete: {what}"));
+                        }
                     }
                     Some(Err(e)) => {
                         ui.colored_label(ERROR_COLOR, e);

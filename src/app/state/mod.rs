@@ -139,7 +139,8 @@ impl AppState {
                 out,
                 format,
                 confirmed,
-            } => self.start_export(out, format, confirmed),
+                complete,
+            } => self.start_export(out, format, confirmed, complete),
             Command::CancelExport => {
                 for j in self.tasks.running(task::EXPORT) {
                     j.cancel();

@@ -326,7 +326,33 @@ impl AppState {
     /// Starts exporting the shown entries with the core exporter. The name
     /// must fit the format; an existing file is replaced only when the save
     /// dialog chose it (`confirmed`: it asked first), never evidence.
-    pub fn start_export(&mut self, out: PathBuf, format: ExportFormat, confirmed: bool) {
+    /// Whether an export of the rows shown can prove it is complete: what it
+    /// would be proven complete for, or why not (docs/FORMAT.md §14). Rows
+    /// restricted by hand (a pattern, bookmarks) are no filter's range.
+    pub fn completeness_offer(&self) -> Result<String, String> {
+        if let Some(r) = &self.restrict {
+            return Err(format!(
+                "the rows are restricted to {}: rows picked one by one are proven genuine, not complete",
+                r.label
+            ));
+        }
+        let filter = auditlens_core::export::filter_json(&self.current_filter());
+        let ranges = auditlens_core::verify::complete::ranges_for(&filter)
+            .map_err(|why| format!("the filter cannot be proven complete: {why}"))?;
+        Ok(ranges
+            .iter()
+            .map(|r| r.describe())
+            .collect::<Vec<_>>()
+            .join(", or "))
+    }
+
+    pub fn start_export(
+        &mut self,
+        out: PathBuf,
+        format: ExportFormat,
+        confirmed: bool,
+        complete: bool,
+    ) {
         let Some(archive_path) = self.doc.as_ref().and_then(|d| d.archive_path.clone()) else {
             return;
         };
@@ -341,6 +367,10 @@ impl AppState {
         let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.seq(p as usize)).collect();
         seqs.sort_unstable();
         let filter = self.current_filter();
+        // A complete export is the filter's, not a list of rows: the same
+        // entries (the view is the filter's when nothing restricts it), with
+        // the range proof that shows none is missing.
+        let by_filter = complete && self.completeness_offer().is_ok();
         self.last_export = None;
         self.spawn(
             task::EXPORT,
@@ -351,7 +381,7 @@ impl AppState {
                 auditlens_core::export::export_with(
                     &a,
                     &filter,
-                    Some(&seqs),
+                    (!by_filter).then_some(seqs.as_slice()),
                     format,
                     &dest,
                     None,
