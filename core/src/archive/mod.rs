@@ -30,7 +30,7 @@ mod write;
 pub use index_check::{IndexProblem, IndexProblemKind, IndexProblems, KeyBook, KeyHasher, KeyWord};
 pub use read::{Cell, Column, Columns, Row, Scan, ScanCursor, ScanRows};
 pub use schema::{INDEXES, KnownIndex, MAX_KEY, PROTECTIVE, SCHEMA, SchemaObject, expected_schema};
-pub use write::{APPLICATION_ID, Batch, Writer, finish_interrupted_write, initialise};
+pub use write::{APPLICATION_ID, Batch, Offered, Writer, finish_interrupted_write, initialise};
 
 /// An error about an archive file, worded for the person who picked it.
 #[derive(Debug)]
