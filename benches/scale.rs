@@ -41,6 +41,8 @@ const GOAL_MB: f64 = 300.0;
 #[derive(Clone, Copy, Debug, Default)]
 struct Run {
     secs: f64,
+    /// CPU time (user + system), which a busy machine inflates less than wall time.
+    cpu: f64,
     /// Peak resident set (kB): the kernel's high-water mark for the child.
     peak_kb: u64,
     /// Peaks of the anonymous and the file-backed resident memory (kB), sampled.
@@ -108,8 +110,10 @@ fn run(label: &str, cmd: &mut Command, stdout_to: Option<&Path>) -> Run {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{label} failed (status {status}): {err}"
     );
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Run {
         secs,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         peak_kb: usage.ru_maxrss as u64,
         anon_kb,
         file_kb,
@@ -125,6 +129,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn summary(runs: &[Run]) -> Run {
     Run {
         secs: median(runs.iter().map(|r| r.secs).collect()),
+        cpu: median(runs.iter().map(|r| r.cpu).collect()),
         peak_kb: runs.iter().map(|r| r.peak_kb).max().unwrap_or(0),
         anon_kb: runs.iter().map(|r| r.anon_kb).max().unwrap_or(0),
         file_kb: runs.iter().map(|r| r.file_kb).max().unwrap_or(0),
@@ -204,10 +209,12 @@ fn main() {
     let ingest = summary(&ingests);
     println!(
         "ingest: median {:.2} s over {ingest_runs} runs = {:.0} entries/s (goal ≥ 200000), \
-         {:.0} MB/s of input; archive {:.0} MB",
+         {:.0} MB/s of input; CPU {:.2} s ({:.2} µs/entry); archive {:.0} MB",
         ingest.secs,
         n as f64 / ingest.secs,
         size_mb(&jsonl) / ingest.secs,
+        ingest.cpu,
+        ingest.cpu * 1e6 / n as f64,
         size_mb(&archive)
     );
     peaks.push(("ingest", ingest));
@@ -238,10 +245,11 @@ fn main() {
     }
     let (verify, openssl) = (summary(&ours), summary(&base));
     println!(
-        "verify: median {:.2} s ({:.0} MB/s of record bytes); openssl dgst -sha256: median {:.2} s \
-         ({:.0} MB/s); ratio {:.2}× (goal ≥ 0.6×)",
+        "verify: median {:.2} s ({:.0} MB/s of record bytes, CPU {:.2} s); openssl dgst -sha256: \
+         median {:.2} s ({:.0} MB/s); ratio {:.2}× (goal ≥ 0.6×)",
         verify.secs,
         record_mb / verify.secs,
+        verify.cpu,
         openssl.secs,
         record_mb / openssl.secs,
         openssl.secs / verify.secs
@@ -292,7 +300,7 @@ fn main() {
         .map(|_| run("scan", auditlens().arg("scan").arg(&archive), None))
         .collect();
     let scan = summary(&scans);
-    println!("scan: median {:.2} s", scan.secs);
+    println!("scan: median {:.2} s (CPU {:.2} s)", scan.secs, scan.cpu);
     peaks.push(("scan", scan));
     let reports: Vec<Run> = (0..runs.min(3))
         .map(|_| {
@@ -310,7 +318,10 @@ fn main() {
         })
         .collect();
     let report = summary(&reports);
-    println!("report: median {:.2} s", report.secs);
+    println!(
+        "report: median {:.2} s (CPU {:.2} s)",
+        report.secs, report.cpu
+    );
     peaks.push(("report", report));
 
     println!(
