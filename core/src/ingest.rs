@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::archive::{self, ArchiveError, Offered, Writer};
 use crate::job::Job;
 use crate::output::{Destination, Output, OutputError, Slot};
-use crate::source::{Format, RecordError, Source, SourceError, SourceRecord};
+use crate::source::{Format, RecordError, Source, SourceError};
 
 mod staging;
 use staging::Staging;
@@ -168,58 +168,50 @@ pub fn ingest(
                 path.display()
             ))));
         }
-        let src = Source::open(path).map_err(IngestError::Source)?;
+        let mut src = Source::open(path).map_err(IngestError::Source)?;
         source_names.push(path.display().to_string());
         let mut record_buf = String::new();
-        // The file is parsed on a second thread while this one writes the
-        // canonical records: the two halves of the work take about as long.
-        std::thread::scope(|scope| -> Result<(), IngestError> {
-            let records = parsed_in_background(scope, src);
-            for r in records.into_iter().flatten() {
-                if report.read.is_multiple_of(4096) {
-                    job.check().map_err(|_| IngestError::Cancelled)?;
+        while let Some(r) = src.next_record() {
+            if report.read.is_multiple_of(4096) {
+                job.check().map_err(|_| IngestError::Cancelled)?;
+            }
+            match r {
+                Ok(rec) => {
+                    report.read += 1;
+                    record_buf.clear();
+                    rec.entry.to_record().write_canonical(&mut record_buf);
+                    staging
+                        .stage(
+                            rec.entry.time.0,
+                            rec.entry.id,
+                            source_index as u32,
+                            record_buf.as_bytes(),
+                        )
+                        .map_err(io_at)?;
                 }
-                match r {
-                    Ok(rec) => {
-                        report.read += 1;
-                        record_buf.clear();
-                        rec.entry.to_record().write_canonical(&mut record_buf);
-                        staging
-                            .stage(
-                                rec.entry.time.0,
-                                rec.entry.id,
-                                source_index as u32,
-                                record_buf.as_bytes(),
-                            )
-                            .map_err(io_at)?;
+                Err(e) if e.fatal || !opts.skip_invalid => return Err(IngestError::Record(e)),
+                Err(e) => {
+                    report.rejected += 1;
+                    if rejects.is_none() {
+                        // Checked at the first reject, still before anything is written.
+                        let mut out = Output::reading(&reads);
+                        let slot = out.add(&Destination::cli(&rejects_path, opts.force))?;
+                        let f = out.create(slot)?;
+                        rejects = Some((out, BufWriter::new(f)));
                     }
-                    Err(e) if e.fatal || !opts.skip_invalid => {
-                        return Err(IngestError::Record(e));
-                    }
-                    Err(e) => {
-                        report.rejected += 1;
-                        if rejects.is_none() {
-                            // Checked at the first reject, still before anything is written.
-                            let mut out = Output::reading(&reads);
-                            let slot = out.add(&Destination::cli(&rejects_path, opts.force))?;
-                            let f = out.create(slot)?;
-                            rejects = Some((out, BufWriter::new(f)));
-                        }
-                        let line = serde_json::json!({
-                            "file": e.file.display().to_string(),
-                            "record": e.record,
-                            "line": e.line,
-                            "reason": e.message,
-                            "raw": e.raw,
-                        });
-                        if let Some((_, w)) = rejects.as_mut() {
-                            writeln!(w, "{line}").map_err(io_at)?;
-                        }
+                    let line = serde_json::json!({
+                        "file": e.file.display().to_string(),
+                        "record": e.record,
+                        "line": e.line,
+                        "reason": e.message,
+                        "raw": e.raw,
+                    });
+                    if let Some((_, w)) = rejects.as_mut() {
+                        writeln!(w, "{line}").map_err(io_at)?;
                     }
                 }
             }
-            Ok(())
-        })?;
+        }
         job.add_done(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0));
     }
     if let Some((out, mut w)) = rejects {
@@ -300,33 +292,6 @@ pub fn ingest(
         tx.commit()?;
     }
     Ok(report)
-}
-
-/// Records parsed per message between the two threads of pass 1.
-const PARSED_BATCH: usize = 256;
-
-/// The records of `src`, parsed on a thread of `scope`, in file order and in
-/// batches (a few batches ahead at most). Dropping the receiver stops the
-/// thread at its next batch.
-fn parsed_in_background<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    mut src: Source,
-) -> std::sync::mpsc::Receiver<Vec<Result<SourceRecord, RecordError>>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(8);
-    scope.spawn(move || {
-        let mut batch = Vec::with_capacity(PARSED_BATCH);
-        while let Some(r) = src.next_record() {
-            batch.push(r);
-            if batch.len() == PARSED_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(PARSED_BATCH));
-                if tx.send(full).is_err() {
-                    return;
-                }
-            }
-        }
-        let _ = tx.send(batch);
-    });
-    rx
 }
 
 /// Builds a new, empty archive in the output's staging folder and renames it
