@@ -8,9 +8,9 @@
 //! * CSV export of every entry beside `sqlite3 -csv` of the table, both
 //!   writing a file (goal ≥ 1.0× its speed);
 //! * scan and report: time;
-//! * peak resident memory of each command (the child's `ru_maxrss`, which is
-//!   its VmHWM), with the peaks of its anonymous and file-backed parts
-//!   sampled from `/proc/PID/status` (goal < 300 MB for ingest, verify,
+//! * peak resident memory of each command (the child's VmHWM), with the
+//!   peaks of its anonymous and file-backed parts, sampled from
+//!   `/proc/PID/status` (goal < 300 MB for ingest, verify,
 //!   export, scan and report, at any size).
 //!
 //! ```text
@@ -43,15 +43,16 @@ struct Run {
     secs: f64,
     /// CPU time (user + system), which a busy machine inflates less than wall time.
     cpu: f64,
-    /// Peak resident set (kB): the kernel's high-water mark for the child.
+    /// Peak resident set (kB): the child's `VmHWM`, the kernel's high-water
+    /// mark, read every 10 ms until it exits.
     peak_kb: u64,
     /// Peaks of the anonymous and the file-backed resident memory (kB), sampled.
     anon_kb: u64,
     file_kb: u64,
 }
 
-/// `RssAnon` and `RssFile` (kB) of a process, from /proc.
-fn rss_split(pid: i32) -> Option<(u64, u64)> {
+/// `VmHWM`, `RssAnon` and `RssFile` (kB) of a process, from /proc.
+fn rss_split(pid: i32) -> Option<(u64, u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status
@@ -59,11 +60,11 @@ fn rss_split(pid: i32) -> Option<(u64, u64)> {
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     };
-    Some((field("RssAnon:")?, field("RssFile:")?))
+    Some((field("VmHWM:")?, field("RssAnon:")?, field("RssFile:")?))
 }
 
 /// Runs `cmd` to completion, its output to `stdout_to` (or discarded); its
-/// time, peak resident memory (from `wait4`) and sampled memory split.
+/// time, CPU time (from `wait4`) and sampled peak memory.
 fn run(label: &str, cmd: &mut Command, stdout_to: Option<&Path>) -> Run {
     let stdout = match stdout_to {
         Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
@@ -80,15 +81,16 @@ fn run(label: &str, cmd: &mut Command, stdout_to: Option<&Path>) -> Run {
     let sampler = {
         let done = done.clone();
         std::thread::spawn(move || {
-            let (mut anon, mut file) = (0, 0);
+            let (mut hwm, mut anon, mut file) = (0, 0, 0);
             while !done.load(Ordering::Relaxed) {
-                if let Some((a, f)) = rss_split(pid) {
+                if let Some((h, a, f)) = rss_split(pid) {
+                    hwm = u64::max(hwm, h);
                     anon = u64::max(anon, a);
                     file = u64::max(file, f);
                 }
-                std::thread::sleep(std::time::Duration::from_millis(20));
+                std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            (anon, file)
+            (hwm, anon, file)
         })
     };
     let mut stderr = child.stderr.expect("piped");
@@ -103,7 +105,7 @@ fn run(label: &str, cmd: &mut Command, stdout_to: Option<&Path>) -> Run {
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let secs = started.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
-    let (anon_kb, file_kb) = sampler.join().unwrap();
+    let (peak_kb, anon_kb, file_kb) = sampler.join().unwrap();
     let err = err_reader.join().unwrap();
     assert_eq!(r, pid, "{label}: wait4 failed");
     assert!(
@@ -114,7 +116,10 @@ fn run(label: &str, cmd: &mut Command, stdout_to: Option<&Path>) -> Run {
     Run {
         secs,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        peak_kb: usage.ru_maxrss as u64,
+        // Not `ru_maxrss`: Linux carries into it the resident size the
+        // child had before exec, a copy of this process's (which holds the
+        // mapped archive after extracting its records).
+        peak_kb,
         anon_kb,
         file_kb,
     }
