@@ -71,6 +71,8 @@ fn run(label: &str, cmd: &mut Command, stdout_to: Option<&Path>) -> Run {
         None => Stdio::null(),
     };
     let started = Instant::now();
+    // Reaped below by `wait4`, which also gives its CPU time.
+    #[allow(clippy::zombie_processes)]
     let child = cmd
         .stdout(stdout)
         .stderr(Stdio::piped())
