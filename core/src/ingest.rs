@@ -1,23 +1,28 @@
 //! Appending exports to an archive.
 //!
 //! Ingest runs in two passes. The first reads and validates every input file
-//! and stages each entry's canonical record in a temporary file, keeping only
-//! a small sort key per entry in memory; with the default all-or-nothing mode
+//! and stages each entry's canonical record in a temporary file, with a small
+//! sort key per entry kept in bounded memory (`staging`: sorted runs spill to
+//! disk past half a million entries); with the default all-or-nothing mode
 //! a single bad record stops here and nothing is written. The second pass
 //! appends the staged entries in time order (oldest first, ties by id) in
 //! batched transactions, skipping entries already stored and recording
 //! conflicts. A crash leaves the archive at its last commit, and running the
-//! same ingest again resumes: what is stored is recognised as a duplicate.
+//! same ingest again resumes: what is stored is recognised as a duplicate
+//! (the entry-id index, proven when the writer opens, refuses a stored id).
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::archive::{self, ArchiveError, Writer};
+use crate::archive::{self, ArchiveError, Offered, Writer};
 use crate::job::Job;
 use crate::json::MAX_RECORD_BYTES;
 use crate::output::{Destination, Output, OutputError, Slot};
 use crate::source::{Format, RecordError, Source, SourceError, SourceRecord};
+
+mod staging;
+use staging::Staging;
 
 /// How to treat bad records.
 #[derive(Clone, Debug, Default)]
@@ -100,15 +105,6 @@ impl From<OutputError> for IngestError {
     }
 }
 
-/// One staged entry: where its record sits in the staging file, and its sort key.
-struct Staged {
-    time_ms: i64,
-    id: Box<str>,
-    source: u32,
-    offset: u64,
-    len: u32,
-}
-
 /// Ingests `files` into the archive at `archive_path`, creating it if absent.
 pub fn ingest(
     archive_path: &Path,
@@ -148,10 +144,12 @@ pub fn ingest(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut staging = tempfile_in(staging_dir)?;
-    let mut writer = BufWriter::with_capacity(1 << 20, staging.try_clone().map_err(io_at)?);
-    let mut staged: Vec<Staged> = Vec::new();
-    let mut offset = 0u64;
+    let mut staging = Staging::new(staging_dir).map_err(|e| {
+        IngestError::Io(format!(
+            "cannot create a staging file in {}: {e}",
+            staging_dir.display()
+        ))
+    })?;
     let mut rejects: Option<(Output, BufWriter<File>)> = None;
     let rejects_path = opts
         .rejects_path
@@ -231,15 +229,9 @@ pub fn ingest(
                     let t = rec.entry.time.0;
                     this.entries = this.entries.map(|n| n + 1);
                     this.window = Some(this.window.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
-                    writer.write_all(record_buf.as_bytes()).map_err(io_at)?;
-                    staged.push(Staged {
-                        time_ms: rec.entry.time.0,
-                        id: rec.entry.id.into_boxed_str(),
-                        source: source_index as u32,
-                        offset,
-                        len: record_buf.len() as u32,
-                    });
-                    offset += record_buf.len() as u64;
+                    staging
+                        .stage(t, rec.entry.id, source_index as u32, record_buf.as_bytes())
+                        .map_err(io_at)?;
                 }
                 Err(e) => {
                     if !e.fatal && opts.skip_invalid {
@@ -257,13 +249,8 @@ pub fn ingest(
         out.commit()?;
         report.rejects_path = Some(rejects_path);
     }
-    writer.flush().map_err(io_at)?;
-    drop(writer);
-    // Unstable sort: no n/2 scratch buffer, and the key (ending in source
-    // and offset) is unique, so the order is the same as a stable sort's.
-    staged.sort_unstable_by(|a, b| {
-        (a.time_ms, &a.id, a.source, a.offset).cmp(&(b.time_ms, &b.id, b.source, b.offset))
-    });
+    let total = staging.len();
+    let mut sorted = staging.finish().map_err(io_at)?;
 
     // Pass 2: append.
     if !archive_path.exists() {
@@ -280,38 +267,41 @@ pub fn ingest(
     let mut archive = Writer::open(archive_path)?;
     let batch = opts.batch_size.unwrap_or(20_000).max(1);
     let sources = source_names;
-    job.start_phase("appending", staged.len() as u64);
+    job.start_phase("appending", total);
     let mut record = Vec::new();
-    staging.seek(SeekFrom::Start(0)).map_err(io_at)?;
-    let mut i = 0;
-    while i < staged.len() {
+    let mut next = sorted.next(&mut record).map_err(io_at)?;
+    let mut done = 0u64;
+    while next.is_some() {
         job.check().map_err(|_| IngestError::Cancelled)?;
-        let end = (i + batch).min(staged.len());
         let mut tx = archive.batch()?;
-        for s in &staged[i..end] {
-            record.resize(s.len as usize, 0);
-            staging.seek(SeekFrom::Start(s.offset)).map_err(io_at)?;
-            staging.read_exact(&mut record).map_err(io_at)?;
-            if let Some((existing_seq, existing_record)) = tx.stored(&s.id)? {
-                if existing_record == record {
-                    report.duplicates += 1;
-                } else {
+        let mut in_batch = 0;
+        while let Some(s) = next.take() {
+            match tx.append_or_find(&s.id, &record)? {
+                Offered::Appended(seq) => {
+                    report.added += 1;
+                    report.first_seq.get_or_insert(seq);
+                    report.last_seq = Some(seq);
+                }
+                Offered::Stored {
+                    record: existing, ..
+                } if existing == record => report.duplicates += 1,
+                Offered::Stored { seq, .. } => {
                     let source = files[s.source as usize].display().to_string();
-                    tx.record_conflict(&s.id, existing_seq, &record, &source)?;
+                    tx.record_conflict(&s.id, seq, &record, &source)?;
                     report.conflicts.push(Conflict {
                         entry_id: s.id.to_string(),
-                        existing_seq,
+                        existing_seq: seq,
                         source,
                     });
                 }
-                continue;
             }
-            let seq = tx.append(&record)?;
-            report.added += 1;
-            report.first_seq.get_or_insert(seq);
-            report.last_seq = Some(seq);
+            in_batch += 1;
+            next = sorted.next(&mut record).map_err(io_at)?;
+            if in_batch == batch {
+                break;
+            }
         }
-        if end == staged.len() {
+        if next.is_none() {
             tx.record_run(
                 &sources,
                 report.added,
@@ -321,10 +311,10 @@ pub fn ingest(
             )?;
         }
         tx.commit()?;
-        job.set_done(end as u64);
-        i = end;
+        done += in_batch as u64;
+        job.set_done(done);
     }
-    if staged.is_empty() {
+    if total == 0 {
         // Still record the run, so the archive shows that the files were seen.
         let mut tx = archive.batch()?;
         tx.record_run(&sources, 0, 0, 0, None)?;
@@ -378,16 +368,4 @@ fn io(archive: &Path, e: std::io::Error) -> IngestError {
         _ => e.to_string(),
     };
     IngestError::Io(format!("{}: {what}", archive.display()))
-}
-
-/// A staging file beside the archive, removed when dropped (unlinked at once on Unix).
-fn tempfile_in(dir: &Path) -> Result<File, IngestError> {
-    tempfile::tempfile_in(dir)
-        .or_else(|_| tempfile::tempfile())
-        .map_err(|e| {
-            IngestError::Io(format!(
-                "cannot create a staging file in {}: {e}",
-                dir.display()
-            ))
-        })
 }

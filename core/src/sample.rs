@@ -64,6 +64,126 @@ fn cuid(r: &mut Rng) -> String {
     s
 }
 
+/// A cuid (v1) as the platform makes them: `c`, the creation time in
+/// milliseconds (8 base-36 digits), a counter (4), a host fingerprint (4)
+/// and 8 random digits. Ids made later sort later, as in real exports.
+fn cuid_v1(time_ms: i64, counter: u64, r: &mut Rng) -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut s = String::with_capacity(25);
+    s.push('c');
+    let digits = |mut v: u64, width: usize, s: &mut String| {
+        let mut buf = [b'0'; 8];
+        for d in buf[..width].iter_mut().rev() {
+            *d = ALPHABET[(v % 36) as usize];
+            v /= 36;
+        }
+        s.push_str(std::str::from_utf8(&buf[..width]).unwrap_or("0"));
+    };
+    digits(time_ms.max(0) as u64, 8, &mut s);
+    digits(counter, 4, &mut s);
+    let host = 1 + r.below(6);
+    digits(host * 46_649, 4, &mut s);
+    for _ in 0..8 {
+        s.push(ALPHABET[r.below(36) as usize] as char);
+    }
+    s
+}
+
+/// People, keys and projects of the platform profile's organisation.
+const PLATFORM_USERS: u64 = 400;
+const PLATFORM_KEYS: u64 = 40;
+const PLATFORM_PROJECTS: u64 = 12;
+
+/// The resource types that are not in a project (their rows have no
+/// project id).
+const PLATFORM_ORG_LEVEL: &[&str] = &[
+    "organization",
+    "orgMembership",
+    "membershipInvitation",
+    "project",
+];
+
+/// The platform profile's mix: (resource type, weight, actions). Day-to-day
+/// work (scores, dataset items, traces, annotation queues) dominates;
+/// administration is rare. Includes internal types beyond the documented
+/// table and a billing action string, as real exports do.
+const PLATFORM_MIX: &[(&str, u64, &[&str])] = &[
+    (
+        "score",
+        200,
+        &["create", "create", "create", "create", "update", "delete"],
+    ),
+    (
+        "datasetItem",
+        160,
+        &["create", "create", "create", "update", "delete"],
+    ),
+    (
+        "trace",
+        240,
+        &["bookmark", "bookmark", "publish", "updateTags", "delete"],
+    ),
+    (
+        "annotationQueueItem",
+        120,
+        &["create", "complete", "complete", "delete"],
+    ),
+    ("comment", 80, &["create", "create", "delete"]),
+    (
+        "prompt",
+        20,
+        &[
+            "create",
+            "update",
+            "setLabel",
+            "updateTags",
+            "delete",
+            "promote",
+        ],
+    ),
+    ("session", 30, &["bookmark", "publish"]),
+    ("dataset", 25, &["create", "update", "delete"]),
+    ("datasetRun", 10, &["delete"]),
+    ("datasetRunItem", 15, &["create"]),
+    ("observation", 20, &["update"]),
+    ("scoreConfig", 15, &["create", "update"]),
+    ("job", 15, &["create", "update", "delete"]),
+    ("evalTemplate", 8, &["create"]),
+    ("annotationQueue", 10, &["create", "update", "delete"]),
+    ("annotationQueueAssignment", 8, &["create", "delete"]),
+    ("projectMembership", 10, &["create", "update", "delete"]),
+    ("orgMembership", 5, &["create", "update", "delete"]),
+    ("membershipInvitation", 5, &["create", "delete"]),
+    ("apiKey", 6, &["create", "update", "delete"]),
+    ("llmApiKey", 3, &["create", "delete"]),
+    ("promptProtectedLabel", 2, &["create"]),
+    ("model", 5, &["create", "update", "delete"]),
+    ("batchExport", 6, &["create"]),
+    ("batchAction", 5, &["create", "delete"]),
+    ("dashboard", 4, &["create", "update", "delete"]),
+    ("dashboardWidget", 5, &["create", "update", "delete"]),
+    ("automation", 3, &["create", "update", "delete"]),
+    ("llmTool", 2, &["create", "update"]),
+    ("llmSchema", 2, &["create", "update"]),
+    ("project", 2, &["create", "update", "transfer"]),
+    ("organization", 1, &["update", "BillingService.changePlan"]),
+];
+
+fn pick_weighted(
+    r: &mut Rng,
+    mix: &'static [(&'static str, u64, &'static [&'static str])],
+) -> (&'static str, &'static [&'static str]) {
+    let total: u64 = mix.iter().map(|(_, w, _)| w).sum();
+    let mut x = r.below(total);
+    for (t, w, a) in mix {
+        if x < *w {
+            return (t, a);
+        }
+        x -= w;
+    }
+    (mix[0].0, mix[0].2)
+}
+
 struct Org {
     id: &'static str,
     name: &'static str,
@@ -240,6 +360,24 @@ pub struct Sample {
     pub seed: u64,
     /// Business days covered.
     days: u64,
+    pub profile: Profile,
+}
+
+/// What the generated entries look like.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// The seed's richer "log entry structure": names, emails, IPs, user
+    /// agents, two small organisations and planted patterns to find (the
+    /// bundled sample). Canonical records average about 870 bytes.
+    #[default]
+    Rich,
+    /// Shaped like the platform's real export (as read from the source of
+    /// the project it derives from): only its 15 columns (no names, emails, IPs or user agents), ids as time-ordered
+    /// cuids (v1: `c` + time + counter + fingerprint + random), hundreds of
+    /// users and keys, small states, and the resource types and actions in
+    /// the mix a busy project logs. Canonical records average about 550
+    /// bytes, so figures measured per byte are not flattered by large rows.
+    Platform,
 }
 
 /// Where planted patterns sit, as fractions of n.
@@ -253,7 +391,18 @@ const ROGUE_USES: u64 = 12;
 impl Sample {
     pub fn new(n: u64, seed: u64) -> Sample {
         let days = (n / 1500).clamp(10, 400);
-        Sample { n, seed, days }
+        Sample {
+            n,
+            seed,
+            days,
+            profile: Profile::Rich,
+        }
+    }
+
+    /// The same generator with entries shaped by `profile`.
+    pub fn with_profile(mut self, profile: Profile) -> Sample {
+        self.profile = profile;
+        self
     }
 
     fn at(&self, f: f64) -> u64 {
@@ -275,6 +424,67 @@ impl Sample {
 
     /// Entry `i` (0 = oldest).
     pub fn entry(&self, i: u64) -> Entry {
+        match self.profile {
+            Profile::Rich => self.rich_entry(i),
+            Profile::Platform => self.platform_entry(i),
+        }
+    }
+
+    /// The platform profile's entry `i`: the export's 15 columns only.
+    fn platform_entry(&self, i: u64) -> Entry {
+        let mut r = Rng::new(self.seed, i, 2);
+        let time = Timestamp(self.base_time(i));
+        let (rtype, actions) = pick_weighted(&mut r, PLATFORM_MIX);
+        let action = *r.pick(actions);
+        let org_level = PLATFORM_ORG_LEVEL.contains(&rtype);
+        let project = self.fixed_id(2, r.below(PLATFORM_PROJECTS));
+        let org = self.fixed_id(1, 0);
+        // Keys act on project resources; people on everything.
+        let mut actor = if !org_level && r.chance(30) {
+            Actor {
+                actor_type: Some(ActorType::ApiKey),
+                api_key_id: Some(self.fixed_id(4, r.below(PLATFORM_KEYS))),
+                // Some agent keys also carry the user who made them.
+                user_id: r
+                    .chance(15)
+                    .then(|| self.fixed_id(3, r.below(PLATFORM_USERS))),
+                ..Actor::default()
+            }
+        } else {
+            let user = r.below(PLATFORM_USERS);
+            let role = ROLES[(user % 29 % 4) as usize];
+            Actor {
+                actor_type: Some(ActorType::User),
+                user_id: Some(self.fixed_id(3, user)),
+                org_role: Some(role.into()),
+                project_role: (!org_level).then(|| role.into()),
+                ..Actor::default()
+            }
+        };
+        let (resource_id, _, before, after) =
+            states(&mut r, rtype, action, None, &project, &org, time, &actor);
+        let id = cuid_v1(time.0, i, &mut r);
+        let mut e = Entry::new(&id, time, rtype, &resource_id, action);
+        e.updated_at = Some(time);
+        e.org_id = Some(org);
+        e.project_id = (!org_level).then_some(project);
+        if actor.actor_type == Some(ActorType::ApiKey) {
+            actor.org_role = None;
+        }
+        e.actor = actor;
+        e.before = before;
+        e.after = after;
+        e
+    }
+
+    /// The `k`th fixed id of a kind (organisation, project, user, key):
+    /// the same in every entry of this seed.
+    fn fixed_id(&self, kind: u64, k: u64) -> String {
+        cuid(&mut Rng::new(self.seed, k, 100 + kind))
+    }
+
+    /// The rich profile's entry `i`.
+    fn rich_entry(&self, i: u64) -> Entry {
         let mut r = Rng::new(self.seed, i, 1);
         let mut time = self.base_time(i);
         let burst_start = self.at(BURST_AT);
@@ -772,6 +982,11 @@ pub fn platform_row(e: &Entry) -> Vec<(&'static str, Option<String>)> {
 pub fn write_platform<W: Write>(sample: &Sample, format: PlatformFormat, out: W) -> io::Result<()> {
     let mut w = io::BufWriter::with_capacity(1 << 20, out);
     let mut line = String::new();
+    // The platform profile has the real export's columns only.
+    let width = match sample.profile {
+        Profile::Rich => PLATFORM_COLUMNS.len() + PLATFORM_RICH_COLUMNS.len(),
+        Profile::Platform => PLATFORM_COLUMNS.len(),
+    };
     match format {
         PlatformFormat::Csv => {
             let mut c = csv::WriterBuilder::new()
@@ -781,11 +996,16 @@ pub fn write_platform<W: Write>(sample: &Sample, format: PlatformFormat, out: W)
                 .iter()
                 .chain(PLATFORM_RICH_COLUMNS.iter())
                 .copied()
+                .take(width)
                 .collect();
             c.write_record(&header)?;
             for i in (0..sample.n).rev() {
                 let row = platform_row(&sample.entry(i));
-                c.write_record(row.iter().map(|(_, v)| v.as_deref().unwrap_or("")))?;
+                c.write_record(
+                    row.iter()
+                        .take(width)
+                        .map(|(_, v)| v.as_deref().unwrap_or("")),
+                )?;
             }
             c.flush()?;
             return Ok(());
@@ -799,7 +1019,11 @@ pub fn write_platform<W: Write>(sample: &Sample, format: PlatformFormat, out: W)
             line.push_str(if k == 0 { "\n" } else { ",\n" });
         }
         line.push('{');
-        for (j, (key, v)) in platform_row(&sample.entry(i)).iter().enumerate() {
+        for (j, (key, v)) in platform_row(&sample.entry(i))
+            .iter()
+            .take(width)
+            .enumerate()
+        {
             if j > 0 {
                 line.push(',');
             }
@@ -869,6 +1093,65 @@ pub fn write_file(
 mod tests {
     use super::*;
     use crate::catalog::is_documented;
+
+    #[test]
+    fn platform_profile_is_shaped_like_the_real_export() {
+        let s = Sample::new(5000, 3).with_profile(Profile::Platform);
+        let entries: Vec<Entry> = (0..s.n).map(|i| s.entry(i)).collect();
+        let sizes: u64 = entries
+            .iter()
+            .map(|e| e.canonical_record().len() as u64)
+            .sum();
+        let mean = sizes / s.n;
+        assert!((500..=600).contains(&mean), "mean record {mean} B");
+        for e in &entries {
+            // cuids, and nothing the real export does not carry.
+            assert!(e.id.len() == 25 && e.id.starts_with('c'), "{}", e.id);
+            assert_eq!((&e.ip_address, &e.user_agent), (&None, &None));
+            assert_eq!((&e.actor.email, &e.actor.api_key_name), (&None, &None));
+            assert_eq!(
+                (&e.org_name, &e.project_name, &e.resource_name),
+                (&None, &None, &None)
+            );
+            assert!(e.org_id.is_some());
+        }
+        // Ids made later sort later (cuid v1), and none repeats.
+        assert!(entries.windows(2).all(|w| w[0].id < w[1].id));
+        let types: std::collections::HashSet<_> =
+            entries.iter().map(|e| e.resource_type.as_str()).collect();
+        assert!(types.len() >= 25, "{} resource types", types.len());
+        assert!(types.contains("annotationQueueAssignment"));
+        let keys = entries
+            .iter()
+            .filter(|e| e.actor.actor_type == Some(ActorType::ApiKey))
+            .count();
+        assert!((1000..2000).contains(&keys), "{keys} API-key rows");
+
+        // The export has the platform's 15 columns, and reads back as the same entries.
+        let mut jsonl = Vec::new();
+        write_platform(&s, PlatformFormat::Jsonl, &mut jsonl).unwrap();
+        let first = jsonl.split(|b| *b == b'\n').next().unwrap();
+        let row = crate::json::parse(first).unwrap();
+        let Json::Object(m) = row else {
+            panic!("not an object")
+        };
+        assert_eq!(m.len(), PLATFORM_COLUMNS.len());
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.jsonl");
+        std::fs::write(&input, &jsonl).unwrap();
+        let archive = dir.path().join("a.sqlite");
+        let rep =
+            ingest::ingest(&archive, &[input], &IngestOptions::default(), &Job::new()).unwrap();
+        assert_eq!(rep.added, s.n);
+        let a = crate::archive::Archive::open(&archive).unwrap();
+        let mut stored = Vec::new();
+        a.for_each_record(|_, r| stored.push(r.to_vec())).unwrap();
+        let want: Vec<Vec<u8>> = entries
+            .iter()
+            .map(|e| e.canonical_record().into_bytes())
+            .collect();
+        assert_eq!(stored, want);
+    }
 
     #[test]
     fn deterministic_and_covers_the_table() {

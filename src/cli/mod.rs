@@ -21,7 +21,7 @@ use auditlens_core::model::ActorType;
 use auditlens_core::note::{SignerKey, VerifierKey};
 use auditlens_core::output::{Destination, Output};
 use auditlens_core::proof::{self, SignedCheckpoint};
-use auditlens_core::sample::{self, PlatformFormat, Sample, SampleFile};
+use auditlens_core::sample::{self, PlatformFormat, Profile, Sample, SampleFile};
 use auditlens_core::source::{self, Format, Source};
 use auditlens_core::tickets::{self, ChangeTickets};
 use auditlens_core::time::Timestamp;
@@ -499,6 +499,15 @@ pub enum SampleFormatArg {
     Csv,
 }
 
+/// What `auditlens sample` entries look like.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SampleProfileArg {
+    /// The richer entry structure: names, emails, IPs, user agents, planted patterns.
+    Rich,
+    /// Shaped like the platform's real export: its 15 columns, cuids, small states.
+    Platform,
+}
+
 #[derive(Args, Debug)]
 pub struct SampleArgs {
     /// Number of entries.
@@ -510,6 +519,9 @@ pub struct SampleArgs {
     /// Output format (default: from the file extension: .sqlite, .json, .jsonl, .csv).
     #[arg(long, value_enum)]
     pub format: Option<SampleFormatArg>,
+    /// What the entries look like.
+    #[arg(long, value_enum, default_value = "rich")]
+    pub profile: SampleProfileArg,
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Replace an existing file at the output name(s). Never a file this command reads, nor
@@ -1780,7 +1792,11 @@ fn cmd_sample(a: SampleArgs) -> Result<i32, Fail> {
         SampleFormatArg::Csv => SampleFile::Platform(PlatformFormat::Csv),
         SampleFormatArg::Archive => SampleFile::Archive,
     };
-    let s = Sample::new(a.entries, a.seed);
+    let profile = match a.profile {
+        SampleProfileArg::Rich => Profile::Rich,
+        SampleProfileArg::Platform => Profile::Platform,
+    };
+    let s = Sample::new(a.entries, a.seed).with_profile(profile);
     let job = Arc::new(Job::new());
     let dest = Destination::cli(&a.output, a.force);
     with_progress(&job, || sample::write_file(&s, what, &dest, &job)).map_err(Fail)?;

@@ -199,6 +199,19 @@ fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> 
     Ok((*seq, *link))
 }
 
+/// SQLite's extended result code for a UNIQUE constraint (here: the entry-id
+/// index refusing an id that is stored).
+const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+
+/// What became of a record offered to [`Batch::append_or_find`].
+#[derive(Debug)]
+pub enum Offered {
+    /// Appended as this seq.
+    Appended(u64),
+    /// An entry with the same id is stored: its seq and record.
+    Stored { seq: u64, record: Vec<u8> },
+}
+
 /// One transaction of appends. Dropped without [`Batch::commit`], it is
 /// rolled back and the writer's tail stays where it was.
 pub struct Batch<'w> {
@@ -217,7 +230,7 @@ impl Batch<'_> {
     /// The seq and record of the stored entry with this id, if any. The one
     /// read through an index (`entries_entry_id`): the writer proved at open
     /// that it agrees with the table, and the row found must carry the id.
-    pub fn stored(&self, entry_id: &str) -> Result<Option<(u64, Vec<u8>)>> {
+    fn stored(&self, entry_id: &str) -> Result<Option<(u64, Vec<u8>)>> {
         let found = self
             .tx
             .prepare_cached("SELECT seq, record, entry_id FROM entries WHERE entry_id = ?1")
@@ -243,18 +256,34 @@ impl Batch<'_> {
         }
     }
 
+    /// Appends `record` unless an entry with its id is stored: then that
+    /// entry's seq and record, to tell a duplicate from a conflict. The
+    /// entry-id index (proven at open) refuses the second id, so a new entry
+    /// costs one insert and no separate look-up.
+    pub fn append_or_find(&mut self, entry_id: &str, record: &[u8]) -> Result<Offered> {
+        match self.append(record) {
+            Ok(seq) => Ok(Offered::Appended(seq)),
+            Err(e) if e.1 == Some(SQLITE_CONSTRAINT_UNIQUE) => match self.stored(entry_id)? {
+                Some((seq, record)) => Ok(Offered::Stored { seq, record }),
+                None => Err(e.0),
+            },
+            Err(e) => Err(e.0),
+        }
+    }
+
     /// Appends `record` (canonical JSON) as the next entry: its index columns
     /// derived from the record itself (the derivation verification repeats),
-    /// its leaf and chain hashes computed. Returns its seq.
-    pub fn append(&mut self, record: &[u8]) -> Result<u64> {
+    /// its leaf and chain hashes computed. Returns its seq, or the error with
+    /// SQLite's extended code when SQLite refused the row.
+    fn append(&mut self, record: &[u8]) -> Result<u64, (ArchiveError, Option<i32>)> {
         let bad = |m: String| {
             ArchiveError(format!(
                 "{}: a record to append is not a canonical record ({m})",
                 self.path.display()
             ))
         };
-        let text = std::str::from_utf8(record).map_err(|e| bad(e.to_string()))?;
-        let view = RecordView::parse(record).map_err(bad)?;
+        let text = std::str::from_utf8(record).map_err(|e| (bad(e.to_string()), None))?;
+        let view = RecordView::parse(record).map_err(|m| (bad(m), None))?;
         let [
             entry_id,
             _,
@@ -298,13 +327,22 @@ impl Batch<'_> {
                     ip.text()
                 ])
             })
-            .map_err(|e| self.err(e))?;
+            .map_err(|e| {
+                let code = match &e {
+                    rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+                    _ => None,
+                };
+                (self.err(e), code)
+            })?;
         if inserted != 1 {
-            return Err(ArchiveError(format!(
-                "{}: entry {seq} was not stored (something in the file refused it); run \
-                 `auditlens verify` on it",
-                self.path.display()
-            )));
+            return Err((
+                ArchiveError(format!(
+                    "{}: entry {seq} was not stored (something in the file refused it); run \
+                     `auditlens verify` on it",
+                    self.path.display()
+                )),
+                None,
+            ));
         }
         self.next_tail = (seq, link);
         Ok(seq)
