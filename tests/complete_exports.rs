@@ -620,3 +620,93 @@ mod viewer {
         assert!(v["not_complete"].is_string(), "{v:#}");
     }
 }
+
+/// A part added to the stated filter after export (one no index range
+/// proves) is checked against every entry: the entries it does not select
+/// fail at their seq, in NDJSON and through the CSV sidecar, complete or not.
+#[test]
+fn a_narrowed_stated_filter_fails_at_each_entry_outside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = sample(dir.path());
+    let orig = dir.path().join("d.ndjson");
+    export(&a, &orig, "ndjson", &["--action", "delete"]);
+    let ls = lines(&orig);
+    let (code, v) = verify_json(&orig, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    assert!(!has(&v, "outside_filter", None), "{v:#}");
+    let entries: Vec<Value> = ls[1..ls.len() - 1]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let project = entries[0]["project_id"].as_str().unwrap().to_string();
+    let outside: Vec<u64> = entries
+        .iter()
+        .filter(|e| e["project_id"].as_str() != Some(&project))
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(!outside.is_empty(), "the deletes span several projects");
+
+    let narrowed = |text: &str| {
+        text.replacen(
+            "\"actions\":[\"delete\"]",
+            &format!("\"actions\":[\"delete\"],\"projects\":[\"{project}\"]"),
+            1,
+        )
+    };
+    let mut t = ls.clone();
+    t[0] = narrowed(&t[0]);
+    assert_ne!(t[0], ls[0]);
+    let p = dir.path().join("narrowed.ndjson");
+    write(&p, &t);
+    let (code, v) = verify_json(&p, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(v["complete"].is_null(), "{v:#}");
+    let flagged: Vec<u64> = kinds(&v)
+        .into_iter()
+        .filter(|(k, _)| k == "outside_filter")
+        .filter_map(|(_, s)| s)
+        .collect();
+    assert_eq!(flagged, outside, "exactly the entries of other projects");
+
+    // The same through the CSV sidecar.
+    let csv = dir.path().join("d.csv");
+    export(&a, &csv, "csv", &["--action", "delete"]);
+    let side = dir.path().join("d.csv.proof.json");
+    let s = std::fs::read_to_string(&side).unwrap();
+    assert!(s.contains("\"actions\":[\"delete\"]"));
+    std::fs::write(&side, narrowed(&s)).unwrap();
+    let (code, v) = verify_json(&csv, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(has(&v, "outside_filter", Some(outside[0])), "{v:#}");
+
+    // A subset no index range describes (a search) is checked all the same.
+    let found = dir.path().join("s.ndjson");
+    export(&a, &found, "ndjson", &["--search", "delete"]);
+    let ls = lines(&found);
+    let (code, v) = verify_json(&found, &[]);
+    assert_eq!(code, 0, "{v:#}");
+    let mut t = ls.clone();
+    t[0] = t[0].replacen(
+        "\"search\":\"delete\"",
+        "\"search\":\"delete\",\"actor_type\":\"API_KEY\"",
+        1,
+    );
+    assert_ne!(t[0], ls[0]);
+    let p = dir.path().join("s2.ndjson");
+    write(&p, &t);
+    let (code, v) = verify_json(&p, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(has(&v, "outside_filter", None), "{v:#}");
+
+    // A stated filter that cannot be read is a finding of its own.
+    let mut t = lines(&orig);
+    t[0] = t[0].replacen("\"actions\":[\"delete\"]", "\"actions\":\"delete\"", 1);
+    let p = dir.path().join("unreadable.ndjson");
+    write(&p, &t);
+    let (code, v) = verify_json(&p, &[]);
+    assert_eq!(code, 1, "{v:#}");
+    assert!(
+        kinds(&v).contains(&("outside_filter".to_string(), None)),
+        "{v:#}"
+    );
+}

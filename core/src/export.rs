@@ -168,6 +168,56 @@ pub fn filter_json(f: &Filter) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
+/// The filter an export's header states, read back: the inverse of
+/// [`filter_json`], for the verifier, which checks every entry against it
+/// (docs/FORMAT.md §9). `selected_rows` is no criterion and other keys are
+/// not read; a value of the wrong type or a time that is not canonical is an
+/// error (the export misstates its filter).
+pub fn stated_filter(v: &serde_json::Value) -> Result<Filter, String> {
+    use serde_json::Value;
+    let Some(m) = v.as_object() else {
+        return Err("the stated filter is not an object".into());
+    };
+    let text = |k: &str| -> Result<Option<String>, String> {
+        match m.get(k) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("the stated filter's {k:?} is not text")),
+        }
+    };
+    let time = |k: &str| -> Result<Option<crate::time::Timestamp>, String> {
+        match text(k)? {
+            None => Ok(None),
+            Some(t) => crate::time::Timestamp::parse(&t)
+                .ok()
+                .filter(|ts| ts.to_string() == t)
+                .map(Some)
+                .ok_or_else(|| format!("the stated filter's {k:?} is not a canonical time")),
+        }
+    };
+    let list = |k: &str| -> Result<Vec<String>, String> {
+        match m.get(k) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| format!("the stated filter's {k:?} is not a list of text")),
+            Some(_) => Err(format!("the stated filter's {k:?} is not a list")),
+        }
+    };
+    Ok(Filter {
+        from: time("from")?,
+        to: time("to")?,
+        projects: list("projects")?,
+        actions: list("actions")?,
+        resource_types: list("resource_types")?,
+        actor: text("actor")?,
+        actor_type: text("actor_type")?.map(|t| crate::model::ActorType::parse(&t)),
+        search: text("search")?,
+    })
+}
+
 /// The filter written into a header; rows picked one by one (the viewer's
 /// selection) count as a filter too, so the verifier expects gaps in seq.
 fn header_filter(filter: &Filter, only: Option<&[u64]>) -> serde_json::Value {

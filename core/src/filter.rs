@@ -55,8 +55,19 @@ impl Filter {
     }
 
     pub fn matches(&self, e: &Entry) -> bool {
+        self.mismatch(e).is_none()
+    }
+
+    /// The first part of the filter that `e` fails, as (what the part
+    /// selects, the entry's value), e.g. ("action in delete", "create"); `None`
+    /// when it matches. The verifier names it in an `outside_filter` finding.
+    pub fn mismatch(&self, e: &Entry) -> Option<(String, String)> {
+        let shown = |v: Option<&String>| v.map_or_else(|| "none".to_string(), String::clone);
+        let list = |label: &str, v: &[String]| format!("{label} in {}", v.join(", "));
         if self.from.is_some_and(|f| e.time < f) || self.to.is_some_and(|t| e.time >= t) {
-            return false;
+            let from = self.from.map_or_else(String::new, |t| format!("from {t}"));
+            let to = self.to.map_or_else(String::new, |t| format!(" to {t}"));
+            return Some((format!("time {}", (from + &to).trim()), e.time.to_string()));
         }
         if !self.projects.is_empty()
             && !self
@@ -64,10 +75,13 @@ impl Filter {
                 .iter()
                 .any(|p| e.project_id.as_deref() == Some(p) || e.project_name.as_deref() == Some(p))
         {
-            return false;
+            return Some((
+                list("project", &self.projects),
+                shown(e.project_id.as_ref()),
+            ));
         }
         if !self.actions.is_empty() && !self.actions.contains(&e.action) {
-            return false;
+            return Some((list("action", &self.actions), e.action.clone()));
         }
         if !self.resource_types.is_empty()
             && !self.resource_types.iter().any(|r| {
@@ -75,12 +89,16 @@ impl Filter {
                     || crate::catalog::display_name(&e.resource_type).eq_ignore_ascii_case(r)
             })
         {
-            return false;
+            return Some((
+                list("resource type", &self.resource_types),
+                e.resource_type.clone(),
+            ));
         }
         if let Some(t) = &self.actor_type
             && e.actor.actor_type.as_ref() != Some(t)
         {
-            return false;
+            let is = e.actor.actor_type.as_ref().map(|t| t.as_str().to_string());
+            return Some((format!("actor type = {}", t.as_str()), shown(is.as_ref())));
         }
         if let Some(actor) = &self.actor {
             let a = &e.actor;
@@ -89,16 +107,17 @@ impl Filter {
                 .flatten()
                 .any(|v| v.to_lowercase() == actor.to_lowercase());
             if !hit {
-                return false;
+                let is = a.user_id.as_ref().or(a.api_key_id.as_ref());
+                return Some((format!("actor = {actor}"), shown(is)));
             }
         }
         if let Some(text) = &self.search
             && !text.is_empty()
             && !search_text(e).contains(&text.to_lowercase())
         {
-            return false;
+            return Some((format!("search {text:?}"), "no match".into()));
         }
-        true
+        None
     }
 }
 

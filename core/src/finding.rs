@@ -76,6 +76,10 @@ pub enum FindingKind {
     /// is not the range proven, or the range proof does not lead to the
     /// checkpoint's index root.
     CompletenessFailed,
+    /// A filtered export holds an entry that its stated filter does not
+    /// select (the filter was narrowed after export, or the entry added), or
+    /// states a filter that cannot be read.
+    OutsideFilter,
 }
 
 impl FindingKind {
@@ -108,6 +112,7 @@ impl FindingKind {
             FindingKind::NonCanonicalRecord => "non_canonical_record",
             FindingKind::IndexRootMismatch => "index_root_mismatch",
             FindingKind::CompletenessFailed => "completeness_failed",
+            FindingKind::OutsideFilter => "outside_filter",
         }
     }
 

@@ -287,6 +287,7 @@ pub fn value_labels(kind: FindingKind) -> Option<(&'static str, &'static str)> {
         K::UnguardedCell => ("the cell with its ' guard", "the cell as written"),
         K::IndexRootMismatch => ("the checkpoint's index root", "the root the records give"),
         K::CompletenessFailed => return None,
+        K::OutsideFilter => ("what the stated filter selects", "this entry's value"),
     })
 }
 
@@ -389,6 +390,11 @@ pub fn meaning(kind: FindingKind) -> &'static str {
              hold: an entry of the proven range is missing or was added, its stated filter is \
              not the range proven, or the range proof does not lead to the checkpoint's index \
              root."
+        }
+        K::OutsideFilter => {
+            "The export states the filter it was made with, and this entry does not match it: \
+             the stated filter was narrowed after export (so it misdescribes what the file \
+             holds), or the entry was added. A filter that cannot be read is this finding too."
         }
     }
 }

@@ -836,6 +836,16 @@ pub fn verify_export(
         .or_else(|| sidecar.as_ref().and_then(|s| s.filter.as_ref()))
         .and_then(to_serde);
     let mut exported: Vec<complete::Exported> = Vec::new();
+    // Every entry of a filtered export must match the filter it states: a
+    // filter narrowed after export would misdescribe the file (FORMAT.md §9).
+    let entry_filter = match stated_filter.as_ref().map(crate::export::stated_filter) {
+        Some(Ok(f)) if !f.is_empty() => Some(f),
+        Some(Err(why)) => {
+            out.push(Finding::new(FindingKind::OutsideFilter, None, why));
+            None
+        }
+        _ => None,
+    };
     let own_cp = src
         .header
         .as_ref()
@@ -962,6 +972,17 @@ pub fn verify_export(
             )
         {
             exported.push(e);
+        }
+        if let Some((selects, is)) = entry_filter.as_ref().and_then(|f| f.mismatch(&rec.entry)) {
+            out.push(
+                Finding::new(
+                    FindingKind::OutsideFilter,
+                    Some(chain_fields.seq),
+                    "this entry is outside the export's stated filter",
+                )
+                .id(Some(&rec.entry.id))
+                .values(selects, is),
+            );
         }
         entries += 1;
         record_bytes += record.len() as u64;
@@ -1105,6 +1126,13 @@ pub fn verify_export(
         let genuine = report.proven() || (entries == 0 && report.status() == Status::Intact);
         match completeness {
             Ok(c) if genuine => report.complete = Some(c),
+            Ok(_) if report.status() != Status::Intact => {
+                report.not_complete = Some(
+                    "the export does not verify (see the findings), so its completeness proof \
+                     proves nothing"
+                        .into(),
+                )
+            }
             Ok(_) => {
                 report.not_complete =
                     Some("its entries are not all proven against the checkpoint".into())

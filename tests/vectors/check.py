@@ -1242,6 +1242,120 @@ def apply_sidecar(entries, sidecar, findings):
             e.index, e.path = p.index, p.path
 
 
+# ---------------------------------------------------------------- the stated filter (FORMAT.md 9)
+# The platform's resource types and their display names (FORMAT.md 9, "The stated filter"; from the
+# platform's audit-log documentation): a resource type part matches either.
+RESOURCE_NAMES = {
+    'trace': 'Trace',
+    'session': 'Session',
+    'score': 'Score',
+    'scoreConfig': 'Score Config',
+    'dataset': 'Dataset',
+    'datasetItem': 'Dataset Item',
+    'datasetRun': 'Dataset Run',
+    'comment': 'Comment',
+    'prompt': 'Prompt',
+    'promptProtectedLabel': 'Prompt Protected Label',
+    'evalTemplate': 'Evaluation Template',
+    'job': 'Job (Evaluation Jobs)',
+    'annotationQueue': 'Annotation Queue',
+    'annotationQueueItem': 'Annotation Queue Item',
+    'organization': 'Organization',
+    'project': 'Project',
+    'orgMembership': 'Organization Membership',
+    'projectMembership': 'Project Membership',
+    'membershipInvitation': 'Membership Invitation',
+    'apiKey': 'API Key',
+    'llmApiKey': 'LLM API Key',
+    'model': 'Model',
+    'batchExport': 'Batch Export',
+    'batchAction': 'Batch Action',
+    'blobStorageIntegration': 'Blob Storage Integration',
+    'posthogIntegration': 'PostHog Integration',
+    'stripeCheckoutSession': 'Stripe Checkout Session',
+}
+ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def stated_filter(flt):
+    """FORMAT.md 9: the filter an export states, read back; ValueError if a value has the wrong type or
+    a time is not canonical. `selected_rows` is no criterion; other keys are not read."""
+    if not isinstance(flt, dict):
+        raise ValueError("the stated filter is not an object")
+
+    def text(k):
+        if k not in flt:
+            return None
+        if not is_text(flt[k]):
+            raise ValueError(f"the stated filter's {k!r} is not text")
+        return flt[k]
+
+    def time(k):
+        t = text(k)
+        if t is not None and time_ms(t) is None:
+            raise ValueError(f"the stated filter's {k!r} is not a canonical time")
+        return None if t is None else time_ms(t)
+
+    def listed(k):
+        if k not in flt:
+            return []
+        v = flt[k]
+        if not isinstance(v, list):
+            raise ValueError(f"the stated filter's {k!r} is not a list")
+        if not all(is_text(x) for x in v):
+            raise ValueError(f"the stated filter's {k!r} is not a list of text")
+        return v
+
+    return {"from": time("from"), "to": time("to"), "projects": listed("projects"),
+            "actions": listed("actions"), "resource_types": listed("resource_types"),
+            "actor": text("actor"), "actor_type": text("actor_type"), "search": text("search")}
+
+
+def filter_is_empty(f):
+    return all(v is None or v == [] for v in f.values())
+
+
+def search_text(rec):
+    """FORMAT.md 9: the lower-cased text a `search` part looks in."""
+    a = rec.get("actor") if isinstance(rec.get("actor"), dict) else {}
+    fields = [rec.get("id"), rec.get("resource_id"), rec.get("resource_name"), rec.get("resource_type"),
+              rec.get("action"), a.get("user_id"), a.get("email"), a.get("api_key_id"), a.get("api_key_name"),
+              rec.get("org_id"), rec.get("org_name"), rec.get("project_id"), rec.get("project_name"),
+              rec.get("ip_address"), rec.get("user_agent")]
+    out = "".join(v + "\n" for v in fields if is_text(v))
+    out += "".join(canon(rec[k]) + "\n" for k in ("before", "after") if k in rec)
+    return out.lower()
+
+
+def filter_mismatch(f, rec):
+    """The first part of the stated filter `rec` fails, or None when it matches (FORMAT.md 9)."""
+    t = time_ms(rec["time"]) if is_text(rec.get("time")) else None
+    if t is None or f["from"] is not None and t < f["from"] or f["to"] is not None and t >= f["to"]:
+        if f["from"] is not None or f["to"] is not None:
+            return "time"
+    if f["projects"] and not any(rec.get("project_id") == p or rec.get("project_name") == p
+                                 for p in f["projects"]):
+        return "project"
+    if f["actions"] and rec.get("action") not in f["actions"]:
+        return "action"
+    rt = rec.get("resource_type")
+    if f["resource_types"] and not any(
+            r == rt or RESOURCE_NAMES.get(rt, rt).translate(ASCII_LOWER) == r.translate(ASCII_LOWER)
+            for r in f["resource_types"]):
+        return "resource type"
+    a = rec.get("actor") if isinstance(rec.get("actor"), dict) else {}
+    if f["actor_type"] is not None and a.get("type") != f["actor_type"]:
+        return "actor type"
+    if f["actor"] is not None and not any(
+            is_text(a.get(k)) and a[k].lower() == f["actor"].lower()
+            for k in ("user_id", "email", "api_key_id", "api_key_name")):
+        return "actor"
+    if f["search"] and f["search"].lower() not in search_text(rec):
+        return "search"
+    return None
+
+
+
 def verify_export(path, data, fmt, given, keys):
     """FORMAT.md 9. Returns (entries, findings, facts)."""
     findings, facts = [], {"proven": False}
@@ -1286,6 +1400,15 @@ def verify_export(path, data, fmt, given, keys):
     other_tree = given is not None and cp is not None and (given.aid, given.size) != (cp.aid, cp.size)
     target = given if given is not None and not other_tree else cp
     prev, leaves, proven, exported = None, {}, bool(entries), []
+    # FORMAT.md 9: every entry of a filtered export matches the filter it states.
+    entry_filter = None
+    if isinstance(flt, dict) and flt:
+        try:
+            entry_filter = stated_filter(flt)
+        except ValueError as err:
+            findings.append(("outside_filter", None, str(err)))
+        if entry_filter is not None and filter_is_empty(entry_filter):
+            entry_filter = None
     for e in entries:
         if prev is not None and e.seq <= prev.seq:
             findings.append(("out_of_order", e.seq, f"seq {e.seq} after seq {prev.seq}"))
@@ -1302,6 +1425,10 @@ def verify_export(path, data, fmt, given, keys):
             mine = None
         if problems:
             findings.append(("non_canonical_record", e.seq, "; ".join(problems)))
+        if entry_filter is not None:
+            part = filter_mismatch(entry_filter, e.record)
+            if part:
+                findings.append(("outside_filter", e.seq, f"outside the stated filter ({part})"))
         if is_text(e.record.get("time")) and time_ms(e.record["time"]) is not None:
             exported.append((e.seq, mine, time_ms(e.record["time"]), index_keys(e.record), mine != e.leaf))
         # The stored leaf hash carries the chain, the proof and the root; the record is checked against

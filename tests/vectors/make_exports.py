@@ -252,7 +252,7 @@ def main():
     case("ndjson_whole_lines_swapped", {nd: "\n".join(wl[:2] + [wl[3], wl[2]] + wl[4:])}, 1, ["out_of_order"])
     claims = edit(edit(W["ndjson"], nd, '"proofs":"rfc6962-root"', '"proofs":"rfc6962-inclusion"'), nd,
                   '"filter":{}', '"filter":{"actions":["update"]}')
-    case("ndjson_whole_claims_to_be_a_subset", claims, 1, ["unproven_entry"])
+    case("ndjson_whole_claims_to_be_a_subset", claims, 1, ["outside_filter", "unproven_entry"])
     case("json_subset_cut_short", {"export.json": "\n".join(S["json"]["export.json"].split("\n")[:3]) + "\n"}, 1,
          ["export_incomplete"])
     case("json_whole_entry_edited", edit(W["json"], "export.json", '"after":"production"', '"after":"staging"'), 1,
@@ -314,7 +314,8 @@ def main():
     line1 = next(ln for ln in export(a6, "ndjson", "--action", "update")[nd].split("\n") if ln.startswith('{"seq":1,'))
     assert '"chain_hash"' in line1
     case("complete_entry_added_count_fixed",
-         {nd: "\n".join(tl[:1] + [line1] + tl[1:]).replace(end3, '"count":4,')}, 1, ["completeness_failed"],
+         {nd: "\n".join(tl[:1] + [line1] + tl[1:]).replace(end3, '"count":4,')}, 1,
+         ["completeness_failed", "outside_filter"],
          note="a genuine entry from outside the range (seq 1, with its inclusion proof) added")
     case("complete_entry_duplicated_count_fixed",
          {nd: "\n".join(tl[:3] + [tl[2]] + tl[3:]).replace(end3, '"count":4,')}, 1,
@@ -324,11 +325,22 @@ def main():
                                          '"to":"2025-03-14T09:30:00.000Z"'), 1, ["completeness_failed"],
          note="the right neighbour (seq 6, 09:25) now lies in the stated range")
     case("complete_filter_narrowed", edit(C["time_range"], nd, '"from":"2025-03-14T09:22:00.000Z"',
-                                          '"from":"2025-03-14T09:23:00.000Z"'), 1, ["completeness_failed"])
+                                          '"from":"2025-03-14T09:23:00.000Z"'), 1,
+         ["completeness_failed", "outside_filter"])
     case("complete_filter_changed_index", edit(C["action"], nd, '"actions":["create"]',
-                                               '"resource_types":["apiKey"]'), 1, ["completeness_failed"])
+                                               '"resource_types":["apiKey"]'), 1,
+         ["completeness_failed", "outside_filter"])
     case("complete_filter_other_value", edit(C["action"], nd, '"actions":["create"]', '"actions":["update"]'), 1,
-         ["completeness_failed"])
+         ["completeness_failed", "outside_filter"])
+    # Narrowed by a part no index proves: the range proof still holds, the entries do not match.
+    case("complete_filter_narrowed_further", edit(C["action"], nd, '"actions":["create"]',
+                                                  '"actions":["create"],"search":"no-such-text"'), 1,
+         ["outside_filter"], note="complete for action = create, then filtered further: every entry is outside")
+    case("complete_filter_actor_type_added", edit(C["action"], nd, '"actions":["create"]',
+                                                  '"actions":["create"],"actor_type":"NO_SUCH_TYPE"'), 1,
+         ["outside_filter"])
+    case("filter_unreadable", edit(C["action"], nd, '"actions":["create"]', '"actions":"create"'), 1,
+         ["completeness_failed", "outside_filter"], note="the stated filter's actions is not a list")
     proof0 = claim_of(C["time_range"])["complete"]["proof"][0]
     case("complete_proof_hash_changed", edit(C["time_range"], nd, proof0, "00" * 32), 1, ["completeness_failed"])
     left = json.dumps(claim_of(C["time_range"])["complete"]["left"], separators=(",", ":"))
