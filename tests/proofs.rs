@@ -714,3 +714,49 @@ fn csv_row_removed_is_named_by_its_proof() {
         r.findings
     );
 }
+
+/// A signature vouches for what it signs: `export --sign` of a tampered
+/// archive writes nothing and says why (exit 1); of an intact one it signs.
+#[test]
+fn export_sign_refuses_a_tampered_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    let o = run([
+        "keygen".as_ref(),
+        "--name".as_ref(),
+        "auditor.example".as_ref(),
+        "-o".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for (archive, code) in [
+        ("sample-data/tampered.sqlite", 1),
+        ("sample-data/audit-sample.sqlite", 0),
+    ] {
+        let out = dir.path().join("d.ndjson");
+        let o = run([
+            "export".as_ref(),
+            archive.as_ref(),
+            "--format".as_ref(),
+            "ndjson".as_ref(),
+            "--action".as_ref(),
+            "delete".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+            "--sign".as_ref(),
+            key.as_os_str(),
+        ]);
+        assert_eq!(o.code, code, "{archive}: {}", o.stderr);
+        if code == 1 {
+            assert!(o.stderr.contains("nothing exported"), "{}", o.stderr);
+            assert!(o.stderr.contains("record_modified"), "{}", o.stderr);
+            assert!(!out.exists());
+        } else {
+            assert!(
+                std::fs::read_to_string(&out)
+                    .unwrap()
+                    .contains("— auditor.example")
+            );
+        }
+    }
+}

@@ -1045,26 +1045,37 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
     }
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
     let archive = Archive::open(&a.archive)?;
-    // A checkpoint vouches for what it seals: a tampered archive is not sealed.
-    let job = Arc::new(Job::new());
-    let report = with_progress(&job, || verify::verify_archive(&archive, None, &job))
-        .map_err(|e| Fail(verdict::not_run(&e)))?;
-    if report.status() == Status::Tampered {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "{}: {}\nno checkpoint written: a checkpoint would vouch for the tampered entries",
-            shown(&a.archive),
-            terminal_safe(&verdict::sentence(&report, None))
-        );
-        for f in &report.findings {
-            print_finding(&mut err, f);
-        }
-        return Ok(1);
+    if let Some(code) = refuse_to_seal_tampered(&archive, "no checkpoint written")? {
+        return Ok(code);
     }
+    let job = Arc::new(Job::new());
     let (cp, _) = auditlens_core::index_tree::checkpoint_with_indexes(&archive, &job)?;
     print!("{}", SignedCheckpoint::text(&cp, signer.as_ref())?);
     Ok(0)
+}
+
+/// A checkpoint vouches for what it seals, and so does a signature: a
+/// tampered archive is neither sealed nor signed. Verifies `archive` and, when
+/// it is tampered, prints why and returns the exit code (1); `what` says what
+/// was not done ("no checkpoint written").
+fn refuse_to_seal_tampered(archive: &Archive, what: &str) -> Result<Option<i32>, Fail> {
+    let job = Arc::new(Job::new());
+    let report = with_progress(&job, || verify::verify_archive(archive, None, &job))
+        .map_err(|e| Fail(verdict::not_run(&e)))?;
+    if report.status() != Status::Tampered {
+        return Ok(None);
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "{}: {}\n{what}: it would vouch for the tampered entries",
+        shown(archive.path()),
+        terminal_safe(&verdict::sentence(&report, None))
+    );
+    for f in &report.findings {
+        print_finding(&mut err, f);
+    }
+    Ok(Some(1))
 }
 
 fn print_finding(out: &mut impl Write, f: &verify::Finding) {
@@ -1734,6 +1745,11 @@ fn cmd_export(a: ExportArgs) -> Result<i32, Fail> {
         }
     };
     let signer = a.sign.as_deref().map(read_signer).transpose()?;
+    if signer.is_some()
+        && let Some(code) = refuse_to_seal_tampered(&archive, "nothing exported")?
+    {
+        return Ok(code);
+    }
     let job = Arc::new(Job::new());
     let dest = Destination::cli(&a.output, a.force);
     let r = with_progress(&job, || {
