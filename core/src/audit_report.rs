@@ -673,8 +673,8 @@ pub fn to_html(f: &Value) -> String {
         if p["count"].as_u64().unwrap_or(0) > hits.len() as u64 {
             let _ = write!(
                 h,
-                "<p class=\"muted\">The first {} are listed; the JSON twin and \
-                 <code>auditlens scan --json</code> list all.</p>",
+                "<p class=\"muted\">The first {} are listed (here and in the JSON twin); \
+                 <code>auditlens scan --json</code> lists all.</p>",
                 hits.len()
             );
         }
