@@ -6,18 +6,20 @@
 //! hash, so later entries are judged on their own.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::time::Instant;
 
 mod anchor;
 pub mod complete;
+mod duplicates;
 mod indexes;
 mod row_check;
 mod signed;
 
 pub use crate::finding::{Finding, FindingKind};
 pub use signed::{AnchorInfo, anchor_json, verify_signed};
+
+use duplicates::IdLog;
 
 use crate::archive::{Archive, ArchiveError, Column, Columns, KeyBook, KeyHasher, Scan};
 use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
@@ -264,11 +266,9 @@ struct ChainWalk {
     contiguous: bool,
     tree: MerkleBuilder,
     last_time: Option<(i64, u64)>,
-    /// (hash of the entry id, seq) of every entry, sorted at the end to find
-    /// duplicates: far cheaper than a hash map once the map outgrows the CPU
-    /// caches. The hash has a random key, so a file cannot be made to collide.
-    ids: Vec<(u64, u64)>,
-    id_hasher: RandomState,
+    /// The entry ids, sorted at the end to find duplicates: far cheaper than
+    /// a hash map once the map outgrows the CPU caches.
+    ids: IdLog,
     suspects: Vec<Suspect>,
     checkpoint: Option<Checkpoint>,
     checkpoint_matched: Option<bool>,
@@ -304,8 +304,7 @@ impl ChainWalk {
             contiguous: true,
             tree: MerkleBuilder::new(),
             last_time: None,
-            ids: Vec::new(),
-            id_hasher: RandomState::new(),
+            ids: IdLog::new(),
             suspects: Vec::new(),
             checkpoint: checkpoint.cloned(),
             checkpoint_matched: None,
@@ -429,7 +428,7 @@ impl ChainWalk {
             }
         }
         if let Some(id) = entry_id {
-            self.ids.push((self.id_hasher.hash_one(id), seq));
+            self.ids.push(id, seq);
         }
         if let Some(t) = time_ms {
             if let Some((prev_t, prev_seq)) = self.last_time
@@ -478,12 +477,7 @@ impl ChainWalk {
 
     /// (first seq, later seq) for every entry whose id was already seen.
     fn duplicates(&mut self) -> Vec<(u64, u64)> {
-        let ids = sort_by_hash(std::mem::take(&mut self.ids));
-        let mut pairs = Vec::new();
-        for group in ids.chunk_by(|a, b| a.0 == b.0) {
-            pairs.extend(group[1..].iter().map(|&(_, seq)| (group[0].1, seq)));
-        }
-        pairs
+        self.ids.duplicates()
     }
 
     /// Resolves suspects into swaps/moves or foreign entries, then checks the checkpoint.
@@ -584,38 +578,6 @@ impl ChainWalk {
     }
 }
 
-/// Sorts (id hash, seq) pairs. The hashes are uniform (keyed SipHash), so
-/// one counting pass on their top bits leaves buckets of a few pairs to sort:
-/// linear time for the millions of ids of a large archive, where a
-/// comparison sort was the longest serial step left after the parallel read.
-fn sort_by_hash(ids: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
-    const BITS: u32 = 16;
-    if ids.len() < 1 << BITS {
-        let mut ids = ids;
-        ids.sort_unstable();
-        return ids;
-    }
-    let bucket = |h: u64| (h >> (64 - BITS)) as usize;
-    let mut start = vec![0usize; (1 << BITS) + 1];
-    for &(h, _) in &ids {
-        start[bucket(h) + 1] += 1;
-    }
-    for i in 1..start.len() {
-        start[i] += start[i - 1];
-    }
-    let mut next = start.clone();
-    let mut out = vec![(0, 0); ids.len()];
-    for p in ids {
-        let b = bucket(p.0);
-        out[next[b]] = p;
-        next[b] += 1;
-    }
-    for w in start.windows(2) {
-        out[w[0]..w[1]].sort_unstable();
-    }
-    out
-}
-
 /// A finding for an entry whose id was already stored at `first`. A 64-bit
 /// hash collision between different ids is astronomically unlikely, and would
 /// only add a finding the person can check by looking at both seqs.
@@ -628,21 +590,6 @@ fn duplicate_finding(first: u64, seq: u64, id: Option<&str>) -> Finding {
     )
     .id(id)
     .values(first, seq)
-}
-
-#[cfg(test)]
-#[test]
-fn sort_by_hash_sorts_like_a_comparison_sort() {
-    let hasher = RandomState::new();
-    for n in [0u64, 5, 70_000, 200_000] {
-        // Some repeated hashes, as duplicate ids give.
-        let ids: Vec<(u64, u64)> = (0..n)
-            .map(|i| (hasher.hash_one(i % (n / 2 + 1)), n - i))
-            .collect();
-        let mut want = ids.clone();
-        want.sort_unstable();
-        assert_eq!(sort_by_hash(ids), want);
-    }
 }
 
 fn b64(h: &Hash) -> String {
@@ -658,6 +605,11 @@ pub fn verify_archive(
     job: &Job,
 ) -> Result<Report, VerifyError> {
     let started = Instant::now();
+    // Verification's own reads go through a streaming reader: a pass over
+    // the whole file through the caller's connection (memory-mapped) would
+    // leave the whole file resident in this process.
+    let reader = archive.streaming_reader()?;
+    let archive = &reader;
     let mut out = Collector::new();
     let schema = archive.schema()?;
     let checked = indexes::check_schema(&schema, &mut out);
@@ -670,7 +622,9 @@ pub fn verify_archive(
     let mut books: Vec<KeyBook> = entry_indexes.iter().map(|_| Default::default()).collect();
     let bounds = archive.seq_bounds()?;
     let seqs = bounds.unwrap_or((1, 0));
-    let total = archive.count()?;
+    // The seq span, not a count: counting the rows would read every page
+    // of the table once more before the scan.
+    let total = archive.seq_span()?;
     job.start_phase("verifying", total);
     let mut walk = ChainWalk::new(archive.id(), checkpoint);
     walk.ids.reserve(total.min(1 << 24) as usize);
@@ -712,9 +666,7 @@ pub fn verify_archive(
             .iter()
             .zip(&books)
             .map(|(index, book)| {
-                let reader = archive
-                    .another_reader()
-                    .and_then(|r| r.stop_mapping().map(|()| r));
+                let reader = archive.streaming_reader();
                 let hasher = &hasher;
                 scope.spawn(move || match reader {
                     Ok(r) => indexes::check_index(&r, index, book, hasher, seqs),

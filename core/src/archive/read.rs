@@ -393,7 +393,27 @@ impl ScanRows<'_> {
     }
 }
 
+/// Page cache of a [`Archive::streaming_reader`]: a sequential pass reads
+/// each page once, so a cache only needs to hold the b-tree's interior pages.
+const STREAMING_CACHE_KIB: i64 = 2048;
+
 impl Archive {
+    /// Another read-only handle on the file for one pass over a large part
+    /// of it (verification, `info`): plain reads instead of the memory map
+    /// and a small page cache. Through the map, a whole-archive pass leaves
+    /// every page of the file resident in the process (a 1M-entry archive
+    /// peaked at 1 GB, 942 MB of it file-backed); the default 32 MiB cache
+    /// of each connection only adds memory when every page is read once.
+    pub fn streaming_reader(&self) -> Result<Archive> {
+        let reader = self.another_reader()?;
+        reader.stop_mapping()?;
+        reader
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = -{STREAMING_CACHE_KIB};"))
+            .map_err(|e| reader.err(e))?;
+        Ok(reader)
+    }
+
     /// Prepares `scan`; see [`Archive::scan`] for the callback form.
     pub fn open_scan(&self, scan: &Scan<'_>) -> Result<ScanCursor<'_>> {
         let (sql, params) = scan.sql();
@@ -615,5 +635,47 @@ impl Archive {
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Job;
+    use crate::output::Destination;
+    use crate::sample::{Sample, SampleFile, write_file};
+
+    fn pragma(a: &Archive, name: &str) -> i64 {
+        a.conn
+            .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_streaming_reader_reads_without_the_map_and_with_a_small_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        write_file(
+            &Sample::new(50, 1),
+            SampleFile::Archive,
+            &Destination::new(&path),
+            &Job::new(),
+        )
+        .unwrap();
+        let archive = Archive::open(&path).unwrap();
+        let reader = archive.streaming_reader().unwrap();
+        assert_eq!(pragma(&reader, "mmap_size"), 0);
+        assert_eq!(pragma(&reader, "cache_size"), -STREAMING_CACHE_KIB);
+        // The handle it was made from is left as it was.
+        assert!(pragma(&archive, "mmap_size") > 0);
+        // It reads the same rows.
+        let seqs = |a: &Archive| {
+            let mut v = Vec::new();
+            a.for_each_record(|seq, r| v.push((seq, r.to_vec())))
+                .unwrap();
+            v
+        };
+        assert_eq!(seqs(&reader), seqs(&archive));
+        assert_eq!(seqs(&reader).len(), 50);
     }
 }

@@ -106,7 +106,7 @@ pub(super) fn check_rows(
     };
     // A connection serves one thread: each worker reads through its own.
     let readers = (0..workers)
-        .map(|_| archive.another_reader())
+        .map(|_| archive.streaming_reader())
         .collect::<Result<Vec<_>, _>>()?;
     std::thread::scope(|scope| {
         let receivers: Vec<_> = readers
@@ -169,13 +169,8 @@ fn worker(
     tx: mpsc::SyncSender<Result<CheckedChunk, VerifyError>>,
     job: &Job,
 ) {
-    // Read with plain reads, not SQLite's memory map: through the map, the
-    // process ends up holding every page of the file it touched (RSS the size
-    // of the archive), for no gain in speed.
-    if let Err(e) = reader.stop_mapping() {
-        let _ = tx.send(Err(e.into()));
-        return;
-    }
+    // The reader is a streaming one (plain reads, a small cache): memory
+    // stays bounded however large the archive.
     for range in chunks {
         if job.is_cancelled() {
             return;
