@@ -284,6 +284,11 @@ struct ChainWalk {
     /// Broken links held back until the end: a link that points at an entry
     /// which was moved elsewhere is explained by that move.
     pending_breaks: Vec<(Finding, Hash, Hash)>,
+    /// The previous entry (an export's) carried no chain hash: nothing links
+    /// from it, so this entry's link is not judged (the absence is the finding).
+    prev_chain_absent: bool,
+    /// This entry carries no chain hash (set before [`Self::step`]).
+    chain_absent: bool,
 }
 
 /// An entry whose leaf hash did not match its position, kept to detect swaps.
@@ -308,6 +313,8 @@ impl ChainWalk {
             suspects: Vec::new(),
             checkpoint: checkpoint.cloned(),
             checkpoint_matched: None,
+            prev_chain_absent: false,
+            chain_absent: false,
             repaired_prev: None,
             gaps: Vec::new(),
             late: Vec::new(),
@@ -363,11 +370,12 @@ impl ChainWalk {
         }
         let leaf_ok = computed_leaf == stored_leaf;
         let repaired = self.repaired_prev.take();
-        let link_ok = gap
+        let unlinked = gap || self.prev_chain_absent;
+        let link_ok = unlinked
             || chain::chain_link(&self.prev_chain, &stored_leaf) == stored_chain
             || repaired.is_some_and(|r| chain::chain_link(&r, &stored_leaf) == stored_chain);
         let leaf_links =
-            || !gap && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
+            || !unlinked && chain::chain_link(&self.prev_chain, &computed_leaf) == stored_chain;
         match (leaf_ok, link_ok) {
             (true, true) => {}
             (false, true) => out.push(
@@ -451,6 +459,7 @@ impl ChainWalk {
         }
         self.prev_seq = seq;
         self.prev_chain = stored_chain;
+        self.prev_chain_absent = std::mem::take(&mut self.chain_absent);
         if let Some(cp) = &self.checkpoint
             && cp.archive_id == self.id
             && self.checkpoint_matched.is_none()
@@ -459,7 +468,8 @@ impl ChainWalk {
             let root_ok = !self.contiguous || self.tree.root() == cp.root;
             let matched = root_ok && stored_chain == cp.head;
             self.checkpoint_matched = Some(matched);
-            if !matched {
+            // A left-out head is already `chain_broken`: it does not match, and says no more.
+            if !matched && !self.prev_chain_absent {
                 out.push(
                     Finding::new(
                         FindingKind::Rewritten,
@@ -830,6 +840,8 @@ pub fn verify_export(
     let mut complete = true;
     // The last entry's chain hash was left out: the export shows no head.
     let mut head_absent = false;
+    // An entry without a chain hash after a gap, judged when the next is read.
+    let mut absent_unchecked: Option<u64> = None;
     job.start_phase("verifying", 0);
     while let Some(r) = src.next_record() {
         if entries.is_multiple_of(4096) {
@@ -882,6 +894,29 @@ pub fn verify_export(
         rec.entry.to_record().write_canonical(&mut record);
         let computed = chain::leaf_hash(&id, chain_fields.seq, record.as_bytes());
         head_absent = chain_fields.chain_hash.is_none();
+        let seq = chain_fields.seq;
+        // An entry must carry its chain hash where the export can check it
+        // (FORMAT.md §9): seq 1, a neighbour exported, the checkpoint's last.
+        // Without a gap the link check itself finds the absence.
+        if let Some(s) = absent_unchecked.take()
+            && s + 1 == seq
+        {
+            out.push(chain_absent_finding(s, "the entry after it is exported"));
+        }
+        if head_absent && seq != w.prev_seq + 1 {
+            if cp
+                .as_ref()
+                .is_some_and(|c| c.size == seq && c.archive_id == w.id)
+            {
+                out.push(chain_absent_finding(
+                    seq,
+                    "it is the checkpoint's last entry",
+                ));
+            } else {
+                absent_unchecked = Some(seq);
+            }
+        }
+        w.chain_absent = head_absent;
         w.step(
             &mut out,
             chain_fields.seq,
@@ -1098,6 +1133,19 @@ pub fn verify_export(
 /// Our JSON value as a serde one (the completeness check reads serde's).
 fn to_serde(j: &crate::json::Json) -> Option<serde_json::Value> {
     serde_json::from_str(&j.to_canonical()).ok()
+}
+
+/// An export's entry without the chain hash it must carry (FORMAT.md §7).
+fn chain_absent_finding(seq: u64, why: &str) -> Finding {
+    Finding::new(
+        FindingKind::ChainBroken,
+        Some(seq),
+        format!("the entry carries no chain hash, which the export must give here: {why}"),
+    )
+    .values(
+        "a chain hash",
+        "none (0000000000000000000000000000000000000000000000000000000000000000)",
+    )
 }
 
 /// A CSV cell that lacks the guard auditlens writes before a formula character.

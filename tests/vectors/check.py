@@ -1409,7 +1409,7 @@ def verify_export(path, data, fmt, given, keys):
             findings.append(("outside_filter", None, str(err)))
         if entry_filter is not None and filter_is_empty(entry_filter):
             entry_filter = None
-    for e in entries:
+    for i, e in enumerate(entries):
         if prev is not None and e.seq <= prev.seq:
             findings.append(("out_of_order", e.seq, f"seq {e.seq} after seq {prev.seq}"))
         why, problems = check_record(e.record)
@@ -1436,7 +1436,13 @@ def verify_export(path, data, fmt, given, keys):
         leaves[e.seq] = e.leaf
         if mine != e.leaf:
             findings.append(("record_modified", e.seq, "the entry does not match its leaf hash"))
-        if e.chain is not None:
+        if e.chain is None:
+            # FORMAT.md 7 and 9: an entry carries its chain hash where the export can check it.
+            nxt = entries[i + 1] if i + 1 < len(entries) else None
+            if e.seq == 1 or (prev is not None and prev.seq == e.seq - 1) or \
+                    (nxt is not None and nxt.seq == e.seq + 1) or (cp is not None and e.seq == cp.size):
+                findings.append(("chain_broken", e.seq, "no chain_hash where the export must carry one"))
+        else:
             if e.seq == 1 and link(genesis(aid), e.leaf) != e.chain:
                 findings.append(("chain_broken", 1, "seq 1 does not link to the genesis"))
             elif prev is not None and prev.seq == e.seq - 1 and prev.chain is not None and link(prev.chain, e.leaf) != e.chain:

@@ -253,6 +253,17 @@ def main():
     claims = edit(edit(W["ndjson"], nd, '"proofs":"rfc6962-root"', '"proofs":"rfc6962-inclusion"'), nd,
                   '"filter":{}', '"filter":{"actions":["update"]}')
     case("ndjson_whole_claims_to_be_a_subset", claims, 1, ["outside_filter", "unproven_entry"])
+    # FORMAT.md 7/9: an entry must carry its chain hash where the export can check it.
+    def no_chain(files, f, line_no):
+        ls = files[f].split("\n")
+        ls[line_no] = re.sub(r'"chain_hash":"[0-9a-f]+",', "", ls[line_no], count=1)
+        return {**files, f: "\n".join(ls)}
+    case("ndjson_whole_chain_hash_removed", no_chain(W["ndjson"], nd, 3), 1, ["chain_broken"],
+         note="seq 3 of a whole export: its neighbours are exported, so it must carry its chain hash")
+    case("ndjson_subset_last_chain_hash_removed", no_chain(S["ndjson"], nd, 2), 1, ["chain_broken"],
+         note="seq 6 is the checkpoint's last entry: it must carry the head")
+    case("ndjson_subset_lone_chain_hash_removed", no_chain(S["ndjson"], nd, 1), 0, [],
+         note="seq 3 alone (seq 2 and 4 not exported): nothing could check its chain hash")
     case("json_subset_cut_short", {"export.json": "\n".join(S["json"]["export.json"].split("\n")[:3]) + "\n"}, 1,
          ["export_incomplete"])
     case("json_whole_entry_edited", edit(W["json"], "export.json", '"after":"production"', '"after":"staging"'), 1,
