@@ -158,7 +158,9 @@ impl Sidecar {
             Ok(_) => return Found::Unusable("it changed since this viewer built it".into()),
             Err(e) => return Found::Unusable(format!("{}: {e}", path.display())),
         }
-        let read = || -> rusqlite::Result<(Vec<(String, String)>, Option<Vec<u8>>)> {
+        // The head it was made for, and the Resource ranks.
+        type Stored = (Vec<(String, String)>, Option<Vec<u8>>);
+        let read = || -> rusqlite::Result<Stored> {
             conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -16384;")?;
             let mut st = conn.prepare("SELECT key, value FROM search_meta WHERE key <> 'ranks'")?;
             let pairs = st
@@ -247,7 +249,7 @@ pub fn build(archive_path: &Path, dest: &Path, ix: &Index, job: &Job) -> Result<
          CREATE TABLE search_meta (key TEXT PRIMARY KEY, value);
          CREATE TABLE resource_label (pos INTEGER PRIMARY KEY, label TEXT NOT NULL);
          CREATE VIRTUAL TABLE search_text USING fts5(t, content='', detail='none',
-             tokenize='trigram case_sensitive 1');"
+             columnsize=0, tokenize='trigram case_sensitive 1');"
     ))
     .map_err(e)?;
     let n = ix.len();
