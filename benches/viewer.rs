@@ -32,8 +32,11 @@ use auditlens::app::{NoDialogs, Viewer};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
-/// Generous: verifying a large archive on a slow machine can take a while.
-const TIMEOUT: Duration = Duration::from_secs(1800);
+/// How long any one wait may take (`AUDITLENS_BENCH_TIMEOUT_S`, 2 h by
+/// default): building the search sidecar of 10M entries takes a while.
+fn timeout() -> Duration {
+    Duration::from_secs(env_or("AUDITLENS_BENCH_TIMEOUT_S", 7200))
+}
 
 fn median(v: &[Duration]) -> Duration {
     let mut v = v.to_vec();
@@ -78,7 +81,7 @@ fn harness() -> Harness<'static, Viewer> {
     h
 }
 
-/// Steps the UI until `done` holds; returns the time it took. Panics after TIMEOUT.
+/// Steps the UI until `done` holds; returns the time it took. Panics after `timeout()`.
 fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> bool) -> Duration {
     let start = Instant::now();
     loop {
@@ -86,7 +89,7 @@ fn wait_for(h: &mut Harness<'_, Viewer>, what: &str, done: impl Fn(&Viewer) -> b
         if done(h.state()) {
             return start.elapsed();
         }
-        if start.elapsed() > TIMEOUT {
+        if start.elapsed() > timeout() {
             panic!("timed out waiting for {what}");
         }
         std::thread::sleep(Duration::from_millis(1));
