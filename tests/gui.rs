@@ -1149,3 +1149,133 @@ fn the_table_gets_the_room_until_an_entry_is_selected() {
     assert!(h.query_by_label("Copy entry").is_none());
     assert_eq!(h.state().panels.table.visible_rows(), rows);
 }
+
+fn text_index(v: &Viewer) -> Option<&auditlens::app::text_index::TextIndex> {
+    v.state.doc.as_ref().and_then(|d| d.search.as_deref())
+}
+
+fn uses_sidecar(v: &Viewer) -> bool {
+    matches!(
+        text_index(v),
+        Some(auditlens::app::text_index::TextIndex::Sidecar(_))
+    )
+}
+
+/// Searches `needle` in the window and returns the rows shown.
+fn search_rows(h: &mut Harness<'static, Viewer>, needle: &str) -> usize {
+    h.state_mut().state.filter.search = needle.into();
+    wait_for(h, "search", |v| {
+        v.state.settled() && v.state.filter.search == needle
+    });
+    h.state().state.view.len()
+}
+
+/// The search sidecar: built beside the archive on the first open and
+/// found on the next; edited to drop hits (or made by someone else), it is
+/// not used but rebuilt, so it hides nothing; the archive never changes.
+#[test]
+fn the_search_sidecar_is_found_again_and_an_edited_one_is_rebuilt() {
+    use auditlens_core::archive::search_sidecar::path_for;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("a.sqlite");
+    std::fs::copy(sample_archive(), &archive).unwrap();
+    let before = std::fs::read(&archive).unwrap();
+    let sidecar = path_for(&archive);
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.settled()
+    });
+    assert!(uses_sidecar(h.state()));
+    let built = auditlens_core::digest::file_sha256(&sidecar).unwrap();
+    let needle = "safari/605";
+    let f = Filter {
+        search: Some(needle.into()),
+        ..Filter::default()
+    };
+    let want = expected_count(&archive, &f);
+    assert!(want > 0);
+    assert_eq!(search_rows(&mut h, needle), want);
+
+    // Drop every hit of the needle from the index, as someone editing the
+    // file could.
+    let rows: Vec<u64> = h
+        .state()
+        .state
+        .view
+        .iter()
+        .map(|&p| h.state().state.index().unwrap().seq(p as usize))
+        .collect();
+    let a = auditlens_core::archive::Archive::open(&archive).unwrap();
+    let rw = rusqlite::Connection::open(&sidecar).unwrap();
+    for &seq in &rows {
+        let text = auditlens_core::filter::search_text(&read_entry(&a, seq).unwrap().entry);
+        rw.execute(
+            "INSERT INTO search_text (search_text, rowid, t) VALUES ('delete', ?1, ?2)",
+            rusqlite::params![seq as i64, text],
+        )
+        .unwrap();
+    }
+    drop(rw);
+    assert_ne!(
+        auditlens_core::digest::file_sha256(&sidecar).unwrap(),
+        built
+    );
+
+    // Open again in the same window (which remembers the sidecar it built).
+    h.state_mut().state.close();
+    h.state_mut().state.filter = Default::default();
+    h.state_mut().state.open(archive.clone());
+    wait_for(&mut h, "reopen", |v| {
+        loaded_and_verified(v) && v.state.settled() && text_index(v).is_some()
+    });
+    assert!(uses_sidecar(h.state()));
+    assert_eq!(search_rows(&mut h, needle), want, "the edit hid nothing");
+    assert_eq!(
+        auditlens_core::digest::file_sha256(&sidecar).unwrap(),
+        built,
+        "rebuilt as it was"
+    );
+
+    // A window that did not build it rebuilds it too, then finds it.
+    drop(h);
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.settled()
+    });
+    assert!(uses_sidecar(h.state()));
+    assert_eq!(search_rows(&mut h, needle), want);
+    drop(h);
+    assert_eq!(std::fs::read(&archive).unwrap(), before);
+}
+
+/// Evidence at the sidecar's name is never written over: searching still
+/// works (the index in memory) and the window says why.
+#[test]
+fn evidence_at_the_sidecar_name_stays_and_search_still_works() {
+    use auditlens_core::archive::search_sidecar::path_for;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let sidecar = path_for(&archive);
+    std::fs::copy(&archive, &sidecar).unwrap();
+    let evidence = std::fs::read(&sidecar).unwrap();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.settled() && text_index(v).is_some()
+    });
+    assert!(!uses_sidecar(h.state()));
+    let notice = h.state().state.notice.clone().unwrap_or_default();
+    assert!(
+        notice.contains("could not be saved beside the archive") && notice.contains("evidence"),
+        "{notice}"
+    );
+    let f = Filter {
+        search: Some("production".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        search_rows(&mut h, "production"),
+        expected_count(&archive, &f)
+    );
+    drop(h);
+    assert_eq!(std::fs::read(&sidecar).unwrap(), evidence);
+}

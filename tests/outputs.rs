@@ -302,9 +302,13 @@ struct Snapshot {
 }
 
 fn names(dir: &Path) -> Vec<String> {
+    // The viewer's search sidecar beside an archive it opened is derived
+    // data it may (re)write, not an output of the command under test.
+    let sidecar = auditlens_core::archive::search_sidecar::SUFFIX;
     let mut n: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(sidecar))
         .collect();
     n.sort();
     n

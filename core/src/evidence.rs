@@ -151,6 +151,11 @@ enum Head {
 }
 
 fn sniff(head: &[u8]) -> Head {
+    // The viewer's search sidecar (ARCHIVE.search.sqlite) is derived, not
+    // evidence: the viewer rebuilds it in place.
+    if crate::archive::search_sidecar::is_sidecar_header(head) {
+        return Head::Ours;
+    }
     match recognise_bytes(head) {
         Some(kind) => Head::Is(kind),
         None => recognise_text(head),

@@ -238,7 +238,7 @@ impl FacetTests {
 impl Index {
     /// Loads the index with one scan over the archive's indexed columns.
     pub fn load(path: &Path, job: &Job) -> Result<Index, String> {
-        let archive = Archive::open(path).map_err(|e| e.to_string())?;
+        let archive = open_unmapped(path)?;
         Self::load_from(&archive, None, job)
     }
 
@@ -246,7 +246,7 @@ impl Index {
     /// few milliseconds, so the table shows something while [`Index::load`]
     /// reads the whole archive. `complete` is false unless that was all.
     pub fn load_prefix(path: &Path, limit: u64, newest: bool, job: &Job) -> Result<Index, String> {
-        let archive = Archive::open(path).map_err(|e| e.to_string())?;
+        let archive = open_unmapped(path)?;
         Self::load_from(&archive, Some((limit, newest)), job)
     }
 
@@ -606,6 +606,17 @@ fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, Stri
     names
 }
 
+/// The archive, read with plain reads: the viewer's whole-archive passes
+/// (this index, the text index, a search over the records) would otherwise
+/// make every page of the file resident through SQLite's memory map (a
+/// 1.4 GB archive held 1.4 GB of file-backed memory after one search), and
+/// those pages count in the viewer's resident memory for as long as it runs.
+pub fn open_unmapped(path: &Path) -> Result<Archive, String> {
+    let archive = Archive::open(path).map_err(|e| e.to_string())?;
+    archive.stop_mapping().map_err(|e| e.to_string())?;
+    Ok(archive)
+}
+
 /// Does this filter have parts that only the record can decide? A project
 /// matches by id or by name, and the index holds only the id.
 pub fn needs_records(f: &Filter) -> bool {
@@ -649,7 +660,7 @@ pub fn refine_with_records(
     f: &Filter,
     job: &Job,
 ) -> Result<Vec<u32>, String> {
-    let archive = Archive::open(archive_path).map_err(|e| e.to_string())?;
+    let archive = open_unmapped(archive_path)?;
     let needles: Vec<Vec<u8>> = [f.search.as_deref(), f.actor.as_deref()]
         .into_iter()
         .flatten()
@@ -671,11 +682,55 @@ pub fn refine_with_records(
     };
     let lo = index.seq(first as usize) as i64;
     let hi = index.seq(last as usize) as i64;
+    let keep = |bytes: &[u8]| {
+        let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
+        if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {
+            return false;
+        }
+        if plain
+            && project_needles
+                .as_ref()
+                .is_some_and(|ns| ns.iter().all(|n| !contains_ascii_ci(bytes, n)))
+        {
+            return false;
+        }
+        archive::parse_record(bytes).is_ok_and(|e| f.matches(&e))
+    };
+    let mut out = Vec::new();
+    let mut done = 0u64;
+    let tick = |done: &mut u64| {
+        *done += 1;
+        if done.is_multiple_of(8192) {
+            job.set_done(*done);
+            if job.is_cancelled() {
+                return Err("cancelled".to_string());
+            }
+        }
+        Ok(())
+    };
+    let span = u64::try_from(hi - lo).unwrap_or(0).saturating_add(1);
+    if (candidates.len() as u64).saturating_mul(16) < span {
+        // Few candidates spread over many entries (the hits of the search
+        // sidecar): each record read by its seq, not the whole range.
+        let cols = Columns::of(&[Column::Record]);
+        for &pos in candidates {
+            let seq = index.seq(pos as usize);
+            let mut hit = false;
+            archive.scan::<String>(&Scan::one(cols, seq), |r| {
+                hit = r.get(Column::Record).as_bytes().is_some_and(keep);
+                Ok(())
+            })?;
+            if hit {
+                out.push(pos);
+            }
+            tick(&mut done)?;
+        }
+        job.set_done(done);
+        return Ok(out);
+    }
     let mut cursor = archive.open_scan(&Scan::seqs(Columns::of(&[Column::Record]), lo..=hi))?;
     let mut q = cursor.rows()?;
-    let mut out = Vec::new();
     let mut ci = 0usize;
-    let mut done = 0u64;
     while let Some(r) = q.next()? {
         if ci >= candidates.len() {
             break;
@@ -689,30 +744,8 @@ pub fn refine_with_records(
         }
         let pos = candidates[ci];
         ci += 1;
-        done += 1;
-        if done.is_multiple_of(8192) {
-            job.set_done(done);
-            if job.is_cancelled() {
-                return Err("cancelled".into());
-            }
-        }
-        let Some(bytes) = r.get(Column::Record).as_bytes() else {
-            continue;
-        };
-        let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
-        if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {
-            continue;
-        }
-        if plain
-            && project_needles
-                .as_ref()
-                .is_some_and(|ns| ns.iter().all(|n| !contains_ascii_ci(bytes, n)))
-        {
-            continue;
-        }
-        if let Ok(e) = archive::parse_record(bytes)
-            && f.matches(&e)
-        {
+        tick(&mut done)?;
+        if r.get(Column::Record).as_bytes().is_some_and(keep) {
             out.push(pos);
         }
     }

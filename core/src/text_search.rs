@@ -33,7 +33,7 @@ use std::path::Path;
 
 use memchr::memmem;
 
-use crate::archive::{self, Archive, Column, Columns, Scan};
+use crate::archive::{self, Column, Columns, Scan};
 use crate::job::Job;
 use crate::model::Entry;
 use crate::row_index::Index;
@@ -484,7 +484,7 @@ fn bit(bits: &[u64], i: usize) -> bool {
 impl SearchIndex {
     /// Builds the index with one scan over the records, in `index` order.
     pub fn build(path: &Path, index: &Index, job: &Job) -> Result<SearchIndex, String> {
-        let archive = Archive::open(path).map_err(|e| e.to_string())?;
+        let archive = crate::row_index::open_unmapped(path)?;
         let n = index.len();
         job.start_phase("indexing text", n as u64);
         let mut b = Builder::new(n);

@@ -12,7 +12,6 @@ use auditlens_core::patterns::ScanReport;
 use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::row_index::Index;
 use auditlens_core::source::{self, Format};
-use auditlens_core::text_search::SearchIndex;
 use auditlens_core::verify::AnchorInfo;
 use auditlens_core::verify::{Finding, Report};
 
@@ -42,8 +41,9 @@ pub struct Document {
     pub index: Option<Arc<Index>>,
     /// Progress of opening and loading the index.
     pub load_job: Arc<Job>,
-    /// The free-text index, built after `index`; searches scan records until then.
-    pub search: Option<Arc<SearchIndex>>,
+    /// The free-text index (the sidecar or in memory), found or built after
+    /// `index`; searches read the records until then.
+    pub search: Option<Arc<crate::app::text_index::TextIndex>>,
     pub sha256: Option<String>,
     pub verify: VerifyState,
     pub checkpoint: Option<SignedCheckpoint>,
@@ -152,7 +152,9 @@ pub fn open_file(path: &Path, job: &Job) -> Result<Opened, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
         (archive_path, Some(dir))
     };
-    let archive = Archive::open(&archive_path).map_err(|e| e.0)?;
+    // The read handle serves rows and entries for as long as the file is
+    // open: plain reads keep what scrolling touched out of resident memory.
+    let archive = auditlens_core::row_index::open_unmapped(&archive_path)?;
     let (case, case_error) = if format == Format::Archive && format.has_chain() {
         match CaseFile::load(&case_path(path), archive.id()) {
             Ok(c) => (Some(c), None),

@@ -21,6 +21,7 @@ pub mod rows;
 pub mod settings;
 pub mod state;
 pub mod tasks;
+pub mod text_index;
 
 use std::path::PathBuf;
 

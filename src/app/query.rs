@@ -22,7 +22,9 @@ use std::sync::Arc;
 use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
 use auditlens_core::row_index::{self as index, Counts, Index, SortKey};
-use auditlens_core::text_search::{self as search, SearchIndex};
+use auditlens_core::text_search as search;
+
+use crate::app::text_index::TextIndex;
 
 /// Above this many rows the view is always computed on a worker.
 pub const SYNC_LIMIT: usize = 200_000;
@@ -95,7 +97,7 @@ pub struct NeedsRecords;
 /// The inputs of a computation, shared with a worker.
 pub struct Sources<'a> {
     pub index: &'a Index,
-    pub text: Option<&'a SearchIndex>,
+    pub text: Option<&'a TextIndex>,
     /// The archive read for display (records for what the indexes cannot decide).
     pub archive: &'a Path,
 }
@@ -131,7 +133,7 @@ pub fn compute(
         &mut rows,
         q.sort,
         q.descending,
-        src.text.map(|t| &t.resource_rank[..]),
+        src.text.map(|t| t.resource_rank()),
     );
     Ok(Ok(View {
         rows,
@@ -158,19 +160,28 @@ fn base(
             positions: Arc::new(positions),
         }))
     };
-    let needle = text.and(indexed_needle(relaxed));
-    if let (Some(t), Some(q), Some(p)) = (text, &needle, prior)
-        && narrows(&p.filter, relaxed)
-    {
-        return done(t.filter(q, &p.positions));
-    }
-    let mut v = ix.candidates(relaxed);
+    let needle = indexed_needle(relaxed).filter(|q| text.is_some_and(|t| t.supports(q)));
+    // When only the search text grew, the prior base already passed the rest.
+    let narrowed = prior.filter(|p| needle.is_some() && narrows(&p.filter, relaxed));
+    let (mut v, mut rest) = match narrowed {
+        Some(p) => (
+            p.positions.as_ref().clone(),
+            Filter {
+                search: relaxed.search.clone(),
+                ..Filter::default()
+            },
+        ),
+        None => (ix.candidates(relaxed), relaxed.clone()),
+    };
     if let (Some(t), Some(q)) = (text, &needle) {
-        v = t.filter(q, &v);
-    }
-    let mut rest = relaxed.clone();
-    if needle.is_some() {
-        rest.search = None;
+        if !t.exact() && reads == Reads::IndexesOnly {
+            // The sidecar only narrows: its hits need their records.
+            return Ok(Err(NeedsRecords));
+        }
+        v = t.filter(ix, q, &v)?;
+        if t.exact() {
+            rest.search = None;
+        }
     }
     if !index::needs_records(&rest) {
         return done(v);
@@ -198,7 +209,7 @@ fn project_names(
         .iter()
         .map(|p| Some(p.to_lowercase()).filter(|n| search::supports(n)))
         .collect();
-    if let (Some(t), Some(needles)) = (src.text, needles) {
+    if let (Some(TextIndex::Memory(t)), Some(needles)) = (src.text, needles) {
         let mut hits: Vec<u32> = needles
             .iter()
             .flat_map(|n| t.filter(n, &candidates))
@@ -249,19 +260,25 @@ fn indexed_needle(f: &Filter) -> Option<String> {
 mod tests {
     use super::*;
     use auditlens_core::archive::Archive;
+    use auditlens_core::archive::search_sidecar::{self, Found, Head, Sidecar};
 
     fn sample() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/audit-sample.sqlite")
     }
 
     /// Every plan (from scratch, narrowed from a prior base, reused base,
-    /// with and without the text index) shows exactly what `Filter::matches`
-    /// accepts.
+    /// with the in-memory text index, with the search sidecar, with neither)
+    /// shows exactly what `Filter::matches` accepts.
     #[test]
     fn every_plan_shows_what_the_filter_accepts() {
-        let path = sample();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        std::fs::copy(sample(), &path).unwrap();
         let ix = Index::load(&path, &Job::new()).unwrap();
-        let text = SearchIndex::build(&path, &ix, &Job::new()).unwrap();
+        let memory = TextIndex::Memory(
+            auditlens_core::text_search::SearchIndex::build(&path, &ix, &Job::new()).unwrap(),
+        );
+        let sidecar = TextIndex::Sidecar(sidecar_of(&path, &ix));
         let a = Archive::open(&path).unwrap();
         let entries: Vec<_> = (0..ix.len())
             .map(|p| a.entry(ix.seq(p)).unwrap().unwrap().entry)
@@ -290,32 +307,112 @@ mod tests {
                 search: Some("\"role\"".into()),
                 ..Filter::default()
             },
+            // Two characters: no trigram; the records decide.
+            Filter {
+                search: Some("ro".into()),
+                ..Filter::default()
+            },
         ];
-        for with_text in [true, false] {
+        for text in [Some(&memory), Some(&sidecar), None] {
             let src = Sources {
                 index: &ix,
-                text: with_text.then_some(&text),
+                text,
                 archive: &path,
             };
             let mut prior: Option<Base> = None;
             for f in &queries {
                 let q = Query {
                     filter: f.clone(),
-                    sort: SortKey::Seq,
+                    sort: SortKey::Resource,
                     descending: false,
                     restriction: None,
                 };
                 let v = compute(&src, &q, prior.as_ref(), Reads::Records, &Job::new())
                     .unwrap()
                     .unwrap();
-                let want: Vec<u32> = (0..ix.len() as u32)
+                let mut want: Vec<u32> = (0..ix.len() as u32)
                     .filter(|&p| f.matches(&entries[p as usize]))
                     .collect();
-                assert_eq!(v.rows, want, "{f:?} text index {with_text}");
+                ix.sort(&mut want, q.sort, false, text.map(|t| t.resource_rank()));
+                assert_eq!(v.rows, want, "{f:?} text index {text:?}");
                 assert!(!want.is_empty(), "{f:?}");
                 prior = Some(v.base);
             }
         }
+        assert_eq!(memory.resource_rank(), sidecar.resource_rank());
+    }
+
+    /// The sidecar of the archive at `path`, built and opened as the viewer does.
+    fn sidecar_of(path: &Path, ix: &Index) -> Sidecar {
+        let dest = search_sidecar::path_for(path);
+        let digest = search_sidecar::build(path, &dest, ix, &Job::new()).unwrap();
+        let head = Head::of(&Archive::open(path).unwrap()).unwrap();
+        match Sidecar::open(&dest, &head, Some(&digest), ix.len()) {
+            Found::Usable(s) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A sidecar that claims hits it does not have (here: every entry holds
+    /// "safari") adds nothing: each hit is re-checked against its record.
+    #[test]
+    fn a_sidecar_claiming_extra_hits_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        std::fs::copy(sample(), &path).unwrap();
+        let ix = Index::load(&path, &Job::new()).unwrap();
+        let dest = search_sidecar::path_for(&path);
+        search_sidecar::build(&path, &dest, &ix, &Job::new()).unwrap();
+        let rw = rusqlite::Connection::open(&dest).unwrap();
+        for p in 0..ix.len() {
+            rw.execute(
+                "INSERT INTO search_text (rowid, t) VALUES (?1, 'safari')",
+                [ix.seq(p) as i64 + 1_000_000],
+            )
+            .unwrap();
+        }
+        rw.execute(
+            "INSERT INTO search_text (rowid, t) VALUES (?1, 'safari')",
+            [ix.seq(0) as i64],
+        )
+        .unwrap();
+        drop(rw);
+        // Trusted anyway, as if the viewer had built it so.
+        let digest = auditlens_core::digest::file_sha256(&dest).unwrap();
+        let head = Head::of(&Archive::open(&path).unwrap()).unwrap();
+        let Found::Usable(s) = Sidecar::open(&dest, &head, Some(&digest), ix.len()) else {
+            panic!("not usable");
+        };
+        let text = TextIndex::Sidecar(s);
+        let a = Archive::open(&path).unwrap();
+        let f = Filter {
+            search: Some("safari".into()),
+            ..Filter::default()
+        };
+        let want: Vec<u32> = (0..ix.len() as u32)
+            .filter(|&p| f.matches(&a.entry(ix.seq(p as usize)).unwrap().unwrap().entry))
+            .collect();
+        assert!(!want.contains(&0) && !want.is_empty());
+        let src = Sources {
+            index: &ix,
+            text: Some(&text),
+            archive: &path,
+        };
+        let q = Query {
+            filter: f,
+            sort: SortKey::Seq,
+            descending: false,
+            restriction: None,
+        };
+        let v = compute(&src, &q, None, Reads::Records, &Job::new())
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.rows, want);
+        // In the frame, the sidecar's hits are never shown unchecked.
+        assert_eq!(
+            compute(&src, &q, None, Reads::IndexesOnly, &Job::new()).unwrap(),
+            Err(NeedsRecords)
+        );
     }
 
     /// In the frame, a query that would read records says so instead.

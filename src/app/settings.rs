@@ -13,6 +13,9 @@ pub const SETTINGS_KEY: &str = "auditlens-settings";
 /// How many recent files the Recent menu keeps.
 const RECENT_FILES: usize = 10;
 
+/// How many search sidecars the viewer remembers (and so trusts).
+const SEARCH_INDEXES: usize = 32;
+
 /// Settings kept between runs.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -25,6 +28,10 @@ pub struct Settings {
     /// Verifier keys (the text of `auditlens keygen`'s KEY.pub) that
     /// checkpoint signatures are checked against.
     pub verifier_keys: Vec<String>,
+    /// The search sidecars this viewer built (path, SHA-256 of the file),
+    /// newest first: a sidecar is used only while it is that very file, so
+    /// one edited or put there by someone else can hide no entry.
+    pub search_indexes: Vec<(PathBuf, String)>,
 }
 
 impl Settings {
@@ -41,6 +48,21 @@ impl Settings {
         self.recent.retain(|p| p != path);
         self.recent.insert(0, path.to_path_buf());
         self.recent.truncate(RECENT_FILES);
+    }
+
+    /// The SHA-256 of the search sidecar this viewer built at `path`, if any.
+    pub fn trusted_search_index(&self, path: &std::path::Path) -> Option<String> {
+        self.search_indexes
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, d)| d.clone())
+    }
+
+    /// Remembers the search sidecar just built at `path` (the last few).
+    pub fn trust_search_index(&mut self, path: PathBuf, digest: String) {
+        self.search_indexes.retain(|(p, _)| *p != path);
+        self.search_indexes.insert(0, (path, digest));
+        self.search_indexes.truncate(SEARCH_INDEXES);
     }
 
     /// A click on a column header: that column, ascending; again, descending.
@@ -63,6 +85,7 @@ impl Default for Settings {
             sort: SortKey::Seq,
             sort_desc: false,
             verifier_keys: Vec::new(),
+            search_indexes: Vec::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ pub const FORMAT_VERSION: &str = "1";
 mod index_check;
 mod read;
 mod schema;
+pub mod search_sidecar;
 mod write;
 
 pub use index_check::{IndexProblem, IndexProblemKind, IndexProblems, KeyBook, KeyHasher, KeyWord};
@@ -262,6 +263,13 @@ impl Archive {
             return Err(ArchiveError(format!(
                 "{} is not an auditlens archive (not a SQLite file)",
                 path.display()
+            )));
+        }
+        if search_sidecar::is_sidecar_file(path) {
+            return Err(ArchiveError(format!(
+                "{} is the viewer's search index of an archive, not an archive (nor evidence);                  give the archive itself (the same name without {:?})",
+                path.display(),
+                search_sidecar::SUFFIX
             )));
         }
         let conn = Connection::open_with_flags(

@@ -9,7 +9,6 @@ use auditlens_core::note::VerifierKey;
 use auditlens_core::patterns::ScanReport;
 use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::row_index::{Index, SortKey};
-use auditlens_core::text_search::SearchIndex;
 use auditlens_core::verify::AnchorInfo;
 use auditlens_core::verify::Report;
 
@@ -32,7 +31,7 @@ pub enum TaskResult {
     Read(Outcome<Box<Read>>),
     Opened(Outcome<Opened>),
     Index(Outcome<Arc<Index>>),
-    TextIndex(Outcome<Arc<SearchIndex>>),
+    TextIndex(Outcome<Box<crate::app::text_index::Ready>>),
     Hash(Outcome<String>),
     Verified(Outcome<Box<(Report, Option<AnchorInfo>)>>),
     /// The view computed for view generation `.0`.
@@ -127,9 +126,16 @@ impl AppState {
                 self.error = Some(e);
                 self.close();
             }
-            TaskResult::TextIndex(Done(si)) => {
+            TaskResult::TextIndex(Done(ready)) => {
+                let ready = *ready;
+                if let Some((path, digest)) = ready.built {
+                    self.settings.trust_search_index(path, digest);
+                }
+                if let Some(n) = ready.notice {
+                    self.notice = Some(n);
+                }
                 if let Some(doc) = &mut self.doc {
-                    doc.search = Some(si);
+                    doc.search = Some(Arc::new(ready.index));
                 }
                 // A search still reading records is redone on the index;
                 // the Resource column sorts by the text index's ranks.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use auditlens_core::archive::search_sidecar;
 use auditlens_core::case::{Mark, case_path};
 use auditlens_core::export::ExportFormat;
 use auditlens_core::job::Job;
@@ -11,12 +12,12 @@ use auditlens_core::note::VerifierKey;
 use auditlens_core::output::{Destination, Output};
 use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::row_index::{self as index, Index, SortKey};
-use auditlens_core::text_search::SearchIndex;
 
 use super::{AppState, Read, TaskResult, task};
 use crate::app::document::VerifyState;
 use crate::app::rows::{Detail, read_rows};
 use crate::app::tasks::{Lifetime, Outcome};
+use crate::app::text_index;
 
 impl AppState {
     /// Spawns a task for the open document.
@@ -149,20 +150,34 @@ impl AppState {
         );
     }
 
-    /// Builds the free-text index on a worker thread (after the index).
+    /// Finds or builds the free-text index on a worker thread (after the
+    /// index): the search sidecar beside a sealed archive, else in memory.
     pub(super) fn start_text_index(&mut self) {
         let Some(doc) = &self.doc else { return };
         let (Some(ix), Some(path)) = (doc.index.clone(), doc.archive_path.clone()) else {
             return;
         };
+        let sidecar = doc
+            .is_sealed_archive()
+            .then(|| search_sidecar::path_for(&doc.path));
+        let trusted = sidecar
+            .as_deref()
+            .and_then(|p| self.settings.trusted_search_index(p));
         self.spawn(
             task::TEXT_INDEX,
             Lifetime::Document,
             Arc::new(Job::new()),
             move |job| {
-                let si = SearchIndex::build(&path, &ix, job).map(Arc::new);
+                let ready = text_index::find_or_build(
+                    &path,
+                    sidecar.as_deref(),
+                    trusted.as_deref(),
+                    &ix,
+                    job,
+                )
+                .map(Box::new);
                 index::release_free_memory();
-                si
+                ready
             },
             TaskResult::TextIndex,
         );
@@ -206,8 +221,7 @@ impl AppState {
             Arc::new(Job::new()),
             move |job| {
                 use auditlens_core::coverage::{self, CoverageSettings};
-                auditlens_core::archive::Archive::open(&path)
-                    .map_err(|e| e.0)
+                index::open_unmapped(&path)
                     .and_then(|a| coverage::of_archive(&a, &CoverageSettings::default(), job))
                     .map(Arc::new)
             },
@@ -460,7 +474,7 @@ impl AppState {
             move |_| {
                 let archive = match lent {
                     Some(a) => a,
-                    None => auditlens_core::archive::Archive::open(&path).map_err(|e| e.0)?,
+                    None => index::open_unmapped(&path)?,
                 };
                 let rows = read_rows(&archive, &rows);
                 let detail = entry.map(|seq| Detail::read(&archive, seq));

@@ -1,0 +1,528 @@
+//! The free-text search sidecar, `ARCHIVE.search.sqlite`: an SQLite FTS5
+//! index (trigram tokenizer) of every entry's search text, kept beside the
+//! archive so that a second open can search at once instead of reading
+//! every record again (about 40 s at a million entries).
+//!
+//! The sidecar is not evidence and is never trusted for what exists:
+//! - it only *narrows* a search: every hit is re-checked against its record
+//!   by the core filter, so a sidecar that claims a hit adds nothing;
+//! - a sidecar that drops hits would hide entries, and re-checking hits
+//!   cannot see that; so the viewer uses a sidecar only if it built that very
+//!   file itself (the SHA-256 of the file, remembered in its settings, must
+//!   match), and only for the archive head it was built for (entry count,
+//!   last seq and its chain hash, and the archive id). Anything else is
+//!   rebuilt, and until it is, searches read the records;
+//! - it has its own application id (not the archive's), no `meta` table, and
+//!   opening it as an archive says what it is ([`is_sidecar_file`]).
+//!
+//! It is written only through [`crate::output`] (a staged file renamed into
+//! place; never the archive, never evidence).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{Archive, Column, Columns, Scan};
+use crate::job::Job;
+use crate::output::{Destination, Output};
+use crate::row_index::Index;
+
+/// Appended to the archive's file name.
+pub const SUFFIX: &str = ".search.sqlite";
+
+/// SQLite application id of a sidecar ("ALSX"), unlike the archive's.
+pub const APPLICATION_ID: u32 = 0x414c_5358;
+
+/// Bumped when the sidecar's layout or its text changes.
+const VERSION: &str = "1";
+
+/// The sidecar's name beside `archive`.
+pub fn path_for(archive: &Path) -> PathBuf {
+    let mut p = archive.as_os_str().to_owned();
+    p.push(SUFFIX);
+    PathBuf::from(p)
+}
+
+/// Is the file at `path` a search sidecar (by its SQLite application id)?
+pub fn is_sidecar_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 72];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| is_sidecar_header(&head))
+}
+
+/// Do these first bytes of a file belong to a search sidecar?
+pub fn is_sidecar_header(head: &[u8]) -> bool {
+    head.starts_with(b"SQLite format 3\0")
+        && head.get(68..72) == Some(&APPLICATION_ID.to_be_bytes()[..])
+}
+
+/// What a sidecar was built for: the archive and its head. A sidecar whose
+/// head differs from the archive's is stale.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub archive_id: String,
+    pub entries: u64,
+    pub last_seq: u64,
+    pub last_chain_hash: String,
+}
+
+impl Head {
+    pub fn of(archive: &Archive) -> Result<Head, String> {
+        let entries = archive.count().map_err(|e| e.0)?;
+        let (last_seq, chain) = archive
+            .head()
+            .map_err(|e| e.0)?
+            .map_or((0, String::new()), |(s, h)| (s, h.to_hex()));
+        Ok(Head {
+            archive_id: archive.id().to_string(),
+            entries,
+            last_seq,
+            last_chain_hash: chain,
+        })
+    }
+
+    fn pairs(&self) -> [(&'static str, String); 5] {
+        [
+            ("version", VERSION.to_string()),
+            ("archive_id", self.archive_id.clone()),
+            ("entries", self.entries.to_string()),
+            ("last_seq", self.last_seq.to_string()),
+            ("last_chain_hash", self.last_chain_hash.clone()),
+        ]
+    }
+}
+
+/// An open sidecar that matched its archive's head and the digest the
+/// caller trusts.
+pub struct Sidecar {
+    conn: Mutex<Connection>,
+    /// Per index position: rank of the Resource column (name, else id;
+    /// lower-cased), as [`crate::text_search::SearchIndex::resource_rank`].
+    pub resource_rank: Vec<u32>,
+}
+
+impl std::fmt::Debug for Sidecar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sidecar").finish_non_exhaustive()
+    }
+}
+
+/// What [`Sidecar::open`] found.
+#[derive(Debug)]
+pub enum Found {
+    Usable(Sidecar),
+    /// Nothing there.
+    Missing,
+    /// There, but not to be used (why): it will be rebuilt.
+    Unusable(String),
+}
+
+fn sql_err(path: &Path, e: rusqlite::Error) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// Can the sidecar answer this lower-cased needle (a superset of its hits)?
+/// Trigrams need three characters; `"` and `\n` are left to the records, as
+/// in the in-memory index.
+pub fn supports(needle: &str) -> bool {
+    crate::text_search::supports(needle) && needle.chars().nth(2).is_some()
+}
+
+impl Sidecar {
+    /// Opens the sidecar at `path` if it is one, was made for `head`, and
+    /// its SHA-256 is `trusted` (the digest [`build`] returned). `n` is the
+    /// number of index positions.
+    pub fn open(path: &Path, head: &Head, trusted: Option<&str>, n: usize) -> Found {
+        if !path.exists() {
+            return Found::Missing;
+        }
+        if !is_sidecar_file(path) {
+            return Found::Unusable("it is not a search index auditlens made".into());
+        }
+        let Some(trusted) = trusted else {
+            return Found::Unusable("this viewer did not build it".into());
+        };
+        let conn = match Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        ) {
+            Ok(c) => c,
+            Err(e) => return Found::Unusable(sql_err(path, e)),
+        };
+        // The file is hashed after the connection holds it open.
+        match crate::digest::file_sha256(path) {
+            Ok(d) if d == trusted => {}
+            Ok(_) => return Found::Unusable("it changed since this viewer built it".into()),
+            Err(e) => return Found::Unusable(format!("{}: {e}", path.display())),
+        }
+        // The head it was made for, and the Resource ranks.
+        type Stored = (Vec<(String, String)>, Option<Vec<u8>>);
+        let read = || -> rusqlite::Result<Stored> {
+            conn.execute_batch("PRAGMA query_only = ON; PRAGMA cache_size = -16384;")?;
+            let mut st = conn.prepare("SELECT key, value FROM search_meta WHERE key <> 'ranks'")?;
+            let pairs = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            drop(st);
+            let ranks = conn
+                .query_row(
+                    "SELECT value FROM search_meta WHERE key = 'ranks'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok((pairs, ranks))
+        };
+        let (pairs, ranks) = match read() {
+            Ok(v) => v,
+            Err(e) => return Found::Unusable(sql_err(path, e)),
+        };
+        let want = head.pairs();
+        if want
+            .iter()
+            .any(|(k, v)| !pairs.iter().any(|(pk, pv)| pk == k && pv == v))
+        {
+            return Found::Unusable("it was made for another state of the archive".into());
+        }
+        let resource_rank: Vec<u32> = ranks
+            .unwrap_or_default()
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if resource_rank.len() != n {
+            return Found::Unusable("its resource order does not fit the archive".into());
+        }
+        Found::Usable(Sidecar {
+            conn: Mutex::new(conn),
+            resource_rank,
+        })
+    }
+
+    /// The seqs (ascending) of the entries whose search text may contain
+    /// `needle` (lower-cased, [`supports`]ed): every trigram of it is in
+    /// their text. A superset: the caller re-checks each record.
+    pub fn hits(&self, needle: &str) -> Result<Vec<u64>, String> {
+        let chars: Vec<char> = needle.chars().collect();
+        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+        grams.sort();
+        grams.dedup();
+        let query = grams
+            .iter()
+            .map(|g| format!("\"{}\"", g.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let conn = self.conn.lock().map_err(|_| "search index lock poisoned")?;
+        let mut st = conn
+            .prepare_cached(
+                "SELECT rowid FROM search_text WHERE search_text MATCH ?1 ORDER BY rowid",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = st
+            .query_map([query], |r| r.get::<_, i64>(0))
+            .map_err(|e| e.to_string())?;
+        rows.map(|r| r.map(|s| s as u64).map_err(|e| e.to_string()))
+            .collect()
+    }
+}
+
+/// Builds the sidecar for the archive at `archive_path` (index `ix`) at
+/// `dest`, replacing an older sidecar but never evidence nor anything the
+/// viewer reads. Returns the SHA-256 of the file written, which
+/// [`Sidecar::open`] wants back.
+pub fn build(archive_path: &Path, dest: &Path, ix: &Index, job: &Job) -> Result<String, String> {
+    let archive = Archive::open(archive_path).map_err(|e| e.0)?;
+    archive.stop_mapping().map_err(|e| e.0)?;
+    let head = Head::of(&archive)?;
+    let mut output = Output::reading(&[archive_path]);
+    let slot = output
+        .add(&Destination::viewer(dest, true))
+        .map_err(|e| e.to_string())?;
+    let staged = output.staged_path(slot).map_err(|e| e.to_string())?;
+    let conn = Connection::open(&staged).map_err(|e| sql_err(dest, e))?;
+    let e = |e: rusqlite::Error| sql_err(dest, e);
+    conn.execute_batch(&format!(
+        "PRAGMA application_id = {APPLICATION_ID}; PRAGMA journal_mode = OFF; \
+         PRAGMA synchronous = OFF; PRAGMA cache_size = -32768; BEGIN;
+         CREATE TABLE search_meta (key TEXT PRIMARY KEY, value);
+         CREATE TABLE resource_label (pos INTEGER PRIMARY KEY, label TEXT NOT NULL);
+         CREATE VIRTUAL TABLE search_text USING fts5(t, content='', detail='none',
+             columnsize=0, tokenize='trigram case_sensitive 1');"
+    ))
+    .map_err(e)?;
+    let n = ix.len();
+    job.start_phase("indexing text", n as u64);
+    {
+        let mut text = conn
+            .prepare("INSERT INTO search_text (rowid, t) VALUES (?1, ?2)")
+            .map_err(e)?;
+        let mut label = conn
+            .prepare("INSERT INTO resource_label (pos, label) VALUES (?1, ?2)")
+            .map_err(e)?;
+        let mut pos = 0usize;
+        archive.scan::<String>(&Scan::all(Columns::of(&[Column::Record])), |r| {
+            let seq = r.seq();
+            while pos < n && ix.seq(pos) < seq {
+                pos += 1; // not in the index: nothing to find it by
+            }
+            if pos >= n || ix.seq(pos) != seq {
+                return Ok(());
+            }
+            // An unreadable record gets no text and so never matches, as in
+            // the core filter; its resource sorts first.
+            let entry = r
+                .get(Column::Record)
+                .as_bytes()
+                .and_then(|t| super::parse_record(t).ok());
+            let resource = entry.as_ref().map_or(String::new(), |e| {
+                e.resource_name
+                    .as_deref()
+                    .unwrap_or(&e.resource_id)
+                    .to_lowercase()
+            });
+            if let Some(e) = &entry {
+                let t = crate::filter::search_text(e);
+                text.execute(params![seq as i64, t])
+                    .map_err(|x| x.to_string())?;
+            }
+            label
+                .execute(params![pos as i64, resource])
+                .map_err(|x| x.to_string())?;
+            pos += 1;
+            if pos.is_multiple_of(16384) {
+                job.set_done(pos as u64);
+                if job.is_cancelled() {
+                    return Err("cancelled".into());
+                }
+            }
+            Ok(())
+        })?;
+    }
+    // Resource ranks: equal labels share a rank (as in the in-memory index).
+    let mut ranks = vec![0u32; n];
+    {
+        let mut st = conn
+            .prepare("SELECT pos, label FROM resource_label ORDER BY label, pos")
+            .map_err(e)?;
+        let mut rows = st.query([]).map_err(e)?;
+        let (mut rank, mut last): (u32, Option<String>) = (0, None);
+        while let Some(r) = rows.next().map_err(e)? {
+            let pos: i64 = r.get(0).map_err(e)?;
+            let label: String = r.get(1).map_err(e)?;
+            if last.as_ref().is_some_and(|l| *l != label) {
+                rank += 1;
+            }
+            if let Some(slot) = ranks.get_mut(pos as usize) {
+                *slot = rank;
+            }
+            last = Some(label);
+        }
+    }
+    let rank_bytes: Vec<u8> = ranks.iter().flat_map(|r| r.to_le_bytes()).collect();
+    conn.execute_batch(
+        "DROP TABLE resource_label; INSERT INTO search_text (search_text) VALUES ('optimize');",
+    )
+    .map_err(e)?;
+    for (k, v) in head.pairs() {
+        conn.execute("INSERT INTO search_meta VALUES (?1, ?2)", params![k, v])
+            .map_err(e)?;
+    }
+    conn.execute(
+        "INSERT INTO search_meta VALUES ('ranks', ?1)",
+        params![rank_bytes],
+    )
+    .map_err(e)?;
+    conn.execute_batch("COMMIT;").map_err(e)?;
+    conn.close().map_err(|(_, x)| sql_err(dest, x))?;
+    job.set_done(n as u64);
+    let digest =
+        crate::digest::file_sha256(&staged).map_err(|x| format!("{}: {x}", dest.display()))?;
+    output.commit().map_err(|x| x.to_string())?;
+    Ok(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::Filter;
+
+    /// A copy of the sample archive in a fresh folder, its index, and each
+    /// entry by position.
+    fn sample() -> (tempfile::TempDir, PathBuf, Index, Vec<crate::model::Entry>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample-data/audit-sample.sqlite");
+        std::fs::copy(src, &path).unwrap();
+        let ix = Index::load(&path, &Job::new()).unwrap();
+        let a = Archive::open(&path).unwrap();
+        let entries = (0..ix.len())
+            .map(|p| a.entry(ix.seq(p)).unwrap().unwrap().entry)
+            .collect();
+        (dir, path, ix, entries)
+    }
+
+    fn head(path: &Path) -> Head {
+        Head::of(&Archive::open(path).unwrap()).unwrap()
+    }
+
+    fn matching(entries: &[crate::model::Entry], needle: &str) -> Vec<u64> {
+        let f = Filter {
+            search: Some(needle.into()),
+            ..Filter::default()
+        };
+        (0..entries.len())
+            .filter(|&p| f.matches(&entries[p]))
+            .map(|p| p as u64 + 1)
+            .collect()
+    }
+
+    fn usable(found: Found) -> Sidecar {
+        match found {
+            Found::Usable(s) => s,
+            other => panic!("not usable: {other:?}"),
+        }
+    }
+
+    /// Every entry whose search text holds the needle is a hit (the
+    /// sidecar may say more; the viewer re-checks hits against records).
+    #[test]
+    fn hits_hold_every_match() {
+        let (_d, path, ix, entries) = sample();
+        let dest = path_for(&path);
+        let digest = build(&path, &dest, &ix, &Job::new()).unwrap();
+        assert!(is_sidecar_file(&dest));
+        let s = usable(Sidecar::open(&dest, &head(&path), Some(&digest), ix.len()));
+        assert_eq!(s.resource_rank.len(), ix.len());
+        let texts: Vec<String> = entries.iter().map(crate::filter::search_text).collect();
+        // Needles cut from every part of several entries' text.
+        let mut tried = 0;
+        for t in texts.iter().step_by(97) {
+            let chars: Vec<char> = t.chars().collect();
+            for start in (0..chars.len().saturating_sub(8)).step_by(23) {
+                let needle: String = chars[start..start + 3 + start % 6].iter().collect();
+                if !supports(&needle) {
+                    continue;
+                }
+                let hits = s.hits(&needle).unwrap();
+                // Free text is a substring of the search text (filter.rs).
+                let want = texts
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| t.contains(&needle));
+                for want in want.map(|(p, _)| p as u64 + 1) {
+                    assert!(
+                        hits.binary_search(&want).is_ok(),
+                        "{needle:?} misses {want}"
+                    );
+                }
+                tried += 1;
+            }
+        }
+        assert!(tried > 100, "{tried}");
+        assert!(s.hits("zzzqqq-no-such-text").unwrap().is_empty());
+        assert!(!supports("ab") && !supports("a\"b") && supports("abc"));
+    }
+
+    /// A sidecar edited after it was built, to drop hits or to add some, is
+    /// not used (so it can hide nothing); nor one this viewer did not build,
+    /// nor one made for another state of the archive.
+    #[test]
+    fn an_edited_or_foreign_sidecar_is_not_used() {
+        let (_d, path, ix, entries) = sample();
+        let dest = path_for(&path);
+        let digest = build(&path, &dest, &ix, &Job::new()).unwrap();
+        let h = head(&path);
+        let needle = "safari";
+        assert!(!matching(&entries, needle).is_empty());
+        let hits = usable(Sidecar::open(&dest, &h, Some(&digest), ix.len()))
+            .hits(needle)
+            .unwrap();
+        assert!(!hits.is_empty());
+        let first = (hits[0] - 1) as usize;
+        let text = crate::filter::search_text(&entries[first]);
+        let rw = Connection::open(&dest).unwrap();
+        // Drop the first hit from the index (FTS5's delete of a contentless row).
+        rw.execute(
+            "INSERT INTO search_text (search_text, rowid, t) VALUES ('delete', ?1, ?2)",
+            params![hits[0] as i64, text],
+        )
+        .unwrap();
+        drop(rw);
+        let edited = usable(Sidecar::open(
+            &dest,
+            &h,
+            Some(&crate::digest::file_sha256(&dest).unwrap()),
+            ix.len(),
+        ));
+        assert!(
+            !edited.hits(needle).unwrap().contains(&hits[0]),
+            "the edit drops a hit"
+        );
+        assert!(matches!(
+            Sidecar::open(&dest, &h, Some(&digest), ix.len()),
+            Found::Unusable(why) if why.contains("changed")
+        ));
+        // Rebuilt: the same bytes as before (a sidecar is a function of the archive).
+        assert_eq!(build(&path, &dest, &ix, &Job::new()).unwrap(), digest);
+        // Add a hit: every entry claims the needle.
+        let rw = Connection::open(&dest).unwrap();
+        rw.execute(
+            "INSERT INTO search_text (rowid, t) VALUES (?1, 'safari')",
+            params![(ix.len() as i64) + 1000],
+        )
+        .unwrap();
+        drop(rw);
+        assert!(matches!(
+            Sidecar::open(&dest, &h, Some(&digest), ix.len()),
+            Found::Unusable(why) if why.contains("changed")
+        ));
+        // Not built by this viewer; built for another head.
+        let digest = build(&path, &dest, &ix, &Job::new()).unwrap();
+        assert!(matches!(
+            Sidecar::open(&dest, &h, None, ix.len()),
+            Found::Unusable(_)
+        ));
+        let other = Head {
+            entries: h.entries + 1,
+            ..h.clone()
+        };
+        assert!(matches!(
+            Sidecar::open(&dest, &other, Some(&digest), ix.len()),
+            Found::Unusable(why) if why.contains("another state")
+        ));
+        assert!(matches!(
+            Sidecar::open(&path.with_extension("none"), &h, Some(&digest), ix.len()),
+            Found::Missing
+        ));
+    }
+
+    /// The sidecar is not evidence (the viewer replaces it), is no archive
+    /// (opening it as one says what it is), and is never written over
+    /// evidence: a copy of an archive at its name stays as it was.
+    #[test]
+    fn the_sidecar_is_neither_evidence_nor_an_archive() {
+        let (_d, path, ix, _) = sample();
+        let dest = path_for(&path);
+        build(&path, &dest, &ix, &Job::new()).unwrap();
+        assert_eq!(crate::evidence::recognise(&dest).unwrap(), None);
+        let Err(e) = Archive::open(&dest) else {
+            panic!("the sidecar opened as an archive")
+        };
+        let e = e.0;
+        assert!(
+            e.contains("search index") && e.contains("not an archive"),
+            "{e}"
+        );
+        std::fs::copy(&path, &dest).unwrap();
+        let before = std::fs::read(&dest).unwrap();
+        let e = build(&path, &dest, &ix, &Job::new()).unwrap_err();
+        assert!(e.contains("evidence"), "{e}");
+        assert_eq!(std::fs::read(&dest).unwrap(), before);
+        assert!(matches!(
+            Sidecar::open(&dest, &head(&path), Some("x"), ix.len()),
+            Found::Unusable(_)
+        ));
+    }
+}

@@ -1,0 +1,127 @@
+//! The free-text index a search uses once it is ready: the search sidecar
+//! beside the archive (`ARCHIVE.search.sqlite`, on disk, ready at once on the
+//! next open), or, where the sidecar cannot be written (a read-only folder,
+//! evidence at its name, an unsealed export), the core's in-memory index.
+//! Until one is ready a search reads the records.
+
+use std::path::{Path, PathBuf};
+
+use auditlens_core::archive::search_sidecar::{self as sidecar, Found, Head, Sidecar};
+use auditlens_core::job::Job;
+use auditlens_core::row_index::{self as index, Index};
+use auditlens_core::text_search::{self as search, SearchIndex};
+
+/// A ready free-text index.
+#[derive(Debug)]
+pub enum TextIndex {
+    /// On disk: narrows a search; the records decide each hit.
+    Sidecar(Sidecar),
+    /// In memory: answers a search exactly.
+    Memory(SearchIndex),
+}
+
+/// What the text-index task brings back.
+pub struct Ready {
+    pub index: TextIndex,
+    /// A sidecar built by this task and its SHA-256: the viewer remembers
+    /// it, and trusts that file on the next open only while it is unchanged.
+    pub built: Option<(PathBuf, String)>,
+    /// Why the sidecar could not be used or written, to show once.
+    pub notice: Option<String>,
+}
+
+impl TextIndex {
+    /// Per index position: the rank of the Resource column.
+    pub fn resource_rank(&self) -> &[u32] {
+        match self {
+            TextIndex::Sidecar(s) => &s.resource_rank,
+            TextIndex::Memory(m) => &m.resource_rank,
+        }
+    }
+
+    /// Can this index decide (Memory) or narrow (Sidecar) this lower-cased needle?
+    pub fn supports(&self, needle: &str) -> bool {
+        match self {
+            TextIndex::Sidecar(_) => sidecar::supports(needle),
+            TextIndex::Memory(_) => search::supports(needle),
+        }
+    }
+
+    /// The positions among `candidates` (in position order) that may
+    /// contain `needle`; for the in-memory index, exactly those that do.
+    pub fn filter(&self, ix: &Index, needle: &str, candidates: &[u32]) -> Result<Vec<u32>, String> {
+        match self {
+            TextIndex::Memory(m) => Ok(m.filter(needle, candidates)),
+            TextIndex::Sidecar(s) => {
+                let hits = s.hits(needle)?;
+                let mut hits = hits.iter().filter_map(|&q| ix.position(q)).peekable();
+                Ok(candidates
+                    .iter()
+                    .copied()
+                    .filter(|&p| {
+                        while hits.next_if(|&h| h < p).is_some() {}
+                        hits.peek() == Some(&p)
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Whether a hit still needs its record read to be sure.
+    pub fn exact(&self) -> bool {
+        matches!(self, TextIndex::Memory(_))
+    }
+}
+
+/// Finds or builds the text index of the archive at `archive` (read for
+/// display), opened from `opened`. For a sealed archive: the sidecar beside
+/// it if this viewer built that very file (`trusted`, its SHA-256) for the
+/// archive as it is now; else a new sidecar; else (it cannot be written) the
+/// in-memory index, with a notice.
+pub fn find_or_build(
+    archive: &Path,
+    sidecar_at: Option<&Path>,
+    trusted: Option<&str>,
+    ix: &Index,
+    job: &Job,
+) -> Result<Ready, String> {
+    let mut notice = None;
+    if let Some(dest) = sidecar_at {
+        let head = Head::of(&index::open_unmapped(archive)?)?;
+        if let Found::Usable(s) = Sidecar::open(dest, &head, trusted, ix.len()) {
+            return Ok(Ready {
+                index: TextIndex::Sidecar(s),
+                built: None,
+                notice: None,
+            });
+        }
+        match sidecar::build(archive, dest, ix, job) {
+            Ok(digest) => match Sidecar::open(dest, &head, Some(&digest), ix.len()) {
+                Found::Usable(s) => {
+                    return Ok(Ready {
+                        index: TextIndex::Sidecar(s),
+                        built: Some((dest.to_path_buf(), digest)),
+                        notice: None,
+                    });
+                }
+                Found::Missing => notice = Some(format!("{} vanished", dest.display())),
+                Found::Unusable(why) => notice = Some(format!("{}: {why}", dest.display())),
+            },
+            Err(_) if job.is_cancelled() => return Err("cancelled".into()),
+            Err(e) => notice = Some(e),
+        }
+    }
+    let notice = notice.map(|why| {
+        format!(
+            "the search index could not be saved beside the archive ({why}); \
+             searches read the records until the index in memory is built, \
+             and it is built again on every open"
+        )
+    });
+    let m = SearchIndex::build(archive, ix, job)?;
+    Ok(Ready {
+        index: TextIndex::Memory(m),
+        built: None,
+        notice,
+    })
+}
