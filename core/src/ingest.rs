@@ -19,7 +19,7 @@ use crate::archive::{self, ArchiveError, Offered, Writer};
 use crate::job::Job;
 use crate::json::MAX_RECORD_BYTES;
 use crate::output::{Destination, Output, OutputError, Slot};
-use crate::source::{Format, RecordError, Source, SourceError, SourceRecord};
+use crate::source::{Format, RecordError, SealedEntry, Source, SourceError};
 
 mod staging;
 use staging::Staging;
@@ -208,14 +208,12 @@ pub fn ingest(
         });
         let this = source_names.last_mut().expect("just pushed");
         let mut record_buf = String::new();
-        while let Some(r) = src.next_record() {
+        while let Some(r) = src.next_sealed(&mut record_buf) {
             if report.read.is_multiple_of(4096) {
                 job.check().map_err(|_| IngestError::Cancelled)?;
             }
             match r {
                 Ok(rec) => {
-                    record_buf.clear();
-                    rec.entry.to_record().write_canonical(&mut record_buf);
                     if record_buf.len() > MAX_RECORD_BYTES {
                         this.rejected = this.rejected.map(|n| n + 1);
                         reject(
@@ -226,11 +224,11 @@ pub fn ingest(
                         continue;
                     }
                     report.read += 1;
-                    let t = rec.entry.time.0;
+                    let t = rec.time.0;
                     this.entries = this.entries.map(|n| n + 1);
                     this.window = Some(this.window.map_or((t, t), |(a, b)| (a.min(t), b.max(t))));
                     staging
-                        .stage(t, rec.entry.id, source_index as u32, record_buf.as_bytes())
+                        .stage(t, rec.id, source_index as u32, record_buf.as_bytes())
                         .map_err(io_at)?;
                 }
                 Err(e) => {
@@ -325,7 +323,7 @@ pub fn ingest(
 
 /// The error for an entry whose canonical record is over [`MAX_RECORD_BYTES`]:
 /// an export line carrying it could not be read back.
-fn too_large(path: &Path, rec: &SourceRecord, record: &str) -> RecordError {
+fn too_large(path: &Path, rec: &SealedEntry, record: &str) -> RecordError {
     RecordError {
         file: path.to_path_buf(),
         record: rec.record,
@@ -334,7 +332,7 @@ fn too_large(path: &Path, rec: &SourceRecord, record: &str) -> RecordError {
             "entry {:?}: its record is {} bytes, more than the {MAX_RECORD_BYTES} bytes \
              auditlens accepts for one entry (16 MiB less room for the export framing, so \
              that every export of it can be read back)",
-            rec.entry.id,
+            rec.id,
             record.len()
         ),
         raw: Some(record.to_string()),

@@ -18,6 +18,9 @@ use crate::model::{Actor, ActorType, Entry};
 use crate::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY, ProofsKind, proofs_kind};
 use crate::time::Timestamp;
 
+mod platform_line;
+use platform_line::LineScratch;
+
 /// What kind of file this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -131,6 +134,23 @@ pub struct SourceRecord {
     pub unguarded: Vec<&'static str>,
     pub record: u64,
     pub line: u64,
+}
+
+/// One entry read by [`Source::next_sealed`]: its canonical record is in
+/// the caller's buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedEntry {
+    pub id: String,
+    pub time: Timestamp,
+    pub record: u64,
+    pub line: u64,
+}
+
+/// What [`Source::read_next`] read: an entry, or (on the platform JSONL
+/// fast path, when asked for it) a canonical record already written.
+enum Next {
+    Entry(SourceRecord),
+    Sealed(SealedEntry),
 }
 
 /// The header of an auditlens export.
@@ -399,6 +419,8 @@ enum Reader {
         reader: BufReader<File>,
         line: u64,
         buf: Vec<u8>,
+        /// The fast path's buffers (platform JSONL).
+        scratch: Box<LineScratch>,
     },
     Csv {
         reader: csv::Reader<BufReader<File>>,
@@ -474,6 +496,7 @@ impl Source {
                     reader,
                     line,
                     buf: Vec::new(),
+                    scratch: Box::default(),
                 }
             }
             Format::PlatformCsv | Format::ExportCsv => {
@@ -550,7 +573,60 @@ impl Source {
         if self.done {
             return None;
         }
-        let mut r = self.read_next();
+        let r = self.read_next(None).map(|r| {
+            r.and_then(|next| match next {
+                Next::Entry(rec) => Ok(rec),
+                // Not asked for: read_next seals only into a buffer it is given.
+                Next::Sealed(s) => Err(self.record_error(
+                    s.line,
+                    "internal error: an entry was read for ingest".into(),
+                    None,
+                    true,
+                )),
+            })
+        });
+        self.checked(r)
+    }
+
+    /// The next entry with its canonical record written to `out` (cleared
+    /// first), an error for a bad one, or `None` at the end: what ingest
+    /// reads. A platform JSONL line in the shape the platform writes goes
+    /// straight to its record (`platform_line`); any other entry is read by
+    /// [`Source::next_record`]'s path, with the same checks.
+    pub fn next_sealed(&mut self, out: &mut String) -> Option<Result<SealedEntry, RecordError>> {
+        if self.done {
+            return None;
+        }
+        out.clear();
+        let Some(next) = self.read_next(Some(out)) else {
+            self.done = true;
+            return None;
+        };
+        let entry = match next {
+            Ok(Next::Sealed(s)) => return Some(Ok(s)),
+            Ok(Next::Entry(rec)) => Ok(rec),
+            Err(e) => Err(e),
+        };
+        let rec = match self.checked(Some(entry))? {
+            Ok(rec) => rec,
+            Err(e) => return Some(Err(e)),
+        };
+        out.clear();
+        rec.entry.to_record().write_canonical(out);
+        Some(Ok(SealedEntry {
+            id: rec.entry.id,
+            time: rec.entry.time,
+            record: rec.record,
+            line: rec.line,
+        }))
+    }
+
+    /// Checks what [`Source::read_next`] read as an entry: its depth; after
+    /// a fatal error, or at the end, the reader is done.
+    fn checked(
+        &mut self,
+        mut r: Option<Result<SourceRecord, RecordError>>,
+    ) -> Option<Result<SourceRecord, RecordError>> {
         if let Some(Ok(rec)) = &r {
             let depth = rec.entry.record_depth();
             if depth > json::MAX_RECORD_DEPTH {
@@ -574,7 +650,9 @@ impl Source {
         r
     }
 
-    fn read_next(&mut self) -> Option<Result<SourceRecord, RecordError>> {
+    /// The next record. Given `fast`, a platform JSONL line the fast path
+    /// reads is written there as its canonical record ([`Next::Sealed`]).
+    fn read_next(&mut self, mut fast: Option<&mut String>) -> Option<Result<Next, RecordError>> {
         let format = self.format;
         match &mut self.reader {
             Reader::JsonArray(p) | Reader::ExportJson(p) => {
@@ -622,9 +700,14 @@ impl Source {
                     };
                 };
                 self.record_no += 1;
-                Some(self.map_value(&value, line))
+                Some(self.map_value(&value, line).map(Next::Entry))
             }
-            Reader::Lines { reader, line, buf } => loop {
+            Reader::Lines {
+                reader,
+                line,
+                buf,
+                scratch,
+            } => loop {
                 if self.footer_count.is_some() {
                     // Anything after the footer line other than blank lines is an error.
                     buf.clear();
@@ -676,6 +759,18 @@ impl Source {
                 if text.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
+                if format == Format::PlatformJsonl
+                    && let Some(out) = fast.as_deref_mut()
+                    && let Some((time, id)) = platform_line::canonical_record(text, out, scratch)
+                {
+                    self.record_no += 1;
+                    return Some(Ok(Next::Sealed(SealedEntry {
+                        id,
+                        time,
+                        record: self.record_no,
+                        line: l,
+                    })));
+                }
                 let raw = || String::from_utf8_lossy(text).trim_end().to_string();
                 let value = match json::parse(text) {
                     Ok(v) => v,
@@ -720,7 +815,7 @@ impl Source {
                 if let Reader::Lines { buf, .. } = &mut self.reader {
                     *buf = line_bytes;
                 }
-                return Some(result);
+                return Some(result.map(Next::Entry));
             },
             Reader::Csv { reader, columns } => {
                 let mut rec = csv::StringRecord::new();
@@ -800,7 +895,7 @@ impl Source {
                             result
                                 .map(|mut r| {
                                     r.record = self.record_no;
-                                    r
+                                    Next::Entry(r)
                                 })
                                 .map_err(|m| {
                                     let raw = csv_line(&raw);
