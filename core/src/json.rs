@@ -585,6 +585,11 @@ impl<R: Read> Parser<R> {
         self.line
     }
 
+    /// The source it reads from (past what it has buffered).
+    pub fn source_mut(&mut self) -> &mut R {
+        &mut self.src
+    }
+
     pub fn error(&self, message: impl Into<String>) -> JsonError {
         JsonError {
             message: message.into(),

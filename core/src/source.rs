@@ -412,18 +412,35 @@ pub struct Source {
     done: bool,
 }
 
+/// The input file, hashed as it is read: ingest records each file's
+/// SHA-256 (see `coverage.rs`) without reading the file a second time.
+struct HashedFile {
+    file: File,
+    hash: sha2::Sha256,
+}
+
+impl Read for HashedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        sha2::Digest::update(&mut self.hash, &buf[..n]);
+        Ok(n)
+    }
+}
+
+type Input = BufReader<HashedFile>;
+
 enum Reader {
-    JsonArray(Parser<BufReader<File>>),
-    ExportJson(Parser<BufReader<File>>),
+    JsonArray(Parser<Input>),
+    ExportJson(Parser<Input>),
     Lines {
-        reader: BufReader<File>,
+        reader: Input,
         line: u64,
         buf: Vec<u8>,
         /// The fast path's buffers (platform JSONL).
         scratch: Box<LineScratch>,
     },
     Csv {
-        reader: csv::Reader<BufReader<File>>,
+        reader: csv::Reader<Input>,
         columns: Vec<String>,
     },
 }
@@ -438,6 +455,10 @@ impl Source {
     pub fn open_as(path: &Path, format: Format) -> Result<Source, SourceError> {
         let file = File::open(path)
             .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+        let file = HashedFile {
+            file,
+            hash: sha2::Digest::new(),
+        };
         let buffered = BufReader::with_capacity(256 * 1024, file);
         let fail = |msg: String| SourceError(format!("{}: {msg}", path.display()));
         let mut header = None;
@@ -619,6 +640,20 @@ impl Source {
             record: rec.record,
             line: rec.line,
         }))
+    }
+
+    /// The SHA-256 (hex) of the whole file: of the bytes read so far and
+    /// of the rest, read now (nothing is left once the records are read).
+    pub fn sha256(&mut self) -> std::io::Result<String> {
+        let file = match &mut self.reader {
+            Reader::JsonArray(p) | Reader::ExportJson(p) => p.source_mut().get_mut(),
+            Reader::Lines { reader, .. } => reader.get_mut(),
+            Reader::Csv { reader, .. } => reader.get_mut().get_mut(),
+        };
+        std::io::copy(file, &mut std::io::sink())?;
+        Ok(crate::chain::to_hex(&sha2::Digest::finalize(
+            file.hash.clone(),
+        )))
     }
 
     /// Checks what [`Source::read_next`] read as an entry: its depth; after
@@ -991,7 +1026,7 @@ fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usi
 
 /// The footer's count and completeness proof.
 fn read_export_json_end(
-    p: &mut Parser<BufReader<File>>,
+    p: &mut Parser<Input>,
 ) -> Result<Option<(u64, Option<Json>)>, String> {
     let e = |e: json::JsonError| e.to_string();
     if !p.eat(b',').map_err(e)? {
