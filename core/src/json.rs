@@ -263,7 +263,11 @@ const PLAIN_DEPTH: usize = 32;
 /// [`Json::write_canonical`]), which accepts or rejects it with its reason;
 /// so this never decides what is valid, and where it answers, it answers
 /// exactly what the general path writes (tested against it below).
-pub fn write_canonical_plain(text: &str, out: &mut String, scratch: &mut PlainScratch) -> Option<()> {
+pub fn write_canonical_plain(
+    text: &str,
+    out: &mut String,
+    scratch: &mut PlainScratch,
+) -> Option<()> {
     let start = out.len();
     scratch.members.clear();
     let mut p = Plain {
@@ -1059,6 +1063,69 @@ mod tests {
             assert!(e.message.contains("nested more than 128"), "{e}");
         }
         assert_eq!(parse(br#"{"a":[1]}"#).unwrap().depth(), 2);
+    }
+
+    /// The fast path writes what the general path writes, or leaves the
+    /// text to it; it never accepts a text the general path refuses.
+    #[test]
+    fn plain_canonical_agrees_with_the_parser() {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let (d32, d33, d129) = (deep(32), deep(33), deep(129));
+        let fast = [
+            "{}",
+            "[]",
+            " {\"b\" : [1, -0.5E+7, 0, 1e5, true, false, null] , \"a\":{\"d\":\"x\",\"c\":\"y\"} } ",
+            "\"production\"",
+            "true",
+            "-12345678901234567890123.25",
+            "{\"t\":\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\"}",
+            "{\"é\":\"ü\",\"e\":\"\u{7f}\",\"\":\"\"}",
+            "[{\"z\":[{\"y\":1,\"x\":2}],\"w\":{}}]",
+            d32.as_str(),
+        ];
+        let general = [
+            // Left to the parser, which accepts them.
+            "{\"a\":\"\\u00e9\"}",
+            "{\"\\u0061\":1}",
+            d33.as_str(),
+            // Refused by the parser too.
+            "{\"a\":1,\"a\":2}",
+            "{\"b\":1,\"a\":2,\"b\":3}",
+            "01",
+            "1.",
+            "1e",
+            "-",
+            "[1,]",
+            "{\"a\" 1}",
+            "{,}",
+            "tru",
+            "nul",
+            "",
+            "  ",
+            "{} x",
+            "\"\\x\"",
+            "\"a\u{1}b\"",
+            "\"open",
+            d129.as_str(),
+        ];
+        let mut sc = PlainScratch::default();
+        for (text, want_fast) in fast
+            .iter()
+            .map(|t| (t, true))
+            .chain(general.iter().map(|t| (t, false)))
+        {
+            let mut out = String::from(">");
+            let got = write_canonical_plain(text, &mut out, &mut sc);
+            assert_eq!(got.is_some(), want_fast, "{text:?}");
+            match got {
+                Some(()) => assert_eq!(
+                    &out[1..],
+                    parse(text.as_bytes()).unwrap().to_canonical(),
+                    "{text:?}"
+                ),
+                None => assert_eq!(out, ">", "{text:?}"),
+            }
+        }
     }
 
     #[test]

@@ -148,6 +148,9 @@ pub struct SealedEntry {
 
 /// What [`Source::read_next`] read: an entry, or (on the platform JSONL
 /// fast path, when asked for it) a canonical record already written.
+/// Unboxed: it is matched as soon as it is returned, and a box would cost
+/// the general path an allocation per record.
+#[allow(clippy::large_enum_variant)]
 enum Next {
     Entry(SourceRecord),
     Sealed(SealedEntry),
@@ -1025,9 +1028,7 @@ fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usi
 }
 
 /// The footer's count and completeness proof.
-fn read_export_json_end(
-    p: &mut Parser<Input>,
-) -> Result<Option<(u64, Option<Json>)>, String> {
+fn read_export_json_end(p: &mut Parser<Input>) -> Result<Option<(u64, Option<Json>)>, String> {
     let e = |e: json::JsonError| e.to_string();
     if !p.eat(b',').map_err(e)? {
         return Err("the export ends without its end record: it was cut short".into());

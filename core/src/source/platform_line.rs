@@ -321,8 +321,12 @@ mod tests {
             with(r#","before":"\"production\"","after":"true""#),
             with(r#","after":" { \"z\" : { \"y\":2 , \"x\" : [ ] } , \"a\":{} } ""#),
             with(r#","after":"{\"text\":\"line\\nnext\\t\\\"q\\\" \\/ \\b\\f\\r\"}""#),
-            with(r#","userId":"u\"1","apiKeyId":"k","type":"API_KEY","updatedAt":"2025-03-14T09:21:08.000Z""#),
-            with(r#","resourceId":null,"orgId":"o","projectId":"p","userOrgRole":"ADMIN","userProjectRole":"VIEWER""#),
+            with(
+                r#","userId":"u\"1","apiKeyId":"k","type":"API_KEY","updatedAt":"2025-03-14T09:21:08.000Z""#,
+            ),
+            with(
+                r#","resourceId":null,"orgId":"o","projectId":"p","userOrgRole":"ADMIN","userProjectRole":"VIEWER""#,
+            ),
             with(r#","after":"{\"é\":\"ü\",\"e\":\"\u007f\"}""#),
             // `\u` escapes in a field or around a state: decoded by the parser.
             with(r#","userId":"\u00e9""#),
@@ -359,8 +363,16 @@ mod tests {
             format!("{} x", with("")),
             format!("[{}]", with("")),
             with(r#","after":"{\"a\":\"tab	here\"}""#),
-            with(&format!(r#","after":"{}1{}""#, "[".repeat(40), "]".repeat(40))),
-            with(&format!(r#","after":"{}1{}""#, "[".repeat(130), "]".repeat(130))),
+            with(&format!(
+                r#","after":"{}1{}""#,
+                "[".repeat(40),
+                "]".repeat(40)
+            )),
+            with(&format!(
+                r#","after":"{}1{}""#,
+                "[".repeat(130),
+                "]".repeat(130)
+            )),
         ];
         for line in &general_way {
             assert!(!agree(line.as_bytes()), "on the fast path: {line}");
@@ -376,7 +388,11 @@ mod tests {
     fn fuzz_corpus_lines_agree() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
         let mut lines = 0;
-        for dir in ["corpus/platform_json", "corpus/json", "corpus/detect_and_read"] {
+        for dir in [
+            "corpus/platform_json",
+            "corpus/json",
+            "corpus/detect_and_read",
+        ] {
             let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
                 continue;
             };
@@ -388,6 +404,9 @@ mod tests {
                 }
             }
         }
-        assert!(lines > 100, "the fuzz corpora were not found ({lines} lines)");
+        assert!(
+            lines > 100,
+            "the fuzz corpora were not found ({lines} lines)"
+        );
     }
 }
