@@ -229,6 +229,294 @@ pub fn write_canonical_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Reusable buffers of [`write_canonical_plain`].
+#[derive(Debug, Default)]
+pub struct PlainScratch {
+    /// Members of the objects being read (a stack: an inner object's
+    /// members sit above its parent's and are gone when it closes).
+    members: Vec<Member>,
+    /// An object's members while they are put in key order.
+    copy: String,
+    /// A string's decoded text.
+    text: String,
+}
+
+/// One object member: its key (a range of the input) and where its
+/// `"key":value` was written (a range of the output).
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    key: (usize, usize),
+    at: usize,
+    end: usize,
+}
+
+/// Deepest nesting [`write_canonical_plain`] reads itself; deeper text goes
+/// to the general parser (which applies [`MAX_DEPTH`]).
+const PLAIN_DEPTH: usize = 32;
+
+/// Writes the canonical form of the JSON text `text` to `out` without
+/// building a [`Json`] tree: the fast path of ingest, which canonicalises
+/// every entry's states. It reads the plain JSON states are made of and
+/// answers `None` (leaving `out` as it was) at anything else: a `\u` escape,
+/// an escaped key, nesting past 32 levels, a duplicate key, or any text the
+/// grammar refuses. The caller then takes the general path ([`parse`] and
+/// [`Json::write_canonical`]), which accepts or rejects it with its reason;
+/// so this never decides what is valid, and where it answers, it answers
+/// exactly what the general path writes (tested against it below).
+pub fn write_canonical_plain(
+    text: &str,
+    out: &mut String,
+    scratch: &mut PlainScratch,
+) -> Option<()> {
+    let start = out.len();
+    scratch.members.clear();
+    let mut p = Plain {
+        s: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    p.ws();
+    let done = p.value(out, scratch, 0).and_then(|()| {
+        p.ws();
+        (p.i == p.s.len()).then_some(())
+    });
+    if done.is_none() {
+        out.truncate(start);
+    }
+    done
+}
+
+/// Decodes the JSON string body `raw` (between its quotes) into `out` when
+/// its escapes are the two-character ones; `None` at a `\u` escape or
+/// anything else (the general parser decides those).
+pub fn unescape_plain(raw: &str, out: &mut String) -> Option<()> {
+    let mut rest = raw;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let c = match rest.as_bytes().get(at + 1)? {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            _ => return None,
+        };
+        out.push(c);
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+    Some(())
+}
+
+/// The reader of [`write_canonical_plain`]: a position in the text.
+struct Plain<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    i: usize,
+}
+
+impl Plain<'_> {
+    fn ws(&mut self) {
+        while matches!(self.s.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = *self.s.get(self.i)?;
+        self.i += 1;
+        Some(b)
+    }
+
+    /// A value (no whitespace before it), written canonically.
+    fn value(&mut self, out: &mut String, sc: &mut PlainScratch, depth: usize) -> Option<()> {
+        match *self.s.get(self.i)? {
+            b'{' if depth < PLAIN_DEPTH => self.object(out, sc, depth),
+            b'[' if depth < PLAIN_DEPTH => {
+                self.i += 1;
+                out.push('[');
+                self.ws();
+                if self.s.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    out.push(']');
+                    return Some(());
+                }
+                loop {
+                    self.value(out, sc, depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => {
+                            out.push(',');
+                            self.ws();
+                        }
+                        b']' => {
+                            out.push(']');
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'"' => {
+                let (a, b, escaped) = self.string()?;
+                if escaped {
+                    sc.text.clear();
+                    unescape_plain(&self.text[a..b], &mut sc.text)?;
+                    write_canonical_string(&sc.text, out);
+                } else {
+                    out.push('"');
+                    out.push_str(&self.text[a..b]);
+                    out.push('"');
+                }
+                Some(())
+            }
+            b't' => self.literal("true", out),
+            b'f' => self.literal("false", out),
+            b'n' => self.literal("null", out),
+            b'-' | b'0'..=b'9' => self.number(out),
+            _ => None,
+        }
+    }
+
+    /// An object, its members written in key order.
+    fn object(&mut self, out: &mut String, sc: &mut PlainScratch, depth: usize) -> Option<()> {
+        self.i += 1;
+        out.push('{');
+        self.ws();
+        if self.s.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            out.push('}');
+            return Some(());
+        }
+        let base = sc.members.len();
+        let body = out.len();
+        loop {
+            if self.s.get(self.i) != Some(&b'"') {
+                return None;
+            }
+            let (ka, kb, escaped) = self.string()?;
+            if escaped {
+                return None;
+            }
+            self.ws();
+            if self.next()? != b':' {
+                return None;
+            }
+            self.ws();
+            let at = out.len();
+            out.push('"');
+            out.push_str(&self.text[ka..kb]);
+            out.push_str("\":");
+            self.value(out, sc, depth + 1)?;
+            sc.members.push(Member {
+                key: (ka, kb),
+                at,
+                end: out.len(),
+            });
+            self.ws();
+            match self.next()? {
+                b',' => {
+                    out.push(',');
+                    self.ws();
+                }
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        let text = self.text;
+        let key = |m: &Member| &text.as_bytes()[m.key.0..m.key.1];
+        let members = &mut sc.members[base..];
+        if !members.windows(2).all(|w| key(&w[0]) < key(&w[1])) {
+            members.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+            if members.windows(2).any(|w| key(&w[0]) == key(&w[1])) {
+                return None;
+            }
+            sc.copy.clear();
+            sc.copy.push_str(&out[body..]);
+            out.truncate(body);
+            for (n, m) in members.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str(&sc.copy[m.at - body..m.end - body]);
+            }
+        }
+        sc.members.truncate(base);
+        out.push('}');
+        Some(())
+    }
+
+    /// A string at `"`: the range of its body, and whether it holds escapes.
+    /// `None` at a raw control character or the end of the text.
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
+        let start = self.i + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            match *self.s.get(i)? {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    i += 2;
+                }
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+        self.i = i + 1;
+        Some((start, i, escaped))
+    }
+
+    fn literal(&mut self, word: &str, out: &mut String) -> Option<()> {
+        if !self.s[self.i..].starts_with(word.as_bytes()) {
+            return None;
+        }
+        self.i += word.len();
+        out.push_str(word);
+        Some(())
+    }
+
+    /// A number as the grammar has it (`-? (0 | [1-9][0-9]*) (.[0-9]+)?
+    /// ([eE][+-]?[0-9]+)?`), written as it stands.
+    fn number(&mut self, out: &mut String) -> Option<()> {
+        let start = self.i;
+        let digits = |p: &mut Self| {
+            let from = p.i;
+            while matches!(p.s.get(p.i), Some(b'0'..=b'9')) {
+                p.i += 1;
+            }
+            (p.i > from).then_some(())
+        };
+        if self.s.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match self.s.get(self.i)? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => digits(self)?,
+            _ => return None,
+        }
+        if self.s.get(self.i) == Some(&b'.') {
+            self.i += 1;
+            digits(self)?;
+        }
+        if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            digits(self)?;
+        }
+        if matches!(self.s.get(self.i), Some(b'0'..=b'9')) {
+            return None;
+        }
+        out.push_str(&self.text[start..self.i]);
+        Some(())
+    }
+}
+
 /// Why a JSON text was rejected, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JsonError {
@@ -299,6 +587,11 @@ impl<R: Read> Parser<R> {
 
     pub fn line(&self) -> u64 {
         self.line
+    }
+
+    /// The source it reads from (past what it has buffered).
+    pub fn source_mut(&mut self) -> &mut R {
+        &mut self.src
     }
 
     pub fn error(&self, message: impl Into<String>) -> JsonError {
@@ -770,6 +1063,69 @@ mod tests {
             assert!(e.message.contains("nested more than 128"), "{e}");
         }
         assert_eq!(parse(br#"{"a":[1]}"#).unwrap().depth(), 2);
+    }
+
+    /// The fast path writes what the general path writes, or leaves the
+    /// text to it; it never accepts a text the general path refuses.
+    #[test]
+    fn plain_canonical_agrees_with_the_parser() {
+        let deep = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let (d32, d33, d129) = (deep(32), deep(33), deep(129));
+        let fast = [
+            "{}",
+            "[]",
+            " {\"b\" : [1, -0.5E+7, 0, 1e5, true, false, null] , \"a\":{\"d\":\"x\",\"c\":\"y\"} } ",
+            "\"production\"",
+            "true",
+            "-12345678901234567890123.25",
+            "{\"t\":\"a\\\"b\\\\c\\/d\\n\\t\\r\\b\\f\"}",
+            "{\"é\":\"ü\",\"e\":\"\u{7f}\",\"\":\"\"}",
+            "[{\"z\":[{\"y\":1,\"x\":2}],\"w\":{}}]",
+            d32.as_str(),
+        ];
+        let general = [
+            // Left to the parser, which accepts them.
+            "{\"a\":\"\\u00e9\"}",
+            "{\"\\u0061\":1}",
+            d33.as_str(),
+            // Refused by the parser too.
+            "{\"a\":1,\"a\":2}",
+            "{\"b\":1,\"a\":2,\"b\":3}",
+            "01",
+            "1.",
+            "1e",
+            "-",
+            "[1,]",
+            "{\"a\" 1}",
+            "{,}",
+            "tru",
+            "nul",
+            "",
+            "  ",
+            "{} x",
+            "\"\\x\"",
+            "\"a\u{1}b\"",
+            "\"open",
+            d129.as_str(),
+        ];
+        let mut sc = PlainScratch::default();
+        for (text, want_fast) in fast
+            .iter()
+            .map(|t| (t, true))
+            .chain(general.iter().map(|t| (t, false)))
+        {
+            let mut out = String::from(">");
+            let got = write_canonical_plain(text, &mut out, &mut sc);
+            assert_eq!(got.is_some(), want_fast, "{text:?}");
+            match got {
+                Some(()) => assert_eq!(
+                    &out[1..],
+                    parse(text.as_bytes()).unwrap().to_canonical(),
+                    "{text:?}"
+                ),
+                None => assert_eq!(out, ">", "{text:?}"),
+            }
+        }
     }
 
     #[test]

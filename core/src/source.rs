@@ -18,6 +18,9 @@ use crate::model::{Actor, ActorType, Entry};
 use crate::proof::{EntryProof, PROOF_INDEX_KEY, PROOF_PATH_KEY, ProofsKind, proofs_kind};
 use crate::time::Timestamp;
 
+mod platform_line;
+use platform_line::LineScratch;
+
 /// What kind of file this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -131,6 +134,26 @@ pub struct SourceRecord {
     pub unguarded: Vec<&'static str>,
     pub record: u64,
     pub line: u64,
+}
+
+/// One entry read by [`Source::next_sealed`]: its canonical record is in
+/// the caller's buffer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedEntry {
+    pub id: String,
+    pub time: Timestamp,
+    pub record: u64,
+    pub line: u64,
+}
+
+/// What [`Source::read_next`] read: an entry, or (on the platform JSONL
+/// fast path, when asked for it) a canonical record already written.
+/// Unboxed: it is matched as soon as it is returned, and a box would cost
+/// the general path an allocation per record.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    Entry(SourceRecord),
+    Sealed(SealedEntry),
 }
 
 /// The header of an auditlens export.
@@ -392,16 +415,35 @@ pub struct Source {
     done: bool,
 }
 
+/// The input file, hashed as it is read: ingest records each file's
+/// SHA-256 (see `coverage.rs`) without reading the file a second time.
+struct HashedFile {
+    file: File,
+    hash: sha2::Sha256,
+}
+
+impl Read for HashedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        sha2::Digest::update(&mut self.hash, &buf[..n]);
+        Ok(n)
+    }
+}
+
+type Input = BufReader<HashedFile>;
+
 enum Reader {
-    JsonArray(Parser<BufReader<File>>),
-    ExportJson(Parser<BufReader<File>>),
+    JsonArray(Parser<Input>),
+    ExportJson(Parser<Input>),
     Lines {
-        reader: BufReader<File>,
+        reader: Input,
         line: u64,
         buf: Vec<u8>,
+        /// The fast path's buffers (platform JSONL).
+        scratch: Box<LineScratch>,
     },
     Csv {
-        reader: csv::Reader<BufReader<File>>,
+        reader: csv::Reader<Input>,
         columns: Vec<String>,
     },
 }
@@ -416,6 +458,10 @@ impl Source {
     pub fn open_as(path: &Path, format: Format) -> Result<Source, SourceError> {
         let file = File::open(path)
             .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+        let file = HashedFile {
+            file,
+            hash: sha2::Digest::new(),
+        };
         let buffered = BufReader::with_capacity(256 * 1024, file);
         let fail = |msg: String| SourceError(format!("{}: {msg}", path.display()));
         let mut header = None;
@@ -474,6 +520,7 @@ impl Source {
                     reader,
                     line,
                     buf: Vec::new(),
+                    scratch: Box::default(),
                 }
             }
             Format::PlatformCsv | Format::ExportCsv => {
@@ -550,7 +597,74 @@ impl Source {
         if self.done {
             return None;
         }
-        let mut r = self.read_next();
+        let r = self.read_next(None).map(|r| {
+            r.and_then(|next| match next {
+                Next::Entry(rec) => Ok(rec),
+                // Not asked for: read_next seals only into a buffer it is given.
+                Next::Sealed(s) => Err(self.record_error(
+                    s.line,
+                    "internal error: an entry was read for ingest".into(),
+                    None,
+                    true,
+                )),
+            })
+        });
+        self.checked(r)
+    }
+
+    /// The next entry with its canonical record written to `out` (cleared
+    /// first), an error for a bad one, or `None` at the end: what ingest
+    /// reads. A platform JSONL line in the shape the platform writes goes
+    /// straight to its record (`platform_line`); any other entry is read by
+    /// [`Source::next_record`]'s path, with the same checks.
+    pub fn next_sealed(&mut self, out: &mut String) -> Option<Result<SealedEntry, RecordError>> {
+        if self.done {
+            return None;
+        }
+        out.clear();
+        let Some(next) = self.read_next(Some(out)) else {
+            self.done = true;
+            return None;
+        };
+        let entry = match next {
+            Ok(Next::Sealed(s)) => return Some(Ok(s)),
+            Ok(Next::Entry(rec)) => Ok(rec),
+            Err(e) => Err(e),
+        };
+        let rec = match self.checked(Some(entry))? {
+            Ok(rec) => rec,
+            Err(e) => return Some(Err(e)),
+        };
+        out.clear();
+        rec.entry.to_record().write_canonical(out);
+        Some(Ok(SealedEntry {
+            id: rec.entry.id,
+            time: rec.entry.time,
+            record: rec.record,
+            line: rec.line,
+        }))
+    }
+
+    /// The SHA-256 (hex) of the whole file: of the bytes read so far and
+    /// of the rest, read now (nothing is left once the records are read).
+    pub fn sha256(&mut self) -> std::io::Result<String> {
+        let file = match &mut self.reader {
+            Reader::JsonArray(p) | Reader::ExportJson(p) => p.source_mut().get_mut(),
+            Reader::Lines { reader, .. } => reader.get_mut(),
+            Reader::Csv { reader, .. } => reader.get_mut().get_mut(),
+        };
+        std::io::copy(file, &mut std::io::sink())?;
+        Ok(crate::chain::to_hex(&sha2::Digest::finalize(
+            file.hash.clone(),
+        )))
+    }
+
+    /// Checks what [`Source::read_next`] read as an entry: its depth; after
+    /// a fatal error, or at the end, the reader is done.
+    fn checked(
+        &mut self,
+        mut r: Option<Result<SourceRecord, RecordError>>,
+    ) -> Option<Result<SourceRecord, RecordError>> {
         if let Some(Ok(rec)) = &r {
             let depth = rec.entry.record_depth();
             if depth > json::MAX_RECORD_DEPTH {
@@ -574,7 +688,9 @@ impl Source {
         r
     }
 
-    fn read_next(&mut self) -> Option<Result<SourceRecord, RecordError>> {
+    /// The next record. Given `fast`, a platform JSONL line the fast path
+    /// reads is written there as its canonical record ([`Next::Sealed`]).
+    fn read_next(&mut self, mut fast: Option<&mut String>) -> Option<Result<Next, RecordError>> {
         let format = self.format;
         match &mut self.reader {
             Reader::JsonArray(p) | Reader::ExportJson(p) => {
@@ -622,9 +738,14 @@ impl Source {
                     };
                 };
                 self.record_no += 1;
-                Some(self.map_value(&value, line))
+                Some(self.map_value(&value, line).map(Next::Entry))
             }
-            Reader::Lines { reader, line, buf } => loop {
+            Reader::Lines {
+                reader,
+                line,
+                buf,
+                scratch,
+            } => loop {
                 if self.footer_count.is_some() {
                     // Anything after the footer line other than blank lines is an error.
                     buf.clear();
@@ -676,6 +797,18 @@ impl Source {
                 if text.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
+                if format == Format::PlatformJsonl
+                    && let Some(out) = fast.as_deref_mut()
+                    && let Some((time, id)) = platform_line::canonical_record(text, out, scratch)
+                {
+                    self.record_no += 1;
+                    return Some(Ok(Next::Sealed(SealedEntry {
+                        id,
+                        time,
+                        record: self.record_no,
+                        line: l,
+                    })));
+                }
                 let raw = || String::from_utf8_lossy(text).trim_end().to_string();
                 let value = match json::parse(text) {
                     Ok(v) => v,
@@ -720,7 +853,7 @@ impl Source {
                 if let Reader::Lines { buf, .. } = &mut self.reader {
                     *buf = line_bytes;
                 }
-                return Some(result);
+                return Some(result.map(Next::Entry));
             },
             Reader::Csv { reader, columns } => {
                 let mut rec = csv::StringRecord::new();
@@ -800,7 +933,7 @@ impl Source {
                             result
                                 .map(|mut r| {
                                     r.record = self.record_no;
-                                    r
+                                    Next::Entry(r)
                                 })
                                 .map_err(|m| {
                                     let raw = csv_line(&raw);
@@ -895,9 +1028,7 @@ fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usi
 }
 
 /// The footer's count and completeness proof.
-fn read_export_json_end(
-    p: &mut Parser<BufReader<File>>,
-) -> Result<Option<(u64, Option<Json>)>, String> {
+fn read_export_json_end(p: &mut Parser<Input>) -> Result<Option<(u64, Option<Json>)>, String> {
     let e = |e: json::JsonError| e.to_string();
     if !p.eat(b',').map_err(e)? {
         return Err("the export ends without its end record: it was cut short".into());

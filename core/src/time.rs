@@ -60,7 +60,7 @@ impl Timestamp {
     /// The canonical form `YYYY-MM-DDTHH:MM:SS.mmmZ` only, without the general
     /// parser's cost: every stored record's time is in this form, and
     /// verification reads millions of them.
-    fn parse_canonical(s: &str) -> Option<Timestamp> {
+    pub(crate) fn parse_canonical(s: &str) -> Option<Timestamp> {
         let b = s.as_bytes();
         if b.len() != 24
             || b[4] != b'-'

@@ -299,7 +299,7 @@ pub struct IngestArgs {
     pub json: bool,
     /// Entries appended per transaction: an interrupted ingest keeps every
     /// finished transaction, and a re-run resumes after it.
-    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    #[arg(long, value_name = "N", default_value_t = ingest::DEFAULT_BATCH)]
     pub batch_size: usize,
     /// Export files to read; the format is detected from the content.
     #[arg(required = true, value_name = "FILE")]
