@@ -284,17 +284,33 @@ pub fn export_with(
     let (tree, mut checkpoint) = proof::archive_tree(archive, job)?;
     // The index trees: their roots go into the checkpoint, and a subset's
     // completeness proof is a range of one of them (docs/FORMAT.md §14).
-    let index_set = crate::index_tree::index_archive(archive, checkpoint.size, job)?;
+    // Only the indexes the filter maps to are kept in order (on disk), for
+    // the range proof; the others give their roots.
+    let whole = filter.is_empty() && only.is_none();
+    let stated = filter_json(filter);
+    let keep: Vec<crate::index_tree::IndexKind> = match (whole, only) {
+        (false, None) => crate::verify::complete::ranges_for(&stated)
+            .map(|rs| rs.iter().map(|r| r.kind).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let index_set = crate::index_tree::index_archive_keeping(archive, checkpoint.size, job, &keep)?;
     checkpoint.indexes = Some(index_set.roots());
     let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)
         .map_err(|e| ExportError::Io(format!("cannot sign the checkpoint: {e}")))?;
-    let whole = filter.is_empty() && only.is_none();
     let proofs_kind = if whole { PROOFS_WHOLE } else { PROOFS_KIND };
-    let proof_of = |seq: u64| EntryProof {
-        leaf_index: seq - 1,
-        path: tree
-            .inclusion_proof(seq - 1, checkpoint.size)
-            .expect("seq within the tree"),
+    let proof_of = |seq: u64| -> Result<EntryProof, ExportError> {
+        let path = tree.try_inclusion_proof(seq - 1, checkpoint.size)?;
+        let path = path.ok_or_else(|| {
+            ExportError::Io(format!(
+                "entry {seq} is not in the checkpoint of {} entries; run `auditlens verify`",
+                checkpoint.size
+            ))
+        })?;
+        Ok(EntryProof {
+            leaf_index: seq - 1,
+            path,
+        })
     };
     // CSV has no room for proofs or the checkpoint: they go to a sidecar beside it.
     let mut sidecar = None;
@@ -447,7 +463,7 @@ pub fn export_with(
                         line.push_str("\",");
                     }
                     if !whole {
-                        proof_of(seq).write_json(&mut line);
+                        proof_of(seq)?.write_json(&mut line);
                         line.push(',');
                     }
                     line.push_str(&text[1..]);
@@ -473,7 +489,7 @@ pub fn export_with(
                         line.push_str(",\"leaf_hash\":\"");
                         line.push_str(&leaf.to_hex());
                         line.push_str("\",");
-                        proof_of(seq).write_json(&mut line);
+                        proof_of(seq)?.write_json(&mut line);
                         line.push('}');
                         sw.write_all(line.as_bytes()).map_err(io)?;
                     }
@@ -488,13 +504,15 @@ pub fn export_with(
                     let v = RecordView::parse(record).map_err(|m| {
                         ExportError::Io(format!("entry {seq}: {m}; run `auditlens verify`"))
                     })?;
-                    let proof = (!whole).then(|| {
+                    let proof = if whole {
+                        None
+                    } else {
                         line.clear();
                         line.push('{');
-                        proof_of(seq).write_json(&mut line);
+                        proof_of(seq)?.write_json(&mut line);
                         line.push('}');
-                        line.as_str()
-                    });
+                        Some(line.as_str())
+                    };
                     pw.push(&ParquetRow {
                         archive_id: &id_text,
                         seq,
@@ -508,7 +526,10 @@ pub fn export_with(
                 }
             }
             prev_written = seq;
-            exported.push(seq);
+            if !whole && only.is_none() {
+                // Only a completeness claim needs them (8 bytes an entry).
+                exported.push(seq);
+            }
             count += 1;
         }
         match next {
@@ -518,10 +539,14 @@ pub fn export_with(
     }
     // A subset whose filter maps to an index range proves it holds every
     // entry of that range (docs/FORMAT.md §14); the proof follows the entries.
-    let stated = filter_json(filter);
     let claim = (!whole && only.is_none())
         .then(|| crate::verify::complete::make_claim(&index_set, &stated, &exported))
         .flatten();
+    // The kept indexes are read back from a temporary file: a failed read
+    // leaves no claim, which must not pass for "no range fits".
+    if let Some(why) = index_set.failure() {
+        return Err(ExportError::Io(why));
+    }
     let proven_for = claim
         .as_ref()
         .and_then(|c| crate::verify::complete::claim_statement(&stated, c));

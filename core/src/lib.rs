@@ -15,6 +15,7 @@ pub mod digest;
 pub mod directory;
 pub mod evidence;
 pub mod export;
+pub mod external_sort;
 pub mod filter;
 pub mod finding;
 pub mod history;

@@ -235,23 +235,131 @@ fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
-/// A Merkle tree held in memory: every level of perfect subtrees, so that
-/// each proof costs O(log² n) hashing. It holds about 2n hashes (64 MB per
-/// million leaves); the tree *root* alone needs only `chain::MerkleBuilder`.
+/// Where a tree that keeps only its upper levels ([`Tree::build`]) reads
+/// the leaves of a lower subtree back: the archive's `leaf_hash` column, or
+/// a sorted file of index leaves. A request never crosses a block of
+/// `2^low` leaves aligned to a multiple of it, so a source that reads whole
+/// blocks and keeps the last one serves a proof with one read.
+pub trait LeafSource {
+    type Error;
+    /// The leaves `lo..hi` (`hi − lo ≤ 2^low`, in one aligned block).
+    fn leaves(&self, lo: u64, hi: u64) -> Result<Vec<Hash>, Self::Error>;
+}
+
+/// Every leaf in memory ([`Tree::new`]): the tree never asks its source.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Resident;
+
+impl LeafSource for Resident {
+    type Error = std::convert::Infallible;
+    fn leaves(&self, _: u64, _: u64) -> Result<Vec<Hash>, Self::Error> {
+        Ok(Vec::new())
+    }
+}
+
+/// A Merkle tree: the levels of perfect subtrees from height `low` up, so
+/// that each proof costs O(log² n) hashing, and the leaves below read back
+/// from its [`LeafSource`] when a proof needs them. [`Tree::new`] keeps
+/// every level (about 2n hashes: 64 MB per million leaves); a tree built
+/// with `low = 6` keeps n/32 hashes (1 byte per leaf) and reads at most 64
+/// leaves per proof. The tree *root* alone needs only `chain::MerkleBuilder`.
 #[derive(Clone, Debug)]
-pub struct Tree {
-    /// `levels[h][i]` is the root of the perfect subtree of height h over
-    /// leaves `i·2^h .. (i+1)·2^h`.
+pub struct Tree<S = Resident> {
+    /// The height of `levels[0]`.
+    low: u32,
+    /// `levels[h - low][i]` is the root of the perfect subtree of height h
+    /// over leaves `i·2^h .. (i+1)·2^h`.
     levels: Vec<Vec<Hash>>,
+    size: u64,
+    /// The leaves after the last whole block of `2^low` (fewer than `2^low`).
+    tail: Vec<Hash>,
     /// Roots of the ranges `lo..size` on the tree's right border that are not
     /// perfect subtrees (at most one per level), so that proofs in the full
     /// tree cost O(log n) lookups instead of recomputing them each time.
     border: std::collections::HashMap<u64, Hash>,
+    source: S,
 }
 
 impl Tree {
+    /// The tree over `leaves`, every level in memory.
     pub fn new(leaves: Vec<Hash>) -> Tree {
-        let mut levels = vec![leaves];
+        let built = Tree::build(
+            0,
+            leaves.into_iter().map(Ok::<_, std::convert::Infallible>),
+            Resident,
+        );
+        match built {
+            Ok(t) => t,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of the first `size`
+    /// leaves (RFC 6962 PATH), or `None` if `index ≥ size` or `size` is larger than the tree.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
+        match self.try_inclusion_proof(index, size) {
+            Ok(p) => p,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The consistency proof from the tree of `size1` leaves to the tree of
+    /// `size2` leaves (RFC 6962 PROOF), or `None` unless `size1 ≤ size2 ≤` the tree's size.
+    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Option<Vec<Hash>> {
+        match self.try_consistency_proof(size1, size2) {
+            Ok(p) => p,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The range proof of leaves `lo..hi` (`lo < hi ≤` the tree's size).
+    pub fn range_proof(&self, lo: u64, hi: u64) -> Option<Vec<Hash>> {
+        match self.try_range_proof(lo, hi) {
+            Ok(p) => p,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The root of the whole tree.
+    pub fn root(&self) -> Hash {
+        match self.try_root() {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The root of the tree over the first `size` leaves (`size` ≤ the tree's size).
+    pub fn root_at(&self, size: u64) -> Option<Hash> {
+        match self.try_root_at(size) {
+            Ok(p) => p,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl<S: LeafSource> Tree<S> {
+    /// Builds the tree in one pass over `leaves`, keeping the levels from
+    /// height `low` up and the last `size mod 2^low` leaves; the other
+    /// leaves are read back from `source` when a proof needs them, so
+    /// `source` must give the same leaves as `leaves` did.
+    pub fn build<E>(
+        low: u32,
+        leaves: impl IntoIterator<Item = Result<Hash, E>>,
+        source: S,
+    ) -> Result<Tree<S>, E> {
+        let block = 1usize << low;
+        let mut bottom = Vec::new();
+        let mut tail = Vec::with_capacity(block);
+        let mut size = 0u64;
+        for leaf in leaves {
+            tail.push(leaf?);
+            size += 1;
+            if tail.len() == block {
+                bottom.push(mth(&tail));
+                tail.clear();
+            }
+        }
+        let mut levels = vec![bottom];
         while levels.last().is_some_and(|l| l.len() > 1) {
             let below = levels.last().expect("a level");
             let up: Vec<Hash> = below
@@ -261,117 +369,189 @@ impl Tree {
             levels.push(up);
         }
         let mut tree = Tree {
+            low,
             levels,
+            size,
+            tail,
             border: Default::default(),
+            source,
         };
-        let n = tree.size();
-        // Bottom-up along the right border, so each root uses the one below it.
+        // Bottom-up along the right border, so each root uses the one below
+        // it. These ranges split into whole blocks and the tail, so no leaf
+        // is read back.
+        let n = size;
         let mut starts = Vec::new();
         let mut lo = 0;
         while n - lo > 1 && !((n - lo).is_power_of_two() && lo.is_multiple_of(n - lo)) {
             starts.push(lo);
             lo += split(n - lo);
         }
+        let no_reads = |_, _| Err(());
         for lo in starts.into_iter().rev() {
-            let root = tree.range_root(lo, n);
-            tree.border.insert(lo, root);
+            if let Ok(root) = tree.node(lo, n, &no_reads) {
+                tree.border.insert(lo, root);
+            }
         }
-        tree
+        Ok(tree)
     }
 
     pub fn size(&self) -> u64 {
-        self.levels[0].len() as u64
+        self.size
     }
 
+    /// Where the tree reads its lower leaves back.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The same tree reading its lower leaves from `source` (which must
+    /// give the same leaves): for a source made while the tree was built.
+    pub fn with_source<T: LeafSource>(self, source: T) -> Tree<T> {
+        Tree {
+            low: self.low,
+            levels: self.levels,
+            size: self.size,
+            tail: self.tail,
+            border: self.border,
+            source,
+        }
+    }
+
+    /// Leaf `index`, or `None` outside the tree or when its source cannot
+    /// read it.
     pub fn leaf(&self, index: u64) -> Option<Hash> {
-        self.levels[0].get(usize::try_from(index).ok()?).copied()
+        (index < self.size)
+            .then(|| self.range_root(index, index + 1).ok())
+            .flatten()
     }
 
-    /// The root of the whole tree.
-    pub fn root(&self) -> Hash {
-        self.range_root(0, self.size())
+    /// The root of the whole tree (read from the levels, the border and
+    /// the tail: the source is not asked).
+    pub fn try_root(&self) -> Result<Hash, S::Error> {
+        self.range_root(0, self.size)
     }
 
-    /// The root of the tree over the first `size` leaves (`size` ≤ the tree's size).
-    pub fn root_at(&self, size: u64) -> Option<Hash> {
-        (size <= self.size()).then(|| self.range_root(0, size))
+    /// The root of the tree over the first `size` leaves, `None` when
+    /// `size` is larger than the tree.
+    pub fn try_root_at(&self, size: u64) -> Result<Option<Hash>, S::Error> {
+        if size > self.size {
+            return Ok(None);
+        }
+        self.range_root(0, size).map(Some)
     }
 
     /// MTH(D[lo:hi]) for a range that is a subtree of the RFC 6962 split
     /// (its start is aligned to the largest power of two not above its length).
-    fn range_root(&self, lo: u64, hi: u64) -> Hash {
+    fn range_root(&self, lo: u64, hi: u64) -> Result<Hash, S::Error> {
+        self.node(lo, hi, &|lo, hi| self.source.leaves(lo, hi))
+    }
+
+    /// [`Self::range_root`] with `read` for the leaves below the levels kept.
+    fn node<E>(
+        &self,
+        lo: u64,
+        hi: u64,
+        read: &impl Fn(u64, u64) -> Result<Vec<Hash>, E>,
+    ) -> Result<Hash, E> {
         let n = hi - lo;
         if n == 0 {
-            return empty_root();
+            return Ok(empty_root());
         }
         if n.is_power_of_two() && lo.is_multiple_of(n) {
-            let h = n.trailing_zeros() as usize;
-            return self.levels[h][(lo >> h) as usize];
+            let h = n.trailing_zeros();
+            if h >= self.low {
+                return Ok(self.levels[(h - self.low) as usize][(lo >> h) as usize]);
+            }
+            let tail_start = self.size - self.tail.len() as u64;
+            if lo >= tail_start {
+                return Ok(mth(
+                    &self.tail[(lo - tail_start) as usize..(hi - tail_start) as usize]
+                ));
+            }
+            return Ok(mth(&read(lo, hi)?));
         }
-        if hi == self.size()
+        if hi == self.size
             && let Some(h) = self.border.get(&lo)
         {
-            return *h;
+            return Ok(*h);
         }
         let k = split(n);
-        merkle_node(&self.range_root(lo, lo + k), &self.range_root(lo + k, hi))
+        Ok(merkle_node(
+            &self.node(lo, lo + k, read)?,
+            &self.node(lo + k, hi, read)?,
+        ))
     }
 
-    /// The inclusion proof of leaf `index` in the tree of the first `size`
-    /// leaves (RFC 6962 PATH), or `None` if `index ≥ size` or `size` is larger than the tree.
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Option<Vec<Hash>> {
-        if index >= size || size > self.size() {
-            return None;
+    /// [`Tree::inclusion_proof`], for a tree that reads leaves back.
+    pub fn try_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<Option<Vec<Hash>>, S::Error> {
+        if index >= size || size > self.size {
+            return Ok(None);
         }
         let mut out = Vec::new();
-        self.path(index, 0, size, &mut out);
-        Some(out)
+        self.path(index, 0, size, &mut out)?;
+        Ok(Some(out))
     }
 
-    fn path(&self, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) {
+    fn path(&self, m: u64, lo: u64, hi: u64, out: &mut Vec<Hash>) -> Result<(), S::Error> {
         let n = hi - lo;
         if n <= 1 {
-            return;
+            return Ok(());
         }
         let k = split(n);
         if m < k {
-            self.path(m, lo, lo + k, out);
-            out.push(self.range_root(lo + k, hi));
+            self.path(m, lo, lo + k, out)?;
+            out.push(self.range_root(lo + k, hi)?);
         } else {
-            self.path(m - k, lo + k, hi, out);
-            out.push(self.range_root(lo, lo + k));
+            self.path(m - k, lo + k, hi, out)?;
+            out.push(self.range_root(lo, lo + k)?);
         }
+        Ok(())
     }
 
-    /// The consistency proof from the tree of `size1` leaves to the tree of
-    /// `size2` leaves (RFC 6962 PROOF), or `None` unless `size1 ≤ size2 ≤` the tree's size.
-    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Option<Vec<Hash>> {
-        if size1 > size2 || size2 > self.size() {
-            return None;
+    /// [`Tree::consistency_proof`], for a tree that reads leaves back.
+    pub fn try_consistency_proof(
+        &self,
+        size1: u64,
+        size2: u64,
+    ) -> Result<Option<Vec<Hash>>, S::Error> {
+        if size1 > size2 || size2 > self.size {
+            return Ok(None);
         }
         let mut out = Vec::new();
         if size1 > 0 && size1 < size2 {
-            self.subproof(size1, 0, size2, true, &mut out);
+            self.subproof(size1, 0, size2, true, &mut out)?;
         }
-        Some(out)
+        Ok(Some(out))
     }
 
-    fn subproof(&self, m: u64, lo: u64, hi: u64, complete: bool, out: &mut Vec<Hash>) {
+    fn subproof(
+        &self,
+        m: u64,
+        lo: u64,
+        hi: u64,
+        complete: bool,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), S::Error> {
         let n = hi - lo;
         if m == n {
             if !complete {
-                out.push(self.range_root(lo, hi));
+                out.push(self.range_root(lo, hi)?);
             }
-            return;
+            return Ok(());
         }
         let k = split(n);
         if m <= k {
-            self.subproof(m, lo, lo + k, complete, out);
-            out.push(self.range_root(lo + k, hi));
+            self.subproof(m, lo, lo + k, complete, out)?;
+            out.push(self.range_root(lo + k, hi)?);
         } else {
-            self.subproof(m - k, lo + k, hi, false, out);
-            out.push(self.range_root(lo, lo + k));
+            self.subproof(m - k, lo + k, hi, false, out)?;
+            out.push(self.range_root(lo, lo + k)?);
         }
+        Ok(())
     }
 }
 
@@ -381,26 +561,34 @@ impl Tree {
 /// outside, and otherwise `RANGE(.., D[a:a+k]) ‖ RANGE(.., D[a+k:b])` with `k`
 /// the RFC 6962 split. One proof for a run of leaves costs at most about
 /// 2·log₂(size) hashes, where one inclusion proof per leaf would cost that for each.
-impl Tree {
-    /// The range proof of leaves `lo..hi` (`lo < hi ≤` the tree's size).
-    pub fn range_proof(&self, lo: u64, hi: u64) -> Option<Vec<Hash>> {
-        if lo >= hi || hi > self.size() {
-            return None;
+impl<S: LeafSource> Tree<S> {
+    /// [`Tree::range_proof`], for a tree that reads leaves back.
+    pub fn try_range_proof(&self, lo: u64, hi: u64) -> Result<Option<Vec<Hash>>, S::Error> {
+        if lo >= hi || hi > self.size {
+            return Ok(None);
         }
         let mut out = Vec::new();
-        self.range_path(lo, hi, 0, self.size(), &mut out);
-        Some(out)
+        self.range_path(lo, hi, 0, self.size, &mut out)?;
+        Ok(Some(out))
     }
 
-    fn range_path(&self, lo: u64, hi: u64, a: u64, b: u64, out: &mut Vec<Hash>) {
+    fn range_path(
+        &self,
+        lo: u64,
+        hi: u64,
+        a: u64,
+        b: u64,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), S::Error> {
         if hi <= a || lo >= b {
-            out.push(self.range_root(a, b));
+            out.push(self.range_root(a, b)?);
         } else if lo <= a && b <= hi {
         } else {
             let k = split(b - a);
-            self.range_path(lo, hi, a, a + k, out);
-            self.range_path(lo, hi, a + k, b, out);
+            self.range_path(lo, hi, a, a + k, out)?;
+            self.range_path(lo, hi, a + k, b, out)?;
         }
+        Ok(())
     }
 }
 
@@ -997,6 +1185,76 @@ mod tests {
     /// Every run of every tree up to 20 leaves: the range proof leads to the
     /// root, and a changed leaf, a dropped or extra hash, or a shifted
     /// position does not.
+    /// Leaves read back from a vector, counting the reads, refusing a
+    /// request that crosses an aligned block (the trait's promise).
+    struct Counted {
+        leaves: Vec<Hash>,
+        low: u32,
+        reads: std::cell::Cell<usize>,
+    }
+
+    impl LeafSource for Counted {
+        type Error = String;
+        fn leaves(&self, lo: u64, hi: u64) -> Result<Vec<Hash>, String> {
+            self.reads.set(self.reads.get() + 1);
+            if lo >> self.low != (hi - 1) >> self.low || hi - lo > 1 << self.low {
+                return Err(format!("{lo}..{hi} crosses a block"));
+            }
+            Ok(self.leaves[lo as usize..hi as usize].to_vec())
+        }
+    }
+
+    /// A tree that keeps only its upper levels gives the very proofs of the
+    /// whole tree, for every size, index and lowest level kept; its root
+    /// reads no leaf back, and a proof reads within one block.
+    #[test]
+    fn a_tree_without_its_lower_levels_gives_the_same_proofs() {
+        let l: Vec<Hash> = (0..70u32)
+            .map(|i| rfc_leaf(&crate::chain::to_hex(&i.to_be_bytes())))
+            .collect();
+        for n in [0usize, 1, 2, 3, 7, 8, 9, 31, 32, 33, 64, 65, 70] {
+            let whole = Tree::new(l[..n].to_vec());
+            for low in [1u32, 2, 3, 5] {
+                let source = Counted {
+                    leaves: l[..n].to_vec(),
+                    low,
+                    reads: Default::default(),
+                };
+                let sparse =
+                    Tree::build(low, l[..n].iter().map(|h| Ok::<_, String>(*h)), source).unwrap();
+                assert_eq!(sparse.try_root(), Ok(whole.root()), "n {n} low {low}");
+                assert_eq!(sparse.source.reads.get(), 0, "the root reads nothing back");
+                let n = n as u64;
+                for size in 0..=n {
+                    assert_eq!(sparse.try_root_at(size), Ok(whole.root_at(size)));
+                    for i in 0..=size {
+                        assert_eq!(
+                            sparse.try_inclusion_proof(i, size),
+                            Ok(whole.inclusion_proof(i, size)),
+                            "n {n} low {low} index {i} size {size}"
+                        );
+                        assert_eq!(
+                            sparse.try_consistency_proof(i, size),
+                            Ok(whole.consistency_proof(i, size))
+                        );
+                    }
+                }
+                for lo in 0..n {
+                    for hi in lo + 1..=n {
+                        assert_eq!(
+                            sparse.try_range_proof(lo, hi),
+                            Ok(whole.range_proof(lo, hi))
+                        );
+                    }
+                }
+                assert_eq!(
+                    sparse.leaf(n.saturating_sub(1)),
+                    whole.leaf(n.saturating_sub(1))
+                );
+            }
+        }
+    }
+
     #[test]
     fn range_proofs_lead_to_the_root_and_only_there() {
         for n in 1..=20u64 {

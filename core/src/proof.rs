@@ -215,43 +215,105 @@ impl SignedCheckpoint {
     }
 }
 
+/// The height of the lowest level an archive's tree keeps in memory: n/32
+/// hashes (one byte per entry, 10 MB at ten million entries), where the
+/// whole tree would take 64 bytes per entry; an inclusion proof reads back
+/// at most one block of 64 stored leaf hashes.
+const ARCHIVE_TREE_LOW: u32 = 6;
+
+/// The archive's Merkle tree as [`archive_tree`] keeps it: the upper levels
+/// in memory, the leaves read back from the archive.
+pub type ArchiveTree<'a> = Tree<ArchiveLeaves<'a>>;
+
+/// The leaves of an archive's tree, read back block by block from its
+/// `leaf_hash` column (the last block kept: an export asks in seq order).
+/// Entries are only ever appended, so the first `size` leaves read back are
+/// the ones the tree was built from.
+pub struct ArchiveLeaves<'a> {
+    archive: &'a Archive,
+    block: std::cell::RefCell<Option<(u64, Vec<Hash>)>>,
+}
+
+impl merkle::LeafSource for ArchiveLeaves<'_> {
+    type Error = ArchiveError;
+
+    fn leaves(&self, lo: u64, hi: u64) -> Result<Vec<Hash>, ArchiveError> {
+        let start = lo >> ARCHIVE_TREE_LOW << ARCHIVE_TREE_LOW;
+        let mut block = self.block.borrow_mut();
+        if block.as_ref().is_none_or(|(s, _)| *s != start) {
+            let leaves = self
+                .archive
+                .leaf_hashes(start + 1..=start + (1 << ARCHIVE_TREE_LOW))?;
+            *block = Some((start, leaves));
+        }
+        let leaves = block
+            .as_ref()
+            .map(|(_, l)| l.as_slice())
+            .unwrap_or_default();
+        let (a, b) = ((lo - start) as usize, (hi - start) as usize);
+        leaves.get(a..b).map(<[Hash]>::to_vec).ok_or_else(|| {
+            ArchiveError(format!(
+                "{}: entries {}..{} are missing; run `auditlens verify` on it",
+                self.archive.path().display(),
+                lo + 1,
+                hi
+            ))
+        })
+    }
+}
+
 /// The archive's Merkle tree over its stored leaf hashes and the checkpoint
-/// of that tree. Refuses an archive whose seqs have gaps: proofs by leaf
-/// index would not match seqs (`auditlens verify` says what happened).
-pub fn archive_tree(archive: &Archive, job: &Job) -> Result<(Tree, Checkpoint), ArchiveError> {
-    let mut leaves = Vec::new();
+/// of that tree, in one pass and in bounded memory ([`ARCHIVE_TREE_LOW`]).
+/// Refuses an archive whose seqs have gaps: proofs by leaf index would not
+/// match seqs (`auditlens verify` says what happened).
+pub fn archive_tree<'a>(
+    archive: &'a Archive,
+    job: &Job,
+) -> Result<(ArchiveTree<'a>, Checkpoint), ArchiveError> {
     let mut head = chain::genesis(&archive.id());
     let cols = Columns::of(&[Column::LeafHash, Column::ChainHash]);
-    archive.scan::<ArchiveError>(&Scan::all(cols), |r| {
+    let mut cursor = archive.open_scan(&Scan::all(cols))?;
+    let mut rows = cursor.rows()?;
+    let mut count = 0u64;
+    let leaves = std::iter::from_fn(|| {
+        let r = match rows.next() {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
         let seq = r.rowid();
-        if seq != leaves.len() as i64 + 1 {
-            return Err(ArchiveError(format!(
+        if seq != count as i64 + 1 {
+            return Some(Err(ArchiveError(format!(
                 "{}: entry {} is missing; the archive is damaged, so no proofs can be made \
                  (run `auditlens verify` on it)",
                 archive.path().display(),
-                leaves.len() + 1
-            )));
+                count + 1
+            ))));
         }
         let leaf = Hash::from_slice(r.get(Column::LeafHash).bytes());
         let link = Hash::from_slice(r.get(Column::ChainHash).bytes());
         let (Some(leaf), Some(link)) = (leaf, link) else {
-            return Err(ArchiveError(format!(
+            return Some(Err(ArchiveError(format!(
                 "{}: entry {seq} has a damaged hash column; run `auditlens verify` on it",
                 archive.path().display()
-            )));
+            ))));
         };
-        leaves.push(leaf);
         head = link;
-        if leaves.len().is_multiple_of(65_536) {
-            job.set_done(leaves.len() as u64);
+        count += 1;
+        if count.is_multiple_of(65_536) {
+            job.set_done(count);
         }
-        Ok(())
-    })?;
-    let tree = Tree::new(leaves);
+        Some(Ok(leaf))
+    });
+    let source = ArchiveLeaves {
+        archive,
+        block: Default::default(),
+    };
+    let tree = Tree::build(ARCHIVE_TREE_LOW, leaves, source)?;
     let cp = Checkpoint {
         archive_id: archive.id(),
         size: tree.size(),
-        root: tree.root(),
+        root: tree.try_root()?,
         head,
         indexes: None,
     };
@@ -727,8 +789,8 @@ pub fn consistency(
         findings.push(f);
     } else {
         proof = tree
-            .consistency_proof(old.size, new.size)
-            .expect("sizes checked above");
+            .try_consistency_proof(old.size, new.size)?
+            .unwrap_or_default();
         let chain_ok = old.size == 0 && old.head == chain::genesis(&old.archive_id)
             || old.size > 0 && stored_chain(archive, old.size)? == Some(old.head);
         if let Err(e) = merkle::verify_consistency(old.size, new.size, &proof, &old.root, &new.root)
@@ -742,7 +804,7 @@ pub fn consistency(
                 ),
             );
             f.expected = Some(format!("root {}", old.root));
-            f.found = tree.root_at(old.size).map(|r| format!("root {r}"));
+            f.found = tree.try_root_at(old.size)?.map(|r| format!("root {r}"));
             findings.push(f);
         } else if !chain_ok {
             findings.push(Finding::new(

@@ -569,6 +569,43 @@ impl Archive {
             .map_err(|e| self.err(e))
     }
 
+    /// The stored leaf hashes of the entries `seqs` (1-based), in seq
+    /// order: for a Merkle tree that keeps only its upper levels and reads
+    /// a block of leaves back when a proof needs it. A missing entry or a
+    /// damaged hash is an error (the archive is damaged; `verify` says where).
+    pub fn leaf_hashes(&self, seqs: RangeInclusive<u64>) -> Result<Vec<Hash>> {
+        let (first, last) = (*seqs.start(), *seqs.end());
+        let mut out =
+            Vec::with_capacity(last.saturating_sub(first).saturating_add(1).min(1 << 16) as usize);
+        let range = first.min(i64::MAX as u64) as i64..=last.min(i64::MAX as u64) as i64;
+        let damaged = |what: String| {
+            ArchiveError(format!(
+                "{}: {what}; the archive is damaged, so no proofs can be made (run `auditlens verify` on it)",
+                self.path.display()
+            ))
+        };
+        self.scan::<ArchiveError>(&Scan::seqs(Columns::of(&[Column::LeafHash]), range), |r| {
+            let seq = r.seq();
+            if seq != first + out.len() as u64 {
+                return Err(damaged(format!(
+                    "entry {} is missing",
+                    first + out.len() as u64
+                )));
+            }
+            let leaf = Hash::from_slice(r.get(Column::LeafHash).bytes())
+                .ok_or_else(|| damaged(format!("entry {seq} has a damaged leaf hash")))?;
+            out.push(leaf);
+            Ok(())
+        })?;
+        if first <= last && out.len() as u64 != last - first + 1 {
+            return Err(damaged(format!(
+                "entry {} is missing",
+                first + out.len() as u64
+            )));
+        }
+        Ok(out)
+    }
+
     /// The checkpoint of the archive as stored (leaf hashes and head read, not
     /// re-verified; `auditlens verify` checks them).
     pub fn checkpoint(&self) -> Result<Checkpoint> {
