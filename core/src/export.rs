@@ -549,21 +549,26 @@ pub fn export_with(
     }
     let proven_for = claim
         .as_ref()
-        .and_then(|c| crate::verify::complete::claim_statement(&stated, c));
-    let complete = claim
-        .map(|c| format!(",\"complete\":{c}"))
-        .unwrap_or_default();
+        .and_then(|c| crate::verify::complete::claim_statement(&stated, c.kind));
+    // `,"complete":{…}` after the count, streamed from the index set.
+    let write_complete = |out: &mut dyn Write| -> std::io::Result<()> {
+        if let Some(c) = &claim {
+            out.write_all(b",\"complete\":")?;
+            c.write_json(&index_set, &mut &mut *out)?;
+        }
+        Ok(())
+    };
     match format {
-        ExportFormat::Json => write!(
-            w,
-            "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}{complete}}}}}\n"
-        )
-        .map_err(io)?,
-        ExportFormat::Ndjson => writeln!(
-            w,
-            "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}{complete}}}}}"
-        )
-        .map_err(io)?,
+        ExportFormat::Json => {
+            write!(w, "\n],\n\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}").map_err(io)?;
+            write_complete(&mut w).map_err(io)?;
+            w.write_all(b"}}\n").map_err(io)?;
+        }
+        ExportFormat::Ndjson => {
+            write!(w, "{{\"{EXPORT_FOOTER_KEY}\":{{\"count\":{count}").map_err(io)?;
+            write_complete(&mut w).map_err(io)?;
+            w.write_all(b"}}\n").map_err(io)?;
+        }
         ExportFormat::Csv => {
             if let Some(c) = csv.take() {
                 w = c
@@ -584,11 +589,9 @@ pub fn export_with(
         let path = proof::sidecar_path(out);
         let side_io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", path.display()));
         let proofs = if whole { 0 } else { count };
-        write!(
-            sw,
-            "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{proofs}{complete}}}}}\n"
-        )
-        .map_err(side_io)?;
+        write!(sw, "\n],\n\"{SIDECAR_FOOTER_KEY}\":{{\"count\":{proofs}").map_err(side_io)?;
+        write_complete(&mut sw).map_err(side_io)?;
+        sw.write_all(b"}}\n").map_err(side_io)?;
         sw.flush().map_err(side_io)?;
     }
     drop(file);

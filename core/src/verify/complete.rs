@@ -187,65 +187,101 @@ pub fn ranges_for(filter: &Value) -> Result<Vec<Range>, String> {
 /// by name, an actor by email: their matches are not one key's range).
 /// `exported` are the exported seqs. Among the ranges that fit, the
 /// smallest is proven.
-pub fn make_claim(set: &IndexSet, filter: &Value, exported: &[u64]) -> Option<Value> {
+pub fn make_claim(set: &IndexSet, filter: &Value, exported: &[u64]) -> Option<ClaimToWrite> {
     let ranges = ranges_for(filter).ok()?;
-    let wanted: HashSet<u64> = exported.iter().copied().collect();
+    // The export writes in seq order: `exported` is sorted, so membership is
+    // a binary search (no second copy of the seqs in a hash set).
+    if !exported.is_sorted_by(|a, b| a < b) {
+        return None;
+    }
     let fits = |r: &'_ Range| -> Option<(u64, Range, u64, u64)> {
         let (lo, hi) = set.range(r.kind, r.key.as_deref(), r.from, r.to);
         let inside = set
             .seqs(r.kind, lo, hi)
-            .filter(|s| wanted.contains(s))
+            .filter(|s| exported.binary_search(s).is_ok())
             .count();
-        let fits = inside == wanted.len()
-            && wanted.len() == exported.len()
-            && (!r.further.is_empty() || inside as u64 == hi - lo);
+        let fits = inside == exported.len() && (!r.further.is_empty() || inside as u64 == hi - lo);
         fits.then(|| (hi - lo, r.clone(), lo, hi))
     };
     let (_, r, lo, hi) = ranges.iter().filter_map(fits).min_by_key(|f| f.0)?;
-    let r = &r;
     let size = set.size();
     let left = (lo > 0).then(|| set.leaf(r.kind, lo - 1));
     let right = (hi < size).then(|| set.leaf(r.kind, hi));
-    let entries: Vec<Value> = (lo..hi)
-        .map(|i| {
-            let l = set.leaf(r.kind, i);
-            json!([l.seq, l.time_ms, l.leaf.to_hex()])
-        })
-        .collect();
     let (run_lo, run_hi) = (
         lo - u64::from(left.is_some()),
         hi + u64::from(right.is_some()),
     );
-    let proof: Vec<String> = if run_lo < run_hi {
-        let tree = set.tree(r.kind);
-        tree.range_proof(run_lo, run_hi)?
-            .iter()
-            .map(Hash::to_hex)
-            .collect()
+    let proof = if run_lo < run_hi {
+        set.tree(r.kind).range_proof(run_lo, run_hi)?
     } else {
         Vec::new()
     };
-    let neighbour = |l: Option<IndexLeaf>| {
-        l.map_or(Value::Null, |l| {
-            json!([l.key, l.time_ms, l.seq, l.leaf.to_hex()])
-        })
-    };
-    Some(json!({
-        "index": r.kind.name(),
-        "size": size,
-        "position": lo,
-        "left": neighbour(left),
-        "entries": entries,
-        "right": neighbour(right),
-        "proof": proof,
-    }))
+    Some(ClaimToWrite {
+        kind: r.kind,
+        size,
+        lo,
+        hi,
+        left,
+        right,
+        proof,
+    })
+}
+
+/// A completeness proof to write into an export's footer: a range of one
+/// index tree, its neighbours and its range proof. The range's entries are
+/// not held: [`ClaimToWrite::write_json`] reads them from the index set as it
+/// writes, so a claim over millions of entries costs no memory per entry.
+pub struct ClaimToWrite {
+    pub kind: IndexKind,
+    size: u64,
+    lo: u64,
+    hi: u64,
+    left: Option<IndexLeaf>,
+    right: Option<IndexLeaf>,
+    proof: Vec<Hash>,
+}
+
+impl ClaimToWrite {
+    /// The claim's JSON (FORMAT.md §14), compact, keys in the order
+    /// `index`, `size`, `position`, `left`, `entries`, `right`, `proof`.
+    pub fn write_json(&self, set: &IndexSet, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let neighbour = |l: &Option<IndexLeaf>| {
+            l.as_ref().map_or(Value::Null, |l| {
+                json!([l.key, l.time_ms, l.seq, l.leaf.to_hex()])
+            })
+        };
+        write!(
+            out,
+            "{{\"index\":\"{}\",\"size\":{},\"position\":{},\"left\":{},\"entries\":[",
+            self.kind.name(),
+            self.size,
+            self.lo,
+            neighbour(&self.left)
+        )?;
+        for i in self.lo..self.hi {
+            let l = set.leaf(self.kind, i);
+            let comma = if i > self.lo { "," } else { "" };
+            write!(
+                out,
+                "{comma}[{},{},\"{}\"]",
+                l.seq,
+                l.time_ms,
+                l.leaf.to_hex()
+            )?;
+        }
+        write!(out, "],\"right\":{},\"proof\":[", neighbour(&self.right))?;
+        for (i, h) in self.proof.iter().enumerate() {
+            let comma = if i > 0 { "," } else { "" };
+            write!(out, "{comma}\"{}\"", h.to_hex())?;
+        }
+        write!(out, "]}}")
+    }
 }
 
 /// The words for the range a claim made by [`make_claim`] for `filter`
 /// proves: "all entries with action = delete from … to …", and the further
 /// filter if any.
-pub fn claim_statement(filter: &Value, claim: &Value) -> Option<String> {
-    let kind = IndexKind::from_name(claim.get("index")?.as_str()?)?;
+pub fn claim_statement(filter: &Value, kind: IndexKind) -> Option<String> {
     let range = ranges_for(filter)
         .ok()?
         .into_iter()
