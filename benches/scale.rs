@@ -21,6 +21,7 @@
 //! AUDITLENS_SCALE_PROFILE=rich cargo bench --bench scale     # the bundled sample's larger rows
 //! AUDITLENS_SCALE_RUNS=5 AUDITLENS_SCALE_INGEST_RUNS=3 …     # runs per median (defaults)
 //! AUDITLENS_SCALE_KEEP=1 …                                   # keep the files afterwards
+//! AUDITLENS_SCALE_KEEP_ARCHIVE=1 …                           # keep only the archive (for benches/viewer.rs)
 //! ```
 //!
 //! Files go to `target/scale-bench/` (never into git) and are deleted at the
@@ -259,6 +260,10 @@ fn main() {
         );
     }
 
+    if !keep {
+        let _ = std::fs::remove_file(&jsonl); // gigabytes at 10M; cheap to make again
+    }
+
     // Verify beside openssl over the same record bytes.
     {
         let a = Archive::open(&archive).unwrap();
@@ -417,9 +422,11 @@ fn main() {
         mb(sqlite3.peak_kb)
     );
     if !keep {
+        if std::env::var_os("AUDITLENS_SCALE_KEEP_ARCHIVE").is_none() {
+            let _ = std::fs::remove_file(&archive);
+        }
         for p in [
             &jsonl,
-            &archive,
             &records,
             &csv_out,
             &auditlens_core::proof::sidecar_path(&csv_out),
