@@ -294,8 +294,20 @@ pub fn export_with(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    let index_set = crate::index_tree::index_archive_keeping(archive, checkpoint.size, job, &keep)?;
-    checkpoint.indexes = Some(index_set.roots());
+    // An export of every entry proves itself by its root and needs no range
+    // proof: its checkpoint goes without index roots (a valid four-line
+    // checkpoint, FORMAT.md §5), which spares it five sorts of the archive.
+    let index_set = if whole {
+        None
+    } else {
+        Some(crate::index_tree::index_archive_keeping(
+            archive,
+            checkpoint.size,
+            job,
+            &keep,
+        )?)
+    };
+    checkpoint.indexes = index_set.as_ref().map(|s| s.roots());
     let checkpoint_text = SignedCheckpoint::text(&checkpoint, signer)
         .map_err(|e| ExportError::Io(format!("cannot sign the checkpoint: {e}")))?;
     let proofs_kind = if whole { PROOFS_WHOLE } else { PROOFS_KIND };
@@ -539,22 +551,28 @@ pub fn export_with(
     }
     // A subset whose filter maps to an index range proves it holds every
     // entry of that range (docs/FORMAT.md §14); the proof follows the entries.
-    let claim = (!whole && only.is_none())
-        .then(|| crate::verify::complete::make_claim(&index_set, &stated, &exported))
-        .flatten();
+    let claim = index_set
+        .as_ref()
+        .filter(|_| only.is_none())
+        .and_then(|set| {
+            Some((
+                set,
+                crate::verify::complete::make_claim(set, &stated, &exported)?,
+            ))
+        });
     // The kept indexes are read back from a temporary file: a failed read
     // leaves no claim, which must not pass for "no range fits".
-    if let Some(why) = index_set.failure() {
+    if let Some(why) = index_set.as_ref().and_then(|s| s.failure()) {
         return Err(ExportError::Io(why));
     }
     let proven_for = claim
         .as_ref()
-        .and_then(|c| crate::verify::complete::claim_statement(&stated, c.kind));
+        .and_then(|(_, c)| crate::verify::complete::claim_statement(&stated, c.kind));
     // `,"complete":{…}` after the count, streamed from the index set.
     let write_complete = |out: &mut dyn Write| -> std::io::Result<()> {
-        if let Some(c) = &claim {
+        if let Some((set, c)) = &claim {
             out.write_all(b",\"complete\":")?;
-            c.write_json(&index_set, &mut &mut *out)?;
+            c.write_json(set, &mut &mut *out)?;
         }
         Ok(())
     };
