@@ -88,55 +88,20 @@ pub fn ranges_for(filter: &Value) -> Result<Vec<Range>, String> {
             "its filter holds {k:?}, which no index range describes"
         ));
     }
-    let time = |k: &str| -> Result<Option<i64>, String> {
-        match m.get(k) {
-            None => Ok(None),
-            Some(Value::String(t)) => Timestamp::parse(t)
-                .ok()
-                .filter(|ts| ts.to_string() == *t)
-                .map(|ts| Some(ts.0))
-                .ok_or_else(|| format!("its filter's {k:?} is not a canonical time")),
-            Some(_) => Err(format!("its filter's {k:?} is not text")),
-        }
-    };
-    let (from, to) = (time("from")?, time("to")?);
-    let list = |k: &str| -> Result<Vec<String>, String> {
-        match m.get(k) {
-            None => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| format!("its filter's {k:?} is not a list of text")),
-            Some(_) => Err(format!("its filter's {k:?} is not a list")),
-        }
-    };
-    let text = |k: &str| -> Result<Option<String>, String> {
-        match m.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("its filter's {k:?} is not text")),
-        }
-    };
+    // The one reader of a stated filter (its types and canonical times).
+    let f = crate::export::stated_filter(filter)?;
+    let (from, to) = (f.from.map(|t| t.0), f.to.map(|t| t.0));
     let parts: [(IndexKind, &str, Vec<String>); 4] = [
-        (IndexKind::Action, "action", list("actions")?),
-        (
-            IndexKind::ResourceType,
-            "resource type",
-            list("resource_types")?,
-        ),
-        (IndexKind::Project, "project", list("projects")?),
-        (
-            IndexKind::Actor,
-            "actor",
-            text("actor")?.into_iter().collect(),
-        ),
+        (IndexKind::Action, "action", f.actions),
+        (IndexKind::ResourceType, "resource type", f.resource_types),
+        (IndexKind::Project, "project", f.projects),
+        (IndexKind::Actor, "actor", f.actor.into_iter().collect()),
     ];
     let mut other = Vec::new();
-    if let Some(t) = text("actor_type")? {
-        other.push(format!("actor type = {t}"));
+    if let Some(t) = &f.actor_type {
+        other.push(format!("actor type = {}", t.as_str()));
     }
-    if let Some(s) = text("search")? {
+    if let Some(s) = &f.search {
         other.push(format!("search {s:?}"));
     }
     let describe = |label: &str, values: &[String]| match values {
