@@ -1035,3 +1035,51 @@ fn overlapping_exports_store_each_entry_once() {
     sorted.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
     assert_eq!(entries_of(&one), sorted);
 }
+
+// ---------------------------------------------------------------- keys and checkpoints
+
+/// A key or checkpoint is a small text file: a huge one, or an endless
+/// device, is refused after the first megabyte instead of being read into
+/// memory (before, `--key /dev/zero` grew until the machine ran out).
+#[test]
+fn a_huge_or_endless_key_or_checkpoint_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let archive = build_archive(d.path(), "a", 5);
+    let huge = d.path().join("huge.pub");
+    // Sparse: 2 MB of zero bytes without writing them.
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(2_000_000)
+        .unwrap();
+    let mut cases: Vec<PathBuf> = vec![huge];
+    if Path::new("/dev/zero").exists() {
+        cases.push(PathBuf::from("/dev/zero"));
+    }
+    for bad in &cases {
+        let name = bad.file_name().unwrap().to_str().unwrap();
+        for args in [
+            vec![
+                OsStr::new("verify"),
+                archive.as_os_str(),
+                OsStr::new("--key"),
+                bad.as_os_str(),
+            ],
+            vec![
+                OsStr::new("verify"),
+                archive.as_os_str(),
+                OsStr::new("--checkpoint"),
+                bad.as_os_str(),
+            ],
+            vec![
+                OsStr::new("checkpoint"),
+                archive.as_os_str(),
+                OsStr::new("--sign"),
+                bad.as_os_str(),
+            ],
+        ] {
+            let o = run(&args);
+            assert_cli_error(&o, name);
+            assert!(o.stderr.contains("larger than"), "{args:?}: {}", o.stderr);
+        }
+    }
+}

@@ -390,6 +390,21 @@ pub fn check_chars(msg: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
+/// Reads a small text file a person names (a checkpoint, a signed note, a
+/// key): never more than [`MAX_NOTE_BYTES`] + 1 bytes of it, so a huge or
+/// endless file (`/dev/zero`, a pipe) is refused instead of filling memory.
+/// Errors name the file.
+pub fn read_small_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let fail = |m: String| format!("{}: {m}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_NOTE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    text_of(&bytes).map(str::to_owned).map_err(|e| fail(e.0))
+}
+
 /// The text of a note or checkpoint file's bytes: at most [`MAX_NOTE_BYTES`], UTF-8.
 pub fn text_of(bytes: &[u8]) -> Result<&str, NoteError> {
     if bytes.len() > MAX_NOTE_BYTES {

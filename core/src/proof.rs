@@ -144,15 +144,9 @@ impl SignedCheckpoint {
     /// Reads a checkpoint file (never more than [`note::MAX_NOTE_BYTES`] + 1
     /// bytes of it, so a huge or endless file is refused, not loaded).
     pub fn read(path: &Path) -> Result<SignedCheckpoint, String> {
-        use std::io::Read;
-        let fail = |m: String| format!("{}: {m}", path.display());
-        let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-        let mut bytes = Vec::new();
-        file.take(note::MAX_NOTE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(e.to_string()))?;
-        let text = note::text_of(&bytes).map_err(|e| fail(e.0))?;
-        SignedCheckpoint::parse(text).map_err(|m| fail(format!("not a valid checkpoint: {m}")))
+        let text = note::read_small_file(path)?;
+        SignedCheckpoint::parse(&text)
+            .map_err(|m| format!("{}: not a valid checkpoint: {m}", path.display()))
     }
 
     /// The checkpoint's text, signed by `signer` if one is given.

@@ -18,7 +18,7 @@ use auditlens_core::filter::Filter;
 use auditlens_core::ingest::{self, IngestOptions};
 use auditlens_core::job::Job;
 use auditlens_core::model::ActorType;
-use auditlens_core::note::{SignerKey, VerifierKey};
+use auditlens_core::note::{self, SignerKey, VerifierKey};
 use auditlens_core::output::{Destination, Output};
 use auditlens_core::proof::{self, SignedCheckpoint};
 use auditlens_core::sample::{self, PlatformFormat, Profile, Sample, SampleFile};
@@ -643,8 +643,7 @@ fn read_checkpoint(path: &Path) -> Result<SignedCheckpoint, Fail> {
 }
 
 fn read_signer(path: &Path) -> Result<SignerKey, Fail> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+    let text = note::read_small_file(path).map_err(Fail)?;
     SignerKey::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())))
 }
 
@@ -652,8 +651,7 @@ fn read_signer(path: &Path) -> Result<SignerKey, Fail> {
 fn read_verifier(arg: &str) -> Result<VerifierKey, Fail> {
     let path = Path::new(arg);
     if path.exists() {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| Fail(format!("{}: {e}", path.display())))?;
+        let text = note::read_small_file(path).map_err(Fail)?;
         return VerifierKey::parse(&text).map_err(|e| Fail(format!("{}: {e}", path.display())));
     }
     VerifierKey::parse(arg).map_err(|e| {

@@ -8,7 +8,7 @@ use auditlens_core::archive::search_sidecar;
 use auditlens_core::case::{Mark, case_path};
 use auditlens_core::export::ExportFormat;
 use auditlens_core::job::Job;
-use auditlens_core::note::VerifierKey;
+use auditlens_core::note::{self, VerifierKey};
 use auditlens_core::output::{Destination, Output};
 use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::row_index::{self as index, Index, SortKey};
@@ -113,10 +113,9 @@ impl AppState {
             lifetime,
             Arc::new(Job::new()),
             move |_| {
-                std::fs::read_to_string(&p)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| parse(&t))
-                    .map_err(|e| format!("{} is not {what}: {e}", p.display()))
+                // Bounded: a huge or endless file is refused, not loaded.
+                let text = note::read_small_file(&p)?;
+                parse(&text).map_err(|e| format!("{} is not {what}: {e}", p.display()))
             },
             wrap,
         );
