@@ -1038,48 +1038,69 @@ fn overlapping_exports_store_each_entry_once() {
 
 // ---------------------------------------------------------------- keys and checkpoints
 
-/// A key or checkpoint is a small text file: a huge one, or an endless
-/// device, is refused after the first megabyte instead of being read into
-/// memory (before, `--key /dev/zero` grew until the machine ran out).
+/// A key, a checkpoint, a ticket list or a directory of people is a small
+/// file: a huge one, or an endless device, is refused at its limit instead
+/// of being read into memory (before, `--key /dev/zero` grew until the
+/// machine ran out; the size check of tickets and directories saw 0 bytes).
 #[test]
-fn a_huge_or_endless_key_or_checkpoint_is_refused() {
+fn a_huge_or_endless_small_file_is_refused() {
     let d = tempfile::tempdir().unwrap();
     let archive = build_archive(d.path(), "a", 5);
     let huge = d.path().join("huge.pub");
-    // Sparse: 2 MB of zero bytes without writing them.
+    // Sparse: 100 MB of zero bytes without writing them (over every limit).
     std::fs::File::create(&huge)
         .unwrap()
-        .set_len(2_000_000)
+        .set_len(100_000_000)
         .unwrap();
     let mut cases: Vec<PathBuf> = vec![huge];
     if Path::new("/dev/zero").exists() {
         cases.push(PathBuf::from("/dev/zero"));
     }
+    let a = archive.as_os_str();
+    let html = d.path().join("r.html");
     for bad in &cases {
         let name = bad.file_name().unwrap().to_str().unwrap();
-        for args in [
-            vec![
-                OsStr::new("verify"),
-                archive.as_os_str(),
-                OsStr::new("--key"),
-                bad.as_os_str(),
-            ],
-            vec![
-                OsStr::new("verify"),
-                archive.as_os_str(),
-                OsStr::new("--checkpoint"),
-                bad.as_os_str(),
-            ],
-            vec![
-                OsStr::new("checkpoint"),
-                archive.as_os_str(),
-                OsStr::new("--sign"),
-                bad.as_os_str(),
-            ],
+        let b = bad.as_os_str();
+        for (args, needle) in [
+            (
+                vec!["verify".as_ref(), a, "--key".as_ref(), b],
+                "larger than",
+            ),
+            (
+                vec!["verify".as_ref(), a, "--checkpoint".as_ref(), b],
+                "larger than",
+            ),
+            (
+                vec!["checkpoint".as_ref(), a, "--sign".as_ref(), b],
+                "larger than",
+            ),
+            (
+                vec![
+                    "report".as_ref(),
+                    a,
+                    "--changes".as_ref(),
+                    b,
+                    "-o".as_ref(),
+                    html.as_os_str(),
+                ],
+                "more than a ticket file",
+            ),
+            (
+                vec![
+                    "blast-radius".as_ref(),
+                    a,
+                    "--actor".as_ref(),
+                    "u1".as_ref(),
+                    "--directory".as_ref(),
+                    b,
+                ],
+                "more than a directory",
+            ),
         ] {
             let o = run(&args);
             assert_cli_error(&o, name);
-            assert!(o.stderr.contains("larger than"), "{args:?}: {}", o.stderr);
+            assert!(o.stderr.contains(needle), "{args:?}: {}", o.stderr);
         }
+        assert!(!html.exists(), "a report was written");
     }
 }

@@ -164,16 +164,13 @@ impl Directory {
     /// names). The error says what the file lacks and how to fix it.
     pub fn load(path: &Path) -> Result<Directory, String> {
         let shown = path.display();
-        let len = std::fs::metadata(path)
-            .map_err(|e| format!("{shown}: {e}"))?
-            .len();
-        if len > MAX_DIRECTORY_BYTES {
-            return Err(format!(
-                "{shown}: {len} bytes is more than a directory of people, keys and projects \
-                 ({MAX_DIRECTORY_BYTES} at most); is it the right file?"
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+        let bytes = crate::small_file::read(path, MAX_DIRECTORY_BYTES).map_err(|e| match e {
+            crate::small_file::SmallFileError::Io(e) => format!("{shown}: {e}"),
+            crate::small_file::SmallFileError::TooLarge => format!(
+                "{shown}: more than a directory of people, keys and projects \
+                 ({MAX_DIRECTORY_BYTES} bytes at most); is it the right file?"
+            ),
+        })?;
         let text = String::from_utf8(bytes)
             .map_err(|_| format!("{shown}: not UTF-8 text; export the directory as CSV or JSON"))?;
         let text = text.trim_start_matches('\u{feff}');

@@ -36,6 +36,7 @@ pub mod row_index;
 pub mod safe_text;
 pub mod sample;
 pub mod siem;
+pub mod small_file;
 pub mod source;
 pub mod text_search;
 pub mod tickets;

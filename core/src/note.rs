@@ -391,17 +391,17 @@ pub fn check_chars(msg: &str) -> Result<(), NoteError> {
 }
 
 /// Reads a small text file a person names (a checkpoint, a signed note, a
-/// key): never more than [`MAX_NOTE_BYTES`] + 1 bytes of it, so a huge or
-/// endless file (`/dev/zero`, a pipe) is refused instead of filling memory.
-/// Errors name the file.
+/// key): at most [`MAX_NOTE_BYTES`] ([`crate::small_file`]). Errors name the file.
 pub fn read_small_file(path: &std::path::Path) -> Result<String, String> {
-    use std::io::Read;
+    use crate::small_file::{self, SmallFileError};
     let fail = |m: String| format!("{}: {m}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_NOTE_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(e.to_string()))?;
+    let bytes = small_file::read(path, MAX_NOTE_BYTES as u64).map_err(|e| match e {
+        SmallFileError::Io(e) => fail(e.to_string()),
+        SmallFileError::TooLarge => fail(format!(
+            "the file is larger than {MAX_NOTE_BYTES} bytes (the most auditlens reads as a \
+             key, checkpoint or signed note)"
+        )),
+    })?;
     text_of(&bytes).map(str::to_owned).map_err(|e| fail(e.0))
 }
 

@@ -224,16 +224,13 @@ impl ChangeTickets {
     /// Reads `path`.
     pub fn read(path: &Path, opts: &ReadOptions) -> Result<ChangeTickets, String> {
         let shown = path.display();
-        let size = std::fs::metadata(path)
-            .map_err(|e| format!("{shown}: {e}"))?
-            .len();
-        if size > MAX_FILE_BYTES {
-            return Err(format!(
-                "{shown}: {size} bytes is more than a ticket file may hold ({MAX_FILE_BYTES}); \
+        let bytes = crate::small_file::read(path, MAX_FILE_BYTES).map_err(|e| match e {
+            crate::small_file::SmallFileError::Io(e) => format!("{shown}: {e}"),
+            crate::small_file::SmallFileError::TooLarge => format!(
+                "{shown}: more than a ticket file may hold ({MAX_FILE_BYTES} bytes); \
                  export only the changes of the period under audit"
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| format!("{shown}: {e}"))?;
+            ),
+        })?;
         let sha256 = crate::digest::bytes_sha256(&bytes);
         let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
         let first = text.iter().find(|b| !b.is_ascii_whitespace());
