@@ -296,6 +296,9 @@ pub fn archive_tree<'a>(
         count += 1;
         if count.is_multiple_of(65_536) {
             job.set_done(count);
+            if job.is_cancelled() {
+                return Some(Err(ArchiveError("cancelled".into())));
+            }
         }
         Some(Ok(leaf))
     });
