@@ -23,7 +23,6 @@ use auditlens_core::model::{ActorType, Entry};
 use auditlens_core::time::Timestamp;
 use auditlens_core::verify::{FindingKind as K, Status};
 use common::*;
-use rusqlite::params;
 
 /// Entries in the sealed archive the forms are appended to.
 const N: u64 = 20;
@@ -61,30 +60,14 @@ fn append_with_hashes(path: &Path, record: &[u8], twin: &Entry) -> u64 {
     let prev = Hash::from_slice(&read_row(&conn, seq - 1).chain).unwrap();
     let leaf = chain::leaf_hash(&id, seq, record);
     let link = chain::chain_link(&prev, &leaf);
-    let c = IndexColumns::from_entry(twin);
-    conn.execute(
-        "INSERT INTO entries (seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, \
-         actor_id, actor_label, action, resource_type, resource_id, project_id, org_id, ip_address) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
-            seq as i64,
-            record,
-            &leaf.0[..],
-            &link.0[..],
-            c.entry_id,
-            c.time_ms,
-            c.actor_type,
-            c.actor_id,
-            c.actor_label,
-            c.action,
-            c.resource_type,
-            c.resource_id,
-            c.project_id,
-            c.org_id,
-            c.ip_address
-        ],
-    )
-    .unwrap();
+    insert_row_with_columns(
+        &conn,
+        seq,
+        &record,
+        &leaf.0[..],
+        &link.0[..],
+        &IndexColumns::from_entry(twin),
+    );
     restore_triggers(&conn);
     seq
 }

@@ -125,7 +125,27 @@ pub fn read_row(conn: &Connection, seq: u64) -> RawRow {
 /// derived from the record, as ingest derives them.
 pub fn insert_row(conn: &Connection, seq: u64, record: &str, leaf: &[u8], chain: &[u8]) {
     let entry = archive::parse_record(record.as_bytes()).expect("record parses");
-    let c = IndexColumns::from_entry(&entry);
+    insert_row_with_columns(
+        conn,
+        seq,
+        &record,
+        leaf,
+        chain,
+        &IndexColumns::from_entry(&entry),
+    );
+}
+
+/// Inserts a row whose index columns are given: for a record that does not
+/// parse, or should read as another entry. `record` is bound as it is (a
+/// `&str` is stored as text, a `&[u8]` as a blob).
+pub fn insert_row_with_columns(
+    conn: &Connection,
+    seq: u64,
+    record: &dyn rusqlite::ToSql,
+    leaf: &[u8],
+    chain: &[u8],
+    c: &IndexColumns,
+) {
     conn.execute(
         "INSERT INTO entries (seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, \
          actor_id, actor_label, action, resource_type, resource_id, project_id, org_id, ip_address) \
