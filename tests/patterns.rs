@@ -258,6 +258,11 @@ fn scan_command_lists_the_same_hits_as_json() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["entries"], 3000);
+    // Written as it goes, yet the bytes of one serde_json document, as ever.
+    assert_eq!(
+        String::from_utf8(out.stdout.clone()).unwrap(),
+        format!("{v}\n")
+    );
     let archive = auditlens_core::archive::Archive::open(&path).unwrap();
     let settings = PatternSettings {
         utc_offset_minutes: 60,

@@ -189,7 +189,7 @@ pub struct Keep {
 }
 
 impl Keep {
-    /// Every hit, listed in memory: for small inputs (tests, a case file).
+    /// Every hit, listed in memory: for small inputs (tests).
     pub const EVERYTHING: Keep = Keep {
         listed: usize::MAX,
         seqs: true,
@@ -237,6 +237,7 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// What the scan kept of `p` (nothing found when `p` is missing).
     pub fn found(&self, p: Pattern) -> &Found {
         self.found
             .iter()
@@ -398,9 +399,10 @@ struct AllHits {
 }
 
 impl AllHits {
-    fn new() -> AllHits {
+    /// Holding `run` hits in memory at a time ([`HITS_PER_RUN`]).
+    fn new(run: usize) -> AllHits {
         AllHits {
-            sort: ExternalSort::new(HITS_PER_RUN, None),
+            sort: ExternalSort::new(run, None),
             error: None,
         }
     }
@@ -539,7 +541,7 @@ impl Scanner {
             keep,
             entries: 0,
             found: Default::default(),
-            all: keep.all.then(AllHits::new),
+            all: keep.all.then(|| AllHits::new(HITS_PER_RUN)),
             key_ips: HashMap::new(),
             deletes: HashMap::new(),
             exports: HashMap::new(),
@@ -775,6 +777,193 @@ pub fn scan_archive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Actor, ActorType, Entry};
+    use crate::time::Timestamp;
+
+    fn user(id: &str) -> Actor {
+        Actor {
+            actor_type: Some(ActorType::User),
+            user_id: Some(id.into()),
+            ..Actor::default()
+        }
+    }
+
+    /// A scanner fed `entries` (seq = position + 1), not yet finished.
+    fn scanner(entries: &[Entry], settings: &PatternSettings, keep: Keep, run: usize) -> Scanner {
+        let mut s = Scanner::new(settings.clone(), keep);
+        if keep.all {
+            s.all = Some(AllHits::new(run));
+        }
+        for (i, e) in entries.iter().enumerate() {
+            let record = e.canonical_record();
+            s.observe(i as u64 + 1, &RecordView::parse(record.as_bytes()).unwrap());
+        }
+        s
+    }
+
+    /// Deletes by three actors whose bursts overlap (so that hits are found
+    /// out of seq order), times that repeat and sometimes run backwards,
+    /// at night and by day: a deterministic jumble.
+    fn jumble(n: u32) -> Vec<Entry> {
+        let monday_0000 = 1_736_121_600_000i64;
+        let mut t = monday_0000 + 5 * 3_600_000;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t += match x % 10 {
+                    0..=3 => 0,
+                    4..=7 => (x >> 8) as i64 % 40_000,
+                    8 => (x >> 8) as i64 % 3_600_000,
+                    _ => -((x >> 8) as i64 % 900_000),
+                };
+                let who = ["a", "b", "c"][(x >> 40) as usize % 3];
+                let action = if (x >> 50).is_multiple_of(5) {
+                    "update"
+                } else {
+                    "delete"
+                };
+                let mut e = Entry::new(&format!("e{i}"), Timestamp(t), "trace", "r", action);
+                e.actor = user(who);
+                e
+            })
+            .collect()
+    }
+
+    fn bursty() -> PatternSettings {
+        PatternSettings {
+            bulk_count: 4,
+            bulk_minutes: 1,
+            ..PatternSettings::default()
+        }
+    }
+
+    #[test]
+    fn every_hit_streams_as_the_bytes_of_the_json_of_all_hits() {
+        let entries = jumble(3_000);
+        let settings = bursty();
+        let everything = scanner(&entries, &settings, Keep::EVERYTHING, 0).finish();
+        let about = |seq: u64| serde_json::json!({ "seq": seq });
+        let want = serde_json::to_string(&everything.to_json(about)).unwrap();
+        assert!(everything.count(Pattern::BulkDeletes) > 100);
+        assert!(everything.count(Pattern::OffHours) > 100);
+        let bursts = everything.seqs(Pattern::BulkDeletes).unwrap();
+        assert!(bursts.windows(2).all(|w| w[0] < w[1]));
+        let all = Keep {
+            listed: 0,
+            seqs: false,
+            all: true,
+        };
+        // Runs of 7 hits: hundreds of runs spilled and merged; one run: none.
+        for run in [7, HITS_PER_RUN] {
+            let mut streamed = scanner(&entries, &settings, all, run).finish();
+            assert!(streamed.listed(Pattern::OffHours).is_empty());
+            let mut got = Vec::new();
+            streamed.write_json(&mut got, about).unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), want, "runs of {run}");
+            // The hits are read once.
+            assert!(streamed.write_json(&mut Vec::new(), about).is_err());
+        }
+    }
+
+    #[test]
+    fn the_first_hits_listed_are_the_lowest_seqs_of_every_hit() {
+        let entries = jumble(3_000);
+        let settings = bursty();
+        let everything = scanner(&entries, &settings, Keep::EVERYTHING, 0).finish();
+        // 12: the 12th burst hit found has a higher seq than the 13th.
+        for n in [0, 5, 12, 20, 60, 400] {
+            let first = scanner(&entries, &settings, Keep::listed(n), 0).finish();
+            for p in Pattern::ALL {
+                assert_eq!(first.count(p), everything.count(p), "{p:?}");
+                let all = everything.listed(p);
+                assert_eq!(all.len() as u64, everything.count(p), "{p:?}");
+                assert_eq!(first.listed(p), &all[..all.len().min(n)], "{p:?} {n}");
+                assert_eq!(first.seqs(p), None);
+            }
+        }
+        // Bursts were found out of seq order (the lowest seqs were not found first).
+        let unsorted = scanner(&entries, &settings, Keep::EVERYTHING, 0);
+        let found = &unsorted.found[usize::from(Pattern::BulkDeletes.index())].seqs;
+        assert!(found.windows(2).any(|w| w[0] > w[1]));
+    }
+
+    /// The window as it was: every (time, seq) held, reported seqs
+    /// remembered by the last one reported.
+    fn plain_bursts(entries: &[Entry], settings: &PatternSettings) -> Vec<Hit> {
+        let window = i64::from(settings.bulk_minutes) * 60_000;
+        let mut by_actor: HashMap<String, (VecDeque<(i64, u64)>, u64)> = HashMap::new();
+        let mut hits = Vec::new();
+        for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.action == "delete") {
+            let seq = i as u64 + 1;
+            let t = e.time.0;
+            let key = e.actor.user_id.clone().unwrap();
+            let (recent, reported_up_to) = by_actor.entry(key).or_default();
+            recent.push_back((t, seq));
+            while recent.front().is_some_and(|(t0, _)| t - *t0 > window) {
+                recent.pop_front();
+            }
+            if recent.len() > settings.bulk_count {
+                let n = recent.len();
+                for &(_, s) in recent.iter().filter(|(_, s)| *s > *reported_up_to) {
+                    hits.push(Hit {
+                        seq: s,
+                        reason: format!(
+                            "{n} deletes within {} min by one actor",
+                            settings.bulk_minutes
+                        ),
+                    });
+                }
+                *reported_up_to = seq;
+            }
+        }
+        hits.sort();
+        hits
+    }
+
+    #[test]
+    fn burst_windows_find_what_a_window_of_every_entry_finds() {
+        let settings = bursty();
+        for n in [50, 500, 3_000] {
+            let entries = jumble(n);
+            let r = scanner(&entries, &settings, Keep::EVERYTHING, 0).finish();
+            assert_eq!(
+                r.listed(Pattern::BulkDeletes),
+                plain_bursts(&entries, &settings)
+            );
+        }
+    }
+
+    #[test]
+    fn a_burst_window_stays_small_when_entries_share_a_millisecond() {
+        let t = Timestamp(1_736_157_600_000);
+        let entries: Vec<Entry> = (0..5_000)
+            .map(|i| {
+                let mut e = Entry::new(&format!("e{i}"), t, "trace", "r", "delete");
+                e.actor = user("mass-deleter");
+                e
+            })
+            .collect();
+        let settings = PatternSettings::default();
+        let s = scanner(&entries, &settings, Keep::listed(3), 0);
+        let b = &s.deletes["mass-deleter"];
+        assert_eq!((b.times.len(), b.len), (1, 5_000));
+        assert!(b.pending.is_empty());
+        let r = s.finish();
+        assert_eq!(r.count(Pattern::BulkDeletes), 5_000);
+        let listed = r.listed(Pattern::BulkDeletes);
+        assert_eq!(listed.iter().map(|h| h.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        assert_eq!(listed[0].reason, "21 deletes within 10 min by one actor");
+    }
+
+    #[test]
+    fn patterns_are_indexed_in_the_order_of_all() {
+        for (i, p) in Pattern::ALL.iter().enumerate() {
+            assert_eq!(usize::from(p.index()), i);
+        }
+    }
 
     #[test]
     fn offsets_parse() {
