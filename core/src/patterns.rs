@@ -896,7 +896,11 @@ mod tests {
         let window = i64::from(settings.bulk_minutes) * 60_000;
         let mut by_actor: HashMap<String, (VecDeque<(i64, u64)>, u64)> = HashMap::new();
         let mut hits = Vec::new();
-        for (i, e) in entries.iter().enumerate().filter(|(_, e)| e.action == "delete") {
+        for (i, e) in entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.action == "delete")
+        {
             let seq = i as u64 + 1;
             let t = e.time.0;
             let key = e.actor.user_id.clone().unwrap();
