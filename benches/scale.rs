@@ -9,7 +9,7 @@
 //!   (goal ≥ 0.6× its speed);
 //! * CSV export of every entry beside `sqlite3 -csv` of the table, both
 //!   writing a file (goal ≥ 1.0× its speed);
-//! * scan and report: time;
+//! * scan, scan --json (every hit listed) and report: time;
 //! * peak resident memory of each command (the child's VmHWM), with the
 //!   peaks of its anonymous and file-backed parts, sampled from
 //!   `/proc/PID/status` (goal < 300 MB for ingest, verify,
@@ -377,6 +377,21 @@ fn main() {
     let scan = summary(&scans);
     println!("scan: median {:.2} s (CPU {:.2} s)", scan.secs, scan.cpu);
     peaks.push(("scan", scan));
+    let scans: Vec<Run> = (0..runs.min(3))
+        .map(|_| {
+            run(
+                "scan --json",
+                auditlens().args(["scan", "--json"]).arg(&archive),
+                None,
+            )
+        })
+        .collect();
+    let scan_json = summary(&scans);
+    println!(
+        "scan --json: median {:.2} s (CPU {:.2} s)",
+        scan_json.secs, scan_json.cpu
+    );
+    peaks.push(("scan --json", scan_json));
     let reports: Vec<Run> = (0..runs.min(3))
         .map(|_| {
             let _ = std::fs::remove_file(&report_out);

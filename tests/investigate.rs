@@ -14,7 +14,7 @@ use auditlens_core::archive::Archive;
 use auditlens_core::case::{CaseFile, case_path};
 use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
-use auditlens_core::patterns::{Pattern, PatternSettings, scan_archive};
+use auditlens_core::patterns::{Keep, Pattern, PatternSettings, scan_archive};
 use common::viewer::wait_for;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -57,13 +57,14 @@ fn a_pattern_button_shows_exactly_its_hits() {
     let want = scan_archive(
         &Archive::open(&archive).unwrap(),
         &PatternSettings::default(),
+        Keep::EVERYTHING,
         &Job::new(),
     )
     .unwrap();
     let mut h = harness(&archive);
     wait_for(&mut h, "open", ready);
     let hits: Vec<u64> = want
-        .hits_of(Pattern::PrivilegeEscalation)
+        .listed(Pattern::PrivilegeEscalation)
         .iter()
         .map(|x| x.seq)
         .collect();
@@ -227,13 +228,19 @@ fn new_thresholds_scan_again() {
         work_end_hour: 17,
         ..PatternSettings::default()
     };
-    let want = scan_archive(&Archive::open(&archive).unwrap(), &settings, &Job::new()).unwrap();
+    let want = scan_archive(
+        &Archive::open(&archive).unwrap(),
+        &settings,
+        Keep::listed(0),
+        &Job::new(),
+    )
+    .unwrap();
     let mut h = harness(&archive);
     wait_for(&mut h, "open", ready);
     h.state_mut().state.set_pattern_settings(settings);
     wait_for(&mut h, "rescan", ready);
     for p in [Pattern::OffHours, Pattern::BulkDeletes] {
-        let n = want.hits_of(p).len();
+        let n = want.count(p);
         h.get_by_label(&format!("{} ({n})", p.title()));
     }
 }

@@ -3,7 +3,7 @@
 
 use auditlens_core::json::{self, Json};
 use auditlens_core::model::{Actor, ActorType, Entry};
-use auditlens_core::patterns::{Pattern, PatternSettings, ScanReport, Scanner};
+use auditlens_core::patterns::{Keep, Pattern, PatternSettings, ScanReport, Scanner};
 use auditlens_core::record_view::RecordView;
 use auditlens_core::time::Timestamp;
 
@@ -41,7 +41,7 @@ fn state(text: &str) -> Option<Json> {
 }
 
 fn scan(entries: &[Entry], settings: PatternSettings) -> ScanReport {
-    let mut s = Scanner::new(settings);
+    let mut s = Scanner::new(settings, Keep::EVERYTHING);
     for (i, e) in entries.iter().enumerate() {
         let record = e.canonical_record();
         s.observe(i as u64 + 1, &RecordView::parse(record.as_bytes()).unwrap());
@@ -50,7 +50,7 @@ fn scan(entries: &[Entry], settings: PatternSettings) -> ScanReport {
 }
 
 fn seqs(r: &ScanReport, p: Pattern) -> Vec<u64> {
-    r.hits_of(p).iter().map(|h| h.seq).collect()
+    r.listed(p).iter().map(|h| h.seq).collect()
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn privilege_escalation_is_a_raised_role_or_a_powerful_new_membership() {
     let r = scan(&[e1, e2, e3, e4, e5], PatternSettings::default());
     assert_eq!(seqs(&r, Pattern::PrivilegeEscalation), vec![1, 3]);
     assert!(
-        r.hits_of(Pattern::PrivilegeEscalation)[0]
+        r.listed(Pattern::PrivilegeEscalation)[0]
             .reason
             .contains("VIEWER → OWNER")
     );
@@ -134,7 +134,7 @@ fn api_keys_created_and_used_from_new_ips() {
     assert_eq!(seqs(&r, Pattern::ApiKeyCreated), vec![1]);
     assert_eq!(seqs(&r, Pattern::ApiKeyNewIp), vec![3, 5, 6]);
     assert!(
-        r.hits_of(Pattern::ApiKeyNewIp)[1]
+        r.listed(Pattern::ApiKeyNewIp)[1]
             .reason
             .contains("before only from 10.0.0.1")
     );
@@ -219,6 +219,7 @@ fn the_sample_archive_shows_its_planted_patterns() {
     let r = auditlens_core::patterns::scan_archive(
         &archive,
         &PatternSettings::default(),
+        Keep::EVERYTHING,
         &auditlens_core::job::Job::new(),
     )
     .unwrap();
@@ -229,15 +230,15 @@ fn the_sample_archive_shows_its_planted_patterns() {
         Pattern::BulkDeletes,
         Pattern::ApiKeyNewIp,
     ] {
-        assert!(!r.hits_of(p).is_empty(), "{p:?}");
+        assert!(!r.listed(p).is_empty(), "{p:?}");
     }
     // The rogue key planted in the sample, used from an address no other key uses.
     assert!(
-        r.hits_of(Pattern::ApiKeyNewIp)
+        r.listed(Pattern::ApiKeyNewIp)
             .iter()
             .any(|h| h.reason.contains("185.220.101.47")),
         "{:?}",
-        r.hits_of(Pattern::ApiKeyNewIp)
+        r.listed(Pattern::ApiKeyNewIp)
     );
 }
 
@@ -257,6 +258,11 @@ fn scan_command_lists_the_same_hits_as_json() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["entries"], 3000);
+    // Written as it goes, yet the bytes of one serde_json document, as ever.
+    assert_eq!(
+        String::from_utf8(out.stdout.clone()).unwrap(),
+        format!("{v}\n")
+    );
     let archive = auditlens_core::archive::Archive::open(&path).unwrap();
     let settings = PatternSettings {
         utc_offset_minutes: 60,
@@ -266,6 +272,7 @@ fn scan_command_lists_the_same_hits_as_json() {
     let r = auditlens_core::patterns::scan_archive(
         &archive,
         &settings,
+        Keep::EVERYTHING,
         &auditlens_core::job::Job::new(),
     )
     .unwrap();

@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use auditlens_core::archive::Archive;
-use auditlens_core::audit_report::{ReportInput, gather, to_html};
+use auditlens_core::audit_report::{HITS_LISTED, ReportInput, gather, to_html};
 use auditlens_core::case::{CaseFile, case_path};
 use auditlens_core::checkpoint::Checkpoint;
 use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
-use auditlens_core::patterns::{PatternSettings, scan_archive};
+use auditlens_core::patterns::{Keep, PatternSettings, scan_archive};
 use auditlens_core::proof::SignedCheckpoint;
 use auditlens_core::verify::verify_file;
 
@@ -150,15 +150,29 @@ fn auditor_report_states_every_required_fact() {
         })
         .unwrap();
     assert_eq!(facts["filter"]["matching_entries"], n);
-    let scan = scan_archive(&deletes, &settings, &Job::new()).unwrap();
-    for (j, (p, hits)) in facts["patterns"]["results"]
+    let scan = scan_archive(&deletes, &settings, Keep::EVERYTHING, &Job::new()).unwrap();
+    for (j, (p, found)) in facts["patterns"]["results"]
         .as_array()
         .unwrap()
         .iter()
-        .zip(&scan.hits)
+        .zip(&scan.found)
     {
         assert_eq!(j["name"], p.as_str());
-        assert_eq!(j["count"], hits.len());
+        assert_eq!(j["count"], found.count);
+        // The first HITS_LISTED of every hit, in seq order.
+        let listed: Vec<u64> = j["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["seq"].as_u64().unwrap())
+            .collect();
+        let want: Vec<u64> = found
+            .listed
+            .iter()
+            .take(HITS_LISTED)
+            .map(|h| h.seq)
+            .collect();
+        assert_eq!(listed, want, "{p:?}");
     }
     let marks = facts["case"]["bookmarks"].as_array().unwrap();
     assert_eq!(marks.len(), 1);

@@ -12,7 +12,7 @@ use auditlens_core::authorization::Unknown;
 use auditlens_core::coverage::{self, CoverageSettings};
 use auditlens_core::json;
 use auditlens_core::model::{Actor, ActorType, Entry};
-use auditlens_core::patterns::{Pattern, PatternSettings, ScanReport, Scanner};
+use auditlens_core::patterns::{Keep, Pattern, PatternSettings, ScanReport, Scanner};
 use auditlens_core::reconcile::Status;
 use auditlens_core::record_view::RecordView;
 use auditlens_core::tickets::{ChangeTickets, Field, ReadOptions, parse_map};
@@ -61,7 +61,7 @@ fn label(n: u32, time: Timestamp, actor: Actor, prompt: &str, label: &str) -> En
 }
 
 fn scan(entries: &[Entry], settings: PatternSettings) -> ScanReport {
-    let mut s = Scanner::new(settings);
+    let mut s = Scanner::new(settings, Keep::EVERYTHING);
     for (i, e) in entries.iter().enumerate() {
         let record = e.canonical_record();
         s.observe(i as u64 + 1, &RecordView::parse(record.as_bytes()).unwrap());
@@ -70,7 +70,7 @@ fn scan(entries: &[Entry], settings: PatternSettings) -> ScanReport {
 }
 
 fn seqs(r: &ScanReport, p: Pattern) -> Vec<u64> {
-    r.hits_of(p).iter().map(|h| h.seq).collect()
+    r.listed(p).iter().map(|h| h.seq).collect()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -398,7 +398,7 @@ fn roles_at_the_time_that_did_not_grant_the_action_are_flagged() {
     ];
     let r = scan(&entries, PatternSettings::default());
     assert_eq!(seqs(&r, Pattern::NotAuthorized), [1, 3]);
-    let why = &r.hits_of(Pattern::NotAuthorized)[0].reason;
+    let why = &r.listed(Pattern::NotAuthorized)[0].reason;
     assert!(
         why.contains("VIEWER") && why.contains("traces:delete"),
         "{why}"
@@ -445,7 +445,7 @@ fn roles_come_from_membership_entries_when_the_entry_records_none() {
     let r = scan(&entries, PatternSettings::default());
     assert_eq!(seqs(&r, Pattern::NotAuthorized), [2]);
     assert!(
-        r.hits_of(Pattern::NotAuthorized)[0]
+        r.listed(Pattern::NotAuthorized)[0]
             .reason
             .contains("last membership entry")
     );

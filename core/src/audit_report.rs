@@ -18,7 +18,7 @@ use crate::filter::Filter;
 use crate::job::Job;
 use crate::note::VerifierKey;
 use crate::output::{Destination, Output, OutputError, Slot};
-use crate::patterns::{Pattern, PatternSettings, scan_archive};
+use crate::patterns::{Keep, Pattern, PatternSettings, scan_archive};
 use crate::proof::SignedCheckpoint;
 use crate::safe_text;
 use crate::time::Timestamp;
@@ -146,8 +146,10 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
         count_matching(&archive, input.filter)?
     };
 
-    let scan = scan_archive(&archive, input.patterns, job)?;
-    let patterns = scan.to_json(HITS_LISTED, describe);
+    // Every hit counted, the first of each pattern listed: the report's
+    // memory does not grow with the archive.
+    let scan = scan_archive(&archive, input.patterns, Keep::listed(HITS_LISTED), job)?;
+    let patterns = scan.to_json(describe);
     let coverage_settings = CoverageSettings::default();
     let coverage = coverage::of_archive(&archive, &coverage_settings, job)?;
     let change_management = match (&scan.reconciliation, &input.patterns.tickets) {

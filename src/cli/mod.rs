@@ -1360,7 +1360,7 @@ fn cmd_blast_radius(a: BlastRadiusArgs) -> Result<i32, Fail> {
 }
 
 fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
-    use auditlens_core::patterns::{Pattern, scan_archive};
+    use auditlens_core::patterns::{Keep, Pattern, scan_archive};
     let settings = a.patterns.to_settings()?;
     let (start, end) = (settings.work_start_hour, settings.work_end_hour);
     if source::detect(&a.archive)? != Format::Archive {
@@ -1371,23 +1371,43 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
     }
     let archive = Archive::open(&a.archive)?;
     let job = Arc::new(Job::new());
-    let report = with_progress(&job, || scan_archive(&archive, &settings, &job)).map_err(Fail)?;
+    // --json lists every hit: they go through a temporary file, not memory.
+    let keep = if a.json {
+        Keep {
+            listed: 0,
+            seqs: false,
+            all: true,
+        }
+    } else {
+        Keep::listed(a.limit)
+    };
+    let mut report =
+        with_progress(&job, || scan_archive(&archive, &settings, keep, &job)).map_err(Fail)?;
     if a.json {
-        let patterns = report.to_json(usize::MAX, |seq| json!({ "seq": seq }));
-        let out = json!({
-            "archive": a.archive.display().to_string(),
-            "entries": report.entries,
-            "settings": {
-                "tz": a.patterns.tz,
-                "work_hours": [start, end],
-                "bulk_count": settings.bulk_count,
-                "bulk_minutes": settings.bulk_minutes,
-                "protected_labels": settings.protected_labels,
-            },
-            "patterns": patterns,
-            "authorization": report.authorization.to_json(),
+        let settings = json!({
+            "tz": a.patterns.tz,
+            "work_hours": [start, end],
+            "bulk_count": settings.bulk_count,
+            "bulk_minutes": settings.bulk_minutes,
+            "protected_labels": settings.protected_labels,
         });
-        println!("{out}");
+        // One JSON document, written field by field with the hits streamed
+        // into it: the bytes serde_json makes of the whole, in bounded memory.
+        let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+        let mut write = || -> std::io::Result<()> {
+            w.write_all(b"{\"archive\":")?;
+            serde_json::to_writer(&mut w, &a.archive.display().to_string())?;
+            write!(w, ",\"entries\":{}", report.entries)?;
+            w.write_all(b",\"settings\":")?;
+            serde_json::to_writer(&mut w, &settings)?;
+            w.write_all(b",\"patterns\":")?;
+            report.write_json(&mut w, |seq| json!({ "seq": seq }))?;
+            w.write_all(b",\"authorization\":")?;
+            serde_json::to_writer(&mut w, &report.authorization.to_json())?;
+            w.write_all(b"}\n")?;
+            w.flush()
+        };
+        write().map_err(|e| Fail(format!("cannot write the scan's hits: {e}")))?;
         return Ok(0);
     }
     println!(
@@ -1399,9 +1419,9 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
         settings.bulk_minutes
     );
     for p in Pattern::ALL {
-        let hits = report.hits_of(p);
-        println!("\n{}: {}", p.title(), hits.len());
-        for h in hits.iter().take(a.limit) {
+        let count = report.count(p);
+        println!("\n{}: {count}", p.title());
+        for h in report.listed(p).iter().take(a.limit) {
             let row = auditlens_core::audit_report::entry_summary(&archive, h.seq);
             let field = |k: &str| terminal_safe(row[k].as_str().unwrap_or_default());
             println!(
@@ -1414,8 +1434,8 @@ fn cmd_scan(a: ScanArgs) -> Result<i32, Fail> {
                 terminal_safe(&h.reason)
             );
         }
-        if hits.len() > a.limit {
-            println!("  … {} more (--json lists all)", hits.len() - a.limit);
+        if count > a.limit as u64 {
+            println!("  … {} more (--json lists all)", count - a.limit as u64);
         }
     }
     let t = &report.authorization;
@@ -1474,7 +1494,7 @@ fn load_tickets(path: &Path, a: &TicketArgs) -> Result<Arc<ChangeTickets>, Fail>
 }
 
 fn cmd_reconcile(a: ReconcileArgs) -> Result<i32, Fail> {
-    use auditlens_core::patterns::{PatternSettings, scan_archive};
+    use auditlens_core::patterns::{Keep, PatternSettings, scan_archive};
     use auditlens_core::reconcile::Status;
     if source::detect(&a.archive)? != Format::Archive {
         return Err(Fail(format!(
@@ -1490,7 +1510,10 @@ fn cmd_reconcile(a: ReconcileArgs) -> Result<i32, Fail> {
     };
     let archive = Archive::open(&a.archive)?;
     let job = Arc::new(Job::new());
-    let report = with_progress(&job, || scan_archive(&archive, &settings, &job)).map_err(Fail)?;
+    let report = with_progress(&job, || {
+        scan_archive(&archive, &settings, Keep::listed(0), &job)
+    })
+    .map_err(Fail)?;
     let rec = report.reconciliation.unwrap_or_default();
     let code = if rec.all_approved() { 0 } else { 1 };
     let about = |seq| auditlens_core::audit_report::entry_summary(&archive, seq);

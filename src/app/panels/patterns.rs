@@ -61,7 +61,7 @@ impl PatternsPanel {
                     if p == Pattern::UnapprovedChange && s.pattern_settings.tickets.is_none() {
                         continue;
                     }
-                    let n = report.hits_of(p).len();
+                    let n = report.count(p);
                     let on = active == Some(p.title());
                     let r = ui
                         .add_enabled(

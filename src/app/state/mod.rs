@@ -344,7 +344,7 @@ impl AppState {
         let Some(report) = self.doc.as_ref().and_then(|d| d.patterns.clone()) else {
             return;
         };
-        let seqs = report.hits_of(p).iter().map(|h| h.seq).collect();
+        let seqs = report.seqs(p).unwrap_or_default().iter().copied().collect();
         self.set_restriction(Some((p.title().to_string(), seqs)));
     }
 

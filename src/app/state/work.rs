@@ -196,7 +196,16 @@ impl AppState {
             move |job| {
                 auditlens_core::archive::Archive::open(&path)
                     .map_err(|e| e.0)
-                    .and_then(|a| auditlens_core::patterns::scan_archive(&a, &settings, job))
+                    .and_then(|a| {
+                        // The panel counts each pattern and shows its entries:
+                        // every hit's seq in memory (8 bytes a hit), no reasons.
+                        let keep = auditlens_core::patterns::Keep {
+                            listed: 0,
+                            seqs: true,
+                            all: false,
+                        };
+                        auditlens_core::patterns::scan_archive(&a, &settings, keep, job)
+                    })
                     .map(Arc::new)
             },
             TaskResult::Scanned,
