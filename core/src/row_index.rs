@@ -649,10 +649,19 @@ fn contains_ascii_ci(hay: &[u8], needle_lower: &[u8]) -> bool {
     })
 }
 
+/// Candidates below this many are re-checked on the calling thread alone.
+const PARALLEL_FROM: usize = 20_000;
+
 /// Keeps the candidates whose parsed record the core's [`Filter::matches`]
 /// accepts. A record that is plain ASCII without escapes and lacks a needle
 /// is skipped without parsing (it cannot match); all others are parsed.
 /// `candidates` are positions in seq order. Unreadable records never match.
+///
+/// The records are read in seq order, one statement per thread stepping
+/// forward ([`Archive::for_each_record_among`]); many candidates are split
+/// in as many runs as there are cores (at most 4), each read on its own
+/// connection. Cancelling `job` stops every run within a few thousand
+/// records.
 pub fn refine_with_records(
     index: &Index,
     archive_path: &Path,
@@ -660,7 +669,6 @@ pub fn refine_with_records(
     f: &Filter,
     job: &Job,
 ) -> Result<Vec<u32>, String> {
-    let archive = open_unmapped(archive_path)?;
     let needles: Vec<Vec<u8>> = [f.search.as_deref(), f.actor.as_deref()]
         .into_iter()
         .flatten()
@@ -677,11 +685,9 @@ pub fn refine_with_records(
                 .collect()
         });
     job.start_phase("searching", candidates.len() as u64);
-    let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
+    if candidates.is_empty() {
         return Ok(Vec::new());
-    };
-    let lo = index.seq(first as usize) as i64;
-    let hi = index.seq(last as usize) as i64;
+    }
     let keep = |bytes: &[u8]| {
         let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
         if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {
@@ -696,60 +702,58 @@ pub fn refine_with_records(
         }
         archive::parse_record(bytes).is_ok_and(|e| f.matches(&e))
     };
-    let mut out = Vec::new();
-    let mut done = 0u64;
-    let tick = |done: &mut u64| {
-        *done += 1;
-        if done.is_multiple_of(8192) {
-            job.set_done(*done);
-            if job.is_cancelled() {
-                return Err("cancelled".to_string());
-            }
-        }
-        Ok(())
+    let threads = if candidates.len() < PARALLEL_FROM {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
     };
-    let span = u64::try_from(hi - lo).unwrap_or(0).saturating_add(1);
-    if (candidates.len() as u64).saturating_mul(16) < span {
-        // Few candidates spread over many entries (the hits of the search
-        // sidecar): each record read by its seq, not the whole range.
-        let cols = Columns::of(&[Column::Record]);
-        for &pos in candidates {
-            let seq = index.seq(pos as usize);
-            let mut hit = false;
-            archive.scan::<String>(&Scan::one(cols, seq), |r| {
-                hit = r.get(Column::Record).as_bytes().is_some_and(keep);
-                Ok(())
-            })?;
-            if hit {
-                out.push(pos);
+    let chunk = candidates.len().div_ceil(threads);
+    let run = |part: &[u32]| -> Result<Vec<u32>, String> {
+        let archive = open_unmapped(archive_path)?;
+        let seqs: Vec<u64> = part.iter().map(|&p| index.seq(p as usize)).collect();
+        let mut out = Vec::new();
+        let mut k = 0usize;
+        let mut done = 0u64;
+        archive.for_each_record_among::<String>(&seqs, |seq, bytes| {
+            while seqs[k] < seq {
+                k += 1; // not stored
             }
-            tick(&mut done)?;
-        }
-        job.set_done(done);
-        return Ok(out);
+            if keep(bytes) {
+                out.push(part[k]);
+            }
+            k += 1;
+            done += 1;
+            if done.is_multiple_of(4096) {
+                job.add_done(4096);
+                if job.is_cancelled() {
+                    return Err("cancelled".to_string());
+                }
+            }
+            Ok(true)
+        })?;
+        job.add_done(done % 4096);
+        Ok(out)
+    };
+    if threads == 1 {
+        return run(candidates);
     }
-    let mut cursor = archive.open_scan(&Scan::seqs(Columns::of(&[Column::Record]), lo..=hi))?;
-    let mut q = cursor.rows()?;
-    let mut ci = 0usize;
-    while let Some(r) = q.next()? {
-        if ci >= candidates.len() {
-            break;
-        }
-        let seq = r.seq();
-        while ci < candidates.len() && index.seq(candidates[ci] as usize) < seq {
-            ci += 1;
-        }
-        if ci >= candidates.len() || index.seq(candidates[ci] as usize) != seq {
-            continue;
-        }
-        let pos = candidates[ci];
-        ci += 1;
-        tick(&mut done)?;
-        if r.get(Column::Record).as_bytes().is_some_and(keep) {
-            out.push(pos);
-        }
+    let parts: Vec<Result<Vec<u32>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || run(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a search thread failed".to_string()))
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend(p?);
     }
-    job.set_done(done);
     Ok(out)
 }
 

@@ -73,6 +73,33 @@ impl TextIndex {
     }
 }
 
+/// Fewest characters of a search that no ready index answers (the
+/// sidecar's trigrams need three) before it reads the records one by one,
+/// when there are more than [`SHORT_SEARCH_ENTRIES`] of them to read.
+pub const MIN_SEARCH_CHARS: usize = 3;
+
+/// Up to this many entries, a search of one or two characters still reads
+/// their records (about a second); above, it waits for a third character,
+/// as code search tools do: at a million entries such a search read every
+/// record for 20–45 s and matched nearly all of them.
+pub const SHORT_SEARCH_ENTRIES: usize = 100_000;
+
+/// Does the search `needle` wait for more characters, rather than read the
+/// records of `entries()` entries (those passing the other filters)? Only
+/// when no ready index answers it at once: the in-memory index answers any
+/// needle exactly; the sidecar (or no index yet) leaves a short one to the
+/// records.
+pub fn search_waits(
+    text: Option<&TextIndex>,
+    needle: &str,
+    entries: impl FnOnce() -> usize,
+) -> bool {
+    let short = !needle.is_empty() && needle.chars().nth(MIN_SEARCH_CHARS - 1).is_none();
+    let answered =
+        matches!(text, Some(TextIndex::Memory(_))) && search::supports(&needle.to_lowercase());
+    short && !answered && entries() > SHORT_SEARCH_ENTRIES
+}
+
 /// Finds or builds the text index of the archive at `archive` (read for
 /// display), opened from `opened`. For a sealed archive: the sidecar beside
 /// it if this viewer built that very file (`trusted`, its SHA-256) for the

@@ -113,6 +113,12 @@ impl TablePanel {
                     .strong(),
                 );
             }
+            if let Some(n) = s.search_waits {
+                ui.label(format!(
+                    "(search not applied: {})",
+                    super::filters::search_waits_words(n).to_lowercase()
+                ));
+            }
             if let Some(j) = filtering {
                 ui.spinner();
                 let (_, done, total) = j.snapshot();

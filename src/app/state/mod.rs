@@ -76,6 +76,10 @@ pub struct AppState {
     applied: Option<(u64, QueryKey)>,
     /// The last base (entries passing the filter's non-facet parts).
     base: Option<Base>,
+    /// The search is too short to run at this size (see
+    /// [`crate::app::text_index::search_waits`]): the view leaves it out,
+    /// and this many entries wait for a longer one.
+    pub search_waits: Option<u64>,
     view_gen: u64,
     pub selected: Option<u64>,
     pub selected_row: Option<usize>,
@@ -110,6 +114,7 @@ impl AppState {
             facets: None,
             applied: None,
             base: None,
+            search_waits: None,
             view_gen: 0,
             selected: None,
             selected_row: None,
