@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::archive::{self, Archive, Cell, Column, Columns, Scan};
+use crate::archive::{Archive, Cell, Column, Columns, Scan};
 use crate::filter::Filter;
 use crate::job::Job;
 
@@ -625,43 +625,10 @@ pub fn needs_records(f: &Filter) -> bool {
         || !f.projects.is_empty()
 }
 
-/// Characters for which "absent from the record bytes" proves "absent from
-/// the searched fields": no JSON structure, escapes or whitespace but space.
-fn byte_test_ok(needle: &str) -> bool {
-    !needle.is_empty()
-        && needle
-            .bytes()
-            .all(|b| (b.is_ascii_graphic() || b == b' ') && !b"\"\\{}[]:,".contains(&b))
-}
-
-fn contains_ascii_ci(hay: &[u8], needle_lower: &[u8]) -> bool {
-    if needle_lower.len() > hay.len() {
-        return false;
-    }
-    let first = needle_lower[0];
-    let n = needle_lower.len();
-    (0..=hay.len() - n).any(|i| {
-        hay[i].to_ascii_lowercase() == first
-            && hay[i + 1..i + n]
-                .iter()
-                .zip(&needle_lower[1..])
-                .all(|(a, b)| a.to_ascii_lowercase() == *b)
-    })
-}
-
-/// Candidates below this many are re-checked on the calling thread alone.
-const PARALLEL_FROM: usize = 20_000;
-
 /// Keeps the candidates whose parsed record the core's [`Filter::matches`]
-/// accepts. A record that is plain ASCII without escapes and lacks a needle
-/// is skipped without parsing (it cannot match); all others are parsed.
-/// `candidates` are positions in seq order. Unreadable records never match.
-///
-/// The records are read in seq order, one statement per thread stepping
-/// forward ([`Archive::for_each_record_among`]); many candidates are split
-/// in as many runs as there are cores (at most 4), each read on its own
-/// connection. Cancelling `job` stops every run within a few thousand
-/// records.
+/// accepts: positions in seq order in, the kept ones in the same order out.
+/// Unreadable records never match. How the records are read and tested
+/// fast is [`crate::hit_check`]'s business.
 pub fn refine_with_records(
     index: &Index,
     archive_path: &Path,
@@ -669,92 +636,7 @@ pub fn refine_with_records(
     f: &Filter,
     job: &Job,
 ) -> Result<Vec<u32>, String> {
-    let needles: Vec<Vec<u8>> = [f.search.as_deref(), f.actor.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| byte_test_ok(s))
-        .map(|s| s.to_ascii_lowercase().into_bytes())
-        .collect();
-    // A plain record holding none of the projects asked for (as id or name)
-    // cannot match; picking a project from the list stays fast this way.
-    let project_needles: Option<Vec<Vec<u8>>> =
-        (!f.projects.is_empty() && f.projects.iter().all(|p| byte_test_ok(p))).then(|| {
-            f.projects
-                .iter()
-                .map(|p| p.to_ascii_lowercase().into_bytes())
-                .collect()
-        });
-    job.start_phase("searching", candidates.len() as u64);
-    if candidates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let keep = |bytes: &[u8]| {
-        let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
-        if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {
-            return false;
-        }
-        if plain
-            && project_needles
-                .as_ref()
-                .is_some_and(|ns| ns.iter().all(|n| !contains_ascii_ci(bytes, n)))
-        {
-            return false;
-        }
-        archive::parse_record(bytes).is_ok_and(|e| f.matches(&e))
-    };
-    let threads = if candidates.len() < PARALLEL_FROM {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
-    };
-    let chunk = candidates.len().div_ceil(threads);
-    let run = |part: &[u32]| -> Result<Vec<u32>, String> {
-        let archive = open_unmapped(archive_path)?;
-        let seqs: Vec<u64> = part.iter().map(|&p| index.seq(p as usize)).collect();
-        let mut out = Vec::new();
-        let mut k = 0usize;
-        let mut done = 0u64;
-        archive.for_each_record_among::<String>(&seqs, |seq, bytes| {
-            while seqs[k] < seq {
-                k += 1; // not stored
-            }
-            if keep(bytes) {
-                out.push(part[k]);
-            }
-            k += 1;
-            done += 1;
-            if done.is_multiple_of(4096) {
-                job.add_done(4096);
-                if job.is_cancelled() {
-                    return Err("cancelled".to_string());
-                }
-            }
-            Ok(true)
-        })?;
-        job.add_done(done % 4096);
-        Ok(out)
-    };
-    if threads == 1 {
-        return run(candidates);
-    }
-    let parts: Vec<Result<Vec<u32>, String>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = candidates
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || run(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("a search thread failed".to_string()))
-            })
-            .collect()
-    });
-    let mut out = Vec::new();
-    for p in parts {
-        out.extend(p?);
-    }
-    Ok(out)
+    crate::hit_check::refine(index, archive_path, candidates, f, job)
 }
 
 /// Returns freed heap to the OS. Building the indexes allocates large
