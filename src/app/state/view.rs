@@ -73,7 +73,7 @@ impl AppState {
                 reads = ix.candidates(&q.filter.without_facets()).len();
                 reads
             };
-            if text_index::search_waits(text.as_deref(), needle, count) {
+            if text_index::search_waits(text.as_deref(), needle, count, self.short_search_entries) {
                 self.search_waits = Some(reads as u64);
                 q.filter.search = None;
             }
