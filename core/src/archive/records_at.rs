@@ -25,6 +25,28 @@ impl Archive {
     pub fn for_each_record_among<E: From<ArchiveError>>(
         &self,
         seqs: &[u64],
+        f: impl FnMut(u64, &[u8]) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        // One read transaction for all the seeks: each statement run on its
+        // own would take and drop the file's shared lock and check the file
+        // for changes before it reads (most of a seek's cost, measured).
+        let own = self.conn.is_autocommit();
+        if own {
+            self.conn
+                .execute_batch("BEGIN DEFERRED")
+                .map_err(|e| self.err(e))?;
+        }
+        let result = self.records_among(seqs, f);
+        if own {
+            // Nothing was written: ending the read cannot lose anything.
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+        result
+    }
+
+    fn records_among<E: From<ArchiveError>>(
+        &self,
+        seqs: &[u64],
         mut f: impl FnMut(u64, &[u8]) -> Result<bool, E>,
     ) -> Result<(), E> {
         let mut st = self
@@ -128,5 +150,12 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, 2);
+        // The read transaction ends with the reads, however they end.
+        assert!(a.conn.is_autocommit());
+        let e = a
+            .for_each_record_among::<ArchiveError>(&[1, 2], |_, _| Err(ArchiveError("stop".into())))
+            .unwrap_err();
+        assert_eq!(e.0, "stop");
+        assert!(a.conn.is_autocommit());
     }
 }
