@@ -123,7 +123,7 @@ impl TablePanel {
                 ui.spinner();
                 let (_, done, total) = j.snapshot();
                 ui.label(format!(
-                    "filtering… {}/{}",
+                    "filtering… {}/{} (until it is done, the rows below are the last answer)",
                     thousands(done),
                     thousands(total)
                 ));
