@@ -19,6 +19,7 @@ pub mod external_sort;
 pub mod filter;
 pub mod finding;
 pub mod history;
+pub mod hit_check;
 pub mod index_tree;
 pub mod ingest;
 pub mod job;

@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::archive::{self, Archive, Cell, Column, Columns, Scan};
+use crate::archive::{Archive, Cell, Column, Columns, Scan};
 use crate::filter::Filter;
 use crate::job::Job;
 
@@ -625,34 +625,10 @@ pub fn needs_records(f: &Filter) -> bool {
         || !f.projects.is_empty()
 }
 
-/// Characters for which "absent from the record bytes" proves "absent from
-/// the searched fields": no JSON structure, escapes or whitespace but space.
-fn byte_test_ok(needle: &str) -> bool {
-    !needle.is_empty()
-        && needle
-            .bytes()
-            .all(|b| (b.is_ascii_graphic() || b == b' ') && !b"\"\\{}[]:,".contains(&b))
-}
-
-fn contains_ascii_ci(hay: &[u8], needle_lower: &[u8]) -> bool {
-    if needle_lower.len() > hay.len() {
-        return false;
-    }
-    let first = needle_lower[0];
-    let n = needle_lower.len();
-    (0..=hay.len() - n).any(|i| {
-        hay[i].to_ascii_lowercase() == first
-            && hay[i + 1..i + n]
-                .iter()
-                .zip(&needle_lower[1..])
-                .all(|(a, b)| a.to_ascii_lowercase() == *b)
-    })
-}
-
 /// Keeps the candidates whose parsed record the core's [`Filter::matches`]
-/// accepts. A record that is plain ASCII without escapes and lacks a needle
-/// is skipped without parsing (it cannot match); all others are parsed.
-/// `candidates` are positions in seq order. Unreadable records never match.
+/// accepts: positions in seq order in, the kept ones in the same order out.
+/// Unreadable records never match. How the records are read and tested
+/// fast is [`crate::hit_check`]'s business.
 pub fn refine_with_records(
     index: &Index,
     archive_path: &Path,
@@ -660,97 +636,7 @@ pub fn refine_with_records(
     f: &Filter,
     job: &Job,
 ) -> Result<Vec<u32>, String> {
-    let archive = open_unmapped(archive_path)?;
-    let needles: Vec<Vec<u8>> = [f.search.as_deref(), f.actor.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| byte_test_ok(s))
-        .map(|s| s.to_ascii_lowercase().into_bytes())
-        .collect();
-    // A plain record holding none of the projects asked for (as id or name)
-    // cannot match; picking a project from the list stays fast this way.
-    let project_needles: Option<Vec<Vec<u8>>> =
-        (!f.projects.is_empty() && f.projects.iter().all(|p| byte_test_ok(p))).then(|| {
-            f.projects
-                .iter()
-                .map(|p| p.to_ascii_lowercase().into_bytes())
-                .collect()
-        });
-    job.start_phase("searching", candidates.len() as u64);
-    let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
-        return Ok(Vec::new());
-    };
-    let lo = index.seq(first as usize) as i64;
-    let hi = index.seq(last as usize) as i64;
-    let keep = |bytes: &[u8]| {
-        let plain = bytes.is_ascii() && !bytes.contains(&b'\\');
-        if plain && needles.iter().any(|n| !contains_ascii_ci(bytes, n)) {
-            return false;
-        }
-        if plain
-            && project_needles
-                .as_ref()
-                .is_some_and(|ns| ns.iter().all(|n| !contains_ascii_ci(bytes, n)))
-        {
-            return false;
-        }
-        archive::parse_record(bytes).is_ok_and(|e| f.matches(&e))
-    };
-    let mut out = Vec::new();
-    let mut done = 0u64;
-    let tick = |done: &mut u64| {
-        *done += 1;
-        if done.is_multiple_of(8192) {
-            job.set_done(*done);
-            if job.is_cancelled() {
-                return Err("cancelled".to_string());
-            }
-        }
-        Ok(())
-    };
-    let span = u64::try_from(hi - lo).unwrap_or(0).saturating_add(1);
-    if (candidates.len() as u64).saturating_mul(16) < span {
-        // Few candidates spread over many entries (the hits of the search
-        // sidecar): each record read by its seq, not the whole range.
-        let cols = Columns::of(&[Column::Record]);
-        for &pos in candidates {
-            let seq = index.seq(pos as usize);
-            let mut hit = false;
-            archive.scan::<String>(&Scan::one(cols, seq), |r| {
-                hit = r.get(Column::Record).as_bytes().is_some_and(keep);
-                Ok(())
-            })?;
-            if hit {
-                out.push(pos);
-            }
-            tick(&mut done)?;
-        }
-        job.set_done(done);
-        return Ok(out);
-    }
-    let mut cursor = archive.open_scan(&Scan::seqs(Columns::of(&[Column::Record]), lo..=hi))?;
-    let mut q = cursor.rows()?;
-    let mut ci = 0usize;
-    while let Some(r) = q.next()? {
-        if ci >= candidates.len() {
-            break;
-        }
-        let seq = r.seq();
-        while ci < candidates.len() && index.seq(candidates[ci] as usize) < seq {
-            ci += 1;
-        }
-        if ci >= candidates.len() || index.seq(candidates[ci] as usize) != seq {
-            continue;
-        }
-        let pos = candidates[ci];
-        ci += 1;
-        tick(&mut done)?;
-        if r.get(Column::Record).as_bytes().is_some_and(keep) {
-            out.push(pos);
-        }
-    }
-    job.set_done(done);
-    Ok(out)
+    crate::hit_check::refine(index, archive_path, candidates, f, job)
 }
 
 /// Returns freed heap to the OS. Building the indexes allocates large

@@ -73,6 +73,34 @@ impl TextIndex {
     }
 }
 
+/// Fewest characters of a search that no ready index answers (the
+/// sidecar's trigrams need three) before it reads the records one by one,
+/// when there are more than [`SHORT_SEARCH_ENTRIES`] of them to read.
+pub const MIN_SEARCH_CHARS: usize = 3;
+
+/// Up to this many entries, a search of one or two characters still reads
+/// their records (about a second); above, it waits for a third character,
+/// as code search tools do: at a million entries such a search read every
+/// record for 20–45 s and matched nearly all of them.
+pub const SHORT_SEARCH_ENTRIES: usize = 100_000;
+
+/// Does the search `needle` wait for more characters, rather than read the
+/// records of `entries()` entries (those passing the other filters), more
+/// than `limit` ([`SHORT_SEARCH_ENTRIES`])? Only when no ready index answers
+/// it at once: the in-memory index answers any needle exactly; the sidecar
+/// (or no index yet) leaves a short one to the records.
+pub fn search_waits(
+    text: Option<&TextIndex>,
+    needle: &str,
+    entries: impl FnOnce() -> usize,
+    limit: usize,
+) -> bool {
+    let short = !needle.is_empty() && needle.chars().nth(MIN_SEARCH_CHARS - 1).is_none();
+    let answered =
+        matches!(text, Some(TextIndex::Memory(_))) && search::supports(&needle.to_lowercase());
+    short && !answered && entries() > limit
+}
+
 /// Finds or builds the text index of the archive at `archive` (read for
 /// display), opened from `opened`. For a sealed archive: the sidecar beside
 /// it if this viewer built that very file (`trusted`, its SHA-256) for the
@@ -124,4 +152,43 @@ pub fn find_or_build(
         built: None,
         notice,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One or two characters wait above the limit, unless the in-memory
+    /// index answers them; three never wait; nor an empty search.
+    #[test]
+    fn short_searches_wait_above_the_limit() {
+        let memory = TextIndex::Memory(SearchIndex::default());
+        let many = || 1_000_000;
+        for needle in ["a", "pr", "é", "\"\n"] {
+            assert!(
+                search_waits(None, needle, many, SHORT_SEARCH_ENTRIES),
+                "{needle:?}"
+            );
+            assert!(!search_waits(None, needle, || 50_000, SHORT_SEARCH_ENTRIES));
+        }
+        assert!(!search_waits(
+            Some(&memory),
+            "pr",
+            many,
+            SHORT_SEARCH_ENTRIES
+        ));
+        // The in-memory index leaves a quote to the records.
+        assert!(search_waits(
+            Some(&memory),
+            "\"",
+            many,
+            SHORT_SEARCH_ENTRIES
+        ));
+        for needle in ["", "pro", "été"] {
+            assert!(
+                !search_waits(None, needle, many, SHORT_SEARCH_ENTRIES),
+                "{needle:?}"
+            );
+        }
+    }
 }

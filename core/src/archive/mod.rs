@@ -24,6 +24,7 @@ pub const FORMAT_VERSION: &str = "1";
 
 mod index_check;
 mod read;
+mod records_at;
 mod schema;
 pub mod search_sidecar;
 mod write;

@@ -66,6 +66,9 @@ impl FilterPanel {
             r.request_focus();
             self.focus_search = false;
         }
+        if let Some(n) = s.search_waits {
+            ui.weak(search_waits_words(n));
+        }
         let l = ui.label("Actor (id, email or key name)");
         ui.add(TextEdit::singleline(&mut form.actor).desired_width(f32::INFINITY))
             .labelled_by(l.id);
@@ -216,4 +219,13 @@ fn facet(
                 }
             }
         });
+}
+
+/// What a search too short to run says (under the search box and above the table).
+pub fn search_waits_words(entries: u64) -> String {
+    format!(
+        "Type {} or more characters to search {} entries",
+        crate::app::text_index::MIN_SEARCH_CHARS,
+        thousands(entries)
+    )
 }

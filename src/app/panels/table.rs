@@ -113,11 +113,17 @@ impl TablePanel {
                     .strong(),
                 );
             }
+            if let Some(n) = s.search_waits {
+                ui.label(format!(
+                    "(search not applied: {})",
+                    super::filters::search_waits_words(n).to_lowercase()
+                ));
+            }
             if let Some(j) = filtering {
                 ui.spinner();
                 let (_, done, total) = j.snapshot();
                 ui.label(format!(
-                    "filtering… {}/{}",
+                    "filtering… {}/{} (until it is done, the rows below are the last answer)",
                     thousands(done),
                     thousands(total)
                 ));

@@ -76,6 +76,13 @@ pub struct AppState {
     applied: Option<(u64, QueryKey)>,
     /// The last base (entries passing the filter's non-facet parts).
     base: Option<Base>,
+    /// The search is too short to run at this size (see
+    /// [`crate::app::text_index::search_waits`]): the view leaves it out,
+    /// and this many entries wait for a longer one.
+    pub search_waits: Option<u64>,
+    /// Above this many entries to read, a search of one or two characters
+    /// waits ([`crate::app::text_index::SHORT_SEARCH_ENTRIES`]; tests lower it).
+    pub short_search_entries: usize,
     view_gen: u64,
     pub selected: Option<u64>,
     pub selected_row: Option<usize>,
@@ -110,6 +117,8 @@ impl AppState {
             facets: None,
             applied: None,
             base: None,
+            search_waits: None,
+            short_search_entries: crate::app::text_index::SHORT_SEARCH_ENTRIES,
             view_gen: 0,
             selected: None,
             selected_row: None,

@@ -8,6 +8,7 @@ use auditlens_core::job::Job;
 use super::{AppState, TaskResult, task};
 use crate::app::query::{self, NeedsRecords, Query, Reads, Sources, View};
 use crate::app::tasks::Lifetime;
+use crate::app::text_index;
 
 impl AppState {
     /// The query for the current filter, sort and restriction.
@@ -45,6 +46,7 @@ impl AppState {
             return;
         }
         self.applied = Some(key);
+        self.search_waits = None;
         for j in self.tasks.running(task::FILTER) {
             j.cancel();
         }
@@ -62,6 +64,20 @@ impl AppState {
             return;
         };
         let text = doc.search.clone();
+        // A search of one or two characters that no index answers waits
+        // for a third: the view is that of the other filters, and says so.
+        let mut q = q;
+        if let Some(needle) = q.filter.search.as_deref() {
+            let mut reads = 0;
+            let count = || {
+                reads = ix.candidates(&q.filter.without_facets()).len();
+                reads
+            };
+            if text_index::search_waits(text.as_deref(), needle, count, self.short_search_entries) {
+                self.search_waits = Some(reads as u64);
+                q.filter.search = None;
+            }
+        }
         let src = Sources {
             index: &ix,
             text: text.as_deref(),
