@@ -12,6 +12,89 @@ use crate::filter::Filter;
 const MIN_PART: usize = 1 << 17;
 /// Parts at most: the pass reads memory at the rate of a few cores.
 const MAX_PARTS: usize = 4;
+/// Cells at most in one table of [`Joint`] (8 MB).
+const MAX_JOINT_CELLS: usize = 1 << 20;
+
+/// Entries per pair of values of two facet columns, counted once at load.
+/// Ticking values of one facet (the usual first tick) then needs no pass
+/// for the counts: another facet's count of a value is the sum, over the
+/// ticked values, of the entries that have both. Facets are numbered in
+/// the order of [`FacetIds`] (actor type, action, resource type, project).
+#[derive(Debug, Default)]
+pub(super) struct Joint {
+    /// For each pair `x < y`: cell `a * width(y) + b` counts the entries
+    /// with value `a` in `x` and `b` in `y`. `None`: too many cells.
+    pairs: [[Option<Vec<u64>>; 4]; 4],
+    widths: [usize; 4],
+}
+
+impl Joint {
+    pub(super) fn of(ix: &Index) -> Joint {
+        let widths = [
+            ix.actor_types.len(),
+            ix.actions.len(),
+            ix.resource_types.len(),
+            ix.projects.len(),
+        ];
+        let mut pairs: [[Option<Vec<u64>>; 4]; 4] = Default::default();
+        let ids = &ix.facet_ids;
+        let column = |k: usize, i: usize| match k {
+            0 => ids.actor_types[i] as usize,
+            1 => ids.actions[i] as usize,
+            2 => ids.resource_types[i] as usize,
+            _ => ids.projects[i] as usize,
+        };
+        for x in 0..4 {
+            for y in x + 1..4 {
+                let cells = widths[x].saturating_mul(widths[y]);
+                if cells > MAX_JOINT_CELLS {
+                    continue;
+                }
+                let mut m = vec![0u64; cells];
+                for i in 0..ix.len() {
+                    m[column(x, i) * widths[y] + column(y, i)] += 1;
+                }
+                pairs[x][y] = Some(m);
+            }
+        }
+        Joint { pairs, widths }
+    }
+
+    /// Facet `y`'s counts over the entries whose value in facet `x` passes
+    /// `pass`; `None` if that table was too large to keep.
+    fn counts(&self, x: usize, pass: &[bool], y: usize) -> Option<Vec<u64>> {
+        let (wx, wy) = (self.widths[x], self.widths[y]);
+        let mut out = vec![0u64; wy];
+        if x < y {
+            let m = self.pairs[x][y].as_ref()?;
+            for (a, row) in m.chunks(wy.max(1)).enumerate().take(wx) {
+                if pass.get(a) == Some(&true) {
+                    out.iter_mut().zip(row).for_each(|(o, n)| *o += n);
+                }
+            }
+        } else {
+            let m = self.pairs[y][x].as_ref()?;
+            for (b, row) in m.chunks(wx.max(1)).enumerate().take(wy) {
+                out[b] = row
+                    .iter()
+                    .zip(pass)
+                    .filter(|(_, p)| **p)
+                    .map(|(n, _)| n)
+                    .sum();
+            }
+        }
+        Some(out)
+    }
+
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.pairs
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|m| m.capacity() * 8)
+            .sum()
+    }
+}
 
 /// The rows a pass goes over.
 #[derive(Clone, Copy, Debug)]
@@ -151,6 +234,20 @@ fn tally(
     Faceted { positions, counts }
 }
 
+/// The positions whose value in `column` passes.
+fn kept<T: Copy>(column: &[T], pass: impl Fn(T) -> bool) -> Vec<u32> {
+    // As in `tally`: every position written, the passing ones kept.
+    let mut out = vec![0u32; column.len()];
+    let mut kept = 0usize;
+    for (p, &v) in (0u32..).zip(column) {
+        out[kept] = p;
+        kept += usize::from(pass(v));
+    }
+    out.truncate(kept);
+    out.shrink_to_fit();
+    out
+}
+
 /// Walks the sorted list `by_name` along ascending positions.
 struct Named<'a> {
     list: &'a [u32],
@@ -187,8 +284,64 @@ impl Index {
     /// records ([`super::refine_with_records`] with [`Filter::projects_only`]).
     /// The Projects counts are per id.
     pub fn facets(&self, f: &Filter, base: Subset<'_>, by_name: &[u32]) -> Faceted {
+        if let (Subset::All, []) = (base, by_name)
+            && let Some(done) = self.facets_of_all(&FacetTests::of(self, f))
+        {
+            return done;
+        }
         let parts = (base.len(self) / MIN_PART).clamp(1, parallelism().min(MAX_PARTS));
         self.facets_in_parts(f, base, by_name, parts)
+    }
+
+    /// [`Index::facets`] over every row when at most one facet restricts
+    /// anything: the counts from the load's ([`Index::counts`], [`Joint`]),
+    /// the rows from one pass over that facet's column. `None` otherwise.
+    fn facets_of_all(&self, t: &FacetTests) -> Option<Faceted> {
+        let tables = [
+            &t.actor_types[..],
+            &t.actions[..],
+            &t.resource_types[..],
+            &t.projects[..],
+        ];
+        let restricting: Vec<usize> = (0..4).filter(|&k| tables[k].contains(&false)).collect();
+        let all = &self.counts;
+        let x = match restricting[..] {
+            [] => {
+                return Some(Faceted {
+                    positions: (0..self.len() as u32).collect(),
+                    counts: all.clone(),
+                });
+            }
+            [x] => x,
+            _ => return None,
+        };
+        let others = |y: usize| -> Option<Vec<u64>> {
+            if y == x {
+                Some(match y {
+                    0 => all.actor_types.clone(),
+                    1 => all.actions.clone(),
+                    2 => all.resource_types.clone(),
+                    _ => all.projects.clone(),
+                })
+            } else {
+                self.joint.counts(x, tables[x], y)
+            }
+        };
+        let counts = Counts {
+            actor_types: others(0)?,
+            actions: others(1)?,
+            resource_types: others(2)?,
+            projects: others(3)?,
+        };
+        let pass = tables[x];
+        let ids = &self.facet_ids;
+        let positions = match x {
+            0 => kept(&ids.actor_types, |v| pass[v as usize]),
+            1 => kept(&ids.actions, |v| pass[v as usize]),
+            2 => kept(&ids.resource_types, |v| pass[v as usize]),
+            _ => kept(&ids.projects, |v| pass[v as usize]),
+        };
+        Some(Faceted { positions, counts })
     }
 
     /// [`Index::facets`] in `parts` parts (one thread each beyond the first).
