@@ -357,9 +357,10 @@ fn frame_reads(archive: &Path, h: &Harness<'static, Viewer>) {
     );
 }
 
-/// Figure 6: the facet pass over every entry (each facet's counts under
-/// the other filters, with one action ticked), in one part and as the
-/// viewer runs it (split across threads); the view of that tick computed
+/// Figure 6: the facet counts over every entry (each facet's counts under
+/// the other filters, with one action ticked) as the viewer computes them
+/// (from the load's pair counts), and the full pass over the facet columns
+/// in one part (what two ticked facets need, split across threads); the view of that tick computed
 /// as the worker does (from the kept base, sorted by seq); and, with the
 /// text index, a whole view for a search plus that facet, from scratch
 /// (what the viewer runs when such a filter is set).
@@ -424,8 +425,9 @@ fn facets(archive: &Path, h: &Harness<'static, Viewer>) {
         std::hint::black_box(view(&tick, Some(&base)));
     });
     println!(
-        "facet counts over all {} entries (action={action:?} ticked): median {} of 5 ({} in one part); \
-         the view of that tick computed (facet pass + sort by seq): median {} of 5",
+        "facet counts over all {} entries (action={action:?} ticked): median {} of 5 (the full pass \
+         over the facet columns, in one part: {}); the view of that tick computed (facets + sort by \
+         seq): median {} of 5",
         ix.len(),
         ms(pass),
         ms(one_part),
