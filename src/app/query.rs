@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use auditlens_core::filter::Filter;
 use auditlens_core::job::Job;
-use auditlens_core::row_index::{self as index, Counts, Index, SortKey};
+use auditlens_core::row_index::{self as index, Counts, Index, SortKey, Subset};
 use auditlens_core::text_search as search;
 
 use crate::app::text_index::TextIndex;
@@ -67,7 +67,18 @@ impl Query {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Base {
     pub filter: Filter,
-    pub positions: Arc<Vec<u32>>,
+    /// `None`: every entry (the filter has no non-facet part), with no list
+    /// kept (4 bytes per entry, and no copy to make for each facet tick).
+    pub positions: Option<Arc<Vec<u32>>>,
+}
+
+impl Base {
+    pub fn subset(&self) -> Subset<'_> {
+        match &self.positions {
+            None => Subset::All,
+            Some(v) => Subset::Listed(v),
+        }
+    }
 }
 
 /// A computed view.
@@ -119,15 +130,19 @@ pub fn compute(
         Ok(b) => b,
         Err(n) => return Ok(Err(n)),
     };
-    let mut shown: Vec<u32> = base.positions.as_ref().clone();
-    if let Some(r) = &q.restriction {
-        shown.retain(|&p| r.seqs.contains(&ix.seq(p as usize)));
-    }
-    let by_name = match project_names(src, f, &shown, reads, job)? {
+    let restricted = q
+        .restriction
+        .as_ref()
+        .map(|r| restrict(ix, base.subset(), r));
+    let shown = match &restricted {
+        Some(v) => Subset::Listed(v),
+        None => base.subset(),
+    };
+    let by_name = match project_names(src, f, shown, reads, job)? {
         Ok(v) => v,
         Err(n) => return Ok(Err(n)),
     };
-    let faceted = ix.facets(f, &shown, &by_name);
+    let faceted = ix.facets(f, shown, &by_name);
     let mut rows = faceted.positions;
     ix.sort(
         &mut rows,
@@ -140,6 +155,30 @@ pub fn compute(
         facets: faceted.counts,
         base,
     }))
+}
+
+/// The positions of `shown` whose entry is among the restriction's, in
+/// position order: each restricted entry looked up in `shown` when there
+/// are few of them, else one merge of the two sorted lists.
+fn restrict(ix: &Index, shown: Subset<'_>, r: &Restriction) -> Vec<u32> {
+    let mut wanted: Vec<u32> = r.seqs.iter().filter_map(|&s| ix.position(s)).collect();
+    wanted.sort_unstable();
+    let Subset::Listed(shown) = shown else {
+        return wanted;
+    };
+    if wanted.len().saturating_mul(16) < shown.len() {
+        wanted.retain(|p| shown.binary_search(p).is_ok());
+        return wanted;
+    }
+    let mut w = wanted.iter().peekable();
+    shown
+        .iter()
+        .copied()
+        .filter(|&p| {
+            while w.next_if(|&&x| x < p).is_some() {}
+            w.next_if_eq(&&p).is_some()
+        })
+        .collect()
 }
 
 /// The positions passing `relaxed` (a filter without facets).
@@ -157,15 +196,24 @@ fn base(
     let done = |positions: Vec<u32>| {
         Ok(Ok(Base {
             filter: relaxed.clone(),
-            positions: Arc::new(positions),
+            positions: Some(Arc::new(positions)),
         }))
     };
+    if relaxed.is_empty() {
+        return Ok(Ok(Base {
+            filter: relaxed.clone(),
+            positions: None,
+        }));
+    }
     let needle = indexed_needle(relaxed).filter(|q| text.is_some_and(|t| t.supports(q)));
     // When only the search text grew, the prior base already passed the rest.
     let narrowed = prior.filter(|p| needle.is_some() && narrows(&p.filter, relaxed));
     let (mut v, mut rest) = match narrowed {
         Some(p) => (
-            p.positions.as_ref().clone(),
+            match &p.positions {
+                Some(v) => v.as_ref().clone(),
+                None => (0..ix.len() as u32).collect(),
+            },
             Filter {
                 search: relaxed.search.clone(),
                 ..Filter::default()
@@ -199,7 +247,7 @@ fn base(
 fn project_names(
     src: &Sources<'_>,
     f: &Filter,
-    shown: &[u32],
+    shown: Subset<'_>,
     reads: Reads,
     job: &Job,
 ) -> Result<Result<Vec<u32>, NeedsRecords>, String> {
@@ -413,6 +461,70 @@ mod tests {
             compute(&src, &q, None, Reads::IndexesOnly, &Job::new()).unwrap(),
             Err(NeedsRecords)
         );
+    }
+
+    /// A restriction (few entries, or most of them: two ways to intersect)
+    /// shows its entries that pass the filter, over every entry (no base
+    /// list) and over a base list; an empty filter keeps no base list.
+    #[test]
+    fn a_restriction_shows_its_entries_that_pass() {
+        let path = sample();
+        let ix = Index::load(&path, &Job::new()).unwrap();
+        let a = Archive::open(&path).unwrap();
+        let entries: Vec<_> = (0..ix.len())
+            .map(|p| a.entry(ix.seq(p)).unwrap().unwrap().entry)
+            .collect();
+        let src = Sources {
+            index: &ix,
+            text: None,
+            archive: &path,
+        };
+        let n = ix.len() as u64;
+        let few: HashSet<u64> = (0..n).step_by(97).map(|p| ix.seq(p as usize)).collect();
+        let most: HashSet<u64> = (0..n)
+            .filter(|p| p % 5 != 0)
+            .map(|p| ix.seq(p as usize))
+            .collect();
+        let (min, max) = ix.time_span().unwrap();
+        let filters = [
+            Filter::default(),
+            Filter {
+                actions: vec!["update".into()],
+                ..Filter::default()
+            },
+            Filter {
+                from: Some(auditlens_core::time::Timestamp(min + (max - min) / 3)),
+                actions: vec!["create".into(), "update".into()],
+                ..Filter::default()
+            },
+        ];
+        for (id, seqs) in [few, most].into_iter().enumerate() {
+            let seqs = Arc::new(seqs);
+            for f in &filters {
+                let q = Query {
+                    filter: f.clone(),
+                    sort: SortKey::Seq,
+                    descending: true,
+                    restriction: Some(Restriction {
+                        label: "test".into(),
+                        seqs: seqs.clone(),
+                        id: id as u64,
+                    }),
+                };
+                let v = compute(&src, &q, None, Reads::Records, &Job::new())
+                    .unwrap()
+                    .unwrap();
+                let mut want: Vec<u32> = (0..ix.len() as u32)
+                    .filter(|&p| {
+                        seqs.contains(&ix.seq(p as usize)) && f.matches(&entries[p as usize])
+                    })
+                    .collect();
+                want.reverse();
+                assert!(!want.is_empty(), "{f:?}");
+                assert_eq!(v.rows, want, "{f:?} restriction {id}");
+                assert_eq!(v.base.positions.is_none(), f.without_facets().is_empty());
+            }
+        }
     }
 
     /// In the frame, a query that would read records says so instead.

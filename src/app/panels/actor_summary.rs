@@ -45,20 +45,20 @@ impl Summary {
         let mut projects: BTreeSet<String> = BTreeSet::new();
         let mut ips: BTreeSet<&str> = BTreeSet::new();
         for &p in view {
-            let r = &ix.rows[p as usize];
-            first = first.min(r.time_ms);
-            last = last.max(r.time_ms);
+            let (p, ids) = (p as usize, &ix.facet_ids);
+            first = first.min(ix.times[p]);
+            last = last.max(ix.times[p]);
             *actions
-                .entry(ix.actions.get(u32::from(r.action)).unwrap_or("?"))
+                .entry(ix.actions.get(u32::from(ids.actions[p])).unwrap_or("?"))
                 .or_default() += 1;
-            if let Some(pr) = ix.projects.get(r.project).filter(|p| !p.is_empty()) {
+            if let Some(pr) = ix.projects.get(ids.projects[p]).filter(|p| !p.is_empty()) {
                 let name = ix.project_names.get(pr).map(String::as_str);
                 projects.insert(match name.or_else(|| names.and_then(|d| d.name(pr))) {
                     Some(n) => format!("{n} ({pr})"),
                     None => pr.to_string(),
                 });
             }
-            if let Some(ip) = ix.ips.get(r.ip).filter(|i| !i.is_empty()) {
+            if let Some(ip) = ix.ips.get(ix.rows[p].ip).filter(|i| !i.is_empty()) {
                 ips.insert(ip);
             }
         }

@@ -46,17 +46,16 @@ impl Histogram {
         let kinds: Vec<usize> = (0..ix.actions.len())
             .map(|id| kind_of(ix.actions.get(id as u32).unwrap_or("")))
             .collect();
-        let times = positions.iter().map(|&p| ix.rows[p as usize].time_ms);
-        let (Some(min), Some(max)) = (times.clone().min(), times.max()) else {
+        let Some((min, max)) = ix.time_bounds(positions) else {
             return Histogram::default();
         };
         let buckets = buckets.max(1);
         let bucket_ms = ((max - min) / buckets as i64 + 1).max(1);
         let mut counts = vec![[0u32; 4]; buckets];
         for &p in positions {
-            let row = &ix.rows[p as usize];
-            let b = (((row.time_ms - min) / bucket_ms) as usize).min(buckets - 1);
-            counts[b][kinds.get(row.action as usize).copied().unwrap_or(3)] += 1;
+            let (time, action) = (ix.times[p as usize], ix.facet_ids.actions[p as usize]);
+            let b = (((time - min) / bucket_ms) as usize).min(buckets - 1);
+            counts[b][kinds.get(action as usize).copied().unwrap_or(3)] += 1;
         }
         Histogram {
             from: min,
@@ -125,7 +124,7 @@ impl Timeline {
             let span = hist.bucket_ms * hist.counts.len() as i64;
             for (seq, _) in case.bookmarked() {
                 if let Some(p) = ix.position(seq) {
-                    let t = ix.rows[p as usize].time_ms;
+                    let t = ix.times[p as usize];
                     if t >= hist.from && t <= hist.from + span {
                         let x = rect.left() + (t - hist.from) as f32 / span as f32 * rect.width();
                         painter.circle_filled(egui::pos2(x, rect.top() + 4.0), 3.0, BOOKMARK_COLOR);
