@@ -16,6 +16,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::archive::{self, ArchiveError, Offered, Writer};
+use crate::checkpoint::Checkpoint;
 use crate::job::Job;
 use crate::json::MAX_RECORD_BYTES;
 use crate::output::{Destination, Output, OutputError, Slot};
@@ -59,6 +60,10 @@ pub struct IngestReport {
     pub first_seq: Option<u64>,
     pub last_seq: Option<u64>,
     pub created: bool,
+    /// The archive's log checkpoint once the ingest is done (no index
+    /// roots: those cost five sorts of the whole archive; `auditlens
+    /// checkpoint` adds them).
+    pub checkpoint: Option<Checkpoint>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -332,6 +337,7 @@ pub fn ingest(
         tx.record_run(&sources, 0, 0, 0, None)?;
         tx.commit()?;
     }
+    report.checkpoint = Some(archive.checkpoint());
     Ok(report)
 }
 
