@@ -353,6 +353,7 @@ fn too_large(path: &Path, rec: &SealedEntry, record: &str) -> RecordError {
         ),
         raw: Some(record.to_string()),
         fatal: false,
+        chain: None,
     }
 }
 

@@ -678,6 +678,18 @@ impl InclusionCheck {
         out
     }
 
+    /// Passes over the entry at `seq`, whose record cannot be read: its
+    /// proof in the sidecar, if any, is taken as its row's (so it is not
+    /// reported as a removed row) and proves nothing. The unreadable record
+    /// is the finding.
+    pub fn skip_unreadable(&mut self, seq: u64) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if self.sidecar.is_some() || self.pending.is_some() {
+            let _ = self.sidecar_proof(seq, &mut out);
+        }
+        out
+    }
+
     /// Entries proven so far (to tell, after [`Self::check`], whether that entry was).
     pub fn proven(&self) -> u64 {
         self.summary.proven

@@ -93,6 +93,10 @@ pub struct RecordError {
     pub raw: Option<String>,
     /// The file cannot be read past this point.
     pub fatal: bool,
+    /// An auditlens export's entry whose record cannot be read may still
+    /// carry readable chain fields: the verifier then knows which entry it
+    /// is and links the chain through it. (Boxed: errors stay small.)
+    pub chain: Option<Box<ChainFields>>,
 }
 
 impl fmt::Display for RecordError {
@@ -588,6 +592,7 @@ impl Source {
             message,
             raw,
             fatal,
+            chain: None,
         }
     }
 
@@ -889,9 +894,12 @@ impl Source {
                         let too_big =
                             cells.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_VALUE_BYTES;
                         let result = if too_big {
-                            Err(format!(
-                                "the record is larger than {} MiB, the most auditlens accepts for one entry",
-                                MAX_VALUE_BYTES / (1024 * 1024)
+                            Err((
+                                format!(
+                                    "the record is larger than {} MiB, the most auditlens accepts for one entry",
+                                    MAX_VALUE_BYTES / (1024 * 1024)
+                                ),
+                                None,
                             ))
                         } else if format == Format::PlatformCsv {
                             let m: BTreeMap<String, Json> = cells
@@ -907,18 +915,20 @@ impl Source {
                                     )
                                 })
                                 .collect();
-                            platform_entry(&m).map(|entry| SourceRecord {
-                                entry,
-                                chain: None,
-                                archive_id: None,
-                                proof: None,
-                                unguarded: Vec::new(),
-                                record: 0,
-                                line,
-                            })
+                            platform_entry(&m)
+                                .map(|entry| SourceRecord {
+                                    entry,
+                                    chain: None,
+                                    archive_id: None,
+                                    proof: None,
+                                    unguarded: Vec::new(),
+                                    record: 0,
+                                    line,
+                                })
+                                .map_err(|m| (m, None))
                         } else {
-                            export_csv_entry(&cells).map(|(entry, chain, archive_id)| {
-                                SourceRecord {
+                            export_csv_entry(&cells)
+                                .map(|(entry, chain, archive_id)| SourceRecord {
                                     entry,
                                     chain: Some(chain),
                                     archive_id: Some(archive_id),
@@ -926,8 +936,8 @@ impl Source {
                                     unguarded: unguarded_columns(&cells),
                                     record: 0,
                                     line,
-                                }
-                            })
+                                })
+                                .map_err(|m| (m, csv_chain_fields(&cells).ok().map(Box::new)))
                         };
                         Some(
                             result
@@ -935,9 +945,11 @@ impl Source {
                                     r.record = self.record_no;
                                     Next::Entry(r)
                                 })
-                                .map_err(|m| {
+                                .map_err(|(m, chain)| {
                                     let raw = csv_line(&raw);
-                                    self.record_error(line, m, Some(raw), false)
+                                    let mut e = self.record_error(line, m, Some(raw), false);
+                                    e.chain = chain;
+                                    e
                                 }),
                         )
                     }
@@ -978,7 +990,13 @@ impl Source {
                 line,
             }),
         };
-        result.map_err(|msg| self.record_error(line, msg, raw(), false))
+        result.map_err(|msg| {
+            let mut e = self.record_error(line, msg, raw(), false);
+            if !matches!(self.format, Format::PlatformJson | Format::PlatformJsonl) {
+                e.chain = json_chain_fields(m).ok().map(Box::new);
+            }
+            e
+        })
     }
 }
 
@@ -1212,22 +1230,27 @@ fn hash_field(m: &BTreeMap<String, Json>, k: &str) -> Result<Hash, String> {
 /// An entry's proof fields, or `None` when it has none (exports made before proofs).
 type ProofFields = Option<Result<EntryProof, String>>;
 
-fn export_json_entry(
-    m: &BTreeMap<String, Json>,
-) -> Result<(Entry, ChainFields, ProofFields), String> {
+/// The chain fields of an export's JSON entry.
+fn json_chain_fields(m: &BTreeMap<String, Json>) -> Result<ChainFields, String> {
     let seq = m
         .get("seq")
         .and_then(json_u64)
         .filter(|s| *s > 0)
         .ok_or("\"seq\" is missing or not a positive integer")?;
-    let chain = ChainFields {
+    Ok(ChainFields {
         seq,
         leaf_hash: hash_field(m, "leaf_hash")?,
         chain_hash: m
             .get("chain_hash")
             .map(|_| hash_field(m, "chain_hash"))
             .transpose()?,
-    };
+    })
+}
+
+fn export_json_entry(
+    m: &BTreeMap<String, Json>,
+) -> Result<(Entry, ChainFields, ProofFields), String> {
+    let chain = json_chain_fields(m)?;
     let mut record = m.clone();
     for k in ["seq", "leaf_hash", "chain_hash"] {
         record.remove(k);
@@ -1290,6 +1313,32 @@ pub fn csv_decode(cell: &str) -> Option<String> {
     }
 }
 
+/// The chain fields of an export's CSV row.
+fn csv_chain_fields(cells: &[(String, String)]) -> Result<ChainFields, String> {
+    let get = |k: &str| {
+        cells
+            .iter()
+            .find(|(c, _)| c == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let seq: u64 = get("seq")
+        .parse()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or("\"seq\" is missing or not a positive integer")?;
+    let hash = |k: &str| {
+        Hash::from_hex(get(k)).ok_or_else(|| format!("{k:?} is missing or not 64 hex digits"))
+    };
+    Ok(ChainFields {
+        seq,
+        leaf_hash: hash("leaf_hash")?,
+        chain_hash: (!get("chain_hash").is_empty())
+            .then(|| hash("chain_hash"))
+            .transpose()?,
+    })
+}
+
 fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, ArchiveId), String> {
     let get = |k: &str| {
         cells
@@ -1311,21 +1360,7 @@ fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, A
     };
     let archive_id =
         ArchiveId::parse(get("archive_id")).ok_or("\"archive_id\" is missing or malformed")?;
-    let seq: u64 = get("seq")
-        .parse()
-        .ok()
-        .filter(|s| *s > 0)
-        .ok_or("\"seq\" is missing or not a positive integer")?;
-    let hash = |k: &str| {
-        Hash::from_hex(get(k)).ok_or_else(|| format!("{k:?} is missing or not 64 hex digits"))
-    };
-    let chain = ChainFields {
-        seq,
-        leaf_hash: hash("leaf_hash")?,
-        chain_hash: (!get("chain_hash").is_empty())
-            .then(|| hash("chain_hash"))
-            .transpose()?,
-    };
+    let chain = csv_chain_fields(cells)?;
     let id = text("id").ok_or("the entry has no id")?;
     let t = time("time")?.ok_or("the entry has no time")?;
     let mut e = Entry::new(

@@ -862,9 +862,36 @@ pub fn verify_export(
             Err(e) => {
                 out.push(Finding::new(
                     FindingKind::UnreadableRecord,
-                    None,
+                    e.chain.as_ref().map(|c| c.seq),
                     e.to_string(),
                 ));
+                // Its chain fields still say which entry it is: it counts,
+                // and the chain links through its stored hashes (its own link
+                // and proof are not judged: the record that would tell is
+                // unreadable, which is the finding). FORMAT.md §9.
+                if let Some(c) = e.chain.as_deref() {
+                    let w = walk.get_or_insert_with(|| {
+                        ChainWalk::new(named_id.unwrap_or(ArchiveId([0; 16])), cp.as_ref())
+                    });
+                    w.prev_chain_absent = true;
+                    w.chain_absent = c.chain_hash.is_none();
+                    head_absent = w.chain_absent;
+                    w.step(
+                        &mut out,
+                        c.seq,
+                        b"",
+                        c.leaf_hash,
+                        c.chain_hash.unwrap_or_default(),
+                        c.leaf_hash,
+                        None,
+                        None,
+                        unfiltered,
+                    );
+                    for f in proofs.skip_unreadable(c.seq) {
+                        out.push(f);
+                    }
+                    entries += 1;
+                }
                 continue;
             }
         };

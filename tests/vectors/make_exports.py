@@ -8,7 +8,8 @@ text edits made here, so the file shows exactly what changed.
 
 Run again only when the export format changes; check.py and tests/agreement.rs read the result.
 """
-import base64, json, os, re, sqlite3, subprocess, sys, tempfile
+import base64
+import csv, json, os, re, sqlite3, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -188,6 +189,21 @@ def main():
     case("ndjson_subset_entry_edited_leaf_recomputed",
          edit(edit(S["ndjson"], nd, '"after":"production"', '"after":"staging"'), nd, obj["leaf_hash"], new_leaf), 1,
          ["inclusion_failed", "completeness_failed"])
+    # FORMAT.md 9: an entry whose record cannot be read but whose chain fields can is one
+    # unreadable_record at its seq; it counts, and the chain links through its stored hashes.
+    for fmt, f, start in (("ndjson", nd, '{"seq":3,'), ("csv", "export.csv", f"{AID.hex()},3,")):
+        for name, src in (("whole", W[fmt]), ("subset", S[fmt])):
+            line = next(ln for ln in src[f].split("\n") if ln.startswith(start))
+            if fmt == "ndjson":
+                t = json.loads(line)["time"]
+                bad = line.replace(f'"time":"{t}"', '"time":"last tuesday"', 1)
+            else:
+                t = next(csv.reader([line]))[5]
+                bad = line.replace(f",{t},", ",last tuesday,", 1)
+            assert bad != line
+            # A subset's completeness proof needs the entry's index keys, which only its record gives.
+            kinds = ["unreadable_record"] + (["completeness_failed"] if name == "subset" else [])
+            case(f"{fmt}_{name}_record_unreadable", edit(src, f, line, bad), 1, kinds)
     case("ndjson_subset_proof_hash_changed", edit(S["ndjson"], nd, obj["inclusion"][0], "00" * 32), 1, ["inclusion_failed"])
     stripped = re.sub(r',"leaf_index":\d+,"inclusion":\[[^\]]*\]', "", S["ndjson"][nd])
     case("ndjson_subset_proofs_removed", {nd: stripped}, 1, ["unproven_entry"])
