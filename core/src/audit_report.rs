@@ -116,7 +116,7 @@ pub fn gather(input: &ReportInput<'_>, job: &Job) -> Result<Value, String> {
     // The report's passes over the table (time span, coverage, patterns)
     // read with plain reads: through the memory map, each would leave the
     // whole file resident.
-    archive.stop_mapping().map_err(|e| e.0)?;
+    archive.read_streaming().map_err(|e| e.0)?;
     job.start_phase("hashing the file", 0);
     let sha = digest::file_sha256(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);

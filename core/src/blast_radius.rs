@@ -329,7 +329,7 @@ pub fn blast_radius(archive: &Archive, actor: &str, job: &Job) -> Result<BlastRa
     if actor.is_empty() {
         return Err("give the identity: a user id, email, API key id or API key name".into());
     }
-    archive.stop_mapping()?;
+    archive.read_streaming()?;
     let mut c = Collector::new(actor);
     let cancelled = |_| "cancelled".to_string();
     let cols = Columns::of(&[Column::Record]);

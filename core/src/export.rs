@@ -279,7 +279,7 @@ pub fn export_with(
     let mut w = BufWriter::with_capacity(1 << 20, file.try_clone().map_err(io)?);
 
     // Streams: memory stays bounded whatever the archive's size.
-    archive.stop_mapping()?;
+    archive.read_streaming()?;
     job.start_phase("preparing", 0);
     let (tree, mut checkpoint) = proof::archive_tree(archive, job)?;
     // The index trees: their roots go into the checkpoint, and a subset's

@@ -167,7 +167,7 @@ pub fn history(
     resource_id: &str,
     job: &Job,
 ) -> Result<History, String> {
-    archive.stop_mapping()?;
+    archive.read_streaming()?;
     job.start_phase("reading the history", archive.seq_span()?);
     let mut found = Vec::new();
     let mut n = 0u64;

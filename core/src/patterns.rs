@@ -755,7 +755,7 @@ pub fn scan_archive(
     keep: Keep,
     job: &Job,
 ) -> Result<ScanReport, String> {
-    archive.stop_mapping()?;
+    archive.read_streaming()?;
     job.start_phase("scanning", archive.seq_span()?);
     let mut scanner = Scanner::new(settings.clone(), keep);
     let mut n = 0u64;

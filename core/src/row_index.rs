@@ -505,7 +505,7 @@ fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, Stri
 /// those pages count in the viewer's resident memory for as long as it runs.
 pub fn open_unmapped(path: &Path) -> Result<Archive, String> {
     let archive = Archive::open(path).map_err(|e| e.to_string())?;
-    archive.stop_mapping().map_err(|e| e.to_string())?;
+    archive.read_streaming().map_err(|e| e.to_string())?;
     Ok(archive)
 }
 

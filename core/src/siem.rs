@@ -248,7 +248,7 @@ pub fn export_ecs(
     let out = out.path.as_path();
     let io = |e: std::io::Error| ExportError::Io(format!("{}: {e}", out.display()));
     let mut w = BufWriter::with_capacity(1 << 20, file);
-    archive.stop_mapping()?;
+    archive.read_streaming()?;
     let only: Option<std::collections::HashSet<u64>> = only.map(|s| s.iter().copied().collect());
     let scan = Scan::all(Columns::of(&[Column::Record, Column::LeafHash])).prefilter(filter);
     let mut cursor = archive.open_scan(&scan)?;

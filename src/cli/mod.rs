@@ -1046,7 +1046,7 @@ fn cmd_checkpoint(a: CheckpointArgs) -> Result<i32, Fail> {
     let archive = Archive::open(&a.archive)?;
     // The index trees are a pass over the table: plain reads keep the file
     // from becoming resident through the memory map.
-    archive.stop_mapping()?;
+    archive.read_streaming()?;
     if let Some(code) = refuse_to_seal_tampered(&archive, "no checkpoint written")? {
         return Ok(code);
     }
@@ -1635,7 +1635,7 @@ fn cmd_info(a: InfoArgs) -> Result<i32, Fail> {
         let archive = Archive::open(&a.file)?;
         // Three passes over the table: plain reads keep the file from
         // becoming resident through the memory map.
-        archive.stop_mapping()?;
+        archive.read_streaming()?;
         let cp = archive.checkpoint()?;
         let (min, max) = archive.time_span()?.unzip();
         info.insert("entries".into(), cp.size.into());

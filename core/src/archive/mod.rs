@@ -134,8 +134,9 @@ fn rolled_back_copy(path: &Path) -> Result<tempfile::TempDir> {
 }
 
 /// A read-only connection on `file`, set up for reading (`path` names the
-/// archive in errors). The 4 GiB memory map and 32 MiB page cache are for
-/// whole-archive scans; see [`Archive::stop_mapping`].
+/// archive in errors). The 4 GiB memory map and 32 MiB page cache serve
+/// reads of scattered entries (the viewer's rows, one entry's history); a
+/// pass over much of the file turns both down ([`Archive::read_streaming`]).
 fn open_read_only(file: &Path, path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         file,
@@ -336,14 +337,19 @@ impl Archive {
         })
     }
 
-    /// Reads the file with plain reads instead of a memory map from here on.
-    /// A whole-archive scan through the 4 GiB map (set for verification's
-    /// speed) makes every page of the file resident in this process: an
-    /// export of a 1.4 GB archive peaked at 1.4 GB RSS. Streaming commands
-    /// (export, the checkpoint after ingest) call this to stay small.
-    pub fn stop_mapping(&self) -> Result<()> {
+    /// Sets this handle up for passes over much of the file, from here on:
+    /// plain reads instead of the memory map, and a small page cache. A
+    /// whole-archive scan through the 4 GiB map makes every page of the file
+    /// resident in this process (an export of a 1.4 GB archive peaked at
+    /// 1.4 GB RSS), and a pass reads each page once, so the default 32 MiB
+    /// cache only adds memory: the viewer runs several such passes at once
+    /// (index, verification, scan), each on its own connection.
+    pub fn read_streaming(&self) -> Result<()> {
         self.conn
-            .execute_batch("PRAGMA mmap_size = 0;")
+            .execute_batch(&format!(
+                "PRAGMA mmap_size = 0; PRAGMA cache_size = -{};",
+                read::STREAMING_CACHE_KIB
+            ))
             .map_err(|e| self.err(e))
     }
 

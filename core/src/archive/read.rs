@@ -395,7 +395,7 @@ impl ScanRows<'_> {
 
 /// Page cache of a [`Archive::streaming_reader`]: a sequential pass reads
 /// each page once, so a cache only needs to hold the b-tree's interior pages.
-const STREAMING_CACHE_KIB: i64 = 2048;
+pub(super) const STREAMING_CACHE_KIB: i64 = 2048;
 
 impl Archive {
     /// Another read-only handle on the file for one pass over a large part
@@ -406,11 +406,7 @@ impl Archive {
     /// of each connection only adds memory when every page is read once.
     pub fn streaming_reader(&self) -> Result<Archive> {
         let reader = self.another_reader()?;
-        reader.stop_mapping()?;
-        reader
-            .conn
-            .execute_batch(&format!("PRAGMA cache_size = -{STREAMING_CACHE_KIB};"))
-            .map_err(|e| reader.err(e))?;
+        reader.read_streaming()?;
         Ok(reader)
     }
 

@@ -234,7 +234,7 @@ impl Sidecar {
 /// [`Sidecar::open`] wants back.
 pub fn build(archive_path: &Path, dest: &Path, ix: &Index, job: &Job) -> Result<String, String> {
     let archive = Archive::open(archive_path).map_err(|e| e.0)?;
-    archive.stop_mapping().map_err(|e| e.0)?;
+    archive.read_streaming().map_err(|e| e.0)?;
     let head = Head::of(&archive)?;
     let mut output = Output::reading(&[archive_path]);
     let slot = output
