@@ -192,12 +192,24 @@ fn main() {
         "search sidecar: {:.0} MB",
         std::fs::metadata(&sidecar).map_or(0, |m| m.len()) as f64 / 1e6
     );
+    // Which step raised the peak (VmHWM only grows).
+    let peak_after = |step: &str| {
+        println!(
+            "  (peak after {step}: VmHWM {})",
+            mb(status_bytes("VmHWM:"))
+        )
+    };
     frame_reads(&archive, &h);
+    peak_after("the record reads");
     facets(&archive, &h);
+    peak_after("the facet figures");
     scrolling(&mut h);
+    peak_after("scrolling");
     if with_text() {
         recheck(&archive, &h);
+        peak_after("the re-check figures");
         refilter(&mut h);
+        peak_after("the keystrokes");
         second_open(&archive, &mut h);
     } else {
         println!(
