@@ -1313,15 +1313,17 @@ pub fn csv_decode(cell: &str) -> Option<String> {
     }
 }
 
+/// The cell of column `k` in an auditlens CSV row ("" when it has none).
+fn csv_cell<'a>(cells: &'a [(String, String)], k: &str) -> &'a str {
+    cells
+        .iter()
+        .find(|(c, _)| c == k)
+        .map_or("", |(_, v)| v.as_str())
+}
+
 /// The chain fields of an export's CSV row.
 fn csv_chain_fields(cells: &[(String, String)]) -> Result<ChainFields, String> {
-    let get = |k: &str| {
-        cells
-            .iter()
-            .find(|(c, _)| c == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let get = |k: &str| csv_cell(cells, k);
     let seq: u64 = get("seq")
         .parse()
         .ok()
@@ -1340,13 +1342,7 @@ fn csv_chain_fields(cells: &[(String, String)]) -> Result<ChainFields, String> {
 }
 
 fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, ArchiveId), String> {
-    let get = |k: &str| {
-        cells
-            .iter()
-            .find(|(c, _)| c == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let get = |k: &str| csv_cell(cells, k);
     let text = |k: &str| csv_decode(get(k));
     let time = |k: &str| -> Result<Option<Timestamp>, String> {
         text(k)
