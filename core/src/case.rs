@@ -37,6 +37,11 @@ pub struct CaseFile {
     pub marks: BTreeMap<u64, Mark>,
 }
 
+/// The largest case file read: notes on a hundred thousand entries fit many
+/// times over, and a file that is larger (or a device that never ends, put
+/// in its place) is refused instead of filling memory.
+pub const MAX_CASE_BYTES: u64 = 64 << 20;
+
 /// Where the case file of an archive lives.
 pub fn case_path(archive: &Path) -> PathBuf {
     let mut p = archive.as_os_str().to_owned();
@@ -62,15 +67,22 @@ impl CaseFile {
     /// A case file of another archive is an error, not an empty case: its
     /// notes must not be lost by being overwritten.
     pub fn load(path: &Path, archive_id: ArchiveId) -> Result<CaseFile, String> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        use crate::small_file::{self, SmallFileError};
+        let bad = |why: &str| format!("{} is not a readable case file: {why}", path.display());
+        let bytes = match small_file::read(path, MAX_CASE_BYTES) {
+            Ok(b) => b,
+            Err(SmallFileError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(CaseFile::new(archive_id));
             }
-            Err(e) => return Err(format!("{}: {e}", path.display())),
+            Err(SmallFileError::Io(e)) => return Err(format!("{}: {e}", path.display())),
+            Err(SmallFileError::TooLarge) => {
+                return Err(bad(&format!(
+                    "it holds more than {} MiB (or never ends); move it away to start a new case",
+                    MAX_CASE_BYTES >> 20
+                )));
+            }
         };
-        let bad = |why: &str| format!("{} is not a readable case file: {why}", path.display());
-        let v: Value = serde_json::from_str(&text).map_err(|e| bad(&e.to_string()))?;
+        let v: Value = serde_json::from_slice(&bytes).map_err(|e| bad(&e.to_string()))?;
         if v[CASE_KEY] != json!(1) {
             return Err(bad("no \"auditlens_case\": 1"));
         }
@@ -159,5 +171,36 @@ impl CaseFile {
             .iter()
             .filter(|(_, m)| m.bookmarked)
             .map(|(s, m)| (*s, m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_case_file_is_an_empty_case_and_a_bad_one_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        let id = ArchiveId::random();
+        let path = d.path().join("a.sqlite.case.json");
+        assert!(CaseFile::load(&path, id).unwrap().marks.is_empty());
+        std::fs::write(&path, b"{ not json").unwrap();
+        assert!(
+            CaseFile::load(&path, id)
+                .unwrap_err()
+                .contains("not a readable case file")
+        );
+    }
+
+    /// A device that never ends, put where the case file goes, is refused
+    /// instead of being read until memory runs out.
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_case_file_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("a.sqlite.case.json");
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let e = CaseFile::load(&path, ArchiveId::random()).unwrap_err();
+        assert!(e.contains("more than 64 MiB"), "{e}");
     }
 }
