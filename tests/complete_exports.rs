@@ -553,6 +553,59 @@ mod viewer {
         h.get_by_label_contains("missing from the export: it was dropped");
     }
 
+    /// While a short search waits for a third character, the rows shown are
+    /// those of the other filters, and so is what an export holds and states:
+    /// the entries shown, with a stated filter that selects every one of them
+    /// (before, the typed search was stated, and each entry it does not
+    /// select would fail as outside the filter), complete or row by row.
+    #[test]
+    fn an_export_while_a_short_search_waits_holds_and_states_the_rows_shown() {
+        use auditlens_core::export::ExportFormat;
+        let dir = tempfile::tempdir().unwrap();
+        let a = sample(dir.path());
+        let mut h = harness(&a);
+        wait_for(&mut h, "open", |v| v.state.settled() && !v.state.busy());
+        // As on a large archive: more entries than a short search may read.
+        h.state_mut().state.short_search_entries = 1_000;
+        let mut f = h.state().state.filter.clone();
+        f.actions.insert("delete".into());
+        f.search = "sa".into();
+        h.state_mut().state.filter = f;
+        wait_for(&mut h, "filtered", |v| {
+            v.state.settled() && v.state.search_waits.is_some()
+        });
+        let shown = h.state().state.view.len() as u64;
+        assert!(shown > 10, "{shown}");
+        assert_eq!(h.state().state.shown_filter().search, None);
+        for (name, complete) in [("rows.ndjson", false), ("complete.ndjson", true)] {
+            let out = dir.path().join(name);
+            h.state_mut().state.last_export = None;
+            h.state_mut()
+                .state
+                .start_export(out.clone(), ExportFormat::Ndjson, false, complete);
+            wait_for(&mut h, "export", |v| v.state.last_export.is_some());
+            assert!(
+                matches!(h.state().state.last_export, Some(Ok(_))),
+                "{name}: {:?}",
+                h.state()
+                    .state
+                    .last_export
+                    .as_ref()
+                    .map(|r| r.as_ref().err())
+            );
+            let (code, v) = verify_json(&out, &[]);
+            assert_eq!(code, 0, "{name}: {v:#}");
+            assert_eq!(v["entries"], shown, "{name}: {v:#}");
+            assert_eq!(v["complete"].is_null(), !complete, "{name}: {v:#}");
+            let stated = std::fs::read_to_string(&out).unwrap();
+            let header: Value = serde_json::from_str(stated.lines().next().unwrap()).unwrap();
+            assert!(
+                !header.to_string().contains("\"sa\""),
+                "{name}: the waiting search is stated: {header}"
+            );
+        }
+    }
+
     #[test]
     fn the_export_dialog_offers_completeness_and_writes_it() {
         let dir = tempfile::tempdir().unwrap();

@@ -314,6 +314,18 @@ impl AppState {
         self.filter.to_filter(newest).0
     }
 
+    /// The filter of the rows shown: the current one, without its search
+    /// while a short search waits for a third character (the rows are then
+    /// those of the other filters). What an export or a report states, so
+    /// that it holds the rows the person saw and says which they are.
+    pub fn shown_filter(&self) -> Filter {
+        let mut f = self.current_filter();
+        if self.search_waits.is_some() {
+            f.search = None;
+        }
+        f
+    }
+
     /// Looks for the patterns again, with new thresholds.
     pub fn set_pattern_settings(&mut self, settings: PatternSettings) {
         self.pattern_settings = settings;

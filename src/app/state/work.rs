@@ -317,7 +317,7 @@ impl AppState {
         };
         let checkpoint = doc.checkpoint.clone();
         let case = doc.case.clone();
-        let filter = self.current_filter();
+        let filter = self.shown_filter();
         let settings = self.pattern_settings.clone();
         let keys = self.settings.keys();
         self.notice = Some("writing the report…".into());
@@ -358,7 +358,7 @@ impl AppState {
                 r.label
             ));
         }
-        let filter = auditlens_core::export::filter_json(&self.current_filter());
+        let filter = auditlens_core::export::filter_json(&self.shown_filter());
         let ranges = auditlens_core::verify::complete::ranges_for(&filter)
             .map_err(|why| format!("the filter cannot be proven complete: {why}"))?;
         Ok(ranges
@@ -388,7 +388,7 @@ impl AppState {
         let dest = Destination::viewer(out, confirmed);
         let mut seqs: Vec<u64> = self.view.iter().map(|&p| ix.seq(p as usize)).collect();
         seqs.sort_unstable();
-        let filter = self.current_filter();
+        let filter = self.shown_filter();
         // A complete export is the filter's, not a list of rows: the same
         // entries (the view is the filter's when nothing restricts it), with
         // the range proof that shows none is missing.
