@@ -122,24 +122,37 @@ impl Filter {
 }
 
 /// The fields free-text search looks in besides the entry and resource ids
+/// and the states, of anything with an entry's field names: an [`Entry`]
+/// ([`searched_fields`]) or a record as stored
+/// ([`crate::record_view::RecordView`], which `hit_check` matches without
+/// building the entry). One list, so the two cannot drift apart.
+macro_rules! searched_fields_of {
+    ($e:expr) => {{
+        let e = $e;
+        let a = &e.actor;
+        [
+            e.resource_name.as_ref(),
+            Some(&e.resource_type),
+            Some(&e.action),
+            a.user_id.as_ref(),
+            a.email.as_ref(),
+            a.api_key_id.as_ref(),
+            a.api_key_name.as_ref(),
+            e.org_id.as_ref(),
+            e.org_name.as_ref(),
+            e.project_id.as_ref(),
+            e.project_name.as_ref(),
+            e.ip_address.as_ref(),
+            e.user_agent.as_ref(),
+        ]
+    }};
+}
+pub(crate) use searched_fields_of;
+
+/// The fields free-text search looks in besides the entry and resource ids
 /// and the states; the viewer's text index takes the same list.
 pub fn searched_fields(e: &Entry) -> [Option<&String>; 13] {
-    let a = &e.actor;
-    [
-        e.resource_name.as_ref(),
-        Some(&e.resource_type),
-        Some(&e.action),
-        a.user_id.as_ref(),
-        a.email.as_ref(),
-        a.api_key_id.as_ref(),
-        a.api_key_name.as_ref(),
-        e.org_id.as_ref(),
-        e.org_name.as_ref(),
-        e.project_id.as_ref(),
-        e.project_name.as_ref(),
-        e.ip_address.as_ref(),
-        e.user_agent.as_ref(),
-    ]
+    searched_fields_of!(e)
 }
 
 /// The lower-cased text that free-text search looks in.

@@ -73,27 +73,11 @@ pub(crate) fn contains_ascii_ci(hay: &[u8], needle_lower: &[u8]) -> bool {
 /// the search text is the record's own bytes: a field's value, a state's
 /// JSON as stored. A needle without `\n` lies within one piece.
 fn view_holds(v: &RecordView<'_>, needle_lower: &[u8]) -> bool {
-    let a = &v.actor;
-    // The pieces of `filter::search_text`: id, resource id, `searched_fields`.
-    let fields = [
-        Some(&v.id),
-        Some(&v.resource_id),
-        v.resource_name.as_ref(),
-        Some(&v.resource_type),
-        Some(&v.action),
-        a.user_id.as_ref(),
-        a.email.as_ref(),
-        a.api_key_id.as_ref(),
-        a.api_key_name.as_ref(),
-        v.org_id.as_ref(),
-        v.org_name.as_ref(),
-        v.project_id.as_ref(),
-        v.project_name.as_ref(),
-        v.ip_address.as_ref(),
-        v.user_agent.as_ref(),
-    ];
-    fields
+    // The pieces of `filter::search_text`: id, resource id, the searched fields.
+    let fields = [Some(&v.id), Some(&v.resource_id)]
         .into_iter()
+        .chain(crate::filter::searched_fields_of!(v));
+    fields
         .flatten()
         .any(|f| contains_ascii_ci(f.as_bytes(), needle_lower))
         || [v.before, v.after]
