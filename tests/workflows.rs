@@ -716,3 +716,53 @@ fn viewer_loads_tickets_shows_the_status_facet_and_the_coverage() {
     );
     h.get_by_label("1 of 4 entries");
 }
+
+/// Tickets are read on a worker: a ticket "file" that is a pipe nobody has
+/// written to yet does not freeze the window; once it is written, the
+/// tickets arrive and the changes are reconciled.
+#[cfg(unix)]
+#[test]
+fn viewer_reads_tickets_without_blocking_the_window() {
+    use auditlens::app::{NoDialogs, egui};
+    use common::viewer::wait_for;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let alice = || user("alice", Some("ADMIN"), Some("ADMIN"));
+    let archive = archive_of(
+        d,
+        "pipe",
+        &[label(1, at(0, 10, 0), alice(), "rag-answer", "production")],
+    );
+    let pipe = d.join("tickets.csv");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo is not available; skipped");
+        return;
+    }
+    let mut h = common::viewer::open(archive, egui::vec2(1400.0, 900.0), NoDialogs);
+    wait_for(&mut h, "open", |v| {
+        v.state.index().is_some() && !v.state.busy()
+    });
+    h.state_mut()
+        .state
+        .load_tickets(&pipe, auditlens_core::tickets::Mapping::default());
+    // Frames go on while the worker waits for a writer.
+    h.run_steps(5);
+    assert!(h.state().state.busy());
+    let reconciled = |v: &auditlens::app::Viewer| {
+        v.state
+            .doc
+            .as_ref()
+            .and_then(|d| d.patterns.as_ref())
+            .is_some_and(|p| p.reconciliation.is_some())
+    };
+    assert!(!reconciled(h.state()));
+    std::fs::write(&pipe, JIRA_CSV).unwrap();
+    wait_for(&mut h, "tickets", reconciled);
+    assert!(
+        h.state().state.error.is_none(),
+        "{:?}",
+        h.state().state.error
+    );
+}

@@ -369,35 +369,46 @@ impl AppState {
         self.set_restriction(Some((p.title().to_string(), seqs)));
     }
 
-    /// Reads change tickets and scans again with them, so that each
-    /// production change is reconciled (the "Changes without approval"
-    /// pattern and the Change tickets panel). A mapping given is remembered
-    /// for files with the same columns. The file is small (a change
-    /// calendar, at most `tickets::MAX_FILE_BYTES`) and read here.
+    /// Reads change tickets on a worker (a picked path may be slow, or a
+    /// pipe that never ends: the window stays responsive), then scans again
+    /// with them, so that each production change is reconciled (the
+    /// "Changes without approval" pattern and the Change tickets panel). A
+    /// mapping given is remembered for files with the same columns.
     pub fn load_tickets(&mut self, path: &std::path::Path, map: auditlens_core::tickets::Mapping) {
         use auditlens_core::tickets::{ChangeTickets, Layouts, ReadOptions};
-        let mut layouts = Layouts::load();
-        let opts = ReadOptions {
-            map: map.clone(),
-            utc_offset_minutes: self.pattern_settings.utc_offset_minutes,
-            layouts: Some(layouts.clone()),
-            exact: !map.is_empty(),
-        };
-        match ChangeTickets::read(path, &opts) {
-            Ok(t) => {
-                if !map.is_empty()
-                    && let Err(e) = layouts.remember(&t)
-                {
-                    self.notice = Some(format!("the columns were not remembered: {e}"));
-                }
-                let settings = PatternSettings {
-                    tickets: Some(Arc::new(t)),
-                    ..self.pattern_settings.clone()
+        let path = path.to_path_buf();
+        let utc_offset_minutes = self.pattern_settings.utc_offset_minutes;
+        self.spawn(
+            task::READ_FILE,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |_| {
+                let mut layouts = Layouts::load();
+                let opts = ReadOptions {
+                    map: map.clone(),
+                    utc_offset_minutes,
+                    layouts: Some(layouts.clone()),
+                    exact: !map.is_empty(),
                 };
-                self.set_pattern_settings(settings);
-            }
-            Err(e) => self.error = Some(format!("change tickets: {e}")),
-        }
+                let t = ChangeTickets::read(&path, &opts)
+                    .map_err(|e| format!("change tickets: {e}"))?;
+                let not_remembered = (!map.is_empty())
+                    .then(|| layouts.remember(&t).err())
+                    .flatten()
+                    .map(|e| format!("the columns were not remembered: {e}"));
+                Ok(Box::new((t, not_remembered)))
+            },
+            TaskResult::Tickets,
+        );
+    }
+
+    /// Scans again with the change tickets read.
+    pub(super) fn tickets_read(&mut self, t: auditlens_core::tickets::ChangeTickets) {
+        let settings = PatternSettings {
+            tickets: Some(Arc::new(t)),
+            ..self.pattern_settings.clone()
+        };
+        self.set_pattern_settings(settings);
     }
 
     /// Shows only the production changes with `status`; again to show everything.

@@ -48,6 +48,8 @@ pub enum TaskResult {
     Coverage(Outcome<Arc<auditlens_core::coverage::Coverage>>),
     /// A history, a blast radius or a directory (`investigate.rs`).
     Investigated(Outcome<super::Found>),
+    /// Change tickets read, and why their columns were not remembered.
+    Tickets(Outcome<Box<(auditlens_core::tickets::ChangeTickets, Option<String>)>>),
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             | TaskResult::View(_)
             | TaskResult::Scanned(_)
             | TaskResult::Checkpoint(_)
+            | TaskResult::Tickets(_)
             | TaskResult::Coverage(_)
             | TaskResult::Investigated(_)
                 if !current => {}
@@ -192,9 +195,16 @@ impl AppState {
                 self.notice = Some(format!("verifier key {} added", k.name));
                 self.start_verify();
             }
-            TaskResult::Checkpoint(Failed(e)) | TaskResult::VerifierKey(Failed(e)) => {
-                self.error = Some(e)
+            TaskResult::Tickets(Done(t)) => {
+                let (tickets, not_remembered) = *t;
+                if let Some(why) = not_remembered {
+                    self.notice = Some(why);
+                }
+                self.tickets_read(tickets);
             }
+            TaskResult::Checkpoint(Failed(e))
+            | TaskResult::VerifierKey(Failed(e))
+            | TaskResult::Tickets(Failed(e)) => self.error = Some(e),
             TaskResult::Exported(outcome) => {
                 self.last_export = match outcome {
                     Done(r) => Some(Ok(r)),
@@ -228,6 +238,7 @@ impl AppState {
             | TaskResult::SavedSealed(Cancelled)
             | TaskResult::Checkpoint(Cancelled)
             | TaskResult::VerifierKey(Cancelled)
+            | TaskResult::Tickets(Cancelled)
             | TaskResult::Closed(Done(()) | Cancelled) => {}
             TaskResult::Closed(Failed(e)) => self.notice = Some(format!("closing: {e}")),
             TaskResult::Coverage(Done(c)) => {
