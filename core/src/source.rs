@@ -699,6 +699,7 @@ impl Source {
         {
             // One line at a time through what several threads use for many.
             let (mut text, mut sealer) = (std::mem::take(buf), std::mem::take(sealer));
+            text.clear();
             let r = match self.next_line(&mut text)? {
                 Ok(at) => sealer.seal(&text, at, out),
                 Err(e) => Err(e),
@@ -761,7 +762,7 @@ impl Source {
     }
 
     /// The next non-blank line of a platform JSONL file (its byte order
-    /// mark removed) in `out`, with its record and line numbers, for a
+    /// mark removed) appended to `out`, with its record and line numbers, for a
     /// [`LineSealer`] to seal, on this thread or another; an error for a
     /// line that cannot be read (fatal unless it is only too long), `None`
     /// at the end and for any other format.
@@ -772,8 +773,9 @@ impl Source {
         let Reader::Lines { reader, line, .. } = &mut self.reader else {
             return None;
         };
+        let start = out.len();
         loop {
-            out.clear();
+            out.truncate(start);
             match read_line_capped(reader, out) {
                 Ok(0) => {
                     self.done = true;
@@ -781,6 +783,7 @@ impl Source {
                 }
                 Ok(_) => {}
                 Err(m) => {
+                    out.truncate(start);
                     *line += 1;
                     let l = *line;
                     self.record_no += 1;
@@ -790,10 +793,10 @@ impl Source {
                 }
             }
             *line += 1;
-            if *line == 1 && out.starts_with(BOM) {
-                out.drain(..BOM.len());
+            if *line == 1 && out[start..].starts_with(BOM) {
+                out.drain(start..start + BOM.len());
             }
-            if out.iter().all(|b| b.is_ascii_whitespace()) {
+            if out[start..].iter().all(|b| b.is_ascii_whitespace()) {
                 continue;
             }
             self.record_no += 1;

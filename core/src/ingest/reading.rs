@@ -189,13 +189,12 @@ fn read_lines<E>(
 /// of the file could not be read.
 fn cut(src: &mut Source, sealers: &[SyncSender<Lines>], back: &Receiver<Lines>) -> Option<String> {
     let mut lines = Lines::default();
-    let mut line = Vec::new();
     let mut k = 0;
     loop {
-        let next = src.next_line(&mut line);
+        // Read straight into the batch.
+        let next = src.next_line(&mut lines.text);
         let end = next.is_none();
         if let Some(r) = next {
-            lines.text.extend_from_slice(&line);
             lines.items.push((r, lines.text.len()));
         }
         let full = lines.items.len() == BATCH_ITEMS || lines.text.len() >= BATCH_BYTES;
