@@ -10,6 +10,11 @@
 //! conflicts. A crash leaves the archive at its last commit, and running the
 //! same ingest again resumes: what is stored is recognised as a duplicate
 //! (the entry-id index, proven when the writer opens, refuses a stored id).
+//!
+//! Both passes keep every core busy: in the first, a platform JSONL file is
+//! read on one thread and its lines sealed on others (`reading`); in the
+//! second, the staged records are read back, parsed and hashed on one
+//! thread while SQLite appends them on this one (`appending`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
