@@ -150,14 +150,92 @@ pub struct SealedEntry {
     pub line: u64,
 }
 
-/// What [`Source::read_next`] read: an entry, or (on the platform JSONL
-/// fast path, when asked for it) a canonical record already written.
-/// Unboxed: it is matched as soon as it is returned, and a box would cost
-/// the general path an allocation per record.
-#[allow(clippy::large_enum_variant)]
-enum Next {
-    Entry(SourceRecord),
-    Sealed(SealedEntry),
+/// Where [`Source::next_line`] found a line: its record number (counting
+/// records, not blank lines) and line number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineAt {
+    pub record: u64,
+    pub line: u64,
+}
+
+/// Seals platform JSONL lines, as [`Source::next_sealed`] does, without the
+/// reader: a line in the shape the platform writes goes straight to its
+/// record (`platform_line`); any other line is read the general way
+/// (`json::parse`, [`platform_entry`]), with the same checks and words.
+/// It holds no state but reusable buffers, so that several threads can seal
+/// the lines of one file, each with its own.
+#[derive(Debug, Default)]
+pub struct LineSealer {
+    path: PathBuf,
+    scratch: LineScratch,
+}
+
+impl LineSealer {
+    /// A sealer of the lines of the file at `path` (named in errors).
+    pub fn new(path: &Path) -> LineSealer {
+        LineSealer {
+            path: path.to_path_buf(),
+            scratch: LineScratch::default(),
+        }
+    }
+
+    /// Writes the canonical record of `text`, the line found `at`, to `out`
+    /// (cleared first), or the error that rejects it (never fatal).
+    pub fn seal(
+        &mut self,
+        text: &[u8],
+        at: LineAt,
+        out: &mut String,
+    ) -> Result<SealedEntry, RecordError> {
+        out.clear();
+        let LineAt { record, line } = at;
+        if let Some((time, id)) = platform_line::canonical_record(text, out, &mut self.scratch) {
+            return Ok(SealedEntry {
+                id,
+                time,
+                record,
+                line,
+            });
+        }
+        let error = |message: String, raw: String| RecordError {
+            file: self.path.clone(),
+            record,
+            line,
+            message,
+            raw: Some(raw),
+            fatal: false,
+            chain: None,
+        };
+        let raw = || String::from_utf8_lossy(text).trim_end().to_string();
+        let value = json::parse(text).map_err(|e| error(e.to_string(), raw()))?;
+        let Json::Object(m) = &value else {
+            let message = format!("expected an object per entry, found {}", value.kind());
+            return Err(error(message, raw()));
+        };
+        let entry = platform_entry(m).map_err(|message| error(message, raw()))?;
+        if let Some(message) = too_deep(&entry) {
+            return Err(error(message, entry.canonical_record()));
+        }
+        entry.to_record().write_canonical(out);
+        Ok(SealedEntry {
+            id: entry.id,
+            time: entry.time,
+            record,
+            line,
+        })
+    }
+}
+
+/// Why an entry is refused for its depth, if it is.
+fn too_deep(entry: &Entry) -> Option<String> {
+    let depth = entry.record_depth();
+    (depth > json::MAX_RECORD_DEPTH).then(|| {
+        format!(
+            "the entry is nested {depth} levels deep (counting its record); auditlens \
+             accepts at most {} levels, so that every export of it can be read back",
+            json::MAX_RECORD_DEPTH
+        )
+    })
 }
 
 /// The header of an auditlens export.
@@ -443,8 +521,8 @@ enum Reader {
         reader: Input,
         line: u64,
         buf: Vec<u8>,
-        /// The fast path's buffers (platform JSONL).
-        scratch: Box<LineScratch>,
+        /// What seals a platform JSONL line ([`Source::next_sealed`]).
+        sealer: Box<LineSealer>,
     },
     Csv {
         reader: csv::Reader<Input>,
@@ -524,7 +602,7 @@ impl Source {
                     reader,
                     line,
                     buf: Vec::new(),
-                    scratch: Box::default(),
+                    sealer: Box::new(LineSealer::new(path)),
                 }
             }
             Format::PlatformCsv | Format::ExportCsv => {
@@ -602,18 +680,7 @@ impl Source {
         if self.done {
             return None;
         }
-        let r = self.read_next(None).map(|r| {
-            r.and_then(|next| match next {
-                Next::Entry(rec) => Ok(rec),
-                // Not asked for: read_next seals only into a buffer it is given.
-                Next::Sealed(s) => Err(self.record_error(
-                    s.line,
-                    "internal error: an entry was read for ingest".into(),
-                    None,
-                    true,
-                )),
-            })
-        });
+        let r = self.read_next();
         self.checked(r)
     }
 
@@ -627,16 +694,23 @@ impl Source {
             return None;
         }
         out.clear();
-        let Some(next) = self.read_next(Some(out)) else {
-            self.done = true;
-            return None;
-        };
-        let entry = match next {
-            Ok(Next::Sealed(s)) => return Some(Ok(s)),
-            Ok(Next::Entry(rec)) => Ok(rec),
-            Err(e) => Err(e),
-        };
-        let rec = match self.checked(Some(entry))? {
+        if let Reader::Lines { buf, sealer, .. } = &mut self.reader
+            && self.format == Format::PlatformJsonl
+        {
+            // One line at a time through what several threads use for many.
+            let (mut text, mut sealer) = (std::mem::take(buf), std::mem::take(sealer));
+            text.clear();
+            let r = match self.next_line(&mut text)? {
+                Ok(at) => sealer.seal(&text, at, out),
+                Err(e) => Err(e),
+            };
+            if let Reader::Lines { buf, sealer: s, .. } = &mut self.reader {
+                (*buf, *s) = (text, sealer);
+            }
+            return Some(r);
+        }
+        let next = self.read_next();
+        let rec = match self.checked(next)? {
             Ok(rec) => rec,
             Err(e) => return Some(Err(e)),
         };
@@ -670,17 +744,11 @@ impl Source {
         &mut self,
         mut r: Option<Result<SourceRecord, RecordError>>,
     ) -> Option<Result<SourceRecord, RecordError>> {
-        if let Some(Ok(rec)) = &r {
-            let depth = rec.entry.record_depth();
-            if depth > json::MAX_RECORD_DEPTH {
-                let raw = Some(rec.entry.canonical_record());
-                let message = format!(
-                    "the entry is nested {depth} levels deep (counting its record); auditlens \
-                     accepts at most {} levels, so that every export of it can be read back",
-                    json::MAX_RECORD_DEPTH
-                );
-                r = Some(Err(self.record_error(rec.line, message, raw, false)));
-            }
+        if let Some(Ok(rec)) = &r
+            && let Some(message) = too_deep(&rec.entry)
+        {
+            let raw = Some(rec.entry.canonical_record());
+            r = Some(Err(self.record_error(rec.line, message, raw, false)));
         }
         if let Some(Err(e)) = &r
             && e.fatal
@@ -693,9 +761,54 @@ impl Source {
         r
     }
 
-    /// The next record. Given `fast`, a platform JSONL line the fast path
-    /// reads is written there as its canonical record ([`Next::Sealed`]).
-    fn read_next(&mut self, mut fast: Option<&mut String>) -> Option<Result<Next, RecordError>> {
+    /// The next non-blank line of a platform JSONL file (its byte order
+    /// mark removed) appended to `out`, with its record and line numbers, for a
+    /// [`LineSealer`] to seal, on this thread or another; an error for a
+    /// line that cannot be read (fatal unless it is only too long), `None`
+    /// at the end and for any other format.
+    pub fn next_line(&mut self, out: &mut Vec<u8>) -> Option<Result<LineAt, RecordError>> {
+        if self.done || self.format != Format::PlatformJsonl {
+            return None;
+        }
+        let Reader::Lines { reader, line, .. } = &mut self.reader else {
+            return None;
+        };
+        let start = out.len();
+        loop {
+            out.truncate(start);
+            match read_line_capped(reader, out) {
+                Ok(0) => {
+                    self.done = true;
+                    return None;
+                }
+                Ok(_) => {}
+                Err(m) => {
+                    out.truncate(start);
+                    *line += 1;
+                    let l = *line;
+                    self.record_no += 1;
+                    let fatal = !m.contains("longer than");
+                    self.done = fatal;
+                    return Some(Err(self.record_error(l, m, None, fatal)));
+                }
+            }
+            *line += 1;
+            if *line == 1 && out[start..].starts_with(BOM) {
+                out.drain(start..start + BOM.len());
+            }
+            if out[start..].iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            self.record_no += 1;
+            return Some(Ok(LineAt {
+                record: self.record_no,
+                line: *line,
+            }));
+        }
+    }
+
+    /// The next record.
+    fn read_next(&mut self) -> Option<Result<SourceRecord, RecordError>> {
         let format = self.format;
         match &mut self.reader {
             Reader::JsonArray(p) | Reader::ExportJson(p) => {
@@ -743,13 +856,10 @@ impl Source {
                     };
                 };
                 self.record_no += 1;
-                Some(self.map_value(&value, line).map(Next::Entry))
+                Some(self.map_value(&value, line))
             }
             Reader::Lines {
-                reader,
-                line,
-                buf,
-                scratch,
+                reader, line, buf, ..
             } => loop {
                 if self.footer_count.is_some() {
                     // Anything after the footer line other than blank lines is an error.
@@ -802,18 +912,6 @@ impl Source {
                 if text.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
-                if format == Format::PlatformJsonl
-                    && let Some(out) = fast.as_deref_mut()
-                    && let Some((time, id)) = platform_line::canonical_record(text, out, scratch)
-                {
-                    self.record_no += 1;
-                    return Some(Ok(Next::Sealed(SealedEntry {
-                        id,
-                        time,
-                        record: self.record_no,
-                        line: l,
-                    })));
-                }
                 let raw = || String::from_utf8_lossy(text).trim_end().to_string();
                 let value = match json::parse(text) {
                     Ok(v) => v,
@@ -858,7 +956,7 @@ impl Source {
                 if let Reader::Lines { buf, .. } = &mut self.reader {
                     *buf = line_bytes;
                 }
-                return Some(result.map(Next::Entry));
+                return Some(result);
             },
             Reader::Csv { reader, columns } => {
                 let mut rec = csv::StringRecord::new();
@@ -943,7 +1041,7 @@ impl Source {
                             result
                                 .map(|mut r| {
                                     r.record = self.record_no;
-                                    Next::Entry(r)
+                                    r
                                 })
                                 .map_err(|(m, chain)| {
                                     let raw = csv_line(&raw);
@@ -1000,8 +1098,10 @@ impl Source {
     }
 }
 
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 fn strip_bom(b: &[u8]) -> &[u8] {
-    b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b)
+    b.strip_prefix(BOM).unwrap_or(b)
 }
 
 fn csv_line(fields: &[&str]) -> String {

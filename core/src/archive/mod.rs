@@ -34,7 +34,8 @@ pub use read::IngestRun;
 pub use read::{Cell, Column, Columns, Row, Scan, ScanCursor, ScanRows};
 pub use schema::{INDEXES, KnownIndex, MAX_KEY, PROTECTIVE, SCHEMA, SchemaObject, expected_schema};
 pub use write::{
-    APPLICATION_ID, Batch, IngestedSource, Offered, Writer, finish_interrupted_write, initialise,
+    APPLICATION_ID, Batch, IngestedSource, Offered, Rows, Writer, finish_interrupted_write,
+    initialise,
 };
 
 /// An error about an archive file, worded for the person who picked it.

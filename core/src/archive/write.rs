@@ -264,13 +264,138 @@ fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> 
 /// index refusing an id that is stored).
 const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
 
-/// What became of a record offered to [`Batch::append_or_find`].
+/// What became of a row offered to [`Batch::append_rows`].
 #[derive(Debug)]
 pub enum Offered {
     /// Appended as this seq.
     Appended(u64),
     /// An entry with the same id is stored: its seq and record.
     Stored { seq: u64, record: Vec<u8> },
+}
+
+/// The text columns of a row after `entry_id`, in the INSERT's order.
+const TEXT_COLUMNS: usize = 9;
+
+/// One row of [`Rows`]: ranges into the batch's text.
+#[derive(Clone, Debug)]
+struct Row {
+    record: (usize, usize),
+    entry_id: (usize, usize),
+    time_ms: i64,
+    /// actor_type … ip_address; `None` is NULL.
+    columns: [Option<(usize, usize)>; TEXT_COLUMNS],
+    /// The leaf hash for `seq`, the seq it was hashed for.
+    leaf: Hash,
+    seq: u64,
+    tag: u32,
+}
+
+/// Rows made ready to append away from the writer: each record parsed, its
+/// index columns derived from it (the derivation verification repeats) and
+/// its leaf hash computed for the seq it is expected to take. The writer's
+/// thread then only binds and steps ([`Batch::append_rows`]), so that
+/// ingest can prepare the next rows on another core meanwhile. The text
+/// lives in one buffer, reused batch after batch.
+#[derive(Default)]
+pub struct Rows {
+    text: String,
+    rows: Vec<Row>,
+}
+
+impl Rows {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.rows.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Bytes of text held (records and columns).
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Adds `record` (canonical JSON), to be appended to the archive `id`
+    /// as the entry `seq` (another seq costs the writer a second leaf
+    /// hash, nothing else). `tag` is the caller's, handed back with the
+    /// row. An error when the record is not one ingest seals.
+    pub fn push(
+        &mut self,
+        id: &ArchiveId,
+        seq: u64,
+        record: &[u8],
+        tag: u32,
+    ) -> Result<(), String> {
+        let text = std::str::from_utf8(record).map_err(|e| e.to_string())?;
+        let view = RecordView::parse(record)?;
+        let [
+            entry_id,
+            _,
+            actor_type,
+            actor_id,
+            actor_label,
+            action,
+            resource_type,
+            resource_id,
+            project_id,
+            org_id,
+            ip,
+        ] = view.index_columns();
+        let mut put = |s: &str| {
+            let start = self.text.len();
+            self.text.push_str(s);
+            (start, self.text.len())
+        };
+        let record_range = put(text);
+        let entry_id = put(entry_id.text().unwrap_or_default());
+        let columns = [
+            actor_type,
+            actor_id,
+            actor_label,
+            action,
+            resource_type,
+            resource_id,
+            project_id,
+            org_id,
+            ip,
+        ]
+        .map(|c| c.text().map(&mut put));
+        self.rows.push(Row {
+            record: record_range,
+            entry_id,
+            time_ms: view.time.0,
+            columns,
+            leaf: chain::leaf_hash(id, seq, record),
+            seq,
+            tag,
+        });
+        Ok(())
+    }
+
+    fn at(&self, (start, end): (usize, usize)) -> &str {
+        &self.text[start..end]
+    }
+
+    /// The record of row `i`.
+    pub fn record(&self, i: usize) -> &[u8] {
+        self.at(self.rows[i].record).as_bytes()
+    }
+
+    /// The entry id of row `i` (the record's).
+    pub fn entry_id(&self, i: usize) -> &str {
+        self.at(self.rows[i].entry_id)
+    }
+
+    /// The caller's tag of row `i`.
+    pub fn tag(&self, i: usize) -> u32 {
+        self.rows[i].tag
+    }
 }
 
 /// One transaction of appends. Dropped without [`Batch::commit`], it is
@@ -319,97 +444,84 @@ impl Batch<'_> {
         }
     }
 
-    /// Appends `record` unless an entry with its id is stored: then that
-    /// entry's seq and record, to tell a duplicate from a conflict. The
-    /// entry-id index (proven at open) refuses the second id, so a new entry
-    /// costs one insert and no separate look-up.
-    pub fn append_or_find(&mut self, entry_id: &str, record: &[u8]) -> Result<Offered> {
-        match self.append(record) {
-            Ok(seq) => Ok(Offered::Appended(seq)),
-            Err(e) if e.1 == Some(SQLITE_CONSTRAINT_UNIQUE) => match self.stored(entry_id)? {
-                Some((seq, record)) => Ok(Offered::Stored { seq, record }),
-                None => Err(e.0),
-            },
-            Err(e) => Err(e.0),
-        }
-    }
-
-    /// Appends `record` (canonical JSON) as the next entry: its index columns
-    /// derived from the record itself (the derivation verification repeats),
-    /// its leaf and chain hashes computed. Returns its seq, or the error with
-    /// SQLite's extended code when SQLite refused the row.
-    fn append(&mut self, record: &[u8]) -> Result<u64, (ArchiveError, Option<i32>)> {
-        let bad = |m: String| {
-            ArchiveError(format!(
-                "{}: a record to append is not a canonical record ({m})",
-                self.path.display()
-            ))
-        };
-        let text = std::str::from_utf8(record).map_err(|e| (bad(e.to_string()), None))?;
-        let view = RecordView::parse(record).map_err(|m| (bad(m), None))?;
-        let [
-            entry_id,
-            _,
-            actor_type,
-            actor_id,
-            actor_label,
-            action,
-            resource_type,
-            resource_id,
-            project_id,
-            org_id,
-            ip,
-        ] = view.index_columns();
-        let (prev_seq, prev) = self.next_tail;
-        let seq = prev_seq + 1;
-        let leaf = chain::leaf_hash(&self.id, seq, record);
-        let link = chain::chain_link(&prev, &leaf);
-        let inserted = self
+    /// Appends rows `range` of `rows` in order, each as the next entry
+    /// (its chain hash computed here; its leaf hash again only when the row
+    /// was hashed for another seq), unless an entry with its id is stored:
+    /// `each` then gets that entry's seq and record, to tell a duplicate
+    /// from a conflict. The entry-id index (proven at open) refuses the
+    /// second id, so a new entry costs one insert and no separate look-up.
+    /// One INSERT statement serves the whole range.
+    pub fn append_rows(
+        &mut self,
+        rows: &Rows,
+        range: std::ops::Range<usize>,
+        mut each: impl FnMut(usize, Offered),
+    ) -> Result<()> {
+        let path = self.path;
+        let err = |e: rusqlite::Error| db_error(path, e);
+        let mut insert = self
             .tx
             .prepare_cached(
                 "INSERT INTO entries (seq, record, leaf_hash, chain_hash, entry_id, time_ms, actor_type, \
                  actor_id, actor_label, action, resource_type, resource_id, project_id, org_id, ip_address) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )
-            .and_then(|mut s| {
-                s.execute(params![
-                    seq as i64,
-                    text,
-                    &leaf.0[..],
-                    &link.0[..],
-                    entry_id.text(),
-                    view.time.0,
-                    actor_type.text(),
-                    actor_id.text(),
-                    actor_label.text(),
-                    action.text(),
-                    resource_type.text(),
-                    resource_id.text(),
-                    project_id.text(),
-                    org_id.text(),
-                    ip.text()
-                ])
-            })
-            .map_err(|e| {
-                let code = match &e {
-                    rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
-                    _ => None,
-                };
-                (self.err(e), code)
-            })?;
-        if inserted != 1 {
-            return Err((
-                ArchiveError(format!(
-                    "{}: entry {seq} was not stored (something in the file refused it); run \
-                     `auditlens verify` on it",
-                    self.path.display()
-                )),
-                None,
-            ));
+            .map_err(err)?;
+        for i in range {
+            let row = &rows.rows[i];
+            let (prev_seq, prev) = self.next_tail;
+            let seq = prev_seq + 1;
+            let leaf = if row.seq == seq {
+                row.leaf
+            } else {
+                chain::leaf_hash(&self.id, seq, rows.record(i))
+            };
+            let link = chain::chain_link(&prev, &leaf);
+            let bound = (|| -> rusqlite::Result<()> {
+                insert.raw_bind_parameter(1, seq as i64)?;
+                insert.raw_bind_parameter(2, rows.at(row.record))?;
+                insert.raw_bind_parameter(3, &leaf.0[..])?;
+                insert.raw_bind_parameter(4, &link.0[..])?;
+                insert.raw_bind_parameter(5, rows.at(row.entry_id))?;
+                insert.raw_bind_parameter(6, row.time_ms)?;
+                for (k, c) in row.columns.iter().enumerate() {
+                    insert.raw_bind_parameter(7 + k, c.map(|r| rows.at(r)))?;
+                }
+                Ok(())
+            })();
+            bound.map_err(err)?;
+            match insert.raw_execute() {
+                Ok(1) => {
+                    self.next_tail = (seq, link);
+                    self.next_tree.push(leaf);
+                    each(i, Offered::Appended(seq));
+                }
+                Ok(_) => {
+                    return Err(ArchiveError(format!(
+                        "{}: entry {seq} was not stored (something in the file refused it); run \
+                         `auditlens verify` on it",
+                        path.display()
+                    )));
+                }
+                Err(rusqlite::Error::SqliteFailure(f, _))
+                    if f.extended_code == SQLITE_CONSTRAINT_UNIQUE =>
+                {
+                    let id = rows.at(row.entry_id);
+                    match self.stored(id)? {
+                        Some((seq, record)) => each(i, Offered::Stored { seq, record }),
+                        None => {
+                            return Err(ArchiveError(format!(
+                                "{}: the entry {id:?} was refused as a second entry with its \
+                                 id, but none is stored under it; run `auditlens verify` on it",
+                                path.display()
+                            )));
+                        }
+                    }
+                }
+                Err(e) => return Err(err(e)),
+            }
         }
-        self.next_tail = (seq, link);
-        self.next_tree.push(leaf);
-        Ok(seq)
+        Ok(())
     }
 
     /// Records an entry that arrived with a stored id but other content; it

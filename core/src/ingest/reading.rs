@@ -5,10 +5,16 @@
 //! batches to the stager, emptied ones back to the reader, so that no
 //! buffer is freed by another thread than the one that grew it, and memory
 //! stays at a few batches whatever the input's size.
+//!
+//! A platform JSONL file, the common case, is sealed line by line, and
+//! sealing is most of the work: there one thread reads and hashes the file
+//! and cuts it into batches of lines, [`SEALERS`] threads seal the batches
+//! (batch `k` by sealer `k % SEALERS`), and the stager takes the sealed
+//! batches from the sealers in turn, which keeps the file's order.
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use crate::source::{RecordError, SealedEntry, Source};
+use crate::source::{Format, LineAt, LineSealer, RecordError, SealedEntry, Source};
 
 /// Records per batch, and the bytes of records after which a batch is sent
 /// before it is full (a batch of large records stays small).
@@ -16,6 +22,9 @@ const BATCH_ITEMS: usize = 2048;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight: the reader runs this far ahead of the stager.
 const IN_FLIGHT: usize = 4;
+/// Threads sealing the lines of a platform JSONL file (one per core of a
+/// laptop's two; more only share the same cores).
+const SEALERS: usize = 2;
 
 /// What the reader read, in the file's order.
 pub(super) enum Item {
@@ -33,6 +42,36 @@ struct Batch {
     items: Vec<(Item, usize)>,
 }
 
+impl Batch {
+    /// Adds one record read (its canonical text in `record` when it is an
+    /// entry); `true` when the batch is full.
+    fn push(&mut self, r: Result<SealedEntry, RecordError>, record: &str) -> bool {
+        let item = match r {
+            Ok(entry) => {
+                self.records.push_str(record);
+                Item::Entry(entry)
+            }
+            Err(e) => Item::Error(e),
+        };
+        self.items.push((item, self.records.len()));
+        self.items.len() == BATCH_ITEMS || self.records.len() >= BATCH_BYTES
+    }
+
+    /// Calls `take` with each item in order, leaving the batch empty.
+    fn take_each<E>(
+        &mut self,
+        take: &mut impl FnMut(Item, &str) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut start = 0;
+        for (item, end) in self.items.drain(..) {
+            take(item, &self.records[start..end])?;
+            start = end;
+        }
+        self.records.clear();
+        Ok(())
+    }
+}
+
 enum Message {
     Batch(Batch),
     /// The file's SHA-256 (`None` when the rest could not be read).
@@ -47,6 +86,9 @@ pub(super) fn read_all<E>(
     mut src: Source,
     mut take: impl FnMut(Item, &str) -> Result<(), E>,
 ) -> Result<Option<String>, E> {
+    if src.format == Format::PlatformJsonl {
+        return read_lines(src, take);
+    }
     let (full_tx, full_rx) = sync_channel::<Message>(IN_FLIGHT);
     let (empty_tx, empty_rx) = sync_channel::<Batch>(IN_FLIGHT + 1);
     std::thread::scope(|scope| {
@@ -57,12 +99,7 @@ pub(super) fn read_all<E>(
         loop {
             match full_rx.recv() {
                 Ok(Message::Batch(mut batch)) => {
-                    let mut start = 0;
-                    for (item, end) in batch.items.drain(..) {
-                        take(item, &batch.records[start..end])?;
-                        start = end;
-                    }
-                    batch.records.clear();
+                    batch.take_each(&mut take)?;
                     let _ = empty_tx.try_send(batch);
                 }
                 Ok(Message::Done(sha256)) => return Ok(sha256),
@@ -79,15 +116,7 @@ fn read(src: &mut Source, full: &SyncSender<Message>, empty: &Receiver<Batch>) {
     let mut record = String::new();
     let mut batch = Batch::default();
     while let Some(r) = src.next_sealed(&mut record) {
-        let item = match r {
-            Ok(entry) => {
-                batch.records.push_str(&record);
-                Item::Entry(entry)
-            }
-            Err(e) => Item::Error(e),
-        };
-        batch.items.push((item, batch.records.len()));
-        if batch.items.len() == BATCH_ITEMS || batch.records.len() >= BATCH_BYTES {
+        if batch.push(r, &record) {
             let next = empty.try_recv().unwrap_or_default();
             if full
                 .send(Message::Batch(std::mem::replace(&mut batch, next)))
@@ -101,6 +130,109 @@ fn read(src: &mut Source, full: &SyncSender<Message>, empty: &Receiver<Batch>) {
         return;
     }
     let _ = full.send(Message::Done(src.sha256().ok()));
+}
+
+/// Lines of a platform JSONL file, one after another in `text`, each with
+/// where it was found (or why it could not be read) and its end in `text`.
+#[derive(Default)]
+struct Lines {
+    text: Vec<u8>,
+    items: Vec<(Result<LineAt, RecordError>, usize)>,
+}
+
+/// [`read_all`] for a platform JSONL file: read and cut into lines on one
+/// thread, sealed on [`SEALERS`] others, staged on this one in order.
+fn read_lines<E>(
+    mut src: Source,
+    mut take: impl FnMut(Item, &str) -> Result<(), E>,
+) -> Result<Option<String>, E> {
+    let path = src.path.clone();
+    let (raw_back_tx, raw_back_rx) = sync_channel::<Lines>(SEALERS * (IN_FLIGHT + 1));
+    let mut raw_txs = Vec::new();
+    let mut sealed_rxs = Vec::new();
+    let mut back_txs = Vec::new();
+    std::thread::scope(|scope| {
+        for _ in 0..SEALERS {
+            let (raw_tx, raw_rx) = sync_channel::<Lines>(IN_FLIGHT);
+            let (sealed_tx, sealed_rx) = sync_channel::<Batch>(IN_FLIGHT);
+            let (back_tx, back_rx) = sync_channel::<Batch>(IN_FLIGHT + 1);
+            let raw_back = raw_back_tx.clone();
+            let mut sealer = LineSealer::new(&path);
+            scope.spawn(move || seal(&mut sealer, &raw_rx, &raw_back, &sealed_tx, &back_rx));
+            raw_txs.push(raw_tx);
+            sealed_rxs.push(sealed_rx);
+            back_txs.push(back_tx);
+        }
+        drop(raw_back_tx);
+        let reader = scope.spawn(move || cut(&mut src, &raw_txs, &raw_back_rx));
+        // The receivers are dropped when this closure returns, which stops
+        // the sealers (their next send fails) and so the reader.
+        let (sealed_rxs, back_txs) = (sealed_rxs, back_txs);
+        for k in (0..SEALERS).cycle() {
+            // Disconnected once the sealer whose turn it is has no batch left.
+            let Ok(mut batch) = sealed_rxs[k].recv() else {
+                break;
+            };
+            batch.take_each(&mut take)?;
+            let _ = back_txs[k].try_send(batch);
+        }
+        // A reader that panicked passes its panic on.
+        Ok(reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    })
+}
+
+/// The reader's side for lines: cuts the file into batches of lines (reusing
+/// those handed back) and sends batch `k` to sealer `k % SEALERS`; the
+/// file's SHA-256 at the end, `None` when the sealers have gone or the rest
+/// of the file could not be read.
+fn cut(src: &mut Source, sealers: &[SyncSender<Lines>], back: &Receiver<Lines>) -> Option<String> {
+    let mut lines = Lines::default();
+    let mut k = 0;
+    loop {
+        // Read straight into the batch.
+        let next = src.next_line(&mut lines.text);
+        let end = next.is_none();
+        if let Some(r) = next {
+            lines.items.push((r, lines.text.len()));
+        }
+        let full = lines.items.len() == BATCH_ITEMS || lines.text.len() >= BATCH_BYTES;
+        if full || (end && !lines.items.is_empty()) {
+            let next = back.try_recv().unwrap_or_default();
+            sealers[k].send(std::mem::replace(&mut lines, next)).ok()?;
+            k = (k + 1) % sealers.len();
+        }
+        if end {
+            return src.sha256().ok();
+        }
+    }
+}
+
+/// A sealer: seals each batch of lines into a batch of records (reusing
+/// those handed back) and sends it on. Stops when the stager has gone.
+fn seal(
+    sealer: &mut LineSealer,
+    lines: &Receiver<Lines>,
+    lines_back: &SyncSender<Lines>,
+    sealed: &SyncSender<Batch>,
+    back: &Receiver<Batch>,
+) {
+    let mut record = String::new();
+    for mut raw in lines {
+        let mut batch = back.try_recv().unwrap_or_default();
+        let mut start = 0;
+        for (r, end) in raw.items.drain(..) {
+            let r = r.and_then(|at| sealer.seal(&raw.text[start..end], at, &mut record));
+            batch.push(r, &record);
+            start = end;
+        }
+        raw.text.clear();
+        let _ = lines_back.try_send(raw);
+        if sealed.send(batch).is_err() {
+            return;
+        }
+    }
 }
 
 #[cfg(test)]
