@@ -1104,3 +1104,48 @@ fn a_huge_or_endless_small_file_is_refused() {
         assert!(!html.exists(), "a report was written");
     }
 }
+
+/// A compressed export (as exports travel) is named as such, with what to
+/// do, by ingest and by verify; nothing is created.
+#[test]
+fn a_compressed_export_says_to_decompress_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "export.jsonl.gz",
+            b"\x1f\x8b\x08\x00\x00\x00\x00\x00",
+            "gzip-compressed",
+        ),
+        ("export.zip", b"PK\x03\x04\x14\x00\x00\x00", "a zip archive"),
+        (
+            "export.jsonl.zst",
+            b"\x28\xb5\x2f\xfd\x00\x58",
+            "zstd-compressed",
+        ),
+    ];
+    for (name, head, kind) in cases {
+        let file = dir.path().join(name);
+        let mut bytes = head.to_vec();
+        bytes.extend(std::iter::repeat_n(0xA5u8, 4000));
+        std::fs::write(&file, &bytes).unwrap();
+        let archive = dir.path().join("a.sqlite");
+        let o = run([
+            "ingest".as_ref(),
+            "--archive".as_ref(),
+            archive.as_os_str(),
+            file.as_os_str(),
+        ]);
+        assert_eq!(o.code, 2, "{name}: {}", o.stderr);
+        assert!(o.stderr.contains(kind), "{name}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("decompress it first"),
+            "{name}: {}",
+            o.stderr
+        );
+        assert!(!archive.exists(), "{name}");
+        let o = run(["verify".as_ref(), file.as_os_str()]);
+        assert_eq!(o.code, 2, "{name}: {}", o.stderr);
+        assert!(o.stderr.contains(kind), "{name}: {}", o.stderr);
+        assert_eq!(std::fs::read(&file).unwrap(), bytes, "{name} untouched");
+    }
+}

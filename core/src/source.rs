@@ -333,6 +333,21 @@ pub const EXPORT_HEADER_KEY: &str = "auditlens_export";
 /// Key of the footer object (entry count) in auditlens exports.
 pub const EXPORT_FOOTER_KEY: &str = "auditlens_export_end";
 
+/// The kind of compressed file these first bytes begin, by its magic number.
+fn compressed_kind(head: &[u8]) -> Option<&'static str> {
+    const KINDS: [(&[u8], &str); 5] = [
+        (b"\x1f\x8b", "gzip-compressed (.gz)"),
+        (b"PK\x03\x04", "a zip archive (.zip)"),
+        (b"\x28\xb5\x2f\xfd", "zstd-compressed (.zst)"),
+        (b"BZh", "bzip2-compressed (.bz2)"),
+        (b"\xfd7zXZ\x00", "xz-compressed (.xz)"),
+    ];
+    KINDS
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+        .map(|(_, kind)| *kind)
+}
+
 /// Detects a file's format from its first bytes.
 pub fn detect(path: &Path) -> Result<Format, SourceError> {
     let meta = std::fs::metadata(path)
@@ -374,6 +389,15 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
             "{} is a Parquet file (an auditlens Parquet export is one): auditlens does not read \
              Parquet back; verify it in the warehouse with the SQL in docs/WAREHOUSE.md, or verify \
              the archive it was exported from",
+            path.display()
+        )));
+    }
+    // Compressed exports are common in transfer; say what to do with them.
+    if let Some(kind) = compressed_kind(&head) {
+        return Err(SourceError(format!(
+            "{} is {kind}: auditlens reads exports as they come from the platform, not \
+             compressed; decompress it first (keep the original: it is the evidence you received) \
+             and give the file inside",
             path.display()
         )));
     }
