@@ -23,7 +23,7 @@ use crate::archive::{
 use crate::canonical::{self, Problem};
 use crate::chain::{self, ArchiveId, Hash};
 use crate::job::Job;
-use crate::record_view::IndexValue;
+use crate::record_view::{IndexValue, RecordView};
 
 /// Most seqs per chunk: large enough that a chunk's query and channel
 /// hand-over cost nothing next to its rows.
@@ -224,17 +224,19 @@ fn check_row(out: &mut CheckedChunk, archive: &ArchiveId, row: &Row<'_>, scratch
     let columns = row.index_columns();
     // Read and checked in one pass: canonical form and limits, not only the
     // hash (a record with recomputed hashes may still not be what ingest seals).
-    let checked = canonical::check(record);
-    if let Some(problem) = checked.problem {
+    let mut view = RecordView::default();
+    let (read, problem) = canonical::check_into(record, &mut view);
+    let view = read.then_some(&view);
+    if let Some(problem) = problem {
         let (kind, m) = match problem {
             Problem::NonCanonical(m) => (FindingKind::NonCanonicalRecord, m),
             Problem::Unreadable(m) => (FindingKind::UnreadableRecord, m),
         };
-        let id = checked.view.as_ref().map(|v| v.id.as_ref());
+        let id = view.map(|v| v.id.as_ref());
         out.findings
             .push((index, Finding::new(kind, Some(seq), m).id(id)));
     }
-    let (id, time_ms) = match checked.view {
+    let (id, time_ms) = match view {
         Some(view) => {
             for (k, want) in view.index_columns().into_iter().enumerate() {
                 if !equals(columns[k], want) {
