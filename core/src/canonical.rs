@@ -44,43 +44,62 @@ pub struct Checked<'a> {
 }
 
 /// Reads a stored record and checks that it is canonical and within the
-/// limits. Used by archive verification for every row and by ingest for the
-/// archive's last entry before it appends.
+/// limits. Used by ingest for the archive's last entry before it appends,
+/// and by search hits; verification calls [`check_into`].
 pub fn check(bytes: &[u8]) -> Checked<'_> {
-    let (parsed, sealed_shape) = match RecordView::parse_telling_shape(bytes) {
-        Ok((view, sealed)) => (Ok(view), sealed),
-        Err(m) => (Err(m), false),
-    };
+    let mut view = RecordView::default();
+    let (read, problem) = check_into(bytes, &mut view);
+    Checked {
+        view: read.then_some(view),
+        problem,
+    }
+}
+
+/// [`check`], reading the record into `view` (a default one) in place:
+/// verification checks every row, and the view is large to move. Returns
+/// whether the record reads as an entry (then `view` holds it; otherwise
+/// `view` is not to be used) and what is wrong with it.
+///
+/// The record is read once: in the shape ingest seals, the view reads the
+/// keys (known, in order, each once), the top-level and actor strings (no
+/// escapes) and the punctuation between them (no whitespace) as the
+/// canonical writer writes them, and hands each state and `extra` to the
+/// canonical walk, which checks it as it finds where it ends. Any other
+/// record is read by the general parser and walked whole.
+pub fn check_into<'a>(bytes: &'a [u8], view: &mut RecordView<'a>) -> (bool, Option<Problem>) {
+    // The first thing not in canonical form in a state or `extra`, in the
+    // record's order.
+    let mut form = None;
+    let parsed = view.read(bytes, |_, at| {
+        // Whitespace before a value is not the sealed shape (the view reads
+        // no such record): the general parser says so.
+        if is_ws(*bytes.get(at)?) {
+            return None;
+        }
+        let mut c = Check::new(bytes);
+        c.i = at;
+        // A grammar fault (or one too deep to walk on) ends the fast read:
+        // the general parser and the whole-record walk below judge it.
+        c.value(1, MAX_RECORD_DEPTH).ok()?;
+        if form.is_none() {
+            form = c.form;
+        }
+        Some(c.i)
+    });
     if bytes.len() > MAX_RECORD_BYTES {
         let problem = Problem::NonCanonical(format!(
             "the record is {} bytes, more than the {MAX_RECORD_BYTES} a record may have \
              (so that every export of it can be read back)",
             bytes.len()
         ));
-        return Checked {
-            view: parsed.ok(),
-            problem: Some(problem),
-        };
-    }
-    // The view has already found the bytes to be UTF-8 when it read them.
-    if let Err(m) = &parsed
-        && std::str::from_utf8(bytes).is_err()
-    {
-        return Checked {
-            view: None,
-            problem: Some(Problem::Unreadable(m.clone())),
-        };
+        return (parsed.is_ok(), Some(problem));
     }
     let json = match &parsed {
-        // In the sealed shape the view has read the keys (known, in order,
-        // each once), the top-level and actor strings (no escapes) and the
-        // punctuation between them (no whitespace) as the canonical writer
-        // writes them; only the states and `extra`, which it skipped over,
-        // are left to check: most records are mostly keys and short strings.
-        Ok(view) if sealed_shape => [view.after, view.before, view.extra]
-            .into_iter()
-            .flatten()
-            .try_for_each(|value| check_json_within(bytes, value, MAX_RECORD_DEPTH)),
+        Ok(true) => form.map_or(Ok(()), |m| Err(Fault::Form(m))),
+        // The view found the bytes not to be UTF-8 before it read them.
+        Err(m) if std::str::from_utf8(bytes).is_err() => {
+            return (false, Some(Problem::Unreadable(m.clone())));
+        }
         _ => check_json(bytes, MAX_RECORD_DEPTH),
     };
     let problem = match (json, &parsed) {
@@ -88,12 +107,9 @@ pub fn check(bytes: &[u8]) -> Checked<'_> {
         (Err(Fault::Grammar(_)), Err(m)) => Some(Problem::Unreadable(m.clone())),
         (Err(Fault::Grammar(m)), Ok(_)) => Some(Problem::Unreadable(m)),
         (Ok(()), Err(m)) => Some(Problem::Unreadable(m.clone())),
-        (Ok(()), Ok(view)) => check_fields(view).err().map(Problem::NonCanonical),
+        (Ok(()), Ok(_)) => check_fields(view).err().map(Problem::NonCanonical),
     };
-    Checked {
-        view: parsed.ok(),
-        problem,
-    }
+    (parsed.is_ok(), problem)
 }
 
 /// [`check`] without the view: `Ok` for a canonical record within the limits.
@@ -206,20 +222,15 @@ fn check_json(bytes: &[u8], max_depth: usize) -> Result<(), Fault> {
     c.form.map_or(Ok(()), |m| Err(Fault::Form(m)))
 }
 
-/// [`check_json`] of `value`, a slice of `record` holding one of its
-/// top-level values: nested one level down, and located in the record.
-fn check_json_within(record: &[u8], value: &str, max_depth: usize) -> Result<(), Fault> {
-    let start = (value.as_ptr() as usize).wrapping_sub(record.as_ptr() as usize);
-    if record.get(start..start + value.len()) != Some(value.as_bytes()) {
-        return check_json(value.as_bytes(), max_depth - 1);
+/// The order of two keys' bytes, as `<[u8]>::cmp` gives it. Keys are short
+/// and most pairs differ in their first byte: a loop here costs less than
+/// the call to `memcmp` that the slice comparison makes.
+#[inline]
+fn byte_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    match a.iter().zip(b).find(|(x, y)| x != y) {
+        Some((x, y)) => x.cmp(y),
+        None => a.len().cmp(&b.len()),
     }
-    let mut c = Check::new(&record[..start + value.len()]);
-    c.i = start;
-    c.value(1, max_depth)?;
-    if c.at()?.is_some() {
-        return Err(c.grammar("data after the value"));
-    }
-    c.form.map_or(Ok(()), |m| Err(Fault::Form(m)))
 }
 
 fn is_ws(b: u8) -> bool {
@@ -317,7 +328,7 @@ impl<'a> Check<'a> {
                 let order = if p.escaped || key.escaped {
                     self.decoded(p).cmp(&self.decoded(key))
                 } else {
-                    self.b[p.start..p.end].cmp(&self.b[key.start..key.end])
+                    byte_order(&self.b[p.start..p.end], &self.b[key.start..key.end])
                 };
                 if order != std::cmp::Ordering::Less {
                     let k = String::from_utf8_lossy(&self.b[key.start..key.end]).into_owned();
@@ -722,6 +733,169 @@ mod tests {
             }
         }
         assert!(read > 100, "{read}");
+    }
+
+    /// The check as two walks, as it was before the view and the canonical
+    /// walk were fused: the view reads the record, and the canonical walk
+    /// then checks all of it.
+    fn two_walks(bytes: &[u8]) -> (Option<RecordView<'_>>, Option<Problem>) {
+        let parsed = RecordView::parse(bytes);
+        if bytes.len() > MAX_RECORD_BYTES {
+            let m = format!(
+                "the record is {} bytes, more than the {MAX_RECORD_BYTES} a record may have \
+                 (so that every export of it can be read back)",
+                bytes.len()
+            );
+            return (parsed.ok(), Some(Problem::NonCanonical(m)));
+        }
+        if let Err(m) = &parsed
+            && std::str::from_utf8(bytes).is_err()
+        {
+            return (None, Some(Problem::Unreadable(m.clone())));
+        }
+        let problem = match (check_json(bytes, MAX_RECORD_DEPTH), &parsed) {
+            (Err(Fault::Form(m)), _) => Some(Problem::NonCanonical(m)),
+            (Err(Fault::Grammar(_)), Err(m)) => Some(Problem::Unreadable(m.clone())),
+            (Err(Fault::Grammar(m)), Ok(_)) => Some(Problem::Unreadable(m)),
+            (Ok(()), Err(m)) => Some(Problem::Unreadable(m.clone())),
+            (Ok(()), Ok(view)) => check_fields(view).err().map(Problem::NonCanonical),
+        };
+        (parsed.ok(), problem)
+    }
+
+    /// `check_into` reads each record once, handing the states and `extra`
+    /// to the canonical walk as the view finds them; it must say what the
+    /// two walks say (the same view, the same problem, word for word) on
+    /// sealed records of both sample profiles, on the tampered records of
+    /// the vectors, and on sealed records edited at random places.
+    #[test]
+    fn one_walk_agrees_with_two() {
+        let agree = |bytes: &[u8]| {
+            let mut view = RecordView::default();
+            let (read, problem) = check_into(bytes, &mut view);
+            let (want_view, want_problem) = two_walks(bytes);
+            let text = String::from_utf8_lossy(bytes);
+            assert_eq!(problem, want_problem, "{text}");
+            assert_eq!(read.then_some(view), want_view, "{text}");
+            problem.is_none()
+        };
+        let mut records = Vec::new();
+        for s in [
+            Sample::new(400, 21),
+            Sample::new(400, 22).with_profile(crate::sample::Profile::Platform),
+        ] {
+            records.extend((0..s.n).map(|i| s.entry(i).canonical_record()));
+        }
+        for r in &records {
+            assert!(agree(r.as_bytes()), "{r}");
+        }
+        // The vectors: each sealed record, and each record edit of the
+        // tamper cases applied to it.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
+        let read = |name: &str| -> serde_json::Value {
+            serde_json::from_slice(&std::fs::read(dir.join(name)).unwrap()).unwrap()
+        };
+        let sealed: Vec<String> = read("chain-v1.json")["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["canonical"].as_str().unwrap().to_string())
+            .collect();
+        let mut edits = 0;
+        for case in read("findings-v1.json")["cases"].as_array().unwrap() {
+            for op in case["tamper"].as_array().unwrap() {
+                if op["op"] != "edit_record" {
+                    continue;
+                }
+                let seq = op["seq"].as_u64().unwrap() as usize;
+                let find = op["find"].as_str().unwrap();
+                let r = &sealed[seq - 1];
+                assert!(r.contains(find), "{find} in {r}");
+                agree(
+                    r.replacen(find, op["replace"].as_str().unwrap(), 1)
+                        .as_bytes(),
+                );
+                edits += 1;
+            }
+        }
+        assert!(edits > 20, "{edits}");
+        let mut kinds = [0usize; 2];
+        for r in &sealed {
+            assert!(agree(r.as_bytes()), "{r}");
+        }
+        // Random edits in the states and `extra` (where the walks were
+        // fused) and anywhere else.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        const EDITS: &[&str] = &[
+            " ",
+            "\\/",
+            "\\u00e9",
+            "\\u001F",
+            "\\ud83d\\ude00",
+            "\\n",
+            "\"",
+            ",",
+            ":",
+            "{",
+            "}",
+            "[",
+            "]",
+            "01",
+            "1.",
+            "-",
+            "tru",
+            "\u{1}",
+            "\"a\":1,",
+            "\"z\":1,",
+            "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        ];
+        for r in records.iter().chain(&sealed) {
+            for _ in 0..20 {
+                let mut r = r.clone();
+                // Most edits inside a state or `extra`.
+                let states: Vec<usize> = ["\"after\":", "\"before\":", "\"extra\":"]
+                    .iter()
+                    .filter_map(|k| r.find(k).map(|at| at + k.len()))
+                    .collect();
+                let mut at = match states.as_slice() {
+                    [] => next(r.len() + 1),
+                    s if next(4) > 0 => (s[next(s.len())] + next(40)).min(r.len()),
+                    _ => next(r.len() + 1),
+                };
+                while !r.is_char_boundary(at) {
+                    at -= 1;
+                }
+                r.insert_str(at, EDITS[next(EDITS.len())]);
+                kinds[usize::from(agree(r.as_bytes()))] += 1;
+            }
+        }
+        assert!(kinds.iter().all(|&n| n > 100), "{kinds:?}");
+    }
+
+    #[test]
+    fn key_order_is_the_order_of_the_bytes() {
+        let keys: [&[u8]; 9] = [
+            b"",
+            b"a",
+            b"ab",
+            b"abc",
+            b"abd",
+            b"b",
+            b"ba",
+            b"\xc3\xa9",
+            b"z",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(byte_order(a, b), a.cmp(b), "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

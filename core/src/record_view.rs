@@ -199,6 +199,24 @@ const STRUCTURAL: [bool; 256] = {
     t
 };
 
+/// The `nested` reader of [`RecordView::read`] that checks nothing: it
+/// follows the strings and brackets of the value at byte `at` of `text` (objects and arrays
+/// without escapes fast, 16 bytes at a time; states are often strings or
+/// scalars) and returns where it ends. Every value it ends where the general
+/// parser ends it (tested below).
+pub(crate) fn skip_nested(text: &str, at: usize) -> Option<usize> {
+    let mut s = Scan {
+        b: text.as_bytes(),
+        text,
+        i: at,
+    };
+    match s.peek() {
+        Some(b'{' | b'[') => s.plain_nested()?,
+        _ => s.raw_value().ok()?,
+    };
+    Some(s.i)
+}
+
 struct Scan<'a> {
     b: &'a [u8],
     /// The same bytes, checked as UTF-8 once.
@@ -455,23 +473,39 @@ impl<'a> RecordView<'a> {
     /// Reads a stored record. Errors read like `Entry::from_record`'s.
     #[inline]
     pub fn parse(bytes: &'a [u8]) -> Result<RecordView<'a>, String> {
-        Self::parse_telling_shape(bytes).map(|(v, _)| v)
-    }
-
-    /// [`RecordView::parse`], telling also whether the record was in the
-    /// shape ingest seals (see `read_sealed_shape`): then everything but the
-    /// states, `extra` and the times is known to be canonical, and
-    /// `canonical::check` checks only those.
-    #[inline]
-    pub(crate) fn parse_telling_shape(bytes: &'a [u8]) -> Result<(RecordView<'a>, bool), String> {
-        let text =
-            std::str::from_utf8(bytes).map_err(|_| "record is not valid UTF-8".to_string())?;
         // Filled in place: the view is large, and moving it costs.
         let mut v = RecordView::default();
-        if v.read_sealed_shape(bytes, text).is_some() {
-            return Ok((v, true));
+        v.read(bytes, skip_nested)?;
+        Ok(v)
+    }
+
+    /// Reads a stored record into `self`, a default view (filled in place:
+    /// verification reads millions, and the view is large to move).
+    /// `nested(text, at)` reads the state or `extra` value that starts at byte `at`
+    /// when the record is in the shape ingest seals, and returns where it
+    /// ends, or `None` to have the general parser read the record: canonical
+    /// checking passes a walk that checks the value's canonical form as it
+    /// goes, so that verification reads each record once; [`skip_nested`]
+    /// only follows its strings and brackets.
+    ///
+    /// `Ok(true)`: the record was in the shape ingest seals (see
+    /// `read_sealed_shape`), so everything but the states, `extra` and the
+    /// times is known to be canonical, and each state and `extra` was given
+    /// to `nested`. `Ok(false)`: the general parser read it. On `Err`, `self`
+    /// holds part of the record and is not to be used.
+    #[inline]
+    pub(crate) fn read(
+        &mut self,
+        bytes: &'a [u8],
+        nested: impl FnMut(&'a str, usize) -> Option<usize>,
+    ) -> Result<bool, String> {
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| "record is not valid UTF-8".to_string())?;
+        if self.read_sealed_shape(bytes, text, nested).is_some() {
+            return Ok(true);
         }
-        Self::parse_general(bytes, text).map(|v| (v, false))
+        *self = Self::parse_general(bytes, text)?;
+        Ok(false)
     }
 
     /// Reads into `self` (a default view) the record in the shape ingest
@@ -481,7 +515,13 @@ impl<'a> RecordView<'a> {
     /// "not this shape" (`self` is then partly filled): the general parser
     /// reads the record, or says what is wrong with it. Every record this
     /// accepts, the general parser reads to the same view (tested below).
-    fn read_sealed_shape(&mut self, bytes: &'a [u8], text: &'a str) -> Option<()> {
+    /// The states and `extra` are read by `nested` (see [`RecordView::read`]).
+    fn read_sealed_shape(
+        &mut self,
+        bytes: &'a [u8],
+        text: &'a str,
+        mut nested: impl FnMut(&'a str, usize) -> Option<usize>,
+    ) -> Option<()> {
         let mut s = Scan {
             b: bytes,
             text,
@@ -528,10 +568,10 @@ impl<'a> RecordView<'a> {
         } else {
             return None;
         }
-        // States are often strings or scalars; objects and arrays are skipped fast.
-        let state = |s: &mut Scan<'a>| match s.peek() {
-            Some(b'{' | b'[') => s.plain_nested(),
-            _ => s.raw_value().ok(),
+        let mut state = |s: &mut Scan<'a>| {
+            let start = s.i;
+            s.i = nested(text, start)?;
+            text.get(start..s.i)
         };
         if key!(s, first, "after") {
             v.after = Some(state(&mut s)?);
@@ -543,7 +583,7 @@ impl<'a> RecordView<'a> {
             if s.peek() != Some(b'{') {
                 return None;
             }
-            v.extra = Some(s.plain_nested()?);
+            v.extra = Some(state(&mut s)?);
         }
         macro_rules! text {
             ($name:literal, $field:ident) => {
@@ -781,7 +821,9 @@ mod tests {
                 let text = std::str::from_utf8(r.as_bytes()).unwrap();
                 let general = RecordView::parse_general(r.as_bytes(), text);
                 let mut v = RecordView::default();
-                if v.read_sealed_shape(r.as_bytes(), text).is_some() {
+                if v.read_sealed_shape(r.as_bytes(), text, skip_nested)
+                    .is_some()
+                {
                     fast += 1;
                     nested_fast += usize::from(k == 8 || k == 12);
                     assert_eq!(Ok(v), general, "{r}");
@@ -789,7 +831,7 @@ mod tests {
             }
             assert!(
                 RecordView::default()
-                    .read_sealed_shape(rec.as_bytes(), &rec)
+                    .read_sealed_shape(rec.as_bytes(), &rec, skip_nested)
                     .is_some(),
                 "a sealed record takes the fast path: {rec}"
             );

@@ -638,11 +638,14 @@ pub fn verify_archive(
     job.start_phase("verifying", total);
     let mut walk = ChainWalk::new(archive.id(), checkpoint);
     walk.ids.reserve(total.min(1 << 24) as usize);
+    for book in &mut books {
+        book.reserve(total.min(1 << 24) as usize);
+    }
     let mut entries = 0u64;
     let mut record_bytes = 0u64;
     if bounds.is_some() {
         let k = entry_indexes.len();
-        row_check::check_rows(archive, seqs, &entry_indexes, &hasher, job, |mut chunk| {
+        row_check::check_rows(archive, seqs, &entry_indexes, &hasher, job, |chunk| {
             let mut findings = std::mem::take(&mut chunk.findings).into_iter().peekable();
             for (i, row) in chunk.rows.iter().enumerate() {
                 walk.step(

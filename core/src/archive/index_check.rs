@@ -98,6 +98,11 @@ pub struct KeyBook {
 }
 
 impl KeyBook {
+    /// Makes room for `n` more rows (verification knows the seq span).
+    pub fn reserve(&mut self, n: usize) {
+        self.words.reserve(n);
+    }
+
     /// Adds the next row (rowids must increase).
     pub fn push(&mut self, rowid: i64, w: KeyWord) {
         let n = self.words.len();

@@ -11,7 +11,10 @@
 //!
 //! Chunks are dealt round robin and each worker hands its results over a
 //! channel that holds two chunks, so memory stays bounded by a few chunks per
-//! worker however large the archive.
+//! worker however large the archive. The walk hands each chunk's buffers
+//! back to its worker, which fills them again: a chunk's vectors are a
+//! megabyte or more, and fresh ones would cost the kernel a page fault and a
+//! zeroed page for every 4 KiB of them, each time.
 
 use std::sync::mpsc;
 
@@ -23,7 +26,7 @@ use crate::archive::{
 use crate::canonical::{self, Problem};
 use crate::chain::{self, ArchiveId, Hash};
 use crate::job::Job;
-use crate::record_view::IndexValue;
+use crate::record_view::{IndexValue, RecordView};
 
 /// Most seqs per chunk: large enough that a chunk's query and channel
 /// hand-over cost nothing next to its rows.
@@ -63,6 +66,16 @@ pub(super) struct CheckedChunk {
 }
 
 impl CheckedChunk {
+    /// Empties the chunk, keeping its buffers.
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.findings.clear();
+        self.record_bytes = 0;
+        self.keys.clear();
+        self.ids.clear();
+        self.records.clear();
+    }
+
     pub fn entry_id(&self, row: &CheckedRow) -> Option<&str> {
         row.id.map(|(a, b)| &self.ids[a as usize..b as usize])
     }
@@ -77,14 +90,15 @@ impl CheckedChunk {
 
 /// Reads and checks every row of the archive with a seq in `seqs`, keeping
 /// for each the key each of `indexes` (of the entries table) should list it
-/// under, and hands the chunks to `walk` in seq order.
+/// under, and hands the chunks to `walk` in seq order (`walk` may take the
+/// findings out; the rest is cleared after it).
 pub(super) fn check_rows(
     archive: &Archive,
     seqs: (i64, i64),
     indexes: &[&KnownIndex],
     hasher: &KeyHasher,
     job: &Job,
-    mut walk: impl FnMut(CheckedChunk) -> Result<(), VerifyError>,
+    mut walk: impl FnMut(&mut CheckedChunk) -> Result<(), VerifyError>,
 ) -> Result<(), VerifyError> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -109,23 +123,28 @@ pub(super) fn check_rows(
         .map(|_| archive.streaming_reader())
         .collect::<Result<Vec<_>, _>>()?;
     std::thread::scope(|scope| {
-        let receivers: Vec<_> = readers
+        let (receivers, spares): (Vec<_>, Vec<_>) = readers
             .into_iter()
             .enumerate()
             .map(|(w, reader)| {
                 let (tx, rx) = mpsc::sync_channel(2);
+                // At most the chunks in flight come back: a few per worker.
+                let (spare_tx, spare_rx) = mpsc::channel();
                 let mine = chunks.iter().copied().skip(w).step_by(workers);
                 let setup = &setup;
-                scope.spawn(move || worker(reader, setup, mine, tx, job));
-                rx
+                scope.spawn(move || worker(reader, setup, mine, tx, spare_rx, job));
+                (rx, spare_tx)
             })
-            .collect();
+            .unzip();
         for k in 0..chunks.len() {
             job.check().map_err(|_| VerifyError::Cancelled)?;
-            let chunk = receivers[k % workers].recv().map_err(|_| {
+            let mut chunk = receivers[k % workers].recv().map_err(|_| {
                 VerifyError::Cannot("a verification worker stopped unexpectedly".into())
             })??;
-            walk(chunk)?;
+            walk(&mut chunk)?;
+            chunk.clear();
+            // A worker that has finished has dropped its end: nothing to do.
+            let _ = spares[k % workers].send(chunk);
         }
         Ok(())
         // Returning drops the receivers: workers still sending stop.
@@ -167,6 +186,7 @@ fn worker(
     setup: &Setup<'_>,
     chunks: impl Iterator<Item = (i64, i64)>,
     tx: mpsc::SyncSender<Result<CheckedChunk, VerifyError>>,
+    spares: mpsc::Receiver<CheckedChunk>,
     job: &Job,
 ) {
     // The reader is a streaming one (plain reads, a small cache): memory
@@ -175,7 +195,8 @@ fn worker(
         if job.is_cancelled() {
             return;
         }
-        let result = check_chunk(&reader, setup, range);
+        let out = spares.try_recv().unwrap_or_default();
+        let result = check_chunk(&reader, setup, range, out);
         let failed = result.is_err();
         if tx.send(result).is_err() || failed {
             return;
@@ -187,16 +208,14 @@ fn check_chunk(
     archive: &Archive,
     setup: &Setup<'_>,
     (first, last): (i64, i64),
+    mut out: CheckedChunk,
 ) -> Result<CheckedChunk, VerifyError> {
     let capacity = last
         .saturating_sub(first)
         .saturating_add(1)
         .clamp(0, MAX_CHUNK_SEQS) as usize;
-    let mut out = CheckedChunk {
-        rows: Vec::with_capacity(capacity),
-        keys: Vec::with_capacity(capacity * setup.keys.len()),
-        ..CheckedChunk::default()
-    };
+    out.rows.reserve(capacity);
+    out.keys.reserve(capacity * setup.keys.len());
     let scan = Scan::seqs(Columns::ALL, first..=last);
     let mut scratch = Vec::new();
     archive.scan::<VerifyError>(&scan, |row| {
@@ -224,17 +243,19 @@ fn check_row(out: &mut CheckedChunk, archive: &ArchiveId, row: &Row<'_>, scratch
     let columns = row.index_columns();
     // Read and checked in one pass: canonical form and limits, not only the
     // hash (a record with recomputed hashes may still not be what ingest seals).
-    let checked = canonical::check(record);
-    if let Some(problem) = checked.problem {
+    let mut view = RecordView::default();
+    let (read, problem) = canonical::check_into(record, &mut view);
+    let view = read.then_some(&view);
+    if let Some(problem) = problem {
         let (kind, m) = match problem {
             Problem::NonCanonical(m) => (FindingKind::NonCanonicalRecord, m),
             Problem::Unreadable(m) => (FindingKind::UnreadableRecord, m),
         };
-        let id = checked.view.as_ref().map(|v| v.id.as_ref());
+        let id = view.map(|v| v.id.as_ref());
         out.findings
             .push((index, Finding::new(kind, Some(seq), m).id(id)));
     }
-    let (id, time_ms) = match checked.view {
+    let (id, time_ms) = match view {
         Some(view) => {
             for (k, want) in view.index_columns().into_iter().enumerate() {
                 if !equals(columns[k], want) {
