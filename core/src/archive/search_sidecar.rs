@@ -383,6 +383,99 @@ fn write_chunk(conn: &Connection, map: &mut GramMap) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Records a worker parses at a time.
+const BATCH: usize = 256;
+
+/// A record on its way to the worker, with its seq and index position.
+struct Raw {
+    seq: u64,
+    pos: usize,
+    record: Option<Vec<u8>>,
+}
+
+/// What the worker makes of a record: its resource label (lower-cased) and
+/// the distinct trigrams of its search text, sorted. An unreadable record
+/// gets no text and so never matches, as in the core filter; its resource
+/// sorts first.
+struct Parsed {
+    seq: u64,
+    pos: usize,
+    label: String,
+    grams: Vec<u64>,
+}
+
+fn parse(raw: Raw) -> Parsed {
+    let entry = raw.record.and_then(|t| super::parse_record(&t).ok());
+    let label = entry.as_ref().map_or(String::new(), |e| {
+        e.resource_name
+            .as_deref()
+            .unwrap_or(&e.resource_id)
+            .to_lowercase()
+    });
+    let mut grams = Vec::new();
+    if let Some(e) = &entry {
+        let t = crate::filter::search_text(e);
+        let mut chars = t.chars();
+        if let (Some(mut a), Some(mut b)) = (chars.next(), chars.next()) {
+            for c in chars {
+                grams.push(gram_key(a, b, c));
+                (a, b) = (b, c);
+            }
+        }
+        grams.sort_unstable();
+        grams.dedup();
+    }
+    Parsed {
+        seq: raw.seq,
+        pos: raw.pos,
+        label,
+        grams,
+    }
+}
+
+fn worker_gone_error() -> String {
+    "the search index's worker stopped before every entry was indexed".into()
+}
+
+/// The postings gathered so far (written out every `chunk_bytes`) and the
+/// resource labels.
+struct Gathering<'c> {
+    map: GramMap,
+    gathered: usize,
+    /// Entries added.
+    added: usize,
+    chunk_bytes: usize,
+    conn: &'c Connection,
+    label: rusqlite::Statement<'c>,
+}
+
+impl Gathering<'_> {
+    fn add(&mut self, parsed: Vec<Parsed>) -> Result<(), String> {
+        for p in parsed {
+            for &key in &p.grams {
+                let g = self.map.entry(key).or_default();
+                // Seqs ascend, each trigram once an entry.
+                if g.bytes.is_empty() {
+                    g.first = p.seq;
+                }
+                let before = g.bytes.len();
+                push_varint(&mut g.bytes, p.seq - g.last);
+                self.gathered += g.bytes.len() - before;
+                g.last = p.seq;
+            }
+            if self.gathered + self.map.len() * 48 >= self.chunk_bytes {
+                write_chunk(self.conn, &mut self.map).map_err(|x| x.to_string())?;
+                self.gathered = 0;
+            }
+            self.label
+                .execute(params![p.pos as i64, p.label])
+                .map_err(|x| x.to_string())?;
+            self.added += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Builds the sidecar for the archive at `archive_path` (index `ix`) at
 /// `dest`, replacing an older sidecar but never evidence nor anything the
 /// viewer reads. Returns the SHA-256 of the file written, which
@@ -421,69 +514,82 @@ fn build_in_chunks(
     let n = ix.len();
     job.start_phase("indexing text", n as u64);
     {
-        let mut map = GramMap::default();
-        let mut gathered = 0usize;
-        let mut label = conn
-            .prepare("INSERT INTO resource_label (pos, label) VALUES (?1, ?2)")
-            .map_err(e)?;
-        let mut pos = 0usize;
-        archive.scan::<String>(&Scan::all(Columns::of(&[Column::Record])), |r| {
-            let seq = r.seq();
-            while pos < n && ix.seq(pos) < seq {
-                pos += 1; // not in the index: nothing to find it by
-            }
-            if pos >= n || ix.seq(pos) != seq {
-                return Ok(());
-            }
-            // An unreadable record gets no text and so never matches, as in
-            // the core filter; its resource sorts first.
-            let entry = r
-                .get(Column::Record)
-                .as_bytes()
-                .and_then(|t| super::parse_record(t).ok());
-            let resource = entry.as_ref().map_or(String::new(), |e| {
-                e.resource_name
-                    .as_deref()
-                    .unwrap_or(&e.resource_id)
-                    .to_lowercase()
-            });
-            if let Some(e) = &entry {
-                let t = crate::filter::search_text(e);
-                let mut chars = t.chars();
-                if let (Some(mut a), Some(mut b)) = (chars.next(), chars.next()) {
-                    for c in chars {
-                        let g = map.entry(gram_key(a, b, c)).or_default();
-                        // Each entry once per trigram; seqs ascend.
-                        if g.bytes.is_empty() {
-                            g.first = seq;
-                        }
-                        if g.bytes.is_empty() || g.last != seq {
-                            let before = g.bytes.len();
-                            push_varint(&mut g.bytes, seq - g.last);
-                            gathered += g.bytes.len() - before;
-                            g.last = seq;
-                        }
-                        (a, b) = (b, c);
+        let mut gathering = Gathering {
+            map: GramMap::default(),
+            gathered: 0,
+            added: 0,
+            chunk_bytes,
+            conn: &conn,
+            label: conn
+                .prepare("INSERT INTO resource_label (pos, label) VALUES (?1, ?2)")
+                .map_err(e)?,
+        };
+        // Two stages, one a core: this thread reads the records and gathers
+        // the postings; a worker parses each record and makes its text's
+        // trigrams (together about half of the work).
+        std::thread::scope(|scope| -> Result<(), String> {
+            let (to_worker, work) = std::sync::mpsc::sync_channel::<Vec<Raw>>(4);
+            let (worker_out, done) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(4);
+            scope.spawn(move || {
+                for batch in work {
+                    if worker_out
+                        .send(batch.into_iter().map(parse).collect())
+                        .is_err()
+                    {
+                        break;
                     }
                 }
-                if gathered + map.len() * 48 >= chunk_bytes {
-                    write_chunk(&conn, &mut map).map_err(|x| x.to_string())?;
-                    gathered = 0;
+            });
+            let worker_gone = || "the search index's worker stopped".to_string();
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut pos = 0usize;
+            let send = |batch: Vec<Raw>, g: &mut Gathering| -> Result<(), String> {
+                let mut batch = batch;
+                loop {
+                    match to_worker.try_send(batch) {
+                        Ok(()) => return Ok(()),
+                        Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                            batch = back;
+                            g.add(done.recv().map_err(|_| worker_gone())?)?;
+                        }
+                        Err(_) => return Err(worker_gone()),
+                    }
                 }
-            }
-            label
-                .execute(params![pos as i64, resource])
-                .map_err(|x| x.to_string())?;
-            pos += 1;
-            if pos.is_multiple_of(16384) {
-                job.set_done(pos as u64);
-                if job.is_cancelled() {
-                    return Err("cancelled".into());
+            };
+            archive.scan::<String>(&Scan::all(Columns::of(&[Column::Record])), |r| {
+                let seq = r.seq();
+                while pos < n && ix.seq(pos) < seq {
+                    pos += 1; // not in the index: nothing to find it by
                 }
+                if pos >= n || ix.seq(pos) != seq {
+                    return Ok(());
+                }
+                let record = r.get(Column::Record).as_bytes().map(<[u8]>::to_vec);
+                batch.push(Raw { seq, pos, record });
+                pos += 1;
+                if batch.len() == BATCH {
+                    send(
+                        std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                        &mut gathering,
+                    )?;
+                    job.set_done(gathering.added as u64);
+                    if job.is_cancelled() {
+                        return Err("cancelled".into());
+                    }
+                }
+                Ok(())
+            })?;
+            send(batch, &mut gathering)?;
+            drop(to_worker);
+            for parsed in done {
+                gathering.add(parsed)?;
             }
             Ok(())
         })?;
-        write_chunk(&conn, &mut map).map_err(e)?;
+        if gathering.added != ix.len() {
+            return Err(worker_gone_error());
+        }
+        write_chunk(&conn, &mut gathering.map).map_err(e)?;
     }
     // Resource ranks: equal labels share a rank (as in the in-memory index).
     let mut ranks = vec![0u32; n];
