@@ -42,8 +42,8 @@ fn timeout() -> Duration {
 
 /// `AUDITLENS_BENCH_TEXT=0`: leave the search sidecar out (its build is
 /// cancelled once the index is whole) and the keystroke figures with it; at
-/// 10M entries the sidecar's first build took over an hour with FTS5 (now about a
-/// minute and a half a million entries on this shared machine).
+/// 10M entries the sidecar's first build took over an hour with FTS5 (now
+/// 46-125 s per million entries on this shared machine; not run at 10M).
 fn with_text() -> bool {
     std::env::var("AUDITLENS_BENCH_TEXT").map_or(true, |v| v != "0")
 }
