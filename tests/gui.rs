@@ -1205,16 +1205,15 @@ fn the_search_sidecar_is_found_again_and_an_edited_one_is_rebuilt() {
         .iter()
         .map(|&p| h.state().state.index().unwrap().seq(p as usize))
         .collect();
-    let a = auditlens_core::archive::Archive::open(&archive).unwrap();
     let rw = rusqlite::Connection::open(&sidecar).unwrap();
-    for &seq in &rows {
-        let text = auditlens_core::filter::search_text(&read_entry(&a, seq).unwrap().entry);
-        rw.execute(
-            "INSERT INTO search_text (search_text, rowid, t) VALUES ('delete', ?1, ?2)",
-            rusqlite::params![seq as i64, text],
+    // One trigram of the needle that no listed entry holds any more.
+    let n = rw
+        .execute(
+            "UPDATE postings SET seqs = ?1 WHERE gram = 'saf'",
+            [auditlens_core::archive::search_sidecar::encode_seqs(&[])],
         )
         .unwrap();
-    }
+    assert!(n > 0 && !rows.is_empty());
     drop(rw);
     assert_ne!(
         auditlens_core::digest::file_sha256(&sidecar).unwrap(),

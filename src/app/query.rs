@@ -412,18 +412,15 @@ mod tests {
         let dest = search_sidecar::path_for(&path);
         search_sidecar::build(&path, &dest, &ix, &Job::new()).unwrap();
         let rw = rusqlite::Connection::open(&dest).unwrap();
-        for p in 0..ix.len() {
+        let every: Vec<u64> = (0..ix.len()).map(|p| ix.seq(p)).collect();
+        rw.execute("DELETE FROM postings", []).unwrap();
+        for gram in ["saf", "afa", "far", "ari"] {
             rw.execute(
-                "INSERT INTO search_text (rowid, t) VALUES (?1, 'safari')",
-                [ix.seq(p) as i64 + 1_000_000],
+                "INSERT INTO postings VALUES (?1, 0, ?2)",
+                rusqlite::params![gram, search_sidecar::encode_seqs(&every)],
             )
             .unwrap();
         }
-        rw.execute(
-            "INSERT INTO search_text (rowid, t) VALUES (?1, 'safari')",
-            [ix.seq(0) as i64],
-        )
-        .unwrap();
         drop(rw);
         // Trusted anyway, as if the viewer had built it so.
         let digest = auditlens_core::digest::file_sha256(&dest).unwrap();

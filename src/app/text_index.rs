@@ -115,7 +115,7 @@ pub fn find_or_build(
 ) -> Result<Ready, String> {
     let mut notice = None;
     if let Some(dest) = sidecar_at {
-        let head = Head::of(&index::open_unmapped(archive)?)?;
+        let head = Head::of_indexed(&index::open_unmapped(archive)?, ix)?;
         if let Found::Usable(s) = Sidecar::open(dest, &head, trusted, ix.len()) {
             return Ok(Ready {
                 index: TextIndex::Sidecar(s),

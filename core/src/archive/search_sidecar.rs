@@ -1,7 +1,16 @@
-//! The free-text search sidecar, `ARCHIVE.search.sqlite`: an SQLite FTS5
-//! index (trigram tokenizer) of every entry's search text, kept beside the
-//! archive so that a second open can search at once instead of reading
-//! every record again (about 40 s at a million entries).
+//! The free-text search sidecar, `ARCHIVE.search.sqlite`: a trigram index
+//! of every entry's search text (for each run of three characters, the seqs
+//! of the entries whose text holds it), kept beside the archive so that a
+//! second open can search at once instead of reading every record again
+//! (about 40 s at a million entries).
+//!
+//! The index is made here, not by SQLite's FTS5 (trigram tokenizer), which
+//! the first version used: FTS5's in-memory hash of new terms hashes a
+//! three-byte token into fewer than 100,000 values, so its chains grow with
+//! the distinct trigrams of ids (cuids), and its 1 MiB of pending terms made
+//! hundreds of small segments merged level upon level: 15 minutes at a
+//! million entries, over an hour at ten million. Here each trigram's seqs
+//! are gathered in memory (a chunk at a time) and written once, in key order.
 //!
 //! The sidecar is not evidence and is never trusted for what exists:
 //! - it only *narrows* a search: every hit is re-checked against its record
@@ -35,7 +44,14 @@ pub const SUFFIX: &str = ".search.sqlite";
 pub const APPLICATION_ID: u32 = 0x414c_5358;
 
 /// Bumped when the sidecar's layout or its text changes.
-const VERSION: &str = "1";
+const VERSION: &str = "2";
+
+/// New postings (with 48 bytes a trigram for the map) kept in memory before
+/// they are written out as one chunk per trigram: most of the build's
+/// memory, up to about twice this with the vectors' spare room. 32 MiB
+/// raised the viewer's peak at 1M to 196 MB (from 106); more chunks cost a
+/// search little (a row each).
+const CHUNK_BYTES: usize = 16 << 20;
 
 /// The sidecar's name beside `archive`.
 pub fn path_for(archive: &Path) -> PathBuf {
@@ -82,6 +98,27 @@ impl Head {
             last_seq,
             last_chain_hash: chain,
         })
+    }
+
+    /// The head of `archive` as the whole row index `ix`, loaded from it in
+    /// this open, already knows it: the entry count and the last seq without
+    /// counting the table again (`count(*)` reads every page of a large
+    /// archive: most of the seconds a second open waited), and the last
+    /// entry's chain hash, read from the archive. If the archive's last seq
+    /// is not the index's (it changed since), or the index is only a first
+    /// page, the archive is counted.
+    pub fn of_indexed(archive: &Archive, ix: &Index) -> Result<Head, String> {
+        let head = archive.head().map_err(|e| e.0)?;
+        let last = ix.len().checked_sub(1).map(|p| ix.seq(p));
+        match head {
+            Some((seq, chain)) if ix.complete && last == Some(seq) => Ok(Head {
+                archive_id: archive.id().to_string(),
+                entries: ix.len() as u64,
+                last_seq: seq,
+                last_chain_hash: chain.to_hex(),
+            }),
+            _ => Head::of(archive),
+        }
     }
 
     fn pairs(&self) -> [(&'static str, String); 5] {
@@ -205,26 +242,240 @@ impl Sidecar {
     /// `needle` (lower-cased, [`supports`]ed): every trigram of it is in
     /// their text. A superset: the caller re-checks each record.
     pub fn hits(&self, needle: &str) -> Result<Vec<u64>, String> {
-        let chars: Vec<char> = needle.chars().collect();
-        let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
-        grams.sort();
-        grams.dedup();
-        let query = grams
-            .iter()
-            .map(|g| format!("\"{}\"", g.replace('"', "\"\"")))
-            .collect::<Vec<_>>()
-            .join(" AND ");
         let conn = self.conn.lock().map_err(|_| "search index lock poisoned")?;
         let mut st = conn
-            .prepare_cached(
-                "SELECT rowid FROM search_text WHERE search_text MATCH ?1 ORDER BY rowid",
-            )
+            .prepare_cached("SELECT seqs FROM postings WHERE gram = ?1 ORDER BY first")
             .map_err(|e| e.to_string())?;
-        let rows = st
-            .query_map([query], |r| r.get::<_, i64>(0))
-            .map_err(|e| e.to_string())?;
-        rows.map(|r| r.map(|s| s as u64).map_err(|e| e.to_string()))
-            .collect()
+        // Each trigram's seqs, the shortest list first (it bounds the rest).
+        let mut lists: Vec<Vec<u64>> = Vec::new();
+        for gram in grams(needle) {
+            let mut seqs = Vec::new();
+            let mut rows = st.query([&gram]).map_err(|e| e.to_string())?;
+            while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+                let blob = r.get_ref(0).map_err(|e| e.to_string())?;
+                let blob = blob.as_blob().map_err(|e| e.to_string())?;
+                decode_seqs(blob, &mut seqs)?;
+            }
+            if seqs.is_empty() {
+                return Ok(seqs);
+            }
+            lists.push(seqs);
+        }
+        lists.sort_by_key(Vec::len);
+        let mut lists = lists.into_iter();
+        let mut hits = lists.next().unwrap_or_default();
+        for list in lists {
+            let mut other = list.iter().peekable();
+            hits.retain(|&q| {
+                while other.next_if(|&&o| o < q).is_some() {}
+                other.peek() == Some(&&q)
+            });
+        }
+        Ok(hits)
+    }
+}
+
+/// The distinct trigrams of `needle` (each three characters), sorted.
+fn grams(needle: &str) -> Vec<String> {
+    let chars: Vec<char> = needle.chars().collect();
+    let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    grams.sort();
+    grams.dedup();
+    grams
+}
+
+/// A trigram as one number (21 bits a character), the build's map key.
+fn gram_key(a: char, b: char, c: char) -> u64 {
+    (u64::from(a) << 42) | (u64::from(b) << 21) | u64::from(c)
+}
+
+fn gram_text(key: u64) -> String {
+    [key >> 42, (key >> 21) & 0x1f_ffff, key & 0x1f_ffff]
+        .into_iter()
+        .filter_map(|c| char::from_u32(c as u32))
+        .collect()
+}
+
+/// Ascending seqs as a chunk's bytes: each the difference from the one
+/// before (the first from 0), as an unsigned LEB128 varint.
+pub fn encode_seqs(seqs: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(seqs.len() * 2);
+    let mut last = 0;
+    for &q in seqs {
+        push_varint(&mut out, q - last);
+        last = q;
+    }
+    out
+}
+
+fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Appends a chunk's seqs to `out`; a malformed chunk is an error (the file
+/// was damaged or edited: the digest check should have caught it).
+fn decode_seqs(bytes: &[u8], out: &mut Vec<u64>) -> Result<(), String> {
+    let bad = || "the search index is damaged: rebuild it by opening the archive again".to_string();
+    let (mut last, mut v, mut shift) = (0u64, 0u64, 0u32);
+    for &b in bytes {
+        if shift > 63 {
+            return Err(bad());
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            last = last.checked_add(v).ok_or_else(bad)?;
+            out.push(last);
+            (v, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    if shift != 0 {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// A fast hasher for the build's trigram keys (already well spread numbers
+/// once multiplied); the standard SipHash costs more than the rest of a
+/// token's work.
+#[derive(Default)]
+struct GramHasher(u64);
+
+impl std::hash::Hasher for GramHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+type GramMap = std::collections::HashMap<u64, Gathered, std::hash::BuildHasherDefault<GramHasher>>;
+
+/// One trigram's seqs gathered since the last chunk was written.
+#[derive(Default)]
+struct Gathered {
+    bytes: Vec<u8>,
+    first: u64,
+    last: u64,
+}
+
+/// Writes the gathered postings as one chunk per trigram (in key order, as
+/// the table's b-tree wants them) and empties the map.
+fn write_chunk(conn: &Connection, map: &mut GramMap) -> rusqlite::Result<()> {
+    let mut grams: Vec<(String, Gathered)> = map.drain().map(|(k, g)| (gram_text(k), g)).collect();
+    grams.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let mut st =
+        conn.prepare_cached("INSERT INTO postings (gram, first, seqs) VALUES (?1, ?2, ?3)")?;
+    for (gram, g) in grams {
+        st.execute(params![gram, g.first as i64, g.bytes])?;
+    }
+    map.shrink_to(0);
+    Ok(())
+}
+
+/// Records a worker parses at a time.
+const BATCH: usize = 256;
+
+/// A record on its way to the worker, with its seq and index position.
+struct Raw {
+    seq: u64,
+    pos: usize,
+    record: Option<Vec<u8>>,
+}
+
+/// What the worker makes of a record: its resource label (lower-cased) and
+/// the distinct trigrams of its search text, sorted. An unreadable record
+/// gets no text and so never matches, as in the core filter; its resource
+/// sorts first.
+struct Parsed {
+    seq: u64,
+    pos: usize,
+    label: String,
+    grams: Vec<u64>,
+}
+
+fn parse(raw: Raw) -> Parsed {
+    let entry = raw.record.and_then(|t| super::parse_record(&t).ok());
+    let label = entry.as_ref().map_or(String::new(), |e| {
+        e.resource_name
+            .as_deref()
+            .unwrap_or(&e.resource_id)
+            .to_lowercase()
+    });
+    let mut grams = Vec::new();
+    if let Some(e) = &entry {
+        let t = crate::filter::search_text(e);
+        let mut chars = t.chars();
+        if let (Some(mut a), Some(mut b)) = (chars.next(), chars.next()) {
+            for c in chars {
+                grams.push(gram_key(a, b, c));
+                (a, b) = (b, c);
+            }
+        }
+        grams.sort_unstable();
+        grams.dedup();
+    }
+    Parsed {
+        seq: raw.seq,
+        pos: raw.pos,
+        label,
+        grams,
+    }
+}
+
+fn worker_gone_error() -> String {
+    "the search index's worker stopped before every entry was indexed".into()
+}
+
+/// The postings gathered so far (written out every `chunk_bytes`) and the
+/// resource labels.
+struct Gathering<'c> {
+    map: GramMap,
+    gathered: usize,
+    /// Entries added.
+    added: usize,
+    chunk_bytes: usize,
+    conn: &'c Connection,
+    label: rusqlite::Statement<'c>,
+}
+
+impl Gathering<'_> {
+    fn add(&mut self, parsed: Vec<Parsed>) -> Result<(), String> {
+        for p in parsed {
+            for &key in &p.grams {
+                let g = self.map.entry(key).or_default();
+                // Seqs ascend, each trigram once an entry.
+                if g.bytes.is_empty() {
+                    g.first = p.seq;
+                }
+                let before = g.bytes.len();
+                push_varint(&mut g.bytes, p.seq - g.last);
+                self.gathered += g.bytes.len() - before;
+                g.last = p.seq;
+            }
+            if self.gathered + self.map.len() * 48 >= self.chunk_bytes {
+                write_chunk(self.conn, &mut self.map).map_err(|x| x.to_string())?;
+                self.gathered = 0;
+            }
+            self.label
+                .execute(params![p.pos as i64, p.label])
+                .map_err(|x| x.to_string())?;
+            self.added += 1;
+        }
+        Ok(())
     }
 }
 
@@ -233,9 +484,20 @@ impl Sidecar {
 /// viewer reads. Returns the SHA-256 of the file written, which
 /// [`Sidecar::open`] wants back.
 pub fn build(archive_path: &Path, dest: &Path, ix: &Index, job: &Job) -> Result<String, String> {
+    build_in_chunks(archive_path, dest, ix, job, CHUNK_BYTES)
+}
+
+/// [`build`], writing the gathered postings every `chunk_bytes`.
+fn build_in_chunks(
+    archive_path: &Path,
+    dest: &Path,
+    ix: &Index,
+    job: &Job,
+    chunk_bytes: usize,
+) -> Result<String, String> {
     let archive = Archive::open(archive_path).map_err(|e| e.0)?;
     archive.read_streaming().map_err(|e| e.0)?;
-    let head = Head::of(&archive)?;
+    let head = Head::of_indexed(&archive, ix)?;
     let mut output = Output::reading(&[archive_path]);
     let slot = output
         .add(&Destination::viewer(dest, true))
@@ -245,60 +507,92 @@ pub fn build(archive_path: &Path, dest: &Path, ix: &Index, job: &Job) -> Result<
     let e = |e: rusqlite::Error| sql_err(dest, e);
     conn.execute_batch(&format!(
         "PRAGMA application_id = {APPLICATION_ID}; PRAGMA journal_mode = OFF; \
-         PRAGMA synchronous = OFF; PRAGMA cache_size = -32768; BEGIN;
+         PRAGMA synchronous = OFF; PRAGMA cache_size = -8192; BEGIN;
          CREATE TABLE search_meta (key TEXT PRIMARY KEY, value);
-         CREATE TABLE resource_label (pos INTEGER PRIMARY KEY, label TEXT NOT NULL);
-         CREATE VIRTUAL TABLE search_text USING fts5(t, content='', detail='none',
-             columnsize=0, tokenize='trigram case_sensitive 1');"
+         CREATE TABLE postings (gram TEXT NOT NULL, first INTEGER NOT NULL, seqs BLOB NOT NULL,
+             PRIMARY KEY (gram, first)) WITHOUT ROWID;
+         CREATE TEMP TABLE resource_label (pos INTEGER PRIMARY KEY, label TEXT NOT NULL);"
     ))
     .map_err(e)?;
     let n = ix.len();
     job.start_phase("indexing text", n as u64);
     {
-        let mut text = conn
-            .prepare("INSERT INTO search_text (rowid, t) VALUES (?1, ?2)")
-            .map_err(e)?;
-        let mut label = conn
-            .prepare("INSERT INTO resource_label (pos, label) VALUES (?1, ?2)")
-            .map_err(e)?;
-        let mut pos = 0usize;
-        archive.scan::<String>(&Scan::all(Columns::of(&[Column::Record])), |r| {
-            let seq = r.seq();
-            while pos < n && ix.seq(pos) < seq {
-                pos += 1; // not in the index: nothing to find it by
-            }
-            if pos >= n || ix.seq(pos) != seq {
-                return Ok(());
-            }
-            // An unreadable record gets no text and so never matches, as in
-            // the core filter; its resource sorts first.
-            let entry = r
-                .get(Column::Record)
-                .as_bytes()
-                .and_then(|t| super::parse_record(t).ok());
-            let resource = entry.as_ref().map_or(String::new(), |e| {
-                e.resource_name
-                    .as_deref()
-                    .unwrap_or(&e.resource_id)
-                    .to_lowercase()
-            });
-            if let Some(e) = &entry {
-                let t = crate::filter::search_text(e);
-                text.execute(params![seq as i64, t])
-                    .map_err(|x| x.to_string())?;
-            }
-            label
-                .execute(params![pos as i64, resource])
-                .map_err(|x| x.to_string())?;
-            pos += 1;
-            if pos.is_multiple_of(16384) {
-                job.set_done(pos as u64);
-                if job.is_cancelled() {
-                    return Err("cancelled".into());
+        let mut gathering = Gathering {
+            map: GramMap::default(),
+            gathered: 0,
+            added: 0,
+            chunk_bytes,
+            conn: &conn,
+            label: conn
+                .prepare("INSERT INTO resource_label (pos, label) VALUES (?1, ?2)")
+                .map_err(e)?,
+        };
+        // Two stages, one a core: this thread reads the records and gathers
+        // the postings; a worker parses each record and makes its text's
+        // trigrams (together about half of the work).
+        std::thread::scope(|scope| -> Result<(), String> {
+            let (to_worker, work) = std::sync::mpsc::sync_channel::<Vec<Raw>>(4);
+            let (worker_out, done) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(4);
+            scope.spawn(move || {
+                for batch in work {
+                    if worker_out
+                        .send(batch.into_iter().map(parse).collect())
+                        .is_err()
+                    {
+                        break;
+                    }
                 }
+            });
+            let worker_gone = || "the search index's worker stopped".to_string();
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut pos = 0usize;
+            let send = |batch: Vec<Raw>, g: &mut Gathering| -> Result<(), String> {
+                let mut batch = batch;
+                loop {
+                    match to_worker.try_send(batch) {
+                        Ok(()) => return Ok(()),
+                        Err(std::sync::mpsc::TrySendError::Full(back)) => {
+                            batch = back;
+                            g.add(done.recv().map_err(|_| worker_gone())?)?;
+                        }
+                        Err(_) => return Err(worker_gone()),
+                    }
+                }
+            };
+            archive.scan::<String>(&Scan::all(Columns::of(&[Column::Record])), |r| {
+                let seq = r.seq();
+                while pos < n && ix.seq(pos) < seq {
+                    pos += 1; // not in the index: nothing to find it by
+                }
+                if pos >= n || ix.seq(pos) != seq {
+                    return Ok(());
+                }
+                let record = r.get(Column::Record).as_bytes().map(<[u8]>::to_vec);
+                batch.push(Raw { seq, pos, record });
+                pos += 1;
+                if batch.len() == BATCH {
+                    send(
+                        std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                        &mut gathering,
+                    )?;
+                    job.set_done(gathering.added as u64);
+                    if job.is_cancelled() {
+                        return Err("cancelled".into());
+                    }
+                }
+                Ok(())
+            })?;
+            send(batch, &mut gathering)?;
+            drop(to_worker);
+            for parsed in done {
+                gathering.add(parsed)?;
             }
             Ok(())
         })?;
+        if gathering.added != ix.len() {
+            return Err(worker_gone_error());
+        }
+        write_chunk(&conn, &mut gathering.map).map_err(e)?;
     }
     // Resource ranks: equal labels share a rank (as in the in-memory index).
     let mut ranks = vec![0u32; n];
@@ -321,10 +615,8 @@ pub fn build(archive_path: &Path, dest: &Path, ix: &Index, job: &Job) -> Result<
         }
     }
     let rank_bytes: Vec<u8> = ranks.iter().flat_map(|r| r.to_le_bytes()).collect();
-    conn.execute_batch(
-        "DROP TABLE resource_label; INSERT INTO search_text (search_text) VALUES ('optimize');",
-    )
-    .map_err(e)?;
+    conn.execute_batch("DROP TABLE resource_label;")
+        .map_err(e)?;
     for (k, v) in head.pairs() {
         conn.execute("INSERT INTO search_meta VALUES (?1, ?2)", params![k, v])
             .map_err(e)?;
@@ -425,6 +717,69 @@ mod tests {
         assert!(!supports("ab") && !supports("a\"b") && supports("abc"));
     }
 
+    /// Postings written in many small chunks (as a large archive's are)
+    /// give the same hits as in one, and every chunk is read.
+    #[test]
+    fn chunks_give_the_same_hits() {
+        let (_d, path, ix, _) = sample();
+        let dest = path_for(&path);
+        let one = build(&path, &dest, &ix, &Job::new()).unwrap();
+        let s = usable(Sidecar::open(&dest, &head(&path), Some(&one), ix.len()));
+        let needles = ["saf", "safari", "prod", "delete", "-01", "e\u{e9}t", "user"];
+        let whole: Vec<Vec<u64>> = needles.iter().map(|n| s.hits(n).unwrap()).collect();
+        drop(s);
+        let many = build_in_chunks(&path, &dest, &ix, &Job::new(), 4096).unwrap();
+        let chunks: i64 = Connection::open(&dest)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) - count(DISTINCT gram) FROM postings",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(chunks > 100, "{chunks}");
+        let s = usable(Sidecar::open(&dest, &head(&path), Some(&many), ix.len()));
+        for (n, want) in needles.iter().zip(&whole) {
+            assert_eq!(&s.hits(n).unwrap(), want, "{n:?}");
+        }
+        assert!(whole[0].len() > 10 && whole[1].len() <= whole[0].len());
+    }
+
+    /// Seqs survive their encoding; damaged bytes (a varint cut short, one
+    /// too long, a sum past u64) are an error, never a panic.
+    #[test]
+    fn seqs_round_trip_and_damage_is_an_error() {
+        let seqs = [1, 2, 3, 130, 20_000, 1 << 40, u64::MAX];
+        let mut back = Vec::new();
+        decode_seqs(&encode_seqs(&seqs), &mut back).unwrap();
+        assert_eq!(back, seqs);
+        let mut v = Vec::new();
+        assert!(decode_seqs(&[0x80], &mut v).is_err());
+        assert!(decode_seqs(&[0xff; 11], &mut v).is_err());
+        let mut past = encode_seqs(&[u64::MAX]);
+        past.push(1);
+        assert!(decode_seqs(&past, &mut v).is_err());
+        assert!(encode_seqs(&[]).is_empty());
+    }
+
+    /// The head the row index knows is the archive's head as counted; a
+    /// first page of the index, or an index of another state of the
+    /// archive, falls back to counting.
+    #[test]
+    fn the_indexed_head_is_the_counted_head() {
+        let (_d, path, ix, _) = sample();
+        let a = Archive::open(&path).unwrap();
+        assert_eq!(Head::of_indexed(&a, &ix).unwrap(), head(&path));
+        assert_eq!(head(&path).entries, ix.len() as u64);
+        let first = Index::load_prefix(&path, 10, false, &Job::new()).unwrap();
+        assert!(!first.complete);
+        assert_eq!(Head::of_indexed(&a, &first).unwrap(), head(&path));
+        // The newest page: its last seq may be the archive's, but it is
+        // not the whole index, so the archive is counted.
+        let newest = Index::load_prefix(&path, 10, true, &Job::new()).unwrap();
+        assert_eq!(Head::of_indexed(&a, &newest).unwrap(), head(&path));
+    }
+
     /// A sidecar edited after it was built, to drop hits or to add some, is
     /// not used (so it can hide nothing); nor one this viewer did not build,
     /// nor one made for another state of the archive.
@@ -440,15 +795,26 @@ mod tests {
             .hits(needle)
             .unwrap();
         assert!(!hits.is_empty());
-        let first = (hits[0] - 1) as usize;
-        let text = crate::filter::search_text(&entries[first]);
         let rw = Connection::open(&dest).unwrap();
-        // Drop the first hit from the index (FTS5's delete of a contentless row).
-        rw.execute(
-            "INSERT INTO search_text (search_text, rowid, t) VALUES ('delete', ?1, ?2)",
-            params![hits[0] as i64, text],
-        )
-        .unwrap();
+        // Drop the first hit from the index: rewrite the chunks of one of the
+        // needle's trigrams without it.
+        let chunks: Vec<(i64, Vec<u8>)> = rw
+            .prepare("SELECT first, seqs FROM postings WHERE gram = 'saf'")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for (first, bytes) in chunks {
+            let mut seqs = Vec::new();
+            decode_seqs(&bytes, &mut seqs).unwrap();
+            seqs.retain(|&q| q != hits[0]);
+            rw.execute(
+                "UPDATE postings SET seqs = ?1 WHERE gram = 'saf' AND first = ?2",
+                params![encode_seqs(&seqs), first],
+            )
+            .unwrap();
+        }
         drop(rw);
         let edited = usable(Sidecar::open(
             &dest,
@@ -466,13 +832,19 @@ mod tests {
         ));
         // Rebuilt: the same bytes as before (a sidecar is a function of the archive).
         assert_eq!(build(&path, &dest, &ix, &Job::new()).unwrap(), digest);
-        // Add a hit: every entry claims the needle.
+        // Add a hit: an entry past the end claims the needle.
         let rw = Connection::open(&dest).unwrap();
-        rw.execute(
-            "INSERT INTO search_text (rowid, t) VALUES (?1, 'safari')",
-            params![(ix.len() as i64) + 1000],
-        )
-        .unwrap();
+        for gram in grams("safari") {
+            rw.execute(
+                "INSERT INTO postings VALUES (?1, ?2, ?3)",
+                params![
+                    gram,
+                    (ix.len() as i64) + 1000,
+                    encode_seqs(&[ix.len() as u64 + 1000])
+                ],
+            )
+            .unwrap();
+        }
         drop(rw);
         assert!(matches!(
             Sidecar::open(&dest, &h, Some(&digest), ix.len()),
