@@ -1235,6 +1235,26 @@ fn the_search_sidecar_is_found_again_and_an_edited_one_is_rebuilt() {
         "rebuilt as it was"
     );
 
+    // Unchanged, it is found again (checked while the index loads), not rebuilt.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(&sidecar).unwrap().ino();
+        h.state_mut().state.close();
+        h.state_mut().state.filter = Default::default();
+        h.state_mut().state.open(archive.clone());
+        wait_for(&mut h, "third open", |v| {
+            loaded_and_verified(v) && v.state.settled() && text_index(v).is_some()
+        });
+        assert!(uses_sidecar(h.state()));
+        assert_eq!(search_rows(&mut h, needle), want);
+        assert_eq!(
+            std::fs::metadata(&sidecar).unwrap().ino(),
+            inode,
+            "found again, not rebuilt"
+        );
+    }
+
     // A window that did not build it rebuilds it too, then finds it.
     drop(h);
     let mut h = harness(&archive);

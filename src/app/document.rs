@@ -44,6 +44,9 @@ pub struct Document {
     /// The free-text index (the sidecar or in memory), found or built after
     /// `index`; searches read the records until then.
     pub search: Option<Arc<crate::app::text_index::TextIndex>>,
+    /// The search sidecar's file check (open and hash), started at open so
+    /// that it runs while the row index loads; taken by the text index.
+    pub sidecar_check: Option<crate::app::text_index::SidecarCheck>,
     pub sha256: Option<String>,
     pub verify: VerifyState,
     pub checkpoint: Option<SignedCheckpoint>,
@@ -72,6 +75,7 @@ impl Document {
             index: None,
             load_job,
             search: None,
+            sidecar_check: None,
             sha256: None,
             verify: VerifyState::Running(Arc::new(Job::new())),
             checkpoint: None,

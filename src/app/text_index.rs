@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use auditlens_core::archive::search_sidecar::{self as sidecar, Found, Head, Sidecar};
+use auditlens_core::archive::search_sidecar::{self as sidecar, Found, Head, Sidecar, TrustedFile};
 use auditlens_core::job::Job;
 use auditlens_core::row_index::{self as index, Index};
 use auditlens_core::text_search::{self as search, SearchIndex};
@@ -18,6 +18,15 @@ pub enum TextIndex {
     Sidecar(Sidecar),
     /// In memory: answers a search exactly.
     Memory(SearchIndex),
+}
+
+/// Where the check of the search sidecar's file stands: it runs from the
+/// document's open, beside the row index's load.
+#[derive(Debug)]
+pub enum SidecarCheck {
+    Running,
+    /// Its outcome: the file, trusted, or what was found instead.
+    Done(Result<TrustedFile, Found>),
 }
 
 /// What the text-index task brings back.
@@ -105,18 +114,25 @@ pub fn search_waits(
 /// display), opened from `opened`. For a sealed archive: the sidecar beside
 /// it if this viewer built that very file (`trusted`, its SHA-256) for the
 /// archive as it is now; else a new sidecar; else (it cannot be written) the
-/// in-memory index, with a notice.
+/// in-memory index, with a notice. `checked` is the sidecar's file already
+/// checked ([`TrustedFile::open`], from the document's open), if it was.
 pub fn find_or_build(
     archive: &Path,
     sidecar_at: Option<&Path>,
     trusted: Option<&str>,
+    checked: Option<Result<TrustedFile, Found>>,
     ix: &Index,
     job: &Job,
 ) -> Result<Ready, String> {
     let mut notice = None;
     if let Some(dest) = sidecar_at {
         let head = Head::of_indexed(&index::open_unmapped(archive)?, ix)?;
-        if let Found::Usable(s) = Sidecar::open(dest, &head, trusted, ix.len()) {
+        let found = match checked {
+            Some(Ok(file)) => file.for_head(&head, ix.len()),
+            Some(Err(found)) => found,
+            None => Sidecar::open(dest, &head, trusted, ix.len()),
+        };
+        if let Found::Usable(s) = found {
             return Ok(Ready {
                 index: TextIndex::Sidecar(s),
                 built: None,

@@ -173,28 +173,68 @@ impl Sidecar {
     /// its SHA-256 is `trusted` (the digest [`build`] returned). `n` is the
     /// number of index positions.
     pub fn open(path: &Path, head: &Head, trusted: Option<&str>, n: usize) -> Found {
+        match TrustedFile::open(path, trusted) {
+            Ok(file) => file.for_head(head, n),
+            Err(found) => found,
+        }
+    }
+}
+
+/// A sidecar file opened read-only and found to be the very file this
+/// viewer built (its SHA-256 is the one remembered), not yet matched to the
+/// archive's head: the costly half of [`Sidecar::open`] (hashing hundreds
+/// of MB), which needs no row index and so can run while the index loads.
+pub struct TrustedFile {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for TrustedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustedFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrustedFile {
+    /// The sidecar at `path`, if it is one and its SHA-256 is `trusted`;
+    /// else what [`Sidecar::open`] says of it.
+    pub fn open(path: &Path, trusted: Option<&str>) -> Result<TrustedFile, Found> {
         if !path.exists() {
-            return Found::Missing;
+            return Err(Found::Missing);
         }
         if !is_sidecar_file(path) {
-            return Found::Unusable("it is not a search index auditlens made".into());
+            return Err(Found::Unusable(
+                "it is not a search index auditlens made".into(),
+            ));
         }
         let Some(trusted) = trusted else {
-            return Found::Unusable("this viewer did not build it".into());
+            return Err(Found::Unusable("this viewer did not build it".into()));
         };
-        let conn = match Connection::open_with_flags(
+        let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        ) {
-            Ok(c) => c,
-            Err(e) => return Found::Unusable(sql_err(path, e)),
-        };
+        )
+        .map_err(|e| Found::Unusable(sql_err(path, e)))?;
         // The file is hashed after the connection holds it open.
         match crate::digest::file_sha256(path) {
-            Ok(d) if d == trusted => {}
-            Ok(_) => return Found::Unusable("it changed since this viewer built it".into()),
-            Err(e) => return Found::Unusable(format!("{}: {e}", path.display())),
+            Ok(d) if d == trusted => Ok(TrustedFile {
+                conn,
+                path: path.to_path_buf(),
+            }),
+            Ok(_) => Err(Found::Unusable(
+                "it changed since this viewer built it".into(),
+            )),
+            Err(e) => Err(Found::Unusable(format!("{}: {e}", path.display()))),
         }
+    }
+
+    /// The sidecar, if it was made for `head` and its Resource ranks cover
+    /// the `n` index positions.
+    pub fn for_head(self, head: &Head, n: usize) -> Found {
+        let TrustedFile { conn, path } = self;
+        let path = path.as_path();
         // The head it was made for, and the Resource ranks.
         type Stored = (Vec<(String, String)>, Option<Vec<u8>>);
         let read = || -> rusqlite::Result<Stored> {
@@ -237,7 +277,9 @@ impl Sidecar {
             resource_rank,
         })
     }
+}
 
+impl Sidecar {
     /// The seqs (ascending) of the entries whose search text may contain
     /// `needle` (lower-cased, [`supports`]ed): every trigram of it is in
     /// their text. A superset: the caller re-checks each record.

@@ -42,6 +42,7 @@ pub mod task {
     pub const OPEN: &str = "open";
     pub const INDEX: &str = "index";
     pub const TEXT_INDEX: &str = "text-index";
+    pub const SIDECAR_CHECK: &str = "search-index-check";
     pub const HASH: &str = "sha256";
     pub const VERIFY: &str = "verify";
     pub const FILTER: &str = "filter";

@@ -50,6 +50,17 @@ pub enum TaskResult {
     Investigated(Outcome<super::Found>),
     /// Change tickets read, and why their columns were not remembered.
     Tickets(Outcome<Box<(auditlens_core::tickets::ChangeTickets, Option<String>)>>),
+    /// The search sidecar's file, checked (see `SidecarCheck`).
+    SidecarChecked(
+        Outcome<
+            Box<
+                Result<
+                    auditlens_core::archive::search_sidecar::TrustedFile,
+                    auditlens_core::archive::search_sidecar::Found,
+                >,
+            >,
+        >,
+    ),
 }
 
 impl AppState {
@@ -69,6 +80,7 @@ impl AppState {
             | TaskResult::Read(_)
             | TaskResult::Index(_)
             | TaskResult::TextIndex(_)
+            | TaskResult::SidecarChecked(_)
             | TaskResult::Hash(_)
             | TaskResult::Verified(_)
             | TaskResult::View(_)
@@ -87,6 +99,7 @@ impl AppState {
                 }
                 // Names remembered beside the archive, if any.
                 self.load_directory(None);
+                self.start_sidecar_check();
                 self.start_verify();
                 self.load_index(Some(PREFIX_ROWS));
             }
@@ -149,6 +162,15 @@ impl AppState {
                 }
             }
             TaskResult::TextIndex(Failed(e)) => self.notice = Some(format!("text index: {e}")),
+            TaskResult::SidecarChecked(outcome) => {
+                let Some(doc) = &mut self.doc else { return };
+                // Failed or cancelled: the text index checks the file itself.
+                doc.sidecar_check = match outcome {
+                    Done(found) => Some(crate::app::text_index::SidecarCheck::Done(*found)),
+                    Failed(_) | Cancelled => None,
+                };
+                self.start_text_index();
+            }
             TaskResult::Hash(Done(hex)) => {
                 if let Some(doc) = &mut self.doc {
                     doc.sha256 = Some(hex);

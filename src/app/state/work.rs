@@ -149,10 +149,49 @@ impl AppState {
         );
     }
 
+    /// Checks the search sidecar's file on a worker (opens it and hashes
+    /// it: about a second at a million entries), from the document's open,
+    /// so that it is done by the time the row index is.
+    pub(super) fn start_sidecar_check(&mut self) {
+        let Some(doc) = &mut self.doc else { return };
+        if !doc.is_sealed_archive() {
+            return;
+        }
+        let path = search_sidecar::path_for(&doc.path);
+        let trusted = self.settings.trusted_search_index(&path);
+        doc.sidecar_check = Some(text_index::SidecarCheck::Running);
+        self.spawn(
+            task::SIDECAR_CHECK,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |_| {
+                Ok(Box::new(search_sidecar::TrustedFile::open(
+                    &path,
+                    trusted.as_deref(),
+                )))
+            },
+            TaskResult::SidecarChecked,
+        );
+    }
+
     /// Finds or builds the free-text index on a worker thread (after the
-    /// index): the search sidecar beside a sealed archive, else in memory.
+    /// index, and after the sidecar's file check if one runs): the search
+    /// sidecar beside a sealed archive, else in memory.
     pub(super) fn start_text_index(&mut self) {
-        let Some(doc) = &self.doc else { return };
+        let Some(doc) = &mut self.doc else { return };
+        if !doc.index_complete() || doc.search.is_some() || self.tasks.is_running(task::TEXT_INDEX)
+        {
+            return;
+        }
+        let checked = match doc.sidecar_check.take() {
+            Some(text_index::SidecarCheck::Running) => {
+                // Started again when the check is done.
+                doc.sidecar_check = Some(text_index::SidecarCheck::Running);
+                return;
+            }
+            Some(text_index::SidecarCheck::Done(found)) => Some(found),
+            None => None,
+        };
         let (Some(ix), Some(path)) = (doc.index.clone(), doc.archive_path.clone()) else {
             return;
         };
@@ -171,6 +210,7 @@ impl AppState {
                     &path,
                     sidecar.as_deref(),
                     trusted.as_deref(),
+                    checked,
                     &ix,
                     job,
                 )
