@@ -396,7 +396,7 @@ mod tests {
         let digest = search_sidecar::build(path, &dest, ix, &Job::new()).unwrap();
         let head = Head::of(&Archive::open(path).unwrap()).unwrap();
         match Sidecar::open(&dest, &head, Some(&digest), ix.len()) {
-            Found::Usable(s) => s,
+            Found::Usable(s) => *s,
             other => panic!("{other:?}"),
         }
     }
@@ -428,7 +428,7 @@ mod tests {
         let Found::Usable(s) = Sidecar::open(&dest, &head, Some(&digest), ix.len()) else {
             panic!("not usable");
         };
-        let text = TextIndex::Sidecar(s);
+        let text = TextIndex::Sidecar(*s);
         let a = Archive::open(&path).unwrap();
         let f = Filter {
             search: Some("safari".into()),

@@ -134,7 +134,7 @@ pub fn find_or_build(
         };
         if let Found::Usable(s) = found {
             return Ok(Ready {
-                index: TextIndex::Sidecar(s),
+                index: TextIndex::Sidecar(*s),
                 built: None,
                 notice: None,
             });
@@ -143,7 +143,7 @@ pub fn find_or_build(
             Ok(digest) => match Sidecar::open(dest, &head, Some(&digest), ix.len()) {
                 Found::Usable(s) => {
                     return Ok(Ready {
-                        index: TextIndex::Sidecar(s),
+                        index: TextIndex::Sidecar(*s),
                         built: Some((dest.to_path_buf(), digest)),
                         notice: None,
                     });

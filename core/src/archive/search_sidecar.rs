@@ -150,7 +150,7 @@ impl std::fmt::Debug for Sidecar {
 /// What [`Sidecar::open`] found.
 #[derive(Debug)]
 pub enum Found {
-    Usable(Sidecar),
+    Usable(Box<Sidecar>),
     /// Nothing there.
     Missing,
     /// There, but not to be used (why): it will be rebuilt.
@@ -272,10 +272,10 @@ impl TrustedFile {
         if resource_rank.len() != n {
             return Found::Unusable("its resource order does not fit the archive".into());
         }
-        Found::Usable(Sidecar {
+        Found::Usable(Box::new(Sidecar {
             conn: Mutex::new(conn),
             resource_rank,
-        })
+        }))
     }
 }
 
@@ -714,7 +714,7 @@ mod tests {
 
     fn usable(found: Found) -> Sidecar {
         match found {
-            Found::Usable(s) => s,
+            Found::Usable(s) => *s,
             other => panic!("not usable: {other:?}"),
         }
     }
