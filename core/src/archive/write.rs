@@ -334,19 +334,9 @@ impl Rows {
     ) -> Result<(), String> {
         let text = std::str::from_utf8(record).map_err(|e| e.to_string())?;
         let view = RecordView::parse(record)?;
-        let [
-            entry_id,
-            _,
-            actor_type,
-            actor_id,
-            actor_label,
-            action,
-            resource_type,
-            resource_id,
-            project_id,
-            org_id,
-            ip,
-        ] = view.index_columns();
+        // The id, the time (taken from the view), then the nine text columns
+        // in the INSERT's order (actor type … ip address).
+        let [entry_id, _, columns @ ..] = view.index_columns();
         let mut put = |s: &str| {
             let start = self.text.len();
             self.text.push_str(s);
@@ -354,18 +344,7 @@ impl Rows {
         };
         let record_range = put(text);
         let entry_id = put(entry_id.text().unwrap_or_default());
-        let columns = [
-            actor_type,
-            actor_id,
-            actor_label,
-            action,
-            resource_type,
-            resource_id,
-            project_id,
-            org_id,
-            ip,
-        ]
-        .map(|c| c.text().map(&mut put));
+        let columns = columns.map(|c| c.text().map(&mut put));
         self.rows.push(Row {
             record: record_range,
             entry_id,
