@@ -737,7 +737,8 @@ fn refilter_facet(h: &mut Harness<'static, Viewer>) {
         println!("re-filter on a facet: skipped (no index)");
         return;
     };
-    // The activity timeline over every entry (it is recomputed when the view changes).
+    // The activity timeline over every entry (counted again when the view
+    // changes: in the frame up to `TIMELINE_IN_FRAME` entries, else on a worker).
     let positions: Vec<u32> = (0..ix.len() as u32).collect();
     let mut times = Vec::new();
     for _ in 0..5 {
@@ -748,9 +749,14 @@ fn refilter_facet(h: &mut Harness<'static, Viewer>) {
         times.push(t.elapsed());
     }
     println!(
-        "timeline histogram over all {} entries (300 buckets): median {} of 5",
+        "timeline histogram over all {} entries (300 buckets): median {} of 5, {}",
         ix.len(),
-        ms(median(&times))
+        ms(median(&times)),
+        if ix.len() > auditlens::app::state::TIMELINE_IN_FRAME {
+            "counted on a worker, not in a frame"
+        } else {
+            "counted in the frame"
+        }
     );
     let best = ix
         .actions

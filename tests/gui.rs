@@ -1298,3 +1298,43 @@ fn evidence_at_the_sidecar_name_stays_and_search_still_works() {
     drop(h);
     assert_eq!(std::fs::read(&sidecar).unwrap(), evidence);
 }
+
+/// The timeline's counts follow the view, counted on a worker for a large
+/// view (every view here: the in-frame limit is lowered to nothing), also
+/// when the view itself comes from a worker after the counts of the old one.
+#[test]
+fn timeline_counts_follow_the_view_from_a_worker() {
+    use auditlens::app::panels::timeline::Histogram;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut h = harness(&archive);
+    h.state_mut().state.timeline_in_frame = 0;
+    let counted = |v: &Viewer| v.state.settled() && v.state.timeline_current();
+    let check = |h: &Harness<'static, Viewer>, shown: usize| {
+        let s = &h.state().state;
+        assert_eq!(s.view.len(), shown);
+        let got = s.timeline().expect("counted").clone();
+        let want = Histogram::of(s.index().unwrap(), &s.view, got.counts.len());
+        assert_eq!(got, want, "the counts are those of the view shown");
+        let total: u32 = got.counts.iter().flatten().sum();
+        assert_eq!(total as usize, shown);
+    };
+    wait_for(&mut h, "open and count", |v| {
+        loaded_and_verified(v) && counted(v)
+    });
+    check(&h, 12);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::TextInput, "Search")
+        .type_text("production");
+    wait_for(&mut h, "search and count", |v| {
+        counted(v) && v.state.filter.search == "production"
+    });
+    check(&h, 2);
+    h.key_press(egui::Key::Escape);
+    wait_for(&mut h, "all again and count", |v| {
+        counted(v) && v.state.filter.search.is_empty()
+    });
+    check(&h, 12);
+}

@@ -15,6 +15,7 @@ pub mod dialogs;
 pub mod document;
 pub mod filter_form;
 pub mod fonts;
+pub mod histogram;
 pub mod panels;
 pub mod query;
 pub mod rows;
@@ -112,6 +113,9 @@ impl Viewer {
             self.apply(c);
         }
         self.state.refresh_view();
+        if let Some(b) = self.panels.timeline.buckets() {
+            self.state.count_timeline(b);
+        }
         let wanted = self.panels.table.wanted(&self.state);
         self.state.read_shown(&wanted);
         if self.state.busy() {

@@ -5,9 +5,9 @@ use eframe::egui;
 use egui::{Color32, RichText, Sense};
 
 use crate::app::command::{Command, Commands};
+pub use crate::app::histogram::Histogram;
 use crate::app::state::AppState;
 use auditlens_core::coverage::Coverage;
-use auditlens_core::row_index::Index;
 use auditlens_core::time::Timestamp;
 
 pub const BOOKMARK_COLOR: Color32 = Color32::from_rgb(240, 190, 40);
@@ -21,59 +21,21 @@ const KIND_COLORS: [Color32; 4] = [
 ];
 const HEIGHT: f32 = 64.0;
 
-/// What kind of change an action is, for the timeline's colours.
-fn kind_of(action: &str) -> usize {
-    match action {
-        "create" => 0,
-        "update" | "updateTags" | "setLabel" | "promote" | "transfer" => 1,
-        "delete" => 2,
-        _ => 3,
-    }
-}
-
-/// Counts per time bucket and action kind, over the shown entries.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Histogram {
-    pub from: i64,
-    pub bucket_ms: i64,
-    pub counts: Vec<[u32; 4]>,
-}
-
-impl Histogram {
-    /// Buckets the entries at `positions` over their own time span: the
-    /// bucket size follows the range shown, so narrowing the range zooms in.
-    pub fn of(ix: &Index, positions: &[u32], buckets: usize) -> Histogram {
-        let kinds: Vec<usize> = (0..ix.actions.len())
-            .map(|id| kind_of(ix.actions.get(id as u32).unwrap_or("")))
-            .collect();
-        let Some((min, max)) = ix.time_bounds(positions) else {
-            return Histogram::default();
-        };
-        let buckets = buckets.max(1);
-        let bucket_ms = ((max - min) / buckets as i64 + 1).max(1);
-        let mut counts = vec![[0u32; 4]; buckets];
-        for &p in positions {
-            let (time, action) = (ix.times[p as usize], ix.facet_ids.actions[p as usize]);
-            let b = (((time - min) / bucket_ms) as usize).min(buckets - 1);
-            counts[b][kinds.get(action as usize).copied().unwrap_or(3)] += 1;
-        }
-        Histogram {
-            from: min,
-            bucket_ms,
-            counts,
-        }
-    }
-}
-
-/// Widget state: the histogram of the last view (recomputed when the view
-/// or the width changes), and where a drag started.
+/// Widget state: the bucket count the last frame's width called for (the
+/// state counts the view for it, see [`AppState::count_timeline`]), and
+/// where a drag started.
 #[derive(Default)]
 pub struct Timeline {
-    cache: Option<((usize, u64, usize), Histogram)>,
+    buckets: Option<usize>,
     drag_from: Option<f32>,
 }
 
 impl Timeline {
+    /// The buckets to count the view into, once the panel has been drawn.
+    pub fn buckets(&self) -> Option<usize> {
+        self.buckets
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, s: &AppState, cmds: &mut Commands) {
         let Some(ix) = s.index() else { return };
         if !ix.complete || s.view.is_empty() {
@@ -81,20 +43,22 @@ impl Timeline {
         }
         let width = ui.available_width();
         let buckets = (width / 4.0).max(10.0) as usize;
-        // The view only changes when refiltered: recompute then, not per frame.
-        let key = (s.view.len(), view_fingerprint(&s.view), buckets);
-        let hist = match &self.cache {
-            Some((k, h)) if *k == key => h.clone(),
-            _ => {
-                let h = Histogram::of(ix, &s.view, buckets);
-                self.cache = Some((key, h.clone()));
-                h
-            }
-        };
+        if self.buckets != Some(buckets) {
+            // Counted in the next frame's logic.
+            self.buckets = Some(buckets);
+            ui.ctx().request_repaint();
+        }
+        // Until the view's counts come, the last ones (or an empty strip).
+        let empty = Histogram::default();
+        let hist = s.timeline().unwrap_or(&empty);
         let (rect, resp) =
             ui.allocate_exact_size(egui::vec2(width, HEIGHT), Sense::click_and_drag());
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+        if hist.counts.is_empty() {
+            // Nothing counted yet: no bars to read, no times to drag over.
+            return;
+        }
         let max = hist
             .counts
             .iter()

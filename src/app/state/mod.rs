@@ -27,6 +27,7 @@ use auditlens_core::row_index::{Counts, Index};
 use crate::app::command::{Command, MarkEdit};
 use crate::app::document::{Document, open_file};
 use crate::app::filter_form::FilterForm;
+use crate::app::histogram::Histogram;
 use crate::app::query::{Base, QueryKey, Restriction};
 use crate::app::rows::{Detail, RowCache, entry_json};
 use crate::app::settings::Settings;
@@ -34,6 +35,9 @@ use crate::app::tasks::{Lifetime, Tasks};
 
 /// Entries read first, so the table shows a page before the whole index is in.
 const PREFIX_ROWS: u64 = 2_000;
+/// Views up to this many entries have their timeline counted in the frame
+/// (under a millisecond); larger ones on a worker.
+pub const TIMELINE_IN_FRAME: usize = 200_000;
 /// The label of the "bookmarked only" restriction.
 pub const BOOKMARKED: &str = "Bookmarked entries";
 
@@ -56,6 +60,7 @@ pub mod task {
     pub const READ_ROWS: &str = "read-rows";
     pub const COVERAGE: &str = "coverage";
     pub const INVESTIGATE: &str = "investigate";
+    pub const TIMELINE: &str = "timeline";
 }
 
 pub struct AppState {
@@ -68,8 +73,18 @@ pub struct AppState {
     pub restrict: Option<Restriction>,
     restrict_ids: u64,
     pub pattern_settings: PatternSettings,
-    /// Positions (into the index) of the shown rows, in display order.
-    pub view: Vec<u32>,
+    /// Positions (into the index) of the shown rows, in display order
+    /// (shared with the worker that counts the timeline).
+    pub view: Arc<Vec<u32>>,
+    /// Bumped each time `view` changes.
+    shown: u64,
+    /// The timeline's counts of a view (`shown`), for a number of buckets.
+    timeline: Option<((u64, usize), Arc<Histogram>)>,
+    /// The counts a worker is making.
+    timeline_pending: Option<(u64, usize)>,
+    /// Views up to this many entries are counted in the frame
+    /// ([`TIMELINE_IN_FRAME`]; tests lower it).
+    pub timeline_in_frame: usize,
     /// Each facet's counts under the other filters, for the current view
     /// (the index's own counts until the first view is computed).
     pub facets: Option<Counts>,
@@ -114,7 +129,11 @@ impl AppState {
             restrict: None,
             restrict_ids: 0,
             pattern_settings: PatternSettings::default(),
-            view: Vec::new(),
+            view: Arc::default(),
+            shown: 0,
+            timeline: None,
+            timeline_pending: None,
+            timeline_in_frame: TIMELINE_IN_FRAME,
             facets: None,
             applied: None,
             base: None,
@@ -272,7 +291,7 @@ impl AppState {
             );
         }
         self.base = None;
-        self.view.clear();
+        self.show(Vec::new());
         self.facets = None;
         self.applied = None;
         self.selected = None;

@@ -61,6 +61,8 @@ pub enum TaskResult {
             >,
         >,
     ),
+    /// The timeline's counts of view `.0.0`, in `.0.1` buckets.
+    Timeline(Outcome<((u64, usize), Arc<crate::app::histogram::Histogram>)>),
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             | TaskResult::Tickets(_)
             | TaskResult::Coverage(_)
             | TaskResult::Investigated(_)
+            | TaskResult::Timeline(_)
                 if !current => {}
             TaskResult::Opened(Done(o)) => {
                 if let Some(e) = &o.case_error {
@@ -271,6 +274,8 @@ impl AppState {
             TaskResult::Coverage(Failed(e)) => self.notice = Some(format!("coverage: {e}")),
             TaskResult::Coverage(Cancelled) => {}
             TaskResult::Investigated(outcome) => self.on_investigated(outcome),
+            TaskResult::Timeline(Done((key, h))) => self.counted_timeline(key, h),
+            TaskResult::Timeline(Failed(_) | Cancelled) => {}
         }
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use auditlens_core::job::Job;
 
 use super::{AppState, TaskResult, task};
+use crate::app::histogram::Histogram;
 use crate::app::query::{self, NeedsRecords, Query, Reads, Sources, View};
 use crate::app::tasks::Lifetime;
 use crate::app::text_index;
@@ -55,7 +56,7 @@ impl AppState {
             // The first page only, unfiltered, until the whole index is in.
             let mut v: Vec<u32> = (0..ix.len() as u32).collect();
             ix.sort(&mut v, q.sort, q.descending, None);
-            self.view = v;
+            self.show(v);
             self.after_view_change();
             return;
         }
@@ -116,10 +117,77 @@ impl AppState {
     }
 
     pub(super) fn set_view(&mut self, v: View) {
-        self.view = v.rows;
+        self.show(v.rows);
         self.facets = Some(v.facets);
         self.base = Some(v.base);
         self.after_view_change();
+    }
+
+    /// Shows `rows`: the timeline's counts are of another view from now on.
+    pub(super) fn show(&mut self, rows: Vec<u32>) {
+        self.view = Arc::new(rows);
+        self.shown += 1;
+    }
+
+    /// The timeline's counts of the view, or while they are counted those
+    /// of the last view (none before the first).
+    pub fn timeline(&self) -> Option<&Histogram> {
+        self.timeline.as_ref().map(|(_, h)| h.as_ref())
+    }
+
+    /// Whether the timeline's counts are those of the view shown.
+    pub fn timeline_current(&self) -> bool {
+        self.timeline
+            .as_ref()
+            .is_some_and(|((v, _), _)| *v == self.shown)
+    }
+
+    /// Counts the view into `buckets` for the timeline, unless done or under
+    /// way: in the frame for a small view, else on a worker (the last one's
+    /// count is dropped), so a view change at ten million entries costs the
+    /// frame nothing.
+    pub fn count_timeline(&mut self, buckets: usize) {
+        let Some(ix) = self.index().cloned() else {
+            return;
+        };
+        if !ix.complete || self.view.is_empty() {
+            return;
+        }
+        let key = (self.shown, buckets);
+        if self.timeline.as_ref().is_some_and(|(k, _)| *k == key)
+            || self.timeline_pending == Some(key)
+        {
+            return;
+        }
+        for j in self.tasks.running(task::TIMELINE) {
+            j.cancel();
+        }
+        if self.view.len() <= self.timeline_in_frame {
+            self.timeline_pending = None;
+            let h = Histogram::of(&ix, &self.view, buckets);
+            self.timeline = Some((key, Arc::new(h)));
+            return;
+        }
+        self.timeline_pending = Some(key);
+        let view = self.view.clone();
+        self.spawn(
+            task::TIMELINE,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |_| Ok((key, Arc::new(Histogram::of(&ix, &view, buckets)))),
+            TaskResult::Timeline,
+        );
+    }
+
+    /// Takes in counts from a worker: those of the view shown, or at least
+    /// of a later one than those held.
+    pub(super) fn counted_timeline(&mut self, key: (u64, usize), h: Arc<Histogram>) {
+        if self.timeline_pending == Some(key) {
+            self.timeline_pending = None;
+        }
+        if self.timeline.as_ref().is_none_or(|((v, _), _)| *v <= key.0) && key.0 <= self.shown {
+            self.timeline = Some((key, h));
+        }
     }
 
     /// Keeps the selection on its entry if still shown, or makes a pending jump.
