@@ -291,3 +291,48 @@ fn hostile_text_is_shown_escaped_and_cut() {
     assert!(h.query_by_label_contains("\u{202E}").is_none());
     assert!(h.query_by_label_contains("\u{1b}").is_none());
 }
+
+/// The actor summary's actions and IP addresses are those of the actor's
+/// entries, counted here from the hashed records.
+#[test]
+fn actor_summary_counts_the_actors_actions_and_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let archive = sample_copy(dir.path());
+    let a = Archive::open(&archive).unwrap();
+    // The actor of the most entries, so that the lists are long.
+    let mut by_actor: std::collections::HashMap<String, Vec<auditlens_core::model::Entry>> =
+        Default::default();
+    for seq in 1..=a.count().unwrap() {
+        let e = read_entry(&a, seq).unwrap().entry;
+        by_actor
+            .entry(e.actor.key().to_string())
+            .or_default()
+            .push(e);
+    }
+    let (key, entries) = by_actor.into_iter().max_by_key(|(_, v)| v.len()).unwrap();
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", ready);
+    h.state_mut().state.filter.actor = key.clone();
+    wait_for(&mut h, "actor view", |v| {
+        v.state.settled() && v.state.view.len() == entries.len()
+    });
+    let mut actions = std::collections::BTreeMap::<&str, usize>::new();
+    for e in &entries {
+        *actions.entry(e.action.as_str()).or_default() += 1;
+    }
+    let listed: Vec<String> = actions.iter().map(|(a, n)| format!("{a} {n}")).collect();
+    h.get_by_label(&format!("Actions: {}", listed.join(", ")));
+    let ips: std::collections::BTreeSet<&str> = entries
+        .iter()
+        .filter_map(|e| e.ip_address.as_deref())
+        .filter(|ip| !ip.is_empty())
+        .collect();
+    let shown: Vec<&str> = ips.iter().take(12).copied().collect();
+    let more = ips.len().saturating_sub(12);
+    let want = match (shown.is_empty(), more) {
+        (true, _) => "none".to_string(),
+        (false, 0) => shown.join(", "),
+        (false, m) => format!("{} (+{m} more)", shown.join(", ")),
+    };
+    h.get_by_label(&format!("IP addresses: {want}"));
+}

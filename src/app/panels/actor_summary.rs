@@ -38,30 +38,55 @@ struct Summary {
 }
 
 impl Summary {
+    /// Counted by interned id and named once at the end: an actor can
+    /// have millions of entries, and this runs in a frame.
     fn of(ix: &Index, view: &[u32], names: Option<&Directory>) -> Summary {
         let mut first = i64::MAX;
         let mut last = i64::MIN;
-        let mut actions: BTreeMap<&str, u64> = BTreeMap::new();
-        let mut projects: BTreeSet<String> = BTreeSet::new();
-        let mut ips: BTreeSet<&str> = BTreeSet::new();
+        let ids = &ix.facet_ids;
+        let mut action_counts = vec![0u64; ix.actions.len()];
+        let mut seen_projects = vec![false; ix.projects.len()];
+        let mut seen_ips = vec![false; ix.ips.len()];
         for &p in view {
-            let (p, ids) = (p as usize, &ix.facet_ids);
+            let p = p as usize;
             first = first.min(ix.times[p]);
             last = last.max(ix.times[p]);
-            *actions
-                .entry(ix.actions.get(u32::from(ids.actions[p])).unwrap_or("?"))
-                .or_default() += 1;
-            if let Some(pr) = ix.projects.get(ids.projects[p]).filter(|p| !p.is_empty()) {
-                let name = ix.project_names.get(pr).map(String::as_str);
-                projects.insert(match name.or_else(|| names.and_then(|d| d.name(pr))) {
-                    Some(n) => format!("{n} ({pr})"),
-                    None => pr.to_string(),
-                });
+            if let Some(n) = action_counts.get_mut(usize::from(ids.actions[p])) {
+                *n += 1;
             }
-            if let Some(ip) = ix.ips.get(ix.rows[p].ip).filter(|i| !i.is_empty()) {
-                ips.insert(ip);
+            if let Some(seen) = seen_projects.get_mut(ids.projects[p] as usize) {
+                *seen = true;
+            }
+            if let Some(seen) = seen_ips.get_mut(ix.rows[p].ip as usize) {
+                *seen = true;
             }
         }
+        let mut actions: BTreeMap<&str, u64> = BTreeMap::new();
+        for (id, &n) in action_counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+            *actions
+                .entry(ix.actions.get(id as u32).unwrap_or("?"))
+                .or_default() += n;
+        }
+        let flagged = |seen: &[bool]| -> Vec<u32> {
+            (0..seen.len() as u32)
+                .filter(|&i| seen[i as usize])
+                .collect()
+        };
+        let projects: BTreeSet<String> = flagged(&seen_projects)
+            .into_iter()
+            .filter_map(|id| ix.projects.get(id).filter(|p| !p.is_empty()))
+            .map(|pr| {
+                let name = ix.project_names.get(pr).map(String::as_str);
+                match name.or_else(|| names.and_then(|d| d.name(pr))) {
+                    Some(n) => format!("{n} ({pr})"),
+                    None => pr.to_string(),
+                }
+            })
+            .collect();
+        let ips: BTreeSet<&str> = flagged(&seen_ips)
+            .into_iter()
+            .filter_map(|id| ix.ips.get(id).filter(|i| !i.is_empty()))
+            .collect();
         fn list<S: AsRef<str>>(set: &BTreeSet<S>) -> String {
             let v: Vec<&str> = set.iter().take(LISTED).map(AsRef::as_ref).collect();
             let more = set.len().saturating_sub(LISTED);
