@@ -8,7 +8,10 @@
 //! whatever the number of records; the disk holds each record once.
 //!
 //! The index trees (`index_tree.rs`) sort every entry five times, by each
-//! filter key, with it.
+//! filter key, with it; verification sorts entry ids (to find repeated ones)
+//! and the entries of each SQLite index (by row) with it, within a byte
+//! budget ([`ExternalSort::with_budget`]). A caller with a faster sort of its
+//! own hands over its sorted runs whole ([`ExternalSort::push_run`]).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -57,6 +60,11 @@ impl<T: Spill> ExternalSort<T> {
         }
     }
 
+    /// A sort that holds at most `bytes` of records in memory (at least one).
+    pub fn with_budget(bytes: usize, dir: Option<&Path>) -> ExternalSort<T> {
+        ExternalSort::new(bytes / std::mem::size_of::<T>().max(1), dir)
+    }
+
     pub fn push(&mut self, record: T) -> io::Result<()> {
         if self.held.len() == self.run_len {
             self.spill()?;
@@ -73,6 +81,20 @@ impl<T: Spill> ExternalSort<T> {
     fn spill(&mut self) -> io::Result<()> {
         // Unstable: no n/2 scratch buffer; callers' records are unique keys.
         self.held.sort_unstable();
+        // Taken out and put back: the run's allocation is used again.
+        let mut held = std::mem::take(&mut self.held);
+        let written = self.write_run(held.drain(..));
+        self.held = held;
+        written
+    }
+
+    /// Appends records the caller has sorted to the runs file as one run,
+    /// whatever is held; they are merged with the rest at the end.
+    pub fn push_run(&mut self, run: impl IntoIterator<Item = T>) -> io::Result<()> {
+        self.write_run(run)
+    }
+
+    fn write_run(&mut self, run: impl IntoIterator<Item = T>) -> io::Result<()> {
         if self.runs.is_none() {
             let f = temp_file(self.dir.as_deref())?;
             self.runs = Some((BufWriter::with_capacity(1 << 20, f.try_clone()?), f));
@@ -81,13 +103,15 @@ impl<T: Spill> ExternalSort<T> {
             return Err(io::Error::other("the runs file is missing"));
         };
         let start = self.written;
-        for r in self.held.drain(..) {
+        for r in run {
             self.scratch.clear();
             r.encode(&mut self.scratch);
             w.write_all(&self.scratch)?;
             self.written += self.scratch.len() as u64;
         }
-        self.bounds.push((start, self.written));
+        if self.written > start {
+            self.bounds.push((start, self.written));
+        }
         Ok(())
     }
 
@@ -216,6 +240,16 @@ pub fn temp_file(dir: Option<&Path>) -> io::Result<File> {
         Some(d) => tempfile::tempfile_in(d).or_else(|_| tempfile::tempfile()),
         None => tempfile::tempfile(),
     }
+}
+
+/// What to say when a sort's temporary file could not be written or read
+/// back (a full disk, most often): where, and what to do.
+pub fn temp_failed(e: &io::Error) -> String {
+    format!(
+        "a temporary sort file in {} could not be written or read back ({e}): free some \
+         space there, or set TMPDIR to a folder with room, and try again",
+        std::env::temp_dir().display()
+    )
 }
 
 #[cfg(test)]
