@@ -305,4 +305,24 @@ mod tests {
         }
         assert!(sorted(0, 3, |i| i).is_empty());
     }
+
+    #[test]
+    fn runs_sorted_by_the_caller_merge_with_pushed_records() {
+        let mut s = ExternalSort::with_budget(3 * std::mem::size_of::<R>(), None);
+        assert_eq!(s.run_len, 3);
+        let mut want = Vec::new();
+        for run in 0..4u64 {
+            let mut records: Vec<R> = (0..50).map(|i| R("r".into(), i * 4 + run)).collect();
+            want.extend(records.iter().map(|r| r.1));
+            records.sort();
+            s.push_run(records).unwrap();
+            // One pushed between the runs, held or spilled in turn.
+            s.push(R("r".into(), 1_000 + run)).unwrap();
+            want.push(1_000 + run);
+        }
+        s.push_run(Vec::new()).unwrap();
+        want.sort();
+        let got: Vec<u64> = s.finish().unwrap().map(|r| r.unwrap().1).collect();
+        assert_eq!(got, want);
+    }
 }

@@ -15,6 +15,8 @@ mod duplicates;
 mod indexes;
 mod row_check;
 mod signed;
+#[cfg(test)]
+mod within_memory;
 
 pub use crate::finding::{Finding, FindingKind};
 pub use signed::{AnchorInfo, anchor_json, verify_signed};

@@ -223,6 +223,12 @@ impl KeyBook {
         Ok(())
     }
 
+    /// The rows went to a temporary file (the budget was passed).
+    #[cfg(test)]
+    pub(crate) fn is_on_disk(&self) -> bool {
+        self.spilled.is_some()
+    }
+
     fn len(&self) -> usize {
         self.words.len()
     }
