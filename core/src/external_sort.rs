@@ -8,7 +8,10 @@
 //! whatever the number of records; the disk holds each record once.
 //!
 //! The index trees (`index_tree.rs`) sort every entry five times, by each
-//! filter key, with it.
+//! filter key, with it; verification sorts entry ids (to find repeated ones)
+//! and the entries of each SQLite index (by row) with it, within a byte
+//! budget ([`ExternalSort::with_budget`]). A caller with a faster sort of its
+//! own hands over its sorted runs whole ([`ExternalSort::push_run`]).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -57,6 +60,11 @@ impl<T: Spill> ExternalSort<T> {
         }
     }
 
+    /// A sort that holds at most `bytes` of records in memory (at least one).
+    pub fn with_budget(bytes: usize, dir: Option<&Path>) -> ExternalSort<T> {
+        ExternalSort::new(bytes / std::mem::size_of::<T>().max(1), dir)
+    }
+
     pub fn push(&mut self, record: T) -> io::Result<()> {
         if self.held.len() == self.run_len {
             self.spill()?;
@@ -73,6 +81,20 @@ impl<T: Spill> ExternalSort<T> {
     fn spill(&mut self) -> io::Result<()> {
         // Unstable: no n/2 scratch buffer; callers' records are unique keys.
         self.held.sort_unstable();
+        // Taken out and put back: the run's allocation is used again.
+        let mut held = std::mem::take(&mut self.held);
+        let written = self.write_run(held.drain(..));
+        self.held = held;
+        written
+    }
+
+    /// Appends records the caller has sorted to the runs file as one run,
+    /// whatever is held; they are merged with the rest at the end.
+    pub fn push_run(&mut self, run: impl IntoIterator<Item = T>) -> io::Result<()> {
+        self.write_run(run)
+    }
+
+    fn write_run(&mut self, run: impl IntoIterator<Item = T>) -> io::Result<()> {
         if self.runs.is_none() {
             let f = temp_file(self.dir.as_deref())?;
             self.runs = Some((BufWriter::with_capacity(1 << 20, f.try_clone()?), f));
@@ -81,13 +103,15 @@ impl<T: Spill> ExternalSort<T> {
             return Err(io::Error::other("the runs file is missing"));
         };
         let start = self.written;
-        for r in self.held.drain(..) {
+        for r in run {
             self.scratch.clear();
             r.encode(&mut self.scratch);
             w.write_all(&self.scratch)?;
             self.written += self.scratch.len() as u64;
         }
-        self.bounds.push((start, self.written));
+        if self.written > start {
+            self.bounds.push((start, self.written));
+        }
         Ok(())
     }
 
@@ -218,6 +242,16 @@ pub fn temp_file(dir: Option<&Path>) -> io::Result<File> {
     }
 }
 
+/// What to say when a sort's temporary file could not be written or read
+/// back (a full disk, most often): where, and what to do.
+pub fn temp_failed(e: &io::Error) -> String {
+    format!(
+        "a temporary sort file in {} could not be written or read back ({e}): free some \
+         space there, or set TMPDIR to a folder with room, and try again",
+        std::env::temp_dir().display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +304,25 @@ mod tests {
             }
         }
         assert!(sorted(0, 3, |i| i).is_empty());
+    }
+
+    #[test]
+    fn runs_sorted_by_the_caller_merge_with_pushed_records() {
+        let mut s = ExternalSort::with_budget(3 * std::mem::size_of::<R>(), None);
+        assert_eq!(s.run_len, 3);
+        let mut want = Vec::new();
+        for run in 0..4u64 {
+            let mut records: Vec<R> = (0..50).map(|i| R("r".into(), i * 4 + run)).collect();
+            want.extend(records.iter().map(|r| r.1));
+            records.sort();
+            s.push_run(records).unwrap();
+            // One pushed between the runs, held or spilled in turn.
+            s.push(R("r".into(), 1_000 + run)).unwrap();
+            want.push(1_000 + run);
+        }
+        s.push_run(Vec::new()).unwrap();
+        want.sort();
+        let got: Vec<u64> = s.finish().unwrap().map(|r| r.unwrap().1).collect();
+        assert_eq!(got, want);
     }
 }

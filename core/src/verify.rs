@@ -15,11 +15,13 @@ mod duplicates;
 mod indexes;
 mod row_check;
 mod signed;
+#[cfg(test)]
+mod within_memory;
 
 pub use crate::finding::{Finding, FindingKind};
 pub use signed::{AnchorInfo, anchor_json, verify_signed};
 
-use duplicates::IdLog;
+use duplicates::{Duplicates, IdLog};
 
 use crate::archive::{Archive, ArchiveError, Column, Columns, KeyBook, KeyHasher, Scan};
 use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
@@ -31,6 +33,14 @@ use crate::source::{self, Format, Source};
 
 /// Findings kept in full; beyond this only counts per kind are kept.
 pub const MAX_FINDINGS: usize = 10_000;
+
+/// The memory verification may use for what it keeps of every entry (the
+/// entry ids, to find repeated ones; the key each SQLite index of the
+/// entries table should list it under), whatever the number of entries:
+/// past it these go to temporary files in the system's temporary folder.
+/// About 24 bytes an entry are kept, so below some 2.5M entries nothing
+/// touches the disk.
+pub(crate) const VERIFY_MEMORY: usize = 64 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -301,7 +311,8 @@ struct Suspect {
 }
 
 impl ChainWalk {
-    fn new(id: ArchiveId, checkpoint: Option<&Checkpoint>) -> Self {
+    /// A walk keeping at most about `ids_memory` bytes of entry ids in memory.
+    fn new(id: ArchiveId, checkpoint: Option<&Checkpoint>, ids_memory: usize) -> Self {
         ChainWalk {
             id,
             prev_seq: 0,
@@ -309,7 +320,7 @@ impl ChainWalk {
             contiguous: true,
             tree: MerkleBuilder::new(),
             last_time: None,
-            ids: IdLog::new(),
+            ids: IdLog::new(ids_memory),
             suspects: Vec::new(),
             checkpoint: checkpoint.cloned(),
             checkpoint_matched: None,
@@ -485,9 +496,13 @@ impl ChainWalk {
         }
     }
 
-    /// (first seq, later seq) for every entry whose id was already seen.
-    fn duplicates(&mut self) -> Vec<(u64, u64)> {
-        self.ids.duplicates()
+    /// (first seq, later seq) for every entry whose id was already seen:
+    /// as many as can be kept in full, the rest counted. An error: the ids'
+    /// temporary file failed.
+    fn duplicates(&mut self) -> Result<Duplicates, VerifyError> {
+        std::mem::replace(&mut self.ids, IdLog::new(0))
+            .duplicates(MAX_FINDINGS)
+            .map_err(|e| VerifyError::Cannot(crate::external_sort::temp_failed(&e)))
     }
 
     /// Resolves suspects into swaps/moves or foreign entries, then checks the checkpoint.
@@ -614,6 +629,17 @@ pub fn verify_archive(
     checkpoint: Option<&Checkpoint>,
     job: &Job,
 ) -> Result<Report, VerifyError> {
+    verify_archive_within(archive, checkpoint, job, VERIFY_MEMORY)
+}
+
+/// [`verify_archive`] keeping at most about `memory` bytes of what it keeps
+/// of every entry (the tests force a tiny budget: the same report).
+pub(crate) fn verify_archive_within(
+    archive: &Archive,
+    checkpoint: Option<&Checkpoint>,
+    job: &Job,
+    memory: usize,
+) -> Result<Report, VerifyError> {
     let started = Instant::now();
     // Verification's own reads go through a streaming reader: a pass over
     // the whole file through the caller's connection (memory-mapped) would
@@ -629,14 +655,18 @@ pub fn verify_archive(
     let (entry_indexes, others): (Vec<_>, Vec<_>) =
         checked.into_iter().partition(|ix| ix.table == "entries");
     let hasher = KeyHasher::default();
-    let mut books: Vec<KeyBook> = entry_indexes.iter().map(|_| Default::default()).collect();
+    // One share of the memory for the ids, one for each entry index (its
+    // book, then its walk), one for the small tables' indexes: all of them
+    // are held at once while the indexes are walked.
+    let share = memory / (entry_indexes.len() + 2);
+    let mut books: Vec<KeyBook> = entry_indexes.iter().map(|_| KeyBook::new(share)).collect();
     let bounds = archive.seq_bounds()?;
     let seqs = bounds.unwrap_or((1, 0));
     // The seq span, not a count: counting the rows would read every page
     // of the table once more before the scan.
     let total = archive.seq_span()?;
     job.start_phase("verifying", total);
-    let mut walk = ChainWalk::new(archive.id(), checkpoint);
+    let mut walk = ChainWalk::new(archive.id(), checkpoint, share);
     walk.ids.reserve(total.min(1 << 24) as usize);
     for book in &mut books {
         book.reserve(total.min(1 << 24) as usize);
@@ -663,7 +693,8 @@ pub fn verify_archive(
                     out.push(f);
                 }
                 for (j, book) in books.iter_mut().enumerate() {
-                    book.push(row.rowid, chunk.keys[i * k + j]);
+                    book.push(row.rowid, chunk.keys[i * k + j])
+                        .map_err(|e| VerifyError::Cannot(crate::external_sort::temp_failed(&e)))?;
                 }
             }
             entries += chunk.rows.len() as u64;
@@ -677,7 +708,7 @@ pub fn verify_archive(
     let (walked, duplicates) = std::thread::scope(|scope| {
         let entry_walks: Vec<_> = entry_indexes
             .iter()
-            .zip(&books)
+            .zip(books)
             .map(|(index, book)| {
                 let reader = archive.streaming_reader();
                 let hasher = &hasher;
@@ -689,9 +720,9 @@ pub fn verify_archive(
             .collect();
         let mut walked: Vec<Vec<Finding>> = others
             .iter()
-            .map(|index| match archive.table_book(index, &hasher) {
+            .map(|index| match archive.table_book(index, &hasher, share) {
                 Ok(book) => {
-                    indexes::check_index(archive, index, &book, &hasher, (i64::MIN, i64::MAX))
+                    indexes::check_index(archive, index, book, &hasher, (i64::MIN, i64::MAX))
                 }
                 Err(e) => vec![indexes::unreadable(index, &e.0)],
             })
@@ -708,7 +739,7 @@ pub fn verify_archive(
         }));
         (walked, duplicates)
     });
-    drop(books);
+    let duplicates = duplicates?;
     for f in walked.into_iter().flatten() {
         out.push(f);
     }
@@ -717,12 +748,13 @@ pub fn verify_archive(
             out.push(f);
         }
     }
-    for (first, seq) in duplicates {
+    for (first, seq) in duplicates.listed {
         let id = (out.findings.len() < MAX_FINDINGS)
             .then(|| stored_entry_id(archive, seq))
             .flatten();
         out.push(duplicate_finding(first, seq, id.as_deref()));
     }
+    out.count_more(FindingKind::DuplicateEntry, duplicates.more);
     let (head, root, mut cp) = walk.finish(&mut out, entries, true);
     // A checkpoint with index roots: the index trees are rebuilt from the
     // records (a damaged archive, which cannot give them, is reported above).
@@ -823,7 +855,8 @@ pub fn verify_export(
     let anchor = anchor::Anchor::new(checkpoint, own_cp.as_ref(), whole);
     let mut proofs = proof::InclusionCheck::new(anchor.proofs().cloned(), promised, sidecar);
     let cp = anchor.walk().cloned();
-    let mut walk: Option<ChainWalk> = named_id.map(|id| ChainWalk::new(id, cp.as_ref()));
+    let mut walk: Option<ChainWalk> =
+        named_id.map(|id| ChainWalk::new(id, cp.as_ref(), VERIFY_MEMORY));
     // In an export made without a filter, a missing seq is a deleted entry,
     // and a missing tail is `truncated`. A filtered export may end anywhere.
     let unfiltered = whole
@@ -874,7 +907,11 @@ pub fn verify_export(
                 // unreadable, which is the finding). FORMAT.md §9.
                 if let Some(c) = e.chain.as_deref() {
                     let w = walk.get_or_insert_with(|| {
-                        ChainWalk::new(named_id.unwrap_or(ArchiveId([0; 16])), cp.as_ref())
+                        ChainWalk::new(
+                            named_id.unwrap_or(ArchiveId([0; 16])),
+                            cp.as_ref(),
+                            VERIFY_MEMORY,
+                        )
                     });
                     w.prev_chain_absent = true;
                     w.chain_absent = c.chain_hash.is_none();
@@ -905,7 +942,7 @@ pub fn verify_export(
             out.push(unguarded_finding(&rec, chain_fields.seq, column));
         }
         let id = rec.archive_id.or(named_id).unwrap_or(ArchiveId([0; 16]));
-        let w = walk.get_or_insert_with(|| ChainWalk::new(id, cp.as_ref()));
+        let w = walk.get_or_insert_with(|| ChainWalk::new(id, cp.as_ref(), VERIFY_MEMORY));
         if id != w.id {
             out.push(
                 Finding::new(
@@ -1017,10 +1054,10 @@ pub fn verify_export(
         );
     }
     if let Some(w) = walk.as_mut() {
-        let duplicates = w.duplicates();
-        if !duplicates.is_empty() {
-            let ids = export_entry_ids(path, duplicates.iter().map(|d| d.1).collect());
-            for (first, seq) in duplicates {
+        let duplicates = w.duplicates()?;
+        if !duplicates.listed.is_empty() {
+            let ids = export_entry_ids(path, duplicates.listed.iter().map(|d| d.1).collect());
+            for (first, seq) in duplicates.listed {
                 out.push(duplicate_finding(
                     first,
                     seq,
@@ -1028,6 +1065,7 @@ pub fn verify_export(
                 ));
             }
         }
+        out.count_more(FindingKind::DuplicateEntry, duplicates.more);
     }
     let archive_id = walk.as_ref().map(|w| w.id).or(named_id);
     let last_seq = walk.as_ref().map_or(0, |w| w.prev_seq);

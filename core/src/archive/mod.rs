@@ -29,7 +29,9 @@ mod schema;
 pub mod search_sidecar;
 mod write;
 
-pub use index_check::{IndexProblem, IndexProblemKind, IndexProblems, KeyBook, KeyHasher, KeyWord};
+pub use index_check::{
+    BOOK_MEMORY, IndexProblem, IndexProblemKind, IndexProblems, KeyBook, KeyHasher, KeyWord,
+};
 pub use read::IngestRun;
 pub use read::{Cell, Column, Columns, Row, Scan, ScanCursor, ScanRows};
 pub use schema::{INDEXES, KnownIndex, MAX_KEY, PROTECTIVE, SCHEMA, SchemaObject, expected_schema};

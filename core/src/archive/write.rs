@@ -241,8 +241,8 @@ fn tail_state(archive: &Archive, id: &ArchiveId) -> Result<(u64, Hash), String> 
     let by_id = &super::INDEXES[0];
     if archive.schema()?.iter().any(|o| o.name == by_id.name) {
         let hasher = KeyHasher::default();
-        let book = archive.table_book(by_id, &hasher)?;
-        let problems = archive.index_problems(by_id, &book, &hasher, (i64::MIN, i64::MAX), 1)?;
+        let book = archive.table_book(by_id, &hasher, super::BOOK_MEMORY)?;
+        let problems = archive.index_problems(by_id, book, &hasher, (i64::MIN, i64::MAX), 1)?;
         if let Some(p) = problems.listed.first() {
             let how = match p.kind {
                 IndexProblemKind::NoSuchRow => "lists a seq the table does not hold",

@@ -114,7 +114,7 @@ fn definition(o: &SchemaObject) -> String {
 pub(super) fn check_index(
     archive: &Archive,
     index: &KnownIndex,
-    book: &KeyBook,
+    book: KeyBook,
     hasher: &KeyHasher,
     rowids: (i64, i64),
 ) -> Vec<Finding> {
