@@ -490,3 +490,294 @@ impl InOrder for Ordered {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+    use crate::ingest::ingest_by;
+    use crate::sample::{PlatformFormat, Profile, Sample, write_platform};
+
+    /// SplitMix64: the same inputs on every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+        fn one_in(&mut self, n: u64) -> bool {
+            self.next().is_multiple_of(n)
+        }
+    }
+
+    /// The platform's lines, newest first.
+    fn sample_lines(n: u64, seed: u64) -> Vec<String> {
+        let mut file = Vec::new();
+        let sample = Sample::new(n, seed).with_profile(Profile::Platform);
+        write_platform(&sample, PlatformFormat::Jsonl, &mut file).unwrap();
+        String::from_utf8(file)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    const CREATED: &str = "\"createdAt\":\"";
+
+    fn time_of(line: &str) -> &str {
+        let at = line.find(CREATED).unwrap() + CREATED.len();
+        &line[at..at + 24]
+    }
+
+    fn with_time(line: &str, time: &str) -> String {
+        let at = line.find(CREATED).unwrap() + CREATED.len();
+        format!("{}{time}{}", &line[..at], &line[at + 24..])
+    }
+
+    /// The same entry with other content (same id, same time).
+    fn changed(line: &str) -> String {
+        let out = line.replacen("\"resourceId\":\"", "\"resourceId\":\"changed-", 1);
+        assert_ne!(out, line);
+        out
+    }
+
+    /// A case: the input's lines, the entries stored before (none: a new
+    /// archive), `--skip-invalid`, and whether the one pass must give up.
+    struct Case {
+        lines: Vec<String>,
+        prefill: Vec<String>,
+        skip_invalid: bool,
+        unusual: bool,
+    }
+
+    /// An input from a seed: runs of equal times with ids in any order
+    /// (an id twice too, with the same and with other content), pages of
+    /// equal times read twice, newest or oldest first, blank lines; some
+    /// entries stored before (one with other content); sometimes a line
+    /// out of order, one that does not read, or one the reader refuses.
+    fn case(seed: u64) -> Case {
+        let mut rng = Rng(seed);
+        let n = 60 + rng.below(400) as u64;
+        let base = sample_lines(n, seed);
+        let mut lines = base.clone();
+        // Runs of equal times, shuffled; some with an id twice.
+        for _ in 0..rng.below(12) {
+            let len = 2 + rng.below(6);
+            let at = rng.below(lines.len().saturating_sub(len));
+            let oldest = time_of(&lines[at + len - 1]).to_string();
+            for l in &mut lines[at..at + len] {
+                *l = with_time(l, &oldest);
+            }
+            if rng.one_in(2) {
+                let copy = lines[at].clone();
+                let other = if rng.one_in(2) { changed(&copy) } else { copy };
+                lines.insert(at + 1, other);
+            }
+            for i in (1..len).rev() {
+                let j = rng.below(i + 1);
+                lines.swap(at + i, at + j);
+            }
+        }
+        // A page of rows sharing a time read twice: its lines again after it.
+        for _ in 0..rng.below(3) {
+            let len = 1 + rng.below(5);
+            let at = rng.below(lines.len().saturating_sub(len));
+            let oldest = time_of(&lines[at + len - 1]).to_string();
+            let page: Vec<String> = lines[at..at + len]
+                .iter()
+                .map(|l| with_time(l, &oldest))
+                .collect();
+            lines.splice(at..at + len, page.iter().cloned());
+            for (k, l) in page.into_iter().enumerate() {
+                lines.insert(at + len + k, l);
+            }
+        }
+        let mut unusual = false;
+        match rng.below(6) {
+            // A line out of append order.
+            0 => {
+                let i = rng.below(lines.len());
+                let j = (0..lines.len())
+                    .map(|k| (i + lines.len() / 2 + k) % lines.len())
+                    .find(|&j| time_of(&lines[j]) != time_of(&lines[i]));
+                if let Some(j) = j {
+                    lines.swap(i, j);
+                    unusual = true;
+                }
+            }
+            // A line that does not read.
+            1 => {
+                let i = rng.below(lines.len() + 1);
+                lines.insert(i, "{\"id\": broken".to_string());
+                unusual = true;
+            }
+            // An entry the reader refuses (it has no time).
+            2 => {
+                let i = rng.below(lines.len());
+                lines[i] = lines[i].replacen(CREATED, "\"created\":\"", 1);
+                unusual = true;
+            }
+            _ => {}
+        }
+        if rng.one_in(2) {
+            lines.reverse();
+        }
+        // Blank lines anywhere, the first and last included.
+        for _ in 0..rng.below(4) {
+            let i = rng.below(lines.len() + 1);
+            lines.insert(i, [" ", "", "\t "][rng.below(3)].to_string());
+        }
+        let mut prefill = Vec::new();
+        if rng.one_in(2) {
+            let at = rng.below(base.len() / 2);
+            prefill.extend(base[at..at + base.len() / 3].iter().cloned());
+            prefill.push(changed(&base[rng.below(base.len())]));
+        }
+        Case {
+            lines,
+            prefill,
+            skip_invalid: rng.one_in(2),
+            unusual,
+        }
+    }
+
+    /// The input file of a case: LF or CRLF, with or without a last line
+    /// end and a byte order mark.
+    fn write_input(path: &Path, lines: &[String], seed: u64) {
+        let mut rng = Rng(seed ^ 0xf11e);
+        let end = if rng.one_in(3) { "\r\n" } else { "\n" };
+        let mut text = lines.join(end);
+        if !rng.one_in(4) {
+            text.push_str(end);
+        }
+        if rng.one_in(5) {
+            text.insert(0, '\u{feff}');
+        }
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Everything an ingest says and leaves.
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        result: Result<IngestReport, String>,
+        rejects: Option<Vec<u8>>,
+        records: Vec<(u64, Vec<u8>)>,
+        conflicts: Vec<(String, i64, String, String)>,
+        runs: Vec<(Vec<IngestedSource>, u64, u64, u64)>,
+    }
+
+    /// Ingests the case's input (`dir/in.jsonl`) into `dir/a.sqlite`, new
+    /// or a copy of `prefilled` when that exists.
+    fn ingest_case(
+        dir: &Path,
+        case: &Case,
+        prefilled: &Path,
+        one_pass: OnePass,
+    ) -> (Outcome, Route) {
+        let archive = dir.join("a.sqlite");
+        let rejects = dir.join("a.sqlite.rejects.jsonl");
+        let _ = std::fs::remove_file(&archive);
+        let _ = std::fs::remove_file(&rejects);
+        if prefilled.exists() {
+            std::fs::copy(prefilled, &archive).unwrap();
+        }
+        let opts = IngestOptions {
+            skip_invalid: case.skip_invalid,
+            ..IngestOptions::default()
+        };
+        let input = dir.join("in.jsonl");
+        let r = ingest_by(&archive, &[input], &opts, &Job::new(), one_pass);
+        let route = r.as_ref().map_or(Route::TwoPasses, |(_, route)| *route);
+        let mut result = r.map(|(report, _)| report).map_err(|e| e.to_string());
+        // A new archive has an id of its own each time, and so other hashes.
+        if let Ok(report) = &mut result
+            && !prefilled.exists()
+        {
+            report.checkpoint = report.checkpoint.as_ref().map(|c| Checkpoint {
+                archive_id: crate::chain::ArchiveId([0; 16]),
+                root: crate::chain::Hash([0; 32]),
+                head: crate::chain::Hash([0; 32]),
+                ..c.clone()
+            });
+        }
+        let mut outcome = Outcome {
+            result,
+            rejects: std::fs::read(&rejects).ok(),
+            records: Vec::new(),
+            conflicts: Vec::new(),
+            runs: Vec::new(),
+        };
+        if archive.exists() {
+            let a = archive::Archive::open(&archive).unwrap();
+            a.for_each_record(|seq, r| outcome.records.push((seq, r.to_vec())))
+                .unwrap();
+            outcome.runs = a
+                .ingest_runs()
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.sources, r.added, r.duplicates, r.conflicts))
+                .collect();
+            let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+            let conn = rusqlite::Connection::open_with_flags(&archive, flags).unwrap();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT entry_id, existing_seq, record, source FROM conflicts ORDER BY rowid",
+                )
+                .unwrap();
+            outcome.conflicts = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        }
+        (outcome, route)
+    }
+
+    /// Each generated input, ingested with the one pass allowed and with
+    /// the two passes alone, into a new archive or one filled before,
+    /// leaves the same: report, records at their seqs, conflicts, runs
+    /// (the file's hash, its entries and window), rejects file, error. The
+    /// one pass is taken for every usual input, and gives up on every
+    /// unusual one.
+    #[test]
+    fn one_pass_and_two_passes_agree() {
+        let (mut taken, mut gave_up) = (0, 0);
+        for seed in 0..60 {
+            let case = case(seed);
+            let dir = tempfile::tempdir().unwrap();
+            write_input(&dir.path().join("in.jsonl"), &case.lines, seed);
+            let prefilled = dir.path().join("prefilled.sqlite");
+            if !case.prefill.is_empty() {
+                let p = dir.path().join("prefill.jsonl");
+                std::fs::write(&p, case.prefill.join("\n")).unwrap();
+                let opts = IngestOptions::default();
+                ingest_by(&prefilled, &[p], &opts, &Job::new(), OnePass::Never).unwrap();
+            }
+            let (two, route) = ingest_case(dir.path(), &case, &prefilled, OnePass::Never);
+            assert_eq!(route, Route::TwoPasses);
+            let (one, route) = ingest_case(dir.path(), &case, &prefilled, OnePass::WhereItApplies);
+            assert_eq!(one, two, "seed {seed}");
+            if case.unusual {
+                if two.result.is_ok() {
+                    assert_eq!(route, Route::GaveUp, "seed {seed}");
+                }
+                gave_up += 1;
+            } else {
+                assert!(two.result.is_ok(), "seed {seed}: {:?}", two.result);
+                assert_eq!(route, Route::OnePass, "seed {seed}");
+                taken += 1;
+            }
+        }
+        assert!(
+            taken >= 20 && gave_up >= 10,
+            "{taken} taken, {gave_up} gave up"
+        );
+    }
+}
