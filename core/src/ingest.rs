@@ -15,6 +15,11 @@
 //! read on one thread and its lines sealed on others (`reading`); in the
 //! second, the staged records are read back, parsed and hashed on one
 //! thread while SQLite appends them on this one (`appending`).
+//!
+//! The common case, a single platform JSONL export (and no `--batch-size`),
+//! goes in one pass (`one_pass`): the file read in append order, newest-first
+//! exports backwards, appended in one transaction as it is read. At anything
+//! unusual it rolls back, having committed nothing, and the two passes run.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
