@@ -15,6 +15,11 @@
 //! read on one thread and its lines sealed on others (`reading`); in the
 //! second, the staged records are read back, parsed and hashed on one
 //! thread while SQLite appends them on this one (`appending`).
+//!
+//! The common case, a single platform JSONL export (and no `--batch-size`),
+//! goes in one pass (`one_pass`): the file read in append order, newest-first
+//! exports backwards, appended in one transaction as it is read. At anything
+//! unusual it rolls back, having committed nothing, and the two passes run.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -28,8 +33,11 @@ use crate::output::{Destination, Output, OutputError, Slot};
 use crate::source::{Format, RecordError, SealedEntry, Source, SourceError};
 
 mod appending;
+mod file_lines;
+mod one_pass;
 mod reading;
 mod staging;
+pub(crate) use one_pass::{OnePass, Route};
 use reading::Item;
 use staging::Staging;
 
@@ -133,6 +141,18 @@ pub fn ingest(
     opts: &IngestOptions,
     job: &Job,
 ) -> Result<IngestReport, IngestError> {
+    ingest_by(archive_path, files, opts, job, OnePass::WhereItApplies).map(|(report, _)| report)
+}
+
+/// [`ingest`], in one pass where it applies and `one_pass` allows it; and
+/// which way it went.
+pub(crate) fn ingest_by(
+    archive_path: &Path,
+    files: &[PathBuf],
+    opts: &IngestOptions,
+    job: &Job,
+    one_pass: OnePass,
+) -> Result<(IngestReport, Route), IngestError> {
     let mut report = IngestReport::default();
     let io_at = |e: std::io::Error| io(archive_path, e);
 
@@ -158,6 +178,16 @@ pub fn ingest(
         let mut out = Output::reading(files);
         let slot = out.add_new(archive_path)?;
         new_archive = Some((out, slot));
+    }
+    // A single platform JSONL export, the common case, in one pass; where
+    // it meets anything unusual, nothing is stored and the two passes run.
+    let mut route = Route::TwoPasses;
+    if one_pass == OnePass::WhereItApplies && one_pass::applies(files, opts) {
+        match one_pass::ingest(archive_path, &files[0], job) {
+            Ok(report) => return Ok((report, Route::OnePass)),
+            Err(one_pass::GiveUp::Cancelled) => return Err(IngestError::Cancelled),
+            Err(one_pass::GiveUp::Unusual) => route = Route::GaveUp,
+        }
     }
 
     // Pass 1: read, validate, stage.
@@ -281,13 +311,52 @@ pub fn ingest(
     }
     let mut archive = Writer::open(archive_path)?;
     let batch = opts.batch_size.unwrap_or(DEFAULT_BATCH).max(1);
-    let sources = source_names;
     job.start_phase("appending", total);
     let (archive_id, next_seq) = (archive.archive_id(), archive.checkpoint().size + 1);
-    std::thread::scope(|scope| -> Result<(), IngestError> {
+    std::thread::scope(|scope| {
         // Rows are read back, parsed and hashed on a thread of their own;
         // this one appends them.
         let mut prepared = appending::start(scope, sorted, archive_id, next_seq);
+        let appended = Appended {
+            files,
+            archive_path,
+            batch,
+            job,
+            progress: true,
+        };
+        appended.append(&mut archive, &mut prepared, &mut report, |_| {
+            Ok(source_names)
+        })
+    })?;
+    report.checkpoint = Some(archive.checkpoint());
+    Ok((report, route))
+}
+
+/// Pass 2's writing: what the preparer hands over, appended in
+/// transactions of `batch` entries, the run recorded with the last.
+struct Appended<'a> {
+    files: &'a [PathBuf],
+    archive_path: &'a Path,
+    batch: usize,
+    job: &'a Job,
+    /// Whether the job's progress counts the entries appended (the one
+    /// pass counts the bytes read instead).
+    progress: bool,
+}
+
+impl Appended<'_> {
+    /// Appends every row `prepared` hands over, counting them in `report`;
+    /// `sources` says what the run read once the last row is appended,
+    /// before the last transaction commits (an error there rolls it back).
+    fn append(
+        &self,
+        archive: &mut Writer,
+        prepared: &mut appending::Prepared,
+        report: &mut IngestReport,
+        sources: impl FnOnce(&mut IngestReport) -> Result<Vec<archive::IngestedSource>, IngestError>,
+    ) -> Result<(), IngestError> {
+        let (files, job, batch) = (self.files, self.job, self.batch);
+        let mut sources = Some(sources);
         let mut rows: Option<Rows> = None;
         let (mut at, mut not_appended) = (0usize, 0u64);
         let mut done = 0u64;
@@ -303,7 +372,7 @@ pub fn ingest(
                     }
                     match prepared.next() {
                         Some(Ok(r)) => (rows, at) = (Some(r), 0),
-                        Some(Err(f)) => return Err(failure(archive_path, f)),
+                        Some(Err(f)) => return Err(failure(self.archive_path, f)),
                         None => {
                             finished = true;
                             break;
@@ -350,6 +419,7 @@ pub fn ingest(
                 // The run is recorded with the last entries (alone when
                 // nothing was staged, so that the archive shows the files
                 // were seen).
+                let sources = sources.take().map_or(Ok(Vec::new()), |f| f(report))?;
                 tx.record_run(
                     &sources,
                     report.added,
@@ -360,14 +430,14 @@ pub fn ingest(
             }
             tx.commit()?;
             done += in_batch as u64;
-            job.set_done(done);
+            if self.progress {
+                job.set_done(done);
+            }
             if finished {
                 return Ok(());
             }
         }
-    })?;
-    report.checkpoint = Some(archive.checkpoint());
-    Ok(report)
+    }
 }
 
 /// The error for an entry whose canonical record is over [`MAX_RECORD_BYTES`]:
@@ -398,6 +468,11 @@ fn failure(archive: &Path, f: appending::Failure) -> IngestError {
             "{}: a record to append is not a canonical record ({why})",
             archive.display()
         ))),
+        // Only the one pass stops so, and it then runs the two passes.
+        appending::Failure::Unusual => IngestError::Io(format!(
+            "{}: the input was not in append order",
+            archive.display()
+        )),
     }
 }
 

@@ -297,10 +297,12 @@ pub struct IngestArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Entries appended per transaction: an interrupted ingest keeps every
-    /// finished transaction, and a re-run resumes after it.
-    #[arg(long, value_name = "N", default_value_t = ingest::DEFAULT_BATCH)]
-    pub batch_size: usize,
+    /// Entries appended per transaction (default 200000): an interrupted
+    /// ingest keeps every finished transaction, and a re-run resumes after
+    /// it. Without it, a single platform JSONL export is appended in one
+    /// transaction as it is read.
+    #[arg(long, value_name = "N")]
+    pub batch_size: Option<usize>,
     /// Export files to read; the format is detected from the content.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -910,7 +912,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
     let opts = IngestOptions {
         skip_invalid: a.skip_invalid,
         rejects_path: a.rejects.clone(),
-        batch_size: Some(a.batch_size),
+        batch_size: a.batch_size,
         force: a.force,
     };
     let report = with_progress(&job, || ingest::ingest(&a.archive, &a.files, &opts, &job))?;

@@ -11,6 +11,10 @@
 //! expected to take: the next seq after the rows prepared so far, less the
 //! rows the writer has reported not appended. The writer hashes again the
 //! rare row that lands elsewhere.
+//!
+//! The rows come from anything that hands records over in append order
+//! ([`InOrder`]): the staging file sorted (two passes), or a file read in
+//! append order as it is read (`one_pass`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +38,22 @@ pub(super) enum Failure {
     Io(std::io::Error),
     /// A staged record is not one ingest seals (its reason).
     Record(String),
+    /// The one-pass reading met something it leaves to the two passes.
+    Unusual,
+}
+
+/// Records in append order, one at a time.
+pub(super) trait InOrder {
+    /// The next record, written to `record`, with its tag (the index of
+    /// its input file); `None` after the last.
+    fn next_in_order(&mut self, record: &mut Vec<u8>) -> Result<Option<u32>, Failure>;
+}
+
+impl InOrder for Sorted {
+    fn next_in_order(&mut self, record: &mut Vec<u8>) -> Result<Option<u32>, Failure> {
+        let key = self.next(record).map_err(Failure::Io)?;
+        Ok(key.map(|k| k.source))
+    }
 }
 
 enum Message {
@@ -72,12 +92,12 @@ impl Prepared {
     }
 }
 
-/// Starts preparing every staged entry of `sorted` for the archive `id`,
-/// whose next entry is `next_seq`, on a thread of `scope`. Dropping the
-/// returned [`Prepared`] stops the thread at its next batch.
+/// Starts preparing every record of `sorted` for the archive `id`, whose
+/// next entry is `next_seq`, on a thread of `scope`. Dropping the returned
+/// [`Prepared`] stops the thread at its next batch.
 pub(super) fn start<'scope>(
     scope: &'scope Scope<'scope, '_>,
-    mut sorted: Sorted,
+    mut sorted: impl InOrder + Send + 'scope,
     id: ArchiveId,
     next_seq: u64,
 ) -> Prepared {
@@ -100,7 +120,7 @@ pub(super) fn start<'scope>(
 /// Fills batches (reusing those handed back) and sends them. `Ok` at the
 /// end, or when the writer has gone.
 fn prepare(
-    sorted: &mut Sorted,
+    sorted: &mut impl InOrder,
     id: &ArchiveId,
     next_seq: u64,
     missed: &AtomicU64,
@@ -110,9 +130,9 @@ fn prepare(
     let mut record = Vec::new();
     let mut rows = Rows::default();
     let mut prepared = 0u64;
-    while let Some(key) = sorted.next(&mut record).map_err(Failure::Io)? {
+    while let Some(tag) = sorted.next_in_order(&mut record)? {
         let seq = (next_seq + prepared).saturating_sub(missed.load(Ordering::Relaxed));
-        if let Err(why) = rows.push(id, seq, &record, key.source) {
+        if let Err(why) = rows.push(id, seq, &record, tag) {
             // The rows before it are appended first, as they would be one by one.
             if !rows.is_empty() && full.send(Message::Rows(rows)).is_err() {
                 return Ok(());
