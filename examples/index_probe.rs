@@ -94,6 +94,16 @@ fn child(mode: &str, path: &str) {
     );
 }
 
+/// What one child load printed.
+struct Run {
+    secs: f64,
+    peak_kib: u64,
+    settled_kib: u64,
+    entries: String,
+    digest: String,
+    cpu: f64,
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, mode, path] = &args[..]
@@ -108,9 +118,7 @@ fn main() {
     let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     let me = std::env::current_exe().expect("own path");
     let modes = ["single", "parts"];
-    // (seconds, peak KiB, settled KiB, entries, digest, CPU seconds) per
-    // run, per mode.
-    let mut seen: [Vec<(f64, u64, u64, String, String, f64)>; 2] = Default::default();
+    let mut seen: [Vec<Run>; 2] = Default::default();
     for run in 0..runs {
         for (m, mode) in modes.iter().enumerate() {
             let out = Command::new(&me)
@@ -124,20 +132,20 @@ fn main() {
             );
             let line = String::from_utf8_lossy(&out.stdout).to_string();
             let f: Vec<&str> = line.split_whitespace().collect();
-            let r = (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-                f[3].to_string(),
-                f[4].to_string(),
-                f[5].parse().unwrap(),
-            );
+            let r = Run {
+                secs: f[0].parse().unwrap(),
+                peak_kib: f[1].parse().unwrap(),
+                settled_kib: f[2].parse().unwrap(),
+                entries: f[3].to_string(),
+                digest: f[4].to_string(),
+                cpu: f[5].parse().unwrap(),
+            };
             println!(
                 "run {run} {mode:>6}: {:.2} s (CPU {:.2} s), peak {} MiB, settled {} MiB",
-                r.0,
-                r.5,
-                r.1 / 1024,
-                r.2 / 1024
+                r.secs,
+                r.cpu,
+                r.peak_kib / 1024,
+                r.settled_kib / 1024
             );
             seen[m].push(r);
         }
@@ -145,7 +153,7 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "{path}: {} entries, {cores} cores, {runs} runs each",
-        seen[0][0].3
+        seen[0][0].entries
     );
     let median = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -154,17 +162,17 @@ fn main() {
     let mut medians = [0.0; 2];
     for (m, mode) in modes.iter().enumerate() {
         let s = &seen[m];
-        medians[m] = median(&mut s.iter().map(|r| r.0).collect());
-        let peak = median(&mut s.iter().map(|r| r.1 as f64).collect()) / 1024.0;
-        let settled = median(&mut s.iter().map(|r| r.2 as f64).collect()) / 1024.0;
-        let cpu = median(&mut s.iter().map(|r| r.5).collect());
+        medians[m] = median(&mut s.iter().map(|r| r.secs).collect());
+        let peak = median(&mut s.iter().map(|r| r.peak_kib as f64).collect()) / 1024.0;
+        let settled = median(&mut s.iter().map(|r| r.settled_kib as f64).collect()) / 1024.0;
+        let cpu = median(&mut s.iter().map(|r| r.cpu).collect());
         println!(
             "{mode:>6}: median {:.2} s (CPU {cpu:.2} s), peak (VmHWM) {peak:.0} MiB, settled (VmRSS) {settled:.0} MiB",
             medians[m]
         );
     }
     println!("speedup {:.2}x", medians[0] / medians[1]);
-    let digests: Vec<&String> = seen.iter().flatten().map(|r| &r.4).collect();
+    let digests: Vec<&String> = seen.iter().flatten().map(|r| &r.digest).collect();
     let same = digests.iter().all(|d| *d == digests[0]);
     println!("digests {}", if same { "agree" } else { "DIFFER" });
 }
