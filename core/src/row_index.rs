@@ -14,11 +14,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::archive::{Archive, Cell, Column, Columns, Scan};
+use crate::archive::Archive;
 use crate::filter::Filter;
 use crate::job::Job;
 
 mod facets;
+mod load;
 mod order;
 
 pub use facets::{Faceted, Subset};
@@ -76,7 +77,7 @@ impl Interner {
 /// The columns of an entry that no facet lists (12 bytes); its time and
 /// facet values are in their own columns ([`Index::times`],
 /// [`Index::facet_ids`]), its seq in [`Seqs`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Row {
     pub actor: u32,
     pub org: u32,
@@ -86,7 +87,7 @@ pub struct Row {
 /// The facet columns, one value per entry in seq order, kept apart from the
 /// rest of the row: the facet pass, run on every tick of a facet, reads 9
 /// bytes per entry instead of a whole row.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct FacetIds {
     pub actor_types: Vec<u8>,
     pub actions: Vec<u16>,
@@ -112,7 +113,7 @@ pub enum SortKey {
 
 /// The seq of each row. Archives number entries 1, 2, 3, … so usually a
 /// start is all it takes (8 bytes per entry saved); any gap keeps a list.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Seqs {
     Contiguous(u64),
     Listed(Vec<u64>),
@@ -162,7 +163,7 @@ pub struct Index {
     pub project_names: HashMap<String, String>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Ranks {
     actor: Vec<u32>,
     actor_type: Vec<u32>,
@@ -191,157 +192,6 @@ fn count(n: usize, ids: impl Iterator<Item = u32>) -> Vec<u64> {
 }
 
 impl Index {
-    /// Loads the index with one scan over the archive's indexed columns.
-    pub fn load(path: &Path, job: &Job) -> Result<Index, String> {
-        let archive = open_unmapped(path)?;
-        Self::load_from(&archive, None, job)
-    }
-
-    /// The first (or, with `newest`, the last) `limit` entries by seq: a
-    /// few milliseconds, so the table shows something while [`Index::load`]
-    /// reads the whole archive. `complete` is false unless that was all.
-    pub fn load_prefix(path: &Path, limit: u64, newest: bool, job: &Job) -> Result<Index, String> {
-        let archive = open_unmapped(path)?;
-        Self::load_from(&archive, Some((limit, newest)), job)
-    }
-
-    fn load_from(
-        archive: &Archive,
-        prefix: Option<(u64, bool)>,
-        job: &Job,
-    ) -> Result<Index, String> {
-        // Counted in the table itself; for a prefix, which must show at once,
-        // the span of stored seqs (the same unless entries were deleted).
-        // The rows read give the exact count below.
-        let expected = match prefix {
-            None => archive.count()?,
-            Some(_) => archive.seq_span()?,
-        };
-        job.start_phase("loading index", expected);
-        let cols = Columns::of(&[
-            Column::TimeMs,
-            Column::ActorLabel,
-            Column::ActorType,
-            Column::Action,
-            Column::ResourceType,
-            Column::ProjectId,
-            Column::OrgId,
-            Column::IpAddress,
-        ]);
-        let scan = match prefix {
-            None => Scan::all(cols),
-            Some((limit, false)) => Scan::all(cols).limit(limit),
-            Some((limit, true)) => Scan::all(cols).newest_first().limit(limit),
-        };
-        let capacity = prefix.map_or(expected, |(l, _)| l.min(expected)) as usize;
-        let mut seqs: Vec<u64> = Vec::with_capacity(capacity);
-        let mut ix = Index {
-            rows: Vec::with_capacity(capacity),
-            times: Vec::with_capacity(capacity),
-            facet_ids: FacetIds {
-                actor_types: Vec::with_capacity(capacity),
-                actions: Vec::with_capacity(capacity),
-                resource_types: Vec::with_capacity(capacity),
-                projects: Vec::with_capacity(capacity),
-            },
-            actors: Interner::new(),
-            actor_types: Interner::new(),
-            actions: Interner::new(),
-            resource_types: Interner::new(),
-            projects: Interner::new(),
-            orgs: Interner::new(),
-            ips: Interner::new(),
-            ..Default::default()
-        };
-        archive.scan::<String>(&scan, |r| {
-            // Borrowed: interning looks up before it copies, so the common
-            // case (a value seen before) allocates nothing.
-            let text = |c: Column| r.get(c).text();
-            seqs.push(r.seq());
-            ix.times.push(match r.get(Column::TimeMs) {
-                Cell::Integer(t) => t,
-                _ => 0,
-            });
-            let ids = &mut ix.facet_ids;
-            ids.actor_types.push(
-                ix.actor_types
-                    .intern(text(Column::ActorType).as_deref())
-                    .min(255) as u8,
-            );
-            ids.actions.push(
-                ix.actions
-                    .intern(text(Column::Action).as_deref())
-                    .min(u16::MAX as u32) as u16,
-            );
-            ids.resource_types.push(
-                ix.resource_types
-                    .intern(text(Column::ResourceType).as_deref())
-                    .min(u16::MAX as u32) as u16,
-            );
-            ids.projects
-                .push(ix.projects.intern(text(Column::ProjectId).as_deref()));
-            ix.rows.push(Row {
-                actor: ix.actors.intern(text(Column::ActorLabel).as_deref()),
-                org: ix.orgs.intern(text(Column::OrgId).as_deref()),
-                ip: ix.ips.intern(text(Column::IpAddress).as_deref()),
-            });
-            if ix.rows.len().is_multiple_of(65536) {
-                job.set_done(ix.rows.len() as u64);
-                if job.is_cancelled() {
-                    return Err("cancelled".into());
-                }
-            }
-            Ok(())
-        })?;
-        job.set_done(ix.rows.len() as u64);
-        let read = ix.rows.len() as u64;
-        ix.complete = prefix.is_none_or(|(limit, _)| read < limit);
-        ix.total = if ix.complete { read } else { expected };
-        if prefix.is_some_and(|(_, newest)| newest) {
-            ix.rows.reverse();
-            ix.times.reverse();
-            let ids = &mut ix.facet_ids;
-            ids.actor_types.reverse();
-            ids.actions.reverse();
-            ids.resource_types.reverse();
-            ids.projects.reverse();
-            seqs.reverse();
-        }
-        let first = seqs.first().copied().unwrap_or(1);
-        let contiguous = seqs
-            .iter()
-            .enumerate()
-            .all(|(i, &s)| first.checked_add(i as u64) == Some(s));
-        ix.seqs = if contiguous {
-            Seqs::Contiguous(first)
-        } else {
-            Seqs::Listed(seqs)
-        };
-        ix.ranks = Ranks {
-            actor: ix.actors.ranks(|s| s.to_lowercase()),
-            actor_type: ix.actor_types.ranks(str::to_string),
-            action: ix.actions.ranks(str::to_string),
-            resource_type: ix
-                .resource_types
-                .ranks(|s| crate::catalog::display_name(s).to_lowercase()),
-            project: ix.projects.ranks(str::to_string),
-            org: ix.orgs.ranks(str::to_string),
-            ip: ix.ips.ranks(str::to_string),
-        };
-        ix.span = ix
-            .times
-            .iter()
-            .min()
-            .copied()
-            .zip(ix.times.iter().max().copied());
-        ix.times_ascending = ix.times.is_sorted();
-        if prefix.is_none() {
-            ix.project_names = project_names(archive, &ix.projects);
-        }
-        ix.count_facets();
-        Ok(ix)
-    }
-
     /// Counts each facet's values, alone and in pairs, over all rows.
     fn count_facets(&mut self) {
         let ids = &self.facet_ids;
@@ -474,28 +324,6 @@ impl Index {
             .map(interned)
             .sum::<usize>()
     }
-}
-
-/// The name each project id carries in its first entry (read from the
-/// hashed record). One indexed-order scan per project that stops at its
-/// first entry; projects without a name are left out.
-fn project_names(archive: &Archive, projects: &Interner) -> HashMap<String, String> {
-    let mut names = HashMap::new();
-    for id in projects.values.iter().flatten() {
-        let name = archive
-            .first_record_with(Column::ProjectId, id)
-            .ok()
-            .flatten()
-            .and_then(|record| {
-                crate::record_view::RecordView::parse(&record)
-                    .ok()
-                    .and_then(|v| v.project_name.map(|n| n.into_owned()))
-            });
-        if let Some(n) = name {
-            names.insert(id.to_string(), n);
-        }
-    }
-    names
 }
 
 /// The archive, read with plain reads: the viewer's whole-archive passes

@@ -20,7 +20,7 @@ const MAX_JOINT_CELLS: usize = 1 << 20;
 /// for the counts: another facet's count of a value is the sum, over the
 /// ticked values, of the entries that have both. Facets are numbered in
 /// the order of [`FacetIds`] (actor type, action, resource type, project).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(super) struct Joint {
     /// For each pair `x < y`: cell `a * width(y) + b` counts the entries
     /// with value `a` in `x` and `b` in `y`. `None`: too many cells.
@@ -467,7 +467,7 @@ impl Index {
 }
 
 /// Threads the machine offers (asked once: the answer reads cgroup files).
-fn parallelism() -> usize {
+pub(super) fn parallelism() -> usize {
     static N: OnceLock<usize> = OnceLock::new();
     *N.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
