@@ -121,6 +121,114 @@ fn ingest_killed_at_random_moments_keeps_a_verifiable_prefix_and_resumes() {
     );
 }
 
+/// The one pass (a single platform JSONL export, no `--batch-size`) commits
+/// once: killed at any moment, it leaves the archive as it was before (a
+/// fresh one: not there at all, or empty), or complete; a re-run completes it.
+#[test]
+fn one_pass_ingest_killed_at_random_moments_leaves_all_or_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sample export, strictly newest first (it has three lines out of
+    // order, for which the one pass would give up).
+    let text = std::fs::read_to_string(sample_export()).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let time = |l: &str| -> String {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["createdAt"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    lines.sort_by_key(|l| std::cmp::Reverse(time(l)));
+    let export = dir.path().join("newest-first.jsonl");
+    std::fs::write(&export, lines.join("\n") + "\n").unwrap();
+    let reference = dir.path().join("reference.sqlite");
+    ingest(
+        &reference,
+        &[export.clone()],
+        &IngestOptions::default(),
+        &Job::new(),
+    )
+    .unwrap();
+    let want = records(&reference);
+    // The oldest third of the export (its last lines) fills half of the
+    // trials' archives first.
+    let oldest = dir.path().join("oldest.jsonl");
+    std::fs::write(&oldest, lines[lines.len() * 2 / 3..].join("\n") + "\n").unwrap();
+    let one_pass = |archive: &Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_auditlens"));
+        c.arg("ingest")
+            .arg("--archive")
+            .arg(archive)
+            .arg(&export)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut full = Duration::MAX;
+    for i in 0..3 {
+        let probe = dir.path().join(format!("probe-{i}.sqlite"));
+        let started = Instant::now();
+        assert!(one_pass(&probe).status().unwrap().success());
+        full = full.min(started.elapsed());
+        assert_eq!(records(&probe), want);
+    }
+    let full = full.mul_f64(0.8);
+    let mut rng = 0x0e_9a55_u64;
+    let mut cut_short = 0;
+    for trial in 0..TRIALS {
+        let path = dir.path().join(format!("one-pass-{trial}.sqlite"));
+        let before = if trial % 2 == 1 {
+            ingest(
+                &path,
+                &[oldest.clone()],
+                &IngestOptions::default(),
+                &Job::new(),
+            )
+            .unwrap();
+            records(&path)
+        } else {
+            Vec::new()
+        };
+        assert_eq!(before[..], want[..before.len()]);
+        let delay = Duration::from_micros(next(&mut rng) % full.as_micros().max(1) as u64);
+        let mut child = one_pass(&path).spawn().unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL
+        if !child.wait().unwrap().success() {
+            cut_short += 1;
+        }
+        if path.exists() {
+            assert_eq!(
+                verify(&path, None).status(),
+                Status::Intact,
+                "trial {trial}"
+            );
+            let got = records(&path);
+            assert!(
+                got == before || got == want,
+                "trial {trial} (killed after {delay:?}): {} entries, neither the {} before nor \
+                 all {}",
+                got.len(),
+                before.len(),
+                want.len()
+            );
+        } else {
+            assert!(before.is_empty(), "trial {trial}: the archive was removed");
+        }
+        let out = one_pass(&path).output().unwrap();
+        assert!(
+            out.status.success(),
+            "trial {trial}: re-run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(records(&path), want, "trial {trial}: after re-run");
+        assert_eq!(verify(&path, None).status(), Status::Intact);
+    }
+    assert!(
+        cut_short >= TRIALS / 2,
+        "only {cut_short} of {TRIALS} runs were interrupted"
+    );
+}
+
 /// The state a killed writer leaves: the archive file partly overwritten by
 /// an uncommitted transaction, and its hot journal holding the old pages.
 /// Made deterministically by copying both files mid-transaction.
