@@ -143,7 +143,7 @@ fn one_pass_ingest_killed_at_random_moments_leaves_all_or_nothing() {
     let reference = dir.path().join("reference.sqlite");
     ingest(
         &reference,
-        &[export.clone()],
+        std::slice::from_ref(&export),
         &IngestOptions::default(),
         &Job::new(),
     )
@@ -179,7 +179,7 @@ fn one_pass_ingest_killed_at_random_moments_leaves_all_or_nothing() {
         let before = if trial % 2 == 1 {
             ingest(
                 &path,
-                &[oldest.clone()],
+                std::slice::from_ref(&oldest),
                 &IngestOptions::default(),
                 &Job::new(),
             )
