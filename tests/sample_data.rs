@@ -37,7 +37,7 @@ fn tampered_sample_shows_exactly_the_documented_findings() {
     let want = vec![
         (FindingKind::ProtectionRemoved, None),
         (FindingKind::ProtectionRemoved, None),
-        (FindingKind::RecordModified, Some(1150)),
+        (FindingKind::RecordModified, Some(1816)),
         (FindingKind::MissingEntries, Some(1500)),
         (FindingKind::IndexMismatch, Some(2000)),
         (FindingKind::Misplaced, Some(2500)),

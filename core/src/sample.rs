@@ -226,13 +226,21 @@ fn role_grants(
 /// A platform-profile user whose role grants `action` on `rtype`, uniformly
 /// among those users (anyone when no rule is known), and that role.
 fn platform_user(r: &mut Rng, rtype: &str, action: &str, in_project: bool) -> (u64, &'static str) {
-    let allowed =
-        |role: &str| role_grants(role, in_project.then_some(role), rtype, action).unwrap_or(true);
-    let total: u64 = PLATFORM_ROLES
-        .iter()
-        .filter(|(role, _)| allowed(role))
-        .map(|(_, n)| n)
-        .sum();
+    let grants = |role: &str, in_project: bool| {
+        role_grants(role, in_project.then_some(role), rtype, action).unwrap_or(true)
+    };
+    let users = |in_project: bool| -> u64 {
+        PLATFORM_ROLES
+            .iter()
+            .filter(|(role, _)| grants(role, in_project))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    // As in `pick_user`: an organisation-level entry that needs a project
+    // scope goes to those whose role grants that scope.
+    let in_project = in_project || users(false) == 0;
+    let allowed = |role: &str| grants(role, in_project);
+    let total = users(in_project);
     // Every action has a role that grants it (OWNER grants every scope); should
     // a rule ever grant none, anyone acts and the judge says so.
     let everyone = total == 0;
@@ -385,7 +393,10 @@ fn project_role(u: usize, project: usize) -> &'static str {
 
 /// A user of organisation `org` whose roles grant `action` on `rtype` in
 /// project `project` (or at the organisation's level), uniformly among
-/// them; anyone of the organisation when no rule is known.
+/// them; anyone of the organisation when no rule is known. An
+/// organisation-level entry that needs a project scope (a project's update
+/// or delete) records no project role: it goes to those whose project role
+/// grants it, as the platform checked (the judge cannot judge it).
 fn pick_user(
     r: &mut Rng,
     org: usize,
@@ -395,19 +406,21 @@ fn pick_user(
     in_project: bool,
 ) -> usize {
     let members: Vec<usize> = (0..USERS.len()).filter(|u| USERS[*u].2 == org).collect();
-    let granted: Vec<usize> = members
-        .iter()
-        .copied()
-        .filter(|u| {
-            let project_role = in_project.then(|| project_role(*u, project));
-            role_grants(USERS[*u].3, project_role, rtype, action).unwrap_or(true)
-        })
-        .collect();
-    *r.pick(if granted.is_empty() {
-        &members
-    } else {
-        &granted
-    })
+    let granted = |in_project: bool| -> Vec<usize> {
+        members
+            .iter()
+            .copied()
+            .filter(|u| {
+                let project_role = in_project.then(|| project_role(*u, project));
+                role_grants(USERS[*u].3, project_role, rtype, action).unwrap_or(true)
+            })
+            .collect()
+    };
+    let mut chosen = granted(in_project);
+    if chosen.is_empty() {
+        chosen = granted(true);
+    }
+    *r.pick(if chosen.is_empty() { &members } else { &chosen })
 }
 
 /// (key id, name, org index, project index, creator user index, server IP)
@@ -925,19 +938,10 @@ fn states(
             ),
         },
         "projectMembership" | "orgMembership" => {
-            // A member of the same organisation (the platform profile's
-            // organisation has none of these users: any of them).
-            let same_org: Vec<&str> = USERS
-                .iter()
-                .filter(|u| ORGS[u.2].id == org_id)
-                .map(|u| u.0)
-                .collect();
-            let everyone: Vec<&str> = USERS.iter().map(|u| u.0).collect();
-            let user = *r.pick(if same_org.is_empty() {
-                &everyone
-            } else {
-                &same_org
-            });
+            // Routine membership changes concern newcomers (the people the
+            // invitations name), not the users whose roles the entries record.
+            let newcomer = format!("clusernewhire{:012}", r.below(90));
+            let user = newcomer.as_str();
             let (user, (from, to)) = match planted {
                 // The actor makes themself owner.
                 Some("escalation") => (by.as_str(), ("MEMBER", "OWNER")),
