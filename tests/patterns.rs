@@ -244,7 +244,7 @@ fn the_sample_archive_shows_its_planted_patterns() {
     // (sample-data/README.md): carol, a MEMBER, making herself OWNER, which is
     // also the escalation; erin, a VIEWER, starting a batch export.
     let unauthorized: Vec<(u64, &str)> = r
-        .listed(Pattern::Unauthorized)
+        .listed(Pattern::NotAuthorized)
         .iter()
         .map(|h| (h.seq, h.reason.as_str()))
         .collect();
