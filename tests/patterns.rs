@@ -240,6 +240,34 @@ fn the_sample_archive_shows_its_planted_patterns() {
         "{:?}",
         r.listed(Pattern::ApiKeyNewIp)
     );
+    // Every actor's recorded role grants the action but the two planted
+    // (sample-data/README.md): carol, a MEMBER, making herself OWNER, which is
+    // also the escalation; erin, a VIEWER, starting a batch export.
+    let unauthorized: Vec<(u64, &str)> = r
+        .listed(Pattern::NotAuthorized)
+        .iter()
+        .map(|h| (h.seq, h.reason.as_str()))
+        .collect();
+    assert_eq!(unauthorized.len(), 2, "{unauthorized:?}");
+    assert_eq!(unauthorized[0].0, 1349);
+    assert!(
+        unauthorized[0]
+            .1
+            .starts_with("projectMembership update: MEMBER"),
+        "{unauthorized:?}"
+    );
+    assert_eq!(unauthorized[1].0, 1651);
+    assert!(
+        unauthorized[1].1.starts_with("batchExport create: VIEWER"),
+        "{unauthorized:?}"
+    );
+    let escalation = r.listed(Pattern::PrivilegeEscalation);
+    assert!(
+        escalation
+            .iter()
+            .any(|h| h.seq == 1349 && h.reason.ends_with("role MEMBER → OWNER")),
+        "{escalation:?}"
+    );
 }
 
 #[test]

@@ -81,7 +81,7 @@ fn auditor_report_states_every_required_fact() {
     let cp = SignedCheckpoint::parse(&cp_text).unwrap();
     let id = Archive::open(&archive).unwrap().id();
     let mut case = CaseFile::new(id);
-    let m = case.mark_mut(1150, "whatever");
+    let m = case.mark_mut(1816, "whatever");
     m.bookmarked = true;
     m.note = "check <this> & that".into();
     let filter = Filter {
@@ -176,7 +176,7 @@ fn auditor_report_states_every_required_fact() {
     }
     let marks = facts["case"]["bookmarks"].as_array().unwrap();
     assert_eq!(marks.len(), 1);
-    assert_eq!(marks[0]["seq"], 1150);
+    assert_eq!(marks[0]["seq"], 1816);
     assert_eq!(marks[0]["note"], "check <this> & that");
     assert!(facts["generated_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(

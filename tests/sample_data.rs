@@ -37,8 +37,8 @@ fn tampered_sample_shows_exactly_the_documented_findings() {
     let want = vec![
         (FindingKind::ProtectionRemoved, None),
         (FindingKind::ProtectionRemoved, None),
-        (FindingKind::RecordModified, Some(1150)),
         (FindingKind::MissingEntries, Some(1500)),
+        (FindingKind::RecordModified, Some(1816)),
         (FindingKind::IndexMismatch, Some(2000)),
         (FindingKind::Misplaced, Some(2500)),
         (FindingKind::Misplaced, Some(2501)),

@@ -267,7 +267,7 @@ fn cli_report_and_viewer_say_the_same_words() {
     export_with(
         &a,
         &Filter::default(),
-        Some(&[2, 5, 9, 1150]),
+        Some(&[2, 5, 9, 1816]),
         ExportFormat::Ndjson,
         &Destination::new(&subset),
         Some(&key),

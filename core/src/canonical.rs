@@ -963,7 +963,12 @@ mod tests {
 
     #[test]
     fn record_fields_in_canonical_form() {
-        let rec = Sample::new(10, 1).entry(3).canonical_record();
+        // A sample entry with a before state (an object): the checks below change it.
+        let s = Sample::new(10, 1);
+        let rec = (0..s.n)
+            .map(|i| s.entry(i).canonical_record())
+            .find(|r| r.contains("\"before\":{"))
+            .unwrap();
         let time = json::parse(rec.as_bytes()).unwrap();
         let t = time.get("time").and_then(Json::as_str).unwrap().to_string();
         let base = &t[..19];

@@ -12,11 +12,19 @@
 //! and a few planted patterns an investigator should find: off-hours admin
 //! changes, a burst of deletes, a role escalation, and a new API key used from
 //! an IP never seen before.
+//!
+//! A real log records what the platform allowed, so each action is given to
+//! a user whose recorded role grants it by the platform's rules
+//! ([`authorization`]); otherwise the authorization pattern would flood a
+//! new user with false alarms. The only actions a role does not grant are
+//! the two planted ones (the rich profile's self-escalation and a viewer's
+//! batch export), so that pattern has something true to show.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::authorization::{self, Scope};
 use crate::catalog::RESOURCES;
 use crate::ingest::{self, IngestOptions};
 use crate::job::Job;
@@ -91,6 +99,15 @@ fn cuid_v1(time_ms: i64, counter: u64, r: &mut Rng) -> String {
 
 /// People, keys and projects of the platform profile's organisation.
 const PLATFORM_USERS: u64 = 400;
+/// The platform profile's users by role, as consecutive ranges of user
+/// numbers (their ids are random): a few owners, some admins, mostly members
+/// and a quarter viewers, as in a busy organisation.
+const PLATFORM_ROLES: [(&str, u64); 4] = [
+    ("OWNER", 4),
+    ("ADMIN", 20),
+    ("MEMBER", 276),
+    ("VIEWER", 100),
+];
 const PLATFORM_KEYS: u64 = 40;
 const PLATFORM_PROJECTS: u64 = 12;
 
@@ -183,6 +200,73 @@ fn pick_weighted(
     }
     (mix[0].0, mix[0].2)
 }
+
+/// Whether a user with these recorded roles may do `action` on `rtype` by
+/// the platform's rules (any one of the scopes the action needs, each judged
+/// at its own level, as [`authorization::Judge`] does); `None` when the rule
+/// is not known, so that anyone may act. A prompt's `setLabel` and `promote`
+/// always set `production` here ([`states`]), a protected label.
+fn role_grants(
+    org_role: &str,
+    project_role: Option<&str>,
+    rtype: &str,
+    action: &str,
+) -> Option<bool> {
+    let protected = rtype == "prompt" && matches!(action, "setLabel" | "promote");
+    let scopes = authorization::required(rtype, action, project_role.is_some(), protected)?;
+    Some(scopes.into_iter().any(|scope| {
+        let role = match scope {
+            Scope::Org(_) => Some(org_role),
+            Scope::Project(_) => project_role,
+        };
+        role.is_some_and(|role| authorization::grants(role, scope) == Some(true))
+    }))
+}
+
+/// A platform-profile user whose role grants `action` on `rtype`, uniformly
+/// among those users (anyone when no rule is known), and that role.
+fn platform_user(r: &mut Rng, rtype: &str, action: &str, in_project: bool) -> (u64, &'static str) {
+    let grants = |role: &str, in_project: bool| {
+        role_grants(role, in_project.then_some(role), rtype, action).unwrap_or(true)
+    };
+    let users = |in_project: bool| -> u64 {
+        PLATFORM_ROLES
+            .iter()
+            .filter(|(role, _)| grants(role, in_project))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    // As in `pick_user`: an organisation-level entry that needs a project
+    // scope goes to those whose role grants that scope.
+    let in_project = in_project || users(false) == 0;
+    let allowed = |role: &str| grants(role, in_project);
+    let total = users(in_project);
+    // Every action has a role that grants it (OWNER grants every scope); should
+    // a rule ever grant none, anyone acts and the judge says so.
+    let everyone = total == 0;
+    let mut x = r.below(if everyone { PLATFORM_USERS } else { total });
+    let mut first = 0;
+    for (role, n) in PLATFORM_ROLES {
+        if everyone || allowed(role) {
+            if x < n {
+                return (first + x, role);
+            }
+            x -= n;
+        }
+        first += n;
+    }
+    (0, PLATFORM_ROLES[0].0)
+}
+
+const _: () = {
+    let mut total = 0;
+    let mut i = 0;
+    while i < PLATFORM_ROLES.len() {
+        total += PLATFORM_ROLES[i].1;
+        i += 1;
+    }
+    assert!(total == PLATFORM_USERS);
+};
 
 struct Org {
     id: &'static str,
@@ -294,6 +378,51 @@ const USERS: [(&str, &str, usize, &str, &str, &str); 10] = [
     ),
 ];
 
+/// Project roles that differ from the user's organisation role: (user
+/// index, project index in the user's organisation, role). dave and ivan
+/// each run one project.
+const PROJECT_ROLES: [(usize, usize, &str); 2] = [(3, 0, "ADMIN"), (8, 1, "ADMIN")];
+
+/// The role user `u` has in project `project` of their organisation.
+fn project_role(u: usize, project: usize) -> &'static str {
+    PROJECT_ROLES
+        .iter()
+        .find(|(pu, pp, _)| (*pu, *pp) == (u, project))
+        .map_or(USERS[u].3, |(_, _, role)| role)
+}
+
+/// A user of organisation `org` whose roles grant `action` on `rtype` in
+/// project `project` (or at the organisation's level), uniformly among
+/// them; anyone of the organisation when no rule is known. An
+/// organisation-level entry that needs a project scope (a project's update
+/// or delete) records no project role: it goes to those whose project role
+/// grants it, as the platform checked (the judge cannot judge it).
+fn pick_user(
+    r: &mut Rng,
+    org: usize,
+    project: usize,
+    rtype: &str,
+    action: &str,
+    in_project: bool,
+) -> usize {
+    let members: Vec<usize> = (0..USERS.len()).filter(|u| USERS[*u].2 == org).collect();
+    let granted = |in_project: bool| -> Vec<usize> {
+        members
+            .iter()
+            .copied()
+            .filter(|u| {
+                let project_role = in_project.then(|| project_role(*u, project));
+                role_grants(USERS[*u].3, project_role, rtype, action).unwrap_or(true)
+            })
+            .collect()
+    };
+    let mut chosen = granted(in_project);
+    if chosen.is_empty() {
+        chosen = granted(true);
+    }
+    *r.pick(if chosen.is_empty() { &members } else { &chosen })
+}
+
 /// (key id, name, org index, project index, creator user index, server IP)
 const KEYS: [(&str, &str, usize, usize, usize, &str); 5] = [
     (
@@ -384,6 +513,7 @@ pub enum Profile {
 const BURST_AT: f64 = 0.62;
 const BURST_LEN: u64 = 40;
 const ESCALATION_AT: f64 = 0.45;
+const VIEWER_EXPORT_AT: f64 = 0.55;
 const OFF_HOURS_AT: [f64; 3] = [0.30, 0.31, 0.70];
 const ROGUE_CREATE_AT: f64 = 0.80;
 const ROGUE_USES: u64 = 12;
@@ -451,8 +581,7 @@ impl Sample {
                 ..Actor::default()
             }
         } else {
-            let user = r.below(PLATFORM_USERS);
-            let role = ROLES[(user % 29 % 4) as usize];
+            let (user, role) = platform_user(&mut r, rtype, action, !org_level);
             Actor {
                 actor_type: Some(ActorType::User),
                 user_id: Some(self.fixed_id(3, user)),
@@ -496,6 +625,8 @@ impl Sample {
             Some("burst")
         } else if i == self.at(ESCALATION_AT) {
             Some("escalation")
+        } else if i == self.at(VIEWER_EXPORT_AT) {
+            Some("viewer_export")
         } else if OFF_HOURS_AT.iter().any(|f| self.at(*f) == i) {
             Some("offhours")
         } else if i == rogue_at {
@@ -506,65 +637,36 @@ impl Sample {
             None
         };
 
-        // Actor: mostly users, some API keys.
+        // Who, where and what. A key acts in its own project; a planted
+        // pattern has its own actor and project; anyone else is a user of
+        // the organisation whose role there grants the action.
         let use_key = planted == Some("rogue_use") || (planted.is_none() && r.chance(35));
-        let mut key_project = None;
-        let (org_ix, mut actor, mut ip, mut ua) = if use_key {
-            let k = r.pick(&KEYS);
-            let (id, name, ip) = if planted == Some("rogue_use") {
-                (ROGUE_KEY.0, ROGUE_KEY.1, ROGUE_IP)
-            } else {
-                (k.0, k.1, k.5)
-            };
-            let org_ix = if planted == Some("rogue_use") { 0 } else { k.2 };
-            let project_ix = if planted == Some("rogue_use") { 0 } else { k.3 };
-            key_project = Some(ORGS[org_ix].projects[project_ix]);
-            let project = ORGS[org_ix].projects[project_ix].0;
-            let creator = USERS[k.4].0;
-            let actor = Actor {
-                actor_type: Some(ActorType::ApiKey),
-                api_key_id: Some(id.into()),
-                api_key_name: Some(name.into()),
-                api_key_scope: Some("PROJECT".into()),
-                api_key_scope_id: Some(project.into()),
-                api_key_created_at: Some(Timestamp(START_MS - 30 * DAY_MS)),
-                api_key_created_by: Some(creator.into()),
-                ..Actor::default()
-            };
-            (
-                org_ix,
-                actor,
-                ip.to_string(),
-                "abv-python/2.14.1 httpx/0.27".to_string(),
-            )
-        } else {
-            let u = if matches!(planted, Some("burst")) {
-                &USERS[3]
-            } else if matches!(planted, Some("escalation" | "offhours" | "rogue_create")) {
-                &USERS[1]
-            } else {
-                r.pick(&USERS)
-            };
-            let actor = Actor {
-                actor_type: Some(ActorType::User),
-                user_id: Some(u.0.into()),
-                email: Some(u.1.into()),
-                org_role: Some(u.3.into()),
-                project_role: Some(u.3.into()),
-                auth_method: Some(u.5.into()),
-                ..Actor::default()
-            };
-            let ua = USER_AGENTS[(u.0.len() + u.1.len()) % USER_AGENTS.len()].to_string();
-            (u.2, actor, u.4.to_string(), ua)
+        let key = use_key.then(|| r.pick(&KEYS));
+        // (user, project): dave deletes in the project he runs; carol, a
+        // MEMBER, makes herself OWNER of it; erin, a VIEWER, exports from
+        // evals (the two actions no role of theirs grants); bob administers.
+        let planted_user = match planted {
+            Some("burst") => Some((3, 0)),
+            Some("escalation") => Some((2, 0)),
+            Some("viewer_export") => Some((4, 2)),
+            Some("offhours" | "rogue_create") => Some((1, 0)),
+            _ => None,
+        };
+        let (org_ix, project_ix) = match (key, planted_user) {
+            _ if planted == Some("rogue_use") => (0, 0),
+            (Some(k), _) => (k.2, k.3),
+            (None, Some((u, p))) => (USERS[u].2, p),
+            (None, None) => {
+                let org = r.below(ORGS.len() as u64) as usize;
+                (org, r.below(ORGS[org].projects.len() as u64) as usize)
+            }
         };
         let org = &ORGS[org_ix];
-        let random_project = *r.pick(org.projects);
-        let (project_id, project_name) = key_project.unwrap_or(random_project);
-
-        // What happened.
+        let (project_id, project_name) = org.projects[project_ix];
         let (rtype, action) = match planted {
             Some("burst") => ("trace", "delete"),
             Some("escalation") => ("projectMembership", "update"),
+            Some("viewer_export") => ("batchExport", "create"),
             Some("offhours") => ("orgMembership", "update"),
             Some("rogue_create") => ("apiKey", "create"),
             Some("rogue_use") => (*r.pick(&["prompt", "dataset", "datasetItem"]), "update"),
@@ -573,13 +675,6 @@ impl Sample {
                 (t, *r.pick(actions))
             }
         };
-        if planted == Some("offhours") {
-            // Saturday 02:00-03:00 UTC of the same week.
-            let week_start = START_MS + ((time - START_MS) / (7 * DAY_MS)) * 7 * DAY_MS;
-            time = week_start + 5 * DAY_MS + 2 * 60 * MINUTE_MS + r.below(60) as i64 * MINUTE_MS;
-        }
-        let id = cuid(&mut r);
-        let time = Timestamp(time);
         let org_level = matches!(
             rtype,
             "organization"
@@ -588,26 +683,65 @@ impl Sample {
                 | "project"
                 | "stripeCheckoutSession"
         );
+
+        let (actor, ip, ua) = if let Some(k) = key {
+            let (id, name, ip) = if planted == Some("rogue_use") {
+                (ROGUE_KEY.0, ROGUE_KEY.1, ROGUE_IP)
+            } else {
+                (k.0, k.1, k.5)
+            };
+            let creator = USERS[k.4].0;
+            let actor = Actor {
+                actor_type: Some(ActorType::ApiKey),
+                api_key_id: Some(id.into()),
+                api_key_name: Some(name.into()),
+                api_key_scope: Some("PROJECT".into()),
+                api_key_scope_id: Some(project_id.into()),
+                api_key_created_at: Some(Timestamp(START_MS - 30 * DAY_MS)),
+                api_key_created_by: Some(creator.into()),
+                ..Actor::default()
+            };
+            (
+                actor,
+                ip.to_string(),
+                "abv-python/2.14.1 httpx/0.27".to_string(),
+            )
+        } else {
+            let u = match planted_user {
+                Some((u, _)) => u,
+                None => pick_user(&mut r, org_ix, project_ix, rtype, action, !org_level),
+            };
+            let user = &USERS[u];
+            let actor = Actor {
+                actor_type: Some(ActorType::User),
+                user_id: Some(user.0.into()),
+                email: Some(user.1.into()),
+                org_role: Some(user.3.into()),
+                project_role: (!org_level).then(|| project_role(u, project_ix).into()),
+                auth_method: Some(user.5.into()),
+                ..Actor::default()
+            };
+            let ua = USER_AGENTS[(user.0.len() + user.1.len()) % USER_AGENTS.len()].to_string();
+            (actor, user.4.to_string(), ua)
+        };
+        if planted == Some("offhours") {
+            // Saturday 02:00-03:00 UTC of the same week.
+            let week_start = START_MS + ((time - START_MS) / (7 * DAY_MS)) * 7 * DAY_MS;
+            time = week_start + 5 * DAY_MS + 2 * 60 * MINUTE_MS + r.below(60) as i64 * MINUTE_MS;
+        }
+        let id = cuid(&mut r);
+        let time = Timestamp(time);
         let (resource_id, resource_name, before, after) = states(
             &mut r, rtype, action, planted, project_id, org.id, time, &actor,
         );
         let mut e = Entry::new(&id, time, rtype, &resource_id, action);
         e.updated_at = Some(time);
-        if !use_key && org_level {
-            actor.project_role = None;
-        }
         if org_level {
             e.project_id = None;
             e.project_name = None;
         } else {
             e.project_id = Some(project_id.into());
             e.project_name = Some(project_name.into());
-        }
-        if rtype == "apiKey" && planted == Some("rogue_create") {
-            ip = "198.51.100.11".into();
-        }
-        if use_key {
-            ua = "abv-python/2.14.1 httpx/0.27".into();
         }
         e.actor = actor;
         e.resource_name = resource_name;
@@ -630,11 +764,14 @@ fn pick_resource(
         match t {
             "trace" | "score" | "datasetItem" | "comment" | "annotationQueueItem" => 30,
             "prompt" | "dataset" | "session" | "scoreConfig" | "job" => 10,
+            // A project key manages neither people nor keys.
             "organization"
             | "stripeCheckoutSession"
             | "project"
             | "orgMembership"
-            | "membershipInvitation" => {
+            | "membershipInvitation"
+            | "projectMembership"
+            | "apiKey" => {
                 if by_key {
                     0
                 } else {
@@ -674,7 +811,12 @@ fn num(v: i64) -> Json {
     Json::Number(v.to_string())
 }
 
-const ROLES: [&str; 4] = ["VIEWER", "MEMBER", "ADMIN", "OWNER"];
+/// A routine membership change: (role before, role after).
+const ROUTINE_ROLE_CHANGES: [(&str, &str); 3] = [
+    ("VIEWER", "MEMBER"),
+    ("MEMBER", "VIEWER"),
+    ("ADMIN", "MEMBER"),
+];
 
 #[allow(clippy::too_many_arguments)]
 fn states(
@@ -796,14 +938,17 @@ fn states(
             ),
         },
         "projectMembership" | "orgMembership" => {
-            let user = USERS[r.below(USERS.len() as u64) as usize].0;
-            let (from, to) = if planted == Some("escalation") {
-                ("VIEWER", "OWNER")
-            } else if planted == Some("offhours") {
-                ("MEMBER", "ADMIN")
-            } else {
-                let f = r.below(3) as usize;
-                (ROLES[f], ROLES[(f + 1 + r.below(2) as usize).min(2)])
+            // Routine membership changes concern newcomers (the people the
+            // invitations name), not the users whose roles the entries record.
+            let newcomer = format!("clusernewhire{:012}", r.below(90));
+            let user = newcomer.as_str();
+            let (user, (from, to)) = match planted {
+                // The actor makes themself owner.
+                Some("escalation") => (by.as_str(), ("MEMBER", "OWNER")),
+                Some("offhours") => (user, ("MEMBER", "ADMIN")),
+                // Routine changes go both ways, and newcomers join as
+                // members or viewers.
+                _ => (user, *r.pick(&ROUTINE_ROLE_CHANGES)),
             };
             let state = |role: &str| {
                 let mut m = vec![
@@ -1151,6 +1296,64 @@ mod tests {
             .map(|e| e.canonical_record().into_bytes())
             .collect();
         assert_eq!(stored, want);
+    }
+
+    /// The judgements of the platform's rules on every entry, as the scan
+    /// makes them (a production label is protected): (seq, reason) of each
+    /// entry not granted, and how many were granted.
+    fn judged(s: &Sample) -> (Vec<(u64, String)>, u64) {
+        let settings = crate::patterns::PatternSettings::default();
+        let mut judge = authorization::Judge::default();
+        let (mut refused, mut granted) = (Vec::new(), 0);
+        for i in 0..s.n {
+            let record = s.entry(i).canonical_record();
+            let view = crate::record_view::RecordView::parse(record.as_bytes()).unwrap();
+            let protected = crate::patterns::production_change(&view, &settings).is_some();
+            match judge.observe(&view, protected) {
+                authorization::Judgement::NotGranted(why) => refused.push((i, why)),
+                authorization::Judgement::Granted => granted += 1,
+                authorization::Judgement::CannotJudge(_) => {}
+            }
+        }
+        (refused, granted)
+    }
+
+    #[test]
+    fn actors_have_a_role_that_grants_the_action_but_the_planted_two() {
+        let s = Sample::new(3000, 1);
+        let (refused, granted) = judged(&s);
+        let reasons: Vec<&str> = refused.iter().map(|(_, why)| why.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "projectMembership update: MEMBER (recorded organisation role) does not grant \
+                 organizationMembers:CUD; nor MEMBER (recorded project role) does not grant \
+                 projectMembers:CUD",
+                "batchExport create: VIEWER (recorded project role) does not grant batchExports:create",
+            ]
+        );
+        let at: Vec<u64> = refused.iter().map(|(i, _)| *i).collect();
+        assert_eq!(at, [s.at(ESCALATION_AT), s.at(VIEWER_EXPORT_AT)]);
+        assert_eq!(
+            s.entry(at[0]).actor.email.as_deref(),
+            Some("carol@acme.example")
+        );
+        assert_eq!(
+            s.entry(at[1]).actor.email.as_deref(),
+            Some("erin@acme.example")
+        );
+        // Users still do most of the work, by every role that may.
+        assert!(granted > 1500, "{granted} granted");
+        let roles: std::collections::HashSet<_> = (0..s.n)
+            .filter_map(|i| s.entry(i).actor.project_role)
+            .collect();
+        assert_eq!(roles.len(), 4, "{roles:?}");
+
+        // The platform profile has no planted pattern: nothing is refused.
+        let p = Sample::new(5000, 3).with_profile(Profile::Platform);
+        let (refused, granted) = judged(&p);
+        assert_eq!(refused, []);
+        assert!(granted > 2500, "{granted} granted");
     }
 
     #[test]
