@@ -1338,3 +1338,43 @@ fn timeline_counts_follow_the_view_from_a_worker() {
     });
     check(&h, 12);
 }
+
+/// Verification of an archive starts once the row index is complete (both
+/// read the whole file on every core; the table is what a person waits
+/// for), and then runs to its verdict.
+#[test]
+fn verification_waits_for_the_row_index() {
+    use auditlens::app::document::VerifyState;
+    use auditlens::app::state::task;
+    let mut h = harness(&sample_archive());
+    let start = std::time::Instant::now();
+    let mut waited = false;
+    loop {
+        h.step();
+        let s = &h.state().state;
+        let complete = s.doc.as_ref().is_some_and(|d| d.index_complete());
+        assert!(
+            complete || !s.tasks.is_running(task::VERIFY),
+            "verification runs before the row index is complete"
+        );
+        if let Some(d) = &s.doc
+            && !complete
+            && let VerifyState::Running(j) = &d.verify
+        {
+            waited |= j.snapshot().0 == "after the table's index";
+        }
+        if matches!(
+            s.doc.as_ref().map(|d| &d.verify),
+            Some(VerifyState::Done(_))
+        ) {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert!(
+        waited,
+        "the banner never said verification waits for the index"
+    );
+    h.get_by_label_contains("INTACT");
+}

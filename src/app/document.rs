@@ -59,6 +59,9 @@ pub struct Document {
     pub case: Option<CaseFile>,
     /// The files ingested and the holes (sealed archives, after the index).
     pub coverage: Option<Arc<auditlens_core::coverage::Coverage>>,
+    /// Verification starts once the row index is complete
+    /// ([`crate::app::AppState`]'s `verify_after_index`).
+    pub verify_after_index: bool,
 }
 
 impl Document {
@@ -84,6 +87,7 @@ impl Document {
             patterns: None,
             case: None,
             coverage: None,
+            verify_after_index: false,
         }
     }
 

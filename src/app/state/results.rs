@@ -103,7 +103,7 @@ impl AppState {
                 // Names remembered beside the archive, if any.
                 self.load_directory(None);
                 self.start_sidecar_check();
-                self.start_verify();
+                self.verify_after_index();
                 self.load_index(Some(PREFIX_ROWS));
             }
             TaskResult::Index(Done(ix)) => {
@@ -113,6 +113,9 @@ impl AppState {
                 }
                 self.applied = None;
                 if complete {
+                    if self.doc.as_ref().is_some_and(|d| d.verify_after_index) {
+                        self.start_verify();
+                    }
                     self.start_text_index();
                     self.start_patterns();
                     self.start_coverage();
