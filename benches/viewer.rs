@@ -358,7 +358,7 @@ fn second_open(archive: &Path, h: &mut Harness<'static, Viewer>) {
         // the sidecar (the hits re-checked against their records).
         h.state_mut().state.filter.search = "prod".into();
         wait_for(h, "search", |v| {
-            v.state.filter.search == "prod" && v.state.settled()
+            v.state.filter.search == "prod" && v.state.view_current()
         });
         served.push(t0.elapsed());
         rows = h.state().state.view.len();

@@ -1339,9 +1339,9 @@ fn timeline_counts_follow_the_view_from_a_worker() {
     check(&h, 12);
 }
 
-/// Verification of an archive starts once the row index is complete (both
-/// read the whole file on every core; the table is what a person waits
-/// for), and then runs to its verdict.
+/// Verification of an archive, and the hash of its file, start once the row
+/// index is complete (all read the whole file on every core; the table is
+/// what a person waits for), and then run to their end.
 #[test]
 fn verification_waits_for_the_row_index() {
     use auditlens::app::document::VerifyState;
@@ -1356,6 +1356,10 @@ fn verification_waits_for_the_row_index() {
         assert!(
             complete || !s.tasks.is_running(task::VERIFY),
             "verification runs before the row index is complete"
+        );
+        assert!(
+            complete || !s.tasks.is_running(task::HASH),
+            "the file is hashed before the row index is complete"
         );
         if let Some(d) = &s.doc
             && !complete

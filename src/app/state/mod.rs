@@ -264,13 +264,6 @@ impl AppState {
             move |job| open_file(&p, job),
             TaskResult::Opened,
         );
-        self.spawn(
-            task::HASH,
-            Lifetime::Document,
-            Arc::new(Job::new()),
-            move |_| auditlens_core::digest::file_sha256(&path).map_err(|e| e.to_string()),
-            TaskResult::Hash,
-        );
     }
 
     /// Closes the open file: its tasks are cancelled, and the document is

@@ -104,6 +104,9 @@ impl AppState {
                 self.load_directory(None);
                 self.start_sidecar_check();
                 self.verify_after_index();
+                if self.doc.as_ref().is_some_and(|d| d.archive_path.is_none()) {
+                    self.start_file_hash();
+                }
                 self.load_index(Some(PREFIX_ROWS));
             }
             TaskResult::Index(Done(ix)) => {
@@ -116,6 +119,7 @@ impl AppState {
                     if self.doc.as_ref().is_some_and(|d| d.verify_after_index) {
                         self.start_verify();
                     }
+                    self.start_file_hash();
                     self.start_text_index();
                     self.start_patterns();
                     self.start_coverage();

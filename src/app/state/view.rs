@@ -22,6 +22,13 @@ impl AppState {
         }
     }
 
+    /// The view shows the current filter and sort (other work may go on).
+    pub fn view_current(&self) -> bool {
+        self.index().is_some_and(|ix| ix.complete)
+            && !self.tasks.is_running(task::FILTER)
+            && self.applied.as_ref() == Some(&(self.generation, self.query().key()))
+    }
+
     /// No background work is running and the view reflects the current filter and sort.
     pub fn settled(&self) -> bool {
         let Some(ix) = self.index() else {

@@ -36,7 +36,8 @@ impl AppState {
     /// Verification of an archive waits for its row index: both read the
     /// whole file on every core, and the table, its filters and search are
     /// what a person waits for. At ten million entries the index took 38 s
-    /// beside verification and 8 s alone; verification then takes its 24 s.
+    /// beside verification and the file's hash, 8 s alone; verification
+    /// then takes its 24 s.
     pub(super) fn verify_after_index(&mut self) {
         let Some(doc) = &mut self.doc else { return };
         if doc.unsealed || doc.archive_path.is_none() {
@@ -46,6 +47,23 @@ impl AppState {
         waiting.start_phase("after the table's index", 0);
         doc.verify = VerifyState::Running(waiting);
         doc.verify_after_index = true;
+    }
+
+    /// Hashes the opened file (SHA-256, for the status bar): for an archive,
+    /// once its row index is complete, for the reason verification waits.
+    pub(super) fn start_file_hash(&mut self) {
+        let Some(doc) = &self.doc else { return };
+        if doc.sha256.is_some() || self.tasks.is_running(task::HASH) {
+            return;
+        }
+        let path = doc.path.clone();
+        self.spawn(
+            task::HASH,
+            Lifetime::Document,
+            Arc::new(Job::new()),
+            move |_| auditlens_core::digest::file_sha256(&path).map_err(|e| e.to_string()),
+            TaskResult::Hash,
+        );
     }
 
     /// (Re)starts verification of the open file, with the loaded checkpoint if any.
