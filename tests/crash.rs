@@ -52,6 +52,21 @@ fn next(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// How long an uninterrupted run of `command` takes here, less a fifth (the
+/// fastest of three, so that kills land while it runs even when the machine
+/// speeds up); each run must store `want`.
+fn kill_window(dir: &Path, command: impl Fn(&Path) -> Command, want: &[String]) -> Duration {
+    let mut full = Duration::MAX;
+    for i in 0..3 {
+        let probe = dir.join(format!("probe-{i}.sqlite"));
+        let started = Instant::now();
+        assert!(command(&probe).status().unwrap().success());
+        full = full.min(started.elapsed());
+        assert_eq!(records(&probe), want);
+    }
+    full.mul_f64(0.8)
+}
+
 #[test]
 fn ingest_killed_at_random_moments_keeps_a_verifiable_prefix_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -65,18 +80,7 @@ fn ingest_killed_at_random_moments_keeps_a_verifiable_prefix_and_resumes() {
     )
     .unwrap();
     let want = records(&reference);
-    // How long an uninterrupted run of the binary takes here (the fastest of
-    // three, so that kills land while it runs even when the machine speeds up).
-    let mut full = Duration::MAX;
-    for i in 0..3 {
-        let probe = dir.path().join(format!("probe-{i}.sqlite"));
-        let started = Instant::now();
-        let status = ingest_command(&probe).status().unwrap();
-        assert!(status.success());
-        full = full.min(started.elapsed());
-        assert_eq!(records(&probe).len(), want.len());
-    }
-    let full = full.mul_f64(0.8);
+    let full = kill_window(dir.path(), ingest_command, &want);
 
     let mut rng = 0x5eed_u64;
     let mut cut_short = 0;
@@ -163,15 +167,7 @@ fn one_pass_ingest_killed_at_random_moments_leaves_all_or_nothing() {
             .stderr(Stdio::piped());
         c
     };
-    let mut full = Duration::MAX;
-    for i in 0..3 {
-        let probe = dir.path().join(format!("probe-{i}.sqlite"));
-        let started = Instant::now();
-        assert!(one_pass(&probe).status().unwrap().success());
-        full = full.min(started.elapsed());
-        assert_eq!(records(&probe), want);
-    }
-    let full = full.mul_f64(0.8);
+    let full = kill_window(dir.path(), one_pass, &want);
     let mut rng = 0x0e_9a55_u64;
     let mut cut_short = 0;
     for trial in 0..TRIALS {

@@ -34,7 +34,9 @@ use crate::output::{Destination, Output};
 use crate::source::{PLATFORM_COLUMNS, PLATFORM_RICH_COLUMNS};
 use crate::time::Timestamp;
 
-struct Rng(u64);
+/// SplitMix64: the same seed gives the same draws on every run (the
+/// ingest tests draw their inputs with it too).
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
     fn new(seed: u64, i: u64, salt: u64) -> Rng {
@@ -44,7 +46,7 @@ impl Rng {
         r.next();
         r
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

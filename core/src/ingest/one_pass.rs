@@ -498,22 +498,16 @@ mod tests {
     use crate::ingest::ingest_by;
     use crate::sample::{PlatformFormat, Profile, Sample, write_platform};
 
-    /// SplitMix64: the same inputs on every run.
-    struct Rng(u64);
+    /// The sample generator's SplitMix64 (the same inputs on every run),
+    /// with the two draws these tests make.
+    struct Rng(crate::sample::Rng);
 
     impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
         fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
+            (self.0.next() % n.max(1) as u64) as usize
         }
         fn one_in(&mut self, n: u64) -> bool {
-            self.next().is_multiple_of(n)
+            self.0.next().is_multiple_of(n)
         }
     }
 
@@ -563,7 +557,7 @@ mod tests {
     /// entries stored before (one with other content); sometimes a line
     /// out of order, one that does not read, or one the reader refuses.
     fn case(seed: u64) -> Case {
-        let mut rng = Rng(seed);
+        let mut rng = Rng(crate::sample::Rng(seed));
         let n = 60 + rng.below(400) as u64;
         let base = sample_lines(n, seed);
         let mut lines = base.clone();
@@ -651,7 +645,7 @@ mod tests {
     /// The input file of a case: LF or CRLF, with or without a last line
     /// end and a byte order mark.
     fn write_input(path: &Path, lines: &[String], seed: u64) {
-        let mut rng = Rng(seed ^ 0xf11e);
+        let mut rng = Rng(crate::sample::Rng(seed ^ 0xf11e));
         let end = if rng.one_in(3) { "\r\n" } else { "\n" };
         let mut text = lines.join(end);
         if !rng.one_in(4) {
