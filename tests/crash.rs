@@ -67,6 +67,19 @@ fn kill_window(dir: &Path, command: impl Fn(&Path) -> Command, want: &[String]) 
     full.mul_f64(0.8)
 }
 
+/// Runs the interrupted ingest again: it must succeed and leave exactly
+/// `want`, intact.
+fn rerun_completes(mut command: Command, path: &Path, want: &[String], trial: u64) {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "trial {trial}: re-run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(records(path), want, "trial {trial}: after re-run");
+    assert_eq!(verify(path, None).status(), Status::Intact);
+}
+
 #[test]
 fn ingest_killed_at_random_moments_keeps_a_verifiable_prefix_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -109,14 +122,7 @@ fn ingest_killed_at_random_moments_keeps_a_verifiable_prefix_and_resumes() {
         }
 
         // A re-run completes it, adding only what is missing.
-        let out = ingest_command(&path).output().unwrap();
-        assert!(
-            out.status.success(),
-            "trial {trial}: re-run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(records(&path), want, "trial {trial}: after re-run");
-        assert_eq!(verify(&path, None).status(), Status::Intact);
+        rerun_completes(ingest_command(&path), &path, &want, trial);
     }
     // Most kills must land mid-ingest, or the test proves nothing.
     assert!(
@@ -210,14 +216,7 @@ fn one_pass_ingest_killed_at_random_moments_leaves_all_or_nothing() {
         } else {
             assert!(before.is_empty(), "trial {trial}: the archive was removed");
         }
-        let out = one_pass(&path).output().unwrap();
-        assert!(
-            out.status.success(),
-            "trial {trial}: re-run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(records(&path), want, "trial {trial}: after re-run");
-        assert_eq!(verify(&path, None).status(), Status::Intact);
+        rerun_completes(one_pass(&path), &path, &want, trial);
     }
     assert!(
         cut_short >= TRIALS / 2,
