@@ -1339,6 +1339,38 @@ fn timeline_counts_follow_the_view_from_a_worker() {
     check(&h, 12);
 }
 
+/// A window resize asks for counts at a new width on every frame: while one
+/// count of the view is under way no other starts (at ten million entries
+/// each costs some 40 ms of a core), and the counts end at the last width.
+#[test]
+fn a_resize_does_not_pile_up_timeline_counts() {
+    use auditlens::app::panels::timeline::Histogram;
+    use auditlens::app::state::task;
+    let dir = tempfile::tempdir().unwrap();
+    let archive = make_archive(dir.path());
+    let mut h = harness(&archive);
+    wait_for(&mut h, "open", |v| {
+        loaded_and_verified(v) && v.state.timeline_current()
+    });
+    h.state_mut().state.timeline_in_frame = 0;
+    for buckets in 40..60 {
+        // No frame between: a finished count is still held as running.
+        h.state_mut().state.count_timeline(buckets);
+        let s = &h.state().state;
+        let running: Vec<_> = s.tasks.running(task::TIMELINE).collect();
+        assert_eq!(running.len(), 1, "one count at a time");
+        assert!(!running[0].is_cancelled());
+    }
+    // Then the panel asks for its own width, and gets it.
+    wait_for(&mut h, "the panel's width counted", |v| {
+        v.state.settled() && v.state.timeline_current() && !v.state.tasks.is_running(task::TIMELINE)
+    });
+    let s = &h.state().state;
+    let got = s.timeline().expect("counted");
+    let want = Histogram::of(s.index().unwrap(), &s.view, got.counts.len());
+    assert_eq!(got, &want);
+}
+
 /// Verification of an archive, and the hash of its file, start once the row
 /// index is complete (all read the whole file on every core; the table is
 /// what a person waits for), and then run to their end.

@@ -166,6 +166,16 @@ impl AppState {
         {
             return;
         }
+        // A resize changes only the bucket count, on every frame it lasts:
+        // the count under way for this view ends first (its counts are drawn
+        // meanwhile), and the frame after it starts the last width's.
+        if self
+            .timeline_pending
+            .is_some_and(|(view, _)| view == self.shown)
+            && self.tasks.is_running(task::TIMELINE)
+        {
+            return;
+        }
         for j in self.tasks.running(task::TIMELINE) {
             j.cancel();
         }
@@ -181,7 +191,12 @@ impl AppState {
             task::TIMELINE,
             Lifetime::Document,
             Arc::new(Job::new()),
-            move |_| Ok((key, Arc::new(Histogram::of(&ix, &view, buckets)))),
+            move |job| {
+                let counted = Histogram::unless_cancelled(&ix, &view, buckets, job);
+                counted
+                    .map(|h| (key, Arc::new(h)))
+                    .ok_or_else(|| "cancelled".to_string())
+            },
             TaskResult::Timeline,
         );
     }
