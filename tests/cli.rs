@@ -48,6 +48,52 @@ fn sample_and_ingest(dir: &Path) -> (PathBuf, String) {
 
 // ---------------------------------------------------------------- sample, ingest, checkpoint
 
+/// A staging folder that a killed run left beside the destination (an
+/// ingest's holds a partial archive) is named, with its size, and left
+/// alone: deleting is the user's call. One still being written is not named.
+#[test]
+fn a_left_over_staging_folder_is_named_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let left = dir.path().join(".auditlens-Q1w2E3");
+    std::fs::create_dir(&left).unwrap();
+    std::fs::write(left.join("audit.sqlite"), vec![0u8; 2_500_000]).unwrap();
+    let busy = dir.path().join(".auditlens-R4t5Y6");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("audit.sqlite"), b"being written").unwrap();
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(5 * 3600);
+    for path in [left.join("audit.sqlite"), left.clone(), busy.clone()] {
+        std::fs::File::open(&path)
+            .unwrap()
+            .set_times(std::fs::FileTimes::new().set_modified(long_ago))
+            .unwrap();
+    }
+    let (archive, _) = sample_and_ingest(dir.path());
+    let again = run([
+        OsStr::new("ingest"),
+        OsStr::new("--archive"),
+        p(&archive),
+        p(&dir.path().join("sample.jsonl")),
+    ]);
+    ok(&again);
+    let notes: Vec<&str> = again
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("note: "))
+        .collect();
+    assert_eq!(notes.len(), 1, "{}", again.stderr);
+    assert!(
+        notes[0].contains(".auditlens-Q1w2E3") && notes[0].contains("2.5 MB"),
+        "{}",
+        notes[0]
+    );
+    assert!(notes[0].contains("interrupted"), "{}", notes[0]);
+    assert_eq!(
+        std::fs::read(left.join("audit.sqlite")).unwrap().len(),
+        2_500_000
+    );
+    assert!(busy.join("audit.sqlite").exists());
+}
+
 #[test]
 fn sample_writes_the_generator_output() {
     let d = tempfile::tempdir().unwrap();

@@ -448,7 +448,7 @@ impl Output {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             let folder = tempfile::Builder::new()
-                .prefix(".auditlens-")
+                .prefix(STAGE_PREFIX)
                 .tempdir_in(dir)
                 .map_err(|e| {
                     OutputError::Io(format!(
@@ -546,6 +546,75 @@ impl Output {
     }
 }
 
+/// The name every staging folder starts with.
+const STAGE_PREFIX: &str = ".auditlens-";
+
+/// How long a staging folder must have been left untouched before it is
+/// called abandoned: a run still writing touches its file every few seconds.
+pub const LEFT_OVER_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// A staging folder left beside a destination by a run that was killed
+/// before it could remove it (a power cut, `kill -9`): its partial file is
+/// never needed again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOver {
+    pub folder: PathBuf,
+    /// Bytes of the files in it.
+    pub bytes: u64,
+}
+
+/// The staging folders in the folder of `destination` that nothing has
+/// touched for `idle` or longer. They are only named, never removed: what
+/// is in a folder the user owns is theirs to delete.
+pub fn left_over(destination: &Path, idle: std::time::Duration) -> Vec<LeftOver> {
+    let dir = destination
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let now = std::time::SystemTime::now();
+    let idle_since = |m: &std::fs::Metadata| {
+        m.modified()
+            .ok()
+            .and_then(|t| now.duration_since(t).ok())
+            .is_some_and(|d| d >= idle)
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with(STAGE_PREFIX) {
+            continue;
+        }
+        let folder = entry.path();
+        // Not followed: a link is not a folder this tool made.
+        match std::fs::symlink_metadata(&folder) {
+            Ok(m) if m.is_dir() && idle_since(&m) => {}
+            _ => continue,
+        }
+        let Ok(inside) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        let mut bytes = 0;
+        let mut idle_all = true;
+        for f in inside.flatten() {
+            match f.metadata() {
+                Ok(m) => {
+                    bytes += m.len();
+                    idle_all &= idle_since(&m);
+                }
+                Err(_) => idle_all = false,
+            }
+        }
+        if idle_all {
+            found.push(LeftOver { folder, bytes });
+        }
+    }
+    found.sort_by(|a, b| a.folder.cmp(&b.folder));
+    found
+}
+
 /// The archive id a case file names, if it reads as one.
 fn case_file_of(path: &Path) -> Option<ArchiveId> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -557,6 +626,42 @@ fn case_file_of(path: &Path) -> Option<ArchiveId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A staging folder left by a killed run is named once idle, with its
+    /// size, and never removed; a fresh one (a run under way) is not named.
+    #[test]
+    fn left_over_staging_folders_are_named_not_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("a.sqlite");
+        let old = dir.path().join(".auditlens-AbC123");
+        std::fs::create_dir(&old).unwrap();
+        std::fs::write(old.join("a.sqlite"), vec![7u8; 1000]).unwrap();
+        let fresh = dir.path().join(".auditlens-XyZ789");
+        std::fs::create_dir(&fresh).unwrap();
+        std::fs::write(fresh.join("a.sqlite"), b"partial").unwrap();
+        std::fs::create_dir(dir.path().join("auditlens-not-hidden")).unwrap();
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        let age = |p: &Path| {
+            File::open(p)
+                .unwrap()
+                .set_times(std::fs::FileTimes::new().set_modified(hour_ago))
+                .unwrap()
+        };
+        age(&old.join("a.sqlite"));
+        age(&old);
+        // A folder made long ago whose file is still being written is in use.
+        age(&fresh);
+        let found = left_over(&dest, LEFT_OVER_AFTER);
+        assert_eq!(
+            found,
+            vec![LeftOver {
+                folder: old.clone(),
+                bytes: 1000
+            }]
+        );
+        assert!(old.join("a.sqlite").exists() && fresh.join("a.sqlite").exists());
+        assert!(left_over(&dest, std::time::Duration::from_secs(3 * 3600)).is_empty());
+    }
 
     fn names(dir: &Path) -> Vec<String> {
         let mut n: Vec<String> = std::fs::read_dir(dir)

@@ -332,6 +332,13 @@ impl eframe::App for Viewer {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, settings::SETTINGS_KEY, &self.state.settings);
     }
+
+    /// Stops the background work before the process ends, so that a task
+    /// writing a file (the search sidecar, an export) removes what it
+    /// staged beside its destination.
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.state.tasks.shutdown(tasks::SHUTDOWN_WAIT);
+    }
 }
 
 /// A 64×64 icon drawn in code: a shield with a chain link.

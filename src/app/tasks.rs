@@ -12,6 +12,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
 
 use auditlens_core::job::Job;
 use eframe::egui;
@@ -192,10 +193,40 @@ impl<M: Send + 'static> Tasks<M> {
     }
 }
 
+/// How long closing the viewer waits for its tasks to stop (each checks its
+/// job between small steps; verification at ten million entries stops
+/// within a chunk).
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
+impl<M> Tasks<M> {
+    /// Cancels every task and waits up to `within` for them to end. A task
+    /// that writes (an export, the search sidecar) removes its staged file
+    /// as it stops; a process that exits under it leaves a hidden folder
+    /// with a partial file beside the destination.
+    pub fn shutdown(&mut self, within: Duration) {
+        for r in &self.running {
+            r.job.cancel();
+        }
+        let deadline = Instant::now() + within;
+        while !self.running.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(done) => self.running.retain(|r| r.id != done.id),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+impl<M> Drop for Tasks<M> {
+    fn drop(&mut self) {
+        self.shutdown(SHUTDOWN_WAIT);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     #[derive(Debug, PartialEq)]
     enum Msg {
@@ -244,6 +275,52 @@ mod tests {
             Msg::Text(Outcome::Failed("no such file".into()))
         );
         assert!(!tasks.any());
+    }
+
+    /// Shutting down cancels every task, of both lifetimes, and waits for
+    /// them: an output staged by a task is gone when it returns.
+    #[test]
+    fn shutdown_waits_for_tasks_to_remove_what_they_staged() {
+        use auditlens_core::output::{Destination, Output};
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.sqlite");
+        let mut tasks = Tasks::default();
+        let (staged_tx, staged_rx) = std::sync::mpsc::channel();
+        for lifetime in [Lifetime::Document, Lifetime::Own] {
+            let (dest, staged_tx) = (dest.clone(), staged_tx.clone());
+            tasks.spawn(
+                "write",
+                1,
+                lifetime,
+                Arc::new(Job::new()),
+                move |job: &Job| {
+                    let mut out = Output::reading::<&std::path::Path>(&[]);
+                    let slot = out
+                        .add(&Destination::new(dest))
+                        .map_err(|e| e.to_string())?;
+                    let path = out.staged_path(slot).map_err(|e| e.to_string())?;
+                    std::fs::write(&path, b"partial").map_err(|e| e.to_string())?;
+                    staged_tx.send(path).unwrap();
+                    while !job.is_cancelled() {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Ok(0)
+                },
+                Msg::Number,
+            );
+        }
+        let staged: Vec<std::path::PathBuf> = (0..2)
+            .map(|_| staged_rx.recv_timeout(Duration::from_secs(20)).unwrap())
+            .collect();
+        assert!(staged.iter().all(|p| p.exists()));
+        tasks.shutdown(Duration::from_secs(20));
+        assert!(!tasks.any());
+        assert!(
+            staged
+                .iter()
+                .all(|p| !p.exists() && !p.parent().unwrap().exists())
+        );
+        assert!(!dest.exists());
     }
 
     /// Closing a document cancels its tasks, through the job; a task of its

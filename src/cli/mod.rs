@@ -543,6 +543,18 @@ impl<E: std::fmt::Display> From<E> for Fail {
 
 /// Runs a command; returns the exit code.
 pub fn run(command: Command) -> i32 {
+    // Where the command makes a large file: a run killed there earlier may
+    // have left its staging folder, which is worth a word.
+    let destination = match &command {
+        Command::Ingest(a) => Some(a.archive.clone()),
+        Command::Export(a) => Some(a.output.clone()),
+        Command::Report(a) => Some(a.output.clone()),
+        Command::Sample(a) => Some(a.output.clone()),
+        _ => None,
+    };
+    if let Some(d) = destination {
+        note_left_over(&d);
+    }
     let result = match command {
         Command::Ingest(a) => cmd_ingest(a),
         Command::Verify(a) => cmd_verify(a),
@@ -565,6 +577,20 @@ pub fn run(command: Command) -> i32 {
             eprintln!("auditlens: {}", terminal_safe(&msg));
             2
         }
+    }
+}
+
+/// Names the staging folders that killed runs left beside `destination`
+/// (each holds a partial file; ingest's can be as large as the archive).
+fn note_left_over(destination: &Path) {
+    for l in auditlens_core::output::left_over(destination, auditlens_core::output::LEFT_OVER_AFTER)
+    {
+        eprintln!(
+            "note: {} was left by an interrupted auditlens run ({:.1} MB of partial output, not \
+             needed by anything); delete it to free the space",
+            shown(&l.folder),
+            l.bytes as f64 / 1e6
+        );
     }
 }
 
