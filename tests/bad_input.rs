@@ -5,6 +5,7 @@
 mod common;
 
 use std::ffi::OsStr;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use auditlens_core::archive::Archive;
@@ -321,6 +322,110 @@ fn csv_row_with_too_many_cells_names_the_line() {
         "{msg}"
     );
     assert!(msg.contains("6 fields"), "{msg}");
+}
+
+/// Runs the binary, failing the test if it has not ended within a minute
+/// (a pipe opened for reading waits for a writer: a hang, not an error).
+fn run_or_hang(args: &[&OsStr]) -> Out {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auditlens"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("auditlens {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    Out {
+        code: status.code().expect("exited normally (no signal)"),
+        stdout,
+        stderr,
+    }
+}
+
+/// A named pipe (or `/dev/stdin` fed by a pipe, or a device) gives its
+/// bytes once, and opening one waits for a writer; auditlens reads each
+/// file more than once. Given as an input or as the archive, it is refused
+/// with the reason, at once, and nothing is made.
+#[test]
+fn a_named_pipe_or_device_is_refused_not_waited_on() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("export.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let jsonl = d.path().join("real.jsonl");
+    auditlens_core::sample::write_platform(
+        &Sample::new(50, 3),
+        PlatformFormat::Jsonl,
+        std::fs::File::create(&jsonl).unwrap(),
+    )
+    .unwrap();
+    let archive = d.path().join("a.sqlite");
+    let needle = "is not a regular file";
+    for input in [fifo.as_path(), Path::new("/dev/null")] {
+        let name = input.file_name().unwrap().to_str().unwrap();
+        assert!(detect(input).unwrap_err().0.contains(needle));
+        assert!(Archive::open(input).err().unwrap().0.contains(needle));
+        for args in [
+            vec![
+                OsStr::new("ingest"),
+                OsStr::new("--archive"),
+                archive.as_os_str(),
+                input.as_os_str(),
+            ],
+            vec![OsStr::new("verify"), input.as_os_str()],
+            vec![OsStr::new("info"), input.as_os_str()],
+            vec![
+                OsStr::new("export"),
+                input.as_os_str(),
+                OsStr::new("--format"),
+                OsStr::new("csv"),
+                OsStr::new("-o"),
+                d.path().join("x.csv").as_os_str(),
+            ],
+        ] {
+            let o = run_or_hang(&args);
+            assert_cli_error(&o, name);
+            assert!(o.stderr.contains(needle), "{}", o.stderr);
+        }
+        assert!(!archive.exists());
+        // As the archive: nothing read, nothing made.
+        let o = run_or_hang(&[
+            OsStr::new("ingest"),
+            OsStr::new("--archive"),
+            input.as_os_str(),
+            jsonl.as_os_str(),
+        ]);
+        assert_cli_error(&o, name);
+        assert!(o.stderr.contains(needle), "{}", o.stderr);
+    }
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
 }
 
 #[test]

@@ -163,6 +163,13 @@ pub(crate) fn ingest_by(
             archive_path.display()
         )));
     }
+    if std::fs::metadata(archive_path).is_ok_and(|m| !m.is_file()) {
+        return Err(IngestError::Io(format!(
+            "{} is not a regular file (a pipe, socket or device); give an archive file path \
+             (a new archive is made where none exists)",
+            archive_path.display()
+        )));
+    }
     // What this ingest reads: its inputs, and the archive it appends to (or
     // creates: the rejects file must not take its name either).
     let mut reads = files.to_vec();

@@ -358,6 +358,16 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
             path.display()
         )));
     }
+    // A pipe gives its bytes once (and opening one waits for a writer), but
+    // every file is read more than once: to detect its format, to read it,
+    // to hash it.
+    if !meta.is_file() {
+        return Err(SourceError(format!(
+            "{} is not a regular file (a pipe, socket or device): auditlens reads a file more \
+             than once, to detect its format, read and hash it; save it to a file first",
+            path.display()
+        )));
+    }
     if is_sqlite_file(path) {
         return Ok(Format::Archive);
     }

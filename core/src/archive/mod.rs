@@ -155,6 +155,11 @@ fn open_read_only(file: &Path, path: &Path) -> Result<Connection> {
 
 /// Is this file a SQLite database (by its 16-byte magic header)?
 pub fn is_sqlite_file(path: &Path) -> bool {
+    // Opening a pipe would wait for a writer, and reading it would take
+    // bytes that are then gone.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let mut magic = [0u8; 16];
     File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
@@ -263,6 +268,12 @@ impl Archive {
         }
         if !path.exists() {
             return Err(ArchiveError(format!("{}: no such file", path.display())));
+        }
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(ArchiveError(format!(
+                "{} is not a regular file (a pipe, socket or device), not an archive file",
+                path.display()
+            )));
         }
         if !is_sqlite_file(path) {
             return Err(ArchiveError(format!(
