@@ -12,6 +12,7 @@
 //! * streams: [`Parser`] reads from any `io::Read`, one value at a time, and
 //!   knows the line it is on for error messages.
 
+use crate::record_view::string_stop;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
@@ -201,7 +202,11 @@ pub fn write_canonical_string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    // Only the bytes `string_stop` stops at are escaped; it finds them many
+    // bytes at a time.
+    while let Some(n) = string_stop(&bytes[start..]) {
+        let i = start + n;
+        let b = bytes[i];
         let esc: Option<&str> = match b {
             b'"' => Some("\\\""),
             b'\\' => Some("\\\\"),
@@ -210,8 +215,7 @@ pub fn write_canonical_string(s: &str, out: &mut String) {
             b'\t' => Some("\\t"),
             0x08 => Some("\\b"),
             0x0c => Some("\\f"),
-            0..=0x1f => None,
-            _ => continue,
+            _ => None,
         };
         out.push_str(&s[start..i]);
         match esc {
@@ -290,10 +294,18 @@ pub fn write_canonical_plain(
 /// its escapes are the two-character ones; `None` at a `\u` escape or
 /// anything else (the general parser decides those).
 pub fn unescape_plain(raw: &str, out: &mut String) -> Option<()> {
-    let mut rest = raw;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
-        let c = match rest.as_bytes().get(at + 1)? {
+    let b = raw.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    // `string_stop` finds the backslashes many bytes at a time; it stops at
+    // `"` and control characters too, which are copied as they stand.
+    while let Some(n) = string_stop(&b[i..]) {
+        let at = i + n;
+        if b[at] != b'\\' {
+            i = at + 1;
+            continue;
+        }
+        out.push_str(&raw[start..at]);
+        let c = match b.get(at + 1)? {
             b'"' => '"',
             b'\\' => '\\',
             b'/' => '/',
@@ -305,10 +317,32 @@ pub fn unescape_plain(raw: &str, out: &mut String) -> Option<()> {
             _ => return None,
         };
         out.push(c);
-        rest = &rest[at + 2..];
+        start = at + 2;
+        i = start;
     }
-    out.push_str(rest);
+    out.push_str(&raw[start..]);
     Some(())
+}
+
+/// The JSON string whose opening quote is at `s[quote]`: the range of its
+/// body (between its quotes) and whether it holds escapes (each `\\` and the
+/// byte after it are passed over). `None` at a raw control character or the
+/// end of `s`. The stop bytes are found many at a time ([`string_stop`]).
+pub(crate) fn string_at(s: &[u8], quote: usize) -> Option<(usize, usize, bool)> {
+    let start = quote + 1;
+    let mut i = start;
+    let mut escaped = false;
+    loop {
+        i += string_stop(s.get(i..)?)?;
+        match s[i] {
+            b'"' => return Some((start, i, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// The reader of [`write_canonical_plain`]: a position in the text.
@@ -452,22 +486,9 @@ impl Plain<'_> {
     /// A string at `"`: the range of its body, and whether it holds escapes.
     /// `None` at a raw control character or the end of the text.
     fn string(&mut self) -> Option<(usize, usize, bool)> {
-        let start = self.i + 1;
-        let mut i = start;
-        let mut escaped = false;
-        loop {
-            match *self.s.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
-            }
-        }
-        self.i = i + 1;
-        Some((start, i, escaped))
+        let (start, end, escaped) = string_at(self.s, self.i)?;
+        self.i = end + 1;
+        Some((start, end, escaped))
     }
 
     fn literal(&mut self, word: &str, out: &mut String) -> Option<()> {
@@ -1125,6 +1146,91 @@ mod tests {
                 ),
                 None => assert_eq!(out, ">", "{text:?}"),
             }
+        }
+    }
+
+    /// The string scanners, which find their stop bytes many at a time,
+    /// answer what a byte-by-byte reading answers, wherever the stops fall
+    /// (before, across and after 8- and 16-byte blocks).
+    #[test]
+    fn string_scanners_agree_with_a_byte_by_byte_reading() {
+        fn string_at_naive(s: &[u8], quote: usize) -> Option<(usize, usize, bool)> {
+            let (start, mut i, mut escaped) = (quote + 1, quote + 1, false);
+            loop {
+                match *s.get(i)? {
+                    b'"' => return Some((start, i, escaped)),
+                    b'\\' => {
+                        escaped = true;
+                        i += 2;
+                    }
+                    0..=0x1f => return None,
+                    _ => i += 1,
+                }
+            }
+        }
+        fn unescape_naive(raw: &str) -> Option<String> {
+            let (mut out, mut chars) = (String::new(), raw.chars());
+            while let Some(c) = chars.next() {
+                out.push(if c != '\\' {
+                    c
+                } else {
+                    match chars.next()? {
+                        c @ ('"' | '\\' | '/') => c,
+                        'b' => '\u{8}',
+                        'f' => '\u{c}',
+                        'n' => '\n',
+                        'r' => '\r',
+                        't' => '\t',
+                        _ => return None,
+                    }
+                });
+            }
+            Some(out)
+        }
+        fn escape_naive(s: &str) -> String {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        let pieces = [
+            "a", "\"", "\\", "\\\"", "\\n", "\\u", "\n", "\u{1}", "é", "/", "\u{7f}",
+        ];
+        let mut rng = crate::sample::Rng(7);
+        for _ in 0..20_000 {
+            let len = (rng.next() % 48) as usize;
+            let mut text = String::new();
+            for _ in 0..len {
+                // Mostly plain bytes, so that runs cross the blocks.
+                let p = rng.next() as usize % (pieces.len() * 3);
+                text.push_str(pieces.get(p).copied().unwrap_or("x"));
+            }
+            let b = text.as_bytes();
+            for quote in [0, 1, b.len() / 2] {
+                assert_eq!(
+                    string_at(b, quote),
+                    string_at_naive(b, quote),
+                    "{text:?} at {quote}"
+                );
+            }
+            let mut out = String::from(">");
+            let got = unescape_plain(&text, &mut out).map(|()| out[1..].to_string());
+            assert_eq!(got, unescape_naive(&text), "{text:?}");
+            let mut out = String::new();
+            write_canonical_string(&text, &mut out);
+            assert_eq!(out, escape_naive(&text), "{text:?}");
         }
     }
 

@@ -222,13 +222,17 @@ struct Lines {
     stopped: bool,
 }
 
-/// Sealed records, one after another in `records`, each with its time, id,
-/// offset in the file and end in `records`; `stopped` as in [`Lines`], or
-/// when a line was refused (the records before it are here).
+/// Sealed records, one after another in `records`, each with its time, id
+/// (its range in `ids`), offset in the file and end in `records`; `stopped`
+/// as in [`Lines`], or when a line was refused (the records before it are
+/// here). The ids are copied into one buffer on the sealer's thread, so
+/// that no string per entry is freed by another thread than the one that
+/// made it.
 #[derive(Default)]
 struct Sealed {
     records: String,
-    items: Vec<(i64, String, u64, usize)>,
+    ids: String,
+    items: Vec<(i64, (usize, usize), u64, usize)>,
     stopped: bool,
 }
 
@@ -332,7 +336,10 @@ fn seal(
                 Ok(e) if record.len() <= MAX_RECORD_BYTES => {
                     batch.records.push_str(&record);
                     let end = batch.records.len();
-                    batch.items.push((e.time.0, e.id, offset, end));
+                    let id = batch.ids.len();
+                    batch.ids.push_str(&e.id);
+                    let id = (id, batch.ids.len());
+                    batch.items.push((e.time.0, id, offset, end));
                 }
                 _ => {
                     batch.stopped = true;
@@ -352,11 +359,13 @@ fn seal(
 }
 
 /// Entries of one time: their records one after another in `text`, each
-/// with its id, its offset in the file and its range in `text`.
+/// with its id (its range in `ids`), its offset in the file and its range
+/// in `text`.
 #[derive(Default)]
 struct Group {
     text: Vec<u8>,
-    items: Vec<(String, u64, usize, usize)>,
+    ids: Vec<u8>,
+    items: Vec<((usize, usize), u64, usize, usize)>,
 }
 
 /// The sealed records in append order: the sealed batches taken from the
@@ -388,11 +397,7 @@ impl Ordered {
             let i = self.next_item;
             if i < self.batch.items.len() {
                 let start = if i == 0 { 0 } else { self.batch.items[i - 1].3 };
-                let (time, offset, end) = {
-                    let item = &self.batch.items[i];
-                    (item.0, item.2, item.3)
-                };
-                let id = std::mem::take(&mut self.batch.items[i].1);
+                let (time, id, offset, end) = self.batch.items[i];
                 self.next_item += 1;
                 self.take(time, id, offset, start, end)?;
                 return Ok(true);
@@ -405,6 +410,7 @@ impl Ordered {
             let mut done = std::mem::take(&mut self.batch);
             if !done.items.is_empty() {
                 done.records.clear();
+                done.ids.clear();
                 done.items.clear();
                 let _ = self.back[(self.turn + SEALERS - 1) % SEALERS].try_send(done);
             }
@@ -425,7 +431,7 @@ impl Ordered {
     fn take(
         &mut self,
         time: i64,
-        id: String,
+        (id_start, id_end): (usize, usize),
         offset: u64,
         start: usize,
         end: usize,
@@ -442,7 +448,10 @@ impl Ordered {
         let at = g.text.len();
         g.text
             .extend_from_slice(&self.batch.records.as_bytes()[start..end]);
-        g.items.push((id, offset, at, g.text.len()));
+        let id = g.ids.len();
+        g.ids
+            .extend_from_slice(&self.batch.ids.as_bytes()[id_start..id_end]);
+        g.items.push(((id, g.ids.len()), offset, at, g.text.len()));
         if g.items.len() > MAX_GROUP_ENTRIES || g.text.len() > MAX_GROUP_BYTES {
             return Err(Failure::Unusual);
         }
@@ -451,11 +460,12 @@ impl Ordered {
 
     /// Sorts the run read so far and makes it the one handed over.
     fn hand_over(&mut self) {
-        self.filling
-            .items
-            .sort_unstable_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let Group { ids, items, .. } = &mut self.filling;
+        let id = |r: (usize, usize)| &ids[r.0..r.1];
+        items.sort_unstable_by(|a, b| (id(a.0), a.1).cmp(&(id(b.0), b.1)));
         std::mem::swap(&mut self.filling, &mut self.emitting);
         self.filling.text.clear();
+        self.filling.ids.clear();
         self.filling.items.clear();
         self.emitted = 0;
     }

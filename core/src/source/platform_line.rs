@@ -181,24 +181,12 @@ fn read_fields(text: &str) -> Option<[Field; 15]> {
     };
     // A string at `"`: its body's range and whether it holds escapes.
     let string = |i: &mut usize| -> Option<(usize, usize, bool)> {
-        let start = *i + 1;
-        let mut j = start;
-        let mut escaped = false;
-        loop {
-            match *s.get(j)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    j += 2;
-                }
-                0..=0x1f => return None,
-                _ => j += 1,
-            }
-        }
-        *i = j + 1;
-        Some((start, j, escaped))
+        let (start, end, escaped) = json::string_at(s, *i)?;
+        *i = end + 1;
+        Some((start, end, escaped))
     };
     let mut fields = [Field::Absent; 15];
+    let mut next = 0;
     ws(&mut i);
     if s.get(i) != Some(&b'{') {
         return None;
@@ -213,9 +201,16 @@ fn read_fields(text: &str) -> Option<[Field; 15]> {
         if escaped {
             return None;
         }
-        let k = super::PLATFORM_COLUMNS
-            .iter()
-            .position(|c| c.as_bytes() == &s[ka..kb])?;
+        // The platform writes the columns in this order: the next one is
+        // tried first.
+        let key = &s[ka..kb];
+        let k = match super::PLATFORM_COLUMNS.get(next) {
+            Some(c) if c.as_bytes() == key => next,
+            _ => super::PLATFORM_COLUMNS
+                .iter()
+                .position(|c| c.as_bytes() == key)?,
+        };
+        next = k + 1;
         if fields[k] != Field::Absent {
             return None;
         }
