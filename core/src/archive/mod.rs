@@ -246,6 +246,9 @@ pub fn parse_record(bytes: &[u8]) -> Result<Entry, String> {
 
 /// A read-only handle on an archive.
 pub struct Archive {
+    /// The scans' prepared statements: before `conn`, so finalized before
+    /// it closes.
+    stmts: read::Statements,
     conn: Connection,
     path: PathBuf,
     /// The file read: `path`, or its rolled-back copy.
@@ -342,6 +345,7 @@ impl Archive {
                 ))
             })?;
         Ok(Archive {
+            stmts: Default::default(),
             conn,
             path: path.to_path_buf(),
             read_path,
@@ -388,6 +392,7 @@ impl Archive {
     pub fn another_reader(&self) -> Result<Archive> {
         let conn = open_read_only(&self.read_path, &self.path)?;
         Ok(Archive {
+            stmts: Default::default(),
             conn,
             path: self.path.clone(),
             read_path: self.read_path.clone(),

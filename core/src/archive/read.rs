@@ -17,13 +17,16 @@ use std::borrow::Cow;
 use std::ops::RangeInclusive;
 use std::path::Path;
 
+use rusqlite::OptionalExtension;
 use rusqlite::types::{Value, ValueRef};
-use rusqlite::{CachedStatement, OptionalExtension};
 
 use super::{Archive, ArchiveError, Result, StoredEntry, parse_record};
 use crate::chain::{self, Hash, MerkleBuilder};
 use crate::checkpoint::Checkpoint;
 use crate::filter::Filter;
+
+mod raw;
+pub(super) use raw::Statements;
 
 /// A stored column of the entries table, besides `seq` (the rowid).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -337,7 +340,7 @@ fn prefilter_clauses(f: &Filter, clauses: &mut Vec<String>, params: &mut Vec<Val
 
 /// A scan ready to run: [`ScanCursor::rows`] steps through its rows.
 pub struct ScanCursor<'a> {
-    stmt: CachedStatement<'a>,
+    stmt: raw::Cached<'a>,
     params: Vec<Value>,
     columns: Vec<Column>,
     path: &'a Path,
@@ -345,12 +348,12 @@ pub struct ScanCursor<'a> {
 
 impl ScanCursor<'_> {
     pub fn rows(&mut self) -> Result<ScanRows<'_>> {
-        let rows = self
+        let run = self
             .stmt
-            .query(rusqlite::params_from_iter(self.params.iter()))
+            .start(&self.params)
             .map_err(|e| super::db_error(self.path, e))?;
         Ok(ScanRows {
-            rows,
+            run,
             columns: &self.columns,
             path: self.path,
         })
@@ -359,7 +362,7 @@ impl ScanCursor<'_> {
 
 /// The rows of a running scan.
 pub struct ScanRows<'s> {
-    rows: rusqlite::Rows<'s>,
+    run: raw::Run<'s>,
     columns: &'s [Column],
     path: &'s Path,
 }
@@ -369,25 +372,21 @@ impl ScanRows<'_> {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Row<'_>>> {
         let path = self.path;
-        let err = |e| super::db_error(path, e);
-        let Some(r) = self.rows.next().map_err(err)? else {
+        if !self.run.step().map_err(|e| super::db_error(path, e))? {
             return Ok(None);
-        };
-        let seq = match r.get_ref(0).map_err(err)? {
-            ValueRef::Integer(n) => n,
-            _ => {
-                return Err(ArchiveError(format!(
-                    "{}: the entries table is damaged (a seq that is not a number)",
-                    path.display()
-                )));
-            }
+        }
+        let Cell::Integer(seq) = self.run.cell(0) else {
+            return Err(ArchiveError(format!(
+                "{}: the entries table is damaged (a seq that is not a number)",
+                path.display()
+            )));
         };
         let mut row = Row {
             seq,
             cells: [Cell::Null; 14],
         };
         for (i, c) in self.columns.iter().enumerate() {
-            row.cells[*c as usize] = r.get_ref(1 + i).map_err(err)?.into();
+            row.cells[*c as usize] = self.run.cell(1 + i);
         }
         Ok(Some(row))
     }
@@ -413,7 +412,7 @@ impl Archive {
     /// Prepares `scan`; see [`Archive::scan`] for the callback form.
     pub fn open_scan(&self, scan: &Scan<'_>) -> Result<ScanCursor<'_>> {
         let (sql, params) = scan.sql();
-        let stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let stmt = self.stmts.get(&self.conn, &sql).map_err(|e| self.err(e))?;
         Ok(ScanCursor {
             stmt,
             params,

@@ -11,7 +11,7 @@
 use std::sync::OnceLock;
 
 use rusqlite::Connection;
-use rusqlite::types::ValueRef;
+use rusqlite::types::{Value, ValueRef};
 
 use super::{Archive, ArchiveError, Cell, Result};
 
@@ -240,16 +240,17 @@ impl Archive {
         rowids: (i64, i64),
         f: &mut impl FnMut(i64, &[Cell<'_>]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([rowids.0, rowids.1]).map_err(|e| self.err(e))?;
+        let mut stmt = self.stmts.get(&self.conn, sql).map_err(|e| self.err(e))?;
+        let params = [Value::Integer(rowids.0), Value::Integer(rowids.1)];
+        let mut rows = stmt.start(&params).map_err(|e| self.err(e))?;
         let width = width.min(MAX_KEY);
-        while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let ValueRef::Integer(rowid) = r.get_ref(0).map_err(|e| self.err(e))? else {
+        while rows.step().map_err(|e| self.err(e))? {
+            let Cell::Integer(rowid) = rows.cell(0) else {
                 continue;
             };
             let mut key = [Cell::Null; MAX_KEY];
             for (i, k) in key.iter_mut().take(width).enumerate() {
-                *k = r.get_ref(1 + i).map_err(|e| self.err(e))?.into();
+                *k = rows.cell(1 + i);
             }
             f(rowid, &key[..width])?;
         }
