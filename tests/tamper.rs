@@ -830,3 +830,39 @@ fn cut_off_ndjson_export_is_incomplete() {
     );
     assert_eq!(r.entries, 100);
 }
+
+/// A column renamed or dropped, or the entries table renamed, by another
+/// program: no entry can be read, so nothing is verified (exit 2), and the
+/// message says which columns are gone and why, never "intact".
+#[test]
+fn a_renamed_or_dropped_column_cannot_be_verified_and_says_why() {
+    for (sql, want) in [
+        (
+            "ALTER TABLE entries RENAME COLUMN ip_address TO ip",
+            "entries table lacks the column(s) ip_address",
+        ),
+        (
+            "ALTER TABLE entries DROP COLUMN org_id",
+            "entries table lacks the column(s) org_id",
+        ),
+        (
+            "ALTER TABLE entries RENAME TO entries_old",
+            "has no entries table",
+        ),
+    ] {
+        let (_dir, path) = fixture();
+        let conn = open_for_tampering(&path);
+        conn.execute_batch(sql).unwrap();
+        drop(conn);
+        let e = auditlens_core::verify::verify_file(&path, None, &auditlens_core::job::Job::new())
+            .expect_err("nothing can be verified");
+        assert!(e.to_string().contains(want), "{sql}: {e}");
+        let o = run([std::ffi::OsStr::new("verify"), path.as_os_str()]);
+        assert_eq!(o.code, 2, "{sql}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(want) && o.stderr.contains("COULD NOT VERIFY"),
+            "{}",
+            o.stderr
+        );
+    }
+}

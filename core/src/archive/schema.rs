@@ -174,6 +174,25 @@ impl Archive {
         read_schema(&self.conn).map_err(|e| self.err(e))
     }
 
+    /// The columns of the entries table that reading an entry needs and the
+    /// file lacks (renamed or dropped by another program): none in an
+    /// archive auditlens made.
+    pub fn missing_entry_columns(&self) -> Result<Vec<&'static str>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info('entries')")
+            .map_err(|e| self.err(e))?;
+        let present = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(std::iter::once("seq")
+            .chain(super::Column::ALL.iter().map(|c| c.name()))
+            .filter(|name| !present.iter().any(|p| p.eq_ignore_ascii_case(name)))
+            .collect())
+    }
+
     /// SQLite's own check of `table` and every index on it, each as its
     /// definition in the schema says (`PRAGMA integrity_check(TABLE)`): the
     /// problems it names, none when all agree. This is how an index that
