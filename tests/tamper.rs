@@ -866,3 +866,27 @@ fn a_renamed_or_dropped_column_cannot_be_verified_and_says_why() {
         );
     }
 }
+
+/// The `ingests` table only describes the runs; dropping it (another
+/// program) must not stop the auditor's report or `info`: both run, and the
+/// report carries verify's `schema_altered` warning.
+#[test]
+fn a_dropped_ingests_table_still_gets_a_report_and_info() {
+    let (dir, path) = fixture();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE ingests").unwrap();
+    drop(conn);
+    let html = dir.path().join("r.html");
+    let o = run([
+        std::ffi::OsStr::new("report"),
+        path.as_os_str(),
+        std::ffi::OsStr::new("-o"),
+        html.as_os_str(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let facts = std::fs::read_to_string(dir.path().join("r.json")).unwrap();
+    assert!(facts.contains("schema_altered"), "{facts}");
+    let o = run([std::ffi::OsStr::new("info"), path.as_os_str()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("0 ingest run(s)"), "{}", o.stdout);
+}
