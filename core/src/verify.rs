@@ -648,24 +648,6 @@ pub(crate) fn verify_archive_within(
     let archive = &reader;
     let mut out = Collector::new();
     let schema = archive.schema()?;
-    // Without its columns no entry can be read, so nothing can be judged.
-    let missing = archive.missing_entry_columns()?;
-    if !missing.is_empty() {
-        let what = if missing.len() == 1 + Column::ALL.len() {
-            "the archive has no entries table".to_string()
-        } else {
-            format!(
-                "the archive's entries table lacks the column(s) {} that auditlens makes",
-                missing.join(", ")
-            )
-        };
-        return Err(VerifyError::Cannot(format!(
-            "{}: {what}: another program changed its schema (`sqlite3 ARCHIVE .schema` shows \
-             it), so its entries cannot be read and nothing was verified; verify a copy kept \
-             elsewhere",
-            archive.path().display()
-        )));
-    }
     let checked = indexes::check_schema(&schema, &mut out);
     let unchecked_tables = indexes::tables_with_unchecked_indexes(&schema, &checked);
     // The keys of the entries table's indexes are kept during the scan; the

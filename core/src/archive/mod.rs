@@ -344,7 +344,7 @@ impl Archive {
                     path.display()
                 ))
             })?;
-        Ok(Archive {
+        let archive = Archive {
             stmts: Default::default(),
             conn,
             path: path.to_path_buf(),
@@ -352,7 +352,26 @@ impl Archive {
             id,
             meta,
             rolled_back_copy,
-        })
+        };
+        // Without its columns no entry can be read: said once, here, rather
+        // than as SQLite's "no such column" by whatever reads first.
+        let missing = archive.missing_entry_columns()?;
+        if !missing.is_empty() {
+            let what = if missing.len() == 1 + Column::ALL.len() {
+                "the archive has no entries table".to_string()
+            } else {
+                format!(
+                    "the archive's entries table lacks the column(s) {} that auditlens makes",
+                    missing.join(", ")
+                )
+            };
+            return Err(ArchiveError(format!(
+                "{}: {what}: another program changed its schema (`sqlite3 ARCHIVE .schema` shows \
+                 it), so its entries cannot be read; use a copy kept elsewhere",
+                path.display()
+            )));
+        }
+        Ok(archive)
     }
 
     /// Sets this handle up for a pass over much of the file, from here on:
