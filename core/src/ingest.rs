@@ -163,11 +163,9 @@ pub(crate) fn ingest_by(
             archive_path.display()
         )));
     }
-    if std::fs::metadata(archive_path).is_ok_and(|m| !m.is_file()) {
+    if let Some(why) = archive::not_a_regular_file(archive_path) {
         return Err(IngestError::Io(format!(
-            "{} is not a regular file (a pipe, socket or device); give an archive file path \
-             (a new archive is made where none exists)",
-            archive_path.display()
+            "{why}; give an archive file path (a new archive is made where none exists)"
         )));
     }
     // What this ingest reads: its inputs, and the archive it appends to (or

@@ -361,11 +361,10 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
     // A pipe gives its bytes once (and opening one waits for a writer), but
     // every file is read more than once: to detect its format, to read it,
     // to hash it.
-    if !meta.is_file() {
+    if let Some(why) = crate::archive::not_a_regular_file(path) {
         return Err(SourceError(format!(
-            "{} is not a regular file (a pipe, socket or device): auditlens reads a file more \
-             than once, to detect its format, read and hash it; save it to a file first",
-            path.display()
+            "{why}: auditlens reads a file more than once, to detect its format, read and hash \
+             it; save it to a file first"
         )));
     }
     if is_sqlite_file(path) {

@@ -153,11 +153,27 @@ fn open_read_only(file: &Path, path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Why `path`, which exists, cannot be read as auditlens reads files: it is
+/// not a regular file but a pipe, socket or device (or a folder). Opening a
+/// pipe waits for a writer, and its bytes come only once, where every file
+/// is read more than once. `None` for a regular file or a missing path.
+pub fn not_a_regular_file(path: &Path) -> Option<String> {
+    std::fs::metadata(path)
+        .ok()
+        .filter(|m| !m.is_file())
+        .map(|_| {
+            format!(
+                "{} is not a regular file (a pipe, socket or device)",
+                path.display()
+            )
+        })
+}
+
 /// Is this file a SQLite database (by its 16-byte magic header)?
 pub fn is_sqlite_file(path: &Path) -> bool {
     // Opening a pipe would wait for a writer, and reading it would take
     // bytes that are then gone.
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+    if not_a_regular_file(path).is_some() {
         return false;
     }
     let mut magic = [0u8; 16];
@@ -272,11 +288,8 @@ impl Archive {
         if !path.exists() {
             return Err(ArchiveError(format!("{}: no such file", path.display())));
         }
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-            return Err(ArchiveError(format!(
-                "{} is not a regular file (a pipe, socket or device), not an archive file",
-                path.display()
-            )));
+        if let Some(why) = not_a_regular_file(path) {
+            return Err(ArchiveError(format!("{why}, not an archive file")));
         }
         if !is_sqlite_file(path) {
             return Err(ArchiveError(format!(
