@@ -394,7 +394,7 @@ impl ScanRows<'_> {
 
 /// Page cache of a [`Archive::streaming_reader`]: a sequential pass reads
 /// each page once, so a cache only needs to hold the b-tree's interior pages.
-pub(super) const STREAMING_CACHE_KIB: i64 = 2048;
+pub(super) const STREAMING_CACHE_KIB: i64 = 256;
 
 impl Archive {
     /// Another read-only handle on the file for one pass over a large part
