@@ -511,14 +511,27 @@ fn search_haystack(e: &Entry) -> String {
 type Pred = Box<dyn Fn(&Entry) -> bool>;
 
 #[test]
-fn export_filter_actor_type_api_key_as_documented() {
+fn export_filters_take_api_key_as_documented_or_as_the_platform_writes_it_and_dates() {
     // The interface in the issue spells it `--actor-type user|api_key`.
     let d = tempfile::tempdir().unwrap();
     let (archive, _) = sample_and_ingest(d.path());
-    let cases: Vec<(Vec<&str>, Pred)> = vec![(
-        vec!["--actor-type", "api_key"],
-        Box::new(|e: &Entry| e.actor.actor_type == Some(ActorType::ApiKey)),
-    )];
+    // The platform's own spelling is `API_KEY`, and a person types dates.
+    let from = Timestamp::parse("2025-01-08T00:00:00Z").unwrap();
+    let to = Timestamp::parse("2025-01-10T00:00:00Z").unwrap();
+    let cases: Vec<(Vec<&str>, Pred)> = vec![
+        (
+            vec!["--actor-type", "api_key"],
+            Box::new(|e: &Entry| e.actor.actor_type == Some(ActorType::ApiKey)),
+        ),
+        (
+            vec!["--actor-type", "API_KEY"],
+            Box::new(|e: &Entry| e.actor.actor_type == Some(ActorType::ApiKey)),
+        ),
+        (
+            vec!["--from", "2025-01-08", "--to", "2025-01-10"],
+            Box::new(move |e: &Entry| e.time >= from && e.time < to),
+        ),
+    ];
     check_export_filters(d.path(), &archive, &cases);
 }
 

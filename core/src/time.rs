@@ -20,6 +20,18 @@ impl Timestamp {
         }
     }
 
+    /// A bound of a time filter, as a person types it: a timestamp as
+    /// [`Timestamp::parse`] reads it, or a date alone (`2025-03-14`) for its
+    /// midnight UTC, so that `--from 2025-03-01 --to 2025-04-01` is March.
+    /// Only for filters: a record's time is never completed this way.
+    pub fn parse_bound(s: &str) -> Result<Timestamp, String> {
+        let t = s.trim();
+        if t.len() == 10 && chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok() {
+            return Self::parse(&format!("{t}T00:00:00.000Z"));
+        }
+        Self::parse(s).map_err(|e| format!("{e}; a date alone (2025-03-14) is its midnight UTC"))
+    }
+
     fn parse_general(s: &str) -> Result<Timestamp, String> {
         let t = s.trim();
         let parsed: Option<DateTime<Utc>> = DateTime::parse_from_rfc3339(t)
@@ -218,6 +230,23 @@ mod tests {
                 assert!(Timestamp::parse_canonical(&t).is_some(), "{t}");
             }
         }
+    }
+
+    #[test]
+    fn a_filter_bound_may_be_a_date_alone() {
+        let midnight = Timestamp::parse("2025-03-14T00:00:00.000Z").unwrap();
+        assert_eq!(Timestamp::parse_bound("2025-03-14").unwrap(), midnight);
+        assert_eq!(Timestamp::parse_bound(" 2025-03-14 ").unwrap(), midnight);
+        assert_eq!(
+            Timestamp::parse_bound("2025-03-14T09:21:07.412Z").unwrap(),
+            Timestamp::parse("2025-03-14T09:21:07.412Z").unwrap()
+        );
+        for bad in ["2025-02-30", "2025-3-14", "14/03/2025", "yesterday", ""] {
+            let e = Timestamp::parse_bound(bad).unwrap_err();
+            assert!(e.contains("a date alone (2025-03-14)"), "{bad}: {e}");
+        }
+        // A record's time is never completed from a date.
+        assert!(Timestamp::parse("2025-03-14").is_err());
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl FilterForm {
         if self.preset == TimePreset::Custom {
             for (text, slot) in [(&self.from, &mut f.from), (&self.to, &mut f.to)] {
                 if !text.trim().is_empty() {
-                    match Timestamp::parse(text) {
+                    match Timestamp::parse_bound(text) {
                         Ok(t) => *slot = Some(t),
                         Err(e) => err = Some(e),
                     }

@@ -409,6 +409,7 @@ pub enum ExportFormatArg {
     Parquet,
 }
 
+/// As the platform writes it (`USER`, `API_KEY`) or in lower case.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ActorTypeArg {
     User,
@@ -418,10 +419,10 @@ pub enum ActorTypeArg {
 
 #[derive(Args, Debug, Default)]
 pub struct FilterArgs {
-    /// Entries at or after this time (ISO 8601, UTC if no offset).
+    /// Entries at or after this time (ISO 8601, UTC if no offset; a date alone is its midnight UTC).
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
-    /// Entries before this time.
+    /// Entries before this time (so `--from 2025-03-01 --to 2025-04-01` is March).
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
     /// Project id or name (repeatable).
@@ -436,7 +437,7 @@ pub struct FilterArgs {
     /// User id, email, API key id or API key name.
     #[arg(long, value_name = "X")]
     pub actor: Option<String>,
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub actor_type: Option<ActorTypeArg>,
     /// Case-insensitive text in ids, names, email, IP, user agent, before/after.
     #[arg(long, value_name = "TEXT")]
@@ -447,7 +448,7 @@ impl FilterArgs {
     pub fn to_filter(&self) -> Result<Filter, String> {
         let time = |s: &Option<String>, name: &str| -> Result<Option<Timestamp>, String> {
             s.as_deref()
-                .map(|t| Timestamp::parse(t).map_err(|e| format!("--{name}: {e}")))
+                .map(|t| Timestamp::parse_bound(t).map_err(|e| format!("--{name}: {e}")))
                 .transpose()
         };
         Ok(Filter {
