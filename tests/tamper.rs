@@ -890,3 +890,84 @@ fn a_dropped_ingests_table_still_gets_a_report_and_info() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("0 ingest run(s)"), "{}", o.stdout);
 }
+
+/// The files in `dir` with their bytes.
+fn files_of(dir: &Path) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn an_archive_switched_to_wal_is_read_as_sqlite_reads_it_without_writing_beside_it() {
+    // A change left in the -wal file (which any SQLite reader applies), and
+    // the -wal and the file copied elsewhere without SQLite's -shm index.
+    let (dir, path) = fixture();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
+         DROP TRIGGER entries_no_update;
+         UPDATE entries SET action = 'read' WHERE seq = 7;",
+    )
+    .unwrap();
+    let logged = dir.path().join("logged");
+    std::fs::create_dir(&logged).unwrap();
+    let archive = logged.join("a.sqlite");
+    std::fs::copy(&path, &archive).unwrap();
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    std::fs::copy(&wal, logged.join("a.sqlite-wal")).unwrap();
+    drop(conn);
+    let before = files_of(&logged);
+    let r = verify(&archive, None);
+    assert_tampered(&r);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.kind == K::IndexMismatch && f.seq == Some(7)),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.kind == K::SchemaAltered && f.message.contains("write-ahead logging")),
+        "{:#?}",
+        r.findings
+    );
+    let o = run([std::ffi::OsStr::new("info"), archive.as_os_str()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(
+        files_of(&logged),
+        before,
+        "nothing written beside the archive"
+    );
+
+    // A file left in WAL mode with no -wal beside it: SQLite would create
+    // the -wal and -shm files to read it.
+    let clean = dir.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    let archive = clean.join("a.sqlite");
+    std::fs::copy(build_archive(dir.path(), "walmode", 20), &archive).unwrap();
+    let conn = rusqlite::Connection::open(&archive).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+    drop(conn);
+    let before = files_of(&clean);
+    assert_eq!(before.len(), 1);
+    let r = verify(&archive, None);
+    assert_eq!(r.status(), Status::Intact, "{:#?}", r.findings);
+    assert_eq!(r.entries, 20);
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+    assert_eq!(r.findings[0].kind, K::SchemaAltered);
+    assert_eq!(
+        files_of(&clean),
+        before,
+        "nothing written beside the archive"
+    );
+}

@@ -645,8 +645,17 @@ pub(crate) fn verify_archive_within(
     // the whole file through the caller's connection (memory-mapped) would
     // leave the whole file resident in this process.
     let reader = archive.streaming_reader()?;
-    let archive = &reader;
     let mut out = Collector::new();
+    if archive.read_through_wal() {
+        out.push(Finding::new(
+            FindingKind::SchemaAltered,
+            None,
+            "another program switched the archive to write-ahead logging (WAL), which auditlens \
+             never uses: it was read as SQLite reads it, with its -wal file applied, from a copy \
+             (the file and the files beside it were not touched)",
+        ));
+    }
+    let archive = &reader;
     let schema = archive.schema()?;
     let checked = indexes::check_schema(&schema, &mut out);
     let unchecked_tables = indexes::tables_with_unchecked_indexes(&schema, &checked);

@@ -106,33 +106,76 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     )
 }
 
-fn journal_path(path: &Path) -> PathBuf {
+fn companion_path(path: &Path, suffix: &str) -> PathBuf {
     let mut p = path.as_os_str().to_owned();
-    p.push("-journal");
+    p.push(suffix);
     PathBuf::from(p)
 }
 
-/// Reading must never write to the archive, but an archive whose ingest was
-/// killed mid-transaction can only be read once its journal is rolled back.
-/// So the file and its journal are copied into a temporary directory, and the
-/// copy is rolled back (SQLite does that on first read) and read instead.
-fn rolled_back_copy(path: &Path) -> Result<tempfile::TempDir> {
+/// Why a SQLite file cannot be read as its bytes stand without writing
+/// beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unsettled {
+    /// An ingest killed mid-transaction left a hot journal to roll back.
+    HotJournal,
+    /// Another program switched the file to write-ahead logging (auditlens
+    /// never does): SQLite reads it through its `-wal` file and writes a
+    /// `-shm` index (and an empty `-wal`) beside it to do so.
+    Wal,
+}
+
+/// Whether SQLite would read `path` through a write-ahead log: its header
+/// says so (bytes 18 and 19 are 2), or a `-wal` file lies beside it.
+fn uses_wal(path: &Path) -> bool {
+    let mut header = [0u8; 20];
+    let wal_header = File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok_and(|()| header[18] == 2 || header[19] == 2);
+    wal_header || companion_path(path, "-wal").exists()
+}
+
+/// Reading must never write beside the evidence, but two states of a SQLite
+/// file ([`Unsettled`]) can only be read by writing. So the file and its
+/// companion (the journal or the `-wal` file) are copied into a temporary
+/// directory, SQLite settles the copy (rolls the journal back, or applies
+/// the log and leaves WAL mode), and the copy is read instead.
+fn settled_copy(path: &Path, why: Unsettled) -> Result<tempfile::TempDir> {
     let fail = |e: std::io::Error| {
-        ArchiveError(format!(
-            "{}: an interrupted ingest left the archive mid-write, and a copy to roll back \
-             could not be made ({e}); run `auditlens ingest` on it to finish the roll-back",
-            path.display()
-        ))
+        ArchiveError(match why {
+            Unsettled::HotJournal => format!(
+                "{}: an interrupted ingest left the archive mid-write, and a copy to roll back \
+                 could not be made ({e}); run `auditlens ingest` on it to finish the roll-back",
+                path.display()
+            ),
+            Unsettled::Wal => format!(
+                "{}: another program switched the archive to write-ahead logging (WAL), which \
+                 SQLite reads only by writing beside the file; a copy to read instead could not \
+                 be made ({e}): make room in the temporary folder, or verify a copy",
+                path.display()
+            ),
+        })
     };
     let dir = tempfile::tempdir().map_err(fail)?;
     let copy = dir.path().join("archive.sqlite");
     std::fs::copy(path, &copy).map_err(fail)?;
-    std::fs::copy(journal_path(path), journal_path(&copy)).map_err(fail)?;
+    let settle = match why {
+        Unsettled::HotJournal => {
+            let journal = companion_path(path, "-journal");
+            std::fs::copy(journal, companion_path(&copy, "-journal")).map_err(fail)?;
+            "SELECT count(*) FROM sqlite_master"
+        }
+        Unsettled::Wal => {
+            let wal = companion_path(path, "-wal");
+            if wal.exists() {
+                std::fs::copy(wal, companion_path(&copy, "-wal")).map_err(fail)?;
+            }
+            // Applies the log to the copy, as any SQLite reader would see it.
+            "PRAGMA journal_mode = DELETE"
+        }
+    };
     let rw = Connection::open(&copy).map_err(|e| db_error(path, e))?;
-    rw.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|e| db_error(path, e))?;
+    rw.query_row(settle, [], |_| Ok(()))
+        .map_err(|e| db_error(path, e))?;
     Ok(dir)
 }
 
@@ -267,13 +310,13 @@ pub struct Archive {
     stmts: read::Statements,
     conn: Connection,
     path: PathBuf,
-    /// The file read: `path`, or its rolled-back copy.
+    /// The file read: `path`, or its settled copy.
     read_path: PathBuf,
     id: ArchiveId,
     meta: Vec<(String, String)>,
-    /// Set when an interrupted ingest left a hot journal: the archive is then
-    /// read from a rolled-back copy in this directory (see [`Archive::open`]).
-    rolled_back_copy: Option<tempfile::TempDir>,
+    /// Set when the file could only be read by writing beside it: it is then
+    /// read from a settled copy in this directory (see [`settled_copy`]).
+    settled_copy: Option<(Unsettled, tempfile::TempDir)>,
 }
 
 impl Archive {
@@ -299,26 +342,35 @@ impl Archive {
         }
         if search_sidecar::is_sidecar_file(path) {
             return Err(ArchiveError(format!(
-                "{} is the viewer's search index of an archive, not an archive (nor evidence);                  give the archive itself (the same name without {:?})",
+                "{} is the viewer's search index of an archive, not an archive (nor evidence); \
+                 give the archive itself (the same name without {:?})",
                 path.display(),
                 search_sidecar::SUFFIX
             )));
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| db_error(path, e))?;
-        // Readers wait up to rusqlite's default busy timeout (5 s) for a
-        // writer's EXCLUSIVE lock (held only while it commits); a writer's
-        // open transaction (RESERVED) does not stop them.
-        let hot = has_hot_journal(&conn).map_err(|e| db_error(path, e))?;
-        drop(conn);
-        let (read_path, rolled_back_copy) = if hot {
-            let dir = rolled_back_copy(path)?;
-            (dir.path().join("archive.sqlite"), Some(dir))
+        // Checked before SQLite reads the file: its first read of a file in
+        // WAL mode writes beside it.
+        let unsettled = if uses_wal(path) {
+            Some(Unsettled::Wal)
         } else {
-            (path.to_path_buf(), None)
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| db_error(path, e))?;
+            // Readers wait up to rusqlite's default busy timeout (5 s) for a
+            // writer's EXCLUSIVE lock (held only while it commits); a writer's
+            // open transaction (RESERVED) does not stop them.
+            has_hot_journal(&conn)
+                .map_err(|e| db_error(path, e))?
+                .then_some(Unsettled::HotJournal)
+        };
+        let settled_copy = unsettled
+            .map(|why| settled_copy(path, why).map(|dir| (why, dir)))
+            .transpose()?;
+        let read_path = match &settled_copy {
+            Some((_, dir)) => dir.path().join("archive.sqlite"),
+            None => path.to_path_buf(),
         };
         let conn = open_read_only(&read_path, path)?;
         let meta = read_meta(&conn).map_err(|e| {
@@ -364,7 +416,7 @@ impl Archive {
             read_path,
             id,
             meta,
-            rolled_back_copy,
+            settled_copy,
         };
         // Without its columns no entry can be read: said once, here, rather
         // than as SQLite's "no such column" by whatever reads first.
@@ -403,7 +455,14 @@ impl Archive {
     /// Whether an interrupted ingest had left the file mid-write, so what is
     /// read is its last committed state, from a rolled-back copy.
     pub fn interrupted_write(&self) -> bool {
-        self.rolled_back_copy.is_some()
+        matches!(self.settled_copy, Some((Unsettled::HotJournal, _)))
+    }
+
+    /// Whether another program had switched the file to write-ahead logging,
+    /// so what is read is the file with its `-wal` file applied (as SQLite
+    /// reads it), from a copy.
+    pub fn read_through_wal(&self) -> bool {
+        matches!(self.settled_copy, Some((Unsettled::Wal, _)))
     }
 
     pub fn id(&self) -> ArchiveId {
@@ -430,7 +489,7 @@ impl Archive {
             read_path: self.read_path.clone(),
             id: self.id,
             meta: self.meta.clone(),
-            rolled_back_copy: None,
+            settled_copy: None,
         })
     }
 

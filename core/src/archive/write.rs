@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use super::schema::foreign_objects;
 use super::{
     Archive, ArchiveError, FORMAT_NAME, FORMAT_VERSION, IndexProblemKind, KeyHasher, Result,
-    SCHEMA, db_error, is_sqlite_file, journal_path,
+    SCHEMA, companion_path, db_error, is_sqlite_file,
 };
 use crate::chain::{self, ArchiveId, Hash, MerkleBuilder};
 use crate::checkpoint::Checkpoint;
@@ -71,7 +71,7 @@ pub fn initialise(path: &Path) -> Result<ArchiveId> {
 /// Rolls back what an interrupted ingest left unfinished, in place: for the
 /// writer, which may change the file.
 pub fn finish_interrupted_write(path: &Path) -> Result<()> {
-    if !is_sqlite_file(path) || !journal_path(path).exists() {
+    if !is_sqlite_file(path) || !companion_path(path, "-journal").exists() {
         return Ok(());
     }
     let rw = Connection::open(path).map_err(|e| db_error(path, e))?;
