@@ -1254,3 +1254,40 @@ fn a_compressed_export_says_to_decompress_it() {
         assert_eq!(std::fs::read(&file).unwrap(), bytes, "{name} untouched");
     }
 }
+
+/// "-" is standard input or output to many tools. auditlens reads a file more
+/// than once and writes each output whole under its name: it says so, rather
+/// than "no such file" or a file called "-".
+#[test]
+fn a_dash_is_refused_with_the_reason_as_input_and_as_output() {
+    let d = tempfile::tempdir().unwrap();
+    let archive = build_archive(d.path(), "a", 5);
+    assert!(
+        !Path::new("-").exists(),
+        "run from a folder without a file named -"
+    );
+    let new = d.path().join("new.sqlite");
+    for args in [
+        vec![OsStr::new("verify"), OsStr::new("-")],
+        vec![OsStr::new("info"), OsStr::new("-")],
+        vec![
+            OsStr::new("ingest"),
+            OsStr::new("--archive"),
+            new.as_os_str(),
+            OsStr::new("-"),
+        ],
+    ] {
+        assert_cli_error(&run(&args), "standard input");
+    }
+    assert!(!new.exists());
+    let o = run([
+        OsStr::new("export"),
+        archive.as_os_str(),
+        OsStr::new("--format"),
+        OsStr::new("ndjson"),
+        OsStr::new("-o"),
+        OsStr::new("-"),
+    ]);
+    assert_cli_error(&o, "not to standard output");
+    assert!(!Path::new("-").exists());
+}

@@ -335,6 +335,15 @@ impl Output {
         if path.file_name().is_none() {
             return refuse("that names no file; give a file name");
         }
+        // Many tools take "-" for standard output; an output here is written
+        // completely or not at all, under its name, so a file called "-"
+        // would only surprise.
+        if path.as_os_str() == "-" {
+            return refuse(
+                "auditlens writes each output completely or not at all, to a named file, \
+                 not to standard output; give a file name",
+            );
+        }
         let key = file_key(path);
         let name = normalised(path);
         for g in &self.reads {
@@ -744,6 +753,16 @@ mod tests {
             assert!(e.contains("itself, which this command reads"), "{e}");
             assert_eq!(std::fs::read(&archive).unwrap(), b"stands for the archive");
         }
+    }
+
+    #[test]
+    fn a_dash_is_not_taken_for_a_file_named_dash() {
+        let mut out = Output::reading::<&Path>(&[]);
+        let e = out.add(&Destination::new(Path::new("-"))).unwrap_err();
+        assert!(e.to_string().contains("not to standard output"), "{e}");
+        // A file in a folder may still be called "-".
+        let dir = tempfile::tempdir().unwrap();
+        assert!(out.add(&Destination::new(dir.path().join("-"))).is_ok());
     }
 
     #[test]

@@ -351,7 +351,7 @@ fn compressed_kind(head: &[u8]) -> Option<&'static str> {
 /// Detects a file's format from its first bytes.
 pub fn detect(path: &Path) -> Result<Format, SourceError> {
     let meta = std::fs::metadata(path)
-        .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+        .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(path, &e))))?;
     if meta.is_dir() {
         return Err(SourceError(format!(
             "{} is a directory; give a file",
@@ -373,7 +373,7 @@ pub fn detect(path: &Path) -> Result<Format, SourceError> {
     let mut head = Vec::with_capacity(64 * 1024);
     File::open(path)
         .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
-        .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+        .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(path, &e))))?;
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
@@ -507,9 +507,9 @@ fn csv_header_format(text: &[u8]) -> Option<Format> {
     }
 }
 
-fn io_msg(e: &std::io::Error) -> String {
+fn io_msg(path: &Path, e: &std::io::Error) -> String {
     match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::NotFound => crate::archive::no_such_file(path),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
         _ => e.to_string(),
     }
@@ -572,7 +572,7 @@ impl Source {
 
     pub fn open_as(path: &Path, format: Format) -> Result<Source, SourceError> {
         let file = File::open(path)
-            .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(&e))))?;
+            .map_err(|e| SourceError(format!("{}: {}", path.display(), io_msg(path, &e))))?;
         let file = HashedFile {
             file,
             hash: sha2::Digest::new(),

@@ -212,6 +212,19 @@ pub fn not_a_regular_file(path: &Path) -> Option<String> {
         })
 }
 
+/// What to say of an input `path` that does not exist. Many tools read
+/// standard input for "-"; auditlens reads each file more than once.
+pub fn no_such_file(path: &Path) -> String {
+    if path.as_os_str() == "-" {
+        "no such file (standard input, which some tools call \"-\", cannot be read: \
+         auditlens reads a file more than once, to detect its format, read and hash it; \
+         save it to a file first)"
+            .into()
+    } else {
+        "no such file".into()
+    }
+}
+
 /// Is this file a SQLite database (by its 16-byte magic header)?
 pub fn is_sqlite_file(path: &Path) -> bool {
     // Opening a pipe would wait for a writer, and reading it would take
@@ -329,7 +342,11 @@ impl Archive {
             )));
         }
         if !path.exists() {
-            return Err(ArchiveError(format!("{}: no such file", path.display())));
+            return Err(ArchiveError(format!(
+                "{}: {}",
+                path.display(),
+                no_such_file(path)
+            )));
         }
         if let Some(why) = not_a_regular_file(path) {
             return Err(ArchiveError(format!("{why}, not an archive file")));
