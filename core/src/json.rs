@@ -674,13 +674,18 @@ impl<R: Read> Parser<R> {
                 self.column += 1;
             }
             if self.value_bytes > MAX_VALUE_BYTES {
-                return Err(self.error(format!(
-                    "value is larger than {} MiB, the most auditlens accepts for one entry",
-                    MAX_VALUE_BYTES / (1024 * 1024)
-                )));
+                return Err(self.too_large());
             }
         }
         Ok(b)
+    }
+
+    #[cold]
+    fn too_large(&self) -> JsonError {
+        self.error(format!(
+            "value is larger than {} MiB, the most auditlens accepts for one entry",
+            MAX_VALUE_BYTES / (1024 * 1024)
+        ))
     }
 
     fn expect_byte(&mut self, want: u8) -> Result<(), JsonError> {
@@ -742,6 +747,93 @@ impl<R: Read> Parser<R> {
         self.value_bytes = 0;
         self.skip_ws()?;
         self.value(0)
+    }
+
+    /// Copies the next value (after whitespace) to `out` as its bytes stand,
+    /// finding its end by its strings and brackets alone: its grammar is for
+    /// whoever reads it. A platform JSON array is thus cut into entries that
+    /// several threads read, as the lines of a JSONL file are. Resets the
+    /// per-value size budget, like [`Parser::parse_value`].
+    pub fn raw_value(&mut self, out: &mut Vec<u8>) -> Result<(), JsonError> {
+        self.value_bytes = 0;
+        self.skip_ws()?;
+        let truncated = |p: &Self| p.error("unexpected end of input; the JSON is truncated");
+        let first = self.peek()?.ok_or_else(|| truncated(self))?;
+        if !matches!(first, b'{' | b'[' | b'"') {
+            // A number or literal (or a stray byte) runs to a delimiter.
+            let start = out.len();
+            while let Some(b) = self.peek()? {
+                if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                self.bump()?;
+                out.push(b);
+            }
+            if out.len() == start {
+                return Err(self.error(format!(
+                    "expected a value but found {}",
+                    describe_byte(first)
+                )));
+            }
+            return Ok(());
+        }
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        loop {
+            if in_string && !escaped {
+                // The run of a string's plain bytes, copied at once.
+                let window = &self.buf[self.pos..self.len];
+                let n = memchr::memchr2(b'"', b'\\', window).unwrap_or(window.len());
+                if n > 0 {
+                    out.extend_from_slice(&window[..n]);
+                    self.advance(n)?;
+                    continue;
+                }
+            }
+            let b = self.bump()?.ok_or_else(|| truncated(self))?;
+            out.push(b);
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Consumes the next `n` buffered bytes, as `n` calls of `bump` would.
+    fn advance(&mut self, n: usize) -> Result<(), JsonError> {
+        let span = &self.buf[self.pos..self.pos + n];
+        match memchr::memrchr(b'\n', span) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', span).count() as u64;
+                self.column = (n - last) as u64;
+            }
+            None => self.column += n as u64,
+        }
+        self.pos += n;
+        self.value_bytes += n;
+        if self.value_bytes > MAX_VALUE_BYTES {
+            return Err(self.too_large());
+        }
+        Ok(())
     }
 
     /// Parses an object key (a string) followed by ':'.

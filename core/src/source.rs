@@ -158,16 +158,20 @@ pub struct LineAt {
     pub line: u64,
 }
 
-/// Seals platform JSONL lines, as [`Source::next_sealed`] does, without the
-/// reader: a line in the shape the platform writes goes straight to its
-/// record (`platform_line`); any other line is read the general way
-/// (`json::parse`, [`platform_entry`]), with the same checks and words.
-/// It holds no state but reusable buffers, so that several threads can seal
-/// the lines of one file, each with its own.
+/// Seals platform JSONL lines (or the entries of a platform JSON array), as
+/// [`Source::next_sealed`] does, without the reader: a line in the shape the
+/// platform writes goes straight to its record (`platform_line`); any other
+/// line is read the general way (`json::parse`, [`platform_entry`]), with the
+/// same checks and words. It holds no state but reusable buffers, so that
+/// several threads can seal the lines of one file, each with its own.
 #[derive(Debug, Default)]
 pub struct LineSealer {
     path: PathBuf,
     scratch: LineScratch,
+    /// Sealing the entries of a JSON array: an entry that is not JSON ends
+    /// the file (the array cannot be trusted past it), where a bad JSONL
+    /// line is only that line.
+    in_array: bool,
 }
 
 impl LineSealer {
@@ -176,6 +180,15 @@ impl LineSealer {
         LineSealer {
             path: path.to_path_buf(),
             scratch: LineScratch::default(),
+            in_array: false,
+        }
+    }
+
+    /// A sealer of what [`Source::next_line`] gives of a file in `format`.
+    fn for_format(path: &Path, format: Format) -> LineSealer {
+        LineSealer {
+            in_array: format == Format::PlatformJson,
+            ..LineSealer::new(path)
         }
     }
 
@@ -207,7 +220,15 @@ impl LineSealer {
             chain: None,
         };
         let raw = || String::from_utf8_lossy(text).trim_end().to_string();
-        let value = json::parse(text).map_err(|e| error(e.to_string(), raw()))?;
+        let value = json::parse(text).map_err(|e| match self.in_array {
+            // Said as the whole file's parser says it, where it is in the file.
+            true => RecordError {
+                line: line + e.line - 1,
+                fatal: true,
+                ..error(e.message, raw())
+            },
+            false => error(e.to_string(), raw()),
+        })?;
         let Json::Object(m) = &value else {
             let message = format!("expected an object per entry, found {}", value.kind());
             return Err(error(message, raw()));
@@ -548,7 +569,12 @@ impl Read for HashedFile {
 type Input = BufReader<HashedFile>;
 
 enum Reader {
-    JsonArray(Parser<Input>),
+    JsonArray {
+        parser: Parser<Input>,
+        /// What seals an entry ([`Source::next_sealed`]), and its text.
+        sealer: Box<LineSealer>,
+        buf: Vec<u8>,
+    },
     ExportJson(Parser<Input>),
     Lines {
         reader: Input,
@@ -588,7 +614,11 @@ impl Source {
                 let mut p = Parser::new(buffered);
                 p.skip_bom_and_ws().map_err(|e| fail(e.to_string()))?;
                 p.expect(b'[').map_err(|e| fail(e.to_string()))?;
-                Reader::JsonArray(p)
+                Reader::JsonArray {
+                    parser: p,
+                    sealer: Box::new(LineSealer::for_format(path, format)),
+                    buf: Vec::new(),
+                }
             }
             Format::ExportJson => {
                 let mut p = Parser::new(buffered);
@@ -727,18 +757,29 @@ impl Source {
             return None;
         }
         out.clear();
-        if let Reader::Lines { buf, sealer, .. } = &mut self.reader
-            && self.format == Format::PlatformJsonl
-        {
-            // One line at a time through what several threads use for many.
+        let lines = match &mut self.reader {
+            Reader::Lines { buf, sealer, .. } if self.format == Format::PlatformJsonl => {
+                Some((buf, sealer))
+            }
+            Reader::JsonArray { buf, sealer, .. } => Some((buf, sealer)),
+            _ => None,
+        };
+        if let Some((buf, sealer)) = lines {
+            // One line (or array entry) at a time through what several
+            // threads use for many.
             let (mut text, mut sealer) = (std::mem::take(buf), std::mem::take(sealer));
             text.clear();
             let r = match self.next_line(&mut text)? {
                 Ok(at) => sealer.seal(&text, at, out),
                 Err(e) => Err(e),
             };
-            if let Reader::Lines { buf, sealer: s, .. } = &mut self.reader {
+            if let Reader::Lines { buf, sealer: s, .. } | Reader::JsonArray { buf, sealer: s, .. } =
+                &mut self.reader
+            {
                 (*buf, *s) = (text, sealer);
+            }
+            if r.as_ref().is_err_and(|e| e.fatal) {
+                self.done = true;
             }
             return Some(r);
         }
@@ -761,7 +802,7 @@ impl Source {
     /// of the rest, read now (nothing is left once the records are read).
     pub fn sha256(&mut self) -> std::io::Result<String> {
         let file = match &mut self.reader {
-            Reader::JsonArray(p) | Reader::ExportJson(p) => p.source_mut().get_mut(),
+            Reader::JsonArray { parser: p, .. } | Reader::ExportJson(p) => p.source_mut().get_mut(),
             Reader::Lines { reader, .. } => reader.get_mut(),
             Reader::Csv { reader, .. } => reader.get_mut().get_mut(),
         };
@@ -795,12 +836,19 @@ impl Source {
     }
 
     /// The next non-blank line of a platform JSONL file (its byte order
-    /// mark removed) appended to `out`, with its record and line numbers, for a
-    /// [`LineSealer`] to seal, on this thread or another; an error for a
-    /// line that cannot be read (fatal unless it is only too long), `None`
-    /// at the end and for any other format.
+    /// mark removed), or the next entry of a platform JSON array, appended to
+    /// `out`, with its record and line numbers, for a [`Source::line_sealer`]
+    /// to seal, on this thread or another; an error for a line that cannot
+    /// be read (fatal unless it is only too long) or an array that does not
+    /// hold together, `None` at the end and for any other format.
     pub fn next_line(&mut self, out: &mut Vec<u8>) -> Option<Result<LineAt, RecordError>> {
-        if self.done || self.format != Format::PlatformJsonl {
+        if self.done {
+            return None;
+        }
+        if matches!(self.reader, Reader::JsonArray { .. }) {
+            return self.next_array_entry(out);
+        }
+        if self.format != Format::PlatformJsonl {
             return None;
         }
         let Reader::Lines { reader, line, .. } = &mut self.reader else {
@@ -840,11 +888,67 @@ impl Source {
         }
     }
 
+    /// [`Source::next_line`] for a platform JSON array: the entry's bytes as
+    /// they stand (`json::Parser::raw_value`), framed as [`Source::read_next`]
+    /// frames the entries it parses.
+    fn next_array_entry(&mut self, out: &mut Vec<u8>) -> Option<Result<LineAt, RecordError>> {
+        let Reader::JsonArray { parser: p, .. } = &mut self.reader else {
+            return None;
+        };
+        let first = self.record_no == 0;
+        let start = out.len();
+        let step = (|| -> Result<Option<u64>, json::JsonError> {
+            if p.eat(b']')? {
+                return Ok(None);
+            }
+            if !first {
+                p.expect(b',')?;
+            }
+            p.skip_ws()?;
+            let line = p.line();
+            p.raw_value(out)?;
+            Ok(Some(line))
+        })();
+        let (line, message) = match step {
+            Ok(Some(line)) => {
+                self.record_no += 1;
+                return Some(Ok(LineAt {
+                    record: self.record_no,
+                    line,
+                }));
+            }
+            Ok(None) => {
+                self.done = true;
+                let end = p
+                    .skip_ws()
+                    .and_then(|_| p.peek())
+                    .map_err(|e| e.to_string());
+                match end {
+                    Ok(None) => return None,
+                    Ok(Some(_)) => (p.line(), "unexpected data after the JSON array".to_string()),
+                    Err(m) => (p.line(), m),
+                }
+            }
+            Err(e) => {
+                out.truncate(start);
+                self.record_no += 1;
+                (e.line, e.message)
+            }
+        };
+        self.done = true;
+        Some(Err(self.record_error(line, message, None, true)))
+    }
+
+    /// A sealer for what [`Source::next_line`] gives, for another thread.
+    pub fn line_sealer(&self) -> LineSealer {
+        LineSealer::for_format(&self.path, self.format)
+    }
+
     /// The next record.
     fn read_next(&mut self) -> Option<Result<SourceRecord, RecordError>> {
         let format = self.format;
         match &mut self.reader {
-            Reader::JsonArray(p) | Reader::ExportJson(p) => {
+            Reader::JsonArray { parser: p, .. } | Reader::ExportJson(p) => {
                 let first = self.record_no == 0;
                 let step = (|| -> Result<Option<(Json, u64)>, json::JsonError> {
                     if p.eat(b']')? {

@@ -6,9 +6,10 @@
 //! buffer is freed by another thread than the one that grew it, and memory
 //! stays at a few batches whatever the input's size.
 //!
-//! A platform JSONL file, the common case, is sealed line by line, and
-//! sealing is most of the work: there one thread reads and hashes the file
-//! and cuts it into batches of lines, [`SEALERS`] threads seal the batches
+//! A platform JSONL file, the common case, is sealed line by line (a
+//! platform JSON array entry by entry), and sealing is most of the work:
+//! there one thread reads and hashes the file and cuts it into batches of
+//! lines, [`SEALERS`] threads seal the batches
 //! (batch `k` by sealer `k % SEALERS`), and the stager takes the sealed
 //! batches from the sealers in turn, which keeps the file's order.
 
@@ -86,7 +87,7 @@ pub(super) fn read_all<E>(
     mut src: Source,
     mut take: impl FnMut(Item, &str) -> Result<(), E>,
 ) -> Result<Option<String>, E> {
-    if src.format == Format::PlatformJsonl {
+    if matches!(src.format, Format::PlatformJsonl | Format::PlatformJson) {
         return read_lines(src, take);
     }
     let (full_tx, full_rx) = sync_channel::<Message>(IN_FLIGHT);
@@ -140,13 +141,13 @@ struct Lines {
     items: Vec<(Result<LineAt, RecordError>, usize)>,
 }
 
-/// [`read_all`] for a platform JSONL file: read and cut into lines on one
-/// thread, sealed on [`SEALERS`] others, staged on this one in order.
+/// [`read_all`] for a platform JSONL file or JSON array: read and cut into
+/// lines (entries) on one thread, sealed on [`SEALERS`] others, staged on
+/// this one in order.
 fn read_lines<E>(
     mut src: Source,
     mut take: impl FnMut(Item, &str) -> Result<(), E>,
 ) -> Result<Option<String>, E> {
-    let path = src.path.clone();
     let (raw_back_tx, raw_back_rx) = sync_channel::<Lines>(SEALERS * (IN_FLIGHT + 1));
     let mut raw_txs = Vec::new();
     let mut sealed_rxs = Vec::new();
@@ -157,7 +158,7 @@ fn read_lines<E>(
             let (sealed_tx, sealed_rx) = sync_channel::<Batch>(IN_FLIGHT);
             let (back_tx, back_rx) = sync_channel::<Batch>(IN_FLIGHT + 1);
             let raw_back = raw_back_tx.clone();
-            let mut sealer = LineSealer::new(&path);
+            let mut sealer = src.line_sealer();
             scope.spawn(move || seal(&mut sealer, &raw_rx, &raw_back, &sealed_tx, &back_rx));
             raw_txs.push(raw_tx);
             sealed_rxs.push(sealed_rx);
