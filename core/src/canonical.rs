@@ -188,17 +188,7 @@ fn check_fields(v: &RecordView<'_>) -> Result<(), String> {
 /// parser, whose value writes back as the same text; chrono reads a leap
 /// second (`:60`) too, which is why the second is checked.
 fn is_canonical_time(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 24
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'.',
-            23 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-        && b[17] <= b'5'
+    crate::time::has_canonical_shape(s.as_bytes()) && s.as_bytes()[17] <= b'5'
 }
 
 /// Why bytes are not canonical JSON.

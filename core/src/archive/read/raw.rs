@@ -225,6 +225,7 @@ impl Run<'_> {
 
     /// The value of column `i` of the row [`Run::step`] stepped to (NULL for
     /// a column the statement does not have). Borrowed until the next step.
+    #[inline(always)]
     pub fn cell(&self, i: usize) -> Cell<'_> {
         let Ok(i) = c_int::try_from(i) else {
             return Cell::Null;
