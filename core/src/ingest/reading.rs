@@ -148,6 +148,16 @@ fn read_lines<E>(
     mut src: Source,
     mut take: impl FnMut(Item, &str) -> Result<(), E>,
 ) -> Result<Option<String>, E> {
+    // A fatal error (an array entry that is not JSON) ends the file, as
+    // `Source::next_sealed` ends it: what was cut after it is not passed on.
+    let mut ended = false;
+    let mut take = |item: Item, record: &str| {
+        if ended {
+            return Ok(());
+        }
+        ended = matches!(&item, Item::Error(e) if e.fatal);
+        take(item, record)
+    };
     let (raw_back_tx, raw_back_rx) = sync_channel::<Lines>(SEALERS * (IN_FLIGHT + 1));
     let mut raw_txs = Vec::new();
     let mut sealed_rxs = Vec::new();
@@ -283,6 +293,87 @@ mod tests {
         assert_eq!(got.len(), n);
         assert_eq!(got, expected);
         assert_eq!(sha, Some(crate::digest::file_sha256(&path).unwrap()));
+    }
+
+    /// A platform JSON array, cut into entries and sealed on the sealer
+    /// threads, gives what the whole-value parser gives for each entry:
+    /// the same records, the same errors on the same lines, in order, and an
+    /// entry that is not JSON ends the file there.
+    #[test]
+    fn json_array_entries_are_sealed_as_the_parser_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.json");
+        let entry = |i: usize| {
+            format!(
+                "{{\"id\":\"e{i:05}\",\"createdAt\":\"2025-01-01T00:00:{:02}.000Z\",\"updatedAt\":null,\
+                 \"type\":\"USER\",\"apiKeyId\":null,\"userId\":\"u1\",\"orgId\":\"o1\",\"userOrgRole\":null,\
+                 \"projectId\":null,\"userProjectRole\":null,\"resourceType\":\"prompt\",\"resourceId\":\"p{i}\",\
+                 \"action\":\"update\",\"before\":\"{{\\\"text\\\":\\\"a ] b }} \\\\\\\" c\\\"}}\",\"after\":null}}",
+                i % 60
+            )
+        };
+        let mut text = String::from("\u{feff}[\n");
+        for i in 0..5000 {
+            if i > 0 {
+                text.push_str(if i % 3 == 0 { ",\n" } else { " , " });
+            }
+            match i % 1000 {
+                7 => text.push_str("[1, {\"a\": \"]\"}]"),
+                8 => text.push_str("\"a string } ]\""),
+                9 => text.push_str("{\"id\": \"only\"}"),
+                // Pretty-printed: keys on their own lines.
+                10 => text.push_str(&entry(i).replace(",\"", ",\n    \"")),
+                _ => text.push_str(&entry(i)),
+            }
+        }
+        let parsed_whole = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let mut src = Source::open(&path).unwrap();
+            let mut expected = Vec::new();
+            while let Some(r) = src.next_record() {
+                expected.push(match r {
+                    Ok(r) => format!("{} {} {}", r.entry.id, r.line, r.entry.canonical_record()),
+                    Err(e) => format!("error {} {} {} {}", e.record, e.line, e.fatal, e.message),
+                });
+            }
+            expected
+        };
+        let sealed = || {
+            let mut got = Vec::new();
+            read_all::<()>(Source::open(&path).unwrap(), |item, record| {
+                got.push(match item {
+                    Item::Entry(e) => format!("{} {} {record}", e.id, e.line),
+                    Item::Error(e) => {
+                        format!("error {} {} {} {}", e.record, e.line, e.fatal, e.message)
+                    }
+                });
+                Ok(())
+            })
+            .unwrap();
+            got
+        };
+        let whole = format!("{text}\n]\n");
+        let expected = parsed_whole(&whole);
+        assert_eq!(expected.len(), 5000);
+        assert_eq!(
+            expected.iter().filter(|e| e.starts_with("error")).count(),
+            15
+        );
+        assert_eq!(sealed(), expected);
+        // Broken JSON in an entry (on its third line) ends the file there.
+        let broken = format!("{text},\n{{\"id\":\n\"x\",\n\"a\": tru}},\n{}]", entry(1));
+        let expected = parsed_whole(&broken);
+        let last = expected.last().unwrap();
+        assert!(last.starts_with("error 5001 "), "{last}");
+        assert!(
+            last.ends_with("true invalid literal; expected 'true'"),
+            "{last}"
+        );
+        assert_eq!(expected.len(), 5001);
+        let got = sealed();
+        assert_eq!(got.len(), expected.len(), "{:?}", got.last());
+        assert_eq!(got.last(), expected.last());
+        assert_eq!(got, expected);
     }
 
     /// A failing consumer stops the reader and gets its error back.
