@@ -749,6 +749,20 @@ impl<R: Read> Parser<R> {
         self.value(0)
     }
 
+    /// Steps to the next element of an array whose `[` is read (past the
+    /// `,` unless it is the `first`): the line it starts on, or `None` once
+    /// the closing `]` is read.
+    pub fn next_element(&mut self, first: bool) -> Result<Option<u64>, JsonError> {
+        if self.eat(b']')? {
+            return Ok(None);
+        }
+        if !first {
+            self.expect(b',')?;
+        }
+        self.skip_ws()?;
+        Ok(Some(self.line()))
+    }
+
     /// Copies the next value (after whitespace) to `out` as its bytes stand,
     /// finding its end by its strings and brackets alone: its grammar is for
     /// whoever reads it. A platform JSON array is thus cut into entries that

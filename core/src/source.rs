@@ -898,16 +898,11 @@ impl Source {
         let first = self.record_no == 0;
         let start = out.len();
         let step = (|| -> Result<Option<u64>, json::JsonError> {
-            if p.eat(b']')? {
-                return Ok(None);
+            let line = p.next_element(first)?;
+            if line.is_some() {
+                p.raw_value(out)?;
             }
-            if !first {
-                p.expect(b',')?;
-            }
-            p.skip_ws()?;
-            let line = p.line();
-            p.raw_value(out)?;
-            Ok(Some(line))
+            Ok(line)
         })();
         let (line, message) = match step {
             Ok(Some(line)) => {
@@ -951,15 +946,10 @@ impl Source {
             Reader::JsonArray { parser: p, .. } | Reader::ExportJson(p) => {
                 let first = self.record_no == 0;
                 let step = (|| -> Result<Option<(Json, u64)>, json::JsonError> {
-                    if p.eat(b']')? {
-                        return Ok(None);
+                    match p.next_element(first)? {
+                        Some(line) => Ok(Some((p.parse_value()?, line))),
+                        None => Ok(None),
                     }
-                    if !first {
-                        p.expect(b',')?;
-                    }
-                    p.skip_ws()?;
-                    let line = p.line();
-                    Ok(Some((p.parse_value()?, line)))
                 })();
                 let value = match step {
                     Ok(v) => v,
