@@ -1291,3 +1291,38 @@ fn a_dash_is_refused_with_the_reason_as_input_and_as_output() {
     assert_cli_error(&o, "not to standard output");
     assert!(!Path::new("-").exists());
 }
+
+/// A file that cannot be read past a point (a JSON array cut short) is not
+/// helped by --skip-invalid, and the message does not offer it; a bad
+/// record in a file that reads on does.
+#[test]
+fn a_file_unreadable_past_a_point_does_not_offer_skip_invalid() {
+    let d = tempfile::tempdir().unwrap();
+    let cut = d.path().join("cut.json");
+    std::fs::write(&cut, "[{\"id\":\"abc").unwrap();
+    let archive = d.path().join("a.sqlite");
+    for skip in [false, true] {
+        let mut args = vec![
+            OsStr::new("ingest"),
+            OsStr::new("--archive"),
+            archive.as_os_str(),
+        ];
+        if skip {
+            args.push(OsStr::new("--skip-invalid"));
+        }
+        args.push(cut.as_os_str());
+        let o = run(&args);
+        assert_cli_error(&o, "cannot be read past this point");
+        assert!(!o.stderr.contains("--skip-invalid"), "{}", o.stderr);
+        assert!(!archive.exists());
+    }
+    let bad = d.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"id\":\"abc\"}\n").unwrap();
+    let o = run([
+        OsStr::new("ingest"),
+        OsStr::new("--archive"),
+        archive.as_os_str(),
+        bad.as_os_str(),
+    ]);
+    assert_cli_error(&o, "pass --skip-invalid to store the good records");
+}

@@ -106,6 +106,13 @@ impl std::fmt::Display for IngestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             IngestError::Source(e) => write!(f, "{e}"),
+            // --skip-invalid skips a bad record, not a file that cannot be
+            // read past one.
+            IngestError::Record(e) if e.fatal => write!(
+                f,
+                "{e}; the file cannot be read past this point, so nothing was stored (fix or \
+                 re-export the file)"
+            ),
             IngestError::Record(e) => write!(
                 f,
                 "{e}; nothing was stored (fix the file, or pass --skip-invalid to store the good records)"
