@@ -222,14 +222,10 @@ impl LineSealer {
                 fatal: false,
                 chain: None,
             };
-            let entry = csv.entry(text).map_err(|(m, raw)| error(m, raw))?;
-            if let Some(message) = too_deep(&entry) {
-                return Err(error(message, Some(entry.canonical_record())));
-            }
-            entry.to_record().write_canonical(out);
+            let (time, id) = csv.seal(text, out).map_err(|(m, raw)| error(m, raw))?;
             return Ok(SealedEntry {
-                id: entry.id,
-                time: entry.time,
+                id,
+                time,
                 record,
                 line,
             });
@@ -296,8 +292,11 @@ fn too_deep(entry: &Entry) -> Option<String> {
 /// them: one reader, put back to the start of each record.
 struct CsvCells {
     columns: Arc<[String]>,
+    /// Where each column is in [`PLATFORM_COLUMNS`], if it is one.
+    platform: Vec<Option<usize>>,
     reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
     record: csv::ByteRecord,
+    scratch: LineScratch,
 }
 
 impl fmt::Debug for CsvCells {
@@ -320,15 +319,28 @@ impl CsvCells {
         // ones only seek.
         let _ = reader.seek_raw(std::io::SeekFrom::Start(0), csv::Position::new());
         CsvCells {
+            platform: columns
+                .iter()
+                .map(|c| PLATFORM_COLUMNS.iter().position(|p| p == c))
+                .collect(),
             columns,
             reader,
             record: csv::ByteRecord::new(),
+            scratch: LineScratch::default(),
         }
     }
 
-    /// The entry of one raw record, or why it is refused and (when it
-    /// could be read) the row for the rejects file.
-    fn entry(&mut self, text: &[u8]) -> Result<Entry, (String, Option<String>)> {
+    /// Writes the canonical record of one raw record to `out`; its time and
+    /// id, or why it is refused and (when it could be read) the row for the
+    /// rejects file. A row of the platform's columns, each empty or holding
+    /// text in the shape the platform writes, goes straight to its record
+    /// (`platform_line`, as a JSONL line would); any other is read by
+    /// `platform_csv_entry`, with the same checks and words.
+    fn seal(
+        &mut self,
+        text: &[u8],
+        out: &mut String,
+    ) -> Result<(Timestamp, String), (String, Option<String>)> {
         let buf = self.reader.get_mut().get_mut();
         buf.clear();
         buf.extend_from_slice(text);
@@ -352,9 +364,32 @@ impl CsvCells {
                 return Err((CSV_NOT_UTF8.to_string(), None));
             }
         };
-        let entry = platform_csv_entry(&self.columns, &cells).map_err(|(m, raw)| (m, Some(raw)));
+        let mut plain = [None; PLATFORM_COLUMNS.len()];
+        let mut fast = cells.as_byte_record().as_slice().len() <= MAX_VALUE_BYTES;
+        for (v, k) in cells.iter().zip(&self.platform) {
+            match k {
+                _ if v.is_empty() => {}
+                Some(k) => plain[*k] = Some(v),
+                None => fast = false,
+            }
+        }
+        let fast = fast
+            .then(|| platform_line::canonical_csv_record(&plain, out, &mut self.scratch))
+            .flatten();
+        let sealed = match fast {
+            Some(sealed) => Ok(sealed),
+            None => platform_csv_entry(&self.columns, &cells)
+                .map_err(|(m, raw)| (m, Some(raw)))
+                .and_then(|entry| match too_deep(&entry) {
+                    Some(message) => Err((message, Some(entry.canonical_record()))),
+                    None => {
+                        entry.to_record().write_canonical(out);
+                        Ok((entry.time, entry.id))
+                    }
+                }),
+        };
         self.record = cells.into_byte_record();
-        entry
+        sealed
     }
 }
 
