@@ -9,6 +9,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::archive::is_sqlite_file;
 use crate::chain::{ArchiveId, Hash};
@@ -158,11 +159,13 @@ pub struct LineAt {
     pub line: u64,
 }
 
-/// Seals platform JSONL lines (or the entries of a platform JSON array), as
-/// [`Source::next_sealed`] does, without the reader: a line in the shape the
-/// platform writes goes straight to its record (`platform_line`); any other
-/// line is read the general way (`json::parse`, [`platform_entry`]), with the
-/// same checks and words. It holds no state but reusable buffers, so that
+/// Seals platform JSONL lines (or the entries of a platform JSON array, or
+/// the records of a platform CSV file), as [`Source::next_sealed`] does,
+/// without the reader: a line in the shape the platform writes goes straight
+/// to its record (`platform_line`); any other line is read the general way
+/// (`json::parse`, [`platform_entry`]), with the same checks and words; a
+/// CSV record is read by the csv crate and `platform_csv_entry`, as
+/// [`Source::next_record`] reads it. It holds no state but reusable buffers, so that
 /// several threads can seal the lines of one file, each with its own.
 #[derive(Debug, Default)]
 pub struct LineSealer {
@@ -172,6 +175,8 @@ pub struct LineSealer {
     /// the file (the array cannot be trusted past it), where a bad JSONL
     /// line is only that line.
     in_array: bool,
+    /// Sealing the records of a platform CSV file: what reads their cells.
+    csv: Option<Box<CsvCells>>,
 }
 
 impl LineSealer {
@@ -181,13 +186,18 @@ impl LineSealer {
             path: path.to_path_buf(),
             scratch: LineScratch::default(),
             in_array: false,
+            csv: None,
         }
     }
 
-    /// A sealer of what [`Source::next_line`] gives of a file in `format`.
-    fn for_format(path: &Path, format: Format) -> LineSealer {
+    /// A sealer of what [`Source::next_line`] gives of a file in `format`
+    /// (a platform CSV file's records under the header's `columns`).
+    fn for_format(path: &Path, format: Format, columns: Option<&Arc<[String]>>) -> LineSealer {
         LineSealer {
             in_array: format == Format::PlatformJson,
+            csv: columns
+                .filter(|_| format == Format::PlatformCsv)
+                .map(|c| Box::new(CsvCells::new(c.clone()))),
             ..LineSealer::new(path)
         }
     }
@@ -202,6 +212,24 @@ impl LineSealer {
     ) -> Result<SealedEntry, RecordError> {
         out.clear();
         let LineAt { record, line } = at;
+        if let Some(csv) = &mut self.csv {
+            let error = |message: String, raw: Option<String>| RecordError {
+                file: self.path.clone(),
+                record,
+                line,
+                message,
+                raw,
+                fatal: false,
+                chain: None,
+            };
+            let (time, id) = csv.seal(text, out).map_err(|(m, raw)| error(m, raw))?;
+            return Ok(SealedEntry {
+                id,
+                time,
+                record,
+                line,
+            });
+        }
         if let Some((time, id)) = platform_line::canonical_record(text, out, &mut self.scratch) {
             return Ok(SealedEntry {
                 id,
@@ -257,6 +285,229 @@ fn too_deep(entry: &Entry) -> Option<String> {
             json::MAX_RECORD_DEPTH
         )
     })
+}
+
+/// Reads the cells of the raw records [`Source::next_line`] cuts from a
+/// platform CSV file with the csv crate, as the file's own csv reader reads
+/// them: one reader, put back to the start of each record.
+struct CsvCells {
+    columns: Arc<[String]>,
+    /// Where each column is in [`PLATFORM_COLUMNS`], if it is one.
+    platform: Vec<Option<usize>>,
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
+    record: csv::ByteRecord,
+    scratch: LineScratch,
+}
+
+impl fmt::Debug for CsvCells {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsvCells")
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CsvCells {
+    fn new(columns: Arc<[String]>) -> CsvCells {
+        // Its row count is checked against the header's below, as the
+        // file's reader checks it (`flexible(false)`).
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(std::io::Cursor::new(Vec::new()));
+        // The first seek reads the (empty) first record as a header; later
+        // ones only seek.
+        let _ = reader.seek_raw(std::io::SeekFrom::Start(0), csv::Position::new());
+        CsvCells {
+            platform: columns
+                .iter()
+                .map(|c| PLATFORM_COLUMNS.iter().position(|p| p == c))
+                .collect(),
+            columns,
+            reader,
+            record: csv::ByteRecord::new(),
+            scratch: LineScratch::default(),
+        }
+    }
+
+    /// Writes the canonical record of one raw record to `out`; its time and
+    /// id, or why it is refused and (when it could be read) the row for the
+    /// rejects file. A row of the platform's columns, each empty or holding
+    /// text in the shape the platform writes, goes straight to its record
+    /// (`platform_line`, as a JSONL line would); any other is read by
+    /// `platform_csv_entry`, with the same checks and words.
+    fn seal(
+        &mut self,
+        text: &[u8],
+        out: &mut String,
+    ) -> Result<(Timestamp, String), (String, Option<String>)> {
+        let buf = self.reader.get_mut().get_mut();
+        buf.clear();
+        buf.extend_from_slice(text);
+        let read = self
+            .reader
+            .seek_raw(std::io::SeekFrom::Start(0), csv::Position::new())
+            .and_then(|_| self.reader.read_byte_record(&mut self.record));
+        if let Err(e) = read {
+            return Err((e.to_string(), None));
+        }
+        if self.record.len() != self.columns.len() {
+            return Err((
+                csv_unequal(self.record.len() as u64, self.columns.len() as u64),
+                None,
+            ));
+        }
+        let cells = match csv::StringRecord::from_byte_record(std::mem::take(&mut self.record)) {
+            Ok(cells) => cells,
+            Err(e) => {
+                self.record = e.into_byte_record();
+                return Err((CSV_NOT_UTF8.to_string(), None));
+            }
+        };
+        let mut plain = [None; PLATFORM_COLUMNS.len()];
+        let mut fast = cells.as_byte_record().as_slice().len() <= MAX_VALUE_BYTES;
+        for (v, k) in cells.iter().zip(&self.platform) {
+            match k {
+                _ if v.is_empty() => {}
+                Some(k) => plain[*k] = Some(v),
+                None => fast = false,
+            }
+        }
+        let fast = fast
+            .then(|| platform_line::canonical_csv_record(&plain, out, &mut self.scratch))
+            .flatten();
+        let sealed = match fast {
+            Some(sealed) => Ok(sealed),
+            None => platform_csv_entry(&self.columns, &cells)
+                .map_err(|(m, raw)| (m, Some(raw)))
+                .and_then(|entry| match too_deep(&entry) {
+                    Some(message) => Err((message, Some(entry.canonical_record()))),
+                    None => {
+                        entry.to_record().write_canonical(out);
+                        Ok((entry.time, entry.id))
+                    }
+                }),
+        };
+        self.record = cells.into_byte_record();
+        sealed
+    }
+}
+
+/// Why a CSV row is refused when it has `len` fields where the header has `expected`.
+fn csv_unequal(len: u64, expected: u64) -> String {
+    format!("has {len} fields but the header has {expected}")
+}
+
+/// Why a CSV row whose cells are not all UTF-8 is refused.
+const CSV_NOT_UTF8: &str = "is not valid UTF-8";
+
+/// Why a CSV row is refused for its size, if it is.
+fn csv_too_big(cells: &csv::StringRecord) -> Option<String> {
+    (cells.as_byte_record().as_slice().len() > MAX_VALUE_BYTES).then(|| {
+        format!(
+            "the record is larger than {} MiB, the most auditlens accepts for one entry",
+            MAX_VALUE_BYTES / (1024 * 1024)
+        )
+    })
+}
+
+/// A platform CSV row as the csv crate reads it (its cells in the order of
+/// the header's `columns`, as many), as its entry, or why it is refused
+/// with the row (for the rejects file): how [`Source::read_next`] and
+/// [`LineSealer`] both read one.
+fn platform_csv_entry(
+    columns: &[String],
+    cells: &csv::StringRecord,
+) -> Result<Entry, (String, String)> {
+    let entry = match csv_too_big(cells) {
+        Some(m) => Err(m),
+        None => platform_row_entry(&CsvRow { columns, cells }),
+    };
+    entry.map_err(|m| (m, csv_line(&cells.iter().collect::<Vec<_>>())))
+}
+
+/// Cuts the next record of a CSV file from `input` (after its header) into
+/// `out` as the csv crate reads one (RFC 4180 with its leniencies): blank
+/// lines before it are skipped; it ends at `\n`, `\r` or `\r\n` outside a
+/// quoted field, or at the end of the file; a quote opens a quoted field
+/// only at the start of a field, and `""` inside one is a quote. `line`
+/// counts the `\n` read, as the csv crate counts them. `false` at the end.
+fn cut_csv_record(input: &mut Input, out: &mut Vec<u8>, line: &mut u64) -> std::io::Result<bool> {
+    // Blank lines (and the `\n` of a record's `\r\n`).
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let n = buf
+            .iter()
+            .position(|&b| b != b'\n' && b != b'\r')
+            .unwrap_or(buf.len());
+        *line += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        let more = n < buf.len();
+        input.consume(n);
+        if more {
+            break;
+        }
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum At {
+        /// At the start of a field, or after the closing quote of a quoted
+        /// one (where a quote is an escaped quote: the same moves).
+        FieldStart,
+        InField,
+        InQuotes,
+    }
+    let mut at = At::FieldStart;
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(true);
+        }
+        let mut i = 0;
+        let mut end = false;
+        while i < buf.len() && !end {
+            match at {
+                At::InQuotes => match memchr::memchr2(b'"', b'\n', &buf[i..]) {
+                    None => i = buf.len(),
+                    Some(j) => {
+                        i += j + 1;
+                        match buf[i - 1] {
+                            b'"' => at = At::FieldStart,
+                            _ => *line += 1,
+                        }
+                    }
+                },
+                At::InField => match memchr::memchr3(b',', b'\r', b'\n', &buf[i..]) {
+                    None => i = buf.len(),
+                    Some(j) => {
+                        i += j + 1;
+                        match buf[i - 1] {
+                            b',' => at = At::FieldStart,
+                            _ => end = true,
+                        }
+                    }
+                },
+                At::FieldStart => {
+                    i += 1;
+                    match buf[i - 1] {
+                        b'"' => at = At::InQuotes,
+                        b',' => {}
+                        b'\r' | b'\n' => end = true,
+                        _ => at = At::InField,
+                    }
+                }
+            }
+        }
+        if end && buf[i - 1] == b'\n' {
+            *line += 1;
+        }
+        out.extend_from_slice(&buf[..i]);
+        input.consume(i);
+        if end {
+            return Ok(true);
+        }
+    }
 }
 
 /// The header of an auditlens export.
@@ -568,6 +819,29 @@ impl Read for HashedFile {
 
 type Input = BufReader<HashedFile>;
 
+/// What a CSV file's csv reader reads: its header a line at a time, so that
+/// once the header is read the csv reader holds nothing past it and the rest
+/// can be cut into records ([`Source::next_line`]); then whole buffers.
+struct CsvInput {
+    input: Input,
+    header_read: bool,
+}
+
+impl Read for CsvInput {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.header_read {
+            return self.input.read(buf);
+        }
+        let avail = self.input.fill_buf()?;
+        let n = memchr::memchr2(b'\n', b'\r', avail)
+            .map_or(avail.len(), |i| i + 1)
+            .min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.input.consume(n);
+        Ok(n)
+    }
+}
+
 enum Reader {
     JsonArray {
         parser: Parser<Input>,
@@ -584,8 +858,14 @@ enum Reader {
         sealer: Box<LineSealer>,
     },
     Csv {
-        reader: csv::Reader<Input>,
-        columns: Vec<String>,
+        reader: csv::Reader<CsvInput>,
+        columns: Arc<[String]>,
+        /// Once [`Source::next_line`] cuts a platform CSV file's records
+        /// (the csv reader then reads no more): the csv reader's line count.
+        cut_line: Option<u64>,
+        /// What seals a platform CSV record ([`Source::next_sealed`]), and its text.
+        sealer: Box<LineSealer>,
+        buf: Vec<u8>,
     },
 }
 
@@ -616,7 +896,7 @@ impl Source {
                 p.expect(b'[').map_err(|e| fail(e.to_string()))?;
                 Reader::JsonArray {
                     parser: p,
-                    sealer: Box::new(LineSealer::for_format(path, format)),
+                    sealer: Box::new(LineSealer::for_format(path, format, None)),
                     buf: Vec::new(),
                 }
             }
@@ -672,7 +952,10 @@ impl Source {
                 let mut reader = csv::ReaderBuilder::new()
                     .has_headers(true)
                     .flexible(false)
-                    .from_reader(buffered);
+                    .from_reader(CsvInput {
+                        input: buffered,
+                        header_read: false,
+                    });
                 let columns: Vec<String> = reader
                     .headers()
                     .map_err(|e| fail(format!("cannot read the CSV header: {e}")))?
@@ -704,7 +987,15 @@ impl Source {
                         )));
                     }
                 }
-                Reader::Csv { reader, columns }
+                reader.get_mut().header_read = true;
+                let columns: Arc<[String]> = columns.into();
+                Reader::Csv {
+                    reader,
+                    sealer: Box::new(LineSealer::for_format(path, format, Some(&columns))),
+                    columns,
+                    cut_line: None,
+                    buf: Vec::new(),
+                }
             }
         };
         Ok(Source {
@@ -749,9 +1040,10 @@ impl Source {
 
     /// The next entry with its canonical record written to `out` (cleared
     /// first), an error for a bad one, or `None` at the end: what ingest
-    /// reads. A platform JSONL line in the shape the platform writes goes
-    /// straight to its record (`platform_line`); any other entry is read by
-    /// [`Source::next_record`]'s path, with the same checks.
+    /// reads. A platform JSONL line, JSON array entry or CSV record is cut
+    /// and sealed as the sealer threads seal it ([`Source::next_line`],
+    /// [`LineSealer`]); any other entry is read by [`Source::next_record`]'s
+    /// path, with the same checks.
     pub fn next_sealed(&mut self, out: &mut String) -> Option<Result<SealedEntry, RecordError>> {
         if self.done {
             return None;
@@ -762,6 +1054,9 @@ impl Source {
                 Some((buf, sealer))
             }
             Reader::JsonArray { buf, sealer, .. } => Some((buf, sealer)),
+            Reader::Csv { buf, sealer, .. } if self.format == Format::PlatformCsv => {
+                Some((buf, sealer))
+            }
             _ => None,
         };
         if let Some((buf, sealer)) = lines {
@@ -773,8 +1068,9 @@ impl Source {
                 Ok(at) => sealer.seal(&text, at, out),
                 Err(e) => Err(e),
             };
-            if let Reader::Lines { buf, sealer: s, .. } | Reader::JsonArray { buf, sealer: s, .. } =
-                &mut self.reader
+            if let Reader::Lines { buf, sealer: s, .. }
+            | Reader::JsonArray { buf, sealer: s, .. }
+            | Reader::Csv { buf, sealer: s, .. } = &mut self.reader
             {
                 (*buf, *s) = (text, sealer);
             }
@@ -804,7 +1100,7 @@ impl Source {
         let file = match &mut self.reader {
             Reader::JsonArray { parser: p, .. } | Reader::ExportJson(p) => p.source_mut().get_mut(),
             Reader::Lines { reader, .. } => reader.get_mut(),
-            Reader::Csv { reader, .. } => reader.get_mut().get_mut(),
+            Reader::Csv { reader, .. } => reader.get_mut().input.get_mut(),
         };
         std::io::copy(file, &mut std::io::sink())?;
         Ok(crate::chain::to_hex(&sha2::Digest::finalize(
@@ -836,17 +1132,21 @@ impl Source {
     }
 
     /// The next non-blank line of a platform JSONL file (its byte order
-    /// mark removed), or the next entry of a platform JSON array, appended to
-    /// `out`, with its record and line numbers, for a [`Source::line_sealer`]
-    /// to seal, on this thread or another; an error for a line that cannot
-    /// be read (fatal unless it is only too long) or an array that does not
-    /// hold together, `None` at the end and for any other format.
+    /// mark removed), the next entry of a platform JSON array, or the next
+    /// record of a platform CSV file, appended to `out`, with its record and
+    /// line numbers, for a [`Source::line_sealer`] to seal, on this thread or
+    /// another; an error for a line that cannot be read (fatal unless it is
+    /// only too long) or an array that does not hold together, `None` at the
+    /// end and for any other format.
     pub fn next_line(&mut self, out: &mut Vec<u8>) -> Option<Result<LineAt, RecordError>> {
         if self.done {
             return None;
         }
         if matches!(self.reader, Reader::JsonArray { .. }) {
             return self.next_array_entry(out);
+        }
+        if self.format == Format::PlatformCsv {
+            return self.next_csv_record(out);
         }
         if self.format != Format::PlatformJsonl {
             return None;
@@ -934,9 +1234,58 @@ impl Source {
         Some(Err(self.record_error(line, message, None, true)))
     }
 
+    /// [`Source::next_line`] for a platform CSV file: the next record's
+    /// bytes, cut as the csv crate reads a record (`cut_csv_record`), with
+    /// the line the csv crate gives as its position. (A file whose records
+    /// [`Source::next_record`] has begun to read is not cut.)
+    fn next_csv_record(&mut self, out: &mut Vec<u8>) -> Option<Result<LineAt, RecordError>> {
+        let Reader::Csv {
+            reader, cut_line, ..
+        } = &mut self.reader
+        else {
+            return None;
+        };
+        if cut_line.is_none() && self.record_no > 0 {
+            return None;
+        }
+        // The csv reader has read the header and nothing past it (`CsvInput`).
+        let line = cut_line.get_or_insert_with(|| reader.position().line());
+        let at = *line;
+        let start = out.len();
+        match cut_csv_record(&mut reader.get_mut().input, out, line) {
+            Ok(false) => {
+                self.done = true;
+                None
+            }
+            Ok(true) => {
+                // A fresh csv reader would take a byte order mark at its
+                // start for the file's: a blank line before it keeps it.
+                if out[start..].starts_with(BOM) {
+                    out.insert(start, b'\n');
+                }
+                self.record_no += 1;
+                Some(Ok(LineAt {
+                    record: self.record_no,
+                    line: at,
+                }))
+            }
+            Err(e) => {
+                out.truncate(start);
+                self.record_no += 1;
+                self.done = true;
+                let message = csv::Error::from(e).to_string();
+                Some(Err(self.record_error(0, message, None, true)))
+            }
+        }
+    }
+
     /// A sealer for what [`Source::next_line`] gives, for another thread.
     pub fn line_sealer(&self) -> LineSealer {
-        LineSealer::for_format(&self.path, self.format)
+        let columns = match &self.reader {
+            Reader::Csv { columns, .. } => Some(columns),
+            _ => None,
+        };
+        LineSealer::for_format(&self.path, self.format, columns)
     }
 
     /// The next record.
@@ -1085,7 +1434,9 @@ impl Source {
                 }
                 return Some(result);
             },
-            Reader::Csv { reader, columns } => {
+            Reader::Csv {
+                reader, columns, ..
+            } => {
                 let mut rec = csv::StringRecord::new();
                 match reader.read_record(&mut rec) {
                     Ok(false) => None,
@@ -1099,13 +1450,29 @@ impl Source {
                         let msg = match e.kind() {
                             csv::ErrorKind::UnequalLengths {
                                 expected_len, len, ..
-                            } => {
-                                format!("has {len} fields but the header has {expected_len}")
-                            }
-                            csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+                            } => csv_unequal(*len, *expected_len),
+                            csv::ErrorKind::Utf8 { .. } => CSV_NOT_UTF8.to_string(),
                             _ => e.to_string(),
                         };
                         Some(Err(self.record_error(line, msg, None, fatal)))
+                    }
+                    Ok(true) if format == Format::PlatformCsv => {
+                        self.record_no += 1;
+                        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                        let entry = platform_csv_entry(columns, &rec);
+                        Some(
+                            entry
+                                .map(|entry| SourceRecord {
+                                    entry,
+                                    chain: None,
+                                    archive_id: None,
+                                    proof: None,
+                                    unguarded: Vec::new(),
+                                    record: self.record_no,
+                                    line,
+                                })
+                                .map_err(|(m, raw)| self.record_error(line, m, Some(raw), false)),
+                        )
                     }
                     Ok(true) => {
                         self.record_no += 1;
@@ -1116,41 +1483,8 @@ impl Source {
                             .cloned()
                             .zip(rec.iter().map(str::to_string))
                             .collect();
-                        let too_big =
-                            cells.iter().map(|(_, v)| v.len()).sum::<usize>() > MAX_VALUE_BYTES;
-                        let result = if too_big {
-                            Err((
-                                format!(
-                                    "the record is larger than {} MiB, the most auditlens accepts for one entry",
-                                    MAX_VALUE_BYTES / (1024 * 1024)
-                                ),
-                                None,
-                            ))
-                        } else if format == Format::PlatformCsv {
-                            let m: BTreeMap<String, Json> = cells
-                                .into_iter()
-                                .map(|(k, v)| {
-                                    (
-                                        k,
-                                        if v.is_empty() {
-                                            Json::Null
-                                        } else {
-                                            Json::String(v)
-                                        },
-                                    )
-                                })
-                                .collect();
-                            platform_entry(&m)
-                                .map(|entry| SourceRecord {
-                                    entry,
-                                    chain: None,
-                                    archive_id: None,
-                                    proof: None,
-                                    unguarded: Vec::new(),
-                                    record: 0,
-                                    line,
-                                })
-                                .map_err(|m| (m, None))
+                        let result = if let Some(m) = csv_too_big(&rec) {
+                            Err((m, None))
                         } else {
                             export_csv_entry(&cells)
                                 .map(|(entry, chain, archive_id)| SourceRecord {
@@ -1372,16 +1706,82 @@ fn parse_export_header(h: &Json) -> Result<ExportHeader, String> {
     })
 }
 
-/// Maps one platform row (JSON object, or CSV cells as strings) to an entry.
+/// Maps one platform row (a JSON object) to an entry.
 pub fn platform_entry(m: &BTreeMap<String, Json>) -> Result<Entry, String> {
+    platform_row_entry(m)
+}
+
+/// A field of a platform row: text (a JSON string, or a CSV cell), or
+/// another JSON value.
+#[derive(Clone, Copy)]
+enum Field<'a> {
+    /// Never a string.
+    Json(&'a Json),
+    /// An empty CSV cell is no field (`null`); an empty JSON string is text.
+    Text(&'a str),
+}
+
+/// A platform row whose fields [`platform_row_entry`] reads by name: a JSON
+/// object, or a CSV row's cells under the header's column names.
+trait PlatformRow {
+    fn field(&self, k: &str) -> Option<Field<'_>>;
+    /// Every field with its name (in any order).
+    fn each(&self, f: &mut dyn FnMut(&str, Field<'_>));
+}
+
+impl PlatformRow for BTreeMap<String, Json> {
+    fn field(&self, k: &str) -> Option<Field<'_>> {
+        self.get(k).map(json_field)
+    }
+
+    fn each(&self, f: &mut dyn FnMut(&str, Field<'_>)) {
+        for (k, v) in self {
+            f(k, json_field(v));
+        }
+    }
+}
+
+fn json_field(v: &Json) -> Field<'_> {
+    match v {
+        Json::String(s) => Field::Text(s),
+        v => Field::Json(v),
+    }
+}
+
+/// A platform CSV row: its cells in the order of the header's columns (as
+/// many; the reader checks), an empty cell being no value.
+struct CsvRow<'a> {
+    columns: &'a [String],
+    cells: &'a csv::StringRecord,
+}
+
+impl PlatformRow for CsvRow<'_> {
+    fn field(&self, k: &str) -> Option<Field<'_>> {
+        let i = self.columns.iter().position(|c| c == k)?;
+        self.cells.get(i).filter(|v| !v.is_empty()).map(Field::Text)
+    }
+
+    fn each(&self, f: &mut dyn FnMut(&str, Field<'_>)) {
+        for (k, v) in self.columns.iter().zip(self.cells.iter()) {
+            if !v.is_empty() {
+                f(k, Field::Text(v));
+            }
+        }
+    }
+}
+
+/// Maps one platform row (JSON object, or CSV cells as strings) to an entry.
+fn platform_row_entry(m: &impl PlatformRow) -> Result<Entry, String> {
     let mut used: Vec<&str> = Vec::new();
     let mut opt = |k: &'static str| -> Result<Option<String>, String> {
         used.push(k);
-        match m.get(k) {
-            None | Some(Json::Null) => Ok(None),
-            Some(Json::String(s)) => Ok(Some(s.clone())),
-            Some(Json::Number(n)) => Ok(Some(n.clone())),
-            Some(other) => Err(format!("{k:?} must be a string, not {}", other.kind())),
+        match m.field(k) {
+            None | Some(Field::Json(Json::Null)) => Ok(None),
+            Some(Field::Text(s)) => Ok(Some(s.to_string())),
+            Some(Field::Json(Json::Number(n))) => Ok(Some(n.clone())),
+            Some(Field::Json(other)) => {
+                Err(format!("{k:?} must be a string, not {}", other.kind()))
+            }
         }
     };
     let id = opt("id")?
@@ -1426,24 +1826,30 @@ pub fn platform_entry(m: &BTreeMap<String, Json>) -> Result<Entry, String> {
     entry.ip_address = opt("ipAddress")?;
     entry.user_agent = opt("userAgent")?;
     used.extend(["before", "after"]);
-    entry.before = platform_state(m.get("before"), "before")?;
-    entry.after = platform_state(m.get("after"), "after")?;
-    for (k, v) in m {
-        if !used.contains(&k.as_str()) && !matches!(v, Json::Null) {
-            entry.extra.insert(k.clone(), v.clone());
+    entry.before = platform_state(m.field("before"), "before")?;
+    entry.after = platform_state(m.field("after"), "after")?;
+    m.each(&mut |k, v| {
+        if used.contains(&k) {
+            return;
         }
-    }
+        let v = match v {
+            Field::Json(Json::Null) => return,
+            Field::Json(v) => v.clone(),
+            Field::Text(s) => Json::String(s.to_string()),
+        };
+        entry.extra.insert(k.to_string(), v);
+    });
     Ok(entry)
 }
 
 /// `before`/`after` arrive as stringified JSON; some exporters already decoded them.
-fn platform_state(v: Option<&Json>, name: &str) -> Result<Option<Json>, String> {
+fn platform_state(v: Option<Field<'_>>, name: &str) -> Result<Option<Json>, String> {
     match v {
-        None | Some(Json::Null) => Ok(None),
-        Some(Json::String(s)) => json::parse(s.as_bytes())
+        None | Some(Field::Json(Json::Null)) => Ok(None),
+        Some(Field::Text(s)) => json::parse(s.as_bytes())
             .map(Some)
             .map_err(|e| format!("{name:?} is not valid JSON text ({})", e.message)),
-        Some(other) => Ok(Some(other.clone())),
+        Some(Field::Json(other)) => Ok(Some(other.clone())),
     }
 }
 

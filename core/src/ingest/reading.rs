@@ -7,7 +7,8 @@
 //! stays at a few batches whatever the input's size.
 //!
 //! A platform JSONL file, the common case, is sealed line by line (a
-//! platform JSON array entry by entry), and sealing is most of the work:
+//! platform JSON array entry by entry, a platform CSV file record by
+//! record), and sealing is most of the work:
 //! there one thread reads and hashes the file and cuts it into batches of
 //! lines, [`SEALERS`] threads seal the batches
 //! (batch `k` by sealer `k % SEALERS`), and the stager takes the sealed
@@ -87,7 +88,10 @@ pub(super) fn read_all<E>(
     mut src: Source,
     mut take: impl FnMut(Item, &str) -> Result<(), E>,
 ) -> Result<Option<String>, E> {
-    if matches!(src.format, Format::PlatformJsonl | Format::PlatformJson) {
+    if matches!(
+        src.format,
+        Format::PlatformJsonl | Format::PlatformJson | Format::PlatformCsv
+    ) {
         return read_lines(src, take);
     }
     let (full_tx, full_rx) = sync_channel::<Message>(IN_FLIGHT);
@@ -141,9 +145,9 @@ struct Lines {
     items: Vec<(Result<LineAt, RecordError>, usize)>,
 }
 
-/// [`read_all`] for a platform JSONL file or JSON array: read and cut into
-/// lines (entries) on one thread, sealed on [`SEALERS`] others, staged on
-/// this one in order.
+/// [`read_all`] for a platform JSONL file, JSON array or CSV file: read and
+/// cut into lines (entries, records) on one thread, sealed on [`SEALERS`]
+/// others, staged on this one in order.
 fn read_lines<E>(
     mut src: Source,
     mut take: impl FnMut(Item, &str) -> Result<(), E>,
@@ -374,6 +378,142 @@ mod tests {
         assert_eq!(got.len(), expected.len(), "{:?}", got.last());
         assert_eq!(got.last(), expected.last());
         assert_eq!(got, expected);
+    }
+
+    /// A platform CSV file, cut into records and sealed on the sealer
+    /// threads, gives what the csv crate's reader of the whole file gives
+    /// for each record: the same records, the same errors (and rejected
+    /// rows) on the same lines, in order: quoted line breaks, `""`, CRLF
+    /// and bare CR line ends, blank lines, a byte order mark, rows with too
+    /// few or too many fields, bad UTF-8, a missing required field.
+    #[test]
+    fn csv_records_are_sealed_as_the_csv_reader_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("in.csv");
+        let header = "\"id\",\"createdAt\",\"updatedAt\",\"type\",\"apiKeyId\",\"userId\",\"orgId\",\
+                      \"userOrgRole\",\"projectId\",\"userProjectRole\",\"resourceType\",\"resourceId\",\
+                      \"action\",\"before\",\"after\",\"note\"";
+        let row = |i: usize, eol: &str| {
+            let mut r = format!(
+                "e{i:05},2025-01-01T00:00:{:02}.000Z,,USER,,u1,o1,,,,prompt,p{i},update,",
+                i % 60
+            )
+            .into_bytes();
+            r.extend_from_slice(match i % 1000 {
+                // Line breaks, quotes and commas inside quoted fields.
+                5 => b"\"{\"\"t\"\":\r\n\"\"a, b \\\"\" c\"\"}\",\"{\"\"x\"\":\n1}\",\"n,\r\"",
+                // Too few fields; too many.
+                6 => b"\"{}\"",
+                7 => b"\"{}\",\"{}\",n,extra",
+                // Not UTF-8.
+                8 => b"\"{}\",\"{\"\"a\"\":\"\"\xff\"\"}\",n",
+                // A quote inside an unquoted field is a quote.
+                9 => b"{},\"{}\",a \"quoted\" word",
+                // Bad JSON in before; a quote after a closing quote.
+                10 => b"{,\"{}\"x,n",
+                // A byte order mark at the start of a cell.
+                11 => b"\"{}\",{},\xef\xbb\xbfbom",
+                _ => b"\"{\"\"k\"\":1}\",,",
+            });
+            if i % 1000 == 12 {
+                // No resourceType.
+                r = String::from_utf8(r)
+                    .unwrap()
+                    .replace(",prompt,", ",,")
+                    .into_bytes();
+            }
+            if i % 1000 == 13 {
+                // A cell that starts with a byte order mark, first in its record.
+                r = [&b"\xef\xbb\xbf"[..], &r].concat();
+            }
+            r.extend_from_slice(eol.as_bytes());
+            r
+        };
+        let mut text = format!("\u{feff}{header}\r\n").into_bytes();
+        for i in 0..5000 {
+            let eol = match i % 7 {
+                0 => "\n",
+                1 => "\r",
+                2 => "\n\n\r\n",
+                _ => "\r\n",
+            };
+            if i == 4321 {
+                text.extend_from_slice(b"\r\n\n");
+            }
+            text.extend(row(i, eol));
+        }
+        let general = |text: &[u8]| {
+            std::fs::write(&path, text).unwrap();
+            let mut src = Source::open(&path).unwrap();
+            assert_eq!(src.format, Format::PlatformCsv);
+            let mut expected = Vec::new();
+            while let Some(r) = src.next_record() {
+                expected.push(match r {
+                    Ok(r) => format!("{} {} {}", r.entry.id, r.line, r.entry.canonical_record()),
+                    Err(e) => format!(
+                        "error {} {} {} {} {:?}",
+                        e.record, e.line, e.fatal, e.message, e.raw
+                    ),
+                });
+            }
+            expected
+        };
+        let sealed = |one_thread: bool| {
+            let mut got = Vec::new();
+            let item = |item: Item, record: &str| match item {
+                Item::Entry(e) => format!("{} {} {record}", e.id, e.line),
+                Item::Error(e) => format!(
+                    "error {} {} {} {} {:?}",
+                    e.record, e.line, e.fatal, e.message, e.raw
+                ),
+            };
+            if one_thread {
+                let mut src = Source::open(&path).unwrap();
+                let mut record = String::new();
+                while let Some(r) = src.next_sealed(&mut record) {
+                    got.push(match r {
+                        Ok(e) => item(Item::Entry(e), &record),
+                        Err(e) => item(Item::Error(e), ""),
+                    });
+                }
+                return got;
+            }
+            let sha = read_all::<()>(Source::open(&path).unwrap(), |i, record| {
+                got.push(item(i, record));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(sha, Some(crate::digest::file_sha256(&path).unwrap()));
+            got
+        };
+        for (name, text) in [
+            ("lf", text.clone()),
+            // No line end after the last record, and an unclosed quote there.
+            (
+                "open quote",
+                [&text[..], b"x1,\"2025-01-01T00:00:00.000Z"].concat(),
+            ),
+            ("no bom", text[3..].to_vec()),
+        ] {
+            let expected = general(&text);
+            assert!(expected.len() >= 5000, "{name}");
+            let errors: Vec<&String> = expected.iter().filter(|e| e.starts_with("error")).collect();
+            for why in [
+                "has 14 fields but the header has 16",
+                "has 17 fields but the header has 16",
+                "is not valid UTF-8",
+                "\"before\" is not valid JSON text",
+                "the entry has no \"resourceType\"",
+            ] {
+                assert_eq!(
+                    errors.iter().filter(|e| e.contains(why)).count(),
+                    5,
+                    "{name}: {why}: {errors:?}"
+                );
+            }
+            assert_eq!(sealed(false), expected, "{name}");
+            assert_eq!(sealed(true), expected, "{name}");
+        }
     }
 
     /// A failing consumer stops the reader and gets its error back.

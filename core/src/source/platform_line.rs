@@ -9,6 +9,10 @@
 //! `platform_entry`, `Entry::to_record`) then reads the line and accepts or
 //! rejects it with its reason. Where this answers, it writes the bytes the
 //! general path writes (the tests below hold it to that, line by line).
+//!
+//! A platform CSV row, once the csv crate has read its cells, takes the same
+//! way (`canonical_csv_record`): an empty cell is `null`, any other is text;
+//! its general path is `platform_csv_entry`.
 
 use std::borrow::Cow;
 
@@ -67,17 +71,63 @@ pub(super) fn canonical_record(
     r
 }
 
+/// Writes the canonical record of a platform CSV row to `out`, as
+/// [`canonical_record`] writes that of a JSONL line: `cells` holds the text
+/// of each of the platform's columns (in [`super::PLATFORM_COLUMNS`] order),
+/// `None` for an empty cell or a column the file lacks; the row has no other
+/// non-empty cell. Its time and id; `None`, with `out` as it was, when the
+/// row is not in the plain shape.
+pub(super) fn canonical_csv_record(
+    cells: &[Option<&str>; 15],
+    out: &mut String,
+    scratch: &mut LineScratch,
+) -> Option<(Timestamp, String)> {
+    if cells.iter().flatten().map(|c| c.len()).sum::<usize>() > MAX_FAST_LINE {
+        return None;
+    }
+    let start = out.len();
+    let r = write_cells(&cells.map(|c| c.map(Cell::Plain)), out, scratch);
+    if r.is_none() {
+        out.truncate(start);
+    }
+    r
+}
+
+/// A column's text as the row holds it.
+#[derive(Clone, Copy)]
+enum Cell<'a> {
+    /// The text as it stands: a JSON string without escapes, a CSV cell.
+    Plain(&'a str),
+    /// A JSON string with escapes, quotes included.
+    Escaped(&'a str),
+}
+
 fn write(line: &[u8], out: &mut String, scratch: &mut LineScratch) -> Option<(Timestamp, String)> {
     if line.len() > MAX_FAST_LINE {
         return None;
     }
     let text = std::str::from_utf8(line).ok()?;
     let fields = read_fields(text)?;
+    let cells = fields.map(|f| match f {
+        Field::Absent | Field::Null => None,
+        Field::Text(a, b, false) => Some(Cell::Plain(&text[a..b])),
+        Field::Text(a, b, true) => Some(Cell::Escaped(&text[a - 1..b + 1])),
+    });
+    write_cells(&cells, out, scratch)
+}
+
+/// Writes the canonical record of the row whose platform columns hold
+/// `cells` (`None`: absent or null).
+fn write_cells(
+    cells: &[Option<Cell<'_>>; 15],
+    out: &mut String,
+    scratch: &mut LineScratch,
+) -> Option<(Timestamp, String)> {
     let get = |i: usize| -> Option<Option<Cow<'_, str>>> {
-        match fields[i] {
-            Field::Absent | Field::Null => Some(None),
-            Field::Text(a, b, false) => Some(Some(Cow::Borrowed(&text[a..b]))),
-            Field::Text(a, b, true) => decode(&text[a - 1..b + 1]).map(|s| Some(Cow::Owned(s))),
+        match cells[i] {
+            None => Some(None),
+            Some(Cell::Plain(s)) => Some(Some(Cow::Borrowed(s))),
+            Some(Cell::Escaped(quoted)) => decode(quoted).map(|s| Some(Cow::Owned(s))),
         }
     };
     let id = get(ID)?.filter(|s| !s.is_empty())?;
@@ -120,18 +170,20 @@ fn write(line: &[u8], out: &mut String, scratch: &mut LineScratch) -> Option<(Ti
     }
     out.push('}');
     for (key, i) in [("after", AFTER), ("before", BEFORE)] {
-        if let Field::Text(a, b, escaped) = fields[i] {
+        if let Some(cell) = cells[i] {
             out.push_str(",\"");
             out.push_str(key);
             out.push_str("\":");
-            let state = if escaped {
-                scratch.state.clear();
-                if json::unescape_plain(&text[a..b], &mut scratch.state).is_none() {
-                    scratch.state = decode(&text[a - 1..b + 1])?;
+            let state = match cell {
+                Cell::Plain(s) => s,
+                Cell::Escaped(quoted) => {
+                    scratch.state.clear();
+                    let body = &quoted[1..quoted.len() - 1];
+                    if json::unescape_plain(body, &mut scratch.state).is_none() {
+                        scratch.state = decode(quoted)?;
+                    }
+                    scratch.state.as_str()
                 }
-                scratch.state.as_str()
-            } else {
-                &text[a..b]
             };
             json::write_canonical_plain(state, out, &mut scratch.plain)?;
         }
@@ -375,6 +427,100 @@ mod tests {
         let mut bad_utf8 = with("").into_bytes();
         bad_utf8[8] = 0xff;
         assert!(!agree(&bad_utf8));
+    }
+
+    /// A platform CSV row: where the fast path answers, it writes what the
+    /// general path (`platform_csv_entry`) writes, with its time and id.
+    fn csv_agree(row: &[&str]) -> bool {
+        let columns: Vec<String> = super::super::PLATFORM_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let cells = csv::StringRecord::from(row.to_vec());
+        let mut plain = [None; 15];
+        for (i, v) in row.iter().enumerate() {
+            plain[i] = Some(*v).filter(|v| !v.is_empty());
+        }
+        let mut out = String::from("kept");
+        let fast = canonical_csv_record(&plain, &mut out, &mut LineScratch::default());
+        let want = super::super::platform_csv_entry(&columns, &cells)
+            .ok()
+            .filter(|e| e.record_depth() <= json::MAX_RECORD_DEPTH);
+        match fast {
+            None => {
+                assert_eq!(out, "kept", "{row:?}");
+                false
+            }
+            Some((time, id)) => {
+                let want = want.unwrap_or_else(|| panic!("refused: {row:?}"));
+                assert_eq!(out.strip_prefix("kept"), Some(&*want.canonical_record()));
+                assert_eq!((time, id), (want.time, want.id));
+                true
+            }
+        }
+    }
+
+    /// Every row of the platform-shaped CSV sample goes the fast way, and
+    /// agrees; unusual rows agree or go the general way.
+    #[test]
+    fn csv_rows_agree_or_go_the_general_way() {
+        let mut file = Vec::new();
+        write_platform(
+            &Sample::new(3000, 7).with_profile(Profile::Platform),
+            PlatformFormat::Csv,
+            &mut file,
+        )
+        .unwrap();
+        let mut rdr = csv::Reader::from_reader(&file[..]);
+        assert_eq!(
+            rdr.headers().unwrap(),
+            super::super::PLATFORM_COLUMNS.to_vec()
+        );
+        let mut rows = 0;
+        for r in rdr.records() {
+            let r = r.unwrap();
+            assert!(csv_agree(&r.iter().collect::<Vec<_>>()));
+            rows += 1;
+        }
+        assert_eq!(rows, 3000);
+        fn row<'a>(edit: &[(usize, &'a str)]) -> Vec<&'a str> {
+            let mut r = vec![""; 15];
+            r[ID] = "c1";
+            r[CREATED_AT] = "2025-03-14T09:21:07.412Z";
+            r[RESOURCE_TYPE] = "prompt";
+            r[ACTION] = "create";
+            for (i, v) in edit {
+                r[*i] = v;
+            }
+            r
+        }
+        for r in [
+            row(&[]),
+            row(&[(USER_ID, "u\"1, \\ \u{7f}é"), (TYPE, "API_KEY")]),
+            row(&[(AFTER, "{\"b\":1,\"a\":[true,null,-0.5e+7,\"x\\\\y\"]}")]),
+            row(&[
+                (BEFORE, " { \"z\" : { \"y\":2 } } "),
+                (AFTER, "\"production\""),
+            ]),
+            row(&[(AFTER, "{\"text\":\"line\\nnext\"}\r\n")]),
+            row(&[(UPDATED_AT, "2025-03-14T09:21:08.000Z")]),
+        ] {
+            assert!(csv_agree(&r), "not on the fast path: {r:?}");
+        }
+        let deep = format!("{}1{}", "[".repeat(130), "]".repeat(130));
+        for r in [
+            row(&[(AFTER, "{\"a\":\"\\u00e9\"}")]),
+            row(&[(ID, "")]),
+            row(&[(ACTION, "")]),
+            row(&[(UPDATED_AT, "2025-03-14 09:21:08Z")]),
+            row(&[(AFTER, "{\"a\":1,\"a\":2}")]),
+            row(&[(AFTER, "[1,]")]),
+            row(&[(AFTER, "{} x")]),
+            row(&[(AFTER, " ")]),
+            row(&[(AFTER, &deep)]),
+        ] {
+            assert!(!csv_agree(&r), "on the fast path: {r:?}");
+        }
     }
 
     /// Every line of the fuzz corpora of the JSON readers: the fast path
