@@ -1326,3 +1326,28 @@ fn a_file_unreadable_past_a_point_does_not_offer_skip_invalid() {
     ]);
     assert_cli_error(&o, "pass --skip-invalid to store the good records");
 }
+
+/// A bad row of a CSV with Windows line ends (as Excel and Python's csv
+/// module write it) is named by the line an editor shows it on.
+#[test]
+fn a_bad_csv_row_is_named_by_its_line_with_windows_line_ends() {
+    let d = tempfile::tempdir().unwrap();
+    let header = "\"id\",\"createdAt\",\"updatedAt\",\"type\",\"apiKeyId\",\"userId\",\"orgId\",\
+                  \"userOrgRole\",\"projectId\",\"userProjectRole\",\"resourceType\",\"resourceId\",\
+                  \"action\",\"before\",\"after\"";
+    let good = "\"c1\",\"2025-01-01T00:00:00.000Z\",\"2025-01-01T00:00:00.000Z\",\"USER\",\"\",\
+                \"u1\",\"o1\",\"OWNER\",\"\",\"\",\"trace\",\"t1\",\"bookmark\",\"\",\"true\"";
+    for eol in ["\r\n", "\n"] {
+        let csv = d.path().join("crlf.csv");
+        // Line 1 the header, line 2 a row, line 3 blank, line 4 the bad row.
+        std::fs::write(&csv, [header, good, "", "\"bad\",\"row\"", ""].join(eol)).unwrap();
+        let archive = d.path().join("a.sqlite");
+        let o = run([
+            OsStr::new("ingest"),
+            OsStr::new("--archive"),
+            archive.as_os_str(),
+            csv.as_os_str(),
+        ]);
+        assert_cli_error(&o, "record 2 (line 4): has 2 fields but the header has 15");
+    }
+}

@@ -431,13 +431,19 @@ fn platform_csv_entry(
 /// lines before it are skipped; it ends at `\n`, `\r` or `\r\n` outside a
 /// quoted field, or at the end of the file; a quote opens a quoted field
 /// only at the start of a field, and `""` inside one is a quote. `line`
-/// counts the `\n` read, as the csv crate counts them. `false` at the end.
-fn cut_csv_record(input: &mut Input, out: &mut Vec<u8>, line: &mut u64) -> std::io::Result<bool> {
+/// counts the `\n` read. The line the record starts on, `None` at the end.
+/// (The csv crate gives a record of a CRLF file, or one after blank lines,
+/// the line where the previous record ended: an editor shows it lower.)
+fn cut_csv_record(
+    input: &mut Input,
+    out: &mut Vec<u8>,
+    line: &mut u64,
+) -> std::io::Result<Option<u64>> {
     // Blank lines (and the `\n` of a record's `\r\n`).
     loop {
         let buf = input.fill_buf()?;
         if buf.is_empty() {
-            return Ok(false);
+            return Ok(None);
         }
         let n = buf
             .iter()
@@ -450,6 +456,7 @@ fn cut_csv_record(input: &mut Input, out: &mut Vec<u8>, line: &mut u64) -> std::
             break;
         }
     }
+    let start = *line;
     #[derive(Clone, Copy, PartialEq)]
     enum At {
         /// At the start of a field, or after the closing quote of a quoted
@@ -462,7 +469,7 @@ fn cut_csv_record(input: &mut Input, out: &mut Vec<u8>, line: &mut u64) -> std::
     loop {
         let buf = input.fill_buf()?;
         if buf.is_empty() {
-            return Ok(true);
+            return Ok(Some(start));
         }
         let mut i = 0;
         let mut end = false;
@@ -505,7 +512,7 @@ fn cut_csv_record(input: &mut Input, out: &mut Vec<u8>, line: &mut u64) -> std::
         out.extend_from_slice(&buf[..i]);
         input.consume(i);
         if end {
-            return Ok(true);
+            return Ok(Some(start));
         }
     }
 }
@@ -1236,7 +1243,7 @@ impl Source {
 
     /// [`Source::next_line`] for a platform CSV file: the next record's
     /// bytes, cut as the csv crate reads a record (`cut_csv_record`), with
-    /// the line the csv crate gives as its position. (A file whose records
+    /// the line it starts on. (A file whose records
     /// [`Source::next_record`] has begun to read is not cut.)
     fn next_csv_record(&mut self, out: &mut Vec<u8>) -> Option<Result<LineAt, RecordError>> {
         let Reader::Csv {
@@ -1250,14 +1257,13 @@ impl Source {
         }
         // The csv reader has read the header and nothing past it (`CsvInput`).
         let line = cut_line.get_or_insert_with(|| reader.position().line());
-        let at = *line;
         let start = out.len();
         match cut_csv_record(&mut reader.get_mut().input, out, line) {
-            Ok(false) => {
+            Ok(None) => {
                 self.done = true;
                 None
             }
-            Ok(true) => {
+            Ok(Some(at)) => {
                 // A fresh csv reader would take a byte order mark at its
                 // start for the file's: a blank line before it keeps it.
                 if out[start..].starts_with(BOM) {
