@@ -971,3 +971,43 @@ fn an_archive_switched_to_wal_is_read_as_sqlite_reads_it_without_writing_beside_
         "nothing written beside the archive"
     );
 }
+
+#[test]
+fn ingest_says_when_it_appends_to_an_archive_whose_protection_was_removed() {
+    let (dir, path) = fixture();
+    let more = dir.path().join("more.jsonl");
+    let o = run([
+        std::ffi::OsStr::new("sample"),
+        std::ffi::OsStr::new("--entries"),
+        std::ffi::OsStr::new("20"),
+        std::ffi::OsStr::new("--seed"),
+        std::ffi::OsStr::new("991"),
+        std::ffi::OsStr::new("-o"),
+        more.as_os_str(),
+    ]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let ingest = || {
+        run([
+            std::ffi::OsStr::new("ingest"),
+            std::ffi::OsStr::new("--archive"),
+            path.as_os_str(),
+            more.as_os_str(),
+        ])
+    };
+    // Intact: no note.
+    let o = ingest();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stdout.contains("note: another program"), "{}", o.stdout);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TRIGGER entries_no_update")
+        .unwrap();
+    drop(conn);
+    let o = ingest();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .contains("note: another program removed the archive's entries_no_update"),
+        "{}",
+        o.stdout
+    );
+}

@@ -80,6 +80,9 @@ pub struct IngestReport {
     /// roots: those cost five sorts of the whole archive; `auditlens
     /// checkpoint` adds them).
     pub checkpoint: Option<Checkpoint>,
+    /// The archive's protective triggers another program had removed
+    /// (`auditlens verify` warns of them too).
+    pub missing_protections: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -322,6 +325,7 @@ pub(crate) fn ingest_by(
         report.created = create_archive(out, slot)?;
     }
     let mut archive = Writer::open(archive_path)?;
+    report.missing_protections = archive.missing_protections().to_vec();
     let batch = opts.batch_size.unwrap_or(DEFAULT_BATCH).max(1);
     job.start_phase("appending", total);
     let (archive_id, next_seq) = (archive.archive_id(), archive.checkpoint().size + 1);

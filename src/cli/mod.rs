@@ -962,6 +962,7 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
             "first_seq": report.first_seq,
             "last_seq": report.last_seq,
             "checkpoint": cp.to_text(),
+            "missing_protections": report.missing_protections,
         }));
     } else {
         let mut out = std::io::stdout().lock();
@@ -1001,6 +1002,14 @@ fn cmd_ingest(a: IngestArgs) -> Result<i32, Fail> {
         }
         if let Some(p) = &report.rejects_path {
             let _ = writeln!(out, "rejected records and their reasons: {}", shown(p));
+        }
+        if !report.missing_protections.is_empty() {
+            let _ = writeln!(
+                out,
+                "note: another program removed the archive's {} (which refuse changes to stored \
+                 entries); ingest went on all the same, and `auditlens verify` reports it",
+                report.missing_protections.join(", ")
+            );
         }
         let _ = writeln!(
             out,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::schema::foreign_objects;
+use super::schema::{PROTECTIVE, foreign_objects};
 use super::{
     Archive, ArchiveError, FORMAT_NAME, FORMAT_VERSION, IndexProblemKind, KeyHasher, Result,
     SCHEMA, companion_path, db_error, is_sqlite_file,
@@ -92,6 +92,9 @@ pub struct Writer {
     /// The Merkle tree over every stored leaf hash (its compact range), so
     /// that the checkpoint after an ingest costs no second pass.
     tree: MerkleBuilder,
+    /// The protective triggers another program removed (verify warns of
+    /// them; appending goes on, and says so).
+    missing_protections: Vec<String>,
 }
 
 impl Writer {
@@ -108,7 +111,13 @@ impl Writer {
             .map_err(|e| db_error(path, e))?;
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;")
             .map_err(|e| db_error(path, e))?;
-        if let Some(o) = foreign_objects(&reader.schema()?).first() {
+        let schema = reader.schema()?;
+        let missing_protections = PROTECTIVE
+            .iter()
+            .filter(|p| !schema.iter().any(|o| o.name == **p))
+            .map(|p| p.to_string())
+            .collect();
+        if let Some(o) = foreign_objects(&schema).first() {
             return Err(ArchiveError(format!(
                 "{}: its schema holds the {} {:?}, which auditlens does not make (or makes \
                  differently); nothing was added. Run `auditlens verify` on it.",
@@ -126,7 +135,13 @@ impl Writer {
             id,
             tail,
             tree,
+            missing_protections,
         })
+    }
+
+    /// The protective triggers missing from the archive's schema.
+    pub fn missing_protections(&self) -> &[String] {
+        &self.missing_protections
     }
 
     pub fn archive_id(&self) -> ArchiveId {

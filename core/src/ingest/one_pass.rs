@@ -111,6 +111,7 @@ pub(super) fn ingest(archive_path: &Path, file: &Path, job: &Job) -> Result<Inge
         staged
     };
     let mut archive = Writer::open(&writer_path).map_err(|_| GiveUp::Unusual)?;
+    report.missing_protections = archive.missing_protections().to_vec();
     let (archive_id, next_seq) = (archive.archive_id(), archive.checkpoint().size + 1);
     job.start_phase("ingesting", len);
     let seen = Arc::new(Mutex::new(None));
