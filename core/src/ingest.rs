@@ -33,6 +33,7 @@ use crate::output::{Destination, Output, OutputError, Slot};
 use crate::source::{Format, RecordError, SealedEntry, Source, SourceError};
 
 mod appending;
+pub mod export_records;
 mod file_lines;
 mod one_pass;
 mod reading;

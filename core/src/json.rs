@@ -796,18 +796,38 @@ impl<R: Read> Parser<R> {
             if in_string && !escaped {
                 // The run of a string's plain bytes, copied at once.
                 let window = &self.buf[self.pos..self.len];
-                let n = memchr::memchr2(b'"', b'\\', window).unwrap_or(window.len());
+                let mut n = memchr::memchr2(b'"', b'\\', window).unwrap_or(window.len());
+                // A control byte ends the run: the parser refuses it (below).
+                if window[..n].iter().fold(false, |c, &b| c | (b < 0x20)) {
+                    n = window[..n].iter().position(|&b| b < 0x20).unwrap_or(n);
+                }
                 if n > 0 {
                     out.extend_from_slice(&window[..n]);
                     self.advance(n)?;
                     continue;
                 }
             }
-            let b = self.bump()?.ok_or_else(|| truncated(self))?;
+            // A string is checked as `parse_string` checks it, so that a bad
+            // one stops the value where, and as, the parser would: its
+            // escapes, its control bytes, its end.
+            let b = match self.bump()? {
+                Some(b) => b,
+                None if in_string => {
+                    return Err(self.error("unexpected end of input inside a string"));
+                }
+                None => return Err(truncated(self)),
+            };
             out.push(b);
             if in_string {
                 if escaped {
                     escaped = false;
+                    match b {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            self.unicode_escape(Some(out))?;
+                        }
+                        _ => return Err(invalid_escape(self, b)),
+                    }
                 } else if b == b'\\' {
                     escaped = true;
                 } else if b == b'"' {
@@ -815,6 +835,8 @@ impl<R: Read> Parser<R> {
                     if depth == 0 {
                         return Ok(());
                     }
+                } else if b < 0x20 {
+                    return Err(unescaped_control(self, b));
                 }
                 continue;
             }
@@ -1044,33 +1066,29 @@ impl<R: Read> Parser<R> {
                         Some(b'n') => '\n',
                         Some(b'r') => '\r',
                         Some(b't') => '\t',
-                        Some(b'u') => self.unicode_escape()?,
-                        Some(b) => {
-                            return Err(self.error(format!(
-                                "invalid escape '\\{}' in a string",
-                                describe_byte(b)
-                            )));
-                        }
+                        Some(b'u') => self.unicode_escape(None)?,
+                        Some(b) => return Err(invalid_escape(self, b)),
                         None => return Err(self.error("unexpected end of input inside a string")),
                     };
                     let mut tmp = [0u8; 4];
                     bytes.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
                 }
-                Some(b) if b < 0x20 => {
-                    return Err(
-                        self.error(format!("unescaped control character 0x{b:02x} in a string"))
-                    );
-                }
+                Some(b) if b < 0x20 => return Err(unescaped_control(self, b)),
                 Some(b) => bytes.push(b),
             }
         }
         String::from_utf8(bytes).map_err(|_| self.error("string is not valid UTF-8"))
     }
 
-    fn hex4(&mut self) -> Result<u32, JsonError> {
+    /// Four hex digits, each also added to `raw` when given.
+    fn hex4(&mut self, mut raw: Option<&mut Vec<u8>>) -> Result<u32, JsonError> {
         let mut v = 0u32;
         for _ in 0..4 {
-            let d = match self.bump()? {
+            let b = self.bump()?;
+            if let (Some(raw), Some(b)) = (raw.as_deref_mut(), b) {
+                raw.push(b);
+            }
+            let d = match b {
                 Some(b @ b'0'..=b'9') => b - b'0',
                 Some(b @ b'a'..=b'f') => b - b'a' + 10,
                 Some(b @ b'A'..=b'F') => b - b'A' + 10,
@@ -1081,13 +1099,22 @@ impl<R: Read> Parser<R> {
         Ok(v)
     }
 
-    fn unicode_escape(&mut self) -> Result<char, JsonError> {
-        let hi = self.hex4()?;
+    /// The character of a `\\u` escape, after the `u`; its bytes as they
+    /// stand also added to `raw` when given (`raw_value`).
+    fn unicode_escape(&mut self, mut raw: Option<&mut Vec<u8>>) -> Result<char, JsonError> {
+        let hi = self.hex4(raw.as_deref_mut())?;
         let code = if (0xD800..0xDC00).contains(&hi) {
-            if self.bump()? != Some(b'\\') || self.bump()? != Some(b'u') {
+            let mut next = || -> Result<Option<u8>, JsonError> {
+                let b = self.bump()?;
+                if let (Some(raw), Some(b)) = (raw.as_deref_mut(), b) {
+                    raw.push(b);
+                }
+                Ok(b)
+            };
+            if next()? != Some(b'\\') || next()? != Some(b'u') {
                 return Err(self.error("lone surrogate in a \\u escape (not valid Unicode)"));
             }
-            let lo = self.hex4()?;
+            let lo = self.hex4(raw)?;
             if !(0xDC00..0xE000).contains(&lo) {
                 return Err(self.error("lone surrogate in a \\u escape (not valid Unicode)"));
             }
@@ -1099,6 +1126,17 @@ impl<R: Read> Parser<R> {
         };
         char::from_u32(code).ok_or_else(|| self.error("invalid \\u escape"))
     }
+}
+
+fn invalid_escape<R: Read>(p: &Parser<R>, b: u8) -> JsonError {
+    p.error(format!(
+        "invalid escape '\\{}' in a string",
+        describe_byte(b)
+    ))
+}
+
+fn unescaped_control<R: Read>(p: &Parser<R>, b: u8) -> JsonError {
+    p.error(format!("unescaped control character 0x{b:02x} in a string"))
 }
 
 fn describe_byte(b: u8) -> String {

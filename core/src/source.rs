@@ -805,6 +805,8 @@ pub struct Source {
     /// The completeness proof in an export's footer (docs/FORMAT.md §14).
     pub footer_complete: Option<Json>,
     reader: Reader,
+    /// What maps each entry read to its record ([`RecordMapper`]).
+    mapper: RecordMapper,
     record_no: u64,
     done: bool,
 }
@@ -1005,9 +1007,15 @@ impl Source {
                 }
             }
         };
+        let mapper = RecordMapper {
+            path: path.to_path_buf(),
+            format,
+            archive_id: header.as_ref().map(|h| h.archive_id),
+        };
         Ok(Source {
             path: path.to_path_buf(),
             format,
+            mapper,
             header,
             footer_count: None,
             footer_complete: None,
@@ -1121,12 +1129,7 @@ impl Source {
         &mut self,
         mut r: Option<Result<SourceRecord, RecordError>>,
     ) -> Option<Result<SourceRecord, RecordError>> {
-        if let Some(Ok(rec)) = &r
-            && let Some(message) = too_deep(&rec.entry)
-        {
-            let raw = Some(rec.entry.canonical_record());
-            r = Some(Err(self.record_error(rec.line, message, raw, false)));
-        }
+        r = r.map(|r| self.mapper.depth_checked(r));
         if let Some(Err(e)) = &r
             && e.fatal
         {
@@ -1149,13 +1152,16 @@ impl Source {
         if self.done {
             return None;
         }
-        if matches!(self.reader, Reader::JsonArray { .. }) {
+        if matches!(
+            self.reader,
+            Reader::JsonArray { .. } | Reader::ExportJson(_)
+        ) {
             return self.next_array_entry(out);
         }
         if self.format == Format::PlatformCsv {
             return self.next_csv_record(out);
         }
-        if self.format != Format::PlatformJsonl {
+        if !matches!(self.format, Format::PlatformJsonl | Format::ExportNdjson) {
             return None;
         }
         let Reader::Lines { reader, line, .. } = &mut self.reader else {
@@ -1199,7 +1205,7 @@ impl Source {
     /// they stand (`json::Parser::raw_value`), framed as [`Source::read_next`]
     /// frames the entries it parses.
     fn next_array_entry(&mut self, out: &mut Vec<u8>) -> Option<Result<LineAt, RecordError>> {
-        let Reader::JsonArray { parser: p, .. } = &mut self.reader else {
+        let (Reader::JsonArray { parser: p, .. } | Reader::ExportJson(p)) = &mut self.reader else {
             return None;
         };
         let first = self.record_no == 0;
@@ -1221,13 +1227,13 @@ impl Source {
             }
             Ok(None) => {
                 self.done = true;
-                let end = p
-                    .skip_ws()
-                    .and_then(|_| p.peek())
-                    .map_err(|e| e.to_string());
-                match end {
-                    Ok(None) => return None,
-                    Ok(Some(_)) => (p.line(), "unexpected data after the JSON array".to_string()),
+                match read_array_end(p, self.format) {
+                    Ok(end) => {
+                        let (count, complete) = end.unzip();
+                        self.footer_count = count;
+                        self.footer_complete = complete.flatten();
+                        return None;
+                    }
                     Err(m) => (p.line(), m),
                 }
             }
@@ -1285,6 +1291,23 @@ impl Source {
         }
     }
 
+    /// What maps what [`Source::next_line`] gives of a JSON array, JSONL
+    /// file or JSON or NDJSON export to records, for another thread.
+    pub fn record_mapper(&self) -> RecordMapper {
+        self.mapper.clone()
+    }
+
+    /// What an NDJSON export that ends without its end line says at its
+    /// end, once every line is read.
+    pub fn cut_short(&self) -> RecordError {
+        let line = match &self.reader {
+            Reader::Lines { line, .. } => *line,
+            _ => 0,
+        };
+        let message = "the export ends without its end line: it was cut short";
+        self.record_error(line, message.into(), None, true)
+    }
+
     /// A sealer for what [`Source::next_line`] gives, for another thread.
     pub fn line_sealer(&self) -> LineSealer {
         let columns = match &self.reader {
@@ -1315,21 +1338,11 @@ impl Source {
                     }
                 };
                 let Some((value, line)) = value else {
-                    let end = if format == Format::ExportJson {
-                        read_export_json_end(p).map(Some)
-                    } else {
-                        p.skip_ws()
-                            .and_then(|_| p.peek())
-                            .map_err(|e| e.to_string())
-                            .and_then(|b| match b {
-                                None => Ok(None),
-                                Some(_) => Err("unexpected data after the JSON array".to_string()),
-                            })
-                    };
+                    let end = read_array_end(p, format);
                     let end_line = p.line();
                     return match end {
                         Ok(end) => {
-                            let (count, complete) = end.flatten().unzip();
+                            let (count, complete) = end.unzip();
                             self.footer_count = count;
                             self.footer_complete = complete.flatten();
                             None
@@ -1338,7 +1351,7 @@ impl Source {
                     };
                 };
                 self.record_no += 1;
-                Some(self.map_value(&value, line))
+                Some(self.mapper.map_value(&value, self.record_no, line))
             }
             Reader::Lines {
                 reader, line, buf, ..
@@ -1377,16 +1390,7 @@ impl Source {
                     }
                 };
                 if n == 0 {
-                    if format == Format::ExportNdjson {
-                        let l = *line;
-                        return Some(Err(self.record_error(
-                            l,
-                            "the export ends without its end line: it was cut short".into(),
-                            None,
-                            true,
-                        )));
-                    }
-                    return None;
+                    return (format == Format::ExportNdjson).then(|| Err(self.cut_short()));
                 }
                 *line += 1;
                 let l = *line;
@@ -1394,51 +1398,23 @@ impl Source {
                 if text.iter().all(|b| b.is_ascii_whitespace()) {
                     continue;
                 }
-                let raw = || String::from_utf8_lossy(text).trim_end().to_string();
-                let value = match json::parse(text) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        self.record_no += 1;
-                        let raw = raw();
-                        return Some(Err(self.record_error(l, e.to_string(), Some(raw), false)));
-                    }
+                let at = LineAt {
+                    record: self.record_no + 1,
+                    line: l,
                 };
-                if format == Format::ExportNdjson
-                    && let Some(end) = value.get(EXPORT_FOOTER_KEY)
-                {
-                    match end.get("count").and_then(json_u64) {
-                        Some(c) => {
-                            self.footer_count = Some(c);
-                            self.footer_complete = end.get("complete").cloned();
-                            continue;
-                        }
-                        None => {
-                            let raw = Some(end.to_canonical());
-                            return Some(Err(self.record_error(
-                                l,
-                                "malformed end line".into(),
-                                raw,
-                                true,
-                            )));
-                        }
+                match self.mapper.map_line(text, at) {
+                    Mapped::End { count, complete } => {
+                        self.footer_count = Some(count);
+                        self.footer_complete = complete;
+                        continue;
+                    }
+                    // (A malformed end line is no record, but fatal: the
+                    // count is not read again.)
+                    Mapped::Record(r) => {
+                        self.record_no += 1;
+                        return Some(r);
                     }
                 }
-                self.record_no += 1;
-                // Take the line out of the reader so that it can name the raw record on error.
-                let line_bytes = std::mem::take(buf);
-                let result = self.map_value(&value, l).map_err(|mut e| {
-                    let text = if l == 1 {
-                        strip_bom(&line_bytes)
-                    } else {
-                        &line_bytes[..]
-                    };
-                    e.raw = Some(String::from_utf8_lossy(text).trim_end().to_string());
-                    e
-                });
-                if let Reader::Lines { buf, .. } = &mut self.reader {
-                    *buf = line_bytes;
-                }
-                return Some(result);
             },
             Reader::Csv {
                 reader, columns, ..
@@ -1522,11 +1498,117 @@ impl Source {
             }
         }
     }
+}
 
-    fn map_value(&self, value: &Json, line: u64) -> Result<SourceRecord, RecordError> {
+/// What an entry of a JSON or NDJSON file maps to: its record (or why it
+/// has none), or an export's end line.
+// Nearly every one is a record: boxing it would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Mapped {
+    Record(Result<SourceRecord, RecordError>),
+    /// An NDJSON export's end line: the count it states, and its
+    /// completeness proof.
+    End {
+        count: u64,
+        complete: Option<Json>,
+    },
+}
+
+/// Maps the entries of a JSON array or the lines of a JSONL or NDJSON file to
+/// records, as [`Source::next_record`] reads them, with the same checks and
+/// words, on whatever thread: it holds nothing but what names the file.
+#[derive(Clone, Debug)]
+pub struct RecordMapper {
+    path: PathBuf,
+    format: Format,
+    /// The archive an export's header names.
+    archive_id: Option<ArchiveId>,
+}
+
+impl RecordMapper {
+    fn error(
+        &self,
+        record: u64,
+        line: u64,
+        message: String,
+        raw: Option<String>,
+        fatal: bool,
+    ) -> RecordError {
+        RecordError {
+            file: self.path.clone(),
+            record,
+            line,
+            message,
+            raw,
+            fatal,
+            chain: None,
+        }
+    }
+
+    /// A line of a JSONL file or NDJSON export (its byte order mark
+    /// removed; not blank), found `at`: its record, or an export's end line.
+    /// An end line whose count cannot be read is a fatal error of the
+    /// record before it.
+    pub fn map_line(&self, text: &[u8], at: LineAt) -> Mapped {
+        let LineAt { record, line } = at;
+        let raw = || String::from_utf8_lossy(text).trim_end().to_string();
+        let value = match json::parse(text) {
+            Ok(v) => v,
+            Err(e) => {
+                return Mapped::Record(Err(self.error(
+                    record,
+                    line,
+                    e.to_string(),
+                    Some(raw()),
+                    false,
+                )));
+            }
+        };
+        if self.format == Format::ExportNdjson
+            && let Some(end) = value.get(EXPORT_FOOTER_KEY)
+        {
+            return match end.get("count").and_then(json_u64) {
+                Some(count) => Mapped::End {
+                    count,
+                    complete: end.get("complete").cloned(),
+                },
+                None => {
+                    let raw = Some(end.to_canonical());
+                    let message = "malformed end line".into();
+                    Mapped::Record(Err(self.error(record - 1, line, message, raw, true)))
+                }
+            };
+        }
+        // The line names the raw record on error.
+        Mapped::Record(self.map_value(&value, record, line).map_err(|mut e| {
+            e.raw = Some(raw());
+            e
+        }))
+    }
+
+    /// An entry of a JSON array as it stands in the file
+    /// (`json::Parser::raw_value`), starting on line `at.line`: its record;
+    /// an entry that is not JSON is said as the whole file's parser says it,
+    /// where it is in the file, and ends the file.
+    pub fn map_entry(&self, text: &[u8], at: LineAt) -> Result<SourceRecord, RecordError> {
+        let LineAt { record, line } = at;
+        let value = json::parse(text)
+            .map_err(|e| self.error(record, line + e.line - 1, e.message, None, true))?;
+        self.map_value(&value, record, line)
+    }
+
+    /// The record of an entry parsed (record number `record`, found on `line`).
+    pub fn map_value(
+        &self,
+        value: &Json,
+        record: u64,
+        line: u64,
+    ) -> Result<SourceRecord, RecordError> {
         let raw = || Some(value.to_canonical());
         let Json::Object(m) = value else {
-            return Err(self.record_error(
+            return Err(self.error(
+                record,
                 line,
                 format!("expected an object per entry, found {}", value.kind()),
                 raw(),
@@ -1541,27 +1623,43 @@ impl Source {
                     archive_id: None,
                     proof: None,
                     unguarded: Vec::new(),
-                    record: self.record_no,
+                    record,
                     line,
                 })
             }
             _ => export_json_entry(m).map(|(entry, chain, proof)| SourceRecord {
                 entry,
                 chain: Some(chain),
-                archive_id: self.header.as_ref().map(|h| h.archive_id),
+                archive_id: self.archive_id,
                 proof,
                 unguarded: Vec::new(),
-                record: self.record_no,
+                record,
                 line,
             }),
         };
         result.map_err(|msg| {
-            let mut e = self.record_error(line, msg, raw(), false);
+            let mut e = self.error(record, line, msg, raw(), false);
             if !matches!(self.format, Format::PlatformJson | Format::PlatformJsonl) {
                 e.chain = json_chain_fields(m).ok().map(Box::new);
             }
             e
         })
+    }
+
+    /// An entry read is refused for its depth, if it is (what
+    /// [`Source::next_record`] checks of every entry of every format).
+    pub fn depth_checked(
+        &self,
+        r: Result<SourceRecord, RecordError>,
+    ) -> Result<SourceRecord, RecordError> {
+        let rec = r?;
+        match too_deep(&rec.entry) {
+            None => Ok(rec),
+            Some(message) => {
+                let raw = Some(rec.entry.canonical_record());
+                Err(self.error(rec.record, rec.line, message, raw, false))
+            }
+        }
     }
 }
 
@@ -1610,6 +1708,22 @@ fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usi
         ));
     }
     Ok(n)
+}
+
+/// The end of a JSON array, after its last entry: an export's footer
+/// (its count and completeness proof), nothing for a platform file.
+fn read_array_end(
+    p: &mut Parser<Input>,
+    format: Format,
+) -> Result<Option<(u64, Option<Json>)>, String> {
+    if format == Format::ExportJson {
+        return read_export_json_end(p);
+    }
+    match p.skip_ws().and_then(|_| p.peek()) {
+        Ok(None) => Ok(None),
+        Ok(Some(_)) => Err("unexpected data after the JSON array".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// The footer's count and completeness proof.

@@ -823,7 +823,7 @@ pub fn verify_export(
     job: &Job,
 ) -> Result<Report, VerifyError> {
     let started = Instant::now();
-    let mut src = Source::open(path).map_err(|e| VerifyError::Cannot(e.0))?;
+    let src = Source::open(path).map_err(|e| VerifyError::Cannot(e.0))?;
     let format = src.format;
     let mut out = Collector::new();
     let header_id = src.header.as_ref().map(|h| h.archive_id);
@@ -888,6 +888,8 @@ pub fn verify_export(
     // An entry without a chain hash after a gap, judged when the next is read.
     let mut absent_unchecked: Option<u64> = None;
     job.start_phase("verifying", 0);
+    // Cut and mapped on other threads, taken here in order.
+    let mut src = crate::ingest::export_records::ExportRecords::new(src);
     while let Some(r) = src.next_record() {
         if entries.is_multiple_of(4096) {
             job.check().map_err(|_| VerifyError::Cancelled)?;

@@ -20,13 +20,13 @@ use crate::source::{Format, LineAt, LineSealer, RecordError, SealedEntry, Source
 
 /// Records per batch, and the bytes of records after which a batch is sent
 /// before it is full (a batch of large records stays small).
-const BATCH_ITEMS: usize = 2048;
-const BATCH_BYTES: usize = 1 << 20;
+pub(super) const BATCH_ITEMS: usize = 2048;
+pub(super) const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight: the reader runs this far ahead of the stager.
-const IN_FLIGHT: usize = 4;
+pub(super) const IN_FLIGHT: usize = 4;
 /// Threads sealing the lines of a platform JSONL file (one per core of a
 /// laptop's two; more only share the same cores).
-const SEALERS: usize = 2;
+pub(super) const SEALERS: usize = 2;
 
 /// What the reader read, in the file's order.
 pub(super) enum Item {
@@ -140,9 +140,9 @@ fn read(src: &mut Source, full: &SyncSender<Message>, empty: &Receiver<Batch>) {
 /// Lines of a platform JSONL file, one after another in `text`, each with
 /// where it was found (or why it could not be read) and its end in `text`.
 #[derive(Default)]
-struct Lines {
-    text: Vec<u8>,
-    items: Vec<(Result<LineAt, RecordError>, usize)>,
+pub(super) struct Lines {
+    pub(super) text: Vec<u8>,
+    pub(super) items: Vec<(Result<LineAt, RecordError>, usize)>,
 }
 
 /// [`read_all`] for a platform JSONL file, JSON array or CSV file: read and
@@ -179,7 +179,11 @@ fn read_lines<E>(
             back_txs.push(back_tx);
         }
         drop(raw_back_tx);
-        let reader = scope.spawn(move || cut(&mut src, &raw_txs, &raw_back_rx));
+        let reader = scope.spawn(move || {
+            cut(&mut src, &raw_txs, &raw_back_rx)
+                .then(|| src.sha256().ok())
+                .flatten()
+        });
         // The receivers are dropped when this closure returns, which stops
         // the sealers (their next send fails) and so the reader.
         let (sealed_rxs, back_txs) = (sealed_rxs, back_txs);
@@ -199,10 +203,9 @@ fn read_lines<E>(
 }
 
 /// The reader's side for lines: cuts the file into batches of lines (reusing
-/// those handed back) and sends batch `k` to sealer `k % SEALERS`; the
-/// file's SHA-256 at the end, `None` when the sealers have gone or the rest
-/// of the file could not be read.
-fn cut(src: &mut Source, sealers: &[SyncSender<Lines>], back: &Receiver<Lines>) -> Option<String> {
+/// those handed back) and sends batch `k` to sealer `k % SEALERS`; `true`
+/// once all are sent, `false` when the sealers have gone.
+pub(super) fn cut(src: &mut Source, sealers: &[SyncSender<Lines>], back: &Receiver<Lines>) -> bool {
     let mut lines = Lines::default();
     let mut k = 0;
     loop {
@@ -215,11 +218,16 @@ fn cut(src: &mut Source, sealers: &[SyncSender<Lines>], back: &Receiver<Lines>) 
         let full = lines.items.len() == BATCH_ITEMS || lines.text.len() >= BATCH_BYTES;
         if full || (end && !lines.items.is_empty()) {
             let next = back.try_recv().unwrap_or_default();
-            sealers[k].send(std::mem::replace(&mut lines, next)).ok()?;
+            if sealers[k]
+                .send(std::mem::replace(&mut lines, next))
+                .is_err()
+            {
+                return false;
+            }
             k = (k + 1) % sealers.len();
         }
         if end {
-            return src.sha256().ok();
+            return true;
         }
     }
 }
