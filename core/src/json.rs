@@ -31,6 +31,10 @@ pub const MAX_RECORD_DEPTH: usize = MAX_DEPTH - 2;
 /// Largest single JSON value (one entry, or one before/after state) accepted,
 /// and longest line, by every reader of auditlens.
 pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+/// The most an export's end line (or its proof file's end record) may
+/// take: it lists the entries its completeness proof covers, about 90 bytes
+/// each, so an export of a few hundred thousand entries passes 16 MiB.
+pub const MAX_FOOTER_BYTES: usize = 1 << 30;
 
 /// Room an export needs around one record, at most. The longest is a JSON or
 /// NDJSON entry line: `{"seq":` and 20 digits, the leaf and chain hashes with
@@ -562,9 +566,15 @@ impl std::error::Error for JsonError {}
 
 /// Parses one complete JSON text; anything but whitespace after it is an error.
 pub fn parse(text: &[u8]) -> Result<Json, JsonError> {
+    parse_within(text, MAX_VALUE_BYTES)
+}
+
+/// [`parse`] of a value that may take up to `budget` bytes.
+pub fn parse_within(text: &[u8], budget: usize) -> Result<Json, JsonError> {
     // A buffer the size of the text: one read fills it, and small values
     // (most records) do not pay for a 64 KiB buffer.
     let mut p = Parser::with_buffer_size(text, text.len().clamp(16, 64 * 1024));
+    p.set_budget(budget);
     let v = p.parse_value()?;
     p.skip_ws()?;
     if p.peek()?.is_some() {
@@ -584,6 +594,8 @@ pub struct Parser<R> {
     column: u64,
     /// Bytes consumed since [`Parser::start_value`]; bounds one value's size.
     value_bytes: usize,
+    /// The most one value may take ([`MAX_VALUE_BYTES`] unless set).
+    budget: usize,
     io_error: Option<String>,
 }
 
@@ -602,8 +614,15 @@ impl<R: Read> Parser<R> {
             line: 1,
             column: 1,
             value_bytes: 0,
+            budget: MAX_VALUE_BYTES,
             io_error: None,
         }
+    }
+
+    /// Lets each value take up to `bytes` (an export's end line lists the
+    /// entries of its completeness proof, far more than one entry holds).
+    pub fn set_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
     }
 
     pub fn line(&self) -> u64 {
@@ -673,7 +692,7 @@ impl<R: Read> Parser<R> {
             } else {
                 self.column += 1;
             }
-            if self.value_bytes > MAX_VALUE_BYTES {
+            if self.value_bytes > self.budget {
                 return Err(self.too_large());
             }
         }
@@ -684,7 +703,7 @@ impl<R: Read> Parser<R> {
     fn too_large(&self) -> JsonError {
         self.error(format!(
             "value is larger than {} MiB, the most auditlens accepts for one entry",
-            MAX_VALUE_BYTES / (1024 * 1024)
+            self.budget / (1024 * 1024)
         ))
     }
 
@@ -866,7 +885,7 @@ impl<R: Read> Parser<R> {
         }
         self.pos += n;
         self.value_bytes += n;
-        if self.value_bytes > MAX_VALUE_BYTES {
+        if self.value_bytes > self.budget {
             return Err(self.too_large());
         }
         Ok(())
@@ -1043,11 +1062,8 @@ impl<R: Read> Parser<R> {
                     self.pos += run;
                     self.column += run as u64;
                     self.value_bytes += run;
-                    if self.value_bytes > MAX_VALUE_BYTES {
-                        return Err(self.error(format!(
-                            "value is larger than {} MiB, the most auditlens accepts for one entry",
-                            MAX_VALUE_BYTES / (1024 * 1024)
-                        )));
+                    if self.value_bytes > self.budget {
+                        return Err(self.too_large());
                     }
                     continue;
                 }

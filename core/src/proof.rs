@@ -453,6 +453,8 @@ impl SidecarReader {
                     if k != SIDECAR_FOOTER_KEY {
                         return Err(format!("expected {SIDECAR_FOOTER_KEY:?}, found {k:?}"));
                     }
+                    // It lists the entries of the completeness proof.
+                    p.set_budget(json::MAX_FOOTER_BYTES);
                     let v = p.parse_value().map_err(e)?;
                     let n = v
                         .get("count")

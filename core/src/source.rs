@@ -611,6 +611,8 @@ pub const EXPORT_CSV_COLUMNS: [&str; 32] = [
 pub const EXPORT_HEADER_KEY: &str = "auditlens_export";
 /// Key of the footer object (entry count) in auditlens exports.
 pub const EXPORT_FOOTER_KEY: &str = "auditlens_export_end";
+/// How an NDJSON export's end line starts, as auditlens writes it.
+const FOOTER_LINE_START: &[u8] = b"{\"auditlens_export_end\"";
 
 /// The kind of compressed file these first bytes begin, by its magic number.
 fn compressed_kind(head: &[u8]) -> Option<&'static str> {
@@ -1553,7 +1555,13 @@ impl RecordMapper {
     pub fn map_line(&self, text: &[u8], at: LineAt) -> Mapped {
         let LineAt { record, line } = at;
         let raw = || String::from_utf8_lossy(text).trim_end().to_string();
-        let value = match json::parse(text) {
+        // The end line may be larger than any entry (`MAX_FOOTER_BYTES`).
+        let budget = if text.starts_with(FOOTER_LINE_START) {
+            json::MAX_FOOTER_BYTES
+        } else {
+            MAX_VALUE_BYTES
+        };
+        let value = match json::parse_within(text, budget) {
             Ok(v) => v,
             Err(e) => {
                 return Mapped::Record(Err(self.error(
@@ -1682,12 +1690,29 @@ fn csv_line(fields: &[&str]) -> String {
 /// Reads one line into `buf` (without growing past the per-entry limit).
 /// Returns the number of bytes read, 0 at end of file.
 fn read_line_capped<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> Result<usize, String> {
+    let start = buf.len();
     let cap = MAX_VALUE_BYTES as u64 + 1;
-    let n = reader
+    let mut n = reader
         .by_ref()
         .take(cap)
         .read_until(b'\n', buf)
         .map_err(|e| format!("read error: {e}"))?;
+    // An export's end line may be larger than any entry.
+    if n as u64 == cap && buf.last() != Some(&b'\n') && buf[start..].starts_with(FOOTER_LINE_START)
+    {
+        n += reader
+            .by_ref()
+            .take((json::MAX_FOOTER_BYTES - MAX_VALUE_BYTES) as u64)
+            .read_until(b'\n', buf)
+            .map_err(|e| format!("read error: {e}"))?;
+        if buf.last() == Some(&b'\n') || n < json::MAX_FOOTER_BYTES {
+            return Ok(n);
+        }
+        return Err(format!(
+            "the export's end line is longer than {} MiB, the most auditlens accepts",
+            json::MAX_FOOTER_BYTES / (1024 * 1024)
+        ));
+    }
     if n as u64 == cap && buf.last() != Some(&b'\n') {
         // Skip the rest of the over-long line so the next record can be read.
         let mut rest = Vec::new();
@@ -1738,6 +1763,7 @@ fn read_export_json_end(p: &mut Parser<Input>) -> Result<Option<(u64, Option<Jso
             "expected {EXPORT_FOOTER_KEY:?} after the entries, found {k:?}"
         ));
     }
+    p.set_budget(json::MAX_FOOTER_BYTES);
     let v = p.parse_value().map_err(e)?;
     let count = v
         .get("count")
@@ -2154,6 +2180,30 @@ fn export_csv_entry(cells: &[(String, String)]) -> Result<(Entry, ChainFields, A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An export's end line lists the entries of its completeness proof:
+    /// an export of 214,089 entries of a 1M archive had a 19 MB one, which
+    /// the 16 MiB cap of a line refused, so auditlens could not verify its
+    /// own export. The end line has a cap of its own; an entry does not.
+    #[test]
+    fn an_end_line_may_be_larger_than_an_entry() {
+        let big = "1,".repeat(MAX_VALUE_BYTES / 2 + 10);
+        let footer =
+            format!("{{\"auditlens_export_end\":{{\"count\":1,\"complete\":[{big}1]}}}}\n");
+        let entry = format!("{{\"seq\":1,\"x\":[{big}1]}}\n");
+        let mut buf = Vec::new();
+        let text = format!("{footer}{entry}{footer}");
+        let mut r = std::io::BufReader::new(text.as_bytes());
+        assert_eq!(read_line_capped(&mut r, &mut buf), Ok(footer.len()));
+        assert!(json::parse_within(&buf, json::MAX_FOOTER_BYTES).is_ok());
+        assert!(json::parse(&buf).is_err());
+        buf.clear();
+        let e = read_line_capped(&mut r, &mut buf).unwrap_err();
+        assert!(e.contains("longer than 16 MiB"), "{e}");
+        // The line after an over-long entry is read whole.
+        buf.clear();
+        assert_eq!(read_line_capped(&mut r, &mut buf), Ok(footer.len()));
+    }
 
     #[test]
     fn csv_cells_round_trip_and_are_inert() {
