@@ -1034,15 +1034,7 @@ impl Source {
         raw: Option<String>,
         fatal: bool,
     ) -> RecordError {
-        RecordError {
-            file: self.path.clone(),
-            record: self.record_no,
-            line,
-            message,
-            raw,
-            fatal,
-            chain: None,
-        }
+        self.mapper.error(self.record_no, line, message, raw, fatal)
     }
 
     /// The next record, an error for a bad one, or `None` at the end.
